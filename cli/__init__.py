@@ -1,0 +1,1 @@
+"""The `tessera` command: one sub-command per role, `up`, and `admin`."""

@@ -1,0 +1,57 @@
+"""Entry point of the `tessera` console script.
+
+    tessera metadata | node | gateway   run one role (flags or TESSERA_* vars)
+    tessera up                          run a whole local cluster
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from tessera import config
+
+
+def _role_parser(sub: argparse._SubParsersAction, name: str, settings: type, text: str) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(name, help=text, description=text)
+    config.add_arguments(p, settings)
+    p.set_defaults(role=name, settings_type=settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tessera", description="Tessera object store")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _role_parser(sub, "metadata", config.MetadataSettings, "run a metadata service replica")
+    _role_parser(sub, "node", config.NodeSettings, "run a storage node")
+    _role_parser(sub, "gateway", config.GatewaySettings, "run an S3 gateway")
+    up = sub.add_parser("up", help="run a local cluster: metadata, 6 nodes in 3 zones, a gateway")
+    up.add_argument("--data-dir", default=os.environ.get("TESSERA_DATA_DIR", "./data"))
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=9000, help="S3 port (admin/metrics: port+1)")
+    up.add_argument("--base-port", type=int, default=9100,
+                    help="first of the internal ports (metadata, then nodes)")
+    up.add_argument("--zones", type=int, default=3)
+    up.add_argument("--nodes-per-zone", type=int, default=2)
+    up.set_defaults(role="up")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if args.role == "up":
+        from cli.up import run_up
+
+        sys.exit(run_up(args))
+    settings = config.load(args.settings_type, vars(args), os.environ)
+    if args.role == "metadata":
+        from metadata.main import main as run
+    elif args.role == "node":
+        from node.main import main as run  # type: ignore[assignment]
+    else:
+        from gateway.main import main as run  # type: ignore[assignment]
+    run(settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""The S3 HTTP application: one dispatcher that authenticates, routes to an
+operation handler, and turns every error into S3's XML error answer.
+
+Invariants: every response carries x-amz-request-id; an exception that is not
+a TesseraError is logged with its request id and answered 500 InternalError;
+no handler runs for a request that failed authentication.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+
+from gateway import metrics
+from gateway.auth_edge import authenticate
+from gateway.cluster import ClusterView
+from gateway.reclaim import ShardReclaimer
+from gateway.handlers import buckets, listing, objects
+from gateway.responses import error_response
+from gateway.routing import Route, operation_for, split_path
+from gateway.state import STATE, GatewayState
+from gateway.write_path import WritePolicy
+from metadata.client import MetadataClient
+from tessera import errors, ids
+from tessera.config import GatewaySettings
+from tessera.geometry import Geometry
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request, GatewayState, Route, str], Awaitable[web.StreamResponse]]
+
+HANDLERS: dict[str, Handler] = {
+    "ListBuckets": buckets.list_buckets,
+    "CreateBucket": buckets.create_bucket,
+    "HeadBucket": buckets.head_bucket,
+    "DeleteBucket": buckets.delete_bucket,
+    "GetBucketLocation": buckets.get_bucket_location,
+    "GetBucketVersioning": buckets.get_bucket_versioning,
+    "ListObjectsV2": listing.list_objects_v2,
+    "ListObjects": listing.list_objects_v1,
+    "PutObject": objects.put_object,
+    "GetObject": objects.get_object,
+    "HeadObject": objects.head_object,
+    "DeleteObject": objects.delete_object,
+}
+
+
+async def dispatch(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    request_id = ids.new_request_id()
+    started = time.monotonic()
+    operation = "Unknown"
+    resource = request.path
+    try:
+        bucket, key = split_path(request.raw_path)
+        operation = operation_for(request.method, bucket, key, request.query)
+        route = Route(bucket=bucket, key=key, operation=operation)
+        access_key = await authenticate(request, state)
+        if operation.startswith("Unsupported:"):
+            raise errors.NotImplemented(f"{operation.split(':', 1)[1]} is not implemented.")
+        response = await HANDLERS[operation](request, state, route, access_key)
+        code = str(response.status)
+    except errors.TesseraError as exc:
+        response = error_response(exc, resource, request_id, head=request.method == "HEAD")
+        code = exc.code
+    except Exception:
+        log.exception("request %s (%s %s) failed", request_id, request.method, request.path)
+        exc = errors.InternalError()
+        response = error_response(exc, resource, request_id, head=request.method == "HEAD")
+        code = exc.code
+    if not response.prepared:
+        response.headers["x-amz-request-id"] = request_id
+        response.headers["x-amz-id-2"] = request_id
+    metrics.REQUESTS.labels(operation.split(":")[0], code).inc()
+    metrics.REQUEST_SECONDS.labels(operation.split(":")[0]).observe(time.monotonic() - started)
+    return response
+
+
+def build_app(settings: GatewaySettings) -> web.Application:
+    app = web.Application(client_max_size=1024 * 1024)
+
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        metadata = MetadataClient(settings.metadata_address, settings.cluster_secret)
+        cluster = ClusterView(metadata, settings.cluster_secret)
+        executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tessera-gw")
+        geometry = Geometry(settings.data_shards, settings.parity_shards, settings.chunk_size_bytes)
+        app[STATE] = GatewayState(
+            settings=settings,
+            metadata=metadata,
+            cluster=cluster,
+            executor=executor,
+            policy=WritePolicy(geometry=geometry, write_quorum=settings.effective_write_quorum),
+            credentials={settings.access_key: settings.secret_key} if settings.access_key else {},
+            reclaimer=ShardReclaimer(cluster),
+        )
+        background = [
+            asyncio.create_task(cluster.run(), name="cluster-map"),
+            asyncio.create_task(app[STATE].reclaimer.run(), name="shard-reclaimer"),
+        ]
+        await cluster.wait_loaded(10.0)
+        try:
+            yield
+        finally:
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await cluster.close()
+            await metadata.close()
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    app.cleanup_ctx.append(lifetime)
+    app.router.add_route("*", "/{tail:.*}", dispatch)
+    return app

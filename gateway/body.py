@@ -1,0 +1,50 @@
+"""Request bodies as a source of exactly-sized pieces.
+
+A BodySource yields the object's bytes, whatever the wire framing (a plain
+Content-Length body here; aws-chunked framing decodes into the same
+interface), so the write path never sees framing. A body that ends early
+raises IncompleteBody; one with bytes beyond its declared length is rejected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+from aiohttp import StreamReader
+from aiohttp.client_exceptions import ClientPayloadError
+
+from tessera import errors
+
+
+class BodySource(Protocol):
+    """The decoded object bytes of a request, read in exact pieces."""
+
+    size_bytes: int
+
+    async def read_exactly(self, n: int) -> bytes:
+        """The next n bytes; raises IncompleteBody when the body ends sooner."""
+        ...
+
+    async def finish(self) -> None:
+        """Checks that nothing follows the last byte (and any trailer is valid)."""
+        ...
+
+
+class PlainBody:
+    """A body framed by Content-Length."""
+
+    def __init__(self, content: StreamReader, size_bytes: int) -> None:
+        self._content = content
+        self.size_bytes = size_bytes
+
+    async def read_exactly(self, n: int) -> bytes:
+        try:
+            return await self._content.readexactly(n)
+        except asyncio.IncompleteReadError as exc:
+            raise errors.IncompleteBody() from exc
+        except (ClientPayloadError, ConnectionResetError) as exc:
+            raise errors.IncompleteBody() from exc
+
+    async def finish(self) -> None:
+        return None

@@ -1,0 +1,91 @@
+"""Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket,
+GetBucketLocation and GetBucketVersioning.
+
+Every bucket has an owner (the access key that created it); operations on a
+bucket that another key owns are AccessDenied.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway import s3xml
+from gateway.deadline import Deadline
+from gateway.responses import xml_response
+from gateway.routing import Route
+from gateway.state import GatewayState
+from gateway.validation import check_bucket_name
+from tessera import errors
+from tessera.model import BucketInfo
+
+CREATE_BUCKET_BODY_MAX_BYTES = 64 * 1024
+
+
+async def owned_bucket(state: GatewayState, name: str, access_key: str, deadline: Deadline) -> BucketInfo:
+    """The bucket, if it exists and access_key owns it."""
+    bucket = await state.metadata.get_bucket(name, timeout=deadline.remaining())
+    if bucket.owner != access_key:
+        raise errors.AccessDenied()
+    return bucket
+
+
+def _deadline(state: GatewayState) -> Deadline:
+    return Deadline(state.settings.request_timeout_seconds)
+
+
+async def list_buckets(
+    request: web.Request, state: GatewayState, route: Route, access_key: str
+) -> web.StreamResponse:
+    found = await state.metadata.list_buckets(access_key, timeout=_deadline(state).remaining())
+    body = s3xml.render_list_buckets(
+        owner_id=access_key,
+        owner_name=access_key,
+        buckets=[(b.name, b.created_at) for b in found],
+    )
+    return xml_response(body)
+
+
+async def create_bucket(
+    request: web.Request, state: GatewayState, route: Route, access_key: str
+) -> web.StreamResponse:
+    check_bucket_name(route.bucket)
+    if request.content_length and request.content_length > CREATE_BUCKET_BODY_MAX_BYTES:
+        raise errors.MalformedXML()
+    raw = await request.read() if request.can_read_body else b""
+    if raw.strip():
+        s3xml.parse_create_bucket_configuration(raw)
+    await state.metadata.create_bucket(
+        route.bucket, access_key, timeout=_deadline(state).remaining()
+    )
+    return web.Response(status=200, headers={"Location": f"/{route.bucket}"})
+
+
+async def head_bucket(
+    request: web.Request, state: GatewayState, route: Route, access_key: str
+) -> web.StreamResponse:
+    await owned_bucket(state, route.bucket, access_key, _deadline(state))
+    return web.Response(status=200, headers={"x-amz-bucket-region": state.settings.region})
+
+
+async def delete_bucket(
+    request: web.Request, state: GatewayState, route: Route, access_key: str
+) -> web.StreamResponse:
+    deadline = _deadline(state)
+    await owned_bucket(state, route.bucket, access_key, deadline)
+    await state.metadata.delete_bucket(route.bucket, timeout=deadline.remaining())
+    return web.Response(status=204)
+
+
+async def get_bucket_location(
+    request: web.Request, state: GatewayState, route: Route, access_key: str
+) -> web.StreamResponse:
+    await owned_bucket(state, route.bucket, access_key, _deadline(state))
+    region = state.settings.region
+    return xml_response(s3xml.render_location("" if region == "us-east-1" else region))
+
+
+async def get_bucket_versioning(
+    request: web.Request, state: GatewayState, route: Route, access_key: str
+) -> web.StreamResponse:
+    await owned_bucket(state, route.bucket, access_key, _deadline(state))
+    return xml_response(s3xml.render_versioning(status=None))

@@ -1,0 +1,134 @@
+"""ListObjectsV2 and ListObjects (v1): prefix, delimiter ("folders are key
+prefixes"), max-keys, continuation tokens, start-after and markers.
+
+A continuation token is the opaque, URL-safe base64 of the key or common
+prefix the previous page ended on; listing resumes strictly after it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from aiohttp import web
+
+from gateway import s3xml
+from gateway.deadline import Deadline
+from gateway.handlers.buckets import owned_bucket
+from gateway.responses import xml_response
+from gateway.routing import Route
+from gateway.state import GatewayState
+from tessera import errors, limits
+from tessera.model import ListPage
+
+
+def encode_token(start_after: str) -> str:
+    return base64.urlsafe_b64encode(start_after.encode()).decode()
+
+
+def decode_token(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise errors.InvalidArgument("The continuation token provided is incorrect") from exc
+
+
+def parse_max_keys(request: web.Request) -> int:
+    raw = request.query.get("max-keys")
+    if raw is None:
+        return limits.LIST_KEYS_MAX
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise errors.InvalidArgument("Provided max-keys not an integer or within integer range") from exc
+    if value < 0:
+        raise errors.InvalidArgument("Argument maxKeys must be an integer between 0 and 2147483647")
+    return min(value, limits.LIST_KEYS_MAX)
+
+
+def parse_encoding(request: web.Request) -> str | None:
+    encoding = request.query.get("encoding-type")
+    if encoding is not None and encoding != "url":
+        raise errors.InvalidArgument("Invalid Encoding Method specified in Request")
+    return encoding
+
+
+async def _page(
+    state: GatewayState, route: Route, access_key: str, prefix: str, delimiter: str,
+    start_after: str, max_keys: int,
+) -> ListPage:
+    deadline = Deadline(state.settings.request_timeout_seconds)
+    await owned_bucket(state, route.bucket, access_key, deadline)
+    return await state.metadata.list_objects(
+        route.bucket, prefix, delimiter, start_after, max_keys, timeout=deadline.remaining()
+    )
+
+
+def _entries(page: ListPage) -> list[s3xml.ListEntry]:
+    return [
+        s3xml.ListEntry(key=v.key, last_modified=v.last_modified, etag=v.etag, size=v.size_bytes)
+        for v in page.objects
+    ]
+
+
+async def list_objects_v2(
+    request: web.Request, state: GatewayState, route: Route, access_key: str
+) -> web.StreamResponse:
+    q = request.query
+    prefix = q.get("prefix", "")
+    delimiter = q.get("delimiter", "")
+    max_keys = parse_max_keys(request)
+    encoding = parse_encoding(request)
+    token = q.get("continuation-token")
+    start_after = q.get("start-after", "")
+    resume = decode_token(token) if token is not None else start_after
+    if resume < start_after:
+        resume = start_after
+    page = await _page(state, route, access_key, prefix, delimiter, resume, max_keys)
+    body = s3xml.render_list_objects_v2(
+        s3xml.ListV2Result(
+            bucket=route.bucket,
+            prefix=prefix,
+            delimiter=delimiter,
+            max_keys=max_keys,
+            is_truncated=page.is_truncated,
+            entries=_entries(page),
+            common_prefixes=list(page.common_prefixes),
+            continuation_token=token,
+            next_continuation_token=encode_token(page.next_start_after)
+            if page.is_truncated
+            else None,
+            start_after=start_after or None,
+            encoding_type=encoding,
+            owner_id=access_key if q.get("fetch-owner") == "true" else None,
+        )
+    )
+    return xml_response(body)
+
+
+async def list_objects_v1(
+    request: web.Request, state: GatewayState, route: Route, access_key: str
+) -> web.StreamResponse:
+    q = request.query
+    prefix = q.get("prefix", "")
+    delimiter = q.get("delimiter", "")
+    marker = q.get("marker", "")
+    max_keys = parse_max_keys(request)
+    encoding = parse_encoding(request)
+    page = await _page(state, route, access_key, prefix, delimiter, marker, max_keys)
+    body = s3xml.render_list_objects_v1(
+        s3xml.ListV1Result(
+            bucket=route.bucket,
+            prefix=prefix,
+            delimiter=delimiter,
+            marker=marker,
+            max_keys=max_keys,
+            is_truncated=page.is_truncated,
+            entries=_entries(page),
+            common_prefixes=list(page.common_prefixes),
+            next_marker=page.next_start_after if page.is_truncated and delimiter else None,
+            encoding_type=encoding,
+            owner_id=access_key,
+        )
+    )
+    return xml_response(body)

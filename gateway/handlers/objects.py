@@ -1,0 +1,280 @@
+"""Object operations: PutObject, GetObject, HeadObject, DeleteObject.
+
+PUT streams the body through the write pipeline and answers only after the
+version is committed. GET and HEAD honour Range and the conditional headers
+(If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since) as S3 does,
+and stream the data stripe by stripe.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from email.utils import parsedate_to_datetime
+
+from aiohttp import web
+
+from gateway import metrics
+from gateway.auth_edge import AUTH_RESULT
+from gateway.body import PlainBody
+from gateway.deadline import Deadline
+from gateway.handlers.buckets import owned_bucket
+from gateway.read_path import read_stripes
+from gateway.responses import object_headers, quoted_etag
+from gateway.routing import Route
+from gateway.state import GatewayState
+from gateway.validation import check_key, check_user_metadata
+from gateway.write_path import WriteRequest, write_object
+from tessera import errors, limits
+from tessera.checksum import CHECKSUM_ALGORITHMS
+from tessera.geometry import InvalidRange, StripeSpan, parse_range, span_for_range
+from tessera.model import ObjectVersion
+
+# Headers stored with a version and returned on GET/HEAD as they were sent.
+STORED_HEADERS = ("cache-control", "content-disposition", "content-encoding",
+                  "content-language", "expires")
+STREAMING_PAYLOADS = ("STREAMING-",)
+
+log = logging.getLogger(__name__)
+
+
+def _content_md5(request: web.Request) -> bytes | None:
+    raw = request.headers.get("Content-MD5")
+    if raw is None:
+        return None
+    try:
+        digest = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise errors.InvalidDigest() from exc
+    if len(digest) != 16:
+        raise errors.InvalidDigest()
+    return digest
+
+
+def _checksums(request: web.Request) -> dict[str, str]:
+    found = {}
+    for algorithm in CHECKSUM_ALGORITHMS:
+        value = request.headers.get(f"x-amz-checksum-{algorithm}")
+        if value is not None:
+            found[algorithm] = value
+    return found
+
+
+def _user_metadata(request: web.Request) -> dict[str, str]:
+    meta = {
+        name.lower()[len("x-amz-meta-"):]: value
+        for name, value in request.headers.items()
+        if name.lower().startswith("x-amz-meta-")
+    }
+    check_user_metadata(meta)
+    return meta
+
+
+async def put_object(
+    request: web.Request, state: GatewayState, route: Route, access_key: str
+) -> web.StreamResponse:
+    deadline = Deadline(state.settings.request_timeout_seconds)
+    check_key(route.key)
+    if "x-amz-copy-source" in request.headers:
+        raise errors.NotImplemented("CopyObject is not implemented yet.")
+    auth = request[AUTH_RESULT]
+    if auth.payload_mode.startswith(STREAMING_PAYLOADS):
+        raise errors.NotImplemented(f"Payload mode {auth.payload_mode} is not implemented yet.")
+    if request.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        raise errors.MissingContentLength()
+    size = request.content_length
+    if size is None:
+        raise errors.MissingContentLength()
+    if size > limits.SINGLE_PUT_SIZE_MAX_BYTES:
+        raise errors.EntityTooLarge()
+    checksums = _checksums(request)
+    system_metadata = {h: request.headers[h] for h in STORED_HEADERS if h in request.headers}
+    system_metadata.update({f"x-amz-checksum-{a}": v for a, v in checksums.items()})
+    write = WriteRequest(
+        bucket=route.bucket,
+        key=route.key,
+        content_type=request.headers.get("Content-Type", "binary/octet-stream"),
+        user_metadata=_user_metadata(request),
+        system_metadata=system_metadata,
+        content_md5=_content_md5(request),
+        payload_sha256=auth.expected_payload_sha256,
+        checksums=checksums,
+    )
+    await owned_bucket(state, route.bucket, access_key, deadline)
+    version, replaced = await write_object(
+        body=PlainBody(request.content, size),
+        request=write,
+        policy=state.policy,
+        cluster=state.cluster,
+        metadata=state.metadata,
+        executor=state.executor,
+        deadline=deadline,
+    )
+    state.reclaimer.unreferenced(replaced)
+    metrics.BYTES_IN.inc(size)
+    headers = {"ETag": quoted_etag(version)}
+    headers.update({f"x-amz-checksum-{a}": v for a, v in checksums.items()})
+    return web.Response(status=200, headers=headers)
+
+
+def _parse_http_date(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _etag_matches(header: str, version: ObjectVersion) -> bool:
+    tags = [t.strip() for t in header.split(",")]
+    return "*" in tags or any(t.strip('"') == version.etag for t in tags)
+
+
+def check_conditions(request: web.Request, version: ObjectVersion) -> int | None:
+    """The status the conditional headers call for (304 or 412), else None."""
+    modified = int(version.last_modified)
+    if_match = request.headers.get("If-Match")
+    if if_match is not None:
+        if not _etag_matches(if_match, version):
+            return 412
+    else:
+        since = _parse_http_date(request.headers.get("If-Unmodified-Since"))
+        if since is not None and modified > since:
+            return 412
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        if _etag_matches(if_none_match, version):
+            return 304
+    else:
+        since = _parse_http_date(request.headers.get("If-Modified-Since"))
+        if since is not None and modified <= since:
+            return 304
+    return None
+
+
+async def _read_version(
+    request: web.Request, state: GatewayState, route: Route, access_key: str, deadline: Deadline
+) -> ObjectVersion:
+    check_key(route.key)
+    await owned_bucket(state, route.bucket, access_key, deadline)
+    return await state.metadata.get_object(route.bucket, route.key, timeout=deadline.remaining())
+
+
+def _response_headers(request: web.Request, version: ObjectVersion, ranged: bool) -> dict[str, str]:
+    headers = object_headers(version)
+    if ranged:  # a whole-object checksum does not describe a part of it
+        headers = {k: v for k, v in headers.items() if not k.startswith("x-amz-checksum-")}
+    overrides = {
+        "response-content-type": "Content-Type",
+        "response-content-language": "Content-Language",
+        "response-expires": "Expires",
+        "response-cache-control": "Cache-Control",
+        "response-content-disposition": "Content-Disposition",
+        "response-content-encoding": "Content-Encoding",
+    }
+    for param, header in overrides.items():
+        if param in request.query:
+            headers[header] = request.query[param]
+    return headers
+
+
+async def _answer(
+    request: web.Request, state: GatewayState, route: Route, access_key: str, *, body: bool
+) -> web.StreamResponse:
+    deadline = Deadline(state.settings.request_timeout_seconds)
+    version = await _read_version(request, state, route, access_key, deadline)
+    status = check_conditions(request, version)
+    if status == 412:
+        raise errors.PreconditionFailed(Condition="If-Match")
+    if status == 304:
+        return web.Response(status=304, headers={
+            "ETag": quoted_etag(version),
+            "Last-Modified": object_headers(version)["Last-Modified"],
+        })
+    size = version.size_bytes
+    first, last = 0, size - 1
+    ranged = False
+    range_header = request.headers.get("Range")
+    if range_header is not None:
+        try:
+            parsed = parse_range(range_header, size)
+        except InvalidRange as exc:
+            raise errors.InvalidRange(ActualObjectSize=str(size), RangeRequested=range_header) from exc
+        if parsed is not None:
+            first, last = parsed
+            ranged = True
+    headers = _response_headers(request, version, ranged)
+    length = last - first + 1 if size else 0
+    if ranged:
+        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    response = web.StreamResponse(status=206 if ranged else 200, headers=headers)
+    response.content_length = length
+    if not body or length == 0:
+        await response.prepare(request)
+        await response.write_eof()
+        return response
+    span = span_for_range(version.geometry, first, last)
+    await _stream_body(request, response, state, version, span, deadline)
+    return response
+
+
+async def _stream_body(
+    request: web.Request,
+    response: web.StreamResponse,
+    state: GatewayState,
+    version: ObjectVersion,
+    span: StripeSpan,
+    deadline: Deadline,
+) -> None:
+    stripes = read_stripes(
+        cluster=state.cluster, version=version, span=span,
+        executor=state.executor, deadline=deadline,
+    )
+    try:
+        skip = span.skip_bytes
+        left = span.length_bytes
+        first = await anext(stripes)  # errors before the headers go out get an S3 answer
+        await response.prepare(request)
+        try:
+            data: bytes | None = first
+            while data is not None and left > 0:
+                piece = data[skip : skip + left] if (skip or len(data) - skip > left) else data
+                skip = 0
+                left -= len(piece)
+                await response.write(piece)
+                metrics.BYTES_OUT.inc(len(piece))
+                data = await anext(stripes, None) if left > 0 else None
+            await response.write_eof()
+        except (errors.TesseraError, ConnectionError) as exc:
+            # The status line is gone: all that is left is to cut the
+            # connection, so the client sees a short body, never wrong bytes.
+            log.warning("%s/%s: body cut after headers: %s", version.bucket, version.key, exc)
+            if request.transport is not None:
+                request.transport.close()
+    finally:
+        await stripes.aclose()
+
+
+async def get_object(
+    request: web.Request, state: GatewayState, route: Route, access_key: str
+) -> web.StreamResponse:
+    return await _answer(request, state, route, access_key, body=True)
+
+
+async def head_object(
+    request: web.Request, state: GatewayState, route: Route, access_key: str
+) -> web.StreamResponse:
+    return await _answer(request, state, route, access_key, body=False)
+
+
+async def delete_object(
+    request: web.Request, state: GatewayState, route: Route, access_key: str
+) -> web.StreamResponse:
+    deadline = Deadline(state.settings.request_timeout_seconds)
+    check_key(route.key)
+    await owned_bucket(state, route.bucket, access_key, deadline)
+    deleted = await state.metadata.delete_object(route.bucket, route.key, timeout=deadline.remaining())
+    state.reclaimer.unreferenced(deleted)
+    return web.Response(status=204)

@@ -1,0 +1,48 @@
+"""Runs the gateway role: the S3 endpoint and its ops endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from gateway.app import build_app
+from gateway.state import STATE
+from service.ops_http import start_ops_server
+from service.process import run_role, setup_logging
+from tessera.config import GatewaySettings, host_port
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
+    app = build_app(settings)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
+    await runner.setup()
+
+    async def ready() -> str | None:
+        state = app[STATE]
+        if not state.cluster.loaded:
+            return "cluster map not loaded"
+        if len(state.cluster.candidates()) < state.policy.geometry.total_shards:
+            return "fewer storage nodes up than shards per stripe"
+        return None
+
+    ops = await start_ops_server(settings.http_listen, ready)
+    host, port = host_port(settings.listen)
+    site = web.TCPSite(runner, host, port, reuse_address=True, backlog=1024)
+    await site.start()
+    log.info("S3 endpoint on http://%s:%d", host, port)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await ops.cleanup()
+
+
+def main(settings: GatewaySettings) -> None:
+    setup_logging(settings.log_level, "gateway")
+    run_role(lambda stop: serve(settings, stop))

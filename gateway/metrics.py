@@ -1,0 +1,32 @@
+"""Gateway metrics (tessera_gateway_*). Labels come only from bounded sets:
+the S3 operation name and the S3 error code or HTTP status."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+REQUESTS = Counter(
+    "tessera_gateway_requests_total", "S3 requests answered", ["operation", "code"]
+)
+REQUEST_SECONDS = Histogram(
+    "tessera_gateway_request_duration_seconds",
+    "Time to answer an S3 request (headers and body)",
+    ["operation"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+BYTES_IN = Counter("tessera_gateway_received_bytes_total", "Object bytes received")
+BYTES_OUT = Counter("tessera_gateway_sent_bytes_total", "Object bytes sent")
+SHARDS_WRITTEN = Counter("tessera_gateway_shards_written_total", "Shards stored durably")
+SHARDS_READ = Counter("tessera_gateway_shard_chunks_read_total", "Shard chunks read")
+DEGRADED_READS = Counter(
+    "tessera_gateway_degraded_stripes_total", "Stripes rebuilt from parity on read"
+)
+DEGRADED_WRITES = Counter(
+    "tessera_gateway_degraded_writes_total", "Versions committed with fewer than n shards"
+)
+CHECKSUM_FAILURES = Counter(
+    "tessera_gateway_checksum_failures_total", "Shard chunks that failed their CRC32C on read"
+)
+INFLIGHT_BYTES = Gauge(
+    "tessera_gateway_inflight_bytes", "Body bytes admitted and not yet finished"
+)

@@ -1,0 +1,56 @@
+"""Building S3 responses: XML bodies, error answers, and object headers."""
+
+from __future__ import annotations
+
+from email.utils import formatdate
+
+from aiohttp import web
+
+from gateway import s3xml
+from tessera import errors
+from tessera.model import ObjectVersion
+
+XML_TYPE = "application/xml"
+
+
+def xml_response(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(body=body, status=status, content_type=XML_TYPE)
+
+
+def error_response(
+    error: errors.TesseraError, resource: str, request_id: str, *, head: bool = False
+) -> web.Response:
+    """S3's answer to an error: its status and, except for HEAD, the XML body."""
+    if head:
+        return web.Response(status=error.http_status)
+    body = s3xml.render_error(
+        code=error.code,
+        message=error.message,
+        resource=resource,
+        request_id=request_id,
+        extra=error.details,
+    )
+    return xml_response(body, status=error.http_status)
+
+
+def http_date(unix_seconds: float) -> str:
+    return formatdate(unix_seconds, usegmt=True)
+
+
+def quoted_etag(version: ObjectVersion) -> str:
+    return f'"{version.etag}"'
+
+
+def object_headers(version: ObjectVersion) -> dict[str, str]:
+    """Headers of GET and HEAD for a version (without length or range)."""
+    headers = {
+        "ETag": quoted_etag(version),
+        "Last-Modified": http_date(version.last_modified),
+        "Content-Type": version.content_type or "binary/octet-stream",
+        "Accept-Ranges": "bytes",
+    }
+    for name, value in version.system_metadata.items():
+        headers[name] = value
+    for name, value in version.user_metadata.items():
+        headers[f"x-amz-meta-{name}"] = value
+    return headers

@@ -1,0 +1,84 @@
+"""Path-style S3 routing: which operation a request names.
+
+The bucket is the first path segment; the key is the rest of the raw path,
+percent-decoded once (a '+' in a path is a plus, not a space). The operation
+is chosen from the method, whether a bucket and key are present, and the
+sub-resource query parameters; anything this gateway does not implement is
+named so that it can be answered with NotImplemented.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from tessera import errors
+
+# Sub-resources that select a different operation; present means "not a plain
+# object/bucket operation".
+_BUCKET_SUBRESOURCES = {
+    "acl", "cors", "lifecycle", "location", "logging", "notification", "policy",
+    "replication", "tagging", "uploads", "versioning", "versions", "website",
+    "encryption", "object-lock", "ownershipControls", "publicAccessBlock",
+    "accelerate", "requestPayment", "analytics", "inventory", "metrics",
+    "intelligent-tiering", "delete",
+}
+_OBJECT_SUBRESOURCES = {
+    "acl", "tagging", "uploads", "uploadId", "retention", "legal-hold", "torrent",
+    "restore", "select", "attributes",
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    bucket: str
+    key: str
+    operation: str
+
+
+def split_path(raw_path: str) -> tuple[str, str]:
+    """Returns (bucket, key) of a path-style request ('' where absent)."""
+    path = raw_path.split("?", 1)[0]
+    if not path.startswith("/"):
+        raise errors.InvalidRequest("The request path must start with '/'.")
+    rest = path[1:]
+    bucket_raw, slash, key_raw = rest.partition("/")
+    bucket = unquote(bucket_raw)
+    key = unquote(key_raw, errors="strict") if slash else ""
+    return bucket, key
+
+
+def operation_for(method: str, bucket: str, key: str, query: Mapping[str, str]) -> str:
+    """The S3 operation name; 'Unsupported:<what>' when not implemented."""
+    if not bucket:
+        if method == "GET":
+            return "ListBuckets"
+        raise errors.MethodNotAllowed()
+    if not key:
+        sub = sorted(q for q in query if q in _BUCKET_SUBRESOURCES)
+        if sub:
+            if method == "GET" and sub == ["location"]:
+                return "GetBucketLocation"
+            if method == "GET" and sub == ["versioning"]:
+                return "GetBucketVersioning"
+            return f"Unsupported:{method} ?{sub[0]}"
+        table = {
+            "PUT": "CreateBucket",
+            "HEAD": "HeadBucket",
+            "DELETE": "DeleteBucket",
+            "GET": "ListObjectsV2" if query.get("list-type") == "2" else "ListObjects",
+        }
+        if method in table:
+            return table[method]
+        raise errors.MethodNotAllowed()
+    sub = sorted(q for q in query if q in _OBJECT_SUBRESOURCES)
+    if sub:
+        return f"Unsupported:{method} ?{sub[0]}"
+    table = {"PUT": "PutObject", "GET": "GetObject", "HEAD": "HeadObject",
+             "DELETE": "DeleteObject"}
+    if method in table:
+        return table[method]
+    if method == "POST":
+        return "Unsupported:POST"
+    raise errors.MethodNotAllowed()

@@ -1,0 +1,31 @@
+"""The gateway's typed application state, built once per process lifetime."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gateway.cluster import ClusterView
+from gateway.reclaim import ShardReclaimer
+from gateway.write_path import WritePolicy
+from metadata.client import MetadataClient
+from tessera.config import GatewaySettings
+
+
+@dataclass
+class GatewayState:
+    settings: GatewaySettings
+    metadata: MetadataClient
+    cluster: ClusterView
+    executor: ThreadPoolExecutor
+    policy: WritePolicy
+    credentials: dict[str, str]  # access key id -> secret key
+    reclaimer: ShardReclaimer
+
+    def secret_for(self, access_key: str) -> str | None:
+        return self.credentials.get(access_key)
+
+
+STATE = web.AppKey("tessera_state", GatewayState)

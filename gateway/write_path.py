@@ -1,0 +1,257 @@
+"""The object write pipeline: body → stripes → zfec → one gRPC stream per shard.
+
+Invariants:
+- the body is read one stripe at a time; at most SENDER_QUEUE_CHUNKS chunks per
+  shard wait in memory, so a request holds O(stripe) bytes, never the object;
+- a version is committed to metadata only after at least write_quorum shards
+  are durable (each node fsyncs before it answers), and the client hears 200
+  only after that commit;
+- a body that is short, too long or fails its digest cancels every shard
+  stream (nodes keep nothing of a stream that did not Finish) and commits
+  nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+import grpc.aio
+
+from gateway import metrics
+from gateway.body import BodySource
+from gateway.cluster import ClusterView
+from gateway.digests import BodyDigests
+from gateway.deadline import Deadline
+from metadata.client import MetadataClient
+from proto import tessera_pb2 as pb
+from proto import tessera_pb2_grpc as pb_grpc
+from tessera import errors, ids
+from tessera.checksum import crc32c
+from tessera.codec import encode_stripe
+from tessera.geometry import Geometry
+from tessera.model import ObjectVersion, ShardLocation
+from tessera.placement import NotEnoughNodes, place
+
+log = logging.getLogger(__name__)
+
+SENDER_QUEUE_CHUNKS = 4
+SLOW_SHARD_SECONDS = 10.0  # a shard whose queue stays full this long is dropped
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    bucket: str
+    key: str
+    content_type: str
+    user_metadata: dict[str, str] = field(default_factory=dict)
+    system_metadata: dict[str, str] = field(default_factory=dict)
+    content_md5: bytes | None = None  # from Content-MD5, decoded
+    payload_sha256: str | None = None  # from a signed x-amz-content-sha256
+    checksums: dict[str, str] = field(default_factory=dict)  # x-amz-checksum-*, base64
+
+
+@dataclass
+class WritePolicy:
+    geometry: Geometry
+    write_quorum: int
+
+
+class ShardSender:
+    """Streams one shard to one node; a failure is recorded, never raised to
+    the producer (the write goes on while the quorum allows)."""
+
+    def __init__(
+        self,
+        shard_index: int,
+        node_id: str,
+        stub: pb_grpc.NodeStub | None,
+        header: pb.ShardHeader,
+        call_metadata: tuple[tuple[str, str], ...],
+    ) -> None:
+        self.shard_index = shard_index
+        self.node_id = node_id
+        self._stub = stub
+        self._header = header
+        self._metadata = call_metadata
+        self._queue: asyncio.Queue[pb.Chunk | None] = asyncio.Queue(SENDER_QUEUE_CHUNKS)
+        self.error: BaseException | None = None if stub else errors.ServiceUnavailable(
+            f"node {node_id} is not in the cluster map"
+        )
+        self.stored = False
+        self._sent_chunks = 0
+
+    async def _requests(self):  # type: ignore[no-untyped-def]
+        yield pb.PutShardRequest(header=self._header)
+        while True:
+            chunk = await self._queue.get()
+            if chunk is None:
+                yield pb.PutShardRequest(finish=pb.Finish(chunk_count=self._sent_chunks))
+                return
+            self._sent_chunks += 1
+            yield pb.PutShardRequest(chunk=chunk)
+
+    async def run(self, timeout_seconds: float) -> None:
+        if self.error is not None or self._stub is None:
+            return
+        try:
+            await self._stub.PutShard(
+                self._requests(), timeout=timeout_seconds, metadata=self._metadata
+            )
+            self.stored = True
+        except grpc.aio.AioRpcError as exc:
+            self.error = exc
+            log.warning("shard %d to %s failed: %s", self.shard_index, self.node_id, exc.code())
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    async def send(self, chunk: pb.Chunk | None) -> None:
+        """Queues a chunk (None: finish); drops this shard if its node stalls."""
+        if self.failed:
+            return
+        try:
+            await asyncio.wait_for(self._queue.put(chunk), SLOW_SHARD_SECONDS)
+        except TimeoutError:
+            self.error = errors.ServiceUnavailable(f"node {self.node_id} is too slow")
+
+
+def _process_stripe(
+    data: bytes, geometry: Geometry, digests: BodyDigests
+) -> list[tuple[bytes, int]]:
+    """Hashes and encodes one stripe (runs in the executor: all of it releases the GIL)."""
+    digests.update(data)
+    return [(chunk, crc32c(chunk)) for chunk in encode_stripe(data, geometry)]
+
+
+async def write_object(
+    *,
+    body: BodySource,
+    request: WriteRequest,
+    policy: WritePolicy,
+    cluster: ClusterView,
+    metadata: MetadataClient,
+    executor: Executor,
+    deadline: Deadline,
+) -> tuple[ObjectVersion, ObjectVersion | None]:
+    """Stores the body as a new version of bucket/key; returns the committed
+    record and the one it replaced (if any)."""
+    geometry = policy.geometry
+    size = body.size_bytes
+    version_id = ids.new_version_id()
+    digests = BodyDigests(request.content_md5, request.payload_sha256, request.checksums)
+    loop = asyncio.get_running_loop()
+    node_ids: list[str] = []
+    senders: list[ShardSender] = []
+    if size > 0:
+        try:
+            node_ids = place(version_id, cluster.candidates(), geometry)
+        except NotEnoughNodes as exc:
+            raise errors.ServiceUnavailable(f"not enough storage nodes: {exc}") from exc
+        header_fields = dict(
+            bucket=request.bucket,
+            key=request.key,
+            version_id=version_id,
+            data_shards=geometry.data_shards,
+            parity_shards=geometry.parity_shards,
+            chunk_size_bytes=geometry.chunk_size_bytes,
+            object_size_bytes=size,
+            stripe_count=geometry.stripe_count(size),
+        )
+        senders = [
+            ShardSender(
+                i, node_id, cluster.stub(node_id),
+                pb.ShardHeader(shard_index=i, **header_fields), cluster.call_metadata,
+            )
+            for i, node_id in enumerate(node_ids)
+        ]
+    failure: Exception | None = None
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(s.run(deadline.remaining())) for s in senders]
+        try:
+            await _stream_stripes(body, geometry, senders, policy, digests, loop, executor)
+            await body.finish()
+            digests.check()
+            await asyncio.gather(*(s.send(None) for s in senders))
+        except Exception as exc:  # re-raised below, once every stream is cancelled
+            failure = exc
+            for t in tasks:
+                t.cancel()
+    if failure is not None:
+        raise failure
+    stored = [s for s in senders if s.stored]
+    if size > 0 and len(stored) < policy.write_quorum:
+        await _delete_shards(cluster, version_id, stored, deadline)
+        raise errors.ServiceUnavailable(
+            f"only {len(stored)} of {len(senders)} shards were stored; "
+            f"{policy.write_quorum} are needed"
+        )
+    metrics.SHARDS_WRITTEN.inc(len(stored))
+    metrics.DEGRADED_WRITES.inc(1 if len(stored) < len(senders) else 0)
+    version = ObjectVersion(
+        bucket=request.bucket,
+        key=request.key,
+        version_id=version_id,
+        size_bytes=size,
+        etag=digests.etag(),
+        content_type=request.content_type,
+        last_modified=time.time(),
+        data_shards=geometry.data_shards,
+        parity_shards=geometry.parity_shards,
+        chunk_size_bytes=geometry.chunk_size_bytes,
+        placement=tuple(ShardLocation(s.shard_index, s.node_id) for s in stored),
+        map_epoch=cluster.map.epoch,
+        user_metadata=dict(request.user_metadata),
+        system_metadata=dict(request.system_metadata),
+        request_id=ids.new_request_id(),
+    )
+    replaced = await metadata.put_object(version, timeout=deadline.remaining())
+    return version, replaced
+
+
+async def _stream_stripes(
+    body: BodySource,
+    geometry: Geometry,
+    senders: list[ShardSender],
+    policy: WritePolicy,
+    digests: BodyDigests,
+    loop: asyncio.AbstractEventLoop,
+    executor: Executor,
+) -> None:
+    size = body.size_bytes
+    for stripe_index in range(geometry.stripe_count(size)):
+        data = await body.read_exactly(geometry.stripe_data_bytes(size, stripe_index))
+        chunks = await loop.run_in_executor(executor, _process_stripe, data, geometry, digests)
+        await asyncio.gather(
+            *(
+                s.send(pb.Chunk(stripe_index=stripe_index, data=chunk, crc32c=crc))
+                for s, (chunk, crc) in zip(senders, chunks, strict=True)
+            )
+        )
+        healthy = sum(1 for s in senders if not s.failed)
+        if healthy < policy.write_quorum:
+            raise errors.ServiceUnavailable(
+                f"{len(senders) - healthy} shard streams failed; the write quorum is lost"
+            )
+
+
+async def _delete_shards(
+    cluster: ClusterView, version_id: str, senders: list[ShardSender], deadline: Deadline
+) -> None:
+    """Best effort: removes shards of a write that will not be committed (GC
+    collects whatever this misses)."""
+    for s in senders:
+        stub = cluster.stub(s.node_id)
+        if stub is None:
+            continue
+        with contextlib.suppress(grpc.aio.AioRpcError, errors.RequestTimeout):
+            await stub.DeleteShard(
+                pb.DeleteShardRequest(version_id=version_id, shard_index=s.shard_index),
+                timeout=min(5.0, deadline.remaining()),
+                metadata=cluster.call_metadata,
+            )

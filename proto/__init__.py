@@ -1,0 +1,1 @@
+"""Generated gRPC contracts (tessera.proto). Regenerate with `python -m proto.build`."""

@@ -1,0 +1,297 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ShardHeader(_message.Message):
+    __slots__ = ("bucket", "key", "version_id", "shard_index", "data_shards", "parity_shards", "chunk_size_bytes", "object_size_bytes", "stripe_count")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    SHARD_INDEX_FIELD_NUMBER: _ClassVar[int]
+    DATA_SHARDS_FIELD_NUMBER: _ClassVar[int]
+    PARITY_SHARDS_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    STRIPE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    version_id: str
+    shard_index: int
+    data_shards: int
+    parity_shards: int
+    chunk_size_bytes: int
+    object_size_bytes: int
+    stripe_count: int
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., shard_index: _Optional[int] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., chunk_size_bytes: _Optional[int] = ..., object_size_bytes: _Optional[int] = ..., stripe_count: _Optional[int] = ...) -> None: ...
+
+class Chunk(_message.Message):
+    __slots__ = ("stripe_index", "data", "crc32c")
+    STRIPE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    CRC32C_FIELD_NUMBER: _ClassVar[int]
+    stripe_index: int
+    data: bytes
+    crc32c: int
+    def __init__(self, stripe_index: _Optional[int] = ..., data: _Optional[bytes] = ..., crc32c: _Optional[int] = ...) -> None: ...
+
+class Finish(_message.Message):
+    __slots__ = ("chunk_count",)
+    CHUNK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    chunk_count: int
+    def __init__(self, chunk_count: _Optional[int] = ...) -> None: ...
+
+class PutShardRequest(_message.Message):
+    __slots__ = ("header", "chunk", "finish")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    FINISH_FIELD_NUMBER: _ClassVar[int]
+    header: ShardHeader
+    chunk: Chunk
+    finish: Finish
+    def __init__(self, header: _Optional[_Union[ShardHeader, _Mapping]] = ..., chunk: _Optional[_Union[Chunk, _Mapping]] = ..., finish: _Optional[_Union[Finish, _Mapping]] = ...) -> None: ...
+
+class PutShardResponse(_message.Message):
+    __slots__ = ("stored_bytes",)
+    STORED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    stored_bytes: int
+    def __init__(self, stored_bytes: _Optional[int] = ...) -> None: ...
+
+class GetShardRequest(_message.Message):
+    __slots__ = ("version_id", "shard_index", "stripe_start", "stripe_count")
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    SHARD_INDEX_FIELD_NUMBER: _ClassVar[int]
+    STRIPE_START_FIELD_NUMBER: _ClassVar[int]
+    STRIPE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    version_id: str
+    shard_index: int
+    stripe_start: int
+    stripe_count: int
+    def __init__(self, version_id: _Optional[str] = ..., shard_index: _Optional[int] = ..., stripe_start: _Optional[int] = ..., stripe_count: _Optional[int] = ...) -> None: ...
+
+class DeleteShardRequest(_message.Message):
+    __slots__ = ("version_id", "shard_index")
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    SHARD_INDEX_FIELD_NUMBER: _ClassVar[int]
+    version_id: str
+    shard_index: int
+    def __init__(self, version_id: _Optional[str] = ..., shard_index: _Optional[int] = ...) -> None: ...
+
+class DeleteShardResponse(_message.Message):
+    __slots__ = ("existed",)
+    EXISTED_FIELD_NUMBER: _ClassVar[int]
+    existed: bool
+    def __init__(self, existed: _Optional[bool] = ...) -> None: ...
+
+class NodeStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class NodeStatusResponse(_message.Message):
+    __slots__ = ("node_id", "zone", "capacity_bytes", "used_bytes", "shard_count")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SHARD_COUNT_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    zone: str
+    capacity_bytes: int
+    used_bytes: int
+    shard_count: int
+    def __init__(self, node_id: _Optional[str] = ..., zone: _Optional[str] = ..., capacity_bytes: _Optional[int] = ..., used_bytes: _Optional[int] = ..., shard_count: _Optional[int] = ...) -> None: ...
+
+class Empty(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class BucketName(_message.Message):
+    __slots__ = ("name", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CreateBucketRequest(_message.Message):
+    __slots__ = ("name", "owner", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    owner: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., owner: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class BucketRecord(_message.Message):
+    __slots__ = ("name", "owner", "created_at")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    owner: str
+    created_at: float
+    def __init__(self, name: _Optional[str] = ..., owner: _Optional[str] = ..., created_at: _Optional[float] = ...) -> None: ...
+
+class ListBucketsRequest(_message.Message):
+    __slots__ = ("owner",)
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    owner: str
+    def __init__(self, owner: _Optional[str] = ...) -> None: ...
+
+class ListBucketsResponse(_message.Message):
+    __slots__ = ("buckets",)
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    buckets: _containers.RepeatedCompositeFieldContainer[BucketRecord]
+    def __init__(self, buckets: _Optional[_Iterable[_Union[BucketRecord, _Mapping]]] = ...) -> None: ...
+
+class ShardPlacement(_message.Message):
+    __slots__ = ("shard_index", "node_id")
+    SHARD_INDEX_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    shard_index: int
+    node_id: str
+    def __init__(self, shard_index: _Optional[int] = ..., node_id: _Optional[str] = ...) -> None: ...
+
+class ObjectRecord(_message.Message):
+    __slots__ = ("bucket", "key", "version_id", "size_bytes", "etag", "content_type", "user_metadata", "last_modified", "data_shards", "parity_shards", "chunk_size_bytes", "placement", "map_epoch", "request_id", "system_metadata", "inline_data")
+    class UserMetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class SystemMetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    USER_METADATA_FIELD_NUMBER: _ClassVar[int]
+    LAST_MODIFIED_FIELD_NUMBER: _ClassVar[int]
+    DATA_SHARDS_FIELD_NUMBER: _ClassVar[int]
+    PARITY_SHARDS_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_FIELD_NUMBER: _ClassVar[int]
+    MAP_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_METADATA_FIELD_NUMBER: _ClassVar[int]
+    INLINE_DATA_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    version_id: str
+    size_bytes: int
+    etag: str
+    content_type: str
+    user_metadata: _containers.ScalarMap[str, str]
+    last_modified: float
+    data_shards: int
+    parity_shards: int
+    chunk_size_bytes: int
+    placement: _containers.RepeatedCompositeFieldContainer[ShardPlacement]
+    map_epoch: int
+    request_id: str
+    system_metadata: _containers.ScalarMap[str, str]
+    inline_data: bytes
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., size_bytes: _Optional[int] = ..., etag: _Optional[str] = ..., content_type: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., last_modified: _Optional[float] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., chunk_size_bytes: _Optional[int] = ..., placement: _Optional[_Iterable[_Union[ShardPlacement, _Mapping]]] = ..., map_epoch: _Optional[int] = ..., request_id: _Optional[str] = ..., system_metadata: _Optional[_Mapping[str, str]] = ..., inline_data: _Optional[bytes] = ...) -> None: ...
+
+class ObjectKey(_message.Message):
+    __slots__ = ("bucket", "key", "request_id")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    request_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class PutObjectResponse(_message.Message):
+    __slots__ = ("replaced", "has_replaced")
+    REPLACED_FIELD_NUMBER: _ClassVar[int]
+    HAS_REPLACED_FIELD_NUMBER: _ClassVar[int]
+    replaced: ObjectRecord
+    has_replaced: bool
+    def __init__(self, replaced: _Optional[_Union[ObjectRecord, _Mapping]] = ..., has_replaced: _Optional[bool] = ...) -> None: ...
+
+class DeleteObjectResponse(_message.Message):
+    __slots__ = ("deleted", "existed")
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    EXISTED_FIELD_NUMBER: _ClassVar[int]
+    deleted: ObjectRecord
+    existed: bool
+    def __init__(self, deleted: _Optional[_Union[ObjectRecord, _Mapping]] = ..., existed: _Optional[bool] = ...) -> None: ...
+
+class ListObjectsRequest(_message.Message):
+    __slots__ = ("bucket", "prefix", "delimiter", "start_after", "max_keys")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    DELIMITER_FIELD_NUMBER: _ClassVar[int]
+    START_AFTER_FIELD_NUMBER: _ClassVar[int]
+    MAX_KEYS_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    prefix: str
+    delimiter: str
+    start_after: str
+    max_keys: int
+    def __init__(self, bucket: _Optional[str] = ..., prefix: _Optional[str] = ..., delimiter: _Optional[str] = ..., start_after: _Optional[str] = ..., max_keys: _Optional[int] = ...) -> None: ...
+
+class ListObjectsResponse(_message.Message):
+    __slots__ = ("objects", "common_prefixes", "is_truncated", "next_start_after")
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    COMMON_PREFIXES_FIELD_NUMBER: _ClassVar[int]
+    IS_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_START_AFTER_FIELD_NUMBER: _ClassVar[int]
+    objects: _containers.RepeatedCompositeFieldContainer[ObjectRecord]
+    common_prefixes: _containers.RepeatedScalarFieldContainer[str]
+    is_truncated: bool
+    next_start_after: str
+    def __init__(self, objects: _Optional[_Iterable[_Union[ObjectRecord, _Mapping]]] = ..., common_prefixes: _Optional[_Iterable[str]] = ..., is_truncated: _Optional[bool] = ..., next_start_after: _Optional[str] = ...) -> None: ...
+
+class NodeRecord(_message.Message):
+    __slots__ = ("node_id", "zone", "address", "weight", "capacity_bytes", "used_bytes", "state", "last_heartbeat")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    LAST_HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    zone: str
+    address: str
+    weight: float
+    capacity_bytes: int
+    used_bytes: int
+    state: str
+    last_heartbeat: float
+    def __init__(self, node_id: _Optional[str] = ..., zone: _Optional[str] = ..., address: _Optional[str] = ..., weight: _Optional[float] = ..., capacity_bytes: _Optional[int] = ..., used_bytes: _Optional[int] = ..., state: _Optional[str] = ..., last_heartbeat: _Optional[float] = ...) -> None: ...
+
+class HeartbeatRequest(_message.Message):
+    __slots__ = ("node_id", "capacity_bytes", "used_bytes")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    capacity_bytes: int
+    used_bytes: int
+    def __init__(self, node_id: _Optional[str] = ..., capacity_bytes: _Optional[int] = ..., used_bytes: _Optional[int] = ...) -> None: ...
+
+class ClusterMap(_message.Message):
+    __slots__ = ("epoch", "nodes")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    nodes: _containers.RepeatedCompositeFieldContainer[NodeRecord]
+    def __init__(self, epoch: _Optional[int] = ..., nodes: _Optional[_Iterable[_Union[NodeRecord, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,66 @@
+"""Chunk checksums: CRC32C, computed on write and verified on every read.
+
+google-crc32c uses the CPU's CRC instruction where present and releases the
+GIL for large buffers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from typing import Protocol
+
+import google_crc32c
+
+
+def crc32c(data: bytes | bytearray | memoryview) -> int:
+    """Returns the CRC32C of data as an unsigned 32-bit integer."""
+    return int(google_crc32c.value(bytes(data) if isinstance(data, memoryview) else data))
+
+
+def verify(data: bytes | bytearray | memoryview, expected_crc32c: int) -> bool:
+    """True when data's CRC32C equals expected_crc32c."""
+    return crc32c(data) == expected_crc32c
+
+
+class _Crc32:
+    def __init__(self) -> None:
+        self._value = 0
+
+    def update(self, data: bytes) -> None:
+        self._value = zlib.crc32(data, self._value)
+
+    def digest(self) -> bytes:
+        return self._value.to_bytes(4, "big")
+
+
+class _Crc32c:
+    def __init__(self) -> None:
+        self._sum = google_crc32c.Checksum()
+
+    def update(self, data: bytes) -> None:
+        self._sum.update(data)
+
+    def digest(self) -> bytes:
+        return bytes(self._sum.digest())
+
+
+class Hasher(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+
+    def digest(self) -> bytes: ...
+
+
+# S3 additional-checksum algorithms (x-amz-checksum-<name>) this store verifies.
+CHECKSUM_ALGORITHMS = ("crc32", "crc32c", "sha1", "sha256")
+
+
+def new_hasher(algorithm: str) -> Hasher:
+    """A running hash for an S3 checksum algorithm name (lower case)."""
+    if algorithm == "crc32":
+        return _Crc32()
+    if algorithm == "crc32c":
+        return _Crc32c()
+    if algorithm in ("sha1", "sha256"):
+        return hashlib.new(algorithm)
+    raise ValueError(f"unsupported checksum algorithm {algorithm!r}")

@@ -1,0 +1,150 @@
+"""Role settings, read from flags or TESSERA_* environment variables.
+
+Each role has one frozen dataclass. A field ``metadata_address`` is set by the
+flag ``--metadata-address`` or the variable ``TESSERA_METADATA_ADDRESS`` (the
+flag wins); Kubernetes manifests use the same variable names. Parsing is pure:
+callers pass the environment mapping in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from tessera import limits
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass(frozen=True)
+class CommonSettings:
+    cluster_secret: str = field(default="", metadata=_help("shared secret for internal gRPC"))
+    log_level: str = field(default="INFO", metadata=_help("DEBUG, INFO, WARNING or ERROR"))
+
+
+@dataclass(frozen=True)
+class MetadataSettings(CommonSettings):
+    data_dir: str = field(default="./data/metadata", metadata=_help("rocksdict state folder"))
+    listen: str = field(default="127.0.0.1:9100", metadata=_help("gRPC host:port"))
+    http_listen: str = field(
+        default="127.0.0.1:9101", metadata=_help("host:port for /metrics, /healthz, /readyz")
+    )
+    node_down_grace_seconds: float = field(
+        default=limits.NODE_DOWN_GRACE_DEFAULT_SECONDS,
+        metadata=_help("heartbeat silence after which a node is marked down"),
+    )
+    group_commit_window_seconds: float = field(
+        default=0.002, metadata=_help("how long a commit waits to batch concurrent writes")
+    )
+
+
+@dataclass(frozen=True)
+class NodeSettings(CommonSettings):
+    node_id: str = field(default="", metadata=_help("stable node name (default: from data dir)"))
+    zone: str = field(default="zone-a", metadata=_help("failure domain label"))
+    data_dir: str = field(default="./data/node", metadata=_help("shard store folder"))
+    listen: str = field(default="127.0.0.1:9200", metadata=_help("gRPC host:port"))
+    advertise_address: str = field(
+        default="", metadata=_help("host:port others dial (default: listen)")
+    )
+    http_listen: str = field(
+        default="127.0.0.1:9201", metadata=_help("host:port for /metrics, /healthz, /readyz")
+    )
+    metadata_address: str = field(default="127.0.0.1:9100", metadata=_help("metadata gRPC"))
+    weight: float = field(default=1.0, metadata=_help("relative share of placements"))
+    capacity_bytes: int = field(default=0, metadata=_help("0: the filesystem's size"))
+
+
+@dataclass(frozen=True)
+class GatewaySettings(CommonSettings):
+    listen: str = field(default="127.0.0.1:9000", metadata=_help("S3 HTTP host:port"))
+    http_listen: str = field(
+        default="127.0.0.1:9001", metadata=_help("host:port for /metrics, /healthz, /readyz")
+    )
+    metadata_address: str = field(default="127.0.0.1:9100", metadata=_help("metadata gRPC"))
+    access_key: str = field(default="", metadata=_help("root access key id"))
+    secret_key: str = field(default="", metadata=_help("root secret access key"))
+    region: str = field(default="us-east-1", metadata=_help("region name used in SigV4"))
+    data_shards: int = field(default=limits.DATA_SHARDS_DEFAULT, metadata=_help("k"))
+    parity_shards: int = field(default=limits.PARITY_SHARDS_DEFAULT, metadata=_help("m"))
+    chunk_size_bytes: int = field(
+        default=limits.CHUNK_SIZE_DEFAULT_BYTES, metadata=_help("bytes per shard per stripe")
+    )
+    write_quorum: int = field(
+        default=0, metadata=_help("durable shards needed to commit (0: k + 1, at most n)")
+    )
+    request_timeout_seconds: float = field(
+        default=limits.REQUEST_TIMEOUT_DEFAULT_SECONDS, metadata=_help("deadline per request")
+    )
+    inflight_bytes_max: int = field(
+        default=limits.INFLIGHT_BYTES_MAX_DEFAULT,
+        metadata=_help("body bytes buffered across requests before 503 SlowDown"),
+    )
+
+    @property
+    def effective_write_quorum(self) -> int:
+        n = self.data_shards + self.parity_shards
+        if self.write_quorum:
+            return max(self.data_shards, min(self.write_quorum, n))
+        return min(self.data_shards + 1, n)
+
+
+S = TypeVar("S", bound=CommonSettings)
+
+
+def env_name(field_name: str) -> str:
+    return "TESSERA_" + field_name.upper()
+
+
+def flag_name(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
+
+
+def add_arguments(parser: argparse.ArgumentParser, settings_type: type[CommonSettings]) -> None:
+    """Adds one optional flag per settings field (default: unset)."""
+    for f in dataclasses.fields(settings_type):
+        parser.add_argument(
+            flag_name(f.name),
+            dest=f.name,
+            default=None,
+            help=f"{f.metadata.get('help', '')} [{env_name(f.name)}; default {f.default!r}]",
+        )
+
+
+def _convert(value: str, kind: Any) -> Any:
+    kind_name = kind if isinstance(kind, str) else kind.__name__
+    if kind_name == "int":
+        return int(value)
+    if kind_name == "float":
+        return float(value)
+    if kind_name == "bool":
+        return value.lower() in ("1", "true", "yes", "on")
+    return value
+
+
+def load(settings_type: type[S], flags: Mapping[str, Any], env: Mapping[str, str]) -> S:
+    """Builds settings: flag value, else TESSERA_* variable, else the default."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(settings_type):
+        raw = flags.get(f.name)
+        if raw is None:
+            raw = env.get(env_name(f.name))
+        if raw is not None:
+            values[f.name] = _convert(str(raw), f.type)
+    return settings_type(**values)
+
+
+def to_env(settings: CommonSettings) -> dict[str, str]:
+    """The TESSERA_* variables that reproduce these settings."""
+    return {env_name(k): str(v) for k, v in dataclasses.asdict(settings).items()}
+
+
+def host_port(address: str) -> tuple[str, int]:
+    """Splits 'host:port' (IPv6 hosts in brackets)."""
+    host, _, port = address.rpartition(":")
+    return host.strip("[]") or "0.0.0.0", int(port)

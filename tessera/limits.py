@@ -1,0 +1,28 @@
+"""Every fixed limit of the system, in one place (units in the names)."""
+
+from __future__ import annotations
+
+KEY_LENGTH_MAX_BYTES = 1024
+BUCKET_NAME_LENGTH_MIN = 3
+BUCKET_NAME_LENGTH_MAX = 63
+USER_METADATA_SIZE_MAX_BYTES = 2048
+OBJECT_SIZE_MAX_BYTES = 5 * 1024**4  # single PUT limit in S3 is 5 GiB; multipart 5 TiB
+SINGLE_PUT_SIZE_MAX_BYTES = 5 * 1024**3
+LIST_KEYS_MAX = 1000
+
+# Erasure coding defaults (see docs/erasure-coding.md).
+DATA_SHARDS_DEFAULT = 4
+PARITY_SHARDS_DEFAULT = 2
+CHUNK_SIZE_DEFAULT_BYTES = 256 * 1024  # one shard's piece of one stripe
+GRPC_MESSAGE_MAX_BYTES = 8 * 1024 * 1024
+
+# Request handling.
+REQUEST_TIMEOUT_DEFAULT_SECONDS = 300.0
+METADATA_CALL_TIMEOUT_SECONDS = 10.0
+CLOCK_SKEW_MAX_SECONDS = 15 * 60
+INFLIGHT_BYTES_MAX_DEFAULT = 512 * 1024 * 1024
+
+# Cluster map and liveness.
+HEARTBEAT_INTERVAL_SECONDS = 2.0
+NODE_DOWN_GRACE_DEFAULT_SECONDS = 10.0
+CLUSTER_MAP_REFRESH_SECONDS = 1.0

@@ -74,7 +74,7 @@ class StripeSpan:
     length_bytes: int  # bytes of the range
 
 
-class InvalidRange(ValueError):
+class InvalidRange(Exception):
     """The Range header cannot be satisfied for this object size."""
 
 
@@ -93,26 +93,21 @@ def parse_range(header: str, object_size_bytes: int) -> tuple[int, int] | None:
     if "," in spec or "-" not in spec:
         return None
     first_text, last_text = (part.strip() for part in spec.split("-", 1))
-    try:
-        if first_text == "":
-            if last_text == "" or not last_text.isdigit():
-                return None
-            suffix = int(last_text)
-            if suffix == 0:
-                raise InvalidRange(header)
-            if object_size_bytes == 0:
-                raise InvalidRange(header)
-            return max(0, object_size_bytes - suffix), object_size_bytes - 1
-        if not first_text.isdigit() or (last_text and not last_text.isdigit()):
+    if first_text == "":
+        if not last_text.isdigit():
             return None
-        first = int(first_text)
-        last = int(last_text) if last_text else object_size_bytes - 1
-    except ValueError:
+        suffix = int(last_text)
+        if suffix == 0 or object_size_bytes == 0:
+            raise InvalidRange(header)
+        return max(0, object_size_bytes - suffix), object_size_bytes - 1
+    if not first_text.isdigit() or (last_text and not last_text.isdigit()):
         return None
-    if last < first:
+    first = int(first_text)
+    if last_text and int(last_text) < first:
         return None
     if first >= object_size_bytes:
         raise InvalidRange(header)
+    last = int(last_text) if last_text else object_size_bytes - 1
     return first, min(last, object_size_bytes - 1)
 
 

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs Tessera into ./.venv on a fresh Debian machine with Python 3.11+.
+#   scripts/bootstrap.sh          the product
+#   scripts/bootstrap.sh --test   the product and everything the tests use
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+[ "${1:-}" = "--test" ] && extras="[test]"
+
+PY=${PYTHON:-python3}
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "bootstrap: Python 3.11 or newer is required (found: $("$PY" --version 2>&1))" >&2
+    exit 1
+fi
+
+# Debian splits venv and pip out of the interpreter package.
+if ! "$PY" -c 'import venv, ensurepip' 2>/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-pip >/dev/null
+    else
+        echo "bootstrap: install python3-venv (sudo apt-get install python3-venv)" >&2
+        exit 1
+    fi
+fi
+
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".${extras}"
+echo "bootstrap: installed into .venv" >&2

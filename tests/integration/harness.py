@@ -1,0 +1,42 @@
+"""Starting a real cluster for a test, and boto3 clients for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+from cli.local_cluster import Layout, LocalCluster
+
+
+def s3_client(cluster: LocalCluster, **config: object):  # type: ignore[no-untyped-def]
+    return boto3.client(
+        "s3",
+        endpoint_url=cluster.endpoint,
+        aws_access_key_id=cluster.credentials.access_key,
+        aws_secret_access_key=cluster.credentials.secret_key,
+        region_name="us-east-1",
+        config=Config(
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 1, "mode": "standard"},
+            connect_timeout=10,
+            read_timeout=120,
+            **config,  # type: ignore[arg-type]
+        ),
+    )
+
+
+def start_cluster(data_dir: Path) -> LocalCluster:
+    cluster = LocalCluster(Layout.with_free_ports(data_dir))
+    cluster.start()
+    try:
+        cluster.wait_ready(90)
+    except BaseException:
+        cluster.stop()
+        for name in cluster.names():
+            path = cluster.log_path(name)
+            if path.exists():
+                print(f"---- {name} log ----\n{path.read_text()[-3000:]}")
+        raise
+    return cluster

@@ -86,7 +86,8 @@ async def abort_with(context: grpc.aio.ServicerContext, error: errors.TesseraErr
 
 def error_from_rpc(exc: grpc.aio.AioRpcError) -> errors.TesseraError:
     """The TesseraError a failed call stands for (ServiceUnavailable if none)."""
-    for key, value in exc.trailing_metadata() or ():
+    trailers: Any = exc.trailing_metadata() or ()
+    for key, value in trailers:
         if key == S3_CODE_HEADER:
             return errors.from_code(str(value), exc.details())
     if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):

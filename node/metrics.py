@@ -1,0 +1,56 @@
+"""Prometheus metrics of the storage node, named tessera_node_<noun>_<unit>.
+
+Invariant: every label takes values from a small fixed set (an RPC method, a
+gRPC status name, a pipeline stage, an fsync target); never a bucket, key,
+version id or path.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+# fmt: off
+_DURATION_BUCKETS_SECONDS = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+)
+_FSYNC_BUCKETS_SECONDS = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+)
+# fmt: on
+
+SHARDS_WRITTEN = Counter("tessera_node_shards_written_total", "Shards made durable.")
+SHARDS_READ = Counter("tessera_node_shards_read_total", "GetShard streams served to the end.")
+SHARDS_DELETED = Counter("tessera_node_shards_deleted_total", "Shards removed by DeleteShard.")
+WRITTEN_BYTES = Counter(
+    "tessera_node_written_bytes_total", "Chunk data bytes received and written."
+)
+READ_BYTES = Counter("tessera_node_read_bytes_total", "Chunk data bytes read and sent.")
+CHECKSUM_FAILURES = Counter(
+    "tessera_node_checksum_failures_total",
+    "Chunks or headers that failed their CRC32C (stage: receive = in flight, read = on disk).",
+    ["stage"],
+)
+FSYNC_SECONDS = Histogram(
+    "tessera_node_fsync_duration_seconds",
+    "Time spent in fsync (target: file or folder).",
+    ["target"],
+    buckets=_FSYNC_BUCKETS_SECONDS,
+)
+PUT_SHARD_SECONDS = Histogram(
+    "tessera_node_put_shard_duration_seconds",
+    "PutShard calls from first message to answer, by gRPC status.",
+    ["code"],
+    buckets=_DURATION_BUCKETS_SECONDS,
+)
+GET_SHARD_SECONDS = Histogram(
+    "tessera_node_get_shard_duration_seconds",
+    "GetShard calls from request to end of stream, by gRPC status.",
+    ["code"],
+    buckets=_DURATION_BUCKETS_SECONDS,
+)
+USED_BYTES = Gauge("tessera_node_used_bytes", "Bytes of durable shard files.")
+CAPACITY_BYTES = Gauge("tessera_node_capacity_bytes", "Capacity reported to metadata.")
+SHARDS_STORED = Gauge("tessera_node_shards", "Durable shard files on this node.")
+REGISTERED = Gauge(
+    "tessera_node_registered", "1 while the last registration or heartbeat succeeded."
+)

@@ -1,0 +1,267 @@
+"""The Node gRPC servicer: PutShard, GetShard, DeleteShard and NodeStatus.
+
+Protobuf stays here, at the edge: messages become ShardMeta and plain bytes
+before they reach the store. Every store call runs in the bounded executor the
+servicer is given, one chunk at a time, so the event loop never blocks and a
+shard is never held in memory whole.
+
+Invariants:
+- PutShard answers only after the store's commit (file and folder fsynced);
+  any other ending (an error, a bad checksum, no Finish, a cancelled call)
+  discards the temp file and stores nothing;
+- GetShard sends only chunks the store verified, with their CRC32C so the
+  gateway verifies them again end to end; a corrupt chunk ends the stream with
+  DATA_LOSS and is logged with its path (the file is kept for repair);
+- each StoreError class maps to one gRPC status (STATUS_FOR).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import functools
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, NoReturn, TypeVar
+
+import grpc
+import grpc.aio
+
+from node import metrics
+from node.errors import (
+    ChecksumMismatch,
+    ChunkCorrupt,
+    InvalidShard,
+    RangeNotSatisfiable,
+    ShardCorrupt,
+    ShardNotFound,
+    StoreError,
+)
+from node.shard_format import ShardMeta
+from node.store import ShardReader, ShardStore, ShardWriter
+from proto import tessera_pb2 as pb
+from proto import tessera_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Context = grpc.aio.ServicerContext[Any, Any]
+
+STATUS_FOR: dict[type[StoreError], grpc.StatusCode] = {
+    StoreError: grpc.StatusCode.INTERNAL,
+    ShardNotFound: grpc.StatusCode.NOT_FOUND,
+    InvalidShard: grpc.StatusCode.INVALID_ARGUMENT,
+    RangeNotSatisfiable: grpc.StatusCode.OUT_OF_RANGE,
+    ChecksumMismatch: grpc.StatusCode.DATA_LOSS,
+    ShardCorrupt: grpc.StatusCode.DATA_LOSS,
+    ChunkCorrupt: grpc.StatusCode.DATA_LOSS,
+}
+
+_NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+def status_for(error: StoreError) -> grpc.StatusCode:
+    """The gRPC status a store error ends a call with (its nearest mapped class)."""
+    for cls in type(error).__mro__:
+        if cls in STATUS_FOR:
+            return STATUS_FOR[cls]
+    raise AssertionError(f"unmapped store error {type(error)}")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeIdentity:
+    """What NodeStatus reports besides usage."""
+
+    node_id: str
+    zone: str
+    capacity_bytes: int
+
+
+def meta_from_pb(header: pb.ShardHeader) -> ShardMeta:
+    return ShardMeta(
+        bucket=header.bucket,
+        key=header.key,
+        version_id=header.version_id,
+        shard_index=header.shard_index,
+        data_shards=header.data_shards,
+        parity_shards=header.parity_shards,
+        chunk_size_bytes=header.chunk_size_bytes,
+        object_size_bytes=header.object_size_bytes,
+        stripe_count=header.stripe_count,
+    )
+
+
+class NodeServicer(pb_grpc.NodeServicer):
+    """Serves one ShardStore; store calls run in executor (bounded, owned by the caller)."""
+
+    def __init__(self, store: ShardStore, executor: Executor, identity: NodeIdentity) -> None:
+        self._store = store
+        self._executor = executor
+        self._identity = identity
+
+    async def PutShard(
+        self, request_iterator: AsyncIterator[pb.PutShardRequest], context: Context
+    ) -> pb.PutShardResponse:
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            stored_bytes = await self._put(request_iterator)
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception as exc:
+            code = _status_of(exc)
+            await _abort(context, exc, code)
+        finally:
+            metrics.PUT_SHARD_SECONDS.labels(code=code.name).observe(time.perf_counter() - started)
+        return pb.PutShardResponse(stored_bytes=stored_bytes)
+
+    async def GetShard(
+        self, request: pb.GetShardRequest, context: Context
+    ) -> AsyncIterator[pb.Chunk]:
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        reader: ShardReader | None = None
+        pending: asyncio.Future[tuple[bytes, int]] | None = None
+        try:
+            reader = await self._acquire(
+                functools.partial(self._store.open_reader, request.version_id, request.shard_index),
+                ShardReader.close,
+            )
+            stripes = reader.stripe_range(request.stripe_start, request.stripe_count)
+            for stripe_index in stripes:
+                # Read one chunk ahead, so the disk works while the network sends.
+                if pending is None:
+                    pending = self._submit(reader.read_chunk, stripe_index)
+                data, chunk_crc = await pending
+                pending = None
+                if stripe_index + 1 < stripes.stop:
+                    pending = self._submit(reader.read_chunk, stripe_index + 1)
+                yield pb.Chunk(stripe_index=stripe_index, data=data, crc32c=chunk_crc)
+                metrics.READ_BYTES.inc(len(data))
+            metrics.SHARDS_READ.inc()
+        except (asyncio.CancelledError, GeneratorExit):
+            code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception as exc:
+            code = _status_of(exc)
+            await _abort(context, exc, code)
+        finally:
+            if pending is not None:
+                _forget(pending)
+            if reader is not None:
+                await self._finally(reader.close)
+            metrics.GET_SHARD_SECONDS.labels(code=code.name).observe(time.perf_counter() - started)
+
+    async def DeleteShard(
+        self, request: pb.DeleteShardRequest, context: Context
+    ) -> pb.DeleteShardResponse:
+        try:
+            existed = await self._run(self._store.delete, request.version_id, request.shard_index)
+        except Exception as exc:
+            await _abort(context, exc, _status_of(exc))
+        if existed:
+            metrics.SHARDS_DELETED.inc()
+        return pb.DeleteShardResponse(existed=existed)
+
+    async def NodeStatus(
+        self, request: pb.NodeStatusRequest, context: Context
+    ) -> pb.NodeStatusResponse:
+        return pb.NodeStatusResponse(
+            node_id=self._identity.node_id,
+            zone=self._identity.zone,
+            capacity_bytes=self._identity.capacity_bytes,
+            used_bytes=self._store.used_bytes,
+            shard_count=self._store.shard_count,
+        )
+
+    async def _put(self, requests: AsyncIterator[pb.PutShardRequest]) -> int:
+        writer: ShardWriter | None = None
+        try:
+            async for request in requests:
+                kind = request.WhichOneof("item")
+                if writer is None:
+                    if kind != "header":
+                        raise InvalidShard(f"first message is {kind}, not a header")
+                    writer = await self._acquire(
+                        functools.partial(self._store.begin_write, meta_from_pb(request.header)),
+                        ShardWriter.abort,
+                    )
+                elif kind == "chunk":
+                    chunk = request.chunk
+                    await self._run(writer.append, chunk.stripe_index, chunk.data, chunk.crc32c)
+                    metrics.WRITTEN_BYTES.inc(len(chunk.data))
+                elif kind == "finish":
+                    # Commit on Finish without waiting for the client to half-close.
+                    stored_bytes = await self._run(writer.commit, request.finish.chunk_count)
+                    writer = None
+                    metrics.SHARDS_WRITTEN.inc()
+                    return stored_bytes
+                else:
+                    raise InvalidShard(f"unexpected {kind} message")
+            raise InvalidShard(
+                "stream ended without a header" if writer is None else "stream ended without Finish"
+            )
+        finally:
+            if writer is not None:
+                await self._finally(writer.abort)
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._submit(fn, *args)
+
+    def _submit(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+    async def _acquire(self, open_: Callable[[], T], release: Callable[[T], None]) -> T:
+        """Runs open_ in the executor and returns what it opened. If this call
+        is cancelled meanwhile, open_ still completes in its thread; what it
+        opened is then released there, so no temp file or descriptor leaks."""
+        future = self._submit(open_)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+
+            def release_when_opened(done: asyncio.Future[T]) -> None:
+                if not done.cancelled() and done.exception() is None:
+                    self._executor.submit(release, done.result())
+
+            future.add_done_callback(release_when_opened)
+            raise
+
+    async def _finally(self, cleanup: Callable[[], None]) -> None:
+        """Runs a cleanup in the executor; it completes even if this call is
+        cancelled again while waiting (the writer or reader lock orders it
+        after any call still running in a thread)."""
+        await asyncio.shield(self._submit(cleanup))
+
+
+def _status_of(exc: Exception) -> grpc.StatusCode:
+    if isinstance(exc, StoreError):
+        return status_for(exc)
+    if isinstance(exc, OSError) and exc.errno in _NO_SPACE_ERRNOS:
+        return grpc.StatusCode.RESOURCE_EXHAUSTED
+    return grpc.StatusCode.INTERNAL
+
+
+async def _abort(context: Context, exc: Exception, code: grpc.StatusCode) -> NoReturn:
+    if isinstance(exc, ShardCorrupt):
+        log.error("corrupt shard kept for repair: %s", exc)
+    elif isinstance(exc, ChecksumMismatch):
+        log.warning("chunk damaged in flight, shard not stored: %s", exc)
+    elif not isinstance(exc, StoreError) and code is grpc.StatusCode.INTERNAL:
+        log.exception("shard call failed")
+    await context.abort(code, str(exc) or type(exc).__name__)
+
+
+def _forget(future: asyncio.Future[Any]) -> None:
+    """Drops a read-ahead that will not be sent, without leaving an
+    unretrieved exception behind."""
+    if future.done():
+        if not future.cancelled():
+            future.exception()
+    else:
+        future.cancel()

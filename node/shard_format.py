@@ -1,0 +1,167 @@
+"""The on-disk layout of one shard file. Pure: bytes in, bytes out, no I/O.
+
+A shard file is self-describing, so the object index can be rebuilt from the
+nodes alone::
+
+    offset 0   magic            4 bytes  b"TSHD"
+           4   format version   u8       1
+           5   header length    u32 LE   bytes of the JSON header that follows
+           9   header crc32c    u32 LE   CRC32C of those header bytes
+          13   header           JSON (UTF-8, sorted keys): bucket, key,
+                                version_id, shard_index, data_shards,
+                                parity_shards, chunk_size_bytes,
+                                object_size_bytes, stripe_count
+    then, for stripe 0 .. stripe_count-1, one chunk record:
+               length           u32 LE   bytes of data
+               crc32c           u32 LE   CRC32C of data
+               data             length bytes
+
+Invariant: every chunk but the last is exactly chunk_size_bytes long, and the
+last is the length the stripe geometry gives (tessera.geometry), so the record
+of stripe s starts at 13 + header length + s * (8 + chunk_size_bytes) and the
+whole file is exactly expected_file_size_bytes(meta) long.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import asdict, dataclass
+
+from node.errors import InvalidShard
+from tessera import limits
+from tessera.checksum import crc32c
+from tessera.geometry import Geometry
+from tessera.ids import is_version_id
+
+MAGIC = b"TSHD"
+FORMAT_VERSION = 1
+PREFIX = struct.Struct("<4sBII")  # magic, format version, header length, header crc32c
+RECORD = struct.Struct("<II")  # chunk length, chunk crc32c
+HEADER_LENGTH_MAX_BYTES = 16 * 1024
+SHARDS_PER_VERSION_MAX = 256
+CHUNK_SIZE_MAX_BYTES = limits.GRPC_MESSAGE_MAX_BYTES // 2  # a chunk plus framing fits a message
+
+
+class FormatError(ValueError):
+    """Bytes that do not parse as a shard file (the store reports ShardCorrupt)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShardMeta:
+    """The header of one shard: which object it belongs to, and its geometry."""
+
+    bucket: str
+    key: str
+    version_id: str
+    shard_index: int
+    data_shards: int
+    parity_shards: int
+    chunk_size_bytes: int
+    object_size_bytes: int
+    stripe_count: int
+
+    @property
+    def geometry(self) -> Geometry:
+        return Geometry(self.data_shards, self.parity_shards, self.chunk_size_bytes)
+
+    def chunk_length_bytes(self, stripe_index: int) -> int:
+        """The exact length chunk stripe_index of this shard must have."""
+        assert 0 <= stripe_index < self.stripe_count, (stripe_index, self.stripe_count)
+        return self.geometry.chunk_bytes(self.object_size_bytes, stripe_index)
+
+
+def validate_shard_id(version_id: str, shard_index: int) -> None:
+    """Raises InvalidShard unless (version_id, shard_index) names a safe file name."""
+    if not is_version_id(version_id):
+        raise InvalidShard(f"not a version id: {version_id[:64]!r}")
+    if not 0 <= shard_index < SHARDS_PER_VERSION_MAX:
+        raise InvalidShard(f"shard index {shard_index} out of range")
+
+
+def validate(meta: ShardMeta) -> None:
+    """Raises InvalidShard unless meta is a consistent shard header."""
+    validate_shard_id(meta.version_id, meta.shard_index)
+    if not meta.bucket or len(meta.bucket) > limits.BUCKET_NAME_LENGTH_MAX:
+        raise InvalidShard(f"bad bucket name length {len(meta.bucket)}")
+    if not meta.key or len(meta.key.encode()) > limits.KEY_LENGTH_MAX_BYTES:
+        raise InvalidShard("bad key length")
+    if not 1 <= meta.data_shards <= 128 or not 0 <= meta.parity_shards <= 128:
+        raise InvalidShard(f"bad geometry {meta.data_shards}+{meta.parity_shards}")
+    total = meta.data_shards + meta.parity_shards
+    if total > SHARDS_PER_VERSION_MAX or meta.shard_index >= total:
+        raise InvalidShard(f"shard index {meta.shard_index} not below {total} shards")
+    if not 0 < meta.chunk_size_bytes <= CHUNK_SIZE_MAX_BYTES:
+        raise InvalidShard(f"chunk size {meta.chunk_size_bytes} out of range")
+    if not 0 <= meta.object_size_bytes <= limits.OBJECT_SIZE_MAX_BYTES:
+        raise InvalidShard(f"object size {meta.object_size_bytes} out of range")
+    expected = meta.geometry.stripe_count(meta.object_size_bytes)
+    if meta.stripe_count != expected:
+        raise InvalidShard(
+            f"stripe count {meta.stripe_count}; geometry gives {expected} "
+            f"for {meta.object_size_bytes} bytes"
+        )
+
+
+def encode_header(meta: ShardMeta) -> bytes:
+    """The bytes a shard file starts with: prefix and header, before any chunk."""
+    header = json.dumps(asdict(meta), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    raw = header.encode()
+    if len(raw) > HEADER_LENGTH_MAX_BYTES:
+        raise InvalidShard(f"header of {len(raw)} bytes is too long")
+    return PREFIX.pack(MAGIC, FORMAT_VERSION, len(raw), crc32c(raw)) + raw
+
+
+def decode_prefix(raw: bytes) -> tuple[int, int]:
+    """Parses the fixed prefix; returns (header length, header crc32c)."""
+    if len(raw) != PREFIX.size:
+        raise FormatError(f"short prefix ({len(raw)} bytes)")
+    magic, version, header_length, header_crc = PREFIX.unpack(raw)
+    if magic != MAGIC:
+        raise FormatError(f"bad magic {magic!r}")
+    if version != FORMAT_VERSION:
+        raise FormatError(f"unknown format version {version}")
+    if not 0 < header_length <= HEADER_LENGTH_MAX_BYTES:
+        raise FormatError(f"bad header length {header_length}")
+    return header_length, header_crc
+
+
+def decode_header(raw: bytes, header_crc: int) -> ShardMeta:
+    """Parses and checks the JSON header whose CRC32C should be header_crc."""
+    if crc32c(raw) != header_crc:
+        raise FormatError("header checksum mismatch")
+    try:
+        fields = json.loads(raw)
+        meta = ShardMeta(
+            bucket=str(fields["bucket"]),
+            key=str(fields["key"]),
+            version_id=str(fields["version_id"]),
+            shard_index=int(fields["shard_index"]),
+            data_shards=int(fields["data_shards"]),
+            parity_shards=int(fields["parity_shards"]),
+            chunk_size_bytes=int(fields["chunk_size_bytes"]),
+            object_size_bytes=int(fields["object_size_bytes"]),
+            stripe_count=int(fields["stripe_count"]),
+        )
+        validate(meta)
+    except (ValueError, KeyError, TypeError, InvalidShard) as exc:
+        raise FormatError(f"bad header: {exc}") from exc
+    return meta
+
+
+def record_offset_bytes(header_length: int, chunk_size_bytes: int, stripe_index: int) -> int:
+    """Where the record of stripe stripe_index starts in the file."""
+    return PREFIX.size + header_length + stripe_index * (RECORD.size + chunk_size_bytes)
+
+
+def expected_file_size_bytes(meta: ShardMeta) -> int:
+    """The exact size of a complete shard file with this header."""
+    header_length = len(encode_header(meta)) - PREFIX.size
+    if meta.stripe_count == 0:
+        return PREFIX.size + header_length
+    last = meta.stripe_count - 1
+    return (
+        record_offset_bytes(header_length, meta.chunk_size_bytes, last)
+        + RECORD.size
+        + meta.chunk_length_bytes(last)
+    )

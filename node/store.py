@@ -1,0 +1,414 @@
+"""ShardStore: the shard files of one node's data folder.
+
+Layout under data_dir::
+
+    LOCK                               flock'ed while a store has the folder open
+    tmp/<version_id>.<i>.<rand>.tmp    shards being written (removed at startup)
+    shards/<version_id[-2:]>/<version_id>.<i>   durable shards (node/shard_format.py)
+
+Shards fan out by the *last* two characters of the version id: its first
+characters are a millisecond timestamp (tessera/ids.py) and would put years of
+shards in one folder, its last ones are random.
+
+Invariants:
+- a shard file exists under shards/ only once it is complete: it is written in
+  tmp/, fsynced, renamed into place, and its folder fsynced before commit()
+  returns; a writer that is aborted or fails leaves nothing behind;
+- every chunk is checked against its CRC32C before it is written and before
+  it is returned; corrupt bytes raise ChunkCorrupt and are never returned, and
+  the file is left in place (repair and forensics need it);
+- file names come only from validated version ids and shard indexes, so no
+  request can name a path outside the data folder;
+- used_bytes and shard_count equal the sizes and number of files under
+  shards/ (scanned at open, kept up to date under a lock).
+
+All methods do blocking file I/O: async callers run them in a bounded
+executor. ShardWriter and ShardReader serialise their own calls, so closing
+one while a call is still running in another thread is safe.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+
+from node import metrics
+from node.errors import (
+    ChecksumMismatch,
+    ChunkCorrupt,
+    InvalidShard,
+    RangeNotSatisfiable,
+    ShardCorrupt,
+    ShardNotFound,
+)
+from node.shard_format import (
+    PREFIX,
+    RECORD,
+    FormatError,
+    ShardMeta,
+    decode_header,
+    decode_prefix,
+    encode_header,
+    record_offset_bytes,
+    validate,
+    validate_shard_id,
+)
+from tessera.checksum import crc32c
+from tessera.ids import is_version_id
+
+log = logging.getLogger(__name__)
+
+Buffer = bytes | bytearray | memoryview
+
+
+class StoreLocked(Exception):
+    """Another store (another node process) has this data folder open."""
+
+
+class ShardStore:
+    """The durable shards in one data folder. Opening it scans the folder."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+        self.data_dir = Path(data_dir)
+        self.shards_dir = self.data_dir / "shards"
+        self.tmp_dir = self.data_dir / "tmp"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _lock_folder(self.data_dir / "LOCK")
+        self._lock = threading.Lock()  # guards renames, unlinks and the counters
+        self._used_bytes = 0
+        self._shard_count = 0
+        try:
+            self.shards_dir.mkdir(exist_ok=True)
+            self.tmp_dir.mkdir(exist_ok=True)
+            self._remove_temp_files()
+            self._scan()
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
+
+    def close(self) -> None:
+        """Releases the folder lock (open readers and writers stay usable)."""
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    @property
+    def used_bytes(self) -> int:
+        """Bytes of all durable shard files, headers included."""
+        return self._used_bytes
+
+    @property
+    def shard_count(self) -> int:
+        return self._shard_count
+
+    def shard_path(self, version_id: str, shard_index: int) -> Path:
+        """Where a shard lives; raises InvalidShard for an unsafe id or index."""
+        validate_shard_id(version_id, shard_index)
+        return self.shards_dir / version_id[-2:] / f"{version_id}.{shard_index}"
+
+    def begin_write(self, meta: ShardMeta) -> ShardWriter:
+        """Starts writing a shard in tmp/; nothing is visible until commit()."""
+        validate(meta)
+        final_path = self.shard_path(meta.version_id, meta.shard_index)
+        tmp_path = self.tmp_dir / f"{meta.version_id}.{meta.shard_index}.{secrets.token_hex(4)}.tmp"
+        fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        writer = ShardWriter(self, meta, fd, tmp_path, final_path)
+        try:
+            _write_all(fd, [encode_header(meta)])
+        except BaseException:
+            writer.abort()
+            raise
+        return writer
+
+    def open_reader(self, version_id: str, shard_index: int) -> ShardReader:
+        """Opens a shard and checks its header; raises ShardNotFound or ShardCorrupt."""
+        path = self.shard_path(version_id, shard_index)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise ShardNotFound(f"no shard {version_id}.{shard_index}") from None
+        try:
+            header_length, header_crc = decode_prefix(os.pread(fd, PREFIX.size, 0))
+            meta = decode_header(os.pread(fd, header_length, PREFIX.size), header_crc)
+            if (meta.version_id, meta.shard_index) != (version_id, shard_index):
+                raise FormatError(f"header names {meta.version_id}.{meta.shard_index}")
+        except FormatError as exc:
+            os.close(fd)
+            metrics.CHECKSUM_FAILURES.labels(stage="read").inc()
+            raise ShardCorrupt(str(exc), str(path)) from exc
+        except BaseException:
+            os.close(fd)
+            raise
+        return ShardReader(path, fd, meta, header_length)
+
+    def read_stripes(
+        self, version_id: str, shard_index: int, stripe_start: int = 0, stripe_count: int = 0
+    ) -> Iterator[bytes]:
+        """Yields the verified chunks of a stripe range (count 0: to the end)."""
+        with self.open_reader(version_id, shard_index) as reader:
+            for stripe_index in reader.stripe_range(stripe_start, stripe_count):
+                yield reader.read_chunk(stripe_index)[0]
+
+    def delete(self, version_id: str, shard_index: int) -> bool:
+        """Removes a shard; returns whether it existed."""
+        path = self.shard_path(version_id, shard_index)
+        with self._lock:
+            try:
+                size = path.stat().st_size
+                path.unlink()
+            except FileNotFoundError:
+                return False
+            self._used_bytes -= size
+            self._shard_count -= 1
+        _fsync_folder(path.parent)
+        return True
+
+    def _install(self, tmp_path: Path, final_path: Path) -> int:
+        """Renames a complete, fsynced temp file into place and makes the
+        rename durable. Returns the file's size."""
+        size = os.stat(tmp_path).st_size
+        with self._lock:
+            folder = final_path.parent
+            if not folder.is_dir():
+                folder.mkdir(exist_ok=True)
+                _fsync_folder(self.shards_dir)
+            try:
+                replaced: int | None = final_path.stat().st_size
+            except FileNotFoundError:
+                replaced = None
+            os.rename(tmp_path, final_path)
+            if replaced is None:
+                self._shard_count += 1
+                self._used_bytes += size
+            else:  # a retried write of the same shard: same content, newest wins
+                self._used_bytes += size - replaced
+        _fsync_folder(folder)
+        return size
+
+    def _remove_temp_files(self) -> None:
+        removed = 0
+        for entry in os.scandir(self.tmp_dir):
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed += 1
+        if removed:
+            log.info("removed %d unfinished shard writes from %s", removed, self.tmp_dir)
+
+    def _scan(self) -> None:
+        used = count = 0
+        for folder in os.scandir(self.shards_dir):
+            if not folder.is_dir(follow_symlinks=False):
+                continue
+            for entry in os.scandir(folder.path):
+                if not entry.is_file(follow_symlinks=False) or not _is_shard_name(entry.name):
+                    log.warning("ignoring unexpected file %s", entry.path)
+                    continue
+                used += entry.stat(follow_symlinks=False).st_size
+                count += 1
+        self._used_bytes, self._shard_count = used, count
+        log.info("shard store %s: %d shards, %d bytes", self.data_dir, count, used)
+
+
+class ShardWriter:
+    """One shard being written: append() each chunk in stripe order, then
+    commit(). Any failure, or abort(), removes the temp file."""
+
+    def __init__(
+        self, store: ShardStore, meta: ShardMeta, fd: int, tmp_path: Path, final_path: Path
+    ) -> None:
+        self.meta = meta
+        self._store = store
+        self._fd = fd
+        self._tmp_path = tmp_path
+        self._final_path = final_path
+        self._next_stripe = 0
+        self._lock = threading.Lock()
+        self._done = False
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.abort()
+
+    @property
+    def chunks_written(self) -> int:
+        return self._next_stripe
+
+    def append(self, stripe_index: int, data: Buffer, chunk_crc32c: int) -> None:
+        """Checks a received chunk (order, length, CRC32C) and writes its record."""
+        with self._lock:
+            self._check_open()
+            try:
+                self._check_chunk(stripe_index, data, chunk_crc32c)
+                _write_all(self._fd, [RECORD.pack(len(data), chunk_crc32c), data])
+            except BaseException:
+                self._discard()
+                raise
+            self._next_stripe += 1
+
+    def commit(self, chunk_count: int) -> int:
+        """Makes the shard durable (fsync, rename, fsync folder); returns its
+        size in bytes. Raises InvalidShard if chunk_count is not what was sent
+        and what the header promised."""
+        with self._lock:
+            self._check_open()
+            try:
+                if not chunk_count == self._next_stripe == self.meta.stripe_count:
+                    raise InvalidShard(
+                        f"finish says {chunk_count} chunks; received {self._next_stripe}, "
+                        f"header says {self.meta.stripe_count}"
+                    )
+                started = time.perf_counter()
+                os.fsync(self._fd)
+                metrics.FSYNC_SECONDS.labels(target="file").observe(time.perf_counter() - started)
+                os.close(self._fd)
+                self._fd = -1
+                size = self._store._install(self._tmp_path, self._final_path)
+            except BaseException:
+                self._discard()
+                raise
+            self._done = True
+            return size
+
+    def abort(self) -> None:
+        """Discards the shard (no-op once committed or already discarded)."""
+        with self._lock:
+            if not self._done:
+                self._discard()
+
+    def _check_open(self) -> None:
+        if self._done:
+            raise InvalidShard("shard writer already finished")
+
+    def _check_chunk(self, stripe_index: int, data: Buffer, chunk_crc32c: int) -> None:
+        meta = self.meta
+        if stripe_index != self._next_stripe:
+            raise InvalidShard(f"chunk {stripe_index} out of order; expected {self._next_stripe}")
+        if stripe_index >= meta.stripe_count:
+            raise InvalidShard(f"chunk {stripe_index} beyond {meta.stripe_count} stripes")
+        expected = meta.chunk_length_bytes(stripe_index)
+        if len(data) != expected:
+            raise InvalidShard(f"chunk {stripe_index} is {len(data)} bytes; expected {expected}")
+        if crc32c(data) != chunk_crc32c:
+            metrics.CHECKSUM_FAILURES.labels(stage="receive").inc()
+            raise ChecksumMismatch(f"chunk {stripe_index} of {meta.version_id}.{meta.shard_index}")
+
+    def _discard(self) -> None:
+        self._done = True
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        self._tmp_path.unlink(missing_ok=True)
+
+
+class ShardReader:
+    """An open shard whose header has been verified; reads verified chunks."""
+
+    def __init__(self, path: Path, fd: int, meta: ShardMeta, header_length: int) -> None:
+        self.path = path
+        self.meta = meta
+        self._fd = fd
+        self._header_length = header_length
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> ShardReader:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def stripe_range(self, stripe_start: int, stripe_count: int) -> range:
+        """The stripes [start, start + count) (count 0: to the end), checked."""
+        total = self.meta.stripe_count
+        end = total if stripe_count == 0 else stripe_start + stripe_count
+        if stripe_start < 0 or stripe_count < 0 or end > total or stripe_start > end:
+            raise RangeNotSatisfiable(
+                f"stripes [{stripe_start}, +{stripe_count}) of a {total}-stripe shard"
+            )
+        return range(stripe_start, end)
+
+    def read_chunk(self, stripe_index: int) -> tuple[bytes, int]:
+        """Returns (data, crc32c) of one chunk, verified; raises ChunkCorrupt."""
+        meta = self.meta
+        assert 0 <= stripe_index < meta.stripe_count, (stripe_index, meta.stripe_count)
+        expected = meta.chunk_length_bytes(stripe_index)
+        offset = record_offset_bytes(self._header_length, meta.chunk_size_bytes, stripe_index)
+        with self._lock:
+            if self._fd < 0:
+                raise ValueError("read from a closed shard reader")
+            raw = os.pread(self._fd, RECORD.size + expected, offset)
+        problem = _record_problem(raw, expected)
+        if problem is not None:
+            metrics.CHECKSUM_FAILURES.labels(stage="read").inc()
+            raise ChunkCorrupt(f"chunk {stripe_index}: {problem}", str(self.path), stripe_index)
+        _, chunk_crc = RECORD.unpack_from(raw)
+        return raw[RECORD.size :], chunk_crc
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+
+def _record_problem(raw: bytes, expected_length: int) -> str | None:
+    """Why a chunk record is bad, or None when it is intact."""
+    if len(raw) < RECORD.size + expected_length:
+        return f"truncated ({len(raw)} bytes)"
+    length, chunk_crc = RECORD.unpack_from(raw)
+    if length != expected_length:
+        return f"length field {length}, expected {expected_length}"
+    if crc32c(memoryview(raw)[RECORD.size :]) != chunk_crc:
+        return "checksum mismatch"
+    return None
+
+
+def _is_shard_name(name: str) -> bool:
+    version_id, _, index = name.partition(".")
+    return is_version_id(version_id) and index.isdigit() and index == str(int(index))
+
+
+def _write_all(fd: int, parts: Sequence[Buffer]) -> None:
+    views = [memoryview(p).cast("B") for p in parts]
+    while views:
+        written = os.writev(fd, views)
+        while views and written >= len(views[0]):
+            written -= len(views[0])
+            views.pop(0)
+        if views and written:
+            views[0] = views[0][written:]
+
+
+def _fsync_folder(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        started = time.perf_counter()
+        os.fsync(fd)
+        metrics.FSYNC_SECONDS.labels(target="folder").observe(time.perf_counter() - started)
+    finally:
+        os.close(fd)
+
+
+def _lock_folder(path: Path) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EAGAIN, errno.EACCES):
+            raise StoreLocked(f"{path.parent} is in use by another node process") from exc
+        raise
+    return fd

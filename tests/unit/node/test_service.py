@@ -1,0 +1,313 @@
+"""The Node servicer over a real grpc.aio server and channel on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import grpc.aio
+import pytest
+
+from node import errors
+from node.service import STATUS_FOR, NodeIdentity, NodeServicer, status_for
+from node.shard_format import PREFIX, RECORD, ShardMeta, encode_header
+from node.store import ShardStore, ShardWriter
+from proto import tessera_pb2 as pb
+from proto import tessera_pb2_grpc as pb_grpc
+from proto.rpc import call_metadata, new_channel, new_server
+from tessera import limits
+
+SECRET = "test-secret"
+TIMEOUT_SECONDS = 10.0
+pytestmark = pytest.mark.usefixtures("loop_watchdog")
+
+
+@dataclass
+class Node:
+    store: ShardStore
+    stub: pb_grpc.NodeStub
+
+    def temp_files(self) -> list[Path]:
+        return list(self.store.tmp_dir.iterdir())
+
+    def shard_files(self) -> list[Path]:
+        return [p for p in self.store.shards_dir.rglob("*") if p.is_file()]
+
+
+@pytest.fixture
+async def node(tmp_path: Path) -> AsyncIterator[Node]:
+    store = ShardStore(tmp_path)
+    executor = ThreadPoolExecutor(max_workers=4)
+    server = new_server(SECRET)
+    identity = NodeIdentity("node-test", "zone-a", 10**12)
+    pb_grpc.add_NodeServicer_to_server(NodeServicer(store, executor, identity), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    channel = new_channel(f"127.0.0.1:{port}")
+    try:
+        yield Node(store, pb_grpc.NodeStub(channel))
+    finally:
+        await channel.close(None)
+        await server.stop(None)
+        executor.shutdown(wait=True)
+        store.close()
+
+
+def header_pb(meta: ShardMeta) -> pb.ShardHeader:
+    return pb.ShardHeader(
+        bucket=meta.bucket,
+        key=meta.key,
+        version_id=meta.version_id,
+        shard_index=meta.shard_index,
+        data_shards=meta.data_shards,
+        parity_shards=meta.parity_shards,
+        chunk_size_bytes=meta.chunk_size_bytes,
+        object_size_bytes=meta.object_size_bytes,
+        stripe_count=meta.stripe_count,
+    )
+
+
+def put_messages(shard, *, finish: bool = True, crcs=None) -> list[pb.PutShardRequest]:
+    crcs = crcs or shard.crcs
+    messages = [pb.PutShardRequest(header=header_pb(shard.meta))]
+    for i, (chunk, crc) in enumerate(zip(shard.chunks, crcs, strict=True)):
+        messages.append(pb.PutShardRequest(chunk=pb.Chunk(stripe_index=i, data=chunk, crc32c=crc)))
+    if finish:
+        messages.append(pb.PutShardRequest(finish=pb.Finish(chunk_count=len(shard.chunks))))
+    return messages
+
+
+async def stream(messages: list[pb.PutShardRequest]) -> AsyncIterator[pb.PutShardRequest]:
+    for message in messages:
+        yield message
+
+
+async def put(node: Node, messages: list[pb.PutShardRequest]) -> pb.PutShardResponse:
+    return await node.stub.PutShard(
+        stream(messages), metadata=call_metadata(SECRET), timeout=TIMEOUT_SECONDS
+    )
+
+
+async def get(node: Node, version_id: str, shard_index: int = 0, start: int = 0, count: int = 0):
+    request = pb.GetShardRequest(
+        version_id=version_id, shard_index=shard_index, stripe_start=start, stripe_count=count
+    )
+    return node.stub.GetShard(request, metadata=call_metadata(SECRET), timeout=TIMEOUT_SECONDS)
+
+
+async def get_all(node: Node, version_id: str, **kwargs) -> list[pb.Chunk]:
+    return [chunk async for chunk in await get(node, version_id, **kwargs)]
+
+
+def overwrite(path: Path, offset: int, data: bytes) -> None:
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(data)
+
+
+async def eventually(condition: Callable[[], bool]) -> None:
+    """Polls the file system, which has nothing to await on."""
+    async with asyncio.timeout(5):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+async def test_round_trip_with_full_size_chunks(node, make_shard):
+    chunk_size = limits.CHUNK_SIZE_DEFAULT_BYTES
+    shard = make_shard(
+        object_size_bytes=4 * 3 * chunk_size + 1000,
+        data_shards=4,
+        parity_shards=2,
+        chunk_size_bytes=chunk_size,
+        shard_index=5,
+    )
+    response = await put(node, put_messages(shard))
+    path = node.store.shard_path(shard.meta.version_id, 5)
+    assert response.stored_bytes == path.stat().st_size
+    chunks = await get_all(node, shard.meta.version_id, shard_index=5)
+    assert [c.stripe_index for c in chunks] == [0, 1, 2, 3]
+    assert [c.data for c in chunks] == shard.chunks
+    assert [c.crc32c for c in chunks] == shard.crcs
+    assert node.temp_files() == []
+
+
+async def test_range_of_stripes(node, make_shard):
+    shard = make_shard(object_size_bytes=1000)
+    await put(node, put_messages(shard))
+    chunks = await get_all(node, shard.meta.version_id, start=3, count=2)
+    assert [(c.stripe_index, c.data) for c in chunks] == [
+        (3, shard.chunks[3]),
+        (4, shard.chunks[4]),
+    ]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await get_all(node, shard.meta.version_id, start=7, count=5)
+    assert caught.value.code() == grpc.StatusCode.OUT_OF_RANGE
+
+
+async def test_crc_mismatch_on_receipt_stores_nothing(node, make_shard):
+    shard = make_shard(object_size_bytes=1000)
+    crcs = list(shard.crcs)
+    crcs[4] ^= 0xFFFF
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await put(node, put_messages(shard, crcs=crcs))
+    assert caught.value.code() == grpc.StatusCode.DATA_LOSS
+    assert node.shard_files() == [] and node.temp_files() == []
+    assert node.store.shard_count == 0
+
+
+async def test_stream_without_finish_stores_nothing(node, make_shard):
+    shard = make_shard(object_size_bytes=1000)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await put(node, put_messages(shard, finish=False))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "Finish" in (caught.value.details() or "")
+    assert node.shard_files() == [] and node.temp_files() == []
+
+
+@pytest.mark.parametrize("mistake", ["no_header", "two_headers", "wrong_count", "out_of_order"])
+async def test_protocol_mistakes_store_nothing(node, make_shard, mistake):
+    shard = make_shard(object_size_bytes=1000)
+    messages = put_messages(shard)
+    if mistake == "no_header":
+        messages = messages[1:]
+    elif mistake == "two_headers":
+        messages.insert(2, messages[0])
+    elif mistake == "wrong_count":
+        messages[-1] = pb.PutShardRequest(finish=pb.Finish(chunk_count=3))
+    else:
+        messages[2], messages[3] = messages[3], messages[2]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await put(node, messages)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert node.shard_files() == [] and node.temp_files() == []
+
+
+async def test_finish_is_answered_before_the_client_half_closes(node, make_shard):
+    shard = make_shard(object_size_bytes=1000)
+    call = node.stub.PutShard(metadata=call_metadata(SECRET), timeout=TIMEOUT_SECONDS)
+    for message in put_messages(shard):
+        await call.write(message)
+    response = await call  # no done_writing()
+    assert response.stored_bytes > 0
+    assert node.store.shard_count == 1
+
+
+async def test_cancelled_put_stores_nothing(node, make_shard):
+    shard = make_shard(object_size_bytes=1000)
+    messages = put_messages(shard, finish=False)
+    call = node.stub.PutShard(metadata=call_metadata(SECRET), timeout=TIMEOUT_SECONDS)
+    for message in messages[:4]:
+        await call.write(message)
+    # Once the header is in, the writer exists (or is being created in its thread).
+    await eventually(lambda: bool(node.temp_files()))
+    call.cancel()
+    await eventually(lambda: not node.temp_files())
+    assert node.shard_files() == []
+
+
+async def test_corrupt_chunk_ends_stream_with_data_loss(node, make_shard, caplog):
+    shard = make_shard(object_size_bytes=1000)
+    await put(node, put_messages(shard))
+    path = node.store.shard_path(shard.meta.version_id, 0)
+    header_length = len(encode_header(shard.meta)) - PREFIX.size
+    offset = PREFIX.size + header_length + 2 * (RECORD.size + 64) + RECORD.size
+    overwrite(path, offset, bytes([shard.chunks[2][0] ^ 1]))
+    received = []
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        async for chunk in await get(node, shard.meta.version_id):
+            received.append(chunk.data)
+    assert caught.value.code() == grpc.StatusCode.DATA_LOSS
+    assert received == shard.chunks[:2]
+    assert path.exists()
+    assert str(path) in caplog.text
+
+
+async def test_missing_shard_is_not_found(node):
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await get_all(node, "0" * 26)
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_path_traversal_is_invalid_argument(node, make_shard):
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await get_all(node, "../../../etc/passwd")
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    shard = make_shard()
+    messages = put_messages(shard)
+    messages[0].header.version_id = "../../../../tmp/evil" + "0" * 6
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await put(node, messages)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_delete_and_status(node, make_shard):
+    shard = make_shard(object_size_bytes=1000)
+    stored = (await put(node, put_messages(shard))).stored_bytes
+    md = call_metadata(SECRET)
+    status = await node.stub.NodeStatus(pb.NodeStatusRequest(), metadata=md, timeout=5)
+    assert (status.node_id, status.zone, status.capacity_bytes) == ("node-test", "zone-a", 10**12)
+    assert (status.used_bytes, status.shard_count) == (stored, 1)
+    request = pb.DeleteShardRequest(version_id=shard.meta.version_id, shard_index=0)
+    assert (await node.stub.DeleteShard(request, metadata=md, timeout=5)).existed
+    assert not (await node.stub.DeleteShard(request, metadata=md, timeout=5)).existed
+    status = await node.stub.NodeStatus(pb.NodeStatusRequest(), metadata=md, timeout=5)
+    assert (status.used_bytes, status.shard_count) == (0, 0)
+
+
+async def test_calls_without_the_secret_are_refused(node):
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await node.stub.NodeStatus(pb.NodeStatusRequest(), timeout=5)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def _subclasses(cls: type[errors.StoreError]) -> list[type[errors.StoreError]]:
+    found = [cls]
+    for sub in type.__subclasses__(cls):
+        found.extend(_subclasses(sub))
+    return found
+
+
+def test_every_store_error_has_its_own_status():
+    for cls in _subclasses(errors.StoreError):
+        assert cls in STATUS_FOR, cls
+    assert status_for(errors.ChunkCorrupt("x", "/p", 3)) == grpc.StatusCode.DATA_LOSS
+    assert status_for(errors.RangeNotSatisfiable()) == grpc.StatusCode.OUT_OF_RANGE
+
+
+def open_descriptors(path: Path) -> int:
+    count = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            if fd.readlink() == path:
+                count += 1
+        except OSError:
+            pass
+    return count
+
+
+async def test_cancelled_get_closes_the_shard(node, make_shard):
+    shard = make_shard(object_size_bytes=64 * 2 * 50)  # 50 stripes
+    await put(node, put_messages(shard))
+    path = node.store.shard_path(shard.meta.version_id, 0)
+    call = await get(node, shard.meta.version_id)
+    first = await call.read()
+    assert isinstance(first, pb.Chunk) and first.data == shard.chunks[0]
+    assert open_descriptors(path) == 1
+    call.cancel()
+    await eventually(lambda: open_descriptors(path) == 0)
+
+
+async def test_full_disk_is_resource_exhausted_and_stores_nothing(node, make_shard, monkeypatch):
+    def no_space(self, stripe_index, data, chunk_crc32c):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ShardWriter, "append", no_space)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await put(node, put_messages(make_shard()))
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert node.shard_files() == [] and node.temp_files() == []

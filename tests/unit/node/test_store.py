@@ -1,0 +1,292 @@
+"""ShardStore on a real folder: durability protocol, verification, accounting."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+from prometheus_client import REGISTRY
+
+from node.errors import (
+    ChecksumMismatch,
+    ChunkCorrupt,
+    InvalidShard,
+    RangeNotSatisfiable,
+    ShardCorrupt,
+    ShardNotFound,
+)
+from node.shard_format import PREFIX, RECORD, encode_header, expected_file_size_bytes
+from node.store import ShardStore, StoreLocked
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = ShardStore(tmp_path / "data")
+    yield s
+    s.close()
+
+
+def write(store: ShardStore, shard) -> int:
+    with store.begin_write(shard.meta) as writer:
+        for i, (chunk, crc) in enumerate(zip(shard.chunks, shard.crcs, strict=True)):
+            writer.append(i, chunk, crc)
+        return writer.commit(len(shard.chunks))
+
+
+def files_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def test_round_trip(store, make_shard):
+    shard = make_shard(object_size_bytes=1000)
+    size = write(store, shard)
+    assert size == expected_file_size_bytes(shard.meta)
+    assert list(store.read_stripes(shard.meta.version_id, 0)) == shard.chunks
+    assert files_under(store.tmp_dir) == []
+    with store.open_reader(shard.meta.version_id, 0) as reader:
+        assert reader.meta == shard.meta
+        assert reader.read_chunk(7) == (shard.chunks[7], shard.crcs[7])
+
+
+def test_file_lives_under_a_random_fan_out_folder(store, make_shard):
+    shard = make_shard()
+    write(store, shard)
+    vid = shard.meta.version_id
+    assert (store.shards_dir / vid[-2:] / f"{vid}.0").is_file()
+
+
+def test_range_of_stripes(store, make_shard):
+    shard = make_shard(object_size_bytes=1000)
+    write(store, shard)
+    vid = shard.meta.version_id
+    assert list(store.read_stripes(vid, 0, 2, 3)) == shard.chunks[2:5]
+    assert list(store.read_stripes(vid, 0, 5, 0)) == shard.chunks[5:]
+    assert list(store.read_stripes(vid, 0, 7, 1)) == shard.chunks[7:]
+    assert list(store.read_stripes(vid, 0, 8, 0)) == []
+    for start, count in [(7, 2), (9, 0), (8, 1)]:
+        with pytest.raises(RangeNotSatisfiable):
+            list(store.read_stripes(vid, 0, start, count))
+
+
+def test_empty_object_shard(store, make_shard):
+    shard = make_shard(object_size_bytes=0)
+    write(store, shard)
+    assert list(store.read_stripes(shard.meta.version_id, 0)) == []
+
+
+def test_crc_mismatch_on_write_stores_nothing(store, make_shard):
+    shard = make_shard()
+    with store.begin_write(shard.meta) as writer:
+        writer.append(0, shard.chunks[0], shard.crcs[0])
+        with pytest.raises(ChecksumMismatch):
+            writer.append(1, shard.chunks[1], shard.crcs[1] ^ 1)
+        with pytest.raises(InvalidShard):  # the writer is finished after a failure
+            writer.commit(len(shard.chunks))
+    assert files_under(store.data_dir / "shards") == []
+    assert files_under(store.tmp_dir) == []
+    assert (store.used_bytes, store.shard_count) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "mistake", ["out_of_order", "short_chunk", "long_chunk", "too_many", "wrong_count"]
+)
+def test_protocol_mistakes_store_nothing(store, make_shard, mistake):
+    shard = make_shard(object_size_bytes=300)  # 3 stripes: 64, 64, 22 bytes
+    chunks, crcs = shard.chunks, shard.crcs
+    with pytest.raises(InvalidShard), store.begin_write(shard.meta) as writer:
+        if mistake == "out_of_order":
+            writer.append(1, chunks[1], crcs[1])
+        elif mistake == "short_chunk":
+            writer.append(0, chunks[0][:-1], crcs[0])
+        elif mistake == "long_chunk":
+            writer.append(0, chunks[0], crcs[0])
+            writer.append(1, chunks[1], crcs[1])
+            writer.append(2, chunks[2] + b"x", crcs[2])
+        else:
+            for i in range(3):
+                writer.append(i, chunks[i], crcs[i])
+            if mistake == "too_many":
+                writer.append(3, chunks[2], crcs[2])
+            writer.commit(2)
+    assert files_under(store.data_dir / "shards") == []
+    assert files_under(store.tmp_dir) == []
+
+
+def test_abandoned_writer_stores_nothing(store, make_shard):
+    shard = make_shard()
+    writer = store.begin_write(shard.meta)
+    writer.append(0, shard.chunks[0], shard.crcs[0])
+    assert len(files_under(store.tmp_dir)) == 1
+    writer.abort()
+    writer.abort()  # idempotent
+    assert files_under(store.tmp_dir) == []
+    with pytest.raises(ShardNotFound):
+        store.open_reader(shard.meta.version_id, 0)
+
+
+def test_abort_after_commit_keeps_the_shard(store, make_shard):
+    shard = make_shard()
+    writer = store.begin_write(shard.meta)
+    for i, chunk in enumerate(shard.chunks):
+        writer.append(i, chunk, shard.crcs[i])
+    writer.commit(len(shard.chunks))
+    writer.abort()
+    assert list(store.read_stripes(shard.meta.version_id, 0)) == shard.chunks
+
+
+def flip_byte(path: Path, offset: int) -> None:
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)
+        f.seek(offset)
+        f.write(bytes([byte[0] ^ 0x40]))
+
+
+def checksum_failures(stage: str) -> float:
+    value = REGISTRY.get_sample_value("tessera_node_checksum_failures_total", {"stage": stage})
+    return value or 0.0
+
+
+def test_corrupt_chunk_is_never_returned(store, make_shard):
+    failures_before = checksum_failures("read")
+    shard = make_shard(object_size_bytes=1000)
+    write(store, shard)
+    vid = shard.meta.version_id
+    path = store.shard_path(vid, 0)
+    header_length = len(encode_header(shard.meta)) - PREFIX.size
+    # One data byte inside stripe 3's chunk.
+    flip_byte(path, PREFIX.size + header_length + 3 * (RECORD.size + 64) + RECORD.size + 10)
+    with store.open_reader(vid, 0) as reader:
+        assert reader.read_chunk(2)[0] == shard.chunks[2]
+        with pytest.raises(ChunkCorrupt) as caught:
+            reader.read_chunk(3)
+        assert reader.read_chunk(4)[0] == shard.chunks[4]
+    assert caught.value.stripe_index == 3
+    assert checksum_failures("read") == failures_before + 1
+    assert caught.value.path == str(path)
+    received: list[bytes] = []
+    with pytest.raises(ChunkCorrupt):
+        for chunk in store.read_stripes(vid, 0):
+            received.append(chunk)
+    assert received == shard.chunks[:3]
+    assert path.exists()  # kept for repair, never deleted
+
+
+def test_corrupt_length_field_and_truncation(store, make_shard):
+    shard = make_shard(object_size_bytes=1000)
+    write(store, shard)
+    vid = shard.meta.version_id
+    path = store.shard_path(vid, 0)
+    header_length = len(encode_header(shard.meta)) - PREFIX.size
+    flip_byte(path, PREFIX.size + header_length)  # stripe 0's length field
+    os.truncate(path, path.stat().st_size - 1)  # the last chunk loses a byte
+    with store.open_reader(vid, 0) as reader:
+        with pytest.raises(ChunkCorrupt, match="length"):
+            reader.read_chunk(0)
+        with pytest.raises(ChunkCorrupt, match="truncated"):
+            reader.read_chunk(7)
+
+
+def test_corrupt_header_is_detected_on_open(store, make_shard):
+    shard = make_shard()
+    write(store, shard)
+    path = store.shard_path(shard.meta.version_id, 0)
+    flip_byte(path, PREFIX.size + 3)
+    with pytest.raises(ShardCorrupt):
+        store.open_reader(shard.meta.version_id, 0)
+
+
+def test_header_must_name_the_file(store, make_shard):
+    shard = make_shard()
+    write(store, shard)
+    other = make_shard()
+    os.makedirs(store.shard_path(other.meta.version_id, 0).parent, exist_ok=True)
+    os.rename(
+        store.shard_path(shard.meta.version_id, 0), store.shard_path(other.meta.version_id, 0)
+    )
+    with pytest.raises(ShardCorrupt, match="header names"):
+        store.open_reader(other.meta.version_id, 0)
+
+
+def test_missing_shard(store):
+    with pytest.raises(ShardNotFound):
+        store.open_reader("0" * 26, 0)
+    assert store.delete("0" * 26, 0) is False
+
+
+@pytest.mark.parametrize(
+    ("version_id", "shard_index"),
+    [
+        ("../../../../etc/passwd", 0),
+        ("../" + "0" * 23, 0),
+        ("0" * 25 + "/", 0),
+        ("", 0),
+        ("0" * 26, -1),
+        ("0" * 26, 256),
+    ],
+)
+def test_path_traversal_is_rejected(store, make_shard, version_id, shard_index):
+    with pytest.raises(InvalidShard):
+        store.open_reader(version_id, shard_index)
+    with pytest.raises(InvalidShard):
+        store.delete(version_id, shard_index)
+    meta = dataclasses.replace(make_shard().meta, version_id=version_id, shard_index=shard_index)
+    with pytest.raises(InvalidShard):
+        store.begin_write(meta)
+
+
+def test_delete(store, make_shard):
+    shard = make_shard()
+    write(store, shard)
+    assert store.shard_count == 1
+    assert store.delete(shard.meta.version_id, 0) is True
+    assert (store.used_bytes, store.shard_count) == (0, 0)
+    with pytest.raises(ShardNotFound):
+        store.open_reader(shard.meta.version_id, 0)
+
+
+def test_rewrite_replaces_and_counts_once(store, make_shard):
+    shard = make_shard()
+    size = write(store, shard)
+    assert write(store, shard) == size
+    assert (store.used_bytes, store.shard_count) == (size, 1)
+
+
+def test_restart_counts_used_bytes_and_removes_temp_files(tmp_path, make_shard):
+    store = ShardStore(tmp_path)
+    sizes = [write(store, make_shard(object_size_bytes=n, shard_index=1)) for n in (1, 500, 5000)]
+    unfinished = store.begin_write(make_shard().meta)  # a crash mid-write leaves this
+    store.close()
+    (store.shards_dir / "zz").mkdir()
+    (store.shards_dir / "zz" / "notes.txt").write_text("not a shard")
+
+    reopened = ShardStore(tmp_path)
+    try:
+        assert reopened.used_bytes == sum(sizes)
+        assert reopened.shard_count == 3
+        assert files_under(reopened.tmp_dir) == []
+    finally:
+        unfinished.abort()
+        reopened.close()
+
+
+def test_one_store_per_folder(tmp_path):
+    first = ShardStore(tmp_path)
+    try:
+        with pytest.raises(StoreLocked):
+            ShardStore(tmp_path)
+    finally:
+        first.close()
+    ShardStore(tmp_path).close()
+
+
+def test_closed_reader_refuses_reads(store, make_shard):
+    shard = make_shard()
+    write(store, shard)
+    reader = store.open_reader(shard.meta.version_id, 0)
+    reader.close()
+    reader.close()
+    with pytest.raises(ValueError):
+        reader.read_chunk(0)

@@ -20,8 +20,8 @@ from aiohttp import web
 from gateway import metrics
 from gateway.auth_edge import authenticate
 from gateway.cluster import ClusterView
-from gateway.reclaim import ShardReclaimer
 from gateway.handlers import buckets, listing, objects
+from gateway.reclaim import ShardReclaimer
 from gateway.responses import error_response
 from gateway.routing import Route, operation_for, split_path
 from gateway.state import STATE, GatewayState

@@ -27,16 +27,11 @@ def request_view(request: web.Request) -> sigv4.RequestView:
     for part in raw_query.split("&") if raw_query else []:
         name, _, value = part.partition("=")
         pairs.append((unquote(name), unquote(value)))
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    for k in set(request.headers.keys()):
-        values = request.headers.getall(k)
-        if len(values) > 1:
-            headers[k.lower()] = ",".join(values)
     return sigv4.RequestView(
         method=request.method,
         raw_path=path,
         query=pairs,
-        headers=headers,
+        headers=request.headers,
         now=datetime.now(UTC),
     )
 
@@ -44,12 +39,8 @@ def request_view(request: web.Request) -> sigv4.RequestView:
 async def authenticate(request: web.Request, state: GatewayState) -> str:
     """The access key that signed this request; raises the S3 error otherwise."""
     view = request_view(request)
-    region = state.settings.region
-    if "authorization" in view.headers:
-        result = sigv4.verify_header_auth(view, state.secret_for, region)
-    elif any(name == "X-Amz-Signature" for name, _ in view.query):
-        result = sigv4.verify_presigned(view, state.secret_for, region)
-    else:
+    result = sigv4.verify_request(view, state.secret_for, state.settings.region)
+    if result is None:
         raise errors.AccessDenied("Anonymous access is not granted to this resource.")
     request[AUTH_RESULT] = result
     return result.access_key

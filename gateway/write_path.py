@@ -25,8 +25,8 @@ import grpc.aio
 from gateway import metrics
 from gateway.body import BodySource
 from gateway.cluster import ClusterView
-from gateway.digests import BodyDigests
 from gateway.deadline import Deadline
+from gateway.digests import BodyDigests
 from metadata.client import MetadataClient
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc

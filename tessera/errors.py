@@ -33,6 +33,7 @@ def _error(code: str, status: int, message: str) -> type[TesseraError]:
 
 
 # fmt: off
+# ruff: noqa: E501
 InternalError = _error("InternalError", 500, "We encountered an internal error. Please try again.")
 ServiceUnavailable = _error("ServiceUnavailable", 503, "Please reduce your request rate.")
 SlowDown = _error("SlowDown", 503, "Please reduce your request rate.")

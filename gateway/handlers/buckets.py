@@ -21,7 +21,9 @@ from tessera.model import BucketInfo
 CREATE_BUCKET_BODY_MAX_BYTES = 64 * 1024
 
 
-async def owned_bucket(state: GatewayState, name: str, access_key: str, deadline: Deadline) -> BucketInfo:
+async def owned_bucket(
+    state: GatewayState, name: str, access_key: str, deadline: Deadline
+) -> BucketInfo:
     """The bucket, if it exists and access_key owns it."""
     bucket = await state.metadata.get_bucket(name, timeout=deadline.remaining())
     if bucket.owner != access_key:

@@ -40,7 +40,9 @@ def parse_max_keys(request: web.Request) -> int:
     try:
         value = int(raw)
     except ValueError as exc:
-        raise errors.InvalidArgument("Provided max-keys not an integer or within integer range") from exc
+        raise errors.InvalidArgument(
+            "Provided max-keys not an integer or within integer range"
+        ) from exc
     if value < 0:
         raise errors.InvalidArgument("Argument maxKeys must be an integer between 0 and 2147483647")
     return min(value, limits.LIST_KEYS_MAX)

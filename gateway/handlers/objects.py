@@ -201,7 +201,9 @@ async def _answer(
         try:
             parsed = parse_range(range_header, size)
         except InvalidRange as exc:
-            raise errors.InvalidRange(ActualObjectSize=str(size), RangeRequested=range_header) from exc
+            raise errors.InvalidRange(
+                ActualObjectSize=str(size), RangeRequested=range_header
+            ) from exc
         if parsed is not None:
             first, last = parsed
             ranged = True
@@ -275,6 +277,8 @@ async def delete_object(
     deadline = Deadline(state.settings.request_timeout_seconds)
     check_key(route.key)
     await owned_bucket(state, route.bucket, access_key, deadline)
-    deleted = await state.metadata.delete_object(route.bucket, route.key, timeout=deadline.remaining())
+    deleted = await state.metadata.delete_object(
+        route.bucket, route.key, timeout=deadline.remaining()
+    )
     state.reclaimer.unreferenced(deleted)
     return web.Response(status=204)

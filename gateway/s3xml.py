@@ -1,0 +1,319 @@
+"""The S3 XML wire format: rendering responses, parsing request bodies.
+
+Owns the documents the gateway exchanges with S3 clients: the error document,
+ListAllMyBucketsResult (ListBuckets), ListBucketResult for ListObjectsV2 and
+for ListObjects (v1), LocationConstraint, VersioningConfiguration, and the
+CreateBucketConfiguration request body. Render
+functions take plain values (the small dataclasses below) and return the whole
+document as UTF-8 bytes with its XML prolog.
+
+Invariants:
+- every rendered document is well-formed XML 1.0, whatever the text it
+  carries: characters XML 1.0 cannot hold (most C0 controls, lone surrogates,
+  U+FFFE/U+FFFF) are replaced by U+FFFD, and CR is written as '&#13;' so a
+  parser reads it back as CR. A client that needs such keys exactly asks for
+  encoding-type=url, which percent-encodes them;
+- request bodies are parsed only through defusedxml with DTDs forbidden (no
+  entity expansion, no external references); anything that is not the
+  expected well-formed document raises MalformedXML.
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote_plus
+from xml.etree.ElementTree import Element, ParseError
+from xml.sax.saxutils import escape
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+from tessera.errors import MalformedXML
+
+S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
+XML_PROLOG = '<?xml version="1.0" encoding="UTF-8"?>\n'
+STORAGE_CLASS_STANDARD = "STANDARD"
+
+_Encode = Callable[[str], str]
+
+
+# --- inputs -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListEntry:
+    """One object in a listing."""
+
+    key: str
+    last_modified: float  # Unix seconds, as in tessera.model
+    etag: str  # without quotes, as stored ("<hex md5>" or "<hex>-<parts>")
+    size: int  # bytes
+    storage_class: str = STORAGE_CLASS_STANDARD
+
+
+@dataclass(frozen=True)
+class ListV2Result:
+    """One ListObjectsV2 answer; KeyCount is derived (entries + common prefixes).
+
+    owner_id set renders each entry's Owner (the request said fetch-owner=true);
+    owner_name is its DisplayName, the id when None.
+    """
+
+    bucket: str
+    prefix: str
+    max_keys: int
+    is_truncated: bool
+    entries: Sequence[ListEntry] = ()
+    common_prefixes: Sequence[str] = ()
+    delimiter: str | None = None  # None or "" means none was given
+    continuation_token: str | None = None  # echoed when the request carried one
+    next_continuation_token: str | None = None  # rendered only when truncated
+    start_after: str | None = None  # echoed when the request carried one
+    encoding_type: str | None = None  # "url" or None
+    owner_id: str | None = None
+    owner_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ListV1Result:
+    """One ListObjects (v1) answer.
+
+    next_marker is rendered only when the page is truncated and a delimiter was
+    given, as S3 does; without a delimiter clients continue from the last key.
+    owner_id set renders each entry's Owner (S3 v1 always does).
+    """
+
+    bucket: str
+    prefix: str
+    max_keys: int
+    is_truncated: bool
+    entries: Sequence[ListEntry] = ()
+    common_prefixes: Sequence[str] = ()
+    delimiter: str | None = None
+    marker: str = ""
+    next_marker: str | None = None
+    encoding_type: str | None = None
+    owner_id: str | None = None
+    owner_name: str | None = None
+
+
+# --- rendering ----------------------------------------------------------------
+
+_XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*")
+_ERROR_FIXED_FIELDS = frozenset({"Code", "Message", "Resource", "RequestId", "HostId"})
+
+
+def render_error(
+    code: str,
+    message: str,
+    *,
+    resource: str = "",
+    request_id: str = "",
+    host_id: str | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> bytes:
+    """The S3 error document; extra adds fields such as BucketName or Key.
+
+    S3 error documents carry no namespace, and botocore recognises them by
+    the bare <Error> root.
+    """
+    parts = [_el("Code", code), _el("Message", message)]
+    for name, value in (extra or {}).items():
+        assert _XML_NAME.fullmatch(name), f"not an XML element name: {name!r}"
+        assert name not in _ERROR_FIXED_FIELDS, f"reserved error field: {name}"
+        parts.append(_el(name, value))
+    parts += [_el("Resource", resource), _el("RequestId", request_id)]
+    if host_id is not None:
+        parts.append(_el("HostId", host_id))
+    return _document("Error", parts, namespaced=False)
+
+
+def render_list_buckets(
+    *, owner_id: str, owner_name: str, buckets: Iterable[tuple[str, float]]
+) -> bytes:
+    """ListAllMyBucketsResult; buckets are (name, created Unix seconds), in the order given."""
+    bucket_parts = [
+        _wrap("Bucket", [_el("Name", name), _el("CreationDate", iso8601_milliseconds(created))])
+        for name, created in buckets
+    ]
+    return _document(
+        "ListAllMyBucketsResult", [_owner(owner_id, owner_name), _wrap("Buckets", bucket_parts)]
+    )
+
+
+def render_location(region: str) -> bytes:
+    """GetBucketLocation's LocationConstraint ("" for us-east-1, as S3 answers)."""
+    return _document("LocationConstraint", [_text(region)])
+
+
+def render_versioning(status: str | None) -> bytes:
+    """GetBucketVersioning: no Status element for a bucket never versioned."""
+    assert status in (None, "Enabled", "Suspended"), status
+    return _document("VersioningConfiguration", [] if status is None else [_el("Status", status)])
+
+
+def render_list_objects_v2(page: ListV2Result) -> bytes:
+    """ListBucketResult for ListObjectsV2.
+
+    With encoding_type "url", Key, Prefix, Delimiter, StartAfter and each common
+    prefix are URL-encoded (the fields botocore decodes); continuation tokens
+    are opaque and never encoded.
+    """
+    enc = _encoder(page.encoding_type)
+    parts = [_el("Name", page.bucket), _el("Prefix", enc(page.prefix))]
+    if page.continuation_token is not None:
+        parts.append(_el("ContinuationToken", page.continuation_token))
+    if page.is_truncated and page.next_continuation_token is not None:
+        parts.append(_el("NextContinuationToken", page.next_continuation_token))
+    if page.start_after is not None:
+        parts.append(_el("StartAfter", enc(page.start_after)))
+    parts.append(_el("KeyCount", str(len(page.entries) + len(page.common_prefixes))))
+    parts.append(_el("MaxKeys", str(page.max_keys)))
+    if page.delimiter:
+        parts.append(_el("Delimiter", enc(page.delimiter)))
+    if page.encoding_type is not None:
+        parts.append(_el("EncodingType", page.encoding_type))
+    parts.append(_el("IsTruncated", _bool(page.is_truncated)))
+    owner = None if page.owner_id is None else _owner(page.owner_id, page.owner_name)
+    parts += [_contents(entry, enc, owner) for entry in page.entries]
+    parts += [_common_prefix(prefix, enc) for prefix in page.common_prefixes]
+    return _document("ListBucketResult", parts)
+
+
+def render_list_objects_v1(page: ListV1Result) -> bytes:
+    """ListBucketResult for ListObjects (v1).
+
+    With encoding_type "url", Key, Prefix, Delimiter, Marker, NextMarker and each
+    common prefix are URL-encoded.
+    """
+    enc = _encoder(page.encoding_type)
+    parts = [
+        _el("Name", page.bucket),
+        _el("Prefix", enc(page.prefix)),
+        _el("Marker", enc(page.marker)),
+    ]
+    if page.is_truncated and page.delimiter and page.next_marker is not None:
+        parts.append(_el("NextMarker", enc(page.next_marker)))
+    parts.append(_el("MaxKeys", str(page.max_keys)))
+    if page.delimiter:
+        parts.append(_el("Delimiter", enc(page.delimiter)))
+    if page.encoding_type is not None:
+        parts.append(_el("EncodingType", page.encoding_type))
+    parts.append(_el("IsTruncated", _bool(page.is_truncated)))
+    owner = None if page.owner_id is None else _owner(page.owner_id, page.owner_name)
+    parts += [_contents(entry, enc, owner) for entry in page.entries]
+    parts += [_common_prefix(prefix, enc) for prefix in page.common_prefixes]
+    return _document("ListBucketResult", parts)
+
+
+def iso8601_milliseconds(seconds: float) -> str:
+    """Unix seconds as S3 writes timestamps in XML (2009-10-12T17:50:30.000Z), to the ms."""
+    total_ms = round(seconds * 1000)
+    moment = datetime.fromtimestamp(total_ms // 1000, tz=UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{total_ms % 1000:03d}Z"
+
+
+# --- parsing ------------------------------------------------------------------
+
+
+def parse_create_bucket_configuration(body: bytes) -> str | None:
+    """The LocationConstraint of a CreateBucket body; None when absent or empty.
+
+    An empty (or all-whitespace) body is valid and means "no configuration".
+    """
+    if not body.strip():
+        return None
+    root = _parse(body, "CreateBucketConfiguration")
+    for child in root:
+        if _local_name(child) == "LocationConstraint":
+            text = (child.text or "").strip()
+            return text or None
+    return None
+
+
+# --- helpers ------------------------------------------------------------------
+
+# Characters XML 1.0 cannot carry (Char production of the XML 1.0 spec).
+_NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _text(value: str) -> str:
+    """Text safe inside an element: invalid characters replaced, markup escaped."""
+    return escape(_NOT_XML_CHAR.sub("\ufffd", value), {"\r": "&#13;"})
+
+
+def _el(name: str, value: str) -> str:
+    return f"<{name}>{_text(value)}</{name}>"
+
+
+def _wrap(name: str, parts: Iterable[str]) -> str:
+    return f"<{name}>{''.join(parts)}</{name}>"
+
+
+def _document(root: str, parts: Iterable[str], *, namespaced: bool = True) -> bytes:
+    open_tag = f'<{root} xmlns="{S3_XMLNS}">' if namespaced else f"<{root}>"
+    return f"{XML_PROLOG}{open_tag}{''.join(parts)}</{root}>".encode()
+
+
+def _owner(owner_id: str, owner_name: str | None) -> str:
+    name = owner_id if owner_name is None else owner_name
+    return _wrap("Owner", [_el("ID", owner_id), _el("DisplayName", name)])
+
+
+def _contents(entry: ListEntry, enc: _Encode, owner: str | None) -> str:
+    parts = [
+        _el("Key", enc(entry.key)),
+        _el("LastModified", iso8601_milliseconds(entry.last_modified)),
+        _el("ETag", f'"{entry.etag}"'),
+        _el("Size", str(entry.size)),
+    ]
+    if owner is not None:
+        parts.append(owner)
+    parts.append(_el("StorageClass", entry.storage_class))
+    return _wrap("Contents", parts)
+
+
+def _common_prefix(prefix: str, enc: _Encode) -> str:
+    return _wrap("CommonPrefixes", [_el("Prefix", enc(prefix))])
+
+
+def _url_encode(value: str) -> str:
+    """encoding-type=url as S3 applies it: form encoding (space as '+'), '/' kept.
+
+    surrogateescape: a key that is not valid UTF-8 keeps its exact bytes.
+    """
+    return quote_plus(value.encode("utf-8", "surrogateescape"), safe="/")
+
+
+def _as_is(value: str) -> str:
+    return value
+
+
+def _encoder(encoding_type: str | None) -> _Encode:
+    assert encoding_type in (None, "url"), f"unsupported encoding-type: {encoding_type!r}"
+    return _as_is if encoding_type is None else _url_encode
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _local_name(element: Element) -> str:
+    return element.tag.rpartition("}")[2]
+
+
+def _parse(body: bytes, expected_root: str) -> Element:
+    """Parses an untrusted body with defusedxml; the root must be expected_root."""
+    try:
+        root = fromstring(body, forbid_dtd=True)
+    except (ParseError, DefusedXmlException, ValueError) as exc:
+        raise MalformedXML() from exc
+    namespace, _, name = root.tag.rpartition("}")
+    if name != expected_root or namespace not in ("", "{" + S3_XMLNS):
+        raise MalformedXML()
+    return root

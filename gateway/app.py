@@ -71,9 +71,9 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         code = exc.code
     except Exception:
         log.exception("request %s (%s %s) failed", request_id, request.method, request.path)
-        exc = errors.InternalError()
-        response = error_response(exc, resource, request_id, head=request.method == "HEAD")
-        code = exc.code
+        internal = errors.InternalError()
+        response = error_response(internal, resource, request_id, head=request.method == "HEAD")
+        code = internal.code
     if not response.prepared:
         response.headers["x-amz-request-id"] = request_id
         response.headers["x-amz-id-2"] = request_id

@@ -90,8 +90,8 @@ class ClusterView:
 
     async def close(self) -> None:
         for _, channel, _ in self._channels.values():
-            await channel.close()
+            await channel.close(None)
         self._channels.clear()
         for channel in self._retired:
-            await channel.close()
+            await channel.close(None)
         self._retired.clear()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from concurrent.futures import Executor
 
 import grpc.aio
@@ -75,7 +75,7 @@ class ShardStream:
             raise ShardReadError(f"shard {self.shard_index}: slow") from exc
         except grpc.aio.AioRpcError as exc:
             raise ShardReadError(f"shard {self.shard_index}: {exc.code().name}") from exc
-        if msg is grpc.aio.EOF:
+        if msg is grpc.aio.EOF:  # type: ignore[attr-defined]
             raise ShardReadError(f"shard {self.shard_index}: ended early")
         assert isinstance(msg, pb.Chunk)
         if msg.stripe_index != self._next_stripe:
@@ -112,7 +112,7 @@ async def read_stripes(
     span: StripeSpan,
     executor: Executor,
     deadline: Deadline,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     geometry = version.geometry
     k = geometry.data_shards
     end = span.stripe_start + span.stripe_count

@@ -153,20 +153,21 @@ async def write_object(
             node_ids = place(version_id, cluster.candidates(), geometry)
         except NotEnoughNodes as exc:
             raise errors.ServiceUnavailable(f"not enough storage nodes: {exc}") from exc
-        header_fields = dict(
-            bucket=request.bucket,
-            key=request.key,
-            version_id=version_id,
-            data_shards=geometry.data_shards,
-            parity_shards=geometry.parity_shards,
-            chunk_size_bytes=geometry.chunk_size_bytes,
-            object_size_bytes=size,
-            stripe_count=geometry.stripe_count(size),
-        )
         senders = [
             ShardSender(
                 i, node_id, cluster.stub(node_id),
-                pb.ShardHeader(shard_index=i, **header_fields), cluster.call_metadata,
+                pb.ShardHeader(
+                    bucket=request.bucket,
+                    key=request.key,
+                    version_id=version_id,
+                    shard_index=i,
+                    data_shards=geometry.data_shards,
+                    parity_shards=geometry.parity_shards,
+                    chunk_size_bytes=geometry.chunk_size_bytes,
+                    object_size_bytes=size,
+                    stripe_count=geometry.stripe_count(size),
+                ),
+                cluster.call_metadata,
             )
             for i, node_id in enumerate(node_ids)
         ]

@@ -1,0 +1,74 @@
+"""The rocksdict key layout of the metadata state (raw bytes keys).
+
+    b"b/" + bucket                          -> BucketInfo JSON
+    b"o/" + bucket + b"\\x00" + key          -> ObjectVersion JSON (current version)
+    b"n/" + node_id                         -> NodeInfo JSON (registered nodes)
+    b"s/applied"                            -> 8-byte big-endian log position
+    b"r/" + request_id                      -> Outcome JSON (idempotency record)
+    b"q/" + position(8, BE) + request_id    -> b"" (prune index of the r/ records)
+
+Invariant: the order of keys under one bucket's object namespace is the UTF-8
+byte order of the object keys, which is the order S3 lists in; a bucket name
+never contains NUL or "/", so a namespace never overlaps another bucket's.
+"""
+
+from __future__ import annotations
+
+BUCKET = b"b/"
+OBJECT = b"o/"
+NODE = b"n/"
+APPLIED = b"s/applied"
+REQUEST = b"r/"
+REQUEST_BY_POSITION = b"q/"
+
+POSITION_BYTES = 8
+
+
+def bucket_key(bucket: str) -> bytes:
+    return BUCKET + bucket.encode()
+
+
+def object_namespace(bucket: str) -> bytes:
+    """Prefix of every object key of one bucket."""
+    return OBJECT + bucket.encode() + b"\x00"
+
+
+def object_key(bucket: str, key: str) -> bytes:
+    return object_namespace(bucket) + key.encode()
+
+
+def node_key(node_id: str) -> bytes:
+    return NODE + node_id.encode()
+
+
+def request_key(request_id: str) -> bytes:
+    return REQUEST + request_id.encode()
+
+
+def encode_position(position: int) -> bytes:
+    return position.to_bytes(POSITION_BYTES, "big")
+
+
+def decode_position(raw: bytes) -> int:
+    return int.from_bytes(raw, "big")
+
+
+def request_index_key(position: int, request_id: str) -> bytes:
+    return REQUEST_BY_POSITION + encode_position(position) + request_id.encode()
+
+
+def request_index_bound(position: int) -> bytes:
+    """Every prune-index key of a position below ``position`` sorts before this."""
+    return REQUEST_BY_POSITION + encode_position(position)
+
+
+def request_id_from_index(index_key: bytes) -> str:
+    return index_key[len(REQUEST_BY_POSITION) + POSITION_BYTES :].decode()
+
+
+def prefix_end(prefix: bytes) -> bytes | None:
+    """The smallest key greater than every key starting with prefix (None: no such key)."""
+    trimmed = prefix.rstrip(b"\xff")
+    if not trimmed:
+        return None
+    return trimmed[:-1] + bytes([trimmed[-1] + 1])

@@ -1,0 +1,293 @@
+"""The metadata state machine: applies log entries into rocksdict, serves reads.
+
+apply_batch() turns a run of log entries into one WriteBatch (plus the outcome
+of each entry) from the current state alone; commit() writes it durably
+together with the applied position. Whoever owns the log — the single-replica
+CommitLog today, a replica following etcd tomorrow — calls the two in order
+from one thread.
+
+Invariants:
+- apply is deterministic: the same state and the same entries give the same
+  WriteBatch and outcomes on every replica (no clock, no randomness, no I/O
+  besides reading this database);
+- a batch and its applied position are written atomically, so after a crash
+  the state is exactly "every entry up to the applied position";
+- an entry whose request id already has an outcome is not applied again: its
+  recorded outcome is returned (records are kept for the last
+  ``request_retention_positions`` positions);
+- an error that is not an S3 outcome (a bug, an I/O error) aborts the whole
+  batch unwritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from rocksdict import Options, Rdict, WriteBatch, WriteOptions
+
+from metadata import keys, listing
+from metadata import outcome as outcomes
+from metadata.mutations import (
+    CreateBucket,
+    DeleteBucket,
+    DeleteObject,
+    LogEntry,
+    Mutation,
+    PutObject,
+    RegisterNode,
+)
+from metadata.outcome import Outcome, Result
+from metadata.overlay import Overlay
+from tessera import errors, limits
+from tessera.model import (
+    NODE_DRAINING,
+    NODE_UP,
+    BucketInfo,
+    ListPage,
+    NodeInfo,
+    ObjectVersion,
+    bucket_from_json,
+    node_from_json,
+    record_to_json,
+    version_from_json,
+    version_to_json,
+)
+
+REQUEST_RETENTION_POSITIONS_DEFAULT = 100_000
+PRUNE_PER_BATCH_MAX = 1_000
+
+
+def open_db(path: str) -> Rdict:
+    """Opens (creating if missing) the state database in raw bytes mode."""
+    options = Options(raw_mode=True)
+    options.create_if_missing(True)
+    return Rdict(path, options)
+
+
+@dataclass
+class AppliedBatch:
+    """A batch computed by apply_batch, not yet written."""
+
+    batch: WriteBatch
+    outcomes: list[Outcome]
+    position: int  # the applied position once written
+
+
+class StateMachine:
+    def __init__(
+        self,
+        db: Rdict,
+        request_retention_positions: int = REQUEST_RETENTION_POSITIONS_DEFAULT,
+    ) -> None:
+        assert request_retention_positions > 0
+        self._db = db
+        self._retention = request_retention_positions
+        raw = db.get(keys.APPLIED)
+        self._applied = keys.decode_position(raw) if raw is not None else 0
+        self._no_sync = WriteOptions()
+        self._no_sync.sync = False
+
+    @property
+    def applied_position(self) -> int:
+        return self._applied
+
+    # ------------------------------------------------------------ writes
+
+    def apply_batch(self, entries: Sequence[LogEntry]) -> AppliedBatch:
+        """Applies entries in order into one WriteBatch (not yet written)."""
+        overlay = Overlay(self._db)
+        results: list[Outcome] = []
+        position = self._applied
+        for entry in entries:
+            if entry.position <= self._applied:
+                # Already applied before a restart: answer from the record if kept.
+                raw = self._db.get(keys.request_key(entry.mutation.request_id))
+                results.append(outcomes.decode(raw) if raw is not None else Outcome())
+                continue
+            assert entry.position > position, "log positions must increase"
+            position = entry.position
+            results.append(self._apply_one(overlay, entry))
+        if position > self._applied:
+            overlay.put(keys.APPLIED, keys.encode_position(position))
+            self._prune(overlay, position)
+        return AppliedBatch(overlay.batch, results, position)
+
+    def commit(self, applied: AppliedBatch) -> None:
+        """Writes the batch durably (blocking: call from the writer thread).
+
+        rocksdict holds the GIL through a synchronous write, so the batch is
+        written without sync and the WAL is then fsynced by flush_wal, which
+        releases the GIL. No caller is answered before both return.
+        """
+        self._db.write(applied.batch, self._no_sync)
+        self._applied = max(self._applied, applied.position)
+        self._db.flush_wal(True)
+
+    def _apply_one(self, overlay: Overlay, entry: LogEntry) -> Outcome:
+        mutation = entry.mutation
+        request_id = mutation.request_id
+        if request_id:
+            recorded = overlay.get(keys.request_key(request_id))
+            if recorded is not None:
+                return outcomes.decode(recorded)
+        try:
+            result = self._effect(overlay, mutation)
+        except errors.TesseraError as exc:
+            done = Outcome.failed(exc)
+        else:
+            done = Outcome(result=result)
+        if request_id:
+            overlay.put(keys.request_key(request_id), outcomes.encode(done))
+            overlay.put(keys.request_index_key(entry.position, request_id), b"")
+        return done
+
+    def _effect(self, overlay: Overlay, mutation: Mutation) -> Result:
+        match mutation:
+            case CreateBucket():
+                return _create_bucket(overlay, mutation)
+            case DeleteBucket():
+                _delete_bucket(overlay, mutation)
+                return None
+            case PutObject():
+                return _put_object(overlay, mutation)
+            case DeleteObject():
+                return _delete_object(overlay, mutation)
+            case RegisterNode():
+                return _register_node(overlay, mutation)
+        raise AssertionError(f"unknown mutation {mutation!r}")
+
+    def _prune(self, overlay: Overlay, position: int) -> None:
+        """Drops idempotency records older than the retention (bounded per batch)."""
+        oldest_kept = position - self._retention + 1
+        if oldest_kept <= 1:
+            return
+        bound = keys.request_index_bound(oldest_kept)
+        cursor = self._db.iter()
+        cursor.seek(keys.REQUEST_BY_POSITION)
+        for _ in range(PRUNE_PER_BATCH_MAX):
+            if not cursor.valid():
+                return
+            index_key: bytes = cursor.key()
+            if not index_key.startswith(keys.REQUEST_BY_POSITION) or index_key >= bound:
+                return
+            overlay.delete(index_key)
+            overlay.delete(keys.request_key(keys.request_id_from_index(index_key)))
+            cursor.next()
+
+    # ------------------------------------------------------------ reads
+
+    def get_bucket(self, name: str) -> BucketInfo:
+        raw = self._db.get(keys.bucket_key(name))
+        if raw is None:
+            raise errors.NoSuchBucket()
+        return bucket_from_json(raw)
+
+    def list_buckets(self, owner: str = "") -> list[BucketInfo]:
+        """Buckets in name order; all of them when owner is empty."""
+        found = []
+        for _, raw in self._scan(keys.BUCKET):
+            bucket = bucket_from_json(raw)
+            if not owner or bucket.owner == owner:
+                found.append(bucket)
+        return found
+
+    def get_object(self, bucket: str, key: str) -> ObjectVersion:
+        raw = self._db.get(keys.object_key(bucket, key))
+        if raw is None:
+            self.get_bucket(bucket)
+            raise errors.NoSuchKey()
+        return version_from_json(raw)
+
+    def list_objects(
+        self, bucket: str, prefix: str, delimiter: str, start_after: str, max_keys: int
+    ) -> ListPage:
+        self.get_bucket(bucket)
+        max_keys = max(0, min(max_keys, limits.LIST_KEYS_MAX))
+        namespace = keys.object_namespace(bucket)
+        page = listing.walk(self._db.iter(), namespace, prefix, delimiter, start_after, max_keys)
+        return ListPage(
+            objects=tuple(version_from_json(raw) for _, raw in page.objects),
+            common_prefixes=page.common_prefixes,
+            is_truncated=page.is_truncated,
+            next_start_after=page.next_start_after,
+        )
+
+    def list_nodes(self) -> list[NodeInfo]:
+        return [node_from_json(raw) for _, raw in self._scan(keys.NODE)]
+
+    def request_outcome(self, request_id: str) -> Outcome | None:
+        """The recorded outcome of a request id, if still kept."""
+        raw = self._db.get(keys.request_key(request_id))
+        return outcomes.decode(raw) if raw is not None else None
+
+    def _scan(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
+        # No ReadOptions iterate bounds: rocksdict 0.3.29 keeps a dangling pointer to
+        # the bound once the ReadOptions object is collected (seen returning wrong keys).
+        cursor = self._db.iter()
+        cursor.seek(prefix)
+        found = []
+        while cursor.valid():
+            key: bytes = cursor.key()
+            if not key.startswith(prefix):
+                break
+            found.append((key, cursor.value()))
+            cursor.next()
+        return found
+
+
+# ---------------------------------------------------------------- effects
+
+
+def _require_bucket(overlay: Overlay, name: str) -> None:
+    if overlay.get(keys.bucket_key(name)) is None:
+        raise errors.NoSuchBucket()
+
+
+def _create_bucket(overlay: Overlay, m: CreateBucket) -> BucketInfo:
+    raw = overlay.get(keys.bucket_key(m.name))
+    if raw is not None:
+        if bucket_from_json(raw).owner == m.owner:
+            raise errors.BucketAlreadyOwnedByYou()
+        raise errors.BucketAlreadyExists()
+    bucket = BucketInfo(name=m.name, owner=m.owner, created_at=m.created_at)
+    overlay.put(keys.bucket_key(m.name), record_to_json(bucket))
+    return bucket
+
+
+def _delete_bucket(overlay: Overlay, m: DeleteBucket) -> None:
+    _require_bucket(overlay, m.name)
+    if overlay.has_prefix(keys.object_namespace(m.name)):
+        raise errors.BucketNotEmpty()
+    overlay.delete(keys.bucket_key(m.name))
+
+
+def _put_object(overlay: Overlay, m: PutObject) -> ObjectVersion | None:
+    version = m.version
+    _require_bucket(overlay, version.bucket)
+    key = keys.object_key(version.bucket, version.key)
+    replaced = overlay.get(key)
+    overlay.put(key, version_to_json(version))
+    return version_from_json(replaced) if replaced is not None else None
+
+
+def _delete_object(overlay: Overlay, m: DeleteObject) -> ObjectVersion | None:
+    _require_bucket(overlay, m.bucket)
+    key = keys.object_key(m.bucket, m.key)
+    deleted = overlay.get(key)
+    if deleted is None:
+        return None
+    overlay.delete(key)
+    return version_from_json(deleted)
+
+
+def _register_node(overlay: Overlay, m: RegisterNode) -> NodeInfo:
+    """Upserts the node; an operator's "draining" survives the node re-registering."""
+    key = keys.node_key(m.node.node_id)
+    previous = overlay.get(key)
+    state = NODE_UP
+    if previous is not None and node_from_json(previous).state == NODE_DRAINING:
+        state = NODE_DRAINING
+    node = replace(m.node, state=state)
+    overlay.put(key, record_to_json(node))
+    return node

@@ -164,7 +164,7 @@ class LocalCluster:
     def start_process(self, name: str) -> subprocess.Popen[bytes]:
         env = self._base_env()
         env.update(self._role_env(name))
-        log = open(self.data_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115
+        log = open(self.data_dir / "logs" / f"{name}.log", "ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "cli.main", self.role_of(name)],
             env=env,
@@ -199,7 +199,9 @@ class LocalCluster:
             for name in list(pending):
                 proc = self.processes.get(name)
                 if proc is not None and proc.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.log_path(name)}")
+                    raise RuntimeError(
+                        f"{name} exited with {proc.returncode}; see {self.log_path(name)}"
+                    )
                 if self.is_ready(name):
                     pending.remove(name)
             if pending and time.monotonic() > deadline:

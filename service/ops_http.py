@@ -22,7 +22,8 @@ def add_ops_routes(app: web.Application, ready: ReadyCheck) -> None:
 
     async def metrics(_: web.Request) -> web.Response:
         body = prometheus_client.generate_latest()
-        return web.Response(body=body, headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
+        content_type = prometheus_client.CONTENT_TYPE_LATEST
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok\n")

@@ -4,7 +4,6 @@ with free ports, talked to with boto3."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 

@@ -56,8 +56,9 @@ def test_unknown_bucket(s3) -> None:  # type: ignore[no-untyped-def]
     assert code(exc) == "NoSuchBucket"
 
 
-@pytest.mark.parametrize("name", ["ab", "Upper-case", "under_score", "a" * 64, "192.168.1.1",
-                                  "-leading", "double..dot"])
+@pytest.mark.parametrize(
+    "name", ["ab", "Upper-case", "under_score", "a" * 64, "192.168.1.1", "-leading", "double..dot"]
+)
 def test_invalid_bucket_names(s3, name: str) -> None:  # type: ignore[no-untyped-def]
     # botocore validates some names client-side; send them raw to see the server's answer
     with pytest.raises(ClientError) as exc:
@@ -68,7 +69,10 @@ def test_invalid_bucket_names(s3, name: str) -> None:  # type: ignore[no-untyped
 def test_wrong_secret_and_unknown_key(cluster) -> None:  # type: ignore[no-untyped-def]
     def client(ak: str, sk: str):  # type: ignore[no-untyped-def]
         return boto3.client(
-            "s3", endpoint_url=cluster.endpoint, aws_access_key_id=ak, aws_secret_access_key=sk,
+            "s3",
+            endpoint_url=cluster.endpoint,
+            aws_access_key_id=ak,
+            aws_secret_access_key=sk,
             region_name="us-east-1",
             config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
         )

@@ -152,4 +152,7 @@ def test_gateway_memory_stays_bounded(own_cluster: LocalCluster) -> None:
         sampler.join()
     assert got.hexdigest() == expected.hexdigest()
     growth = peak - baseline
-    assert growth < 96 * MiB, f"gateway RSS grew by {growth / MiB:.0f} MiB for a {size // MiB} MiB object"
+    print(f"gateway RSS: baseline {baseline / MiB:.0f} MiB, peak {peak / MiB:.0f} MiB")
+    # Whole-object buffering would grow RSS by at least the object (1.5x with
+    # parity); streaming holds a few stripes plus gRPC flow-control windows.
+    assert growth < size // 2, f"gateway RSS grew {growth / MiB:.0f} MiB for {size // MiB} MiB"

@@ -50,20 +50,24 @@ def test_delimiter_folders(s3, listed: str) -> None:  # type: ignore[no-untyped-
     assert keys == [k for k in KEYS if "/" not in k]
     keys, prefixes, _ = all_pages(s3, Bucket=listed, Prefix="photos/", Delimiter="/")
     assert prefixes == ["photos/2024/"] and keys == ["photos/cover.png"]
-    keys, prefixes, _ = all_pages(s3, Bucket=listed, Prefix="photos/2024/", Delimiter="/",
-                                  PaginationConfig={"PageSize": 2})
+    keys, prefixes, _ = all_pages(
+        s3, Bucket=listed, Prefix="photos/2024/", Delimiter="/", PaginationConfig={"PageSize": 2}
+    )
     assert prefixes == ["photos/2024/01/", "photos/2024/02/", "photos/2024/03/"]
 
 
 def test_prefix_and_delimiter_paginate_together(s3, listed: str) -> None:  # type: ignore[no-untyped-def]
-    keys, prefixes, pages = all_pages(s3, Bucket=listed, Prefix="docs/", Delimiter="/",
-                                      PaginationConfig={"PageSize": 2})
+    keys, prefixes, pages = all_pages(
+        s3, Bucket=listed, Prefix="docs/", Delimiter="/", PaginationConfig={"PageSize": 2}
+    )
     assert prefixes == [f"docs/{c}/" for c in "abcde"] and keys == [] and pages == 3
 
 
 def test_start_after_and_max_keys(s3, listed: str) -> None:  # type: ignore[no-untyped-def]
     page = s3.list_objects_v2(Bucket=listed, StartAfter="photos/2024/03/img038.jpg", MaxKeys=5)
-    assert [o["Key"] for o in page["Contents"]] == KEYS[KEYS.index("photos/2024/03/img038.jpg") + 1:][:5]
+    assert [o["Key"] for o in page["Contents"]] == KEYS[
+        KEYS.index("photos/2024/03/img038.jpg") + 1 :
+    ][:5]
     assert page["IsTruncated"] is True and page["KeyCount"] == 5
     empty = s3.list_objects_v2(Bucket=listed, MaxKeys=0)
     assert empty["KeyCount"] == 0 and "Contents" not in empty
@@ -71,8 +75,9 @@ def test_start_after_and_max_keys(s3, listed: str) -> None:  # type: ignore[no-u
 
 def test_listing_v1_markers(s3, listed: str) -> None:  # type: ignore[no-untyped-def]
     keys: list[str] = []
-    for page in s3.get_paginator("list_objects").paginate(Bucket=listed,
-                                                          PaginationConfig={"PageSize": 50}):
+    for page in s3.get_paginator("list_objects").paginate(
+        Bucket=listed, PaginationConfig={"PageSize": 50}
+    ):
         keys += [o["Key"] for o in page.get("Contents", [])]
     assert keys == KEYS
 

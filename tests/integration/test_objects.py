@@ -28,8 +28,13 @@ def bucket(s3) -> str:  # type: ignore[no-untyped-def]
 def test_put_get_head_delete(s3, bucket: str, size: int) -> None:  # type: ignore[no-untyped-def]
     body = os.urandom(size)
     key = f"sized/{size}"
-    put = s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-test",
-                        Metadata={"colour": "blue", "n": str(size)})
+    put = s3.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=body,
+        ContentType="application/x-test",
+        Metadata={"colour": "blue", "n": str(size)},
+    )
     assert put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
     got = s3.get_object(Bucket=bucket, Key=key)
     assert got["Body"].read() == body
@@ -57,8 +62,13 @@ def test_overwrite_returns_latest(s3, bucket: str) -> None:  # type: ignore[no-u
 def test_ranges(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
     body = os.urandom(3 * MiB + 123)
     s3.put_object(Bucket=bucket, Key="ranged", Body=body)
-    for first, last in [(0, 0), (5, 5000), (MiB - 1, MiB), (2 * MiB + 7, 3 * MiB + 122),
-                        (len(body) - 10, len(body) - 1)]:
+    for first, last in [
+        (0, 0),
+        (5, 5000),
+        (MiB - 1, MiB),
+        (2 * MiB + 7, 3 * MiB + 122),
+        (len(body) - 10, len(body) - 1),
+    ]:
         got = s3.get_object(Bucket=bucket, Key="ranged", Range=f"bytes={first}-{last}")
         assert got["Body"].read() == body[first : last + 1]
         assert got["ContentRange"] == f"bytes {first}-{last}/{len(body)}"
@@ -115,8 +125,11 @@ def test_truncated_body_stores_nothing(cluster, s3, bucket: str) -> None:  # typ
     url = f"{cluster.endpoint}/{bucket}/truncated"
     declared = 2 * MiB
     sent = os.urandom(MiB)
-    req = AWSRequest(method="PUT", url=url, headers={"Content-Length": str(declared),
-                                                     "x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
+    req = AWSRequest(
+        method="PUT",
+        url=url,
+        headers={"Content-Length": str(declared), "x-amz-content-sha256": "UNSIGNED-PAYLOAD"},
+    )
     creds = Credentials(cluster.credentials.access_key, cluster.credentials.secret_key)
     S3SigV4Auth(creds, "s3", "us-east-1").add_auth(req)
     parsed = urlparse(url)

@@ -35,7 +35,9 @@ def test_span_covers_exactly_the_range(k: int, chunk: int, size: int, data: st.D
     ]
     assert span.stripe_start + span.stripe_count <= g.stripe_count(size)
     joined = b"".join(stripes)
-    assert joined[span.skip_bytes : span.skip_bytes + span.length_bytes] == payload[first : last + 1]
+    assert (
+        joined[span.skip_bytes : span.skip_bytes + span.length_bytes] == payload[first : last + 1]
+    )
 
 
 @pytest.mark.parametrize(

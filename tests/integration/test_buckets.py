@@ -83,3 +83,19 @@ def test_wrong_secret_and_unknown_key(cluster) -> None:  # type: ignore[no-untyp
     with pytest.raises(ClientError) as exc:
         client("AKIDUNKNOWN", "whatever").list_buckets()
     assert code(exc) == "InvalidAccessKeyId" and status(exc) == 403
+
+
+def test_anonymous_requests_are_denied(cluster, s3) -> None:  # type: ignore[no-untyped-def]
+    import urllib.error
+    import urllib.request
+
+    name = new_name()
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="private", Body=b"secret")
+    for url in [f"{cluster.endpoint}/", f"{cluster.endpoint}/{name}",
+                f"{cluster.endpoint}/{name}/private"]:
+        with pytest.raises(urllib.error.HTTPError) as exc:
+            urllib.request.urlopen(url, timeout=10)
+        assert exc.value.code == 403
+        body = exc.value.read()
+        assert b"<Code>AccessDenied</Code>" in body and b"<RequestId>" in body

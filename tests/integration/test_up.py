@@ -1,0 +1,93 @@
+"""`tessera up` as a user runs it: it prints what an S3 client needs, stops
+every child on SIGTERM, and finds its data again on the next start."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import psutil
+import pytest
+from botocore.config import Config
+
+pytestmark = pytest.mark.integration
+
+
+def free_base_port() -> int:
+    """A base port whose internal ports (base, base+1, base+100..base+111) are free."""
+    for base in range(21000 + os.getpid() % 4000, 30000, 173):
+        wanted = [base - 2, base - 1, base, base + 1, *range(base + 100, base + 112)]
+        try:
+            for port in wanted:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free port range")
+
+
+def start_up(data_dir: Path, base: int) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "up", "--data-dir", str(data_dir),
+         "--port", str(base - 2), "--base-port", str(base)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    found: dict[str, str] = {}
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:
+        for name, pattern in [("endpoint", r"S3 endpoint:\s+(\S+)"),
+                              ("access_key", r"access key:\s+(\S+)"),
+                              ("secret_key", r"secret key:\s+(\S+)")]:
+            m = re.search(pattern, line)
+            if m:
+                found[name] = m.group(1)
+        if "Stop with Ctrl-C" in line or time.monotonic() > deadline:
+            break
+    assert set(found) == {"endpoint", "access_key", "secret_key"}, found
+    return proc, found
+
+
+def stop_up(proc: subprocess.Popen[str]) -> None:
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert len(children) == 8  # metadata, six nodes, gateway
+    proc.send_signal(signal.SIGTERM)
+    try:
+        assert proc.wait(60) == 0
+    finally:
+        assert proc.stdout is not None
+        proc.stdout.close()
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert alive == [], f"children left running: {alive}"
+
+
+def client(info: dict[str, str]):  # type: ignore[no-untyped-def]
+    return boto3.client("s3", endpoint_url=info["endpoint"], aws_access_key_id=info["access_key"],
+                        aws_secret_access_key=info["secret_key"], region_name="us-east-1",
+                        config=Config(s3={"addressing_style": "path"}))
+
+
+def test_up_prints_credentials_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
+    base = free_base_port()
+    proc, info = start_up(tmp_path / "data", base)
+    try:
+        s3 = client(info)
+        s3.create_bucket(Bucket="kept")
+        s3.put_object(Bucket="kept", Key="greeting", Body=b"hello again")
+    finally:
+        stop_up(proc)
+    proc, again = start_up(tmp_path / "data", base)
+    try:
+        assert again == info  # same credentials from the same data directory
+        got = client(again).get_object(Bucket="kept", Key="greeting")["Body"].read()
+        assert got == b"hello again"
+    finally:
+        stop_up(proc)

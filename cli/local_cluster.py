@@ -82,9 +82,16 @@ class Layout:
     def with_free_ports(data_dir: Path, zones: int = 3, nodes_per_zone: int = 2) -> Layout:
         n = zones * nodes_per_zone
         ports = free_ports(4 + 2 * n)
-        return Layout(data_dir=data_dir, s3_port=ports[0], admin_port=ports[1],
-                      metadata_port=ports[2], metadata_http_port=ports[3],
-                      zones=zones, nodes_per_zone=nodes_per_zone, node_ports=ports[4:])
+        return Layout(
+            data_dir=data_dir,
+            s3_port=ports[0],
+            admin_port=ports[1],
+            metadata_port=ports[2],
+            metadata_http_port=ports[3],
+            zones=zones,
+            nodes_per_zone=nodes_per_zone,
+            node_ports=ports[4:],
+        )
 
     def node_names(self) -> list[tuple[str, str]]:
         """(node id, zone) of every node, zone by zone."""

@@ -1,7 +1,7 @@
 """Entry point of the `tessera` console script.
 
-    tessera metadata | node | gateway   run one role (flags or TESSERA_* vars)
-    tessera up                          run a whole local cluster
+tessera metadata | node | gateway   run one role (flags or TESSERA_* vars)
+tessera up                          run a whole local cluster
 """
 
 from __future__ import annotations
@@ -29,8 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", default=os.environ.get("TESSERA_DATA_DIR", "./data"))
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=9000, help="S3 port (admin/metrics: port+1)")
-    up.add_argument("--base-port", type=int, default=9100,
-                    help="first of the internal ports (metadata, then nodes)")
+    up.add_argument(
+        "--base-port",
+        type=int,
+        default=9100,
+        help="first of the internal ports (metadata, then nodes)",
+    )
     up.add_argument("--zones", type=int, default=3)
     up.add_argument("--nodes-per-zone", type=int, default=2)
     up.set_defaults(role="up")

@@ -67,8 +67,12 @@ def run_up(args: argparse.Namespace) -> int:
             for name, proc in cluster.processes.items():
                 if proc.poll() is not None and name not in reported:
                     reported.add(name)
-                    print(f"tessera up: {name} exited with {proc.returncode}; "
-                          f"see {cluster.log_path(name)}", file=sys.stderr, flush=True)
+                    print(
+                        f"tessera up: {name} exited with {proc.returncode}; "
+                        f"see {cluster.log_path(name)}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             time.sleep(0.5)
         return 0
     finally:

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 
 from gateway import metrics
+from gateway.admission import Admission
 from gateway.auth_edge import authenticate
 from gateway.cluster import ClusterView
 from gateway.handlers import buckets, listing, objects
@@ -98,6 +99,7 @@ def build_app(settings: GatewaySettings) -> web.Application:
             policy=WritePolicy(geometry=geometry, write_quorum=settings.effective_write_quorum),
             credentials={settings.access_key: settings.secret_key} if settings.access_key else {},
             reclaimer=ShardReclaimer(cluster),
+            admission=Admission(settings.inflight_bytes_max),
         )
         background = [
             asyncio.create_task(cluster.run(), name="cluster-map"),

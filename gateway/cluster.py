@@ -19,7 +19,7 @@ from metadata.client import MetadataClient
 from proto import rpc
 from proto import tessera_pb2_grpc as pb_grpc
 from tessera import limits
-from tessera.model import NODE_UP, ClusterMapView
+from tessera.model import NODE_DRAINING, NODE_UP, ClusterMapView
 from tessera.placement import Candidate
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,16 @@ class ClusterView:
             Candidate(node_id=n.node_id, zone=n.zone, weight=n.weight)
             for n in self.map.nodes
             if n.state == NODE_UP
+        ]
+
+    def fallback_candidates(self) -> list[Candidate]:
+        """Every node that is not draining: used when too few nodes are up to
+        give each shard its own node, so a write can still go ahead degraded
+        (the shards meant for down nodes are missing until repair)."""
+        return [
+            Candidate(node_id=n.node_id, zone=n.zone, weight=n.weight)
+            for n in self.map.nodes
+            if n.state != NODE_DRAINING
         ]
 
     def is_up(self, node_id: str) -> bool:

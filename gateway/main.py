@@ -27,8 +27,8 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
         state = app[STATE]
         if not state.cluster.loaded:
             return "cluster map not loaded"
-        if len(state.cluster.candidates()) < state.policy.geometry.total_shards:
-            return "fewer storage nodes up than shards per stripe"
+        if len(state.cluster.candidates()) < state.policy.geometry.data_shards:
+            return "fewer storage nodes up than data shards per stripe: nothing is readable"
         return None
 
     ops = await start_ops_server(settings.http_listen, ready)

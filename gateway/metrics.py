@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-REQUESTS = Counter(
-    "tessera_gateway_requests_total", "S3 requests answered", ["operation", "code"]
-)
+REQUESTS = Counter("tessera_gateway_requests_total", "S3 requests answered", ["operation", "code"])
 REQUEST_SECONDS = Histogram(
     "tessera_gateway_request_duration_seconds",
     "Time to answer an S3 request (headers and body)",
@@ -27,6 +25,4 @@ DEGRADED_WRITES = Counter(
 CHECKSUM_FAILURES = Counter(
     "tessera_gateway_checksum_failures_total", "Shard chunks that failed their CRC32C on read"
 )
-INFLIGHT_BYTES = Gauge(
-    "tessera_gateway_inflight_bytes", "Body bytes admitted and not yet finished"
-)
+INFLIGHT_BYTES = Gauge("tessera_gateway_inflight_bytes", "Body bytes admitted and not yet finished")

@@ -141,8 +141,9 @@ async def read_stripes(
                     if isinstance(result, bytes):
                         chunks[i] = result
                     elif isinstance(result, ShardReadError):
-                        log.warning("%s/%s v%s: %s", version.bucket, version.key,
-                                    version.version_id, result)
+                        log.warning(
+                            "%s/%s v%s: %s", version.bucket, version.key, version.version_id, result
+                        )
                         stream.cancel()
                         del active[i]
                     else:

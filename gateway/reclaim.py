@@ -55,5 +55,10 @@ class ShardReclaimer:
                 metadata=self._cluster.call_metadata,
             )
         except grpc.aio.AioRpcError as exc:
-            log.info("shard %s.%d on %s left to GC: %s", version.version_id, shard_index,
-                     node_id, exc.code().name)
+            log.info(
+                "shard %s.%d on %s left to GC: %s",
+                version.version_id,
+                shard_index,
+                node_id,
+                exc.code().name,
+            )

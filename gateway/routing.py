@@ -18,15 +18,42 @@ from tessera import errors
 # Sub-resources that select a different operation; present means "not a plain
 # object/bucket operation".
 _BUCKET_SUBRESOURCES = {
-    "acl", "cors", "lifecycle", "location", "logging", "notification", "policy",
-    "replication", "tagging", "uploads", "versioning", "versions", "website",
-    "encryption", "object-lock", "ownershipControls", "publicAccessBlock",
-    "accelerate", "requestPayment", "analytics", "inventory", "metrics",
-    "intelligent-tiering", "delete",
+    "acl",
+    "cors",
+    "lifecycle",
+    "location",
+    "logging",
+    "notification",
+    "policy",
+    "replication",
+    "tagging",
+    "uploads",
+    "versioning",
+    "versions",
+    "website",
+    "encryption",
+    "object-lock",
+    "ownershipControls",
+    "publicAccessBlock",
+    "accelerate",
+    "requestPayment",
+    "analytics",
+    "inventory",
+    "metrics",
+    "intelligent-tiering",
+    "delete",
 }
 _OBJECT_SUBRESOURCES = {
-    "acl", "tagging", "uploads", "uploadId", "retention", "legal-hold", "torrent",
-    "restore", "select", "attributes",
+    "acl",
+    "tagging",
+    "uploads",
+    "uploadId",
+    "retention",
+    "legal-hold",
+    "torrent",
+    "restore",
+    "select",
+    "attributes",
 }
 
 
@@ -75,8 +102,7 @@ def operation_for(method: str, bucket: str, key: str, query: Mapping[str, str]) 
     sub = sorted(q for q in query if q in _OBJECT_SUBRESOURCES)
     if sub:
         return f"Unsupported:{method} ?{sub[0]}"
-    table = {"PUT": "PutObject", "GET": "GetObject", "HEAD": "HeadObject",
-             "DELETE": "DeleteObject"}
+    table = {"PUT": "PutObject", "GET": "GetObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}
     if method in table:
         return table[method]
     if method == "POST":

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from gateway.admission import Admission
 from gateway.cluster import ClusterView
 from gateway.reclaim import ShardReclaimer
 from gateway.write_path import WritePolicy
@@ -23,6 +24,7 @@ class GatewayState:
     policy: WritePolicy
     credentials: dict[str, str]  # access key id -> secret key
     reclaimer: ShardReclaimer
+    admission: Admission
 
     def secret_for(self, access_key: str) -> str | None:
         return self.credentials.get(access_key)

@@ -79,8 +79,10 @@ class ShardSender:
         self._header = header
         self._metadata = call_metadata
         self._queue: asyncio.Queue[pb.Chunk | None] = asyncio.Queue(SENDER_QUEUE_CHUNKS)
-        self.error: BaseException | None = None if stub else errors.ServiceUnavailable(
-            f"node {node_id} is not in the cluster map"
+        self.error: BaseException | None = (
+            None
+            if stub
+            else errors.ServiceUnavailable(f"node {node_id} is down or not in the cluster map")
         )
         self.stored = False
         self._sent_chunks = 0
@@ -149,13 +151,12 @@ async def write_object(
     node_ids: list[str] = []
     senders: list[ShardSender] = []
     if size > 0:
-        try:
-            node_ids = place(version_id, cluster.candidates(), geometry)
-        except NotEnoughNodes as exc:
-            raise errors.ServiceUnavailable(f"not enough storage nodes: {exc}") from exc
+        node_ids = await _place(version_id, cluster, geometry)
         senders = [
             ShardSender(
-                i, node_id, cluster.stub(node_id),
+                i,
+                node_id,
+                cluster.stub(node_id) if cluster.is_up(node_id) else None,
                 pb.ShardHeader(
                     bucket=request.bucket,
                     key=request.key,
@@ -213,6 +214,22 @@ async def write_object(
     )
     replaced = await metadata.put_object(version, timeout=deadline.remaining())
     return version, replaced
+
+
+async def _place(version_id: str, cluster: ClusterView, geometry: Geometry) -> list[str]:
+    """Nodes for each shard: among the up nodes, or, when too few are up,
+    among all nodes that are not draining (shards for down nodes are then
+    skipped, and the write quorum decides). A map too small for the geometry
+    may just be stale (a node that joined a moment ago): it is refreshed once."""
+    for attempt in range(2):
+        for candidates in (cluster.candidates(), cluster.fallback_candidates()):
+            try:
+                return place(version_id, candidates, geometry)
+            except NotEnoughNodes as exc:
+                failure = exc
+        if attempt == 0:
+            await cluster.refresh()
+    raise errors.ServiceUnavailable(f"not enough storage nodes: {failure}")
 
 
 async def _stream_stripes(

@@ -28,8 +28,9 @@ class TesseraError(Exception):
 
 
 def _error(code: str, status: int, message: str) -> type[TesseraError]:
-    return type(code, (TesseraError,), {"code": code, "http_status": status,
-                                        "default_message": message})
+    return type(
+        code, (TesseraError,), {"code": code, "http_status": status, "default_message": message}
+    )
 
 
 # fmt: off
@@ -72,14 +73,39 @@ RequestTimeout = _error("RequestTimeout", 400, "Your socket connection to the se
 ALL_ERRORS: dict[str, type[TesseraError]] = {
     cls.code: cls
     for cls in [
-        InternalError, ServiceUnavailable, SlowDown, NoSuchBucket, NoSuchKey, NoSuchUpload,
-        BucketAlreadyExists, BucketAlreadyOwnedByYou, BucketNotEmpty, InvalidBucketName,
-        KeyTooLongError, MetadataTooLarge, EntityTooLarge, IncompleteBody,
-        MissingContentLength, InvalidDigest, BadDigest, XAmzContentSHA256Mismatch,
-        InvalidArgument, InvalidRequest, MalformedXML, InvalidRange, AccessDenied,
-        InvalidAccessKeyId, SignatureDoesNotMatch, RequestTimeTooSkewed,
-        AuthorizationHeaderMalformed, AuthorizationQueryParametersError,
-        MissingSecurityHeader, MethodNotAllowed, NotImplemented, PreconditionFailed, RequestTimeout,
+        InternalError,
+        ServiceUnavailable,
+        SlowDown,
+        NoSuchBucket,
+        NoSuchKey,
+        NoSuchUpload,
+        BucketAlreadyExists,
+        BucketAlreadyOwnedByYou,
+        BucketNotEmpty,
+        InvalidBucketName,
+        KeyTooLongError,
+        MetadataTooLarge,
+        EntityTooLarge,
+        IncompleteBody,
+        MissingContentLength,
+        InvalidDigest,
+        BadDigest,
+        XAmzContentSHA256Mismatch,
+        InvalidArgument,
+        InvalidRequest,
+        MalformedXML,
+        InvalidRange,
+        AccessDenied,
+        InvalidAccessKeyId,
+        SignatureDoesNotMatch,
+        RequestTimeTooSkewed,
+        AuthorizationHeaderMalformed,
+        AuthorizationQueryParametersError,
+        MissingSecurityHeader,
+        MethodNotAllowed,
+        NotImplemented,
+        PreconditionFailed,
+        RequestTimeout,
     ]
 }
 

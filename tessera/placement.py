@@ -74,6 +74,4 @@ def place(version_id: str, candidates: Sequence[Candidate], geometry: Geometry) 
         per_zone[c.zone] += 1
         if len(chosen) == n:
             return chosen
-    raise NotEnoughNodes(
-        f"need {n} nodes with at most {cap} per zone; zones: {sorted(zones)}"
-    )
+    raise NotEnoughNodes(f"need {n} nodes with at most {cap} per zone; zones: {sorted(zones)}")

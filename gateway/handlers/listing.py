@@ -56,8 +56,13 @@ def parse_encoding(request: web.Request) -> str | None:
 
 
 async def _page(
-    state: GatewayState, route: Route, access_key: str, prefix: str, delimiter: str,
-    start_after: str, max_keys: int,
+    state: GatewayState,
+    route: Route,
+    access_key: str,
+    prefix: str,
+    delimiter: str,
+    start_after: str,
+    max_keys: int,
 ) -> ListPage:
     deadline = Deadline(state.settings.request_timeout_seconds)
     await owned_bucket(state, route.bucket, access_key, deadline)

@@ -16,6 +16,7 @@ from email.utils import parsedate_to_datetime
 from aiohttp import web
 
 from gateway import metrics
+from gateway.admission import read_buffer_bytes, write_buffer_bytes
 from gateway.auth_edge import AUTH_RESULT
 from gateway.body import PlainBody
 from gateway.deadline import Deadline
@@ -25,15 +26,20 @@ from gateway.responses import object_headers, quoted_etag
 from gateway.routing import Route
 from gateway.state import GatewayState
 from gateway.validation import check_key, check_user_metadata
-from gateway.write_path import WriteRequest, write_object
+from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, write_object
 from tessera import errors, limits
 from tessera.checksum import CHECKSUM_ALGORITHMS
 from tessera.geometry import InvalidRange, StripeSpan, parse_range, span_for_range
 from tessera.model import ObjectVersion
 
 # Headers stored with a version and returned on GET/HEAD as they were sent.
-STORED_HEADERS = ("cache-control", "content-disposition", "content-encoding",
-                  "content-language", "expires")
+STORED_HEADERS = (
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+)
 STREAMING_PAYLOADS = ("STREAMING-",)
 
 log = logging.getLogger(__name__)
@@ -63,7 +69,7 @@ def _checksums(request: web.Request) -> dict[str, str]:
 
 def _user_metadata(request: web.Request) -> dict[str, str]:
     meta = {
-        name.lower()[len("x-amz-meta-"):]: value
+        name.lower()[len("x-amz-meta-") :]: value
         for name, value in request.headers.items()
         if name.lower().startswith("x-amz-meta-")
     }
@@ -102,15 +108,17 @@ async def put_object(
         checksums=checksums,
     )
     await owned_bucket(state, route.bucket, access_key, deadline)
-    version, replaced = await write_object(
-        body=PlainBody(request.content, size),
-        request=write,
-        policy=state.policy,
-        cluster=state.cluster,
-        metadata=state.metadata,
-        executor=state.executor,
-        deadline=deadline,
-    )
+    geometry = state.policy.geometry
+    with state.admission.reserve(write_buffer_bytes(geometry, SENDER_QUEUE_CHUNKS)):
+        version, replaced = await write_object(
+            body=PlainBody(request.content, size),
+            request=write,
+            policy=state.policy,
+            cluster=state.cluster,
+            metadata=state.metadata,
+            executor=state.executor,
+            deadline=deadline,
+        )
     state.reclaimer.unreferenced(replaced)
     metrics.BYTES_IN.inc(size)
     headers = {"ETag": quoted_etag(version)}
@@ -189,10 +197,13 @@ async def _answer(
     if status == 412:
         raise errors.PreconditionFailed(Condition="If-Match")
     if status == 304:
-        return web.Response(status=304, headers={
-            "ETag": quoted_etag(version),
-            "Last-Modified": object_headers(version)["Last-Modified"],
-        })
+        return web.Response(
+            status=304,
+            headers={
+                "ETag": quoted_etag(version),
+                "Last-Modified": object_headers(version)["Last-Modified"],
+            },
+        )
     size = version.size_bytes
     first, last = 0, size - 1
     ranged = False
@@ -218,7 +229,8 @@ async def _answer(
         await response.write_eof()
         return response
     span = span_for_range(version.geometry, first, last)
-    await _stream_body(request, response, state, version, span, deadline)
+    with state.admission.reserve(read_buffer_bytes(version.geometry)):
+        await _stream_body(request, response, state, version, span, deadline)
     return response
 
 
@@ -231,8 +243,11 @@ async def _stream_body(
     deadline: Deadline,
 ) -> None:
     stripes = read_stripes(
-        cluster=state.cluster, version=version, span=span,
-        executor=state.executor, deadline=deadline,
+        cluster=state.cluster,
+        version=version,
+        span=span,
+        executor=state.executor,
+        deadline=deadline,
     )
     try:
         skip = span.skip_bytes

@@ -27,8 +27,10 @@ def s3_client(cluster: LocalCluster, **config: object):  # type: ignore[no-untyp
     )
 
 
-def start_cluster(data_dir: Path) -> LocalCluster:
-    cluster = LocalCluster(Layout.with_free_ports(data_dir))
+def start_cluster(data_dir: Path, extra_env: dict[str, str] | None = None) -> LocalCluster:
+    layout = Layout.with_free_ports(data_dir)
+    layout.extra_env.update(extra_env or {})
+    cluster = LocalCluster(layout)
     cluster.start()
     try:
         cluster.wait_ready(90)

@@ -92,8 +92,11 @@ def test_anonymous_requests_are_denied(cluster, s3) -> None:  # type: ignore[no-
     name = new_name()
     s3.create_bucket(Bucket=name)
     s3.put_object(Bucket=name, Key="private", Body=b"secret")
-    for url in [f"{cluster.endpoint}/", f"{cluster.endpoint}/{name}",
-                f"{cluster.endpoint}/{name}/private"]:
+    for url in [
+        f"{cluster.endpoint}/",
+        f"{cluster.endpoint}/{name}",
+        f"{cluster.endpoint}/{name}/private",
+    ]:
         with pytest.raises(urllib.error.HTTPError) as exc:
             urllib.request.urlopen(url, timeout=10)
         assert exc.value.code == 403

@@ -156,3 +156,42 @@ def test_gateway_memory_stays_bounded(own_cluster: LocalCluster) -> None:
     # Whole-object buffering would grow RSS by at least the object (1.5x with
     # parity); streaming holds a few stripes plus gRPC flow-control windows.
     assert growth < size // 2, f"gateway RSS grew {growth / MiB:.0f} MiB for {size // MiB} MiB"
+
+
+def wait_for_state(s3_cluster: LocalCluster, node_id: str, state: str, timeout: float) -> None:
+    """Waits until the metadata service reports node_id in state (via its metrics)."""
+    import urllib.request
+
+    url = f"http://127.0.0.1:{s3_cluster.http_port_of('metadata')}/metrics"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = urllib.request.urlopen(url, timeout=5).read().decode()
+        line = f'tessera_metadata_nodes{{state="{state}"}}'
+        counts = [ln for ln in text.splitlines() if ln.startswith(line)]
+        if counts and float(counts[0].split()[-1]) >= 1:
+            return
+        time.sleep(0.3)
+    raise TimeoutError(f"{node_id} not {state} after {timeout}s")
+
+
+def test_writes_go_on_with_a_node_down(tmp_path: Path) -> None:
+    cluster = start_cluster(tmp_path / "c", {"TESSERA_NODE_DOWN_GRACE_SECONDS": "3"})
+    try:
+        s3 = s3_client(cluster)
+        s3.create_bucket(Bucket="degraded")
+        cluster.kill("node-b1")
+        # before the failure is detected: the shard for node-b1 fails, the
+        # write quorum (k + 1 = 5) still holds
+        early = os.urandom(2 * MiB + 3)
+        s3.put_object(Bucket="degraded", Key="early", Body=early)
+        wait_for_state(cluster, "node-b1", "down", 30)
+        late = os.urandom(MiB + 9)
+        s3.put_object(Bucket="degraded", Key="late", Body=late)
+        assert s3.get_object(Bucket="degraded", Key="early")["Body"].read() == early
+        assert s3.get_object(Bucket="degraded", Key="late")["Body"].read() == late
+        # one more node lost: degraded versions still have k shards
+        cluster.kill("node-c1")
+        assert s3.get_object(Bucket="degraded", Key="early")["Body"].read() == early
+        assert s3.get_object(Bucket="degraded", Key="late")["Body"].read() == late
+    finally:
+        cluster.stop()

@@ -36,17 +36,31 @@ def free_base_port() -> int:
 
 def start_up(data_dir: Path, base: int) -> tuple[subprocess.Popen[str], dict[str, str]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "up", "--data-dir", str(data_dir),
-         "--port", str(base - 2), "--base-port", str(base)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "up",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(base - 2),
+            "--base-port",
+            str(base),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     found: dict[str, str] = {}
     assert proc.stdout is not None
     deadline = time.monotonic() + 120
     for line in proc.stdout:
-        for name, pattern in [("endpoint", r"S3 endpoint:\s+(\S+)"),
-                              ("access_key", r"access key:\s+(\S+)"),
-                              ("secret_key", r"secret key:\s+(\S+)")]:
+        for name, pattern in [
+            ("endpoint", r"S3 endpoint:\s+(\S+)"),
+            ("access_key", r"access key:\s+(\S+)"),
+            ("secret_key", r"secret key:\s+(\S+)"),
+        ]:
             m = re.search(pattern, line)
             if m:
                 found[name] = m.group(1)
@@ -70,9 +84,14 @@ def stop_up(proc: subprocess.Popen[str]) -> None:
 
 
 def client(info: dict[str, str]):  # type: ignore[no-untyped-def]
-    return boto3.client("s3", endpoint_url=info["endpoint"], aws_access_key_id=info["access_key"],
-                        aws_secret_access_key=info["secret_key"], region_name="us-east-1",
-                        config=Config(s3={"addressing_style": "path"}))
+    return boto3.client(
+        "s3",
+        endpoint_url=info["endpoint"],
+        aws_access_key_id=info["access_key"],
+        aws_secret_access_key=info["secret_key"],
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}),
+    )
 
 
 def test_up_prints_credentials_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:

@@ -1,0 +1,92 @@
+"""Path-style routing and name validation."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.admission import Admission, read_buffer_bytes, write_buffer_bytes
+from gateway.routing import operation_for, split_path
+from gateway.validation import check_bucket_name, check_key
+from tessera import errors
+from tessera.geometry import Geometry
+
+
+@pytest.mark.parametrize(
+    ("raw", "bucket", "key"),
+    [
+        ("/", "", ""),
+        ("/b", "b", ""),
+        ("/b/", "b", ""),
+        ("/b/a%20b%2Bc", "b", "a b+c"),
+        ("/b/a+b", "b", "a+b"),
+        ("/b/dir//x?list-type=2", "b", "dir//x"),
+        ("/b/%E2%9C%93", "b", "\u2713"),
+    ],
+)
+def test_split_path(raw: str, bucket: str, key: str) -> None:
+    assert split_path(raw) == (bucket, key)
+
+
+@pytest.mark.parametrize(
+    ("method", "bucket", "key", "query", "op"),
+    [
+        ("GET", "", "", {}, "ListBuckets"),
+        ("PUT", "b", "", {}, "CreateBucket"),
+        ("GET", "b", "", {"list-type": "2"}, "ListObjectsV2"),
+        ("GET", "b", "", {}, "ListObjects"),
+        ("GET", "b", "", {"location": ""}, "GetBucketLocation"),
+        ("PUT", "b", "k", {}, "PutObject"),
+        ("HEAD", "b", "k", {}, "HeadObject"),
+        ("POST", "b", "k", {"uploads": ""}, "Unsupported:POST ?uploads"),
+        ("GET", "b", "", {"acl": ""}, "Unsupported:GET ?acl"),
+    ],
+)
+def test_operation_for(method: str, bucket: str, key: str, query: dict[str, str], op: str) -> None:
+    assert operation_for(method, bucket, key, query) == op
+
+
+def test_method_not_allowed() -> None:
+    with pytest.raises(errors.MethodNotAllowed):
+        operation_for("PATCH", "b", "k", {})
+
+
+@pytest.mark.parametrize("name", ["abc", "my-bucket.example", "a" * 63, "0-9"])
+def test_good_bucket_names(name: str) -> None:
+    check_bucket_name(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["ab", "a" * 64, "Abc", "a_b", "-ab", "ab-", "a..b", "192.168.0.1", "xn--ab", "a.-b"]
+)
+def test_bad_bucket_names(name: str) -> None:
+    with pytest.raises(errors.InvalidBucketName):
+        check_bucket_name(name)
+
+
+def test_key_length_counts_utf8_bytes() -> None:
+    check_key("k" * 1024)
+    with pytest.raises(errors.KeyTooLongError):
+        check_key("\u00e9" * 513)
+
+
+def test_admission_refuses_past_the_limit() -> None:
+    admission = Admission(inflight_bytes_max=100)
+    with admission.reserve(60):
+        with pytest.raises(errors.SlowDown):
+            with admission.reserve(60):
+                pass
+        with admission.reserve(40):
+            pass
+    with admission.reserve(100):
+        pass
+
+
+def test_a_single_request_is_always_admitted() -> None:
+    with Admission(inflight_bytes_max=1).reserve(10):
+        pass
+
+
+def test_buffer_estimates() -> None:
+    g = Geometry(4, 2, 256 * 1024)
+    assert write_buffer_bytes(g, 4) == 1024 * 1024 + 5 * 6 * 256 * 1024
+    assert read_buffer_bytes(g) == 2 * 6 * 256 * 1024

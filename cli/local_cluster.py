@@ -120,7 +120,8 @@ class LocalCluster:
 
     @property
     def endpoint(self) -> str:
-        return f"http://{self.layout.host}:{self.layout.s3_port}"
+        scheme = "https" if "TESSERA_TLS_CERT_FILE" in self.layout.extra_env else "http"
+        return f"{scheme}://{self.layout.host}:{self.layout.s3_port}"
 
     def _base_env(self) -> dict[str, str]:
         env = dict(os.environ)

@@ -26,8 +26,9 @@ class BodySource(Protocol):
         """The next n bytes; raises IncompleteBody when the body ends sooner."""
         ...
 
-    async def finish(self) -> None:
-        """Checks that nothing follows the last byte (and any trailer is valid)."""
+    async def finish(self) -> dict[str, str]:
+        """Checks that the body ended where it should and that its trailer (if
+        any) is valid; returns the trailer fields, names in lower case."""
         ...
 
 
@@ -46,5 +47,5 @@ class PlainBody:
         except (ClientPayloadError, ConnectionResetError) as exc:
             raise errors.IncompleteBody() from exc
 
-    async def finish(self) -> None:
-        return None
+    async def finish(self) -> dict[str, str]:
+        return {}

@@ -16,8 +16,10 @@ class BodyDigests:
         self,
         content_md5: bytes | None,
         payload_sha256: str | None,
-        checksums: dict[str, str],
+        checksums: dict[str, str | None],
     ) -> None:
+        """checksums: algorithm -> expected base64 value, or None when the
+        value comes later, in the body's trailer."""
         self._content_md5 = content_md5
         self._payload_sha256 = payload_sha256
         self._expected = checksums
@@ -33,18 +35,29 @@ class BodyDigests:
         for hasher in self._hashers.values():
             hasher.update(data)
 
-    def check(self) -> None:
-        """Raises the S3 error for the first digest that does not match."""
+    def check(self, trailers: dict[str, str]) -> dict[str, str]:
+        """Raises the S3 error for the first digest that does not match;
+        returns the verified additional checksums (algorithm -> base64)."""
         if self._content_md5 is not None and self.md5.digest() != self._content_md5:
             raise errors.BadDigest()
         if self._sha is not None and self._sha.hexdigest() != self._payload_sha256:
             raise errors.XAmzContentSHA256Mismatch()
+        verified = {}
         for algorithm, expected in self._expected.items():
+            if expected is None:
+                expected = trailers.get(f"x-amz-checksum-{algorithm}")
+                if expected is None:
+                    raise errors.InvalidRequest(
+                        f"The x-amz-checksum-{algorithm} trailer declared in x-amz-trailer "
+                        "is missing."
+                    )
             actual = base64.b64encode(self._hashers[algorithm].digest()).decode()
             if actual != expected:
                 raise errors.BadDigest(
                     f"The {algorithm.upper()} you specified did not match the calculated checksum."
                 )
+            verified[algorithm] = actual
+        return verified
 
     def etag(self) -> str:
         return self.md5.hexdigest()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 
 from aiohttp import web
 
@@ -33,14 +34,23 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
 
     ops = await start_ops_server(settings.http_listen, ready)
     host, port = host_port(settings.listen)
-    site = web.TCPSite(runner, host, port, reuse_address=True, backlog=1024)
+    tls = _tls_context(settings)
+    site = web.TCPSite(runner, host, port, reuse_address=True, backlog=1024, ssl_context=tls)
     await site.start()
-    log.info("S3 endpoint on http://%s:%d", host, port)
+    log.info("S3 endpoint on %s://%s:%d", "https" if tls else "http", host, port)
     try:
         await stop.wait()
     finally:
         await runner.cleanup()
         await ops.cleanup()
+
+
+def _tls_context(settings: GatewaySettings) -> ssl.SSLContext | None:
+    if not settings.tls_cert_file:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls_cert_file, settings.tls_key_file or None)
+    return context
 
 
 def main(settings: GatewaySettings) -> None:

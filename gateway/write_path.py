@@ -52,7 +52,8 @@ class WriteRequest:
     system_metadata: dict[str, str] = field(default_factory=dict)
     content_md5: bytes | None = None  # from Content-MD5, decoded
     payload_sha256: str | None = None  # from a signed x-amz-content-sha256
-    checksums: dict[str, str] = field(default_factory=dict)  # x-amz-checksum-*, base64
+    # x-amz-checksum-<algorithm>: the base64 value, or None when it comes in the trailer
+    checksums: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -177,8 +178,8 @@ async def write_object(
         tasks = [group.create_task(s.run(deadline.remaining())) for s in senders]
         try:
             await _stream_stripes(body, geometry, senders, policy, digests, loop, executor)
-            await body.finish()
-            digests.check()
+            trailers = await body.finish()
+            verified = digests.check(trailers)
             await asyncio.gather(*(s.send(None) for s in senders))
         except Exception as exc:  # re-raised below, once every stream is cancelled
             failure = exc
@@ -209,7 +210,10 @@ async def write_object(
         placement=tuple(ShardLocation(s.shard_index, s.node_id) for s in stored),
         map_epoch=cluster.map.epoch,
         user_metadata=dict(request.user_metadata),
-        system_metadata=dict(request.system_metadata),
+        system_metadata={
+            **request.system_metadata,
+            **{f"x-amz-checksum-{a}": v for a, v in verified.items()},
+        },
         request_id=ids.new_request_id(),
     )
     replaced = await metadata.put_object(version, timeout=deadline.remaining())

@@ -7,9 +7,9 @@ GIL for large buffers.
 from __future__ import annotations
 
 import hashlib
-import zlib
 from typing import Protocol
 
+import awscrt.checksums
 import google_crc32c
 
 
@@ -23,26 +23,19 @@ def verify(data: bytes | bytearray | memoryview, expected_crc32c: int) -> bool:
     return crc32c(data) == expected_crc32c
 
 
-class _Crc32:
-    def __init__(self) -> None:
+class _Crc:
+    """A running CRC from awscrt (crc32, crc32c or crc64nvme), big-endian digest."""
+
+    def __init__(self, algorithm: str) -> None:
+        self._fn = getattr(awscrt.checksums, algorithm)
+        self._width_bytes = 8 if algorithm == "crc64nvme" else 4
         self._value = 0
 
     def update(self, data: bytes) -> None:
-        self._value = zlib.crc32(data, self._value)
+        self._value = self._fn(data, self._value)
 
     def digest(self) -> bytes:
-        return self._value.to_bytes(4, "big")
-
-
-class _Crc32c:
-    def __init__(self) -> None:
-        self._sum = google_crc32c.Checksum()
-
-    def update(self, data: bytes) -> None:
-        self._sum.update(data)
-
-    def digest(self) -> bytes:
-        return bytes(self._sum.digest())
+        return int(self._value).to_bytes(self._width_bytes, "big")
 
 
 class Hasher(Protocol):
@@ -52,15 +45,13 @@ class Hasher(Protocol):
 
 
 # S3 additional-checksum algorithms (x-amz-checksum-<name>) this store verifies.
-CHECKSUM_ALGORITHMS = ("crc32", "crc32c", "sha1", "sha256")
+CHECKSUM_ALGORITHMS = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")
 
 
 def new_hasher(algorithm: str) -> Hasher:
     """A running hash for an S3 checksum algorithm name (lower case)."""
-    if algorithm == "crc32":
-        return _Crc32()
-    if algorithm == "crc32c":
-        return _Crc32c()
+    if algorithm in ("crc32", "crc32c", "crc64nvme"):
+        return _Crc(algorithm)
     if algorithm in ("sha1", "sha256"):
         return hashlib.new(algorithm)
     raise ValueError(f"unsupported checksum algorithm {algorithm!r}")

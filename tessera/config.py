@@ -70,6 +70,8 @@ class GatewaySettings(CommonSettings):
     access_key: str = field(default="", metadata=_help("root access key id"))
     secret_key: str = field(default="", metadata=_help("root secret access key"))
     region: str = field(default="us-east-1", metadata=_help("region name used in SigV4"))
+    tls_cert_file: str = field(default="", metadata=_help("PEM certificate: serve HTTPS"))
+    tls_key_file: str = field(default="", metadata=_help("PEM private key of tls_cert_file"))
     data_shards: int = field(default=limits.DATA_SHARDS_DEFAULT, metadata=_help("k"))
     parity_shards: int = field(default=limits.PARITY_SHARDS_DEFAULT, metadata=_help("m"))
     chunk_size_bytes: int = field(

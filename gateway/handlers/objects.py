@@ -17,8 +17,11 @@ from aiohttp import web
 
 from gateway import metrics
 from gateway.admission import read_buffer_bytes, write_buffer_bytes
+from gateway.auth.chunk_signing import ChunkSigner
+from gateway.auth.sigv4 import AuthResult, PayloadMode
 from gateway.auth_edge import AUTH_RESULT
-from gateway.body import PlainBody
+from gateway.body import BodySource, PlainBody
+from gateway.chunked_body import AwsChunkedBody
 from gateway.deadline import Deadline
 from gateway.handlers.buckets import owned_bucket
 from gateway.read_path import read_stripes
@@ -40,7 +43,6 @@ STORED_HEADERS = (
     "content-language",
     "expires",
 )
-STREAMING_PAYLOADS = ("STREAMING-",)
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +60,59 @@ def _content_md5(request: web.Request) -> bytes | None:
     return digest
 
 
-def _checksums(request: web.Request) -> dict[str, str]:
-    found = {}
+def _checksums(request: web.Request) -> dict[str, str | None]:
+    """Additional checksums the client sent (value) or announced for its
+    trailer (None)."""
+    found: dict[str, str | None] = {}
     for algorithm in CHECKSUM_ALGORITHMS:
         value = request.headers.get(f"x-amz-checksum-{algorithm}")
         if value is not None:
             found[algorithm] = value
+    for name in request.headers.get("x-amz-trailer", "").split(","):
+        name = name.strip().lower()
+        if not name:
+            continue
+        algorithm = name.removeprefix("x-amz-checksum-")
+        if algorithm not in CHECKSUM_ALGORITHMS or algorithm == name:
+            raise errors.InvalidRequest(f"The trailer {name} is not supported.")
+        found[algorithm] = None
     return found
+
+
+def _body(request: web.Request, auth: AuthResult) -> BodySource:
+    """The object bytes of a PUT, whatever the framing, with their size."""
+    mode = auth.payload_mode
+    if mode.startswith("STREAMING-"):
+        decoded = request.headers.get("x-amz-decoded-content-length")
+        if decoded is None or not decoded.isdigit():
+            raise errors.MissingContentLength(
+                "x-amz-decoded-content-length is required for aws-chunked uploads."
+            )
+        signed = mode in (PayloadMode.STREAMING_SIGNED, PayloadMode.STREAMING_SIGNED_TRAILER)
+        signer = (
+            ChunkSigner(auth.signing_key, auth.amz_date, auth.scope, auth.seed_signature)
+            if signed
+            else None
+        )
+        return AwsChunkedBody(
+            request.content, int(decoded), signer=signer, expect_trailer=mode.endswith("TRAILER")
+        )
+    size = request.content_length
+    if size is None:
+        raise errors.MissingContentLength()
+    return PlainBody(request.content, size)
+
+
+def _stored_headers(request: web.Request) -> dict[str, str]:
+    stored = {h: request.headers[h] for h in STORED_HEADERS if h in request.headers}
+    encodings = [
+        e.strip()
+        for e in stored.pop("content-encoding", "").split(",")
+        if e.strip() and e.strip() != "aws-chunked"
+    ]
+    if encodings:
+        stored["content-encoding"] = ",".join(encodings)
+    return stored
 
 
 def _user_metadata(request: web.Request) -> dict[str, str]:
@@ -85,24 +133,16 @@ async def put_object(
     if "x-amz-copy-source" in request.headers:
         raise errors.NotImplemented("CopyObject is not implemented yet.")
     auth = request[AUTH_RESULT]
-    if auth.payload_mode.startswith(STREAMING_PAYLOADS):
-        raise errors.NotImplemented(f"Payload mode {auth.payload_mode} is not implemented yet.")
-    if request.headers.get("Transfer-Encoding", "").lower() == "chunked":
-        raise errors.MissingContentLength()
-    size = request.content_length
-    if size is None:
-        raise errors.MissingContentLength()
-    if size > limits.SINGLE_PUT_SIZE_MAX_BYTES:
+    body = _body(request, auth)
+    if body.size_bytes > limits.SINGLE_PUT_SIZE_MAX_BYTES:
         raise errors.EntityTooLarge()
     checksums = _checksums(request)
-    system_metadata = {h: request.headers[h] for h in STORED_HEADERS if h in request.headers}
-    system_metadata.update({f"x-amz-checksum-{a}": v for a, v in checksums.items()})
     write = WriteRequest(
         bucket=route.bucket,
         key=route.key,
         content_type=request.headers.get("Content-Type", "binary/octet-stream"),
         user_metadata=_user_metadata(request),
-        system_metadata=system_metadata,
+        system_metadata=_stored_headers(request),
         content_md5=_content_md5(request),
         payload_sha256=auth.expected_payload_sha256,
         checksums=checksums,
@@ -111,7 +151,7 @@ async def put_object(
     geometry = state.policy.geometry
     with state.admission.reserve(write_buffer_bytes(geometry, SENDER_QUEUE_CHUNKS)):
         version, replaced = await write_object(
-            body=PlainBody(request.content, size),
+            body=body,
             request=write,
             policy=state.policy,
             cluster=state.cluster,
@@ -120,9 +160,11 @@ async def put_object(
             deadline=deadline,
         )
     state.reclaimer.unreferenced(replaced)
-    metrics.BYTES_IN.inc(size)
+    metrics.BYTES_IN.inc(body.size_bytes)
     headers = {"ETag": quoted_etag(version)}
-    headers.update({f"x-amz-checksum-{a}": v for a, v in checksums.items()})
+    headers.update(
+        {k: v for k, v in version.system_metadata.items() if k.startswith("x-amz-checksum-")}
+    )
     return web.Response(status=200, headers=headers)
 
 
@@ -172,7 +214,10 @@ async def _read_version(
 
 def _response_headers(request: web.Request, version: ObjectVersion, ranged: bool) -> dict[str, str]:
     headers = object_headers(version)
-    if ranged:  # a whole-object checksum does not describe a part of it
+    # Checksums are returned when asked for, and never for a range: a
+    # whole-object checksum does not describe a part of it.
+    wanted = request.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
+    if ranged or not wanted:
         headers = {k: v for k, v in headers.items() if not k.startswith("x-amz-checksum-")}
     overrides = {
         "response-content-type": "Content-Type",

@@ -10,10 +10,11 @@ from botocore.config import Config
 from cli.local_cluster import Layout, LocalCluster
 
 
-def s3_client(cluster: LocalCluster, **config: object):  # type: ignore[no-untyped-def]
+def s3_client(cluster: LocalCluster, verify: str | None = None, **config: object):  # type: ignore[no-untyped-def]
     return boto3.client(
         "s3",
         endpoint_url=cluster.endpoint,
+        verify=verify,
         aws_access_key_id=cluster.credentials.access_key,
         aws_secret_access_key=cluster.credentials.secret_key,
         region_name="us-east-1",

@@ -21,7 +21,7 @@ from gateway import metrics
 from gateway.admission import Admission
 from gateway.auth_edge import authenticate
 from gateway.cluster import ClusterView
-from gateway.handlers import buckets, listing, objects
+from gateway.handlers import buckets, delete_many, listing, objects
 from gateway.reclaim import ShardReclaimer
 from gateway.responses import error_response
 from gateway.routing import Route, operation_for, split_path
@@ -49,6 +49,7 @@ HANDLERS: dict[str, Handler] = {
     "GetObject": objects.get_object,
     "HeadObject": objects.head_object,
     "DeleteObject": objects.delete_object,
+    "DeleteObjects": delete_many.delete_objects,
 }
 
 

@@ -9,6 +9,7 @@ raises IncompleteBody; one with bytes beyond its declared length is rejected.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Protocol
 
 from aiohttp import StreamReader
@@ -48,4 +49,29 @@ class PlainBody:
             raise errors.IncompleteBody() from exc
 
     async def finish(self) -> dict[str, str]:
+        return {}
+
+
+class StreamBody:
+    """Object bytes from an async iterator of pieces (e.g. another object's
+    read pipeline, for a server-side copy)."""
+
+    def __init__(self, pieces: AsyncIterator[bytes], size_bytes: int) -> None:
+        self._pieces = pieces
+        self.size_bytes = size_bytes
+        self._pending = bytearray()
+
+    async def read_exactly(self, n: int) -> bytes:
+        while len(self._pending) < n:
+            piece = await anext(self._pieces, None)
+            if piece is None:
+                raise errors.IncompleteBody("The copy source ended early.")
+            self._pending += piece
+        out = bytes(self._pending[:n])
+        del self._pending[:n]
+        return out
+
+    async def finish(self) -> dict[str, str]:
+        if self._pending or await anext(self._pieces, None) is not None:
+            raise errors.InternalError("The copy source is longer than its record says.")
         return {}

@@ -71,8 +71,11 @@ def split_path(raw_path: str) -> tuple[str, str]:
         raise errors.InvalidRequest("The request path must start with '/'.")
     rest = path[1:]
     bucket_raw, slash, key_raw = rest.partition("/")
-    bucket = unquote(bucket_raw)
-    key = unquote(key_raw, errors="strict") if slash else ""
+    try:
+        bucket = unquote(bucket_raw, errors="strict")
+        key = unquote(key_raw, errors="strict") if slash else ""
+    except UnicodeDecodeError as exc:
+        raise errors.InvalidURI() from exc
     return bucket, key
 
 
@@ -89,6 +92,8 @@ def operation_for(method: str, bucket: str, key: str, query: Mapping[str, str]) 
                 return "GetBucketLocation"
             if method == "GET" and sub == ["versioning"]:
                 return "GetBucketVersioning"
+            if method == "POST" and sub == ["delete"]:
+                return "DeleteObjects"
             return f"Unsupported:{method} ?{sub[0]}"
         table = {
             "PUT": "CreateBucket",

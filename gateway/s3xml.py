@@ -236,6 +236,57 @@ def parse_create_bucket_configuration(body: bytes) -> str | None:
     return None
 
 
+def render_copy_result(etag: str, last_modified: float) -> bytes:
+    """CopyObjectResult: the new version's quoted ETag and Last-Modified."""
+    return _document(
+        "CopyObjectResult",
+        [_el("LastModified", iso8601_milliseconds(last_modified)), _el("ETag", f'"{etag}"')],
+    )
+
+
+DELETE_OBJECTS_MAX = 1000
+
+
+@dataclass(frozen=True)
+class DeleteRequest:
+    keys: list[tuple[str, str | None]]  # (key, version id)
+    quiet: bool
+
+
+def parse_delete_objects(body: bytes) -> DeleteRequest:
+    """The Delete document of DeleteObjects (at most 1000 keys, as S3 allows)."""
+    root = _parse(body, "Delete")
+    keys: list[tuple[str, str | None]] = []
+    quiet = False
+    for child in root:
+        name = _local_name(child)
+        if name == "Quiet":
+            quiet = (child.text or "").strip().lower() == "true"
+        elif name == "Object":
+            key = version = None
+            for part in child:
+                if _local_name(part) == "Key":
+                    key = part.text or ""
+                elif _local_name(part) == "VersionId":
+                    version = (part.text or "").strip() or None
+            if key is None:
+                raise MalformedXML()
+            keys.append((key, version))
+    if not keys or len(keys) > DELETE_OBJECTS_MAX:
+        raise MalformedXML()
+    return DeleteRequest(keys=keys, quiet=quiet)
+
+
+def render_delete_result(deleted: Iterable[str], failed: Iterable[tuple[str, str, str]]) -> bytes:
+    """DeleteResult: Deleted keys, and Error entries of (key, code, message)."""
+    parts = [_wrap("Deleted", [_el("Key", key)]) for key in deleted]
+    parts += [
+        _wrap("Error", [_el("Key", key), _el("Code", code), _el("Message", message)])
+        for key, code, message in failed
+    ]
+    return _document("DeleteResult", parts)
+
+
 # --- helpers ------------------------------------------------------------------
 
 # Characters XML 1.0 cannot carry (Char production of the XML 1.0 spec).

@@ -11,11 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from email.utils import parsedate_to_datetime
 
 from aiohttp import web
 
-from gateway import metrics
+from gateway import conditions, metrics
 from gateway.admission import read_buffer_bytes, write_buffer_bytes
 from gateway.auth.chunk_signing import ChunkSigner
 from gateway.auth.sigv4 import AuthResult, PayloadMode
@@ -24,6 +23,7 @@ from gateway.body import BodySource, PlainBody
 from gateway.chunked_body import AwsChunkedBody
 from gateway.deadline import Deadline
 from gateway.handlers.buckets import owned_bucket
+from gateway.handlers.copy import copy_object
 from gateway.read_path import read_stripes
 from gateway.responses import object_headers, quoted_etag
 from gateway.routing import Route
@@ -131,7 +131,10 @@ async def put_object(
     deadline = Deadline(state.settings.request_timeout_seconds)
     check_key(route.key)
     if "x-amz-copy-source" in request.headers:
-        raise errors.NotImplemented("CopyObject is not implemented yet.")
+        user_metadata = _user_metadata(request)
+        return await copy_object(
+            request, state, route, access_key, _stored_headers(request), user_metadata
+        )
     auth = request[AUTH_RESULT]
     body = _body(request, auth)
     if body.size_bytes > limits.SINGLE_PUT_SIZE_MAX_BYTES:
@@ -168,42 +171,6 @@ async def put_object(
     return web.Response(status=200, headers=headers)
 
 
-def _parse_http_date(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
-def _etag_matches(header: str, version: ObjectVersion) -> bool:
-    tags = [t.strip() for t in header.split(",")]
-    return "*" in tags or any(t.strip('"') == version.etag for t in tags)
-
-
-def check_conditions(request: web.Request, version: ObjectVersion) -> int | None:
-    """The status the conditional headers call for (304 or 412), else None."""
-    modified = int(version.last_modified)
-    if_match = request.headers.get("If-Match")
-    if if_match is not None:
-        if not _etag_matches(if_match, version):
-            return 412
-    else:
-        since = _parse_http_date(request.headers.get("If-Unmodified-Since"))
-        if since is not None and modified > since:
-            return 412
-    if_none_match = request.headers.get("If-None-Match")
-    if if_none_match is not None:
-        if _etag_matches(if_none_match, version):
-            return 304
-    else:
-        since = _parse_http_date(request.headers.get("If-Modified-Since"))
-        if since is not None and modified <= since:
-            return 304
-    return None
-
-
 async def _read_version(
     request: web.Request, state: GatewayState, route: Route, access_key: str, deadline: Deadline
 ) -> ObjectVersion:
@@ -238,7 +205,7 @@ async def _answer(
 ) -> web.StreamResponse:
     deadline = Deadline(state.settings.request_timeout_seconds)
     version = await _read_version(request, state, route, access_key, deadline)
-    status = check_conditions(request, version)
+    status = conditions.evaluate(request.headers, version)
     if status == 412:
         raise errors.PreconditionFailed(Condition="If-Match")
     if status == 304:

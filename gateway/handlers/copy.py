@@ -1,0 +1,135 @@
+"""CopyObject: a server-side copy, with no data round trip through the client.
+
+The source is read through the read pipeline and written as a new version
+through the write pipeline (new placement, new shards): the copy is as
+durable as any PUT and independent of the source's later life. Metadata is
+copied (x-amz-metadata-directive: COPY, the default) or replaced (REPLACE);
+the copy-source conditions are checked against the source version.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from gateway import conditions, s3xml
+from gateway.admission import read_buffer_bytes, write_buffer_bytes
+from gateway.body import StreamBody
+from gateway.deadline import Deadline
+from gateway.handlers.buckets import owned_bucket
+from gateway.read_path import read_stripes
+from gateway.responses import xml_response
+from gateway.routing import Route
+from gateway.state import GatewayState
+from gateway.validation import check_key
+from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, write_object
+from tessera import errors, limits
+from tessera.geometry import StripeSpan
+from tessera.model import ObjectVersion
+
+
+def parse_copy_source(header: str) -> tuple[str, str, str | None]:
+    """(bucket, key, version id) of an x-amz-copy-source value."""
+    path, _, query = header.partition("?")
+    version = None
+    if query:
+        name, _, value = query.partition("=")
+        if name != "versionId":
+            raise errors.InvalidArgument("Invalid copy source: unknown parameter.")
+        version = unquote(value)
+    try:
+        decoded = unquote(path.lstrip("/"), errors="strict")
+    except UnicodeDecodeError as exc:
+        raise errors.InvalidArgument("Invalid copy source encoding.") from exc
+    bucket, slash, key = decoded.partition("/")
+    if not bucket or not slash or not key:
+        raise errors.InvalidArgument(
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey."
+        )
+    return bucket, key, version
+
+
+def _metadata_for_copy(
+    request: web.Request,
+    source: ObjectVersion,
+    stored_headers: dict[str, str],
+    user_metadata: dict[str, str],
+) -> tuple[str, dict[str, str], dict[str, str]]:
+    directive = request.headers.get("x-amz-metadata-directive", "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise errors.InvalidArgument("Unknown metadata directive.")
+    if directive == "COPY":
+        system = {
+            k: v for k, v in source.system_metadata.items() if not k.startswith("x-amz-checksum-")
+        }
+        return source.content_type, dict(source.user_metadata), system
+    content_type = request.headers.get("Content-Type", "binary/octet-stream")
+    return content_type, user_metadata, stored_headers
+
+
+async def copy_object(
+    request: web.Request,
+    state: GatewayState,
+    route: Route,
+    access_key: str,
+    stored_headers: dict[str, str],
+    user_metadata: dict[str, str],
+) -> web.StreamResponse:
+    deadline = Deadline(state.settings.request_timeout_seconds)
+    check_key(route.key)
+    src_bucket, src_key, src_version = parse_copy_source(request.headers["x-amz-copy-source"])
+    await owned_bucket(state, src_bucket, access_key, deadline)
+    await owned_bucket(state, route.bucket, access_key, deadline)
+    source = await state.metadata.get_object(src_bucket, src_key, timeout=deadline.remaining())
+    if src_version not in (None, "null", source.version_id):
+        raise errors.NoSuchVersion()
+    if source.size_bytes > limits.SINGLE_PUT_SIZE_MAX_BYTES:
+        raise errors.InvalidRequest(
+            "The specified copy source is larger than the maximum allowable size for a copy "
+            "source: 5368709120"
+        )
+    if conditions.evaluate(request.headers, source, prefix="x-amz-copy-source-") is not None:
+        raise errors.PreconditionFailed()
+    directive = request.headers.get("x-amz-metadata-directive", "COPY").upper()
+    if (src_bucket, src_key) == (route.bucket, route.key) and directive == "COPY":
+        raise errors.InvalidRequest(
+            "This copy request is illegal because it is trying to copy an object to itself "
+            "without changing the object's metadata, storage class, website redirect location "
+            "or encryption attributes."
+        )
+    content_type, user_meta, system_meta = _metadata_for_copy(
+        request, source, stored_headers, user_metadata
+    )
+    geometry = source.geometry
+    stripes = read_stripes(
+        cluster=state.cluster,
+        version=source,
+        span=StripeSpan(0, geometry.stripe_count(source.size_bytes), 0, source.size_bytes),
+        executor=state.executor,
+        deadline=deadline,
+    )
+    reserve = read_buffer_bytes(geometry) + write_buffer_bytes(
+        state.policy.geometry, SENDER_QUEUE_CHUNKS
+    )
+    try:
+        with state.admission.reserve(reserve):
+            version, replaced = await write_object(
+                body=StreamBody(stripes, source.size_bytes),
+                request=WriteRequest(
+                    bucket=route.bucket,
+                    key=route.key,
+                    content_type=content_type,
+                    user_metadata=user_meta,
+                    system_metadata=system_meta,
+                ),
+                policy=state.policy,
+                cluster=state.cluster,
+                metadata=state.metadata,
+                executor=state.executor,
+                deadline=deadline,
+            )
+    finally:
+        await stripes.aclose()
+    state.reclaimer.unreferenced(replaced)
+    return xml_response(s3xml.render_copy_result(version.etag, version.last_modified))

@@ -1,0 +1,82 @@
+"""DeleteObjects (POST /bucket?delete): up to 1000 keys in one request.
+
+Each key is deleted as DeleteObject would (a missing key counts as deleted,
+as in S3); per-key failures are reported in the result instead of failing
+the whole request. Quiet mode lists only the failures. The body must carry
+an integrity check (Content-MD5 or an x-amz-checksum-*), which is verified.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+
+from aiohttp import web
+
+from gateway import s3xml
+from gateway.deadline import Deadline
+from gateway.handlers.buckets import owned_bucket
+from gateway.responses import xml_response
+from gateway.routing import Route
+from gateway.state import GatewayState
+from gateway.validation import check_key
+from tessera import errors
+from tessera.checksum import CHECKSUM_ALGORITHMS, new_hasher
+
+BODY_MAX_BYTES = 2 * 1024 * 1024
+PARALLEL_DELETES = 16
+
+
+def _check_integrity(request: web.Request, body: bytes) -> None:
+    md5 = request.headers.get("Content-MD5")
+    if md5 is not None:
+        if base64.b64encode(hashlib.md5(body).digest()).decode() != md5.strip():
+            raise errors.BadDigest()
+        return
+    for algorithm in CHECKSUM_ALGORITHMS:
+        expected = request.headers.get(f"x-amz-checksum-{algorithm}")
+        if expected is not None:
+            hasher = new_hasher(algorithm)
+            hasher.update(body)
+            if base64.b64encode(hasher.digest()).decode() != expected.strip():
+                raise errors.BadDigest(
+                    f"The {algorithm.upper()} you specified did not match the calculated checksum."
+                )
+            return
+    raise errors.InvalidRequest("Missing required header for this request: Content-MD5")
+
+
+async def delete_objects(
+    request: web.Request, state: GatewayState, route: Route, access_key: str
+) -> web.StreamResponse:
+    deadline = Deadline(state.settings.request_timeout_seconds)
+    if request.content_length is not None and request.content_length > BODY_MAX_BYTES:
+        raise errors.MalformedXML()
+    body = await request.content.read(BODY_MAX_BYTES + 1)
+    if len(body) > BODY_MAX_BYTES:
+        raise errors.MalformedXML()
+    _check_integrity(request, body)
+    wanted = s3xml.parse_delete_objects(body)
+    await owned_bucket(state, route.bucket, access_key, deadline)
+    limiter = asyncio.Semaphore(PARALLEL_DELETES)
+
+    async def delete_one(key: str, version: str | None) -> tuple[str, str, str] | None:
+        async with limiter:
+            try:
+                check_key(key)
+                if version not in (None, "null"):
+                    raise errors.NotImplemented("Versioned deletes are not supported yet.")
+                deleted = await state.metadata.delete_object(
+                    route.bucket, key, timeout=deadline.remaining()
+                )
+                state.reclaimer.unreferenced(deleted)
+                return None
+            except errors.TesseraError as exc:
+                return key, exc.code, exc.message
+
+    outcomes = await asyncio.gather(*(delete_one(k, v) for k, v in wanted.keys))
+    failed = [o for o in outcomes if o is not None]
+    failed_keys = {o[0] for o in failed}
+    deleted = [] if wanted.quiet else [k for k, _ in wanted.keys if k not in failed_keys]
+    return xml_response(s3xml.render_delete_result(deleted, failed))

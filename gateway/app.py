@@ -24,7 +24,7 @@ from gateway.cluster import ClusterView
 from gateway.handlers import buckets, delete_many, listing, objects
 from gateway.reclaim import ShardReclaimer
 from gateway.responses import error_response
-from gateway.routing import Route, operation_for, split_path
+from gateway.routing import Route, operation_for, split_request
 from gateway.state import STATE, GatewayState
 from gateway.write_path import WritePolicy
 from metadata.client import MetadataClient
@@ -60,7 +60,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     operation = "Unknown"
     resource = request.path
     try:
-        bucket, key = split_path(request.raw_path)
+        bucket, key = split_request(request.host, request.raw_path, state.settings.domains)
         operation = operation_for(request.method, bucket, key, request.query)
         route = Route(bucket=bucket, key=key, operation=operation)
         access_key = await authenticate(request, state)

@@ -79,6 +79,30 @@ def split_path(raw_path: str) -> tuple[str, str]:
     return bucket, key
 
 
+def bucket_from_host(host: str, domains: tuple[str, ...]) -> str | None:
+    """The bucket of a virtual-hosted-style request (bucket.<domain>), else None."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.lower().rstrip(".")
+    for domain in domains:
+        if name.endswith("." + domain) and len(name) > len(domain) + 1:
+            return name[: -len(domain) - 1]
+    return None
+
+
+def split_request(host: str, raw_path: str, domains: tuple[str, ...]) -> tuple[str, str]:
+    """(bucket, key) of a request, virtual-hosted style when the Host names a
+    bucket under a configured domain, path style otherwise."""
+    bucket = bucket_from_host(host, domains)
+    if bucket is None:
+        return split_path(raw_path)
+    path = raw_path.split("?", 1)[0]
+    try:
+        key = unquote(path[1:], errors="strict") if path.startswith("/") else ""
+    except UnicodeDecodeError as exc:
+        raise errors.InvalidURI() from exc
+    return bucket, key
+
+
 def operation_for(method: str, bucket: str, key: str, query: Mapping[str, str]) -> str:
     """The S3 operation name; 'Unsupported:<what>' when not implemented."""
     if not bucket:

@@ -70,6 +70,9 @@ class GatewaySettings(CommonSettings):
     access_key: str = field(default="", metadata=_help("root access key id"))
     secret_key: str = field(default="", metadata=_help("root secret access key"))
     region: str = field(default="us-east-1", metadata=_help("region name used in SigV4"))
+    domain: str = field(
+        default="", metadata=_help("comma-separated domains for bucket.<domain> addressing")
+    )
     tls_cert_file: str = field(default="", metadata=_help("PEM certificate: serve HTTPS"))
     tls_key_file: str = field(default="", metadata=_help("PEM private key of tls_cert_file"))
     data_shards: int = field(default=limits.DATA_SHARDS_DEFAULT, metadata=_help("k"))
@@ -87,6 +90,10 @@ class GatewaySettings(CommonSettings):
         default=limits.INFLIGHT_BYTES_MAX_DEFAULT,
         metadata=_help("body bytes buffered across requests before 503 SlowDown"),
     )
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        return tuple(d.strip().lower().strip(".") for d in self.domain.split(",") if d.strip())
 
     @property
     def effective_write_quorum(self) -> int:

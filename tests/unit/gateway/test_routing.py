@@ -90,3 +90,20 @@ def test_buffer_estimates() -> None:
     g = Geometry(4, 2, 256 * 1024)
     assert write_buffer_bytes(g, 4) == 1024 * 1024 + 5 * 6 * 256 * 1024
     assert read_buffer_bytes(g) == 2 * 6 * 256 * 1024
+
+
+@pytest.mark.parametrize(
+    ("host", "raw", "expected"),
+    [
+        ("photos.s3.example.com", "/a/b.jpg", ("photos", "a/b.jpg")),
+        ("photos.s3.example.com:9000", "/", ("photos", "")),
+        ("PHOTOS.S3.Example.com.", "/k?x=1", ("photos", "k")),
+        ("s3.example.com", "/photos/k", ("photos", "k")),
+        ("127.0.0.1:9000", "/photos/k", ("photos", "k")),
+        ("other.org", "/photos/k", ("photos", "k")),
+    ],
+)
+def test_virtual_hosted_style(host: str, raw: str, expected: tuple[str, str]) -> None:
+    from gateway.routing import split_request
+
+    assert split_request(host, raw, ("s3.example.com",)) == expected

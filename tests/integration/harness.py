@@ -9,7 +9,6 @@ from botocore.config import Config
 
 from cli.local_cluster import Layout, LocalCluster
 
-
 VHOST_DOMAIN = "s3.tessera.test"  # the shared cluster's domain for bucket.<domain> addressing
 
 

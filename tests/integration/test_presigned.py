@@ -57,16 +57,19 @@ def test_expired_and_tampered_urls(signer, s3) -> None:  # type: ignore[no-untyp
     bucket = f"exp-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="k", Body=b"v")
-    url = signer.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"},
-                                        ExpiresIn=1)
+    url = signer.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=1
+    )
     time.sleep(2.2)
     status, body = fetch(url)
     assert status == 403 and b"<Code>AccessDenied</Code>" in body and b"expired" in body
-    fresh = signer.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"},
-                                          ExpiresIn=60)
+    fresh = signer.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=60
+    )
     status, body = fetch(fresh.replace("/k?", "/other?"))
     assert status == 403 and b"SignatureDoesNotMatch" in body
-    too_long = signer.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"},
-                                             ExpiresIn=7 * 24 * 3600 + 1)
+    too_long = signer.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=7 * 24 * 3600 + 1
+    )
     status, body = fetch(too_long)
     assert status == 400 and b"AuthorizationQueryParametersError" in body

@@ -3,9 +3,7 @@ event-loop watchdog."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,8 +12,6 @@ from rocksdict import Rdict
 from metadata.state import StateMachine, open_db
 from tessera.ids import new_version_id
 from tessera.model import ObjectVersion, ShardLocation
-
-SLOW_CALLBACK_SECONDS = 0.25
 
 VersionFactory = Callable[..., ObjectVersion]
 
@@ -55,34 +51,3 @@ def make_version() -> VersionFactory:
         return ObjectVersion(**values)  # type: ignore[arg-type]
 
     return build
-
-
-class _SlowCallbacks(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if message.startswith("Executing") and " took " in message:
-            self.messages.append(message)
-
-
-@pytest.fixture
-async def loop_watchdog() -> AsyncIterator[None]:
-    """Fails the test if a callback blocks the event loop for long (a blocking
-    call that escaped the executor)."""
-    loop = asyncio.get_running_loop()
-    handler = _SlowCallbacks()
-    asyncio_log = logging.getLogger("asyncio")
-    asyncio_log.addHandler(handler)
-    was_debug, was_slow = loop.get_debug(), loop.slow_callback_duration
-    loop.set_debug(True)
-    loop.slow_callback_duration = SLOW_CALLBACK_SECONDS
-    try:
-        yield
-    finally:
-        loop.set_debug(was_debug)
-        loop.slow_callback_duration = was_slow
-        asyncio_log.removeHandler(handler)
-    assert not handler.messages, handler.messages

@@ -33,6 +33,16 @@ class BodySource(Protocol):
         ...
 
 
+async def read_exactly(content: StreamReader, n: int) -> bytes:
+    """n bytes of a request stream; IncompleteBody when it ends sooner."""
+    try:
+        return await content.readexactly(n)
+    except asyncio.IncompleteReadError as exc:
+        raise errors.IncompleteBody() from exc
+    except (ClientPayloadError, ConnectionResetError) as exc:
+        raise errors.IncompleteBody() from exc
+
+
 class PlainBody:
     """A body framed by Content-Length."""
 
@@ -41,12 +51,7 @@ class PlainBody:
         self.size_bytes = size_bytes
 
     async def read_exactly(self, n: int) -> bytes:
-        try:
-            return await self._content.readexactly(n)
-        except asyncio.IncompleteReadError as exc:
-            raise errors.IncompleteBody() from exc
-        except (ClientPayloadError, ConnectionResetError) as exc:
-            raise errors.IncompleteBody() from exc
+        return await read_exactly(self._content, n)
 
     async def finish(self) -> dict[str, str]:
         return {}

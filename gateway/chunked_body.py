@@ -22,6 +22,7 @@ from gateway.auth.chunk_signing import (
     parse_chunk_header,
     parse_trailer_line,
 )
+from gateway.body import read_exactly
 from tessera import errors
 
 TRAILER_LINES_MAX = 16
@@ -58,12 +59,7 @@ class AwsChunkedBody:
         return line[:-2]
 
     async def _exactly(self, n: int) -> bytes:
-        try:
-            return await self._content.readexactly(n)
-        except asyncio.IncompleteReadError as exc:
-            raise errors.IncompleteBody() from exc
-        except (ClientPayloadError, ConnectionResetError) as exc:
-            raise errors.IncompleteBody() from exc
+        return await read_exactly(self._content, n)
 
     async def _next_chunk(self) -> None:
         header = parse_chunk_header(await self._line(), signed=self._signer is not None)

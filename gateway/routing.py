@@ -120,6 +120,7 @@ def operation_for(method: str, bucket: str, key: str, query: Mapping[str, str]) 
                 return "DeleteObjects"
             return f"Unsupported:{method} ?{sub[0]}"
         table = {
+            "POST": "PostObject",
             "PUT": "CreateBucket",
             "HEAD": "HeadBucket",
             "DELETE": "DeleteBucket",

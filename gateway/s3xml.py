@@ -244,6 +244,20 @@ def render_copy_result(etag: str, last_modified: float) -> bytes:
     )
 
 
+def render_post_response(location: str, bucket: str, key: str, etag: str) -> bytes:
+    """PostResponse, for a form upload with success_action_status 201."""
+    return _document(
+        "PostResponse",
+        [
+            _el("Location", location),
+            _el("Bucket", bucket),
+            _el("Key", key),
+            _el("ETag", f'"{etag}"'),
+        ],
+        namespaced=False,
+    )
+
+
 DELETE_OBJECTS_MAX = 1000
 
 

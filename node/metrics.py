@@ -54,3 +54,14 @@ SHARDS_STORED = Gauge("tessera_node_shards", "Durable shard files on this node."
 REGISTERED = Gauge(
     "tessera_node_registered", "1 while the last registration or heartbeat succeeded."
 )
+SHARDS_QUARANTINED = Counter(
+    "tessera_node_shards_quarantined_total", "Corrupt shards moved aside (never deleted)."
+)
+SCRUBBED_BYTES = Counter("tessera_node_scrubbed_bytes_total", "Chunk bytes re-read by the scrubber.")
+SCRUB_CORRUPT = Counter(
+    "tessera_node_scrub_corrupt_shards_total", "Corrupt shards the scrubber found."
+)
+SCRUB_PASSES = Counter("tessera_node_scrub_passes_total", "Complete scrub passes over the store.")
+SCRUB_PASS_SECONDS = Gauge(
+    "tessera_node_scrub_last_pass_seconds", "Duration of the last complete scrub pass."
+)

@@ -80,6 +80,7 @@ class ShardStore:
         self.data_dir = Path(data_dir)
         self.shards_dir = self.data_dir / "shards"
         self.tmp_dir = self.data_dir / "tmp"
+        self.quarantine_dir = self.data_dir / "quarantine"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock_fd = _lock_folder(self.data_dir / "LOCK")
         self._lock = threading.Lock()  # guards renames, unlinks and the counters
@@ -88,6 +89,7 @@ class ShardStore:
         try:
             self.shards_dir.mkdir(exist_ok=True)
             self.tmp_dir.mkdir(exist_ok=True)
+            self.quarantine_dir.mkdir(exist_ok=True)
             self._remove_temp_files()
             self._scan()
         except BaseException:
@@ -170,6 +172,47 @@ class ShardStore:
             self._shard_count -= 1
         _fsync_folder(path.parent)
         return True
+
+    def quarantine(self, version_id: str, shard_index: int) -> Path | None:
+        """Moves a corrupt shard aside (never deletes it): it is no longer
+        served, and stays for inspection. Returns where it went, or None if
+        it was already gone."""
+        path = self.shard_path(version_id, shard_index)
+        target = self.quarantine_dir / f"{path.name}.{int(time.time())}"
+        with self._lock:
+            try:
+                size = path.stat().st_size
+                os.rename(path, target)
+            except FileNotFoundError:
+                return None
+            self._used_bytes -= size
+            self._shard_count -= 1
+        _fsync_folder(path.parent)
+        _fsync_folder(self.quarantine_dir)
+        metrics.SHARDS_QUARANTINED.inc()
+        log.error("quarantined corrupt shard %s as %s", path, target)
+        return target
+
+    def shard_ids(self) -> Iterator[tuple[str, int]]:
+        """(version id, shard index) of every durable shard, folder by folder
+        (a snapshot per folder: shards written meanwhile may be missed)."""
+        for folder in sorted(os.scandir(self.shards_dir), key=lambda e: e.name):
+            if not folder.is_dir(follow_symlinks=False):
+                continue
+            for name in sorted(os.listdir(folder.path)):
+                if _is_shard_name(name):
+                    version_id, _, index = name.partition(".")
+                    yield version_id, int(index)
+
+    def verify(self, version_id: str, shard_index: int) -> int:
+        """Reads a whole shard and checks every checksum; returns the bytes
+        read. Raises ShardCorrupt (or ShardNotFound if it was removed)."""
+        read = 0
+        with self.open_reader(version_id, shard_index) as reader:
+            for stripe_index in reader.stripe_range(0, 0):
+                data, _ = reader.read_chunk(stripe_index)
+                read += len(data)
+        return read
 
     def _install(self, tmp_path: Path, final_path: Path) -> int:
         """Renames a complete, fsynced temp file into place and makes the

@@ -7,7 +7,7 @@ zfec releases the GIL, so callers run these in a thread pool.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import zfec
 
@@ -63,3 +63,13 @@ def decode_stripe(chunks: Mapping[int, bytes], geometry: Geometry, data_bytes: i
     decoder = zfec.Decoder(k, geometry.total_shards)
     parts = decoder.decode(tuple(chunks[i] for i in order), tuple(order))
     return b"".join(parts)[:data_bytes]
+
+
+def rebuild_chunks(
+    chunks: Mapping[int, bytes], geometry: Geometry, data_bytes: int, wanted: Sequence[int]
+) -> dict[int, bytes]:
+    """Recomputes the chunks at the wanted shard indexes of one stripe from
+    any k of its chunks (data_bytes: the stripe's data length)."""
+    data = decode_stripe(chunks, geometry, data_bytes)
+    full = encode_stripe(data, geometry)
+    return {i: full[i] for i in wanted}

@@ -51,3 +51,18 @@ def test_too_few_chunks_raise() -> None:
     chunks = encode_stripe(b"x" * 32, geometry)
     with pytest.raises(NotEnoughShards):
         decode_stripe({0: chunks[0], 5: chunks[5], 4: chunks[4]}, geometry, 32)
+
+
+@settings(max_examples=100, deadline=None)
+@given(k=st.integers(1, 6), m=st.integers(1, 4), data=st.data())
+def test_rebuild_recreates_lost_chunks_exactly(k: int, m: int, data: st.DataObject) -> None:
+    from tessera.codec import rebuild_chunks
+
+    geometry = Geometry(k, m, 32)
+    size = data.draw(st.integers(1, geometry.stripe_size_bytes))
+    payload = data.draw(st.binary(min_size=size, max_size=size))
+    chunks = encode_stripe(payload, geometry)
+    lost = data.draw(st.sets(st.integers(0, k + m - 1), min_size=1, max_size=m))
+    survivors = {i: c for i, c in enumerate(chunks) if i not in lost}
+    rebuilt = rebuild_chunks(survivors, geometry, size, sorted(lost))
+    assert rebuilt == {i: chunks[i] for i in lost}

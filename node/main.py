@@ -67,7 +67,9 @@ async def serve(
             log.warning("cluster secret is empty: internal gRPC accepts any caller")
         server = new_server(settings.cluster_secret)
         identity = NodeIdentity(node_id, settings.zone, capacity_bytes)
-        pb_grpc.add_NodeServicer_to_server(NodeServicer(store, executor, identity), server)
+        pb_grpc.add_NodeServicer_to_server(
+            NodeServicer(store, executor, identity, settings.cluster_secret), server
+        )
         port = server.add_insecure_port(settings.listen)
         await server.start()
         stack.push_async_callback(server.stop, STOP_GRACE_SECONDS)

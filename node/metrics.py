@@ -57,7 +57,9 @@ REGISTERED = Gauge(
 SHARDS_QUARANTINED = Counter(
     "tessera_node_shards_quarantined_total", "Corrupt shards moved aside (never deleted)."
 )
-SCRUBBED_BYTES = Counter("tessera_node_scrubbed_bytes_total", "Chunk bytes re-read by the scrubber.")
+SCRUBBED_BYTES = Counter(
+    "tessera_node_scrubbed_bytes_total", "Chunk bytes re-read by the scrubber."
+)
 SCRUB_CORRUPT = Counter(
     "tessera_node_scrub_corrupt_shards_total", "Corrupt shards the scrubber found."
 )
@@ -65,3 +67,4 @@ SCRUB_PASSES = Counter("tessera_node_scrub_passes_total", "Complete scrub passes
 SCRUB_PASS_SECONDS = Gauge(
     "tessera_node_scrub_last_pass_seconds", "Duration of the last complete scrub pass."
 )
+SHARDS_REBUILT = Counter("tessera_node_shards_rebuilt_total", "Shards rebuilt here from peers.")

@@ -40,10 +40,12 @@ from node.errors import (
     ShardNotFound,
     StoreError,
 )
+from node.rebuild import rebuild_shard
 from node.shard_format import ShardMeta
 from node.store import ShardReader, ShardStore, ShardWriter
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
+from tessera.errors import TesseraError
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +96,33 @@ def meta_from_pb(header: pb.ShardHeader) -> ShardMeta:
     )
 
 
+def meta_to_pb(meta: ShardMeta) -> pb.ShardHeader:
+    return pb.ShardHeader(
+        bucket=meta.bucket,
+        key=meta.key,
+        version_id=meta.version_id,
+        shard_index=meta.shard_index,
+        data_shards=meta.data_shards,
+        parity_shards=meta.parity_shards,
+        chunk_size_bytes=meta.chunk_size_bytes,
+        object_size_bytes=meta.object_size_bytes,
+        stripe_count=meta.stripe_count,
+    )
+
+
+REBUILD_TIMEOUT_DEFAULT_SECONDS = 600.0
+
+
 class NodeServicer(pb_grpc.NodeServicer):
     """Serves one ShardStore; store calls run in executor (bounded, owned by the caller)."""
 
-    def __init__(self, store: ShardStore, executor: Executor, identity: NodeIdentity) -> None:
+    def __init__(
+        self, store: ShardStore, executor: Executor, identity: NodeIdentity, secret: str = ""
+    ) -> None:
         self._store = store
         self._executor = executor
         self._identity = identity
+        self._secret = secret  # for calls to peers when rebuilding
 
     async def PutShard(
         self, request_iterator: AsyncIterator[pb.PutShardRequest], context: Context
@@ -177,6 +199,35 @@ class NodeServicer(pb_grpc.NodeServicer):
             used_bytes=self._store.used_bytes,
             shard_count=self._store.shard_count,
         )
+
+    async def ListShards(
+        self, request: pb.ListShardsRequest, context: Context
+    ) -> AsyncIterator[pb.ShardHeader]:
+        ids = await self._run(lambda: list(self._store.shard_ids()))
+        for version_id, shard_index in ids:
+            try:
+                meta = await self._run(self._store.read_meta, version_id, shard_index)
+            except StoreError:
+                continue  # removed or quarantined meanwhile; corrupt ones are the scrubber's
+            yield meta_to_pb(meta)
+
+    async def RebuildShard(
+        self, request: pb.RebuildShardRequest, context: Context
+    ) -> pb.RebuildShardResponse:
+        try:
+            stored, read = await rebuild_shard(
+                store=self._store,
+                executor=self._executor,
+                meta=meta_from_pb(request.header),
+                sources=[(s.shard_index, s.address) for s in request.sources],
+                secret=self._secret,
+                timeout_seconds=request.timeout_seconds or REBUILD_TIMEOUT_DEFAULT_SECONDS,
+            )
+        except TesseraError as exc:  # not enough readable sources
+            await context.abort(grpc.StatusCode.UNAVAILABLE, exc.message)
+        except Exception as exc:
+            await _abort(context, exc, _status_of(exc))
+        return pb.RebuildShardResponse(stored_bytes=stored, read_bytes=read)
 
     async def _put(self, requests: AsyncIterator[pb.PutShardRequest]) -> int:
         writer: ShardWriter | None = None

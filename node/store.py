@@ -151,6 +151,11 @@ class ShardStore:
             raise
         return ShardReader(path, fd, meta, header_length)
 
+    def read_meta(self, version_id: str, shard_index: int) -> ShardMeta:
+        """A shard's verified header."""
+        with self.open_reader(version_id, shard_index) as reader:
+            return reader.meta
+
     def read_stripes(
         self, version_id: str, shard_index: int, stripe_start: int = 0, stripe_count: int = 0
     ) -> Iterator[bytes]:

@@ -6,6 +6,36 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ListShardsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ShardSource(_message.Message):
+    __slots__ = ("shard_index", "address")
+    SHARD_INDEX_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    shard_index: int
+    address: str
+    def __init__(self, shard_index: _Optional[int] = ..., address: _Optional[str] = ...) -> None: ...
+
+class RebuildShardRequest(_message.Message):
+    __slots__ = ("header", "sources", "timeout_seconds")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    header: ShardHeader
+    sources: _containers.RepeatedCompositeFieldContainer[ShardSource]
+    timeout_seconds: float
+    def __init__(self, header: _Optional[_Union[ShardHeader, _Mapping]] = ..., sources: _Optional[_Iterable[_Union[ShardSource, _Mapping]]] = ..., timeout_seconds: _Optional[float] = ...) -> None: ...
+
+class RebuildShardResponse(_message.Message):
+    __slots__ = ("stored_bytes", "read_bytes")
+    STORED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    READ_BYTES_FIELD_NUMBER: _ClassVar[int]
+    stored_bytes: int
+    read_bytes: int
+    def __init__(self, stored_bytes: _Optional[int] = ..., read_bytes: _Optional[int] = ...) -> None: ...
+
 class ShardHeader(_message.Message):
     __slots__ = ("bucket", "key", "version_id", "shard_index", "data_shards", "parity_shards", "chunk_size_bytes", "object_size_bytes", "stripe_count")
     BUCKET_FIELD_NUMBER: _ClassVar[int]

@@ -56,6 +56,16 @@ class NodeStub:
                 request_serializer=proto_dot_tessera__pb2.NodeStatusRequest.SerializeToString,
                 response_deserializer=proto_dot_tessera__pb2.NodeStatusResponse.FromString,
                 _registered_method=True)
+        self.ListShards = channel.unary_stream(
+                '/tessera.Node/ListShards',
+                request_serializer=proto_dot_tessera__pb2.ListShardsRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.ShardHeader.FromString,
+                _registered_method=True)
+        self.RebuildShard = channel.unary_unary(
+                '/tessera.Node/RebuildShard',
+                request_serializer=proto_dot_tessera__pb2.RebuildShardRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.RebuildShardResponse.FromString,
+                _registered_method=True)
 
 
 class NodeServicer:
@@ -94,6 +104,23 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListShards(self, request, context):
+        """Server stream of the headers of every durable shard on the node (for GC,
+        audits and rebuilding the object index from the nodes).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RebuildShard(self, request, context):
+        """Rebuilds one shard on this node from its peers: reads any k other shards
+        of the version from the sources, recomputes this shard's chunks, and
+        makes the shard durable before answering.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -116,6 +143,16 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.NodeStatus,
                     request_deserializer=proto_dot_tessera__pb2.NodeStatusRequest.FromString,
                     response_serializer=proto_dot_tessera__pb2.NodeStatusResponse.SerializeToString,
+            ),
+            'ListShards': grpc.unary_stream_rpc_method_handler(
+                    servicer.ListShards,
+                    request_deserializer=proto_dot_tessera__pb2.ListShardsRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.ShardHeader.SerializeToString,
+            ),
+            'RebuildShard': grpc.unary_unary_rpc_method_handler(
+                    servicer.RebuildShard,
+                    request_deserializer=proto_dot_tessera__pb2.RebuildShardRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.RebuildShardResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -228,6 +265,60 @@ class Node:
             '/tessera.Node/NodeStatus',
             proto_dot_tessera__pb2.NodeStatusRequest.SerializeToString,
             proto_dot_tessera__pb2.NodeStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListShards(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tessera.Node/ListShards',
+            proto_dot_tessera__pb2.ListShardsRequest.SerializeToString,
+            proto_dot_tessera__pb2.ShardHeader.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RebuildShard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Node/RebuildShard',
+            proto_dot_tessera__pb2.RebuildShardRequest.SerializeToString,
+            proto_dot_tessera__pb2.RebuildShardResponse.FromString,
             options,
             channel_credentials,
             insecure,

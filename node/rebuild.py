@@ -1,0 +1,108 @@
+"""Rebuilding one shard on this node from its peers (the executing half of
+repair; metadata decides what to rebuild where).
+
+The stripes are read from any k of the sources through shardio.reader (which
+fails over and decodes, never passing corrupt bytes), this shard's chunk of
+each stripe is recomputed with zfec, and the shard is written through the
+store exactly as a PutShard would: temp file, fsync, rename, fsync folder.
+Nothing is visible unless every stripe was rebuilt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from concurrent.futures import Executor
+
+from node import metrics
+from node.shard_format import ShardMeta
+from node.store import ShardStore, ShardWriter
+from proto import rpc
+from proto import tessera_pb2_grpc as pb_grpc
+from shardio import reader
+from tessera.checksum import crc32c
+from tessera.codec import encode_stripe
+from tessera.geometry import Geometry, StripeSpan
+
+log = logging.getLogger(__name__)
+
+
+class _Observer:
+    def __init__(self) -> None:
+        self.read_bytes = 0
+
+    def checksum_failure(self) -> None:
+        metrics.CHECKSUM_FAILURES.labels(stage="rebuild").inc()
+
+    def degraded_stripe(self) -> None:
+        pass
+
+    def chunks_read(self, count: int) -> None:
+        pass
+
+    def shard_failure(self, source: reader.ShardSource, reason: str) -> None:
+        log.warning(
+            "rebuild: source shard %d at %s failed: %s", source.shard_index, source.label, reason
+        )
+
+
+def _chunk_of(data: bytes, geometry: Geometry, shard_index: int) -> tuple[bytes, int]:
+    chunk = encode_stripe(data, geometry)[shard_index]
+    return chunk, crc32c(chunk)
+
+
+async def rebuild_shard(
+    *,
+    store: ShardStore,
+    executor: Executor,
+    meta: ShardMeta,
+    sources: list[tuple[int, str]],
+    secret: str,
+    timeout_seconds: float,
+) -> tuple[int, int]:
+    """Rebuilds meta's shard from sources [(shard index, address)]; returns
+    (stored bytes, chunk bytes read)."""
+    loop = asyncio.get_running_loop()
+    run = functools.partial(loop.run_in_executor, executor)
+    deadline = loop.time() + timeout_seconds
+    geometry = meta.geometry
+    channels = {address: rpc.new_channel(address) for _, address in sources}
+    observer = _Observer()
+    writer: ShardWriter | None = None
+    try:
+        shard_sources = [
+            reader.ShardSource(index, pb_grpc.NodeStub(channels[address]), address)
+            for index, address in sources
+            if index != meta.shard_index
+        ]
+        writer = await run(store.begin_write, meta)
+        stripes = reader.read_stripes(
+            sources=shard_sources,
+            version_id=meta.version_id,
+            geometry=geometry,
+            size_bytes=meta.object_size_bytes,
+            span=StripeSpan(0, meta.stripe_count, 0, meta.object_size_bytes),
+            executor=executor,
+            call_metadata=rpc.call_metadata(secret),
+            timeout_seconds=lambda: max(0.001, deadline - loop.time()),
+            observer=observer,
+        )
+        try:
+            stripe_index = 0
+            async for data in stripes:
+                observer.read_bytes += len(data)
+                chunk, chunk_crc = await run(_chunk_of, data, geometry, meta.shard_index)
+                await run(writer.append, stripe_index, chunk, chunk_crc)
+                stripe_index += 1
+        finally:
+            await stripes.aclose()
+        stored = await run(writer.commit, meta.stripe_count)
+        writer = None
+        metrics.SHARDS_REBUILT.inc()
+        return stored, observer.read_bytes
+    finally:
+        if writer is not None:
+            await asyncio.shield(run(writer.abort))
+        for channel in channels.values():
+            await channel.close(None)

@@ -1,18 +1,27 @@
 """A whole Tessera cluster as local processes: what `tessera up`, the
 integration tests, the benchmarks and chaos runs start.
 
-Layout: one metadata service, nodes_per_zone nodes in each of `zones` zones,
-one gateway; every role a real `tessera <role>` process on 127.0.0.1, all
-state under one data directory. The first start writes the access key, the
-secret key and the internal cluster secret to <data_dir>/cluster.json (mode
-0600); later starts reuse them, so a restarted cluster finds all its data.
+Layout: an etcd cluster of `etcd_members` members (one per zone; the shared
+metadata log and the cluster's small state), `metadata_replicas` metadata
+replicas following that log, nodes_per_zone nodes in each of `zones` zones,
+one gateway; every role a real process on 127.0.0.1 (etcd is Debian's
+etcd-server binary, found on PATH or at $TESSERA_ETCD_BINARY; the others are
+`tessera <role>`), all state under one data directory. The first start writes
+the access key, the secret key and the internal cluster secret to
+<data_dir>/cluster.json (mode 0600); later starts reuse them, so a restarted
+cluster finds all its data (etcd members find their own data and peers again).
+
+With metadata_replicas=0 the cluster runs one unreplicated metadata service
+and no etcd (the development shape; nothing survives losing it).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +33,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 STOP_GRACE_SECONDS = 15.0
+ETCD_BINARY_ENV = "TESSERA_ETCD_BINARY"
+
+
+def etcd_binary() -> str:
+    """The etcd server binary (Debian's etcd-server package installs /usr/bin/etcd)."""
+    found = os.environ.get(ETCD_BINARY_ENV) or shutil.which("etcd")
+    if not found:
+        raise RuntimeError(
+            "etcd is not installed: run scripts/bootstrap.sh as root (it installs Debian's "
+            f"etcd-server), or `apt-get install etcd-server`, or set {ETCD_BINARY_ENV}"
+        )
+    return found
 
 
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
@@ -77,21 +98,69 @@ class Layout:
     nodes_per_zone: int = 2
     node_ports: list[int] = field(default_factory=list)  # overrides node_base_port
     extra_env: dict[str, str] = field(default_factory=dict)
+    metadata_replicas: int = 3  # 0: one unreplicated metadata service, no etcd
+    etcd_members: int = 3
+    # replica i: grpc metadata_port + 2i, http + 2i + 1 (unless listed: grpc, http, ...)
+    metadata_ports: list[int] = field(default_factory=list)
+    etcd_base_port: int = 0  # member i: client base + 2i, peer + 2i + 1 (0: metadata_port + 50)
+    etcd_ports: list[int] = field(default_factory=list)  # overrides etcd_base_port
 
     @staticmethod
-    def with_free_ports(data_dir: Path, zones: int = 3, nodes_per_zone: int = 2) -> Layout:
+    def with_free_ports(
+        data_dir: Path, zones: int = 3, nodes_per_zone: int = 2, metadata_replicas: int = 3
+    ) -> Layout:
         n = zones * nodes_per_zone
-        ports = free_ports(4 + 2 * n)
+        replicas = max(1, metadata_replicas)
+        members = 3 if metadata_replicas else 0
+        ports = free_ports(2 + 2 * replicas + 2 * members + 2 * n)
+        meta = ports[2 : 2 + 2 * replicas]
+        etcd = ports[2 + 2 * replicas : 2 + 2 * replicas + 2 * members]
         return Layout(
             data_dir=data_dir,
             s3_port=ports[0],
             admin_port=ports[1],
-            metadata_port=ports[2],
-            metadata_http_port=ports[3],
+            metadata_port=meta[0],
+            metadata_http_port=meta[1],
             zones=zones,
             nodes_per_zone=nodes_per_zone,
-            node_ports=ports[4:],
+            node_ports=ports[2 + 2 * replicas + 2 * members :],
+            metadata_replicas=metadata_replicas,
+            etcd_members=members,
+            metadata_ports=meta,
+            etcd_ports=etcd,
         )
+
+    def metadata_names(self) -> list[str]:
+        if not self.metadata_replicas:
+            return ["metadata"]
+        return [f"metadata-{i + 1}" for i in range(self.metadata_replicas)]
+
+    def etcd_names(self) -> list[str]:
+        if not self.metadata_replicas:
+            return []
+        return [f"etcd-{i + 1}" for i in range(self.etcd_members)]
+
+    def metadata_port_pair(self, index: int) -> tuple[int, int]:
+        if self.metadata_ports:
+            return self.metadata_ports[2 * index], self.metadata_ports[2 * index + 1]
+        if index == 0:
+            return self.metadata_port, self.metadata_http_port
+        return self.metadata_port + 2 * index, self.metadata_port + 2 * index + 1
+
+    def etcd_port_pair(self, index: int) -> tuple[int, int]:
+        if self.etcd_ports:
+            return self.etcd_ports[2 * index], self.etcd_ports[2 * index + 1]
+        base = self.etcd_base_port or self.metadata_port + 50
+        return base + 2 * index, base + 2 * index + 1
+
+    def metadata_addresses(self) -> str:
+        """Every replica's gRPC host:port, comma-separated (what clients are given)."""
+        pairs = [self.metadata_port_pair(i) for i in range(len(self.metadata_names()))]
+        return ",".join(f"{self.host}:{grpc}" for grpc, _ in pairs)
+
+    def etcd_client_urls(self) -> str:
+        pairs = [self.etcd_port_pair(i) for i in range(len(self.etcd_names()))]
+        return ",".join(f"http://{self.host}:{client}" for client, _ in pairs)
 
     def node_names(self) -> list[tuple[str, str]]:
         """(node id, zone) of every node, zone by zone."""
@@ -130,20 +199,34 @@ class LocalCluster:
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
+    def _resolve(self, name: str) -> str:
+        """ "metadata" names the first replica when metadata is replicated."""
+        if name == "metadata" and self.layout.metadata_replicas:
+            return self.layout.metadata_names()[0]
+        return name
+
     def _role_env(self, name: str) -> dict[str, str]:
         h = self.layout.host
         lay = self.layout
-        if name == "metadata":
-            return {
+        name = self._resolve(name)
+        if name in lay.metadata_names():
+            index = lay.metadata_names().index(name)
+            grpc_port, http_port = lay.metadata_port_pair(index)
+            env = {
                 "TESSERA_DATA_DIR": str(self.data_dir / "metadata"),
-                "TESSERA_LISTEN": f"{h}:{lay.metadata_port}",
-                "TESSERA_HTTP_LISTEN": f"{h}:{lay.metadata_http_port}",
+                "TESSERA_LISTEN": f"{h}:{grpc_port}",
+                "TESSERA_HTTP_LISTEN": f"{h}:{http_port}",
             }
+            if lay.metadata_replicas:
+                env["TESSERA_DATA_DIR"] = str(self.data_dir / "metadata" / name)
+                env["TESSERA_ETCD_ENDPOINTS"] = lay.etcd_client_urls()
+                env["TESSERA_REPLICA_ID"] = name
+            return env
         if name == "gateway":
             return {
                 "TESSERA_LISTEN": f"{h}:{lay.s3_port}",
                 "TESSERA_HTTP_LISTEN": f"{h}:{lay.admin_port}",
-                "TESSERA_METADATA_ADDRESS": f"{h}:{lay.metadata_port}",
+                "TESSERA_METADATA_ADDRESS": lay.metadata_addresses(),
                 "TESSERA_ACCESS_KEY": self.credentials.access_key,
                 "TESSERA_SECRET_KEY": self.credentials.secret_key,
             }
@@ -156,25 +239,73 @@ class LocalCluster:
                     "TESSERA_DATA_DIR": str(self.data_dir / "nodes" / node_id),
                     "TESSERA_LISTEN": f"{h}:{grpc_port}",
                     "TESSERA_HTTP_LISTEN": f"{h}:{http_port}",
-                    "TESSERA_METADATA_ADDRESS": f"{h}:{lay.metadata_port}",
+                    "TESSERA_METADATA_ADDRESS": lay.metadata_addresses(),
                 }
         raise KeyError(name)
 
     def role_of(self, name: str) -> str:
-        return name if name in ("metadata", "gateway") else "node"
+        name = self._resolve(name)
+        if name in self.layout.metadata_names():
+            return "metadata"
+        if name in self.layout.etcd_names():
+            return "etcd"
+        return name if name == "gateway" else "node"
 
     def http_port_of(self, name: str) -> int:
+        name = self._resolve(name)
+        if name in self.layout.etcd_names():
+            return self.layout.etcd_port_pair(self.layout.etcd_names().index(name))[0]
         return int(self._role_env(name)["TESSERA_HTTP_LISTEN"].rsplit(":", 1)[1])
+
+    def grpc_address_of(self, name: str) -> str:
+        """A metadata replica's or node's gRPC host:port."""
+        return self._role_env(name)["TESSERA_LISTEN"]
 
     def node_data_dir(self, node_id: str) -> Path:
         return Path(self._role_env(node_id)["TESSERA_DATA_DIR"])
 
+    def metadata_data_dir(self, name: str) -> Path:
+        return Path(self._role_env(name)["TESSERA_DATA_DIR"])
+
+    def etcd_data_dir(self, name: str) -> Path:
+        return self.data_dir / "etcd" / name
+
+    def _etcd_command(self, name: str) -> list[str]:
+        lay = self.layout
+        h = lay.host
+        members = []
+        for i, member in enumerate(lay.etcd_names()):
+            members.append(f"{member}=http://{h}:{lay.etcd_port_pair(i)[1]}")
+        client, peer = lay.etcd_port_pair(lay.etcd_names().index(name))
+        token = "tessera-" + hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
+        # On a restart etcd ignores the --initial-* flags and uses its data dir.
+        return [
+            etcd_binary(),
+            "--name", name,
+            "--data-dir", str(self.etcd_data_dir(name)),
+            "--listen-client-urls", f"http://{h}:{client}",
+            "--advertise-client-urls", f"http://{h}:{client}",
+            "--listen-peer-urls", f"http://{h}:{peer}",
+            "--initial-advertise-peer-urls", f"http://{h}:{peer}",
+            "--initial-cluster", ",".join(members),
+            "--initial-cluster-state", "new",
+            "--initial-cluster-token", token,
+            "--logger", "zap",
+            "--log-outputs", "stderr",
+        ]  # fmt: skip
+
     def start_process(self, name: str) -> subprocess.Popen[bytes]:
+        name = self._resolve(name)
         env = self._base_env()
-        env.update(self._role_env(name))
+        if self.role_of(name) == "etcd":
+            command = self._etcd_command(name)
+            self.etcd_data_dir(name).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            env.update(self._role_env(name))
+            command = [sys.executable, "-m", "cli.main", self.role_of(name)]
         log = open(self.data_dir / "logs" / f"{name}.log", "ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", self.role_of(name)],
+            command,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -186,14 +317,20 @@ class LocalCluster:
         return proc
 
     def names(self) -> list[str]:
-        return ["metadata", *[n for n, _ in self.layout.node_names()], "gateway"]
+        return [
+            *self.layout.etcd_names(),
+            *self.layout.metadata_names(),
+            *[n for n, _ in self.layout.node_names()],
+            "gateway",
+        ]
 
     def start(self) -> None:
         for name in self.names():
             self.start_process(name)
 
     def is_ready(self, name: str) -> bool:
-        url = f"http://{self.layout.host}:{self.http_port_of(name)}/readyz"
+        path = "/health" if self.role_of(name) == "etcd" else "/readyz"
+        url = f"http://{self.layout.host}:{self.http_port_of(name)}{path}"
         try:
             with urllib.request.urlopen(url, timeout=2) as resp:
                 return bool(resp.status == 200)
@@ -202,7 +339,7 @@ class LocalCluster:
 
     def wait_ready(self, timeout_seconds: float = 60.0, names: list[str] | None = None) -> None:
         deadline = time.monotonic() + timeout_seconds
-        pending = list(names or self.names())
+        pending = [self._resolve(n) for n in names or self.names()]
         while pending:
             for name in list(pending):
                 proc = self.processes.get(name)
@@ -218,23 +355,24 @@ class LocalCluster:
                 time.sleep(0.2)
 
     def log_path(self, name: str) -> Path:
-        return self.data_dir / "logs" / f"{name}.log"
+        return self.data_dir / "logs" / f"{self._resolve(name)}.log"
 
     def signal(self, name: str, sig: int) -> None:
-        proc = self.processes[name]
+        proc = self.processes[self._resolve(name)]
         if proc.poll() is None:
             os.kill(proc.pid, sig)
 
     def kill(self, name: str) -> None:
         """SIGKILL: no chance to clean up, as a crash or power loss of the process."""
         self.signal(name, signal.SIGKILL)
-        self.processes[name].wait()
+        self.processes[self._resolve(name)].wait()
 
     def stop_process(self, name: str, grace_seconds: float = STOP_GRACE_SECONDS) -> int | None:
-        proc = self.processes.get(name)
+        proc = self.processes.get(self._resolve(name))
         if proc is None:
             return None
         if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGCONT)  # a stopped (SIGSTOP) process cannot exit
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(grace_seconds)
@@ -244,14 +382,21 @@ class LocalCluster:
         return proc.returncode
 
     def stop(self) -> None:
-        """Stops the gateway, then the nodes, then metadata, each gracefully."""
-        order = ["gateway", *[n for n, _ in self.layout.node_names()], "metadata"]
+        """Stops the gateway, then the nodes and metadata replicas, then etcd,
+        each gracefully."""
+        order = [
+            "gateway",
+            *[n for n, _ in self.layout.node_names()],
+            *self.layout.metadata_names(),
+        ]
         for name in order:
-            if name in self.processes and self.processes[name].poll() is None:
-                self.processes[name].send_signal(signal.SIGTERM)
+            proc = self.processes.get(name)
+            if proc is not None and proc.poll() is None:
+                os.kill(proc.pid, signal.SIGCONT)
+                proc.send_signal(signal.SIGTERM)
             if name == "gateway":
                 self.stop_process("gateway")
-        for name in order:
+        for name in [*order, *self.layout.etcd_names()]:
             self.stop_process(name)
 
     def __enter__(self) -> LocalCluster:

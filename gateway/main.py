@@ -1,4 +1,9 @@
-"""Runs the gateway role: the S3 endpoint and its ops endpoint."""
+"""Runs the gateway role: the S3 endpoint and its ops endpoint.
+
+On stop (SIGTERM): /readyz turns 503, the listening socket closes, running
+requests get SHUTDOWN_GRACE_SECONDS to finish (gateway/draining.py explains
+why aiohttp's own shutdown cannot be used for that), then the rest closes.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import ssl
 from aiohttp import web
 
 from gateway.app import build_app
+from gateway.draining import Drain
 from gateway.state import STATE
 from service.ops_http import start_ops_server
 from service.process import run_role, setup_logging
@@ -16,15 +22,20 @@ from tessera.config import GatewaySettings, host_port
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE_SECONDS = 10.0
+SHUTDOWN_GRACE_SECONDS = 10.0  # deploy/k8s: terminationGracePeriodSeconds leaves room for it
+CLOSE_TIMEOUT_SECONDS = 2.0  # after the drain: requests still running are cancelled
 
 
 async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
     app = build_app(settings)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
+    drain = Drain()
+    app.middlewares.append(drain.middleware)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=CLOSE_TIMEOUT_SECONDS)
     await runner.setup()
 
     async def ready() -> str | None:
+        if stop.is_set():
+            return "stopping"
         state = app[STATE]
         if not state.cluster.loaded:
             return "cluster map not loaded"
@@ -40,6 +51,8 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
     log.info("S3 endpoint on %s://%s:%d", "https" if tls else "http", host, port)
     try:
         await stop.wait()
+        await site.stop()
+        await drain.wait_idle(SHUTDOWN_GRACE_SECONDS)
     finally:
         await runner.cleanup()
         await ops.cleanup()

@@ -1,14 +1,18 @@
 """MetadataClient: the async client the gateway and the nodes use to reach metadata.
 
-Every method takes a required ``timeout`` (seconds: the caller's remaining
-deadline — gRPC has none by default) and raises TesseraError subclasses: the
-exact S3 error the service decided on, ServiceUnavailable when it could not be
-reached in time.
+``address`` is one replica's host:port or a comma-separated list of them; any
+replica serves any call (writes go through the shared log, strong reads wait
+for the log's head). Every method takes a required ``timeout`` (seconds: the
+caller's remaining deadline — gRPC has none by default) and raises
+TesseraError subclasses: the exact S3 error the service decided on,
+ServiceUnavailable when no replica could answer in time.
 
-Invariants: a call that failed in transport (UNAVAILABLE with no S3 code: the
-service down, restarting, or the connection cut) is retried with backoff
-within the timeout, with the same request id, so a mutation that did land the
-first time is not applied twice; nothing is retried past the caller's deadline.
+Invariants: a call that failed in transport (UNAVAILABLE: a replica down,
+restarting, cut off from etcd, or the connection cut) or that one replica did
+not answer within its share of the deadline is retried on the next replica,
+with backoff, within the timeout and with the same request id, so a mutation
+that did land the first time is not applied twice; nothing is retried past
+the caller's deadline.
 """
 
 # Every method takes the caller's remaining deadline as `timeout` and hands it to
@@ -20,8 +24,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 import grpc.aio
@@ -34,16 +38,28 @@ from tessera import errors
 from tessera.ids import new_request_id
 from tessera.model import BucketInfo, ClusterMapView, ListPage, NodeInfo, ObjectVersion
 
-R = TypeVar("R")
-
 RETRY_BACKOFF_FIRST_SECONDS = 0.05
 RETRY_BACKOFF_MAX_SECONDS = 1.0
+# One replica gets at most this share of the remaining time (but at least the
+# floor) before the call moves on: a hung replica costs latency, not the call.
+ATTEMPT_SHARE = 0.5
+ATTEMPT_SECONDS_MIN = 2.0
+
+
+def parse_addresses(address: str) -> list[str]:
+    """'host:port' or 'h1:p1,h2:p2,...' (blanks ignored)."""
+    found = [a.strip() for a in address.split(",") if a.strip()]
+    if not found:
+        raise ValueError("no metadata address given")
+    return found
 
 
 class MetadataClient:
     def __init__(self, address: str, secret: str) -> None:
-        self._channel = new_channel(address)
-        self._stub = pb_grpc.MetadataStub(self._channel)
+        self.addresses = parse_addresses(address)
+        self._channels = [new_channel(a) for a in self.addresses]
+        self._stubs = [pb_grpc.MetadataStub(c) for c in self._channels]
+        self._current = 0
         self._metadata = call_metadata(secret)
 
     async def __aenter__(self) -> MetadataClient:
@@ -53,7 +69,8 @@ class MetadataClient:
         await self.close()
 
     async def close(self) -> None:
-        await self._channel.close(None)
+        for channel in self._channels:
+            await channel.close(None)
 
     # ------------------------------------------------------------ buckets
 
@@ -63,46 +80,59 @@ class MetadataClient:
         request = pb.CreateBucketRequest(
             name=name, owner=owner, request_id=request_id or new_request_id()
         )
-        return convert.bucket_from_pb(await self._call(self._stub.CreateBucket, request, timeout))
+        return convert.bucket_from_pb(await self._call("CreateBucket", request, timeout))
 
     async def delete_bucket(self, name: str, *, timeout: float, request_id: str = "") -> None:
         request = pb.BucketName(name=name, request_id=request_id or new_request_id())
-        await self._call(self._stub.DeleteBucket, request, timeout)
+        await self._call("DeleteBucket", request, timeout)
 
     async def get_bucket(self, name: str, *, timeout: float) -> BucketInfo:
-        reply = await self._call(self._stub.GetBucket, pb.BucketName(name=name), timeout)
+        reply = await self._call("GetBucket", pb.BucketName(name=name), timeout)
         return convert.bucket_from_pb(reply)
 
     async def list_buckets(self, owner: str, *, timeout: float) -> list[BucketInfo]:
         """The owner's buckets in name order (every bucket when owner is empty)."""
-        reply = await self._call(
-            self._stub.ListBuckets, pb.ListBucketsRequest(owner=owner), timeout
-        )
+        reply = await self._call("ListBuckets", pb.ListBucketsRequest(owner=owner), timeout)
         return [convert.bucket_from_pb(b) for b in reply.buckets]
 
     # ------------------------------------------------------------ objects
 
-    async def put_object(self, version: ObjectVersion, *, timeout: float) -> ObjectVersion | None:
+    async def put_object(
+        self,
+        version: ObjectVersion,
+        *,
+        timeout: float,
+        if_none_match_star: bool = False,
+        if_match_etag: str = "",
+    ) -> ObjectVersion | None:
         """Commits version as its key's current one; returns the record it replaced.
 
         version.request_id is the idempotency key (one is generated when empty):
         set it yourself to make your own retries of the same commit safe.
+        if_none_match_star / if_match_etag make the commit conditional
+        (PreconditionFailed when the condition does not hold; NoSuchKey for
+        If-Match on a key with no current version).
         """
         if not version.request_id:
             version = dataclasses.replace(version, request_id=new_request_id())
-        reply = await self._call(self._stub.PutObject, convert.version_to_pb(version), timeout)
+        request = pb.PutObjectRequest(
+            version=convert.version_to_pb(version),
+            if_none_match_star=if_none_match_star,
+            if_match_etag=if_match_etag,
+        )
+        reply = await self._call("PutObject", request, timeout)
         return convert.version_from_pb(reply.replaced) if reply.has_replaced else None
 
     async def get_object(self, bucket: str, key: str, *, timeout: float) -> ObjectVersion:
         request = pb.ObjectKey(bucket=bucket, key=key)
-        return convert.version_from_pb(await self._call(self._stub.GetObject, request, timeout))
+        return convert.version_from_pb(await self._call("GetObject", request, timeout))
 
     async def delete_object(
         self, bucket: str, key: str, *, timeout: float, request_id: str = ""
     ) -> ObjectVersion | None:
         """Deletes the key's current version; returns it (None if there was none)."""
         request = pb.ObjectKey(bucket=bucket, key=key, request_id=request_id or new_request_id())
-        reply = await self._call(self._stub.DeleteObject, request, timeout)
+        reply = await self._call("DeleteObject", request, timeout)
         return convert.version_from_pb(reply.deleted) if reply.existed else None
 
     async def list_objects(
@@ -122,12 +152,12 @@ class MetadataClient:
             start_after=start_after,
             max_keys=max_keys,
         )
-        return convert.page_from_pb(await self._call(self._stub.ListObjects, request, timeout))
+        return convert.page_from_pb(await self._call("ListObjects", request, timeout))
 
     # ------------------------------------------------------------ nodes
 
     async def register_node(self, info: NodeInfo, *, timeout: float) -> ClusterMapView:
-        reply = await self._call(self._stub.RegisterNode, convert.node_to_pb(info), timeout)
+        reply = await self._call("RegisterNode", convert.node_to_pb(info), timeout)
         return convert.map_from_pb(reply)
 
     async def heartbeat(
@@ -136,32 +166,70 @@ class MetadataClient:
         request = pb.HeartbeatRequest(
             node_id=node_id, capacity_bytes=capacity_bytes, used_bytes=used_bytes
         )
-        await self._call(self._stub.Heartbeat, request, timeout)
+        await self._call("Heartbeat", request, timeout)
 
     async def get_cluster_map(self, *, timeout: float) -> ClusterMapView:
-        return convert.map_from_pb(await self._call(self._stub.GetClusterMap, pb.Empty(), timeout))
+        return convert.map_from_pb(await self._call("GetClusterMap", pb.Empty(), timeout))
+
+    # ------------------------------------------------------------ replicas
+
+    async def replica_status(self, *, timeout: float) -> dict[str, Any]:
+        """The current replica's place in the log and a digest of its state."""
+        reply = await self._call("ReplicaStatus", pb.Empty(), timeout)
+        return {
+            "replica_id": reply.replica_id,
+            "applied_revision": reply.applied_revision,
+            "applied_position": reply.applied_position,
+            "state_digest": reply.state_digest,
+            "key_count": reply.key_count,
+        }
+
+    async def fetch_checkpoint(self, *, timeout: float) -> AsyncIterator[tuple[str, bytes, bool]]:
+        """A checkpoint of the first address's state, as (file, data, last) chunks.
+
+        No failover: a checkpoint must come whole from one replica.
+        """
+        call = self._stubs[0].FetchCheckpoint(
+            pb.CheckpointRequest(), timeout=timeout, metadata=self._metadata
+        )
+        try:
+            async for chunk in call:
+                yield chunk.file_name, bytes(chunk.data), chunk.end_of_file
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc(exc) from exc
 
     # ------------------------------------------------------------ transport
 
-    async def _call(self, method: Callable[..., Awaitable[R]], request: Any, timeout: float) -> R:
+    async def _call(self, method: str, request: Any, timeout: float) -> Any:
+        """Calls the named RPC on the current replica, moving on as the docstring says."""
         deadline = time.monotonic() + timeout
         backoff = RETRY_BACKOFF_FIRST_SECONDS
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise errors.ServiceUnavailable("metadata call ran out of time")
+            attempt = remaining
+            if len(self._stubs) > 1:
+                attempt = min(remaining, max(ATTEMPT_SECONDS_MIN, remaining * ATTEMPT_SHARE))
+            replica = self._current
             try:
-                return await method(request, timeout=remaining, metadata=self._metadata)
+                stub_method = getattr(self._stubs[replica], method)
+                return await stub_method(request, timeout=attempt, metadata=self._metadata)
             except grpc.aio.AioRpcError as exc:
-                if not _transport_unavailable(exc) or remaining <= backoff:
+                retry = _retryable(exc, many_replicas=len(self._stubs) > 1)
+                if not retry or deadline - time.monotonic() <= backoff:
                     raise error_from_rpc(exc) from exc
+            if replica == self._current:  # another call may have moved on already
+                self._current = (replica + 1) % len(self._stubs)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, RETRY_BACKOFF_MAX_SECONDS)
 
 
-def _transport_unavailable(exc: grpc.aio.AioRpcError) -> bool:
-    """UNAVAILABLE from the connection (not an S3 503 the service chose to answer)."""
-    if exc.code() != grpc.StatusCode.UNAVAILABLE:
-        return False
+def _retryable(exc: grpc.aio.AioRpcError, *, many_replicas: bool) -> bool:
+    """Worth another attempt: the connection failed, or (with other replicas to
+    try) this replica was unavailable or too slow to answer."""
     trailers: Any = exc.trailing_metadata() or ()
-    return all(key != S3_CODE_HEADER for key, _ in trailers)
+    s3_code = next((str(v) for k, v in trailers if k == S3_CODE_HEADER), "")
+    if exc.code() == grpc.StatusCode.UNAVAILABLE:
+        return not s3_code or (many_replicas and s3_code == "ServiceUnavailable")
+    return many_replicas and exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED

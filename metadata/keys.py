@@ -3,6 +3,9 @@
     b"b/" + bucket                          -> BucketInfo JSON
     b"o/" + bucket + b"\\x00" + key          -> ObjectVersion JSON (current version)
     b"n/" + node_id                         -> NodeInfo JSON (registered nodes)
+    b"l/" + node_id                         -> liveness JSON {"alive", "revision"}
+    b"s/epoch"                              -> 8-byte big-endian position of the
+                                               last cluster map change
     b"s/applied"                            -> 8-byte big-endian log position
     b"r/" + request_id                      -> Outcome JSON (idempotency record)
     b"q/" + position(8, BE) + request_id    -> b"" (prune index of the r/ records)
@@ -17,7 +20,9 @@ from __future__ import annotations
 BUCKET = b"b/"
 OBJECT = b"o/"
 NODE = b"n/"
+LIVENESS = b"l/"
 APPLIED = b"s/applied"
+EPOCH = b"s/epoch"
 REQUEST = b"r/"
 REQUEST_BY_POSITION = b"q/"
 
@@ -39,6 +44,10 @@ def object_key(bucket: str, key: str) -> bytes:
 
 def node_key(node_id: str) -> bytes:
     return NODE + node_id.encode()
+
+
+def liveness_key(node_id: str) -> bytes:
+    return LIVENESS + node_id.encode()
 
 
 def request_key(request_id: str) -> bytes:

@@ -1,104 +1,94 @@
-"""Node liveness and the cluster map built from it (pure logic: callers pass now).
+"""Node liveness: who is alive, and the log corrections that keep the map in step.
 
-Registered nodes are durable (the RegisterNode mutation); heartbeats are kept
-here only, in memory, and never logged. A node is "down" once it has been
-silent for more than grace_seconds; otherwise it has its registered state
-("up", or "draining" as an operator set it). Times are wall-clock seconds
-(time.time()), the unit of NodeInfo.last_heartbeat. After a restart every
-registered node gets a fresh grace period rather than being reported down.
+The cluster map itself (registered nodes, their effective state, the epoch)
+is state: it changes only through RegisterNode and NodeLiveness mutations
+applied in log order, so every replica shows the same map at the same
+position. What is alive right now comes from a liveness source:
 
-Invariant: the map's epoch increases whenever a node joins, a node's record
-(zone, address, weight, registered state) changes, or any node's effective
-state changes; it never decreases. Callers seed it (e.g. from the clock in
-milliseconds) so that it also keeps increasing across a restart.
+- with etcd (the replicated service), a node's key under a lease whose TTL is
+  the grace period; heartbeats keep the lease alive; a silent node's lease
+  expires and etcd deletes the key (metadata/membership.py);
+- without etcd (a single-replica service), LocalLiveness below: heartbeat
+  times kept in memory, a node silent past the grace period is gone.
+
+Either way a LiveSet says which nodes are alive as of a source revision (for a
+node: the revision of its registration), and corrections() turns the
+difference between the applied map and the live set into NodeLiveness
+mutations. A stale correction is harmless: the state applies an observation
+only if it is newer than the one it holds.
+
+Invariant (LocalLiveness): revisions only increase, across restarts too; a node is alive from its
+registration until it has been silent for more than grace_seconds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
+from metadata.mutations import NodeLiveness
 from tessera import errors
-from tessera.model import NODE_DOWN, ClusterMapView, NodeInfo
+from tessera.model import NODE_DOWN, ClusterMapView
 
 
 @dataclass(frozen=True, slots=True)
-class Transition:
-    node_id: str
-    old_state: str  # "" for a node that just joined
-    new_state: str
+class LiveSet:
+    revision: int  # the source's revision this set was read at
+    alive: Mapping[str, int] = field(default_factory=dict)  # node id -> its registration revision
 
 
-class Liveness:
-    def __init__(self, grace_seconds: float, initial_epoch: int = 1) -> None:
+def corrections(view: ClusterMapView, live: LiveSet) -> list[NodeLiveness]:
+    """The NodeLiveness mutations that bring the map in line with the live set."""
+    found = []
+    for node in view.nodes:
+        registered_at = live.alive.get(node.node_id)
+        if registered_at is not None and node.state == NODE_DOWN:
+            found.append(NodeLiveness("", node.node_id, True, registered_at))
+        elif registered_at is None and node.state != NODE_DOWN:
+            found.append(NodeLiveness("", node.node_id, False, live.revision))
+    return found
+
+
+class LocalLiveness:
+    """Heartbeats in memory, for the single-replica service (pure: callers pass now)."""
+
+    def __init__(self, grace_seconds: float, initial_revision: int = 0) -> None:
+        """initial_revision must exceed every revision an earlier process handed
+        out (callers seed it from the clock in milliseconds)."""
         assert grace_seconds > 0
         self._grace_seconds = grace_seconds
-        self._epoch = initial_epoch
-        self._nodes: dict[str, NodeInfo] = {}  # as registered; usage and heartbeat kept fresh
-        self._shown: dict[str, str] = {}  # effective state as of the last refresh
+        self._revision = initial_revision
+        self._registered_at: dict[str, int] = {}
+        self._last_seen: dict[str, float] = {}
 
-    @property
-    def epoch(self) -> int:
-        return self._epoch
-
-    def load(self, nodes: Iterable[NodeInfo], now: float) -> None:
+    def load(self, node_ids: list[str], now: float) -> None:
         """Takes the registered nodes at startup; each starts a fresh grace period."""
-        for node in nodes:
-            self._nodes[node.node_id] = replace(node, last_heartbeat=now)
-        self.refresh(now)
+        self._revision += 1
+        for node_id in node_ids:
+            self._registered_at[node_id] = self._revision
+            self._last_seen[node_id] = now
 
-    def registered(self, node: NodeInfo, now: float) -> list[Transition]:
-        """Records a (re-)registration, which also counts as a heartbeat."""
-        previous = self._nodes.get(node.node_id)
-        self._nodes[node.node_id] = replace(node, last_heartbeat=now)
-        changed = previous is None or _placement_fields(previous) != _placement_fields(node)
-        if changed:
-            self._epoch += 1
-        return self.refresh(now, epoch_bumped=changed)
+    def register(self, node_id: str, now: float) -> int:
+        self._expire(now)
+        self._revision += 1
+        self._registered_at[node_id] = self._revision
+        self._last_seen[node_id] = now
+        return self._revision
 
-    def heartbeat(
-        self, node_id: str, capacity_bytes: int, used_bytes: int, now: float
-    ) -> list[Transition]:
-        node = self._nodes.get(node_id)
-        if node is None:
+    def heartbeat(self, node_id: str, now: float) -> None:
+        self._expire(now)
+        if node_id not in self._registered_at:
             raise errors.InvalidRequest(f"node {node_id!r} is not registered; register first")
-        self._nodes[node_id] = replace(
-            node, capacity_bytes=capacity_bytes, used_bytes=used_bytes, last_heartbeat=now
-        )
-        return self.refresh(now)
+        self._last_seen[node_id] = now
 
-    def refresh(self, now: float, epoch_bumped: bool = False) -> list[Transition]:
-        """Recomputes every node's state; bumps the epoch if any changed."""
-        transitions = []
-        for node_id, node in self._nodes.items():
-            state = self._state_of(node, now)
-            old = self._shown.get(node_id, "")
-            if state != old:
-                transitions.append(Transition(node_id, old, state))
-                self._shown[node_id] = state
-        if transitions and not epoch_bumped:
-            self._epoch += 1
-        return transitions
+    def live_set(self, now: float) -> LiveSet:
+        self._expire(now)
+        return LiveSet(self._revision, dict(self._registered_at))
 
-    def view(self, now: float) -> ClusterMapView:
-        self.refresh(now)
-        nodes = tuple(
-            replace(self._nodes[node_id], state=self._shown[node_id])
-            for node_id in sorted(self._nodes)
-        )
-        return ClusterMapView(epoch=self._epoch, nodes=nodes)
-
-    def counts_by_state(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for state in self._shown.values():
-            counts[state] = counts.get(state, 0) + 1
-        return counts
-
-    def _state_of(self, node: NodeInfo, now: float) -> str:
-        if now - node.last_heartbeat > self._grace_seconds:
-            return NODE_DOWN
-        return node.state
-
-
-def _placement_fields(node: NodeInfo) -> tuple[str, str, float, str]:
-    return (node.zone, node.address, node.weight, node.state)
+    def _expire(self, now: float) -> None:
+        gone = [n for n, seen in self._last_seen.items() if now - seen > self._grace_seconds]
+        if gone:
+            self._revision += 1
+        for node_id in gone:
+            del self._last_seen[node_id]
+            del self._registered_at[node_id]

@@ -1,27 +1,52 @@
-"""The metadata role's process: open the state, serve gRPC and the ops endpoint.
+"""The metadata role's process: open the state, follow the log, serve gRPC.
+
+Two shapes, by configuration:
+- replicated (etcd_endpoints set; what `tessera up` and production run): the
+  state follows the shared log in etcd (metadata/follower.py), writes are
+  appended to it (metadata/shared_log.py), node liveness lives in etcd
+  leases, and the replica registers itself so the log can be compacted;
+  a new, wiped or hopelessly behind replica first installs a checkpoint
+  from a live peer (metadata/checkpoint.py);
+- single (no etcd): the CommitLog applies writes straight into the state;
+  liveness is kept in memory. For development and unit tests only: it
+  survives no machine loss.
 
 Lifetime, in order: ops endpoint (alive, not ready) → state database opened
-(ready) → commit log → gRPC server; on stop, the reverse: readiness drops, the
-gRPC server drains in-flight calls, the commit log commits what it queued, the
-read threads finish, and the database is flushed and closed.
+→ log → gRPC server → caught up with the log (ready); on stop, the reverse:
+readiness drops, the gRPC server drains in-flight calls, the log commits what
+it queued, background tasks stop, and the database is flushed and closed.
 
-Invariant: the database is closed only after nothing can touch it any more.
+Invariant: the database is closed only after nothing can touch it any more;
+the data directory is replaced (by a checkpoint) only while it is closed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import shutil
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
+from metadata import checkpoint, logformat
+from metadata.client import MetadataClient, parse_addresses
 from metadata.commit import CommitLog
-from metadata.liveness import Liveness
-from metadata.service import MetadataService, add_to_server
+from metadata.etcd import EtcdClient, EtcdError
+from metadata.follower import Follower
+from metadata.liveness import LocalLiveness
+from metadata.membership import EtcdLiveness
+from metadata.replicas import ReplicaRegistry
+from metadata.service import LocalLivenessSource, MetadataService, Replica, add_to_server
+from metadata.shared_log import SharedLog
 from metadata.state import StateMachine, open_db
 from proto.rpc import new_server
 from service.ops_http import start_ops_server
 from service.process import run_role, setup_logging
+from tessera import errors
 from tessera.config import MetadataSettings
 
 log = logging.getLogger(__name__)
@@ -29,15 +54,19 @@ log = logging.getLogger(__name__)
 READ_THREADS = 8
 SHUTDOWN_GRACE_SECONDS = 5.0
 LIVENESS_REFRESH_SECONDS = 1.0
+LIVENESS_CALL_SECONDS = 5.0
+CATCH_UP_TIMEOUT_SECONDS = 10.0
+CHECKPOINT_TIMEOUT_SECONDS = 600.0
+BOOTSTRAP_RETRY_SECONDS = 2.0
+# Idempotency records are kept for this many log revisions (replicated) — a
+# client's retries come within its request deadline, long before that.
+REQUEST_RETENTION_REVISIONS = 100_000
 
 
 class _Readiness:
-    """Ready while the database is open and the gRPC server is taking calls.
-
-    Failed commits do not make the service unready (an unready replica gets no
-    writes, so it could never see one succeed again); they are counted in
-    tessera_metadata_commit_failures_total and logged.
-    """
+    """Ready while the state is open, caught up with the log, and the gRPC
+    server is taking calls. Failed commits do not make the service unready
+    (they are counted in tessera_metadata_commit_failures_total and logged)."""
 
     def __init__(self) -> None:
         self.reason: str | None = "opening the state database"
@@ -48,32 +77,221 @@ class _Readiness:
 
 async def serve(settings: MetadataSettings, stop: asyncio.Event) -> None:
     """Runs the metadata service until stop is set, then shuts down cleanly."""
-    loop = asyncio.get_running_loop()
     readiness = _Readiness()
     ops = await start_ops_server(settings.http_listen, readiness.check)
     reads = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="metadata-read")
     try:
-        db = await loop.run_in_executor(reads, open_db, settings.data_dir)
-        try:
-            state = StateMachine(db)
-            log.info(
-                "state opened at %s, applied position %d", settings.data_dir, state.applied_position
-            )
-            liveness = Liveness(
-                settings.node_down_grace_seconds, initial_epoch=int(time.time() * 1000)
-            )
-            liveness.load(await loop.run_in_executor(reads, state.list_nodes), time.time())
-            async with CommitLog(state, settings.group_commit_window_seconds) as commit_log:
-                service = MetadataService(state, commit_log, liveness, reads)
-                await _serve_grpc(settings, service, stop, readiness)
-        finally:
-            readiness.reason = "stopped"
-            await asyncio.to_thread(reads.shutdown, True)
-            await asyncio.to_thread(db.close)
-            log.info("state closed")
+        if settings.etcd_endpoints:
+            await _serve_replicated(settings, stop, readiness, reads)
+        else:
+            await _serve_single(settings, stop, readiness, reads)
     finally:
+        readiness.reason = "stopped"
         reads.shutdown(wait=False)
         await ops.cleanup()
+
+
+# ---------------------------------------------------------------- single replica
+
+
+async def _serve_single(
+    settings: MetadataSettings,
+    stop: asyncio.Event,
+    readiness: _Readiness,
+    reads: ThreadPoolExecutor,
+) -> None:
+    loop = asyncio.get_running_loop()
+    db = await loop.run_in_executor(reads, open_db, settings.data_dir)
+    try:
+        state = StateMachine(db)
+        log.info(
+            "state opened at %s, applied position %d", settings.data_dir, state.applied_position
+        )
+        local = LocalLiveness(
+            settings.node_down_grace_seconds, initial_revision=int(time.time() * 1000)
+        )
+        view = await loop.run_in_executor(reads, state.cluster_map)
+        local.load([n.node_id for n in view.nodes], time.time())
+        async with CommitLog(state, settings.group_commit_window_seconds) as commit_log:
+            service = MetadataService(
+                state, commit_log, LocalLivenessSource(local, time.time), reads
+            )
+            await _serve_grpc(settings, service, stop, readiness)
+    finally:
+        await asyncio.to_thread(reads.shutdown, True)
+        await asyncio.to_thread(db.close)
+        log.info("state closed")
+
+
+# ---------------------------------------------------------------- replicated
+
+
+async def _serve_replicated(
+    settings: MetadataSettings,
+    stop: asyncio.Event,
+    readiness: _Readiness,
+    reads: ThreadPoolExecutor,
+) -> None:
+    prefix = settings.etcd_prefix.rstrip("/").encode()
+    address = settings.advertise_address or settings.listen
+    replica_id = settings.replica_id or f"replica-{address}"
+    async with EtcdClient(
+        [e.strip() for e in settings.etcd_endpoints.split(",") if e.strip()]
+    ) as etcd:
+        must_bootstrap = False
+        while not stop.is_set():
+            readiness.reason = "bootstrapping"
+            if not await _ensure_state(settings, etcd, prefix, replica_id, must_bootstrap, stop):
+                return
+            lost = await _run_replica(
+                settings, etcd, prefix, replica_id, address, stop, readiness, reads
+            )
+            if not lost:
+                return
+            log.error("this replica fell behind the compacted log; fetching a checkpoint")
+            must_bootstrap = True
+
+
+async def _ensure_state(
+    settings: MetadataSettings,
+    etcd: EtcdClient,
+    prefix: bytes,
+    replica_id: str,
+    must: bool,
+    stop: asyncio.Event,
+) -> bool:
+    """Installs a peer's checkpoint if this replica has no state (or must);
+    returns False if stopped first."""
+    data_dir = Path(settings.data_dir)
+    if not must and await asyncio.to_thread(_has_state, data_dir):
+        return True
+    registry = ReplicaRegistry(etcd, prefix + b"/meta/replicas/", replica_id, "", lambda: 0)
+    while not stop.is_set():
+        try:
+            if settings.peers:
+                peers = parse_addresses(settings.peers)
+            else:
+                peers = [p.address for p in await registry.peers() if p.applied_revision > 0]
+        except EtcdError as exc:
+            log.warning("cannot list peers yet: %s", exc)
+            peers = []
+        for peer in peers:
+            try:
+                async with MetadataClient(peer, settings.cluster_secret) as client:
+                    chunks = client.fetch_checkpoint(timeout=CHECKPOINT_TIMEOUT_SECONDS)
+                    await checkpoint.install(chunks, data_dir)
+                log.info("installed a checkpoint from %s", peer)
+                return True
+            except (errors.TesseraError, OSError, ValueError) as exc:
+                log.warning("checkpoint from %s failed: %s", peer, exc)
+        if not peers and not must:
+            log.info("no peer has state yet: starting empty, from the start of the log")
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), BOOTSTRAP_RETRY_SECONDS)
+    return False
+
+
+def _has_state(data_dir: Path) -> bool:
+    if not data_dir.exists():
+        return False
+    db = open_db(str(data_dir))
+    try:
+        return StateMachine(db).applied_position > 0
+    finally:
+        db.close()
+
+
+async def _run_replica(
+    settings: MetadataSettings,
+    etcd: EtcdClient,
+    prefix: bytes,
+    replica_id: str,
+    address: str,
+    stop: asyncio.Event,
+    readiness: _Readiness,
+    reads: ThreadPoolExecutor,
+) -> bool:
+    """Serves until stop (returns False) or until the log was compacted past
+    this replica (returns True, with the state closed and moved aside)."""
+    loop = asyncio.get_running_loop()
+    log_key = prefix + b"/meta/log"
+    db = await loop.run_in_executor(reads, open_db, settings.data_dir)
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="metadata-apply")
+    lost = False
+    try:
+        state = StateMachine(db, REQUEST_RETENTION_REVISIONS * logformat.ENTRY_MUTATIONS_MAX)
+        shared = SharedLog(etcd, log_key, replica_id, settings.group_commit_window_seconds)
+        follower = Follower(etcd, state, writer, log_key, shared.on_applied)
+        shared.follower = follower
+        log.info(
+            "replica %s: state at %s, applied revision %d",
+            replica_id,
+            settings.data_dir,
+            follower.applied_revision,
+        )
+        registry = ReplicaRegistry(
+            etcd,
+            prefix + b"/meta/replicas/",
+            replica_id,
+            address,
+            lambda: follower.applied_revision,
+        )
+        liveness = EtcdLiveness(etcd, prefix + b"/nodes/live/", settings.node_down_grace_seconds)
+        scratch = Path(settings.data_dir).parent
+        replica = Replica(replica_id, follower.read_index, scratch)
+        service = MetadataService(state, shared, liveness, reads, replica=replica)
+        async with asyncio.TaskGroup() as tasks:
+            following = tasks.create_task(follower.run(), name="metadata-follower")
+            background = [
+                tasks.create_task(registry.run(), name="metadata-registry"),
+                tasks.create_task(
+                    registry.compact_forever(
+                        log_key,
+                        settings.compaction_interval_seconds,
+                        settings.compaction_min_revisions,
+                    ),
+                    name="metadata-compactor",
+                ),
+            ]
+            try:
+                async with shared:
+                    caught_up = _catch_up(follower, stop)
+                    lost = await _serve_grpc(
+                        settings, service, stop, readiness, caught_up, following
+                    )
+            finally:
+                following.cancel()
+                for task in background:
+                    task.cancel()
+                shared.abandon_pending()
+    finally:
+        await asyncio.to_thread(writer.shutdown, True)
+        await asyncio.to_thread(db.close)
+        log.info("state closed")
+    if lost:
+        stale = Path(settings.data_dir).with_name(Path(settings.data_dir).name + ".stale")
+        await asyncio.to_thread(_move_aside, Path(settings.data_dir), stale)
+    return lost
+
+
+def _move_aside(data_dir: Path, stale: Path) -> None:
+    shutil.rmtree(stale, ignore_errors=True)
+    data_dir.rename(stale)
+
+
+async def _catch_up(follower: Follower, stop: asyncio.Event) -> None:
+    """Returns once the replica has applied the log's head as of startup."""
+    while not stop.is_set():
+        try:
+            await follower.read_index(CATCH_UP_TIMEOUT_SECONDS)
+            return
+        except errors.TesseraError as exc:
+            log.info("catching up with the log: %s", exc)
+            await asyncio.sleep(0.2)
+
+
+# ---------------------------------------------------------------- gRPC
 
 
 async def _serve_grpc(
@@ -81,26 +299,50 @@ async def _serve_grpc(
     service: MetadataService,
     stop: asyncio.Event,
     readiness: _Readiness,
-) -> None:
+    caught_up: Awaitable[None] | None = None,
+    following: asyncio.Task[bool] | None = None,
+) -> bool:
+    """Serves until stop, or until the follower gives up; returns True in that case."""
     server = new_server(settings.cluster_secret)
     add_to_server(service, server)
     server.add_insecure_port(settings.listen)
     await server.start()
     log.info("metadata serving gRPC on %s", settings.listen)
-    readiness.reason = None
     try:
         async with asyncio.TaskGroup() as tasks:
-            refresher = tasks.create_task(_refresh_liveness(service))
-            await stop.wait()
+            refresher = tasks.create_task(_keep_liveness(service.reconcile_liveness))
+            stopped = tasks.create_task(stop.wait())
+            waits: set[asyncio.Future[Any]] = {stopped}
+            if following is not None:
+                waits.add(following)
+            if caught_up is not None:
+                readiness.reason = "catching up with the log"
+                ready: asyncio.Task[Any] = tasks.create_task(_awaited(caught_up))
+                await asyncio.wait({ready, *waits}, return_when=asyncio.FIRST_COMPLETED)
+                if not ready.done():
+                    ready.cancel()
+            if not stop.is_set() and (following is None or not following.done()):
+                readiness.reason = None
+                log.info("metadata ready")
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             refresher.cancel()
+            stopped.cancel()
     finally:
         readiness.reason = "stopping"
         await server.stop(SHUTDOWN_GRACE_SECONDS)
+    return following is not None and following.done() and following.result() is False
 
 
-async def _refresh_liveness(service: MetadataService) -> None:
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+async def _keep_liveness(reconcile: Callable[[float], Awaitable[int]]) -> None:
     while True:
-        service.refresh_liveness()
+        try:
+            await reconcile(LIVENESS_CALL_SECONDS)
+        except errors.TesseraError as exc:
+            log.warning("liveness check failed: %s", exc)
         await asyncio.sleep(LIVENESS_REFRESH_SECONDS)
 
 

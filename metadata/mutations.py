@@ -4,9 +4,15 @@ They are the entries of the metadata log: the single-replica commit log applies
 them as they arrive, the replicated one appends them to etcd and every replica
 applies them in log order. encode()/decode() give their log form (JSON).
 
+Adding a kind: a frozen dataclass here (its fields plain JSON values, or a
+model record with a case in _to_fields/_from_fields), its name in Mutation and
+KINDS, and its effect in state.StateMachine._effect. Nothing else changes: the
+log, group commit, idempotency and replication treat every kind alike.
+
 Invariant: a mutation carries every input its effect depends on (timestamps
-included, chosen by the submitter), so applying it is deterministic; its
-request_id names it, and a request_id already applied is not applied again.
+included, chosen by the submitter; conditions such as If-Match), so applying
+it is deterministic; its request_id names it, and a request_id already
+applied is not applied again.
 """
 
 from __future__ import annotations
@@ -35,10 +41,18 @@ class DeleteBucket:
 
 @dataclass(frozen=True, slots=True)
 class PutObject:
-    """Makes ``version`` the current version of its key."""
+    """Makes ``version`` the current version of its key, if its conditions hold.
+
+    if_none_match_star: only if the key has no current version (If-None-Match: *).
+    if_match_etag: only if the current version's ETag is this one (If-Match).
+    A condition that does not hold is the outcome PreconditionFailed, decided
+    when the entry is applied, identically on every replica.
+    """
 
     request_id: str
     version: ObjectVersion
+    if_none_match_star: bool = False
+    if_match_etag: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +64,33 @@ class DeleteObject:
 
 @dataclass(frozen=True, slots=True)
 class RegisterNode:
+    """Upserts a node; it is alive as of ``live_revision`` (the liveness
+    source's revision of its registration)."""
+
     request_id: str
     node: NodeInfo
+    live_revision: int = 0
 
 
-Mutation = CreateBucket | DeleteBucket | PutObject | DeleteObject | RegisterNode
+@dataclass(frozen=True, slots=True)
+class NodeLiveness:
+    """A node seen alive (or gone) by the liveness source at ``observed_revision``.
+
+    Applied only if observed_revision is newer than what the state already
+    knows of the node, so a stale observation never undoes a newer one.
+    """
+
+    request_id: str
+    node_id: str
+    alive: bool
+    observed_revision: int
+
+
+Mutation = CreateBucket | DeleteBucket | PutObject | DeleteObject | RegisterNode | NodeLiveness
 
 KINDS: dict[str, type[Mutation]] = {
-    cls.__name__: cls for cls in (CreateBucket, DeleteBucket, PutObject, DeleteObject, RegisterNode)
+    cls.__name__: cls
+    for cls in (CreateBucket, DeleteBucket, PutObject, DeleteObject, RegisterNode, NodeLiveness)
 }
 
 
@@ -66,39 +99,36 @@ def kind_of(mutation: Mutation) -> str:
     return type(mutation).__name__
 
 
-def encode(mutation: Mutation) -> bytes:
-    body: dict[str, Any]
+def to_fields(mutation: Mutation) -> dict[str, Any]:
+    """The mutation as a JSON-ready dict (with its "kind")."""
+    body = {f.name: getattr(mutation, f.name) for f in dataclasses.fields(mutation)}
     match mutation:
-        case CreateBucket():
-            body = {
-                "name": mutation.name,
-                "owner": mutation.owner,
-                "created_at": mutation.created_at,
-            }
-        case DeleteBucket():
-            body = {"name": mutation.name}
         case PutObject():
-            body = {"version": json.loads(version_to_json(mutation.version))}
-        case DeleteObject():
-            body = {"bucket": mutation.bucket, "key": mutation.key}
+            body["version"] = json.loads(version_to_json(mutation.version))
         case RegisterNode():
-            body = {"node": dataclasses.asdict(mutation.node)}
+            body["node"] = dataclasses.asdict(mutation.node)
     body["kind"] = kind_of(mutation)
-    body["request_id"] = mutation.request_id
-    return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+    return body
+
+
+def from_fields(fields: dict[str, Any]) -> Mutation:
+    body = dict(fields)
+    kind = body.pop("kind", None)
+    if kind not in KINDS:
+        raise ValueError(f"unknown mutation kind {kind!r}")
+    if kind == "PutObject":
+        body["version"] = version_from_json(json.dumps(body["version"]).encode())
+    elif kind == "RegisterNode":
+        body["node"] = NodeInfo(**body["node"])
+    return KINDS[kind](**body)
+
+
+def encode(mutation: Mutation) -> bytes:
+    return json.dumps(to_fields(mutation), separators=(",", ":"), sort_keys=True).encode()
 
 
 def decode(raw: bytes) -> Mutation:
-    body = json.loads(raw)
-    kind = body.pop("kind")
-    if kind == "PutObject":
-        version = version_from_json(json.dumps(body["version"]).encode())
-        return PutObject(request_id=body["request_id"], version=version)
-    if kind == "RegisterNode":
-        return RegisterNode(request_id=body["request_id"], node=NodeInfo(**body["node"]))
-    if kind not in KINDS:
-        raise ValueError(f"unknown mutation kind {kind!r}")
-    return KINDS[kind](**body)
+    return from_fields(json.loads(raw))
 
 
 @dataclass(frozen=True, slots=True)

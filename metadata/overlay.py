@@ -33,6 +33,10 @@ class Overlay:
         self._pending[key] = None
         self.batch.delete(key)
 
+    def is_deleted(self, key: bytes) -> bool:
+        """True when this batch deleted key."""
+        return key in self._pending and self._pending[key] is None
+
     def has_prefix(self, prefix: bytes) -> bool:
         """True when some live key starts with prefix."""
         for key, value in self._pending.items():

@@ -1,29 +1,37 @@
 """The Metadata gRPC servicer: the protobuf edge of the state, the log and liveness.
 
 Writes become mutations submitted to the log (a request id is generated when
-the caller sent none); reads run on the bounded read executor against the
-applied state; heartbeats and the cluster map are served from liveness.
+the caller sent none); strong reads (buckets, objects, listings, the cluster
+map) first wait for the replica to have applied the log up to its head (the
+read index; a no-op for the single-replica log), then run on the bounded read
+executor against the applied state. Registration and heartbeats go to the
+liveness source; the map itself is state, kept in step by reconcile_liveness.
 
 Invariants: every S3 error reaches the caller through proto.rpc.abort_with, so
 the gateway sees the exact S3 code; anything else is logged and answered as
 InternalError; a bucket name that could alias another bucket's keyspace (empty,
-or holding NUL or "/") never reaches the state.
+or holding NUL or "/") never reaches the state; no strong read answers from a
+state older than the log's head at the time the read arrived.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import grpc.aio
 
-from metadata import metrics, mutations
+from metadata import checkpoint, liveness, metrics, mutations
 from metadata.commit import MutationLog
-from metadata.liveness import Liveness, Transition
+from metadata.liveness import LiveSet
+from metadata.logformat import revision_of
 from metadata.state import StateMachine
 from proto import convert
 from proto import tessera_pb2 as pb
@@ -31,13 +39,50 @@ from proto import tessera_pb2_grpc as pb_grpc
 from proto.rpc import abort_with
 from tessera import errors, limits
 from tessera.ids import new_request_id
-from tessera.model import BucketInfo, NodeInfo, ObjectVersion
+from tessera.model import BucketInfo, ClusterMapView, NodeInfo, ObjectVersion
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 BUCKET_NAME_MAX_BYTES = 255  # S3 allows 63; legacy names up to 255 — the gateway decides
+SERVER_TIMEOUT_DEFAULT_SECONDS = 10.0
+CHECKPOINT_SCRATCH = "checkpoints"
+
+
+class LivenessSource(Protocol):
+    async def register(self, node: NodeInfo, *, timeout: float) -> int: ...  # noqa: ASYNC109
+    async def heartbeat(self, node_id: str, *, timeout: float) -> None: ...  # noqa: ASYNC109
+    async def live_set(self, *, timeout: float) -> LiveSet: ...  # noqa: ASYNC109
+
+
+ReadIndex = Callable[[float], Awaitable[object]]
+
+
+class LocalLivenessSource:
+    """liveness.LocalLiveness behind the async LivenessSource interface."""
+
+    def __init__(self, local: liveness.LocalLiveness, clock: Callable[[], float]) -> None:
+        self._local = local
+        self._clock = clock
+
+    async def register(self, node: NodeInfo, *, timeout: float) -> int:  # noqa: ASYNC109
+        return self._local.register(node.node_id, self._clock())
+
+    async def heartbeat(self, node_id: str, *, timeout: float) -> None:  # noqa: ASYNC109
+        self._local.heartbeat(node_id, self._clock())
+
+    async def live_set(self, *, timeout: float) -> LiveSet:  # noqa: ASYNC109
+        return self._local.live_set(self._clock())
+
+
+@dataclasses.dataclass
+class Replica:
+    """What a replicated service knows about itself (None for a single replica)."""
+
+    replica_id: str
+    read_index: ReadIndex
+    scratch_dir: Path
 
 
 class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
@@ -45,19 +90,39 @@ class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
         self,
         state: StateMachine,
         mutation_log: MutationLog,
-        liveness: Liveness,
+        liveness_source: LivenessSource,
         reads: Executor,
         clock: Callable[[], float] = time.time,
+        replica: Replica | None = None,
     ) -> None:
         self._state = state
         self._log = mutation_log
-        self._liveness = liveness
+        self._liveness = liveness_source
         self._reads = reads
         self._clock = clock
+        self._replica = replica
+        self._usage: dict[str, tuple[int, int, float]] = {}  # node: capacity, used, seen at
 
-    def refresh_liveness(self) -> None:
-        """Recomputes node states (called periodically) and updates the gauge."""
-        self._note(self._liveness.refresh(self._clock()))
+    async def reconcile_liveness(self, timeout: float) -> int:  # noqa: ASYNC109
+        """Appends the corrections that bring the map in line with who is alive;
+        returns how many. Called periodically by every replica."""
+        deadline = time.monotonic() + timeout
+        live = await self._liveness.live_set(timeout=timeout)
+        await self._consistent(max(0.0, deadline - time.monotonic()))
+        view = await self._read(self._state.cluster_map)
+        fixes = liveness.corrections(view, live)
+        for fix in fixes:
+            log.info(
+                "node %s is %s (liveness revision %d)",
+                fix.node_id,
+                "alive" if fix.alive else "gone",
+                fix.observed_revision,
+            )
+            await self._log.submit(fix)
+        if fixes:
+            view = await self._read(self._state.cluster_map)
+        self._count_nodes(view)
+        return len(fixes)
 
     # ------------------------------------------------------------ buckets
 
@@ -92,6 +157,7 @@ class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
     async def GetBucket(self, request: pb.BucketName, context: Any) -> pb.BucketRecord:
         async def work() -> pb.BucketRecord:
             _check_bucket(request.name, errors.NoSuchBucket)
+            await self._consistent(_remaining(context))
             bucket = await self._read(self._state.get_bucket, request.name)
             return convert.bucket_to_pb(bucket)
 
@@ -101,6 +167,7 @@ class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
         self, request: pb.ListBucketsRequest, context: Any
     ) -> pb.ListBucketsResponse:
         async def work() -> pb.ListBucketsResponse:
+            await self._consistent(_remaining(context))
             buckets = await self._read(self._state.list_buckets, request.owner)
             return pb.ListBucketsResponse(buckets=[convert.bucket_to_pb(b) for b in buckets])
 
@@ -108,15 +175,23 @@ class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
 
     # ------------------------------------------------------------ objects
 
-    async def PutObject(self, request: pb.ObjectRecord, context: Any) -> pb.PutObjectResponse:
+    async def PutObject(self, request: pb.PutObjectRequest, context: Any) -> pb.PutObjectResponse:
         async def work() -> pb.PutObjectResponse:
-            _check_bucket(request.bucket, errors.NoSuchBucket)
-            _check_key(request.key)
-            if not request.version_id:
+            record = request.version
+            _check_bucket(record.bucket, errors.NoSuchBucket)
+            _check_key(record.key)
+            if not record.version_id:
                 raise errors.InvalidArgument("version_id is required")
-            version = convert.version_from_pb(request)
+            version = convert.version_from_pb(record)
             request_id = version.request_id or new_request_id()
-            replaced = await self._log.submit(mutations.PutObject(request_id, version))
+            replaced = await self._log.submit(
+                mutations.PutObject(
+                    request_id,
+                    version,
+                    if_none_match_star=request.if_none_match_star,
+                    if_match_etag=request.if_match_etag,
+                )
+            )
             if replaced is None:
                 return pb.PutObjectResponse(has_replaced=False)
             assert isinstance(replaced, ObjectVersion)
@@ -128,6 +203,7 @@ class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
         async def work() -> pb.ObjectRecord:
             _check_bucket(request.bucket, errors.NoSuchBucket)
             _check_key(request.key)
+            await self._consistent(_remaining(context))
             version = await self._read(self._state.get_object, request.bucket, request.key)
             return convert.version_to_pb(version)
 
@@ -156,6 +232,7 @@ class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
     ) -> pb.ListObjectsResponse:
         async def work() -> pb.ListObjectsResponse:
             _check_bucket(request.bucket, errors.NoSuchBucket)
+            await self._consistent(_remaining(context))
             page = await self._read(
                 self._state.list_objects,
                 request.bucket,
@@ -177,21 +254,23 @@ class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
             if request.weight < 0:
                 raise errors.InvalidArgument("weight must not be negative")
             node = convert.node_from_pb(request)
-            # Registering is an upsert, so a retry needs no idempotency record.
-            stored = await self._log.submit(mutations.RegisterNode(request_id="", node=node))
+            live_revision = await self._liveness.register(node, timeout=_remaining(context))
+            stored = await self._log.submit(
+                mutations.RegisterNode(new_request_id(), node, live_revision)
+            )
             assert isinstance(stored, NodeInfo)
-            now = self._clock()
-            self._note(self._liveness.registered(stored, now))
-            return convert.map_to_pb(self._liveness.view(now))
+            self._usage[node.node_id] = (node.capacity_bytes, node.used_bytes, self._clock())
+            return convert.map_to_pb(await self._map())
 
         return await _serve(context, "RegisterNode", work)
 
     async def Heartbeat(self, request: pb.HeartbeatRequest, context: Any) -> pb.Empty:
         async def work() -> pb.Empty:
-            self._note(
-                self._liveness.heartbeat(
-                    request.node_id, request.capacity_bytes, request.used_bytes, self._clock()
-                )
+            await self._liveness.heartbeat(request.node_id, timeout=_remaining(context))
+            self._usage[request.node_id] = (
+                request.capacity_bytes,
+                request.used_bytes,
+                self._clock(),
             )
             return pb.Empty()
 
@@ -199,29 +278,91 @@ class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
 
     async def GetClusterMap(self, request: pb.Empty, context: Any) -> pb.ClusterMap:
         async def work() -> pb.ClusterMap:
-            now = self._clock()
-            self._note(self._liveness.refresh(now))
-            return convert.map_to_pb(self._liveness.view(now))
+            await self._consistent(_remaining(context))
+            return convert.map_to_pb(await self._map())
 
         return await _serve(context, "GetClusterMap", work)
 
+    # ------------------------------------------------------------ replicas
+
+    async def FetchCheckpoint(
+        self, request: pb.CheckpointRequest, context: Any
+    ) -> AsyncIterator[pb.CheckpointChunk]:
+        if self._replica is None:
+            await abort_with(context, errors.NotImplemented("not a replicated service"))
+            return
+        started = time.perf_counter()
+        sent = 0
+        async for name, data, last in checkpoint.stream(
+            self._state.db, self._replica.scratch_dir / CHECKPOINT_SCRATCH
+        ):
+            sent += len(data)
+            yield pb.CheckpointChunk(file_name=name, data=data, end_of_file=last)
+        log.info("sent a checkpoint: %d bytes in %.1f s", sent, time.perf_counter() - started)
+
+    async def ReplicaStatus(self, request: pb.Empty, context: Any) -> pb.ReplicaStatusResponse:
+        async def work() -> pb.ReplicaStatusResponse:
+            position = self._state.applied_position
+            digest, count = await self._read(_digest, self._state)
+            return pb.ReplicaStatusResponse(
+                replica_id=self._replica.replica_id if self._replica else "",
+                applied_revision=revision_of(position) if self._replica else position,
+                applied_position=position,
+                state_digest=digest,
+                key_count=count,
+            )
+
+        return await _serve(context, "ReplicaStatus", work)
+
     # ------------------------------------------------------------ helpers
+
+    async def _consistent(self, timeout: float) -> None:  # noqa: ASYNC109
+        """The read index: waits until the log's current head is applied here."""
+        if self._replica is None:
+            return
+        started = time.perf_counter()
+        await self._replica.read_index(timeout)
+        metrics.READ_INDEX_DURATION.observe(time.perf_counter() - started)
+
+    async def _map(self) -> ClusterMapView:
+        view = await self._read(self._state.cluster_map)
+        nodes = []
+        for node in view.nodes:
+            usage = self._usage.get(node.node_id)
+            if usage is not None:
+                node = dataclasses.replace(
+                    node, capacity_bytes=usage[0], used_bytes=usage[1], last_heartbeat=usage[2]
+                )
+            nodes.append(node)
+        self._count_nodes(view)
+        return ClusterMapView(epoch=view.epoch, nodes=tuple(nodes))
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._reads, fn, *args)
 
-    def _note(self, transitions: list[Transition]) -> None:
-        for t in transitions:
-            log.info(
-                "node %s: %s -> %s (map epoch %d)",
-                t.node_id,
-                t.old_state or "new",
-                t.new_state,
-                self._liveness.epoch,
-            )
-        counts = self._liveness.counts_by_state()
+    def _count_nodes(self, view: ClusterMapView) -> None:
+        counts: dict[str, int] = {}
+        for node in view.nodes:
+            counts[node.state] = counts.get(node.state, 0) + 1
         for state in ("up", "down", "draining"):
             metrics.NODES.labels(state).set(counts.get(state, 0))
+
+
+def _remaining(context: Any) -> float:
+    """The call's remaining deadline (a default when the caller set none)."""
+    remaining = context.time_remaining() if context is not None else None
+    if remaining is None:
+        return SERVER_TIMEOUT_DEFAULT_SECONDS
+    return max(0.0, min(float(remaining), limits.METADATA_CALL_TIMEOUT_SECONDS * 6))
+
+
+def _digest(state: StateMachine) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    count = 0
+    for key, value in state.items_for_digest():
+        digest.update(len(key).to_bytes(4, "big") + key + len(value).to_bytes(4, "big") + value)
+        count += 1
+    return digest.hexdigest(), count
 
 
 async def _serve(context: Any, method: str, work: Callable[[], Awaitable[T]]) -> T:

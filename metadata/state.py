@@ -21,6 +21,7 @@ Invariants:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -34,6 +35,7 @@ from metadata.mutations import (
     DeleteObject,
     LogEntry,
     Mutation,
+    NodeLiveness,
     PutObject,
     RegisterNode,
 )
@@ -41,9 +43,11 @@ from metadata.outcome import Outcome, Result
 from metadata.overlay import Overlay
 from tessera import errors, limits
 from tessera.model import (
+    NODE_DOWN,
     NODE_DRAINING,
     NODE_UP,
     BucketInfo,
+    ClusterMapView,
     ListPage,
     NodeInfo,
     ObjectVersion,
@@ -55,7 +59,11 @@ from tessera.model import (
 )
 
 REQUEST_RETENTION_POSITIONS_DEFAULT = 100_000
-PRUNE_PER_BATCH_MAX = 1_000
+# Each applied mutation prunes at most this many expired records: more than it
+# creates, so the records never outgrow the retention, and the same work for
+# the same entries however they are grouped into batches (apply stays
+# deterministic).
+PRUNE_PER_MUTATION_MAX = 2
 
 
 def open_db(path: str) -> Rdict:
@@ -92,6 +100,16 @@ class StateMachine:
     def applied_position(self) -> int:
         return self._applied
 
+    @property
+    def db(self) -> Rdict:
+        """The database (for checkpoints; all changes go through apply/commit)."""
+        return self._db
+
+    def items_for_digest(self) -> list[tuple[bytes, bytes]]:
+        """Every key and value but the applied position (replicas at the same
+        position hold exactly these)."""
+        return [(k, v) for k, v in self._scan(b"") if k != keys.APPLIED]
+
     # ------------------------------------------------------------ writes
 
     def apply_batch(self, entries: Sequence[LogEntry]) -> AppliedBatch:
@@ -110,7 +128,6 @@ class StateMachine:
             results.append(self._apply_one(overlay, entry))
         if position > self._applied:
             overlay.put(keys.APPLIED, keys.encode_position(position))
-            self._prune(overlay, position)
         return AppliedBatch(overlay.batch, results, position)
 
     def commit(self, applied: AppliedBatch) -> None:
@@ -132,7 +149,7 @@ class StateMachine:
             if recorded is not None:
                 return outcomes.decode(recorded)
         try:
-            result = self._effect(overlay, mutation)
+            result = self._effect(overlay, mutation, entry.position)
         except errors.TesseraError as exc:
             done = Outcome.failed(exc)
         else:
@@ -140,9 +157,10 @@ class StateMachine:
         if request_id:
             overlay.put(keys.request_key(request_id), outcomes.encode(done))
             overlay.put(keys.request_index_key(entry.position, request_id), b"")
+        self._prune(overlay, entry.position)
         return done
 
-    def _effect(self, overlay: Overlay, mutation: Mutation) -> Result:
+    def _effect(self, overlay: Overlay, mutation: Mutation, position: int) -> Result:
         match mutation:
             case CreateBucket():
                 return _create_bucket(overlay, mutation)
@@ -154,25 +172,29 @@ class StateMachine:
             case DeleteObject():
                 return _delete_object(overlay, mutation)
             case RegisterNode():
-                return _register_node(overlay, mutation)
+                return _register_node(overlay, mutation, position)
+            case NodeLiveness():
+                _node_liveness(overlay, mutation, position)
+                return None
         raise AssertionError(f"unknown mutation {mutation!r}")
 
     def _prune(self, overlay: Overlay, position: int) -> None:
-        """Drops idempotency records older than the retention (bounded per batch)."""
+        """Drops idempotency records older than the retention (bounded per mutation)."""
         oldest_kept = position - self._retention + 1
         if oldest_kept <= 1:
             return
         bound = keys.request_index_bound(oldest_kept)
         cursor = self._db.iter()
         cursor.seek(keys.REQUEST_BY_POSITION)
-        for _ in range(PRUNE_PER_BATCH_MAX):
-            if not cursor.valid():
-                return
+        pruned = 0
+        while pruned < PRUNE_PER_MUTATION_MAX and cursor.valid():
             index_key: bytes = cursor.key()
             if not index_key.startswith(keys.REQUEST_BY_POSITION) or index_key >= bound:
                 return
-            overlay.delete(index_key)
-            overlay.delete(keys.request_key(keys.request_id_from_index(index_key)))
+            if not overlay.is_deleted(index_key):  # pruned earlier in this batch
+                overlay.delete(index_key)
+                overlay.delete(keys.request_key(keys.request_id_from_index(index_key)))
+                pruned += 1
             cursor.next()
 
     # ------------------------------------------------------------ reads
@@ -215,6 +237,20 @@ class StateMachine:
 
     def list_nodes(self) -> list[NodeInfo]:
         return [node_from_json(raw) for _, raw in self._scan(keys.NODE)]
+
+    def cluster_map(self) -> ClusterMapView:
+        """The registered nodes with their effective state, and the map's epoch."""
+        alive = {
+            key[len(keys.LIVENESS) :].decode(): _Liveness.decode(raw)
+            for key, raw in self._scan(keys.LIVENESS)
+        }
+        nodes = []
+        for _, raw in self._scan(keys.NODE):
+            node = node_from_json(raw)
+            nodes.append(replace(node, state=_effective(node, alive.get(node.node_id))))
+        raw_epoch = self._db.get(keys.EPOCH)
+        epoch = keys.decode_position(raw_epoch) if raw_epoch is not None else 0
+        return ClusterMapView(epoch=epoch, nodes=tuple(nodes))
 
     def request_outcome(self, request_id: str) -> Outcome | None:
         """The recorded outcome of a request id, if still kept."""
@@ -267,8 +303,21 @@ def _put_object(overlay: Overlay, m: PutObject) -> ObjectVersion | None:
     _require_bucket(overlay, version.bucket)
     key = keys.object_key(version.bucket, version.key)
     replaced = overlay.get(key)
+    current = version_from_json(replaced) if replaced is not None else None
+    if m.if_none_match_star and current is not None:
+        raise errors.PreconditionFailed("the key already has a current version")
+    if m.if_match_etag and (current is None or not _etag_matches(m.if_match_etag, current.etag)):
+        if current is None:
+            raise errors.NoSuchKey()
+        raise errors.PreconditionFailed("the current version's ETag does not match")
     overlay.put(key, version_to_json(version))
-    return version_from_json(replaced) if replaced is not None else None
+    return current
+
+
+def _etag_matches(wanted: str, etag: str) -> bool:
+    """If-Match compares ETags with or without their quotes; "*" matches any."""
+    wanted = wanted.strip()
+    return wanted == "*" or wanted.strip('"') == etag.strip('"')
 
 
 def _delete_object(overlay: Overlay, m: DeleteObject) -> ObjectVersion | None:
@@ -281,13 +330,75 @@ def _delete_object(overlay: Overlay, m: DeleteObject) -> ObjectVersion | None:
     return version_from_json(deleted)
 
 
-def _register_node(overlay: Overlay, m: RegisterNode) -> NodeInfo:
+@dataclass(frozen=True)
+class _Liveness:
+    alive: bool
+    revision: int
+
+    def encode(self) -> bytes:
+        return json.dumps({"alive": self.alive, "revision": self.revision}).encode()
+
+    @staticmethod
+    def decode(raw: bytes) -> _Liveness:
+        body = json.loads(raw)
+        return _Liveness(bool(body["alive"]), int(body["revision"]))
+
+
+def _effective(node: NodeInfo, liveness: _Liveness | None) -> str:
+    """down when the liveness source last saw it gone, else its registered state."""
+    if liveness is not None and not liveness.alive:
+        return NODE_DOWN
+    return node.state
+
+
+def _map_fields(node: NodeInfo | None, liveness: _Liveness | None) -> tuple[object, ...]:
+    if node is None:
+        return ()
+    return (node.zone, node.address, node.weight, _effective(node, liveness))
+
+
+def _read_node(overlay: Overlay, node_id: str) -> tuple[NodeInfo | None, _Liveness | None]:
+    raw_node = overlay.get(keys.node_key(node_id))
+    raw_live = overlay.get(keys.liveness_key(node_id))
+    return (
+        node_from_json(raw_node) if raw_node is not None else None,
+        _Liveness.decode(raw_live) if raw_live is not None else None,
+    )
+
+
+def _note_map_change(
+    overlay: Overlay, before: tuple[object, ...], after: tuple[object, ...], position: int
+) -> None:
+    if before != after:
+        overlay.put(keys.EPOCH, keys.encode_position(position))
+
+
+def _register_node(overlay: Overlay, m: RegisterNode, position: int) -> NodeInfo:
     """Upserts the node; an operator's "draining" survives the node re-registering."""
-    key = keys.node_key(m.node.node_id)
-    previous = overlay.get(key)
+    previous, liveness = _read_node(overlay, m.node.node_id)
     state = NODE_UP
-    if previous is not None and node_from_json(previous).state == NODE_DRAINING:
+    if previous is not None and previous.state == NODE_DRAINING:
         state = NODE_DRAINING
     node = replace(m.node, state=state)
-    overlay.put(key, record_to_json(node))
-    return node
+    overlay.put(keys.node_key(node.node_id), record_to_json(node))
+    new_liveness = liveness
+    if liveness is None or m.live_revision >= liveness.revision:
+        new_liveness = _Liveness(True, m.live_revision)
+        overlay.put(keys.liveness_key(node.node_id), new_liveness.encode())
+    _note_map_change(
+        overlay, _map_fields(previous, liveness), _map_fields(node, new_liveness), position
+    )
+    return replace(node, state=_effective(node, new_liveness))
+
+
+def _node_liveness(overlay: Overlay, m: NodeLiveness, position: int) -> None:
+    node, liveness = _read_node(overlay, m.node_id)
+    if node is None:
+        return
+    if liveness is not None and m.observed_revision <= liveness.revision:
+        return  # a stale observation
+    new_liveness = _Liveness(m.alive, m.observed_revision)
+    overlay.put(keys.liveness_key(m.node_id), new_liveness.encode())
+    _note_map_change(
+        overlay, _map_fields(node, liveness), _map_fields(node, new_liveness), position
+    )

@@ -246,6 +246,16 @@ class ObjectKey(_message.Message):
     request_id: str
     def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
+class PutObjectRequest(_message.Message):
+    __slots__ = ("version", "if_none_match_star", "if_match_etag")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    IF_NONE_MATCH_STAR_FIELD_NUMBER: _ClassVar[int]
+    IF_MATCH_ETAG_FIELD_NUMBER: _ClassVar[int]
+    version: ObjectRecord
+    if_none_match_star: bool
+    if_match_etag: str
+    def __init__(self, version: _Optional[_Union[ObjectRecord, _Mapping]] = ..., if_none_match_star: _Optional[bool] = ..., if_match_etag: _Optional[str] = ...) -> None: ...
+
 class PutObjectResponse(_message.Message):
     __slots__ = ("replaced", "has_replaced")
     REPLACED_FIELD_NUMBER: _ClassVar[int]
@@ -325,3 +335,31 @@ class ClusterMap(_message.Message):
     epoch: int
     nodes: _containers.RepeatedCompositeFieldContainer[NodeRecord]
     def __init__(self, epoch: _Optional[int] = ..., nodes: _Optional[_Iterable[_Union[NodeRecord, _Mapping]]] = ...) -> None: ...
+
+class CheckpointRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CheckpointChunk(_message.Message):
+    __slots__ = ("file_name", "data", "end_of_file")
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    END_OF_FILE_FIELD_NUMBER: _ClassVar[int]
+    file_name: str
+    data: bytes
+    end_of_file: bool
+    def __init__(self, file_name: _Optional[str] = ..., data: _Optional[bytes] = ..., end_of_file: _Optional[bool] = ...) -> None: ...
+
+class ReplicaStatusResponse(_message.Message):
+    __slots__ = ("replica_id", "applied_revision", "applied_position", "state_digest", "key_count")
+    REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_REVISION_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_POSITION_FIELD_NUMBER: _ClassVar[int]
+    STATE_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    KEY_COUNT_FIELD_NUMBER: _ClassVar[int]
+    replica_id: str
+    applied_revision: int
+    applied_position: int
+    state_digest: str
+    key_count: int
+    def __init__(self, replica_id: _Optional[str] = ..., applied_revision: _Optional[int] = ..., applied_position: _Optional[int] = ..., state_digest: _Optional[str] = ..., key_count: _Optional[int] = ...) -> None: ...

@@ -363,7 +363,7 @@ class MetadataStub:
                 _registered_method=True)
         self.PutObject = channel.unary_unary(
                 '/tessera.Metadata/PutObject',
-                request_serializer=proto_dot_tessera__pb2.ObjectRecord.SerializeToString,
+                request_serializer=proto_dot_tessera__pb2.PutObjectRequest.SerializeToString,
                 response_deserializer=proto_dot_tessera__pb2.PutObjectResponse.FromString,
                 _registered_method=True)
         self.GetObject = channel.unary_unary(
@@ -395,6 +395,16 @@ class MetadataStub:
                 '/tessera.Metadata/GetClusterMap',
                 request_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
                 response_deserializer=proto_dot_tessera__pb2.ClusterMap.FromString,
+                _registered_method=True)
+        self.FetchCheckpoint = channel.unary_stream(
+                '/tessera.Metadata/FetchCheckpoint',
+                request_serializer=proto_dot_tessera__pb2.CheckpointRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.CheckpointChunk.FromString,
+                _registered_method=True)
+        self.ReplicaStatus = channel.unary_unary(
+                '/tessera.Metadata/ReplicaStatus',
+                request_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.ReplicaStatusResponse.FromString,
                 _registered_method=True)
 
 
@@ -430,7 +440,9 @@ class MetadataServicer:
     def PutObject(self, request, context):
         """Commits a version whose shards are already durable. It becomes the
         current version of its key; the replaced record (if any) is returned so
-        its shards can be collected.
+        its shards can be collected. Conditions are decided when the log entry
+        is applied: PreconditionFailed (412) when one does not hold, NoSuchKey
+        for If-Match on a key without a current version.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -472,6 +484,22 @@ class MetadataServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FetchCheckpoint(self, request, context):
+        """Replica to replica: a consistent RocksDB checkpoint of the state, file
+        by file, for a new or wiped replica to start from (then it follows the
+        log from the checkpoint's applied revision).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReplicaStatus(self, request, context):
+        """Where this replica is in the log (tests and operators compare replicas).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetadataServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -497,7 +525,7 @@ def add_MetadataServicer_to_server(servicer, server):
             ),
             'PutObject': grpc.unary_unary_rpc_method_handler(
                     servicer.PutObject,
-                    request_deserializer=proto_dot_tessera__pb2.ObjectRecord.FromString,
+                    request_deserializer=proto_dot_tessera__pb2.PutObjectRequest.FromString,
                     response_serializer=proto_dot_tessera__pb2.PutObjectResponse.SerializeToString,
             ),
             'GetObject': grpc.unary_unary_rpc_method_handler(
@@ -529,6 +557,16 @@ def add_MetadataServicer_to_server(servicer, server):
                     servicer.GetClusterMap,
                     request_deserializer=proto_dot_tessera__pb2.Empty.FromString,
                     response_serializer=proto_dot_tessera__pb2.ClusterMap.SerializeToString,
+            ),
+            'FetchCheckpoint': grpc.unary_stream_rpc_method_handler(
+                    servicer.FetchCheckpoint,
+                    request_deserializer=proto_dot_tessera__pb2.CheckpointRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.CheckpointChunk.SerializeToString,
+            ),
+            'ReplicaStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplicaStatus,
+                    request_deserializer=proto_dot_tessera__pb2.Empty.FromString,
+                    response_serializer=proto_dot_tessera__pb2.ReplicaStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -666,7 +704,7 @@ class Metadata:
             request,
             target,
             '/tessera.Metadata/PutObject',
-            proto_dot_tessera__pb2.ObjectRecord.SerializeToString,
+            proto_dot_tessera__pb2.PutObjectRequest.SerializeToString,
             proto_dot_tessera__pb2.PutObjectResponse.FromString,
             options,
             channel_credentials,
@@ -830,6 +868,60 @@ class Metadata:
             '/tessera.Metadata/GetClusterMap',
             proto_dot_tessera__pb2.Empty.SerializeToString,
             proto_dot_tessera__pb2.ClusterMap.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FetchCheckpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tessera.Metadata/FetchCheckpoint',
+            proto_dot_tessera__pb2.CheckpointRequest.SerializeToString,
+            proto_dot_tessera__pb2.CheckpointChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplicaStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/ReplicaStatus',
+            proto_dot_tessera__pb2.Empty.SerializeToString,
+            proto_dot_tessera__pb2.ReplicaStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,6 +25,25 @@ if ! "$PY" -c 'import venv, ensurepip' 2>/dev/null; then
     fi
 fi
 
+# System packages: etcd (the metadata log; Debian's etcd-server, 3.4) and,
+# as root, for the tests that cut a process off its loopback ports, iptables
+# (without it those tests are skipped).
+need=()
+command -v etcd >/dev/null || [ -n "${TESSERA_ETCD_BINARY:-}" ] || need+=(etcd-server)
+if [ -n "$extras" ] && [ "$(id -u)" = 0 ] && ! command -v iptables >/dev/null; then
+    need+=(iptables)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    else
+        echo "bootstrap: missing ${need[*]}: run 'sudo apt-get install ${need[*]}'" \
+             "(or put an etcd 3.4+ binary on PATH or in TESSERA_ETCD_BINARY)" >&2
+        exit 1
+    fi
+fi
+
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".${extras}"

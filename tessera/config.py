@@ -41,6 +41,33 @@ class MetadataSettings(CommonSettings):
     group_commit_window_seconds: float = field(
         default=0.002, metadata=_help("how long a commit waits to batch concurrent writes")
     )
+    etcd_endpoints: str = field(
+        default="",
+        metadata=_help(
+            "comma-separated etcd client URLs (http://host:2379,...): the shared log; "
+            "empty: a single unreplicated replica"
+        ),
+    )
+    etcd_prefix: str = field(default="/tessera", metadata=_help("prefix of every etcd key"))
+    replica_id: str = field(
+        default="", metadata=_help("stable, unique replica name (default: from listen)")
+    )
+    advertise_address: str = field(
+        default="", metadata=_help("host:port other replicas dial (default: listen)")
+    )
+    peers: str = field(
+        default="",
+        metadata=_help(
+            "comma-separated replica addresses to fetch a checkpoint from "
+            "(default: the live replicas registered in etcd)"
+        ),
+    )
+    compaction_interval_seconds: float = field(
+        default=30.0, metadata=_help("how often the log is compacted behind every live replica")
+    )
+    compaction_min_revisions: int = field(
+        default=1000, metadata=_help("compact only once this many revisions are behind")
+    )
 
 
 @dataclass(frozen=True)
@@ -55,7 +82,10 @@ class NodeSettings(CommonSettings):
     http_listen: str = field(
         default="127.0.0.1:9201", metadata=_help("host:port for /metrics, /healthz, /readyz")
     )
-    metadata_address: str = field(default="127.0.0.1:9100", metadata=_help("metadata gRPC"))
+    metadata_address: str = field(
+        default="127.0.0.1:9100",
+        metadata=_help("metadata gRPC host:port, or a comma-separated list of replicas"),
+    )
     weight: float = field(default=1.0, metadata=_help("relative share of placements"))
     capacity_bytes: int = field(default=0, metadata=_help("0: the filesystem's size"))
 
@@ -66,7 +96,10 @@ class GatewaySettings(CommonSettings):
     http_listen: str = field(
         default="127.0.0.1:9001", metadata=_help("host:port for /metrics, /healthz, /readyz")
     )
-    metadata_address: str = field(default="127.0.0.1:9100", metadata=_help("metadata gRPC"))
+    metadata_address: str = field(
+        default="127.0.0.1:9100",
+        metadata=_help("metadata gRPC host:port, or a comma-separated list of replicas"),
+    )
     access_key: str = field(default="", metadata=_help("root access key id"))
     secret_key: str = field(default="", metadata=_help("root secret access key"))
     region: str = field(default="us-east-1", metadata=_help("region name used in SigV4"))

@@ -12,6 +12,7 @@ from metadata.mutations import (
     DeleteBucket,
     DeleteObject,
     Mutation,
+    NodeLiveness,
     PutObject,
     RegisterNode,
 )
@@ -33,8 +34,12 @@ def every_mutation(make_version: VersionFactory) -> list[Mutation]:
         CreateBucket("r1", "photos", "alice", 1_700_000_000.25),
         DeleteBucket("r2", "photos"),
         PutObject("r3", version),
+        PutObject("r3b", version, if_none_match_star=True),
+        PutObject("r3c", version, if_match_etag='"abc"'),
         DeleteObject("r4", "photos", "a\x00b"),
         RegisterNode("", NodeInfo("n1", "zone-a", "10.0.0.1:9200", 2.5, 10, 3, "draining", 7.0)),
+        RegisterNode("r5", NodeInfo("n2", "zone-b", "h:1"), live_revision=77),
+        NodeLiveness("", "n1", False, 12),
     ]
 
 
@@ -45,6 +50,7 @@ def test_every_kind_is_covered() -> None:
         "PutObject",
         "DeleteObject",
         "RegisterNode",
+        "NodeLiveness",
     }
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from metadata.client import MetadataClient
 from metadata.commit import CommitLog
-from metadata.liveness import Liveness
-from metadata.service import MetadataService, add_to_server
+from metadata.liveness import LocalLiveness
+from metadata.service import LocalLivenessSource, MetadataService, add_to_server
 from metadata.state import StateMachine
 from proto.rpc import new_server
 from tessera import errors
@@ -39,6 +39,7 @@ class Running:
     client: MetadataClient
     clock: FakeClock
     state: StateMachine
+    service: MetadataService
 
 
 @pytest.fixture
@@ -46,7 +47,8 @@ async def running(state: StateMachine) -> AsyncIterator[Running]:
     clock = FakeClock()
     reads = ThreadPoolExecutor(max_workers=2)
     async with CommitLog(state, window_seconds=0.001) as commit_log:
-        service = MetadataService(state, commit_log, Liveness(10.0), reads, clock=clock)
+        liveness = LocalLivenessSource(LocalLiveness(10.0), clock)
+        service = MetadataService(state, commit_log, liveness, reads, clock=clock)
         server = new_server(SECRET)
         add_to_server(service, server)
         port = server.add_insecure_port("127.0.0.1:0")
@@ -54,7 +56,7 @@ async def running(state: StateMachine) -> AsyncIterator[Running]:
         address = f"127.0.0.1:{port}"
         try:
             async with MetadataClient(address, SECRET) as client:
-                yield Running(address, client, clock, state)
+                yield Running(address, client, clock, state, service)
         finally:
             await server.stop(None)
     reads.shutdown(wait=True)
@@ -154,7 +156,11 @@ async def test_nodes_and_the_cluster_map(running: Running) -> None:
     assert view2.epoch > view.epoch
     await c.heartbeat("n1", 1000, 10, timeout=TIMEOUT)
     running.clock.now += 11
-    await c.heartbeat("n1", 1000, 20, timeout=TIMEOUT)
+    with pytest.raises(errors.InvalidRequest):  # silent past the grace: register again
+        await c.heartbeat("n1", 1000, 20, timeout=TIMEOUT)
+    await c.register_node(NodeInfo("n1", "zone-a", "10.0.0.1:9200", used_bytes=20), timeout=TIMEOUT)
+    assert await running.service.reconcile_liveness(TIMEOUT) == 1  # n2 is gone
+    assert await running.service.reconcile_liveness(TIMEOUT) == 0
     view3 = await c.get_cluster_map(timeout=TIMEOUT)
     assert {n.node_id: n.state for n in view3.nodes} == {"n1": NODE_UP, "n2": NODE_DOWN}
     assert view3.node("n1") is not None and view3.node("n1").used_bytes == 20  # type: ignore[union-attr]

@@ -1,0 +1,231 @@
+"""A replica following the shared log: watch etcd, apply every entry, in order.
+
+Follower.run() watches the log key from the revision after the last one
+applied and applies each entry (a batch of mutations) into the state machine
+as one WriteBatch together with its position, on the replica's one writer
+thread; then it tells the log (on_applied) so the callers waiting on that
+batch get their outcomes, and wakes readers waiting for that revision.
+
+A watch can break (member died) or go quiet (member hung or cut off from its
+peers, so it learns of no new entries). Anyone who knows the log has reached
+revision r calls expect(r); if the follower is behind a revision it expects
+and the watch brings nothing for STALL_SECONDS, it gives up on that etcd
+member and watches through the next one.
+
+read_index() is what makes a read linearizable: it learns the log's last
+revision from etcd with a linearizable range (one per round, shared by every
+read that arrived before the round started) and waits until that revision is
+applied. See docs/metadata.md for the argument.
+
+Invariants:
+- entries are applied in revision order, each exactly once, each whole: the
+  applied position is written in the same WriteBatch as the entry's effects;
+- the applied revision is read from the state, never kept on the side, so a
+  cancelled apply that still completed on the thread is not applied again;
+- if etcd has compacted the log past what this replica applied, run()
+  returns False and applies nothing more (the replica needs a checkpoint).
+"""
+
+# ruff: noqa: ASYNC109  (timeout is the caller's deadline)
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+
+from metadata import logformat, metrics
+from metadata.etcd import EtcdClient, EtcdCompacted, EtcdError, WatchEvent
+from metadata.outcome import Outcome
+from metadata.state import StateMachine
+from tessera import errors
+
+log = logging.getLogger(__name__)
+
+STALL_SECONDS = 1.5
+WATCH_CONNECT_SECONDS = 2.0
+HEAD_FETCH_SECONDS = 3.0
+RETRY_BACKOFF_MAX_SECONDS = 1.0
+
+OnApplied = Callable[[str, Sequence[Outcome]], None]
+
+
+class Follower:
+    def __init__(
+        self,
+        etcd: EtcdClient,
+        state: StateMachine,
+        writer: Executor,
+        log_key: bytes,
+        on_applied: OnApplied,
+    ) -> None:
+        self._etcd = etcd
+        self._state = state
+        self._writer = writer
+        self._log_key = log_key
+        self._on_applied = on_applied
+        self._target = self.applied_revision
+        self._progress = asyncio.Condition()
+        self._stall: asyncio.Timeout | None = None
+        self.lost_log = False  # compacted past us: a checkpoint is needed
+        self._head_waiters: list[asyncio.Future[int]] = []
+        self._head_wakeup = asyncio.Event()
+
+    @property
+    def applied_revision(self) -> int:
+        return logformat.revision_of(self._state.applied_position)
+
+    def expect(self, revision: int) -> None:
+        """Someone knows the log reached revision: from now on, silence is a stall."""
+        if revision > self._target:
+            self._target = revision
+            self._arm()
+
+    # ------------------------------------------------------------ following
+
+    async def run(self) -> bool:
+        """Follows the log until cancelled; returns False if the log was
+        compacted past this replica (it can no longer catch up from the log)."""
+        backoff = 0.05
+        async with asyncio.TaskGroup() as tasks:
+            heads = tasks.create_task(self._fetch_heads(), name="metadata-read-index")
+            try:
+                while True:
+                    before = self.applied_revision
+                    try:
+                        await self._follow()
+                    except EtcdCompacted as exc:
+                        log.error(
+                            "the log was compacted past this replica (applied %d, %s)",
+                            self.applied_revision,
+                            exc,
+                        )
+                        self.lost_log = True
+                        return False
+                    except (EtcdError, TimeoutError) as exc:
+                        log.warning("log watch interrupted: %s", exc)
+                    if self.applied_revision > before:
+                        backoff = 0.05
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, RETRY_BACKOFF_MAX_SECONDS)
+            finally:
+                heads.cancel()
+                for waiter in self._head_waiters:
+                    waiter.cancel()
+                async with self._progress:
+                    self._progress.notify_all()
+
+    async def _follow(self) -> None:
+        endpoint = self._etcd.preferred_endpoint
+        start = self.applied_revision + 1
+        try:
+            async with asyncio.timeout(None) as stall:
+                self._stall = stall
+                self._arm()
+                async for _, events in self._etcd.watch(
+                    self._log_key, start, connect_timeout=WATCH_CONNECT_SECONDS
+                ):
+                    stall.reschedule(None)  # an apply is never cut short by the stall timer
+                    await self._apply(events)
+                    self._arm()
+        except TimeoutError:
+            self._etcd.demote(endpoint)
+            raise TimeoutError(
+                f"watch on {endpoint} stalled at revision {self.applied_revision}, "
+                f"log is at {self._target} or later"
+            ) from None
+        finally:
+            self._stall = None
+
+    def _arm(self) -> None:
+        if self._stall is None:
+            return
+        if self._target > self.applied_revision:
+            if self._stall.when() is None:
+                self._stall.reschedule(asyncio.get_running_loop().time() + STALL_SECONDS)
+        else:
+            self._stall.reschedule(None)
+
+    async def _apply(self, events: list[WatchEvent]) -> None:
+        applied = self.applied_revision
+        batches: list[tuple[str, int]] = []  # (batch id, mutation count)
+        entries = []
+        for event in events:
+            revision = event.kv.mod_revision
+            if event.kind != "PUT" or revision <= applied:
+                continue
+            entry = logformat.decode(event.kv.value)
+            batches.append((entry.batch_id, len(entry.mutations)))
+            entries.extend(logformat.log_entries(revision, entry))
+        if not entries:
+            return
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        done = await loop.run_in_executor(self._writer, self._state.apply_batch, entries)
+        await loop.run_in_executor(self._writer, self._state.commit, done)
+        metrics.APPLY_DURATION.observe(time.perf_counter() - started)
+        metrics.APPLIED_REVISION.set(self.applied_revision)
+        first = 0
+        for batch_id, count in batches:
+            self._on_applied(batch_id, done.outcomes[first : first + count])
+            first += count
+        async with self._progress:
+            self._progress.notify_all()
+
+    # ------------------------------------------------------------ reads
+
+    async def wait_applied(self, revision: int, timeout: float) -> None:
+        """Returns once the log is applied up to revision; ServiceUnavailable on timeout."""
+        if self.applied_revision >= revision:
+            return
+        self.expect(revision)
+        try:
+            async with asyncio.timeout(timeout), self._progress:
+                await self._progress.wait_for(
+                    lambda: self.applied_revision >= revision or self.lost_log
+                )
+        except TimeoutError:
+            raise errors.ServiceUnavailable(
+                f"replica is behind the log (applied {self.applied_revision}, need {revision})"
+            ) from None
+        if self.applied_revision < revision:
+            raise errors.ServiceUnavailable("replica lost its place in the log")
+
+    async def read_index(self, timeout: float) -> int:
+        """Waits until everything committed before this call is applied; returns
+        that revision. Raises ServiceUnavailable if etcd or the log is out of reach."""
+        deadline = time.monotonic() + timeout
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._head_waiters.append(waiter)
+        self._head_wakeup.set()
+        try:
+            async with asyncio.timeout(timeout):
+                head = await waiter
+        except TimeoutError:
+            raise errors.ServiceUnavailable("could not read the log's head from etcd") from None
+        await self.wait_applied(head, max(0.0, deadline - time.monotonic()))
+        return head
+
+    async def _fetch_heads(self) -> None:
+        """One linearizable range per round, for every read waiting when it starts."""
+        while True:
+            await self._head_wakeup.wait()
+            self._head_wakeup.clear()
+            waiters, self._head_waiters = self._head_waiters, []
+            waiters = [w for w in waiters if not w.done()]
+            if not waiters:
+                continue
+            try:
+                _, kv = await self._etcd.get(self._log_key, timeout=HEAD_FETCH_SECONDS)
+            except EtcdError as exc:
+                for w in waiters:
+                    if not w.done():
+                        w.set_exception(errors.ServiceUnavailable(f"etcd: {exc}"))
+                continue
+            head = kv.mod_revision if kv is not None else 0
+            self.expect(head)
+            for w in waiters:
+                if not w.done():
+                    w.set_result(head)

@@ -26,7 +26,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +34,17 @@ from cli.local_cluster import Layout, LocalCluster
 
 TOOLS_DIR_DEFAULT = Path(__file__).resolve().parents[1] / ".." / "shared" / "tools"
 TESSERA_LABEL = "tessera"
-# The ports the shared tools leave to Tessera: 18050-18089.
+# The ports the shared tools leave to Tessera: 18050-18089. Metadata replica i
+# takes 18052 + 2i (up to 3), etcd member i 18058 + 2i (up to 3; only layouts
+# with replicated metadata have etcd), node i 18064 + 2i (up to 6).
 S3_PORT = 18050
 ADMIN_PORT = 18051
 METADATA_PORT = 18052
 METADATA_HTTP_PORT = 18053
-NODE_BASE_PORT = 18054  # 6 nodes x (grpc, http): 18054-18065
+ETCD_BASE_PORT = 18058
+NODE_BASE_PORT = 18064
 READY_TIMEOUT_SECONDS = 120.0
-# Per peer: (up.sh arguments, down.sh arguments, scratch dir with s3.env).
+# Per peer: (tools folder, up.sh arguments, down.sh arguments, scratch dir with s3.env).
 PEER_SCRIPTS = {
     "swift": ("swift-saio", ["--reset"], [], Path("/tmp/swift-saio")),
     "ceph": ("ceph-peer", [], ["--purge"], Path("/tmp/ceph-peer")),
@@ -75,16 +78,16 @@ def local_tessera(data_dir: Path | None) -> Iterator[Target]:
     A temporary data dir is deleted afterwards unless the bench failed."""
     temp = data_dir is None
     root = Path(tempfile.mkdtemp(prefix="tessera-bench-")) if data_dir is None else data_dir
-    cluster = LocalCluster(
-        Layout(
-            data_dir=root,
-            s3_port=S3_PORT,
-            admin_port=ADMIN_PORT,
-            metadata_port=METADATA_PORT,
-            metadata_http_port=METADATA_HTTP_PORT,
-            node_base_port=NODE_BASE_PORT,
-        )
-    )
+    ports: dict[str, Any] = {
+        "s3_port": S3_PORT,
+        "admin_port": ADMIN_PORT,
+        "metadata_port": METADATA_PORT,
+        "metadata_http_port": METADATA_HTTP_PORT,
+        "node_base_port": NODE_BASE_PORT,
+    }
+    if "etcd_base_port" in {f.name for f in fields(Layout)}:
+        ports["etcd_base_port"] = ETCD_BASE_PORT
+    cluster = LocalCluster(Layout(data_dir=root, **ports))
     ok = False
     try:
         cluster.start()
@@ -134,8 +137,8 @@ def read_env(path: Path) -> dict[str, str]:
 def run_s3bench(
     args: argparse.Namespace, targets: list[Target], json_path: Path, extra: list[str]
 ) -> tuple[int, dict[str, Any]]:
-    """Runs s3bench over all targets interleaved; its progress goes to stderr,
-    its own table is dropped in favour of ours."""
+    """Runs s3bench over all targets interleaved. Its progress and its own
+    table (with DELETE, LIST and client CPU) go to stderr; stdout is ours."""
     cmd = [
         args.s3bench_python,
         str(args.tools_dir / "s3bench" / "s3bench.py"),
@@ -153,7 +156,7 @@ def run_s3bench(
         cmd += ["--repeats", str(args.repeats)]
     cmd += extra
     log("running: " + " ".join(cmd))
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, check=False)
+    proc = subprocess.run(cmd, stdout=sys.stderr, check=False)
     if not json_path.exists():
         raise RuntimeError(f"s3bench wrote no result (exit {proc.returncode})")
     return proc.returncode, json.loads(json_path.read_text())

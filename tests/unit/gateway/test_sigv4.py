@@ -75,8 +75,17 @@ def lookup(access_key: str) -> str | None:
 
 @contextmanager
 def botocore_clock(moment: datetime) -> Iterator[None]:
-    """Freezes the time botocore signs with (it reads a naive UTC datetime)."""
-    with patch("botocore.auth.get_current_datetime", lambda: moment.replace(tzinfo=None)):
+    """Freezes the time botocore signs with: its Python signer reads a naive
+    UTC datetime; the awscrt-based signer it prefers when awscrt is installed
+    (Tessera depends on awscrt) reads an aware one."""
+
+    def clock(remove_tzinfo: bool = True) -> datetime:
+        return moment.replace(tzinfo=None) if remove_tzinfo else moment
+
+    with (
+        patch("botocore.auth.get_current_datetime", clock),
+        patch("botocore.crt.auth.get_current_datetime", clock),
+    ):
         yield
 
 

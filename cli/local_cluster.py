@@ -294,7 +294,11 @@ class LocalCluster:
             "--log-outputs", "stderr",
         ]  # fmt: skip
 
-    def start_process(self, name: str) -> subprocess.Popen[bytes]:
+    def start_process(
+        self, name: str, command_prefix: list[str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Starts one role; command_prefix runs it through a wrapper (the fault
+        tests use one that puts the process in its own cgroup first)."""
         name = self._resolve(name)
         env = self._base_env()
         if self.role_of(name) == "etcd":
@@ -303,6 +307,7 @@ class LocalCluster:
         else:
             env.update(self._role_env(name))
             command = [sys.executable, "-m", "cli.main", self.role_of(name)]
+        command = [*(command_prefix or []), *command]
         log = open(self.data_dir / "logs" / f"{name}.log", "ab")
         proc = subprocess.Popen(
             command,

@@ -3,8 +3,11 @@
 place(version_id, nodes, geometry) picks n = k + m distinct nodes for a
 version: nodes are ranked by a weighted rendezvous score of (version id, node
 id) and taken best-first, skipping a node whose zone already holds its cap of
-shards. The cap is m when there are enough zones for it (so losing one whole
-zone loses at most m shards: no data), else the smallest even spread.
+shards. The cap is the even spread, ceil(n / zones), so that losing a zone
+costs as few shards as possible (5+4 over three zones: 3, leaving a spare);
+when the nodes are too unevenly spread over zones for that, the cap is m
+(losing a zone still loses no data), and with too few zones for even that,
+the smallest spread the zones allow.
 
 Properties (tested in tests/unit/tessera/test_placement.py):
 - deterministic: same version id and same candidate nodes, same answer;
@@ -36,11 +39,18 @@ class NotEnoughNodes(Exception):
     """The cluster has too few eligible nodes or zones for the geometry."""
 
 
-def zone_cap(geometry: Geometry, zone_count: int) -> int:
-    """Most shards of one version that a single zone may hold."""
+def zone_caps(geometry: Geometry, zone_count: int) -> list[int]:
+    """Per-zone shard caps to try, strictest first."""
     assert zone_count >= 1
     even_spread = -(-geometry.total_shards // zone_count)
-    return max(geometry.parity_shards, even_spread)
+    if even_spread >= geometry.parity_shards:
+        return [even_spread]
+    return [even_spread, geometry.parity_shards]
+
+
+def zone_cap(geometry: Geometry, zone_count: int) -> int:
+    """The most shards of one version that a single zone may hold."""
+    return zone_caps(geometry, zone_count)[-1]
 
 
 def zone_safe(geometry: Geometry, zone_count: int) -> bool:
@@ -63,8 +73,18 @@ def place(version_id: str, candidates: Sequence[Candidate], geometry: Geometry) 
     if len({c.node_id for c in candidates}) < n:
         raise NotEnoughNodes(f"need {n} distinct nodes, have {len(candidates)}")
     zones = {c.zone for c in candidates}
-    cap = zone_cap(geometry, len(zones))
     ranked = sorted(candidates, key=lambda c: (-score(version_id, c), c.node_id))
+    for cap in zone_caps(geometry, len(zones)):
+        chosen = _take(ranked, n, cap)
+        if chosen is not None:
+            return chosen
+    raise NotEnoughNodes(
+        f"need {n} nodes with at most {zone_cap(geometry, len(zones))} per zone; "
+        f"zones: {sorted(zones)}"
+    )
+
+
+def _take(ranked: Sequence[Candidate], n: int, cap: int) -> list[str] | None:
     chosen: list[str] = []
     per_zone: Counter[str] = Counter()
     for c in ranked:
@@ -74,4 +94,4 @@ def place(version_id: str, candidates: Sequence[Candidate], geometry: Geometry) 
         per_zone[c.zone] += 1
         if len(chosen) == n:
             return chosen
-    raise NotEnoughNodes(f"need {n} nodes with at most {cap} per zone; zones: {sorted(zones)}")
+    return None

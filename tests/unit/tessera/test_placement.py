@@ -97,3 +97,20 @@ def test_version_ids_sort_by_time() -> None:
     a = new_version_id(1000.0)
     b = new_version_id(1000.5)
     assert a < b and len(a) == 26
+
+
+def test_even_spread_keeps_a_spare_after_a_zone_loss() -> None:
+    g54 = Geometry(5, 4, 1024)
+    nodes = cluster(3, 4)  # more nodes per zone than the even spread needs
+    zone_of = {c.node_id: c.zone for c in nodes}
+    for i in range(500):
+        per = Counter(zone_of[n] for n in place(f"v{i}", nodes, g54))
+        assert max(per.values()) == 3  # a zone loss leaves 6 = k + 1
+
+
+def test_uneven_zones_fall_back_to_the_parity_cap() -> None:
+    g54 = Geometry(5, 4, 1024)
+    nodes = [*cluster(2, 4), Candidate("lonely", "z9")]  # zones of 4, 4 and 1 nodes
+    zone_of = {c.node_id: c.zone for c in nodes}
+    per = Counter(zone_of[n] for n in place("v", nodes, g54))
+    assert max(per.values()) <= 4 and sum(per.values()) == 9

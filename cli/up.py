@@ -54,6 +54,7 @@ def run_up(args: argparse.Namespace) -> int:
             f"  access key:   {c.access_key}\n"
             f"  secret key:   {c.secret_key}\n"
             f"  region:       us-east-1 (path-style addressing)\n"
+            f"  console:      http://{layout.host}:{layout.admin_port}/console/\n"
             f"  metrics:      http://{layout.host}:{layout.admin_port}/metrics\n"
             f"  data:         {cluster.data_dir}\n"
             f"  logs:         {cluster.data_dir / 'logs'}\n"

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from gateway import metrics
+from gateway import cors, metrics
 from gateway.admission import Admission
 from gateway.auth_edge import authenticate
 from gateway.cluster import ClusterView
@@ -51,7 +51,13 @@ HANDLERS: dict[str, Handler] = {
     "DeleteObject": objects.delete_object,
     "DeleteObjects": delete_many.delete_objects,
     "PostObject": post_object.post_object,
+    "PreflightRequest": cors.preflight,
 }
+
+# Operations that authenticate inside their handler: a form upload with its
+# signed policy, a CORS preflight (which browsers send without credentials)
+# with the pre-signed URL it asks about.
+SELF_AUTHENTICATED = frozenset({"PostObject", "PreflightRequest"})
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
@@ -64,8 +70,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         bucket, key = split_request(request.host, request.raw_path, state.settings.domains)
         operation = operation_for(request.method, bucket, key, request.query)
         route = Route(bucket=bucket, key=key, operation=operation)
-        # A form upload authenticates with its signed policy, in the handler.
-        access_key = "" if operation == "PostObject" else await authenticate(request, state)
+        access_key = "" if operation in SELF_AUTHENTICATED else await authenticate(request, state)
         if operation.startswith("Unsupported:"):
             raise errors.NotImplemented(f"{operation.split(':', 1)[1]} is not implemented.")
         response = await HANDLERS[operation](request, state, route, access_key)
@@ -81,6 +86,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     if not response.prepared:
         response.headers["x-amz-request-id"] = request_id
         response.headers["x-amz-id-2"] = request_id
+        cors.allow_signed_origin(request, response)
     metrics.REQUESTS.labels(operation.split(":")[0], code).inc()
     metrics.REQUEST_SECONDS.labels(operation.split(":")[0]).observe(time.monotonic() - started)
     return response

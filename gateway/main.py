@@ -14,6 +14,7 @@ import ssl
 from aiohttp import web
 
 from gateway.app import build_app
+from gateway.console.server import mount_console
 from gateway.draining import Drain
 from gateway.state import STATE
 from service.ops_http import start_ops_server
@@ -43,7 +44,9 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
             return "fewer storage nodes up than data shards per stripe: nothing is readable"
         return None
 
-    ops = await start_ops_server(settings.http_listen, ready)
+    ops = await start_ops_server(
+        settings.http_listen, ready, lambda ops_app: mount_console(ops_app, app[STATE])
+    )
     host, port = host_port(settings.listen)
     tls = _tls_context(settings)
     site = web.TCPSite(runner, host, port, reuse_address=True, backlog=1024, ssl_context=tls)

@@ -105,6 +105,8 @@ def split_request(host: str, raw_path: str, domains: tuple[str, ...]) -> tuple[s
 
 def operation_for(method: str, bucket: str, key: str, query: Mapping[str, str]) -> str:
     """The S3 operation name; 'Unsupported:<what>' when not implemented."""
+    if method == "OPTIONS":
+        return "PreflightRequest"  # CORS preflight, on any resource (gateway/cors.py)
     if not bucket:
         if method == "GET":
             return "ListBuckets"

@@ -44,6 +44,17 @@ if [ ${#need[@]} -gt 0 ]; then
     fi
 fi
 
+# The console's browser tests (tests/console) drive Debian's Chromium through
+# its own chromedriver; no browser is downloaded at test time.
+if [ -n "$extras" ] && ! { command -v chromium && command -v chromedriver; } >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    else
+        echo "bootstrap: the console tests need chromium and chromium-driver (apt-get install)" >&2
+    fi
+fi
+
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".${extras}"

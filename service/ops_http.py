@@ -39,10 +39,19 @@ def add_ops_routes(app: web.Application, ready: ReadyCheck) -> None:
     app.router.add_get("/readyz", readyz)
 
 
-async def start_ops_server(address: str, ready: ReadyCheck) -> web.AppRunner:
-    """Starts the ops endpoint on address; the caller cleans the runner up."""
+async def start_ops_server(
+    address: str,
+    ready: ReadyCheck,
+    extend: Callable[[web.Application], None] | None = None,
+) -> web.AppRunner:
+    """Starts the ops endpoint on address; the caller cleans the runner up.
+
+    extend, when given, adds a role's own routes (the gateway's console) first.
+    """
     app = web.Application()
     add_ops_routes(app, ready)
+    if extend is not None:
+        extend(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     host, port = host_port(address)

@@ -94,7 +94,8 @@ class NodeSettings(CommonSettings):
 class GatewaySettings(CommonSettings):
     listen: str = field(default="127.0.0.1:9000", metadata=_help("S3 HTTP host:port"))
     http_listen: str = field(
-        default="127.0.0.1:9001", metadata=_help("host:port for /metrics, /healthz, /readyz")
+        default="127.0.0.1:9001",
+        metadata=_help("host:port for /metrics, /healthz, /readyz and the console at /console/"),
     )
     metadata_address: str = field(
         default="127.0.0.1:9100",
@@ -122,6 +123,13 @@ class GatewaySettings(CommonSettings):
     inflight_bytes_max: int = field(
         default=limits.INFLIGHT_BYTES_MAX_DEFAULT,
         metadata=_help("body bytes buffered across requests before 503 SlowDown"),
+    )
+    public_s3_url: str = field(
+        default="",
+        metadata=_help(
+            "S3 endpoint URL as browsers reach it, for the console's links and uploads "
+            "(default: the console's host name with the S3 port)"
+        ),
     )
 
     @property

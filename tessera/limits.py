@@ -26,3 +26,11 @@ INFLIGHT_BYTES_MAX_DEFAULT = 512 * 1024 * 1024
 HEARTBEAT_INTERVAL_SECONDS = 2.0
 NODE_DOWN_GRACE_DEFAULT_SECONDS = 10.0
 CLUSTER_MAP_REFRESH_SECONDS = 1.0
+
+# Web console (gateway/console).
+CONSOLE_SESSION_IDLE_SECONDS = 30 * 60  # a session unused this long is gone
+CONSOLE_SESSION_MAX_SECONDS = 12 * 3600  # and none lives longer than this
+CONSOLE_SESSIONS_MAX = 10_000  # past this the least recently used is dropped
+CONSOLE_UPLOAD_URL_SECONDS = 15 * 60  # validity of a pre-signed PUT the page uses at once
+CONSOLE_LINK_SECONDS_DEFAULT = 3600  # a copied download link
+CONSOLE_LIST_PAGE_KEYS = 200

@@ -37,6 +37,8 @@ def test_split_path(raw: str, bucket: str, key: str) -> None:
         ("GET", "b", "", {"location": ""}, "GetBucketLocation"),
         ("PUT", "b", "k", {}, "PutObject"),
         ("HEAD", "b", "k", {}, "HeadObject"),
+        ("OPTIONS", "b", "k", {"X-Amz-Signature": "x"}, "PreflightRequest"),
+        ("OPTIONS", "b", "", {}, "PreflightRequest"),
         ("POST", "b", "k", {"uploads": ""}, "Unsupported:POST ?uploads"),
         ("GET", "b", "", {"acl": ""}, "Unsupported:GET ?acl"),
     ],

@@ -1,0 +1,268 @@
+"""The bucket browser's server side: buckets, folders (prefix + '/'), one
+object's details, and the pre-signed URLs the page uploads and downloads with.
+
+Every function acts as the signed-in access key: a bucket it does not own is
+AccessDenied, as on the S3 endpoint. Secrets are looked up only to sign and
+never leave this module except as a signature inside a URL.
+
+Public/private access and object versions do not exist in Tessera yet; their
+functions raise NotAvailable, and each is the one place to fill in when the
+S3-compatibility work adds bucket ACLs/policies and versioning.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from gateway.auth.presign import presign
+from gateway.console.panels import NotAvailable
+from gateway.deadline import Deadline
+from gateway.handlers.buckets import owned_bucket
+from gateway.state import GatewayState
+from gateway.validation import check_bucket_name, check_key
+from tessera import errors, limits
+from tessera.model import NODE_UP, ObjectVersion
+
+DELIMITER = "/"
+
+
+def _deadline() -> Deadline:
+    return Deadline(limits.METADATA_CALL_TIMEOUT_SECONDS)
+
+
+async def bucket_access(state: GatewayState, bucket: str) -> dict[str, Any]:
+    """Whether anonymous reads are allowed. Fill in with bucket ACLs/policies."""
+    raise NotAvailable(
+        "Public/private access is not available yet: bucket ACLs and policies are not "
+        "implemented. Every bucket is private (signed requests only)."
+    )
+
+
+async def set_bucket_access(state: GatewayState, bucket: str, public: bool) -> dict[str, Any]:
+    """Makes a bucket public-read or private. Fill in with bucket ACLs/policies."""
+    raise NotAvailable(
+        "Switching a bucket public or private is not available yet: bucket ACLs and "
+        "policies are not implemented."
+    )
+
+
+async def object_versions(state: GatewayState, bucket: str, key: str) -> dict[str, Any]:
+    """A key's version history. Fill in with S3 versioning (ListObjectVersions)."""
+    raise NotAvailable(
+        "Version history is not available yet: bucket versioning is not implemented, "
+        "so each key has exactly one (current) version."
+    )
+
+
+async def _optional(fn: Any, *args: Any) -> dict[str, Any]:
+    """{"available": true, ...} or {"available": false, "reason": ...}."""
+    try:
+        return {"available": True, **(await fn(*args))}
+    except NotAvailable as exc:
+        return {"available": False, "reason": exc.reason, **exc.details}
+
+
+async def get_access(state: GatewayState, access_key: str, bucket: str) -> dict[str, Any]:
+    await owned_bucket(state, bucket, access_key, _deadline())
+    return await _optional(bucket_access, state, bucket)
+
+
+async def change_access(
+    state: GatewayState, access_key: str, bucket: str, public: bool
+) -> dict[str, Any]:
+    await owned_bucket(state, bucket, access_key, _deadline())
+    return await _optional(set_bucket_access, state, bucket, public)
+
+
+async def versions_of(
+    state: GatewayState, access_key: str, bucket: str, key: str
+) -> dict[str, Any]:
+    check_key(key)
+    await owned_bucket(state, bucket, access_key, _deadline())
+    return await _optional(object_versions, state, bucket, key)
+
+
+async def list_buckets(state: GatewayState, access_key: str) -> dict[str, Any]:
+    found = await state.metadata.list_buckets(access_key, timeout=_deadline().remaining())
+    return {
+        "buckets": [
+            {
+                "name": b.name,
+                "created_at": b.created_at,
+                "access": await _optional(bucket_access, state, b.name),
+            }
+            for b in found
+        ]
+    }
+
+
+async def create_bucket(state: GatewayState, access_key: str, name: str) -> dict[str, Any]:
+    check_bucket_name(name)
+    bucket = await state.metadata.create_bucket(name, access_key, timeout=_deadline().remaining())
+    return {"name": bucket.name, "created_at": bucket.created_at}
+
+
+def _object_row(version: ObjectVersion) -> dict[str, Any]:
+    return {
+        "key": version.key,
+        "size_bytes": version.size_bytes,
+        "etag": version.etag,
+        "content_type": version.content_type,
+        "last_modified": version.last_modified,
+    }
+
+
+async def list_folder(
+    state: GatewayState, access_key: str, bucket: str, prefix: str, start_after: str
+) -> dict[str, Any]:
+    """One page of a 'folder': the keys and sub-folders directly under prefix."""
+    deadline = _deadline()
+    await owned_bucket(state, bucket, access_key, deadline)
+    page = await state.metadata.list_objects(
+        bucket,
+        prefix,
+        DELIMITER,
+        start_after,
+        limits.CONSOLE_LIST_PAGE_KEYS,
+        timeout=deadline.remaining(),
+    )
+    return {
+        "bucket": bucket,
+        "prefix": prefix,
+        "folders": list(page.common_prefixes),
+        "objects": [_object_row(v) for v in page.objects],
+        "is_truncated": page.is_truncated,
+        "next_start_after": page.next_start_after,
+    }
+
+
+def shard_margin(version: ObjectVersion, state: GatewayState) -> dict[str, Any]:
+    """Where the object's shards are and how many can still be lost (its margin):
+    shards on nodes that are up, minus the data shards needed to read it."""
+    shards = []
+    for location in sorted(version.placement, key=lambda p: p.shard_index):
+        node = state.cluster.map.node(location.node_id)
+        shards.append(
+            {
+                "shard_index": location.shard_index,
+                "kind": "data" if location.shard_index < version.data_shards else "parity",
+                "node_id": location.node_id,
+                "zone": node.zone if node else None,
+                "node_state": node.state if node else "unknown",
+            }
+        )
+    if not shards:
+        return {"inline": True, "shards": []}
+    reachable = sum(1 for s in shards if s["node_state"] == NODE_UP)
+    return {
+        "inline": False,
+        "shards": shards,
+        "shards_total": version.data_shards + version.parity_shards,
+        "shards_on_up_nodes": reachable,
+        "margin": reachable - version.data_shards,
+        "margin_full": version.parity_shards,
+    }
+
+
+async def object_details(
+    state: GatewayState, access_key: str, bucket: str, key: str
+) -> dict[str, Any]:
+    deadline = _deadline()
+    await owned_bucket(state, bucket, access_key, deadline)
+    version = await state.metadata.get_object(bucket, key, timeout=deadline.remaining())
+    return {
+        **_object_row(version),
+        "bucket": bucket,
+        "version_id": version.version_id,
+        "geometry": {
+            "data_shards": version.data_shards,
+            "parity_shards": version.parity_shards,
+            "chunk_size_bytes": version.chunk_size_bytes,
+        },
+        "user_metadata": version.user_metadata,
+        "placement": shard_margin(version, state),
+        "versions": await _optional(object_versions, state, bucket, key),
+    }
+
+
+_ORIGIN = re.compile(r"https?://[^/\s?#]+")
+
+
+def _secret(state: GatewayState, access_key: str) -> str:
+    secret = state.secret_for(access_key)
+    if secret is None:  # the key was removed after sign-in
+        raise errors.InvalidAccessKeyId()
+    return secret
+
+
+async def upload_url(
+    state: GatewayState,
+    access_key: str,
+    *,
+    bucket: str,
+    key: str,
+    endpoint: str,
+    origin: str,
+) -> dict[str, Any]:
+    """A pre-signed PUT for bucket/key, usable only from the page's origin."""
+    check_key(key)
+    if not _ORIGIN.fullmatch(origin):
+        raise errors.InvalidArgument("The console's origin is not a usable http(s) origin.")
+    await owned_bucket(state, bucket, access_key, _deadline())
+    expires = limits.CONSOLE_UPLOAD_URL_SECONDS
+    url = presign(
+        method="PUT",
+        endpoint=endpoint,
+        bucket=bucket,
+        key=key,
+        access_key=access_key,
+        secret_key=_secret(state, access_key),
+        region=state.settings.region,
+        now=datetime.now(UTC),
+        expires_seconds=expires,
+        signed_headers={"origin": origin},
+    )
+    return {"url": url, "method": "PUT", "expires_seconds": expires}
+
+
+def content_disposition(key: str) -> str:
+    """attachment with the key's last segment as the file name (RFC 6266)."""
+    name = key.rstrip("/").rsplit("/", 1)[-1] or "download"
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+async def download_url(
+    state: GatewayState,
+    access_key: str,
+    *,
+    bucket: str,
+    key: str,
+    endpoint: str,
+    expires_seconds: int,
+    attachment: bool,
+) -> dict[str, Any]:
+    """A pre-signed GET for bucket/key: a download (attachment) or a link to share."""
+    check_key(key)
+    if not 1 <= expires_seconds <= 7 * 24 * 3600:
+        raise errors.InvalidArgument("A link is valid for 1 second to 7 days.")
+    deadline = _deadline()
+    await owned_bucket(state, bucket, access_key, deadline)
+    await state.metadata.get_object(bucket, key, timeout=deadline.remaining())  # NoSuchKey early
+    query = [("response-content-disposition", content_disposition(key))] if attachment else []
+    url = presign(
+        method="GET",
+        endpoint=endpoint,
+        bucket=bucket,
+        key=key,
+        access_key=access_key,
+        secret_key=_secret(state, access_key),
+        region=state.settings.region,
+        now=datetime.now(UTC),
+        expires_seconds=expires_seconds,
+        query=query,
+    )
+    return {"url": url, "method": "GET", "expires_seconds": expires_seconds}

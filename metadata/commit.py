@@ -97,6 +97,10 @@ class GroupCommit:
         if self._writer is not None:
             await self._writer
 
+    def _worth_waiting(self) -> bool:
+        """Whether to wait out the window for more mutations to join the batch."""
+        return True
+
     def _size_of(self, mutation: Mutation) -> int:
         """The mutation's share of batch_bytes_max (0: sizes are not limited)."""
         return 0
@@ -124,7 +128,7 @@ class GroupCommit:
                             return
                         continue
                     delay = self._oldest_at + self._window_seconds - time.monotonic()
-                    if delay > 0 and not self._closing:
+                    if delay > 0 and not self._closing and self._worth_waiting():
                         await asyncio.sleep(delay)
                     taken = self._take()
                     self._oldest_at = time.monotonic()

@@ -130,16 +130,22 @@ class StateMachine:
             overlay.put(keys.APPLIED, keys.encode_position(position))
         return AppliedBatch(overlay.batch, results, position)
 
-    def commit(self, applied: AppliedBatch) -> None:
-        """Writes the batch durably (blocking: call from the writer thread).
+    def commit(self, applied: AppliedBatch, sync: bool = True) -> None:
+        """Writes the batch (blocking: call from the writer thread).
 
         rocksdict holds the GIL through a synchronous write, so the batch is
         written without sync and the WAL is then fsynced by flush_wal, which
         releases the GIL. No caller is answered before both return.
+
+        sync=False leaves the WAL to the OS (a process crash loses nothing, a
+        machine crash may lose the last batches): for a replica following the
+        shared log, where etcd holds every entry durably and a replica that
+        lost some simply applies them again from its durable position.
         """
         self._db.write(applied.batch, self._no_sync)
         self._applied = max(self._applied, applied.position)
-        self._db.flush_wal(True)
+        if sync:
+            self._db.flush_wal(True)
 
     def _apply_one(self, overlay: Overlay, entry: LogEntry) -> Outcome:
         mutation = entry.mutation

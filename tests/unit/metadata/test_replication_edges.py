@@ -1,0 +1,128 @@
+"""The pure and local edges of replication: conditional puts in the state
+machine, checkpoints streamed and installed, etcd's JSON watch messages, and
+the client's address list and retry rule."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import grpc
+import pytest
+from rocksdict import Rdict
+
+from metadata import checkpoint
+from metadata.client import _retryable, parse_addresses
+from metadata.etcd import EtcdCompacted, EtcdUnavailable, _watch_batch, prefix_end
+from metadata.mutations import CreateBucket, LogEntry, Mutation, PutObject
+from metadata.state import StateMachine, open_db
+from proto.rpc import S3_CODE_HEADER
+from tessera import errors
+from tessera.model import ObjectVersion
+
+VersionFactory = Callable[..., ObjectVersion]
+
+
+def one(state: StateMachine, mutation: Mutation) -> object:
+    applied = state.apply_batch([LogEntry(state.applied_position + 1, mutation)])
+    state.commit(applied)
+    return applied.outcomes[0].unwrap()
+
+
+def test_conditional_puts(state: StateMachine, make_version: VersionFactory) -> None:
+    one(state, CreateBucket("c", "b", "o", 1.0))
+    with pytest.raises(errors.NoSuchKey):  # If-Match on a key without a version
+        one(state, PutObject("m0", make_version("b", "k"), if_match_etag="abc"))
+    one(state, PutObject("a1", make_version("b", "k", etag="abc"), if_none_match_star=True))
+    with pytest.raises(errors.PreconditionFailed):
+        one(state, PutObject("a2", make_version("b", "k"), if_none_match_star=True))
+    with pytest.raises(errors.PreconditionFailed):
+        one(state, PutObject("m1", make_version("b", "k"), if_match_etag='"xyz"'))
+    replaced = one(
+        state, PutObject("m2", make_version("b", "k", etag="def"), if_match_etag='"abc"')
+    )
+    assert isinstance(replaced, ObjectVersion) and replaced.etag == "abc"
+    assert state.get_object("b", "k").etag == "def"
+
+
+async def test_a_checkpoint_streams_and_installs_whole(
+    tmp_path: Path, db: Rdict, state: StateMachine, make_version: VersionFactory
+) -> None:
+    one(state, CreateBucket("c", "b", "o", 1.0))
+    for i in range(50):
+        one(state, PutObject(f"p{i}", make_version("b", f"k{i}", inline_data=b"x" * 3000)))
+    target = tmp_path / "copy"
+    target.mkdir()
+    (target / "stale-file").write_text("replaced wholesale")
+    await checkpoint.install(checkpoint.stream(db, tmp_path / "scratch"), target)
+    assert not (target / "stale-file").exists()
+    assert list((tmp_path / "scratch").iterdir()) == []  # the scratch checkpoint is gone
+    copy = open_db(str(target))
+    try:
+        copied = StateMachine(copy)
+        assert copied.applied_position == state.applied_position
+        assert copied.items_for_digest() == state.items_for_digest()
+    finally:
+        copy.close()
+
+
+async def test_a_checkpoint_never_writes_outside_its_folder(tmp_path: Path) -> None:
+    async def evil() -> AsyncIterator[checkpoint.Chunk]:
+        yield "../escape", b"x", True
+
+    with pytest.raises(ValueError):
+        await checkpoint.install(evil(), tmp_path / "data")
+    assert not (tmp_path / "escape").exists()
+    assert not (tmp_path / "data").exists()
+
+
+def test_watch_messages() -> None:
+    kv = {
+        "key": base64.b64encode(b"/l").decode(),
+        "value": base64.b64encode(b"v").decode(),
+        "mod_revision": "7",
+        "create_revision": "2",
+        "version": "3",
+    }
+    batch = _watch_batch({"result": {"header": {"revision": "7"}, "events": [{"kv": kv}]}})
+    assert batch is not None
+    revision, events = batch
+    assert revision == 7 and events[0].kind == "PUT" and events[0].kv.value == b"v"
+    assert events[0].kv.mod_revision == 7
+    assert _watch_batch({"result": {"header": {"revision": "7"}, "created": True}}) is None
+    with pytest.raises(EtcdCompacted) as info:
+        _watch_batch({"result": {"canceled": True, "compact_revision": "5"}})
+    assert info.value.compact_revision == 5
+    with pytest.raises(EtcdUnavailable):
+        _watch_batch({"result": {"canceled": True, "cancel_reason": "gone"}})
+
+
+def test_prefix_end() -> None:
+    assert prefix_end(b"/a/") == b"/a0"
+    assert prefix_end(b"a\xff") == b"b"
+
+
+def test_addresses() -> None:
+    assert parse_addresses("h1:1, h2:2,,") == ["h1:1", "h2:2"]
+    with pytest.raises(ValueError):
+        parse_addresses(" , ")
+
+
+class _Failed(grpc.aio.AioRpcError):
+    def __init__(self, code: grpc.StatusCode, s3_code: str = "") -> None:
+        trailers = grpc.aio.Metadata(*([(S3_CODE_HEADER, s3_code)] if s3_code else []))
+        super().__init__(code, grpc.aio.Metadata(), trailers, details="x")
+
+
+def test_what_the_client_retries() -> None:
+    unavailable = _Failed(grpc.StatusCode.UNAVAILABLE)
+    chose_503 = _Failed(grpc.StatusCode.UNAVAILABLE, "ServiceUnavailable")
+    slow = _Failed(grpc.StatusCode.DEADLINE_EXCEEDED)
+    s3_error = _Failed(grpc.StatusCode.NOT_FOUND, "NoSuchKey")
+    assert _retryable(unavailable, many_replicas=False)
+    assert not _retryable(chose_503, many_replicas=False)
+    assert _retryable(chose_503, many_replicas=True)  # another replica may reach etcd
+    assert not _retryable(slow, many_replicas=False)
+    assert _retryable(slow, many_replicas=True)  # a hung replica: move on
+    assert not _retryable(s3_error, many_replicas=True)

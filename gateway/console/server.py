@@ -28,6 +28,7 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -70,6 +71,7 @@ class ConsoleState:
 
 
 CONSOLE = web.AppKey("tessera_console", ConsoleState)
+_HOSTNAME = re.compile(r"[A-Za-z0-9.\-]+|[0-9A-Fa-f:.]+")  # a DNS name or an IP literal
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -81,7 +83,9 @@ def s3_endpoint(request: web.Request, gateway: GatewayState) -> str:
     if settings.public_s3_url:
         return settings.public_s3_url.rstrip("/")
     scheme = "https" if settings.tls_cert_file else "http"
-    hostname = urlsplit(f"http://{request.host}").hostname or "127.0.0.1"
+    hostname = urlsplit(f"http://{request.host}").hostname or ""
+    if not _HOSTNAME.fullmatch(hostname):  # it goes into a CSP header and URLs
+        hostname = host_port(settings.listen)[0]
     if ":" in hostname:
         hostname = f"[{hostname}]"
     return f"{scheme}://{hostname}:{host_port(settings.listen)[1]}"
@@ -95,7 +99,9 @@ def _security_headers(response: web.StreamResponse, s3: str) -> None:
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: under no-referrer Chromium sends "Origin: null"
+    # on the sign-in form's post, which the login-CSRF check must refuse.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers.setdefault("Cache-Control", "no-store")
 
 
@@ -211,15 +217,17 @@ def _static_response(request: web.Request, name: str) -> web.Response:
 
 def _cross_site(request: web.Request) -> bool:
     """True when the browser says this request came from another site."""
-    site = request.headers.get("Sec-Fetch-Site")
-    if site is not None and site not in ("same-origin", "none"):
-        return True
-    origin = request.headers.get("Origin")
+    site = request.headers.get("Sec-Fetch-Site")  # set by the browser, not by scripts
+    if site is not None:
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("Origin")  # older browsers: the Origin alone
     if origin is None:
         return False
+    if origin == "null":  # a sandboxed frame or a redirect chain: never our own page
+        return True
     own = urlsplit(f"http://{request.host}")
     theirs = urlsplit(origin)
-    return (theirs.hostname, theirs.port) != (own.hostname, own.port) and origin != "null"
+    return (theirs.hostname, theirs.port) != (own.hostname, own.port)
 
 
 async def sign_in(request: web.Request) -> web.StreamResponse:

@@ -91,3 +91,20 @@ def browser(downloads: Path) -> Iterator[object]:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"report_{report.when}", report)
+
+
+@pytest.fixture(autouse=True)
+def screenshot_on_failure(request: pytest.FixtureRequest, artifacts: Path) -> Iterator[None]:
+    """A failed browser test leaves a screenshot of what the page showed."""
+    yield
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed and "browser" in request.fixturenames:
+        driver = request.getfixturevalue("browser")
+        driver.save_screenshot(str(artifacts / f"FAILED-{request.node.name}.png"))

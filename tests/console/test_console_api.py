@@ -79,7 +79,10 @@ async def test_sign_in_sets_a_strict_http_only_cookie(client: TestClient[Any, An
     assert info.status == 200
     body = await info.json()
     assert body["access_key"] == ACCESS_KEY and len(body["csrf_token"]) >= 40
-    assert body["s3_endpoint"] == f"http://127.0.0.1:{client.port}".rsplit(":", 1)[0] + ":9000"
+    assert body["s3_endpoint"] == "http://127.0.0.1:9000"  # the console's host, the S3 port
+    odd = await client.get("/console/api/session", headers={"Host": "x;script-src *:1"})
+    assert (await odd.json())["s3_endpoint"] == "http://127.0.0.1:9000"
+    assert "script-src *" not in odd.headers["Content-Security-Policy"]
 
 
 @pytest.mark.parametrize(
@@ -103,9 +106,14 @@ async def test_cross_site_sign_in_is_refused(client: TestClient[Any, Any]) -> No
     """Login CSRF: another site's form must not sign the browser in."""
     response = await sign_in(client, **{"Sec-Fetch-Site": "cross-site"})
     assert response.status == 403 and "Set-Cookie" not in response.headers
-    response = await sign_in(client, Origin="https://evil.example")
+    for origin in ("https://evil.example", "null", f"http://127.0.0.1:{client.port + 1}"):
+        response = await sign_in(client, Origin=origin)
+        assert response.status == 403 and "Set-Cookie" not in response.headers
+    response = await sign_in(client, **{"Sec-Fetch-Site": "same-site"})
     assert response.status == 403 and "Set-Cookie" not in response.headers
     response = await sign_in(client, Origin=f"http://127.0.0.1:{client.port}")
+    assert response.status == 303 and "Set-Cookie" in response.headers
+    response = await sign_in(client, **{"Sec-Fetch-Site": "same-origin", "Origin": "null"})
     assert response.status == 303 and "Set-Cookie" in response.headers
 
 

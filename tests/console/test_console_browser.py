@@ -316,3 +316,16 @@ def test_killed_node_goes_down(
     # rather than showing it rise; that assertion belongs to the repair work.
     assert "not available yet" in browser.find_element(By.ID, "panel-repair").text
     shot(browser, artifacts, "07-node-down")
+
+    # One object's margin follows: a shard on the killed node no longer counts.
+    browser.get(console_url(console_cluster) + f"#/b/{BUCKET}/reports%2F")
+    row = visible(browser, "tr.object[data-key='reports/hello console.bin']")
+    row.find_element(By.CSS_SELECTOR, "button.info").click()
+    margin = visible(browser, "#object-margin").text
+    lost = sum(
+        1
+        for cell in browser.find_elements(By.CSS_SELECTOR, "#details table.mini td.mono")
+        if cell.text == KILLED
+    )
+    assert margin.startswith(f"Margin {2 - lost} of 2"), (margin, lost)
+    shot(browser, artifacts, "08-object-after-kill")

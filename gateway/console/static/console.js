@@ -345,7 +345,7 @@
 
   async function openFolder(bucket, prefix) {
     folder = { bucket, prefix, next: "" };
-    show($("details"), false);
+    closeDetails();
     message($("bucket-message"), "");
     renderCrumbs(bucket, prefix);
     $("object-rows").replaceChildren();
@@ -507,7 +507,7 @@
       ];
       panel.replaceChildren(
         h("div", { class: "details-head" }, h("h3", {}, "Object"),
-          h("button", { type: "button", onclick: () => show(panel, false) }, "Close")),
+          h("button", { type: "button", onclick: closeDetails }, "Close")),
         h("table", { class: "kv" }, h("tbody", {}, rows.map(([k, v]) =>
           h("tr", {}, h("th", {}, k), h("td", { class: "mono" }, v))))),
         h("h4", {}, "Redundancy"),
@@ -523,9 +523,15 @@
         d.versions.available ? h("pre", {}, JSON.stringify(d.versions, null, 2)) : unavailable(d.versions),
       );
       show(panel, true);
+      $("view-bucket").classList.add("with-details");
     } catch (e) {
       message($("bucket-message"), e.message, "error");
     }
+  }
+
+  function closeDetails() {
+    show($("details"), false);
+    $("view-bucket").classList.remove("with-details");
   }
 
   // ------------------------------------------------------------ links

@@ -40,10 +40,12 @@ from tessera.model import BucketInfo, ClusterMapView, ListPage, NodeInfo, Object
 
 RETRY_BACKOFF_FIRST_SECONDS = 0.05
 RETRY_BACKOFF_MAX_SECONDS = 1.0
-# One replica gets at most this share of the remaining time (but at least the
-# floor) before the call moves on: a hung replica costs latency, not the call.
-ATTEMPT_SHARE = 0.5
+# One replica gets this share of the remaining time, within [min, max], before
+# the call moves on: a hung replica costs seconds of latency, not the call.
+# (Every metadata call takes milliseconds; seconds only across an etcd election.)
+ATTEMPT_SHARE = 0.35
 ATTEMPT_SECONDS_MIN = 2.0
+ATTEMPT_SECONDS_MAX = 6.0
 
 
 def parse_addresses(address: str) -> list[str]:
@@ -210,7 +212,8 @@ class MetadataClient:
                 raise errors.ServiceUnavailable("metadata call ran out of time")
             attempt = remaining
             if len(self._stubs) > 1:
-                attempt = min(remaining, max(ATTEMPT_SECONDS_MIN, remaining * ATTEMPT_SHARE))
+                share = max(ATTEMPT_SECONDS_MIN, remaining * ATTEMPT_SHARE)
+                attempt = min(remaining, ATTEMPT_SECONDS_MAX, share)
             replica = self._current
             try:
                 stub_method = getattr(self._stubs[replica], method)

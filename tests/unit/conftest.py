@@ -11,7 +11,7 @@ import pytest
 # Wall time, so a loaded 2-core machine stretches every callback: 0.25 s failed
 # teardowns spuriously while other test processes ran. A call that blocks on
 # I/O or CPU for real (an fsync, a whole-file read, zfec on the loop) still
-# shows up, since the fixture runs around every async unit test.
+# shows up in the node and metadata service tests that use the fixture.
 SLOW_CALLBACK_SECONDS = 1.0
 
 

@@ -236,6 +236,7 @@ async def _run_replica(
             replica_id,
             address,
             lambda: follower.applied_revision,
+            make_durable=lambda: asyncio.to_thread(state.sync_wal),
         )
         liveness = EtcdLiveness(etcd, prefix + b"/nodes/live/", settings.node_down_grace_seconds)
         scratch = Path(settings.data_dir).parent

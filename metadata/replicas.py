@@ -16,7 +16,9 @@ bootstraps from a peer's checkpoint. etcd's size therefore depends on the
 uncompacted tail, never on how many objects exist.
 
 Invariant: etcd is never compacted past a revision some live replica has not
-applied (applied revisions are published late, never early).
+applied durably: a replica publishes an applied revision only after an fsync
+of its WAL that covers it (replicas apply without fsync), so even a power loss
+of every replica at once loses nothing etcd no longer holds.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from metadata import metrics
@@ -62,12 +64,16 @@ class ReplicaRegistry:
         replica_id: str,
         address: str,
         applied: Callable[[], int],
+        make_durable: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """applied: the last revision applied; make_durable: makes everything
+        applied so far durable (None: applied revisions are durable already)."""
         self._etcd = etcd
         self._prefix = prefix
         self._replica_id = replica_id
         self._address = address
         self._applied = applied
+        self._make_durable = make_durable
 
     async def replicas(self) -> list[ReplicaInfo]:
         """The live replicas (this one included, once it published)."""
@@ -101,6 +107,8 @@ class ReplicaRegistry:
                         REPLICA_TTL_SECONDS, timeout=CALL_TIMEOUT_SECONDS
                     )
                 applied = self._applied()
+                if applied != published and self._make_durable is not None:
+                    await self._make_durable()  # read first, then sync: covers it
                 if applied != published:
                     body = {"id": self._replica_id, "address": self._address, "applied": applied}
                     await self._etcd.put(

@@ -147,6 +147,10 @@ class StateMachine:
         if sync:
             self._db.flush_wal(True)
 
+    def sync_wal(self) -> None:
+        """Makes every batch written so far durable (blocking; releases the GIL)."""
+        self._db.flush_wal(True)
+
     def _apply_one(self, overlay: Overlay, entry: LogEntry) -> Outcome:
         mutation = entry.mutation
         request_id = mutation.request_id

@@ -69,6 +69,7 @@ class Follower:
         self._target = self.applied_revision
         self._progress = asyncio.Condition()
         self._stall: asyncio.Timeout | None = None
+        self._applying = False  # the stall timer stays off while an apply runs
         self.lost_log = False  # compacted past us: a checkpoint is needed
         self._head_waiters: list[asyncio.Future[int]] = []
         self._head_wakeup = asyncio.Event()
@@ -128,7 +129,11 @@ class Follower:
                     self._log_key, start, connect_timeout=WATCH_CONNECT_SECONDS
                 ):
                     stall.reschedule(None)  # an apply is never cut short by the stall timer
-                    await self._apply(events)
+                    self._applying = True
+                    try:
+                        await self._apply(events)
+                    finally:
+                        self._applying = False
                     self._arm()
         except TimeoutError:
             self._etcd.demote(endpoint)
@@ -140,7 +145,7 @@ class Follower:
             self._stall = None
 
     def _arm(self) -> None:
-        if self._stall is None:
+        if self._stall is None or self._applying:
             return
         if self._target > self.applied_revision:
             if self._stall.when() is None:

@@ -22,7 +22,7 @@ Invariants:
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from rocksdict import Options, Rdict, WriteBatch, WriteOptions
@@ -105,10 +105,16 @@ class StateMachine:
         """The database (for checkpoints; all changes go through apply/commit)."""
         return self._db
 
-    def items_for_digest(self) -> list[tuple[bytes, bytes]]:
-        """Every key and value but the applied position (replicas at the same
-        position hold exactly these)."""
-        return [(k, v) for k, v in self._scan(b"") if k != keys.APPLIED]
+    def items_for_digest(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every key and value but the applied position, in key order (replicas
+        at the same position hold exactly these). Streams: call from a thread."""
+        cursor = self._db.iter()
+        cursor.seek_to_first()
+        while cursor.valid():
+            key: bytes = cursor.key()
+            if key != keys.APPLIED:
+                yield key, cursor.value()
+            cursor.next()
 
     # ------------------------------------------------------------ writes
 

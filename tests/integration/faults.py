@@ -113,9 +113,13 @@ class PutLoad:
 
 
 class RegisterLoad:
-    """Workers on one key through the metadata service, recording a history."""
+    """Workers on one key, recording a history: some through the metadata
+    replicas directly (writes, reads, If-Match and If-None-Match writes, each
+    worker preferring a different replica), one through the S3 gateway with
+    boto3 (PUTs of unique bodies, HEADs). Values are ETags."""
 
     def __init__(self, cluster: LocalCluster, bucket: str, workers: int = 4) -> None:
+        self.cluster = cluster
         self.addresses = cluster.layout.metadata_addresses().split(",")
         self.secret = cluster.credentials.cluster_secret
         self.bucket = bucket
@@ -123,15 +127,46 @@ class RegisterLoad:
         self.workers = workers
         self.history: list[Op] = []
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+        self._threads = [
+            threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True),
+            threading.Thread(target=self._s3_worker, daemon=True),
+        ]
 
     def start(self) -> None:
-        self._thread.start()
+        for t in self._threads:
+            t.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(60)
-        assert not self._thread.is_alive()
+        for t in self._threads:
+            t.join(150)
+            assert not t.is_alive()
+
+    def _s3_worker(self) -> None:
+        s3 = s3_client(self.cluster)
+        while not self._stop.is_set():
+            if random.random() < 0.5:
+                body = os.urandom(64)
+                value = hashlib.md5(body).hexdigest()
+                start = time.monotonic()
+                try:
+                    s3.put_object(Bucket=self.bucket, Key=self.key, Body=body)
+                    op = Op("write", value, OK, start, time.monotonic(), "s3")
+                except (ClientError, BotoCoreError):
+                    op = Op("write", value, UNKNOWN, start, math.inf, "s3")
+                self.history.append(op)
+                continue
+            start = time.monotonic()
+            try:
+                head = s3.head_object(Bucket=self.bucket, Key=self.key)
+                seen: str | None = head["ETag"].strip('"')
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] not in ("404", "NoSuchKey"):
+                    continue
+                seen = None
+            except BotoCoreError:
+                continue
+            self.history.append(Op("read", None, seen, start, time.monotonic(), "s3"))
 
     async def _main(self) -> None:
         await asyncio.gather(*(self._worker(i) for i in range(self.workers)))

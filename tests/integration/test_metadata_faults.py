@@ -75,7 +75,8 @@ def check_outcome(cluster: LocalCluster, puts: PutLoad, register: RegisterLoad) 
     print(
         f"PUTs: {len(puts.acked)} acknowledged, {len(puts.failed)} failed; "
         f"longest gap between acknowledgements {gap:.1f} s; "
-        f"register history: {len(register.history)} operations"
+        f"register history: {len(register.history)} operations "
+        f"({sum(op.client == 's3' for op in register.history)} through S3)"
     )
     assert len(puts.acked) > 20
     assert gap < RESUME_SECONDS_MAX

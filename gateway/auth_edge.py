@@ -17,7 +17,7 @@ from gateway.auth import sigv4
 from gateway.state import GatewayState
 from tessera import errors
 
-AUTH_RESULT = "tessera_auth"
+AUTH_RESULT = web.RequestKey("tessera_auth", sigv4.AuthResult)
 
 
 def request_view(request: web.Request) -> sigv4.RequestView:

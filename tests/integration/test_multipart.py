@@ -300,7 +300,7 @@ def test_list_multipart_uploads(s3) -> None:  # type: ignore[no-untyped-def]
     assert [u["Key"] for u in after["Uploads"]] == ["b/1", "b/2", "c", "d/x/y"]
     first_a = expected[0][1]
     after_id = s3.list_multipart_uploads(Bucket=name, KeyMarker="a", UploadIdMarker=first_a)
-    assert [u["UploadId"] for u in after_id["Uploads"]][0] == expected[1][1]
+    assert after_id["Uploads"][0]["UploadId"] == expected[1][1]
     paged = s3.get_paginator("list_multipart_uploads").paginate(
         Bucket=name, Delimiter="/", PaginationConfig={"PageSize": 1}
     )
@@ -360,6 +360,12 @@ def _crc(algorithm: str, data: bytes) -> bytes:
     return int(getattr(awscrt.checksums, algorithm)(data)).to_bytes(width, "big")
 
 
+def _digest(algorithm: str, data: bytes) -> bytes:
+    if algorithm.startswith("crc"):
+        return _crc(algorithm, data)
+    return hashlib.new(algorithm, data).digest()
+
+
 def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
@@ -386,10 +392,7 @@ def test_multipart_checksums(s3, bucket: str, algorithm: str, checksum_type: str
     listed = []
     part_sums = []
     for number, body in enumerate(parts, start=1):
-        if algorithm.startswith("crc"):
-            digest = _crc(algorithm, body)
-        else:
-            digest = hashlib.new(algorithm, body).digest()
+        digest = _digest(algorithm, body)
         part_sums.append(digest)
         result = s3.upload_part(
             Bucket=bucket,
@@ -411,7 +414,7 @@ def test_multipart_checksums(s3, bucket: str, algorithm: str, checksum_type: str
     if checksum_type == "FULL_OBJECT":
         expected = _b64(_crc(algorithm, b"".join(parts)))
     else:
-        expected = f"{_b64(hashlib.new(algorithm, b''.join(part_sums)).digest() if not algorithm.startswith('crc') else _crc(algorithm, b''.join(part_sums)))}-2"
+        expected = f"{_b64(_digest(algorithm, b''.join(part_sums)))}-2"
     assert done[f"Checksum{name}"] == expected
     head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
     assert head[f"Checksum{name}"] == expected

@@ -64,6 +64,7 @@ def an_upload() -> MultipartUpload:
         checksum_type="COMPOSITE",
     )
 
+
 VersionFactory = Callable[..., ObjectVersion]
 
 

@@ -343,7 +343,7 @@ def parse_complete_upload(body: bytes) -> list[ListedPart]:
                     raise MalformedXML()
                 number = int(text)
             elif name == "ETag":
-                etag = text
+                etag = text.strip('"')
             elif name.startswith("Checksum") and text:
                 checksums[name[len("Checksum") :].lower()] = text
         if number is None or etag is None:

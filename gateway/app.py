@@ -21,7 +21,15 @@ from gateway import cors, metrics
 from gateway.admission import Admission
 from gateway.auth_edge import authenticate
 from gateway.cluster import ClusterView
-from gateway.handlers import buckets, delete_many, listing, objects, post_object
+from gateway.handlers import (
+    buckets,
+    delete_many,
+    listing,
+    multipart,
+    multipart_lists,
+    objects,
+    post_object,
+)
 from gateway.reclaim import ShardReclaimer
 from gateway.responses import error_response
 from gateway.routing import Route, operation_for, split_request
@@ -52,6 +60,12 @@ HANDLERS: dict[str, Handler] = {
     "DeleteObjects": delete_many.delete_objects,
     "PostObject": post_object.post_object,
     "PreflightRequest": cors.preflight,
+    "CreateMultipartUpload": multipart.create_multipart_upload,
+    "UploadPart": multipart.upload_part,
+    "CompleteMultipartUpload": multipart.complete_multipart_upload,
+    "AbortMultipartUpload": multipart.abort_multipart_upload,
+    "ListParts": multipart_lists.list_parts,
+    "ListMultipartUploads": multipart_lists.list_multipart_uploads,
 }
 
 # Operations that authenticate inside their handler: a form upload with its

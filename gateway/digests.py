@@ -27,6 +27,13 @@ class BodyDigests:
         self._sha = hashlib.sha256() if payload_sha256 else None
         self._hashers: dict[str, Hasher] = {a: new_hasher(a) for a in checksums}
 
+    def also_compute(self, algorithms: tuple[str, ...]) -> None:
+        """Computes these checksums too, with no value to check them against;
+        check() returns them with the verified ones."""
+        for algorithm in algorithms:
+            if algorithm not in self._hashers:
+                self._hashers[algorithm] = new_hasher(algorithm)
+
     def update(self, data: bytes) -> None:
         """Feeds the next body bytes (hashlib and crc32c release the GIL)."""
         self.md5.update(data)
@@ -57,6 +64,9 @@ class BodyDigests:
                     f"The {algorithm.upper()} you specified did not match the calculated checksum."
                 )
             verified[algorithm] = actual
+        for algorithm, hasher in self._hashers.items():
+            if algorithm not in verified:
+                verified[algorithm] = base64.b64encode(hasher.digest()).decode()
         return verified
 
     def etag(self) -> str:

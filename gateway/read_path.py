@@ -1,8 +1,14 @@
-"""The object read pipeline of the gateway: a version's shards → its bytes.
+"""The object read pipeline of the gateway: a version's shard sets → its bytes.
 
-Sources are ordered data shards on up nodes first, then parity shards on up
-nodes, then anything left (the map may be stale); shardio.reader does the
-reading, failing over and decoding.
+A version's data is its shard sets concatenated (one for a single-part
+version, one per part for a multipart one); read_range touches only the shard
+sets, and within them only the stripes, that a byte range needs. Sources are
+ordered data shards on up nodes first, then parity shards on up nodes, then
+anything left (the map may be stale); shardio.reader does the reading,
+failing over and decoding.
+
+Invariant: read_range yields exactly bytes first..last of the version, in
+order, or raises; never a wrong byte.
 """
 
 from __future__ import annotations
@@ -15,15 +21,18 @@ from gateway import metrics
 from gateway.cluster import ClusterView
 from gateway.deadline import Deadline
 from shardio import reader
-from tessera.geometry import StripeSpan
-from tessera.model import ObjectVersion
+from tessera import errors
+from tessera.geometry import StripeSpan, span_for_range
+from tessera.model import ObjectVersion, ShardSet
+from tessera.multipart import segment_ranges
 
 log = logging.getLogger(__name__)
 
 
 class _MetricsObserver:
-    def __init__(self, version: ObjectVersion) -> None:
+    def __init__(self, version: ObjectVersion, shard_set_id: str) -> None:
         self._version = version
+        self._shard_set_id = shard_set_id
 
     def checksum_failure(self) -> None:
         metrics.CHECKSUM_FAILURES.inc()
@@ -37,23 +46,24 @@ class _MetricsObserver:
     def shard_failure(self, source: reader.ShardSource, reason: str) -> None:
         v = self._version
         log.warning(
-            "%s/%s v%s: shard %d on %s: %s",
+            "%s/%s v%s (shard set %s): shard %d on %s: %s",
             v.bucket,
             v.key,
             v.version_id,
+            self._shard_set_id,
             source.shard_index,
             source.label,
             reason,
         )
 
 
-def shard_sources(cluster: ClusterView, version: ObjectVersion) -> list[reader.ShardSource]:
-    k = version.data_shards
+def shard_sources(cluster: ClusterView, shard_set: ShardSet) -> list[reader.ShardSource]:
+    k = shard_set.geometry.data_shards
 
     def rank(node_id: str, shard_index: int) -> tuple[int, int, int]:
         return (0 if cluster.is_up(node_id) else 1, 0 if shard_index < k else 1, shard_index)
 
-    ordered = sorted(version.placement, key=lambda loc: rank(loc.node_id, loc.shard_index))
+    ordered = sorted(shard_set.placement, key=lambda loc: rank(loc.node_id, loc.shard_index))
     return [
         reader.ShardSource(loc.shard_index, cluster.stub(loc.node_id), loc.node_id)
         for loc in ordered
@@ -64,18 +74,62 @@ def read_stripes(
     *,
     cluster: ClusterView,
     version: ObjectVersion,
+    shard_set: ShardSet,
     span: StripeSpan,
     executor: Executor,
     deadline: Deadline,
 ) -> AsyncGenerator[bytes, None]:
+    """The stripes of span in one shard set of version."""
     return reader.read_stripes(
-        sources=shard_sources(cluster, version),
-        version_id=version.version_id,
-        geometry=version.geometry,
-        size_bytes=version.size_bytes,
+        sources=shard_sources(cluster, shard_set),
+        version_id=shard_set.shard_set_id,
+        geometry=shard_set.geometry,
+        size_bytes=shard_set.size_bytes,
         span=span,
         executor=executor,
         call_metadata=cluster.call_metadata,
         timeout_seconds=deadline.remaining,
-        observer=_MetricsObserver(version),
+        observer=_MetricsObserver(version, shard_set.shard_set_id),
     )
+
+
+async def read_range(
+    *,
+    cluster: ClusterView,
+    version: ObjectVersion,
+    first: int,
+    last: int,
+    executor: Executor,
+    deadline: Deadline,
+) -> AsyncGenerator[bytes, None]:
+    """Bytes first..last (inclusive) of version, in pieces of at most a stripe."""
+    shard_sets = version.shard_sets()
+    for index, set_first, set_last in segment_ranges(
+        [s.size_bytes for s in shard_sets], first, last
+    ):
+        shard_set = shard_sets[index]
+        span = span_for_range(shard_set.geometry, set_first, set_last)
+        stripes = read_stripes(
+            cluster=cluster,
+            version=version,
+            shard_set=shard_set,
+            span=span,
+            executor=executor,
+            deadline=deadline,
+        )
+        try:
+            skip = span.skip_bytes
+            left = span.length_bytes
+            while left > 0:
+                data = await anext(stripes, None)
+                if data is None:
+                    raise errors.InternalError(
+                        f"{version.bucket}/{version.key}: shard set "
+                        f"{shard_set.shard_set_id} ended early"
+                    )
+                piece = data[skip : skip + left] if (skip or len(data) - skip > left) else data
+                skip = 0
+                left -= len(piece)
+                yield piece
+        finally:
+            await stripes.aclose()

@@ -57,6 +57,16 @@ _OBJECT_SUBRESOURCES = {
 }
 
 
+# Operations on one multipart upload (?uploadId=...), by method. A PUT with
+# x-amz-copy-source is UploadPartCopy, told apart by its handler.
+_UPLOAD_OPERATIONS = {
+    "PUT": "UploadPart",
+    "POST": "CompleteMultipartUpload",
+    "DELETE": "AbortMultipartUpload",
+    "GET": "ListParts",
+}
+
+
 @dataclass(frozen=True)
 class Route:
     bucket: str
@@ -120,6 +130,8 @@ def operation_for(method: str, bucket: str, key: str, query: Mapping[str, str]) 
                 return "GetBucketVersioning"
             if method == "POST" and sub == ["delete"]:
                 return "DeleteObjects"
+            if method == "GET" and sub == ["uploads"]:
+                return "ListMultipartUploads"
             return f"Unsupported:{method} ?{sub[0]}"
         table = {
             "POST": "PostObject",
@@ -132,6 +144,10 @@ def operation_for(method: str, bucket: str, key: str, query: Mapping[str, str]) 
             return table[method]
         raise errors.MethodNotAllowed()
     sub = sorted(q for q in query if q in _OBJECT_SUBRESOURCES)
+    if sub == ["uploads"] and method == "POST":
+        return "CreateMultipartUpload"
+    if sub == ["uploadId"] and method in _UPLOAD_OPERATIONS:
+        return _UPLOAD_OPERATIONS[method]
     if sub:
         return f"Unsupported:{method} ?{sub[0]}"
     table = {"PUT": "PutObject", "GET": "GetObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}

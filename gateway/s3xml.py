@@ -2,8 +2,10 @@
 
 Owns the documents the gateway exchanges with S3 clients: the error document,
 ListAllMyBucketsResult (ListBuckets), ListBucketResult for ListObjectsV2 and
-for ListObjects (v1), LocationConstraint, VersioningConfiguration, and the
-CreateBucketConfiguration request body. Render
+for ListObjects (v1), LocationConstraint, VersioningConfiguration, the multipart
+documents (InitiateMultipartUploadResult, CompleteMultipartUploadResult,
+CopyPartResult, ListPartsResult, ListMultipartUploadsResult), and the
+CreateBucketConfiguration and CompleteMultipartUpload request bodies. Render
 functions take plain values (the small dataclasses below) and return the whole
 document as UTF-8 bytes with its XML prolog.
 
@@ -34,6 +36,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from tessera.errors import MalformedXML
+from tessera.multipart import ListedPart
 
 S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 XML_PROLOG = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -301,6 +304,185 @@ def render_delete_result(deleted: Iterable[str], failed: Iterable[tuple[str, str
     return _document("DeleteResult", parts)
 
 
+# --- multipart ----------------------------------------------------------------
+
+COMPLETE_PARTS_MAX = 10_000
+
+
+def checksum_element(algorithm: str) -> str:
+    """The XML element of an S3 checksum algorithm (crc32 -> ChecksumCRC32)."""
+    return "Checksum" + algorithm.upper()
+
+
+def _checksum_parts(checksums: Mapping[str, str]) -> list[str]:
+    return [_el(checksum_element(a), v) for a, v in sorted(checksums.items())]
+
+
+def render_initiate_upload(bucket: str, key: str, upload_id: str) -> bytes:
+    return _document(
+        "InitiateMultipartUploadResult",
+        [_el("Bucket", bucket), _el("Key", key), _el("UploadId", upload_id)],
+    )
+
+
+def parse_complete_upload(body: bytes) -> list[ListedPart]:
+    """The parts a CompleteMultipartUpload body lists, in the order listed."""
+    root = _parse(body, "CompleteMultipartUpload")
+    parts: list[ListedPart] = []
+    for child in root:
+        if _local_name(child) != "Part":
+            continue
+        number: int | None = None
+        etag: str | None = None
+        checksums: dict[str, str] = {}
+        for field_el in child:
+            name = _local_name(field_el)
+            text = (field_el.text or "").strip()
+            if name == "PartNumber":
+                if not text.isdigit():
+                    raise MalformedXML()
+                number = int(text)
+            elif name == "ETag":
+                etag = text.strip('"')
+            elif name.startswith("Checksum") and text:
+                checksums[name[len("Checksum") :].lower()] = text
+        if number is None or etag is None:
+            raise MalformedXML()
+        parts.append(ListedPart(number, etag, checksums))
+    if not parts or len(parts) > COMPLETE_PARTS_MAX:
+        raise MalformedXML()
+    return parts
+
+
+def render_complete_upload(
+    location: str, bucket: str, key: str, etag: str, checksums: Mapping[str, str]
+) -> bytes:
+    """CompleteMultipartUploadResult; checksums: algorithm -> value, and
+    "type" -> COMPOSITE / FULL_OBJECT when the object has one."""
+    parts = [_el("Location", location), _el("Bucket", bucket), _el("Key", key)]
+    parts.append(_el("ETag", f'"{etag}"'))
+    parts += _checksum_parts({a: v for a, v in checksums.items() if a != "type"})
+    if "type" in checksums:
+        parts.append(_el("ChecksumType", checksums["type"]))
+    return _document("CompleteMultipartUploadResult", parts)
+
+
+def render_copy_part_result(etag: str, last_modified: float, checksums: Mapping[str, str]) -> bytes:
+    parts = [_el("LastModified", iso8601_milliseconds(last_modified)), _el("ETag", f'"{etag}"')]
+    return _document("CopyPartResult", parts + _checksum_parts(checksums))
+
+
+@dataclass(frozen=True)
+class PartEntry:
+    part_number: int
+    last_modified: float
+    etag: str  # without quotes
+    size: int
+    checksums: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ListPartsResult:
+    bucket: str
+    key: str
+    upload_id: str
+    owner_id: str
+    part_number_marker: int
+    max_parts: int
+    is_truncated: bool
+    parts: Sequence[PartEntry]
+    checksum_algorithm: str = ""
+    checksum_type: str = ""
+
+
+def render_list_parts(page: ListPartsResult) -> bytes:
+    parts = [
+        _el("Bucket", page.bucket),
+        _el("Key", page.key),
+        _el("UploadId", page.upload_id),
+        _owner_as("Initiator", page.owner_id),
+        _owner(page.owner_id, None),
+        _el("StorageClass", STORAGE_CLASS_STANDARD),
+        _el("PartNumberMarker", str(page.part_number_marker)),
+    ]
+    if page.parts:
+        parts.append(_el("NextPartNumberMarker", str(page.parts[-1].part_number)))
+    parts += [_el("MaxParts", str(page.max_parts)), _el("IsTruncated", _bool(page.is_truncated))]
+    if page.checksum_algorithm:
+        parts.append(_el("ChecksumAlgorithm", page.checksum_algorithm.upper()))
+        parts.append(_el("ChecksumType", page.checksum_type))
+    for p in page.parts:
+        fields = [
+            _el("PartNumber", str(p.part_number)),
+            _el("LastModified", iso8601_milliseconds(p.last_modified)),
+            _el("ETag", f'"{p.etag}"'),
+            _el("Size", str(p.size)),
+        ]
+        parts.append(_wrap("Part", fields + _checksum_parts(p.checksums)))
+    return _document("ListPartsResult", parts)
+
+
+@dataclass(frozen=True)
+class UploadEntry:
+    key: str
+    upload_id: str
+    owner_id: str
+    initiated: float
+    checksum_algorithm: str = ""
+    checksum_type: str = ""
+
+
+@dataclass(frozen=True)
+class ListUploadsResult:
+    bucket: str
+    prefix: str
+    key_marker: str
+    upload_id_marker: str
+    max_uploads: int
+    is_truncated: bool
+    uploads: Sequence[UploadEntry] = ()
+    common_prefixes: Sequence[str] = ()
+    delimiter: str | None = None
+    next_key_marker: str = ""
+    next_upload_id_marker: str = ""
+    encoding_type: str | None = None
+
+
+def render_list_uploads(page: ListUploadsResult) -> bytes:
+    """ListMultipartUploadsResult; with encoding_type "url", Key, Prefix,
+    Delimiter, KeyMarker, NextKeyMarker and common prefixes are URL-encoded."""
+    enc = _encoder(page.encoding_type)
+    parts = [
+        _el("Bucket", page.bucket),
+        _el("KeyMarker", enc(page.key_marker)),
+        _el("UploadIdMarker", page.upload_id_marker),
+        _el("NextKeyMarker", enc(page.next_key_marker)),
+        _el("NextUploadIdMarker", page.next_upload_id_marker),
+        _el("Prefix", enc(page.prefix)),
+    ]
+    if page.delimiter:
+        parts.append(_el("Delimiter", enc(page.delimiter)))
+    parts.append(_el("MaxUploads", str(page.max_uploads)))
+    if page.encoding_type is not None:
+        parts.append(_el("EncodingType", page.encoding_type))
+    parts.append(_el("IsTruncated", _bool(page.is_truncated)))
+    for u in page.uploads:
+        fields = [
+            _el("Key", enc(u.key)),
+            _el("UploadId", u.upload_id),
+            _owner_as("Initiator", u.owner_id),
+            _owner(u.owner_id, None),
+            _el("StorageClass", STORAGE_CLASS_STANDARD),
+            _el("Initiated", iso8601_milliseconds(u.initiated)),
+        ]
+        if u.checksum_algorithm:
+            fields.append(_el("ChecksumAlgorithm", u.checksum_algorithm.upper()))
+            fields.append(_el("ChecksumType", u.checksum_type))
+        parts.append(_wrap("Upload", fields))
+    parts += [_common_prefix(prefix, enc) for prefix in page.common_prefixes]
+    return _document("ListMultipartUploadsResult", parts)
+
+
 # --- helpers ------------------------------------------------------------------
 
 # Characters XML 1.0 cannot carry (Char production of the XML 1.0 spec).
@@ -328,6 +510,10 @@ def _document(root: str, parts: Iterable[str], *, namespaced: bool = True) -> by
 def _owner(owner_id: str, owner_name: str | None) -> str:
     name = owner_id if owner_name is None else owner_name
     return _wrap("Owner", [_el("ID", owner_id), _el("DisplayName", name)])
+
+
+def _owner_as(element: str, owner_id: str) -> str:
+    return _wrap(element, [_el("ID", owner_id), _el("DisplayName", owner_id)])
 
 
 def _contents(entry: ListEntry, enc: _Encode, owner: str | None) -> str:

@@ -1,5 +1,9 @@
 """The object write pipeline: body → stripes → zfec → one gRPC stream per shard.
 
+store_shard_set stores a body as one shard set (a single-part version's data,
+or one part of a multipart upload); write_object stores and then commits it
+as a version.
+
 Invariants:
 - the body is read one stripe at a time; at most SENDER_QUEUE_CHUNKS chunks per
   shard wait in memory, so a request holds O(stripe) bytes, never the object;
@@ -132,27 +136,46 @@ def _process_stripe(
     return [(chunk, crc32c(chunk)) for chunk in encode_stripe(data, geometry)]
 
 
-async def write_object(
+@dataclass(frozen=True)
+class StoredShards:
+    """A body stored as one shard set, durable on at least the write quorum of
+    shards and referenced by no record yet."""
+
+    shard_set_id: str
+    size_bytes: int
+    geometry: Geometry
+    placement: tuple[ShardLocation, ...]
+    etag: str  # hex MD5 of the body
+    checksums: dict[str, str]  # verified additional checksums: algorithm -> base64
+    map_epoch: int
+
+
+async def store_shard_set(
     *,
     body: BodySource,
     request: WriteRequest,
     policy: WritePolicy,
     cluster: ClusterView,
-    metadata: MetadataClient,
     executor: Executor,
     deadline: Deadline,
-) -> tuple[ObjectVersion, ObjectVersion | None]:
-    """Stores the body as a new version of bucket/key; returns the committed
-    record and the one it replaced (if any)."""
+    shard_set_id: str | None = None,
+    also_compute: tuple[str, ...] = (),
+) -> StoredShards:
+    """Streams the body into a new shard set (its headers name request.bucket,
+    request.key and the shard set id) and returns it once the write quorum of
+    shards is durable. Commits nothing: the caller records it (a version, a
+    part) or reclaims it. also_compute: checksum algorithms computed for the
+    caller without an expected value."""
     geometry = policy.geometry
     size = body.size_bytes
-    version_id = ids.new_version_id()
+    set_id = shard_set_id or ids.new_version_id()
     digests = BodyDigests(request.content_md5, request.payload_sha256, request.checksums)
+    digests.also_compute(also_compute)
     loop = asyncio.get_running_loop()
     node_ids: list[str] = []
     senders: list[ShardSender] = []
     if size > 0:
-        node_ids = await _place(version_id, cluster, geometry)
+        node_ids = await _place(set_id, cluster, geometry)
         senders = [
             ShardSender(
                 i,
@@ -161,7 +184,7 @@ async def write_object(
                 pb.ShardHeader(
                     bucket=request.bucket,
                     key=request.key,
-                    version_id=version_id,
+                    version_id=set_id,
                     shard_index=i,
                     data_shards=geometry.data_shards,
                     parity_shards=geometry.parity_shards,
@@ -189,30 +212,62 @@ async def write_object(
         raise failure
     stored = [s for s in senders if s.stored]
     if size > 0 and len(stored) < policy.write_quorum:
-        await _delete_shards(cluster, version_id, stored, deadline)
+        await _delete_shards(cluster, set_id, stored, deadline)
         raise errors.ServiceUnavailable(
             f"only {len(stored)} of {len(senders)} shards were stored; "
             f"{policy.write_quorum} are needed"
         )
     metrics.SHARDS_WRITTEN.inc(len(stored))
     metrics.DEGRADED_WRITES.inc(1 if len(stored) < len(senders) else 0)
+    return StoredShards(
+        shard_set_id=set_id,
+        size_bytes=size,
+        geometry=geometry,
+        placement=tuple(ShardLocation(s.shard_index, s.node_id) for s in stored),
+        etag=digests.etag(),
+        checksums=verified,
+        map_epoch=cluster.map.epoch,
+    )
+
+
+async def write_object(
+    *,
+    body: BodySource,
+    request: WriteRequest,
+    policy: WritePolicy,
+    cluster: ClusterView,
+    metadata: MetadataClient,
+    executor: Executor,
+    deadline: Deadline,
+) -> tuple[ObjectVersion, ObjectVersion | None]:
+    """Stores the body as a new version of bucket/key; returns the committed
+    record and the one it replaced (if any)."""
+    stored = await store_shard_set(
+        body=body,
+        request=request,
+        policy=policy,
+        cluster=cluster,
+        executor=executor,
+        deadline=deadline,
+    )
+    geometry = stored.geometry
     version = ObjectVersion(
         bucket=request.bucket,
         key=request.key,
-        version_id=version_id,
-        size_bytes=size,
-        etag=digests.etag(),
+        version_id=stored.shard_set_id,
+        size_bytes=stored.size_bytes,
+        etag=stored.etag,
         content_type=request.content_type,
         last_modified=time.time(),
         data_shards=geometry.data_shards,
         parity_shards=geometry.parity_shards,
         chunk_size_bytes=geometry.chunk_size_bytes,
-        placement=tuple(ShardLocation(s.shard_index, s.node_id) for s in stored),
-        map_epoch=cluster.map.epoch,
+        placement=stored.placement,
+        map_epoch=stored.map_epoch,
         user_metadata=dict(request.user_metadata),
         system_metadata={
             **request.system_metadata,
-            **{f"x-amz-checksum-{a}": v for a, v in verified.items()},
+            **{f"x-amz-checksum-{a}": v for a, v in stored.checksums.items()},
         },
         request_id=ids.new_request_id(),
     )
@@ -263,7 +318,7 @@ async def _stream_stripes(
 
 
 async def _delete_shards(
-    cluster: ClusterView, version_id: str, senders: list[ShardSender], deadline: Deadline
+    cluster: ClusterView, shard_set_id: str, senders: list[ShardSender], deadline: Deadline
 ) -> None:
     """Best effort: removes shards of a write that will not be committed (GC
     collects whatever this misses)."""
@@ -273,7 +328,7 @@ async def _delete_shards(
             continue
         with contextlib.suppress(grpc.aio.AioRpcError, errors.RequestTimeout):
             await stub.DeleteShard(
-                pb.DeleteShardRequest(version_id=version_id, shard_index=s.shard_index),
+                pb.DeleteShardRequest(version_id=shard_set_id, shard_index=s.shard_index),
                 timeout=min(5.0, deadline.remaining()),
                 metadata=cluster.call_metadata,
             )

@@ -36,7 +36,19 @@ from proto import tessera_pb2_grpc as pb_grpc
 from proto.rpc import S3_CODE_HEADER, call_metadata, error_from_rpc, new_channel
 from tessera import errors
 from tessera.ids import new_request_id
-from tessera.model import BucketInfo, ClusterMapView, ListPage, NodeInfo, ObjectVersion
+from tessera.model import (
+    BucketInfo,
+    ClusterMapView,
+    CompletedUpload,
+    ListPage,
+    MultipartUpload,
+    NodeInfo,
+    ObjectVersion,
+    PartsPage,
+    Segment,
+    UploadsPage,
+)
+from tessera.multipart import ListedPart
 
 RETRY_BACKOFF_FIRST_SECONDS = 0.05
 RETRY_BACKOFF_MAX_SECONDS = 1.0
@@ -155,6 +167,129 @@ class MetadataClient:
             max_keys=max_keys,
         )
         return convert.page_from_pb(await self._call("ListObjects", request, timeout))
+
+    # ------------------------------------------------------------ multipart
+
+    async def create_multipart_upload(
+        self, upload: MultipartUpload, *, timeout: float, request_id: str = ""
+    ) -> MultipartUpload:
+        request = pb.CreateUploadRequest(
+            upload=convert.upload_to_pb(upload), request_id=request_id or new_request_id()
+        )
+        return convert.upload_from_pb(await self._call("CreateMultipartUpload", request, timeout))
+
+    async def get_multipart_upload(
+        self, bucket: str, key: str, upload_id: str, *, timeout: float
+    ) -> MultipartUpload:
+        """The upload (NoSuchUpload when it is not in progress for bucket/key)."""
+        request = pb.UploadKey(bucket=bucket, key=key, upload_id=upload_id)
+        return convert.upload_from_pb(await self._call("GetMultipartUpload", request, timeout))
+
+    async def put_part(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part: Segment,
+        *,
+        timeout: float,
+        request_id: str = "",
+    ) -> Segment | None:
+        """Records a stored part; returns the part it replaced (same number), if any."""
+        request = pb.PutPartRequest(
+            bucket=bucket,
+            key=key,
+            upload_id=upload_id,
+            part=convert.segment_to_pb(part),
+            request_id=request_id or new_request_id(),
+        )
+        reply = await self._call("PutPart", request, timeout)
+        return convert.segment_from_pb(reply.replaced) if reply.has_replaced else None
+
+    async def complete_multipart_upload(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[ListedPart],
+        version_id: str,
+        *,
+        timeout: float,
+        if_none_match_star: bool = False,
+        if_match_etag: str = "",
+        request_id: str = "",
+    ) -> CompletedUpload:
+        request = pb.CompleteUploadRequest(
+            bucket=bucket,
+            key=key,
+            upload_id=upload_id,
+            parts=[
+                pb.CompletedPart(part_number=p.part_number, etag=p.etag, checksums=p.checksums)
+                for p in parts
+            ],
+            version_id=version_id,
+            request_id=request_id or new_request_id(),
+            if_none_match_star=if_none_match_star,
+            if_match_etag=if_match_etag,
+        )
+        reply = await self._call("CompleteMultipartUpload", request, timeout)
+        return CompletedUpload(
+            version=convert.version_from_pb(reply.version),
+            replaced=convert.version_from_pb(reply.replaced) if reply.has_replaced else None,
+            unreferenced=tuple(convert.segment_from_pb(s) for s in reply.unreferenced),
+        )
+
+    async def abort_multipart_upload(
+        self, bucket: str, key: str, upload_id: str, *, timeout: float, request_id: str = ""
+    ) -> list[Segment]:
+        """Removes the upload; returns its parts (their shards can be reclaimed)."""
+        request = pb.UploadKey(
+            bucket=bucket, key=key, upload_id=upload_id, request_id=request_id or new_request_id()
+        )
+        reply = await self._call("AbortMultipartUpload", request, timeout)
+        return [convert.segment_from_pb(s) for s in reply.parts]
+
+    async def list_parts(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number_marker: int,
+        max_parts: int,
+        *,
+        timeout: float,
+    ) -> PartsPage:
+        request = pb.ListPartsRequest(
+            bucket=bucket,
+            key=key,
+            upload_id=upload_id,
+            part_number_marker=part_number_marker,
+            max_parts=max_parts,
+        )
+        return convert.parts_page_from_pb(await self._call("ListParts", request, timeout))
+
+    async def list_multipart_uploads(
+        self,
+        bucket: str,
+        prefix: str,
+        delimiter: str,
+        key_marker: str,
+        upload_id_marker: str,
+        max_uploads: int,
+        *,
+        timeout: float,
+    ) -> UploadsPage:
+        request = pb.ListUploadsRequest(
+            bucket=bucket,
+            prefix=prefix,
+            delimiter=delimiter,
+            key_marker=key_marker,
+            upload_id_marker=upload_id_marker,
+            max_uploads=max_uploads,
+        )
+        return convert.uploads_page_from_pb(
+            await self._call("ListMultipartUploads", request, timeout)
+        )
 
     # ------------------------------------------------------------ nodes
 

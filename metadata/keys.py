@@ -2,6 +2,9 @@
 
     b"b/" + bucket                          -> BucketInfo JSON
     b"o/" + bucket + b"\\x00" + key          -> ObjectVersion JSON (current version)
+    b"u/" + bucket + b"\x00" + key + b"\x00" + upload_id
+                                            -> MultipartUpload JSON (uploads in progress)
+    b"p/" + upload_id + b"/" + part(4, BE)  -> Segment JSON (the parts uploaded so far)
     b"n/" + node_id                         -> NodeInfo JSON (registered nodes)
     b"l/" + node_id                         -> liveness JSON {"alive", "revision"}
     b"s/epoch"                              -> 8-byte big-endian position of the
@@ -10,7 +13,9 @@
     b"r/" + request_id                      -> Outcome JSON (idempotency record)
     b"q/" + position(8, BE) + request_id    -> b"" (prune index of the r/ records)
 
-Invariant: the order of keys under one bucket's object namespace is the UTF-8
+Invariant: uploads sort by bucket, key, then upload id (ListMultipartUploads'
+order; an upload id is base32hex, never NUL); parts sort by part number. The
+order of keys under one bucket's object namespace is the UTF-8
 byte order of the object keys, which is the order S3 lists in; a bucket name
 never contains NUL or "/", so a namespace never overlaps another bucket's.
 """
@@ -19,6 +24,8 @@ from __future__ import annotations
 
 BUCKET = b"b/"
 OBJECT = b"o/"
+UPLOAD = b"u/"
+PART = b"p/"
 NODE = b"n/"
 LIVENESS = b"l/"
 APPLIED = b"s/applied"
@@ -40,6 +47,29 @@ def object_namespace(bucket: str) -> bytes:
 
 def object_key(bucket: str, key: str) -> bytes:
     return object_namespace(bucket) + key.encode()
+
+
+def upload_namespace(bucket: str) -> bytes:
+    """Prefix of every upload of one bucket."""
+    return UPLOAD + bucket.encode() + b"\x00"
+
+
+def upload_key(bucket: str, key: str, upload_id: str) -> bytes:
+    return upload_namespace(bucket) + key.encode() + b"\x00" + upload_id.encode()
+
+
+def split_upload_key(namespace: bytes, full: bytes) -> tuple[str, str]:
+    """(object key, upload id) of an upload key under namespace."""
+    key, _, upload_id = full[len(namespace) :].rpartition(b"\x00")
+    return key.decode(), upload_id.decode()
+
+
+def parts_prefix(upload_id: str) -> bytes:
+    return PART + upload_id.encode() + b"/"
+
+
+def part_key(upload_id: str, part_number: int) -> bytes:
+    return parts_prefix(upload_id) + part_number.to_bytes(4, "big")
 
 
 def node_key(node_id: str) -> bytes:

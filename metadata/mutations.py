@@ -22,7 +22,17 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tessera.model import NodeInfo, ObjectVersion, version_from_json, version_to_json
+from tessera.model import (
+    MultipartUpload,
+    NodeInfo,
+    ObjectVersion,
+    Segment,
+    segment_from_dict,
+    segment_to_dict,
+    version_from_json,
+    version_to_json,
+)
+from tessera.multipart import ListedPart
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +96,83 @@ class NodeLiveness:
     observed_revision: int
 
 
-Mutation = CreateBucket | DeleteBucket | PutObject | DeleteObject | RegisterNode | NodeLiveness
+@dataclass(frozen=True, slots=True)
+class CreateMultipartUpload:
+    """Starts an upload (its id chosen by the submitter); NoSuchBucket without its bucket."""
+
+    request_id: str
+    upload: MultipartUpload
+
+
+@dataclass(frozen=True, slots=True)
+class PutPart:
+    """Records a part whose shards are durable; NoSuchUpload when the upload is
+    gone. Outcome: the part it replaced (same number), if any."""
+
+    request_id: str
+    bucket: str
+    key: str
+    upload_id: str
+    part: Segment
+
+
+@dataclass(frozen=True, slots=True)
+class CompleteMultipartUpload:
+    """Makes the listed parts the segments of a new current version of the key
+    (version_id and last_modified chosen by the submitter), removing the upload
+    and all its part records at once. The checks (tessera.multipart.choose_parts
+    with part_size_min_bytes, and the conditions as in PutObject) are decided
+    when the entry is applied. Outcome: a CompletedUpload."""
+
+    request_id: str
+    bucket: str
+    key: str
+    upload_id: str
+    parts: tuple[ListedPart, ...]
+    version_id: str
+    last_modified: float
+    part_size_min_bytes: int
+    if_none_match_star: bool = False
+    if_match_etag: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AbortMultipartUpload:
+    """Removes an upload and its part records; outcome: PartsReleased."""
+
+    request_id: str
+    bucket: str
+    key: str
+    upload_id: str
+
+
+Mutation = (
+    CreateBucket
+    | DeleteBucket
+    | PutObject
+    | DeleteObject
+    | RegisterNode
+    | NodeLiveness
+    | CreateMultipartUpload
+    | PutPart
+    | CompleteMultipartUpload
+    | AbortMultipartUpload
+)
 
 KINDS: dict[str, type[Mutation]] = {
     cls.__name__: cls
-    for cls in (CreateBucket, DeleteBucket, PutObject, DeleteObject, RegisterNode, NodeLiveness)
+    for cls in (
+        CreateBucket,
+        DeleteBucket,
+        PutObject,
+        DeleteObject,
+        RegisterNode,
+        NodeLiveness,
+        CreateMultipartUpload,
+        PutPart,
+        CompleteMultipartUpload,
+        AbortMultipartUpload,
+    )
 }
 
 
@@ -107,6 +189,16 @@ def to_fields(mutation: Mutation) -> dict[str, Any]:
             body["version"] = json.loads(version_to_json(mutation.version))
         case RegisterNode():
             body["node"] = dataclasses.asdict(mutation.node)
+        case CreateMultipartUpload():
+            body["upload"] = dataclasses.asdict(mutation.upload)
+        case PutPart():
+            body["part"] = segment_to_dict(mutation.part)
+        case CompleteMultipartUpload():
+            # compact: 10,000 parts with checksums must fit one log entry
+            body["parts"] = [
+                [p.part_number, p.etag, p.checksums] if p.checksums else [p.part_number, p.etag]
+                for p in mutation.parts
+            ]
     body["kind"] = kind_of(mutation)
     return body
 
@@ -120,6 +212,12 @@ def from_fields(fields: dict[str, Any]) -> Mutation:
         body["version"] = version_from_json(json.dumps(body["version"]).encode())
     elif kind == "RegisterNode":
         body["node"] = NodeInfo(**body["node"])
+    elif kind == "CreateMultipartUpload":
+        body["upload"] = MultipartUpload(**body["upload"])
+    elif kind == "PutPart":
+        body["part"] = segment_from_dict(body["part"])
+    elif kind == "CompleteMultipartUpload":
+        body["parts"] = tuple(ListedPart(*p) for p in body["parts"])
     return KINDS[kind](**body)
 
 

@@ -9,6 +9,7 @@ TesseraError class (same code and message) that apply decided on.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -16,16 +17,33 @@ from typing import Any
 from tessera import errors
 from tessera.model import (
     BucketInfo,
+    CompletedUpload,
+    MultipartUpload,
     NodeInfo,
     ObjectVersion,
+    PartsReleased,
+    Segment,
     bucket_from_json,
     node_from_json,
     record_to_json,
+    segment_from_dict,
+    segment_to_dict,
+    version_from_dict,
     version_from_json,
+    version_to_dict,
     version_to_json,
 )
 
-Result = BucketInfo | ObjectVersion | NodeInfo | None
+Result = (
+    BucketInfo
+    | ObjectVersion
+    | NodeInfo
+    | MultipartUpload
+    | Segment
+    | CompletedUpload
+    | PartsReleased
+    | None
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,18 @@ def encode(outcome: Outcome) -> bytes:
         body["version"] = json.loads(version_to_json(result))
     elif isinstance(result, NodeInfo):
         body["node"] = json.loads(record_to_json(result))
+    elif isinstance(result, MultipartUpload):
+        body["upload"] = dataclasses.asdict(result)
+    elif isinstance(result, Segment):
+        body["segment"] = segment_to_dict(result)
+    elif isinstance(result, CompletedUpload):
+        body["completed"] = {
+            "version": version_to_dict(result.version),
+            "replaced": None if result.replaced is None else version_to_dict(result.replaced),
+            "unreferenced": [segment_to_dict(s) for s in result.unreferenced],
+        }
+    elif isinstance(result, PartsReleased):
+        body["released"] = [segment_to_dict(s) for s in result.parts]
     return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
 
@@ -70,4 +100,18 @@ def decode(raw: bytes) -> Outcome:
         result = version_from_json(json.dumps(body["version"]).encode())
     elif "node" in body:
         result = node_from_json(json.dumps(body["node"]).encode())
+    elif "upload" in body:
+        result = MultipartUpload(**body["upload"])
+    elif "segment" in body:
+        result = segment_from_dict(body["segment"])
+    elif "completed" in body:
+        done = body["completed"]
+        replaced = done["replaced"]
+        result = CompletedUpload(
+            version=version_from_dict(done["version"]),
+            replaced=None if replaced is None else version_from_dict(replaced),
+            unreferenced=tuple(segment_from_dict(s) for s in done["unreferenced"]),
+        )
+    elif "released" in body:
+        result = PartsReleased(tuple(segment_from_dict(s) for s in body["released"]))
     return Outcome(result=result, error_code=body["error"], error_message=body["message"])

@@ -53,3 +53,22 @@ class Overlay:
                 return True
             cursor.next()
         return False
+
+    def scan(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
+        """Every live key starting with prefix and its value, in key order."""
+        found: dict[bytes, bytes] = {}
+        cursor = self._db.iter()
+        cursor.seek(prefix)
+        while cursor.valid():
+            key = cursor.key()
+            if not key.startswith(prefix):
+                break
+            found[key] = cursor.value()
+            cursor.next()
+        for key, value in self._pending.items():
+            if key.startswith(prefix):
+                if value is None:
+                    found.pop(key, None)
+                else:
+                    found[key] = value
+        return sorted(found.items())

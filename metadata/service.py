@@ -38,8 +38,18 @@ from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
 from proto.rpc import abort_with
 from tessera import errors, limits
-from tessera.ids import new_request_id
-from tessera.model import BucketInfo, ClusterMapView, NodeInfo, ObjectVersion
+from tessera.ids import is_version_id, new_request_id
+from tessera.model import (
+    BucketInfo,
+    ClusterMapView,
+    CompletedUpload,
+    MultipartUpload,
+    NodeInfo,
+    ObjectVersion,
+    PartsReleased,
+    Segment,
+)
+from tessera.multipart import ListedPart
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +255,144 @@ class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
 
         return await _serve(context, "ListObjects", work)
 
+    # ------------------------------------------------------------ multipart
+
+    async def CreateMultipartUpload(
+        self, request: pb.CreateUploadRequest, context: Any
+    ) -> pb.UploadRecord:
+        async def work() -> pb.UploadRecord:
+            upload = convert.upload_from_pb(request.upload)
+            _check_bucket(upload.bucket, errors.NoSuchBucket)
+            _check_key(upload.key)
+            _check_upload_id(upload.upload_id)
+            created = await self._log.submit(
+                mutations.CreateMultipartUpload(request.request_id or new_request_id(), upload)
+            )
+            assert isinstance(created, MultipartUpload)
+            return convert.upload_to_pb(created)
+
+        return await _serve(context, "CreateMultipartUpload", work)
+
+    async def GetMultipartUpload(self, request: pb.UploadKey, context: Any) -> pb.UploadRecord:
+        async def work() -> pb.UploadRecord:
+            _check_upload_key(request)
+            await self._consistent(_remaining(context))
+            upload = await self._read(
+                self._state.get_upload, request.bucket, request.key, request.upload_id
+            )
+            return convert.upload_to_pb(upload)
+
+        return await _serve(context, "GetMultipartUpload", work)
+
+    async def PutPart(self, request: pb.PutPartRequest, context: Any) -> pb.PutPartResponse:
+        async def work() -> pb.PutPartResponse:
+            _check_upload_key(request)
+            replaced = await self._log.submit(
+                mutations.PutPart(
+                    request_id=request.request_id or new_request_id(),
+                    bucket=request.bucket,
+                    key=request.key,
+                    upload_id=request.upload_id,
+                    part=convert.segment_from_pb(request.part),
+                )
+            )
+            if replaced is None:
+                return pb.PutPartResponse(has_replaced=False)
+            assert isinstance(replaced, Segment)
+            return pb.PutPartResponse(replaced=convert.segment_to_pb(replaced), has_replaced=True)
+
+        return await _serve(context, "PutPart", work)
+
+    async def CompleteMultipartUpload(
+        self, request: pb.CompleteUploadRequest, context: Any
+    ) -> pb.CompleteUploadResponse:
+        async def work() -> pb.CompleteUploadResponse:
+            _check_upload_key(request)
+            if not is_version_id(request.version_id):
+                raise errors.InvalidArgument("version_id is required")
+            if len(request.parts) > limits.PART_NUMBER_MAX:
+                raise errors.InvalidArgument("A multipart upload has at most 10000 parts.")
+            done = await self._log.submit(
+                mutations.CompleteMultipartUpload(
+                    request_id=request.request_id or new_request_id(),
+                    bucket=request.bucket,
+                    key=request.key,
+                    upload_id=request.upload_id,
+                    parts=tuple(
+                        ListedPart(p.part_number, p.etag, dict(p.checksums)) for p in request.parts
+                    ),
+                    version_id=request.version_id,
+                    last_modified=self._clock(),
+                    part_size_min_bytes=limits.PART_SIZE_MIN_BYTES,
+                    if_none_match_star=request.if_none_match_star,
+                    if_match_etag=request.if_match_etag,
+                )
+            )
+            assert isinstance(done, CompletedUpload)
+            reply = pb.CompleteUploadResponse(
+                version=convert.version_to_pb(done.version),
+                has_replaced=done.replaced is not None,
+                unreferenced=[convert.segment_to_pb(s) for s in done.unreferenced],
+            )
+            if done.replaced is not None:
+                reply.replaced.CopyFrom(convert.version_to_pb(done.replaced))
+            return reply
+
+        return await _serve(context, "CompleteMultipartUpload", work)
+
+    async def AbortMultipartUpload(
+        self, request: pb.UploadKey, context: Any
+    ) -> pb.AbortUploadResponse:
+        async def work() -> pb.AbortUploadResponse:
+            _check_upload_key(request)
+            released = await self._log.submit(
+                mutations.AbortMultipartUpload(
+                    request_id=request.request_id or new_request_id(),
+                    bucket=request.bucket,
+                    key=request.key,
+                    upload_id=request.upload_id,
+                )
+            )
+            assert isinstance(released, PartsReleased)
+            return pb.AbortUploadResponse(parts=[convert.segment_to_pb(s) for s in released.parts])
+
+        return await _serve(context, "AbortMultipartUpload", work)
+
+    async def ListParts(self, request: pb.ListPartsRequest, context: Any) -> pb.ListPartsResponse:
+        async def work() -> pb.ListPartsResponse:
+            _check_upload_key(request)
+            await self._consistent(_remaining(context))
+            page = await self._read(
+                self._state.list_parts,
+                request.bucket,
+                request.key,
+                request.upload_id,
+                request.part_number_marker,
+                request.max_parts,
+            )
+            return convert.parts_page_to_pb(page)
+
+        return await _serve(context, "ListParts", work)
+
+    async def ListMultipartUploads(
+        self, request: pb.ListUploadsRequest, context: Any
+    ) -> pb.ListUploadsResponse:
+        async def work() -> pb.ListUploadsResponse:
+            _check_bucket(request.bucket, errors.NoSuchBucket)
+            await self._consistent(_remaining(context))
+            page = await self._read(
+                self._state.list_uploads,
+                request.bucket,
+                request.prefix,
+                request.delimiter,
+                request.key_marker,
+                request.upload_id_marker,
+                request.max_uploads,
+            )
+            return convert.uploads_page_to_pb(page)
+
+        return await _serve(context, "ListMultipartUploads", work)
+
     # ------------------------------------------------------------ nodes
 
     async def RegisterNode(self, request: pb.NodeRecord, context: Any) -> pb.ClusterMap:
@@ -397,6 +545,18 @@ def _check_key(key: str) -> None:
         raise errors.InvalidArgument("object key must not be empty")
     if len(key.encode()) > limits.KEY_LENGTH_MAX_BYTES:
         raise errors.KeyTooLongError()
+
+
+def _check_upload_id(upload_id: str) -> None:
+    if not is_version_id(upload_id):
+        raise errors.NoSuchUpload("The upload id is not one this service issued.")
+
+
+def _check_upload_key(request: Any) -> None:
+    """bucket, key and upload_id of a request naming one upload."""
+    _check_bucket(request.bucket, errors.NoSuchBucket)
+    _check_key(request.key)
+    _check_upload_id(request.upload_id)
 
 
 def add_to_server(service: MetadataService, server: grpc.aio.Server) -> None:

@@ -27,16 +27,20 @@ from dataclasses import dataclass, replace
 
 from rocksdict import Options, Rdict, WriteBatch, WriteOptions
 
-from metadata import keys, listing
+from metadata import keys, listing, preconditions, uploads
 from metadata import outcome as outcomes
 from metadata.mutations import (
+    AbortMultipartUpload,
+    CompleteMultipartUpload,
     CreateBucket,
+    CreateMultipartUpload,
     DeleteBucket,
     DeleteObject,
     LogEntry,
     Mutation,
     NodeLiveness,
     PutObject,
+    PutPart,
     RegisterNode,
 )
 from metadata.outcome import Outcome, Result
@@ -49,8 +53,11 @@ from tessera.model import (
     BucketInfo,
     ClusterMapView,
     ListPage,
+    MultipartUpload,
     NodeInfo,
     ObjectVersion,
+    PartsPage,
+    UploadsPage,
     bucket_from_json,
     node_from_json,
     record_to_json,
@@ -192,6 +199,18 @@ class StateMachine:
             case NodeLiveness():
                 _node_liveness(overlay, mutation, position)
                 return None
+            case CreateMultipartUpload():
+                _require_bucket(overlay, mutation.upload.bucket)
+                return uploads.create(overlay, mutation)
+            case PutPart():
+                _require_bucket(overlay, mutation.bucket)
+                return uploads.put_part(overlay, mutation)
+            case CompleteMultipartUpload():
+                _require_bucket(overlay, mutation.bucket)
+                return uploads.complete(overlay, mutation, position)
+            case AbortMultipartUpload():
+                _require_bucket(overlay, mutation.bucket)
+                return uploads.abort(overlay, mutation)
         raise AssertionError(f"unknown mutation {mutation!r}")
 
     def _prune(self, overlay: Overlay, position: int) -> None:
@@ -249,6 +268,30 @@ class StateMachine:
             common_prefixes=page.common_prefixes,
             is_truncated=page.is_truncated,
             next_start_after=page.next_start_after,
+        )
+
+    def get_upload(self, bucket: str, key: str, upload_id: str) -> MultipartUpload:
+        self.get_bucket(bucket)
+        return uploads.get_upload(self._db, bucket, key, upload_id)
+
+    def list_parts(
+        self, bucket: str, key: str, upload_id: str, part_number_marker: int, max_parts: int
+    ) -> PartsPage:
+        self.get_bucket(bucket)
+        return uploads.list_parts(self._db, bucket, key, upload_id, part_number_marker, max_parts)
+
+    def list_uploads(
+        self,
+        bucket: str,
+        prefix: str,
+        delimiter: str,
+        key_marker: str,
+        upload_id_marker: str,
+        max_uploads: int,
+    ) -> UploadsPage:
+        self.get_bucket(bucket)
+        return uploads.list_uploads(
+            self._db.iter(), bucket, prefix, delimiter, key_marker, upload_id_marker, max_uploads
         )
 
     def list_nodes(self) -> list[NodeInfo]:
@@ -311,6 +354,8 @@ def _delete_bucket(overlay: Overlay, m: DeleteBucket) -> None:
     _require_bucket(overlay, m.name)
     if overlay.has_prefix(keys.object_namespace(m.name)):
         raise errors.BucketNotEmpty()
+    if overlay.has_prefix(keys.upload_namespace(m.name)):
+        raise errors.BucketNotEmpty("The bucket has multipart uploads in progress.")
     overlay.delete(keys.bucket_key(m.name))
 
 
@@ -320,20 +365,9 @@ def _put_object(overlay: Overlay, m: PutObject) -> ObjectVersion | None:
     key = keys.object_key(version.bucket, version.key)
     replaced = overlay.get(key)
     current = version_from_json(replaced) if replaced is not None else None
-    if m.if_none_match_star and current is not None:
-        raise errors.PreconditionFailed("the key already has a current version")
-    if m.if_match_etag and (current is None or not _etag_matches(m.if_match_etag, current.etag)):
-        if current is None:
-            raise errors.NoSuchKey()
-        raise errors.PreconditionFailed("the current version's ETag does not match")
+    preconditions.check(current, m.if_none_match_star, m.if_match_etag)
     overlay.put(key, version_to_json(version))
     return current
-
-
-def _etag_matches(wanted: str, etag: str) -> bool:
-    """If-Match compares ETags with or without their quotes; "*" matches any."""
-    wanted = wanted.strip()
-    return wanted == "*" or wanted.strip('"') == etag.strip('"')
 
 
 def _delete_object(overlay: Overlay, m: DeleteObject) -> ObjectVersion | None:

@@ -7,10 +7,22 @@ from tessera.model import (
     BucketInfo,
     ClusterMapView,
     ListPage,
+    MultipartUpload,
     NodeInfo,
     ObjectVersion,
+    PartsPage,
+    Segment,
     ShardLocation,
+    UploadsPage,
 )
+
+
+def _placement_to_pb(placement: tuple[ShardLocation, ...]) -> list[pb.ShardPlacement]:
+    return [pb.ShardPlacement(shard_index=p.shard_index, node_id=p.node_id) for p in placement]
+
+
+def _placement_from_pb(placement: object) -> tuple[ShardLocation, ...]:
+    return tuple(ShardLocation(p.shard_index, p.node_id) for p in placement)  # type: ignore[attr-defined]
 
 
 def bucket_to_pb(b: BucketInfo) -> pb.BucketRecord:
@@ -34,13 +46,12 @@ def version_to_pb(v: ObjectVersion) -> pb.ObjectRecord:
         data_shards=v.data_shards,
         parity_shards=v.parity_shards,
         chunk_size_bytes=v.chunk_size_bytes,
-        placement=[
-            pb.ShardPlacement(shard_index=p.shard_index, node_id=p.node_id) for p in v.placement
-        ],
+        placement=_placement_to_pb(v.placement),
         map_epoch=v.map_epoch,
         request_id=v.request_id,
         system_metadata=v.system_metadata,
         inline_data=v.inline_data,
+        segments=[segment_to_pb(s) for s in v.segments],
     )
 
 
@@ -56,12 +67,105 @@ def version_from_pb(m: pb.ObjectRecord) -> ObjectVersion:
         data_shards=m.data_shards,
         parity_shards=m.parity_shards,
         chunk_size_bytes=m.chunk_size_bytes,
-        placement=tuple(ShardLocation(p.shard_index, p.node_id) for p in m.placement),
+        placement=_placement_from_pb(m.placement),
         map_epoch=m.map_epoch,
         user_metadata=dict(m.user_metadata),
         system_metadata=dict(m.system_metadata),
         request_id=m.request_id,
         inline_data=bytes(m.inline_data),
+        segments=tuple(segment_from_pb(s) for s in m.segments),
+    )
+
+
+def segment_to_pb(s: Segment) -> pb.SegmentRecord:
+    return pb.SegmentRecord(
+        shard_set_id=s.shard_set_id,
+        part_number=s.part_number,
+        size_bytes=s.size_bytes,
+        etag=s.etag,
+        data_shards=s.data_shards,
+        parity_shards=s.parity_shards,
+        chunk_size_bytes=s.chunk_size_bytes,
+        placement=_placement_to_pb(s.placement),
+        last_modified=s.last_modified,
+        checksums=s.checksums,
+    )
+
+
+def segment_from_pb(m: pb.SegmentRecord) -> Segment:
+    return Segment(
+        shard_set_id=m.shard_set_id,
+        part_number=m.part_number,
+        size_bytes=m.size_bytes,
+        etag=m.etag,
+        data_shards=m.data_shards,
+        parity_shards=m.parity_shards,
+        chunk_size_bytes=m.chunk_size_bytes,
+        placement=_placement_from_pb(m.placement),
+        last_modified=m.last_modified,
+        checksums=dict(m.checksums),
+    )
+
+
+def upload_to_pb(u: MultipartUpload) -> pb.UploadRecord:
+    return pb.UploadRecord(
+        bucket=u.bucket,
+        key=u.key,
+        upload_id=u.upload_id,
+        initiated=u.initiated,
+        owner=u.owner,
+        content_type=u.content_type,
+        user_metadata=u.user_metadata,
+        system_metadata=u.system_metadata,
+        checksum_algorithm=u.checksum_algorithm,
+        checksum_type=u.checksum_type,
+    )
+
+
+def upload_from_pb(m: pb.UploadRecord) -> MultipartUpload:
+    return MultipartUpload(
+        bucket=m.bucket,
+        key=m.key,
+        upload_id=m.upload_id,
+        initiated=m.initiated,
+        owner=m.owner,
+        content_type=m.content_type,
+        user_metadata=dict(m.user_metadata),
+        system_metadata=dict(m.system_metadata),
+        checksum_algorithm=m.checksum_algorithm,
+        checksum_type=m.checksum_type,
+    )
+
+
+def parts_page_to_pb(page: PartsPage) -> pb.ListPartsResponse:
+    return pb.ListPartsResponse(
+        upload=upload_to_pb(page.upload),
+        parts=[segment_to_pb(p) for p in page.parts],
+        is_truncated=page.is_truncated,
+    )
+
+
+def parts_page_from_pb(m: pb.ListPartsResponse) -> PartsPage:
+    return PartsPage(
+        upload=upload_from_pb(m.upload),
+        parts=tuple(segment_from_pb(p) for p in m.parts),
+        is_truncated=m.is_truncated,
+    )
+
+
+def uploads_page_to_pb(page: UploadsPage) -> pb.ListUploadsResponse:
+    return pb.ListUploadsResponse(
+        uploads=[upload_to_pb(u) for u in page.uploads],
+        common_prefixes=list(page.common_prefixes),
+        is_truncated=page.is_truncated,
+    )
+
+
+def uploads_page_from_pb(m: pb.ListUploadsResponse) -> UploadsPage:
+    return UploadsPage(
+        uploads=tuple(upload_from_pb(u) for u in m.uploads),
+        common_prefixes=tuple(m.common_prefixes),
+        is_truncated=m.is_truncated,
     )
 
 

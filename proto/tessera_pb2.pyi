@@ -187,7 +187,7 @@ class ShardPlacement(_message.Message):
     def __init__(self, shard_index: _Optional[int] = ..., node_id: _Optional[str] = ...) -> None: ...
 
 class ObjectRecord(_message.Message):
-    __slots__ = ("bucket", "key", "version_id", "size_bytes", "etag", "content_type", "user_metadata", "last_modified", "data_shards", "parity_shards", "chunk_size_bytes", "placement", "map_epoch", "request_id", "system_metadata", "inline_data")
+    __slots__ = ("bucket", "key", "version_id", "size_bytes", "etag", "content_type", "user_metadata", "last_modified", "data_shards", "parity_shards", "chunk_size_bytes", "placement", "map_epoch", "request_id", "system_metadata", "inline_data", "segments")
     class UserMetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -218,6 +218,7 @@ class ObjectRecord(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SYSTEM_METADATA_FIELD_NUMBER: _ClassVar[int]
     INLINE_DATA_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     version_id: str
@@ -234,7 +235,224 @@ class ObjectRecord(_message.Message):
     request_id: str
     system_metadata: _containers.ScalarMap[str, str]
     inline_data: bytes
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., size_bytes: _Optional[int] = ..., etag: _Optional[str] = ..., content_type: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., last_modified: _Optional[float] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., chunk_size_bytes: _Optional[int] = ..., placement: _Optional[_Iterable[_Union[ShardPlacement, _Mapping]]] = ..., map_epoch: _Optional[int] = ..., request_id: _Optional[str] = ..., system_metadata: _Optional[_Mapping[str, str]] = ..., inline_data: _Optional[bytes] = ...) -> None: ...
+    segments: _containers.RepeatedCompositeFieldContainer[SegmentRecord]
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., size_bytes: _Optional[int] = ..., etag: _Optional[str] = ..., content_type: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., last_modified: _Optional[float] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., chunk_size_bytes: _Optional[int] = ..., placement: _Optional[_Iterable[_Union[ShardPlacement, _Mapping]]] = ..., map_epoch: _Optional[int] = ..., request_id: _Optional[str] = ..., system_metadata: _Optional[_Mapping[str, str]] = ..., inline_data: _Optional[bytes] = ..., segments: _Optional[_Iterable[_Union[SegmentRecord, _Mapping]]] = ...) -> None: ...
+
+class SegmentRecord(_message.Message):
+    __slots__ = ("shard_set_id", "part_number", "size_bytes", "etag", "data_shards", "parity_shards", "chunk_size_bytes", "placement", "last_modified", "checksums")
+    class ChecksumsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    SHARD_SET_ID_FIELD_NUMBER: _ClassVar[int]
+    PART_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    DATA_SHARDS_FIELD_NUMBER: _ClassVar[int]
+    PARITY_SHARDS_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_FIELD_NUMBER: _ClassVar[int]
+    LAST_MODIFIED_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUMS_FIELD_NUMBER: _ClassVar[int]
+    shard_set_id: str
+    part_number: int
+    size_bytes: int
+    etag: str
+    data_shards: int
+    parity_shards: int
+    chunk_size_bytes: int
+    placement: _containers.RepeatedCompositeFieldContainer[ShardPlacement]
+    last_modified: float
+    checksums: _containers.ScalarMap[str, str]
+    def __init__(self, shard_set_id: _Optional[str] = ..., part_number: _Optional[int] = ..., size_bytes: _Optional[int] = ..., etag: _Optional[str] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., chunk_size_bytes: _Optional[int] = ..., placement: _Optional[_Iterable[_Union[ShardPlacement, _Mapping]]] = ..., last_modified: _Optional[float] = ..., checksums: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class UploadRecord(_message.Message):
+    __slots__ = ("bucket", "key", "upload_id", "initiated", "owner", "content_type", "user_metadata", "system_metadata", "checksum_algorithm", "checksum_type")
+    class UserMetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class SystemMetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    INITIATED_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    USER_METADATA_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_METADATA_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUM_ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUM_TYPE_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    upload_id: str
+    initiated: float
+    owner: str
+    content_type: str
+    user_metadata: _containers.ScalarMap[str, str]
+    system_metadata: _containers.ScalarMap[str, str]
+    checksum_algorithm: str
+    checksum_type: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., initiated: _Optional[float] = ..., owner: _Optional[str] = ..., content_type: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., system_metadata: _Optional[_Mapping[str, str]] = ..., checksum_algorithm: _Optional[str] = ..., checksum_type: _Optional[str] = ...) -> None: ...
+
+class CreateUploadRequest(_message.Message):
+    __slots__ = ("upload", "request_id")
+    UPLOAD_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    upload: UploadRecord
+    request_id: str
+    def __init__(self, upload: _Optional[_Union[UploadRecord, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class UploadKey(_message.Message):
+    __slots__ = ("bucket", "key", "upload_id", "request_id")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    upload_id: str
+    request_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class PutPartRequest(_message.Message):
+    __slots__ = ("bucket", "key", "upload_id", "part", "request_id")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    PART_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    upload_id: str
+    part: SegmentRecord
+    request_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., part: _Optional[_Union[SegmentRecord, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class PutPartResponse(_message.Message):
+    __slots__ = ("replaced", "has_replaced")
+    REPLACED_FIELD_NUMBER: _ClassVar[int]
+    HAS_REPLACED_FIELD_NUMBER: _ClassVar[int]
+    replaced: SegmentRecord
+    has_replaced: bool
+    def __init__(self, replaced: _Optional[_Union[SegmentRecord, _Mapping]] = ..., has_replaced: _Optional[bool] = ...) -> None: ...
+
+class CompletedPart(_message.Message):
+    __slots__ = ("part_number", "etag", "checksums")
+    class ChecksumsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    PART_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUMS_FIELD_NUMBER: _ClassVar[int]
+    part_number: int
+    etag: str
+    checksums: _containers.ScalarMap[str, str]
+    def __init__(self, part_number: _Optional[int] = ..., etag: _Optional[str] = ..., checksums: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class CompleteUploadRequest(_message.Message):
+    __slots__ = ("bucket", "key", "upload_id", "parts", "version_id", "request_id", "if_none_match_star", "if_match_etag")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    IF_NONE_MATCH_STAR_FIELD_NUMBER: _ClassVar[int]
+    IF_MATCH_ETAG_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    upload_id: str
+    parts: _containers.RepeatedCompositeFieldContainer[CompletedPart]
+    version_id: str
+    request_id: str
+    if_none_match_star: bool
+    if_match_etag: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[CompletedPart, _Mapping]]] = ..., version_id: _Optional[str] = ..., request_id: _Optional[str] = ..., if_none_match_star: _Optional[bool] = ..., if_match_etag: _Optional[str] = ...) -> None: ...
+
+class CompleteUploadResponse(_message.Message):
+    __slots__ = ("version", "replaced", "has_replaced", "unreferenced")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    REPLACED_FIELD_NUMBER: _ClassVar[int]
+    HAS_REPLACED_FIELD_NUMBER: _ClassVar[int]
+    UNREFERENCED_FIELD_NUMBER: _ClassVar[int]
+    version: ObjectRecord
+    replaced: ObjectRecord
+    has_replaced: bool
+    unreferenced: _containers.RepeatedCompositeFieldContainer[SegmentRecord]
+    def __init__(self, version: _Optional[_Union[ObjectRecord, _Mapping]] = ..., replaced: _Optional[_Union[ObjectRecord, _Mapping]] = ..., has_replaced: _Optional[bool] = ..., unreferenced: _Optional[_Iterable[_Union[SegmentRecord, _Mapping]]] = ...) -> None: ...
+
+class AbortUploadResponse(_message.Message):
+    __slots__ = ("parts",)
+    PARTS_FIELD_NUMBER: _ClassVar[int]
+    parts: _containers.RepeatedCompositeFieldContainer[SegmentRecord]
+    def __init__(self, parts: _Optional[_Iterable[_Union[SegmentRecord, _Mapping]]] = ...) -> None: ...
+
+class ListPartsRequest(_message.Message):
+    __slots__ = ("bucket", "key", "upload_id", "part_number_marker", "max_parts")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    PART_NUMBER_MARKER_FIELD_NUMBER: _ClassVar[int]
+    MAX_PARTS_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    upload_id: str
+    part_number_marker: int
+    max_parts: int
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., part_number_marker: _Optional[int] = ..., max_parts: _Optional[int] = ...) -> None: ...
+
+class ListPartsResponse(_message.Message):
+    __slots__ = ("upload", "parts", "is_truncated")
+    UPLOAD_FIELD_NUMBER: _ClassVar[int]
+    PARTS_FIELD_NUMBER: _ClassVar[int]
+    IS_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    upload: UploadRecord
+    parts: _containers.RepeatedCompositeFieldContainer[SegmentRecord]
+    is_truncated: bool
+    def __init__(self, upload: _Optional[_Union[UploadRecord, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[SegmentRecord, _Mapping]]] = ..., is_truncated: _Optional[bool] = ...) -> None: ...
+
+class ListUploadsRequest(_message.Message):
+    __slots__ = ("bucket", "prefix", "delimiter", "key_marker", "upload_id_marker", "max_uploads")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    DELIMITER_FIELD_NUMBER: _ClassVar[int]
+    KEY_MARKER_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_MARKER_FIELD_NUMBER: _ClassVar[int]
+    MAX_UPLOADS_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    prefix: str
+    delimiter: str
+    key_marker: str
+    upload_id_marker: str
+    max_uploads: int
+    def __init__(self, bucket: _Optional[str] = ..., prefix: _Optional[str] = ..., delimiter: _Optional[str] = ..., key_marker: _Optional[str] = ..., upload_id_marker: _Optional[str] = ..., max_uploads: _Optional[int] = ...) -> None: ...
+
+class ListUploadsResponse(_message.Message):
+    __slots__ = ("uploads", "common_prefixes", "is_truncated")
+    UPLOADS_FIELD_NUMBER: _ClassVar[int]
+    COMMON_PREFIXES_FIELD_NUMBER: _ClassVar[int]
+    IS_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    uploads: _containers.RepeatedCompositeFieldContainer[UploadRecord]
+    common_prefixes: _containers.RepeatedScalarFieldContainer[str]
+    is_truncated: bool
+    def __init__(self, uploads: _Optional[_Iterable[_Union[UploadRecord, _Mapping]]] = ..., common_prefixes: _Optional[_Iterable[str]] = ..., is_truncated: _Optional[bool] = ...) -> None: ...
 
 class ObjectKey(_message.Message):
     __slots__ = ("bucket", "key", "request_id")

@@ -381,6 +381,41 @@ class MetadataStub:
                 request_serializer=proto_dot_tessera__pb2.ListObjectsRequest.SerializeToString,
                 response_deserializer=proto_dot_tessera__pb2.ListObjectsResponse.FromString,
                 _registered_method=True)
+        self.CreateMultipartUpload = channel.unary_unary(
+                '/tessera.Metadata/CreateMultipartUpload',
+                request_serializer=proto_dot_tessera__pb2.CreateUploadRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.UploadRecord.FromString,
+                _registered_method=True)
+        self.GetMultipartUpload = channel.unary_unary(
+                '/tessera.Metadata/GetMultipartUpload',
+                request_serializer=proto_dot_tessera__pb2.UploadKey.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.UploadRecord.FromString,
+                _registered_method=True)
+        self.PutPart = channel.unary_unary(
+                '/tessera.Metadata/PutPart',
+                request_serializer=proto_dot_tessera__pb2.PutPartRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.PutPartResponse.FromString,
+                _registered_method=True)
+        self.CompleteMultipartUpload = channel.unary_unary(
+                '/tessera.Metadata/CompleteMultipartUpload',
+                request_serializer=proto_dot_tessera__pb2.CompleteUploadRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.CompleteUploadResponse.FromString,
+                _registered_method=True)
+        self.AbortMultipartUpload = channel.unary_unary(
+                '/tessera.Metadata/AbortMultipartUpload',
+                request_serializer=proto_dot_tessera__pb2.UploadKey.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.AbortUploadResponse.FromString,
+                _registered_method=True)
+        self.ListParts = channel.unary_unary(
+                '/tessera.Metadata/ListParts',
+                request_serializer=proto_dot_tessera__pb2.ListPartsRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.ListPartsResponse.FromString,
+                _registered_method=True)
+        self.ListMultipartUploads = channel.unary_unary(
+                '/tessera.Metadata/ListMultipartUploads',
+                request_serializer=proto_dot_tessera__pb2.ListUploadsRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.ListUploadsResponse.FromString,
+                _registered_method=True)
         self.RegisterNode = channel.unary_unary(
                 '/tessera.Metadata/RegisterNode',
                 request_serializer=proto_dot_tessera__pb2.NodeRecord.SerializeToString,
@@ -466,6 +501,52 @@ class MetadataServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateMultipartUpload(self, request, context):
+        """Multipart uploads (docs/multipart.md). A part's shards are durable before
+        PutPart records it; PutPart returns the part it replaced (same number),
+        Complete the replaced version and the parts it left out, Abort every
+        part: no record references them any more, their shards can go.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMultipartUpload(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutPart(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteMultipartUpload(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AbortMultipartUpload(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListParts(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMultipartUploads(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RegisterNode(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -542,6 +623,41 @@ def add_MetadataServicer_to_server(servicer, server):
                     servicer.ListObjects,
                     request_deserializer=proto_dot_tessera__pb2.ListObjectsRequest.FromString,
                     response_serializer=proto_dot_tessera__pb2.ListObjectsResponse.SerializeToString,
+            ),
+            'CreateMultipartUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateMultipartUpload,
+                    request_deserializer=proto_dot_tessera__pb2.CreateUploadRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.UploadRecord.SerializeToString,
+            ),
+            'GetMultipartUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMultipartUpload,
+                    request_deserializer=proto_dot_tessera__pb2.UploadKey.FromString,
+                    response_serializer=proto_dot_tessera__pb2.UploadRecord.SerializeToString,
+            ),
+            'PutPart': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutPart,
+                    request_deserializer=proto_dot_tessera__pb2.PutPartRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.PutPartResponse.SerializeToString,
+            ),
+            'CompleteMultipartUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteMultipartUpload,
+                    request_deserializer=proto_dot_tessera__pb2.CompleteUploadRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.CompleteUploadResponse.SerializeToString,
+            ),
+            'AbortMultipartUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.AbortMultipartUpload,
+                    request_deserializer=proto_dot_tessera__pb2.UploadKey.FromString,
+                    response_serializer=proto_dot_tessera__pb2.AbortUploadResponse.SerializeToString,
+            ),
+            'ListParts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListParts,
+                    request_deserializer=proto_dot_tessera__pb2.ListPartsRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.ListPartsResponse.SerializeToString,
+            ),
+            'ListMultipartUploads': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMultipartUploads,
+                    request_deserializer=proto_dot_tessera__pb2.ListUploadsRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.ListUploadsResponse.SerializeToString,
             ),
             'RegisterNode': grpc.unary_unary_rpc_method_handler(
                     servicer.RegisterNode,
@@ -787,6 +903,195 @@ class Metadata:
             '/tessera.Metadata/ListObjects',
             proto_dot_tessera__pb2.ListObjectsRequest.SerializeToString,
             proto_dot_tessera__pb2.ListObjectsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateMultipartUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/CreateMultipartUpload',
+            proto_dot_tessera__pb2.CreateUploadRequest.SerializeToString,
+            proto_dot_tessera__pb2.UploadRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMultipartUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/GetMultipartUpload',
+            proto_dot_tessera__pb2.UploadKey.SerializeToString,
+            proto_dot_tessera__pb2.UploadRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutPart(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/PutPart',
+            proto_dot_tessera__pb2.PutPartRequest.SerializeToString,
+            proto_dot_tessera__pb2.PutPartResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteMultipartUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/CompleteMultipartUpload',
+            proto_dot_tessera__pb2.CompleteUploadRequest.SerializeToString,
+            proto_dot_tessera__pb2.CompleteUploadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AbortMultipartUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/AbortMultipartUpload',
+            proto_dot_tessera__pb2.UploadKey.SerializeToString,
+            proto_dot_tessera__pb2.AbortUploadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListParts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/ListParts',
+            proto_dot_tessera__pb2.ListPartsRequest.SerializeToString,
+            proto_dot_tessera__pb2.ListPartsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMultipartUploads(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/ListMultipartUploads',
+            proto_dot_tessera__pb2.ListUploadsRequest.SerializeToString,
+            proto_dot_tessera__pb2.ListUploadsResponse.FromString,
             options,
             channel_credentials,
             insecure,

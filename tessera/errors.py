@@ -50,6 +50,9 @@ InvalidBucketName = _error("InvalidBucketName", 400, "The specified bucket is no
 KeyTooLongError = _error("KeyTooLongError", 400, "Your key is too long.")
 MetadataTooLarge = _error("MetadataTooLarge", 400, "Your metadata headers exceed the maximum allowed metadata size.")
 EntityTooSmall = _error("EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed object size.")
+InvalidPart = _error("InvalidPart", 400, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")
+InvalidPartOrder = _error("InvalidPartOrder", 400, "The list of parts was not in ascending order. Parts must be ordered by part number.")
+InvalidPartNumber = _error("InvalidPartNumber", 416, "The requested partnumber is not satisfiable.")
 InvalidPolicyDocument = _error("InvalidPolicyDocument", 400, "The content of the form does not meet the conditions specified in the policy document.")
 MalformedPOSTRequest = _error("MalformedPOSTRequest", 400, "The body of your POST request is not well-formed multipart/form-data.")
 EntityTooLarge = _error("EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed object size.")
@@ -83,13 +86,21 @@ ALL_ERRORS: dict[str, type[TesseraError]] = {
         SlowDown,
         NoSuchBucket,
         NoSuchKey,
+        NoSuchVersion,
         NoSuchUpload,
+        InvalidURI,
         BucketAlreadyExists,
         BucketAlreadyOwnedByYou,
         BucketNotEmpty,
         InvalidBucketName,
         KeyTooLongError,
         MetadataTooLarge,
+        EntityTooSmall,
+        InvalidPart,
+        InvalidPartOrder,
+        InvalidPartNumber,
+        InvalidPolicyDocument,
+        MalformedPOSTRequest,
         EntityTooLarge,
         IncompleteBody,
         MissingContentLength,

@@ -10,6 +10,14 @@ OBJECT_SIZE_MAX_BYTES = 5 * 1024**4  # single PUT limit in S3 is 5 GiB; multipar
 SINGLE_PUT_SIZE_MAX_BYTES = 5 * 1024**3
 LIST_KEYS_MAX = 1000
 
+# Multipart uploads (docs/multipart.md): S3's limits.
+PART_NUMBER_MIN = 1
+PART_NUMBER_MAX = 10_000
+PART_SIZE_MIN_BYTES = 5 * 1024**2  # every part but the last
+PART_SIZE_MAX_BYTES = 5 * 1024**3
+LIST_PARTS_MAX = 1000
+LIST_UPLOADS_MAX = 1000
+
 # Erasure coding defaults (see docs/erasure-coding.md).
 DATA_SHARDS_DEFAULT = 4
 PARITY_SHARDS_DEFAULT = 2

@@ -1,7 +1,14 @@
-"""Plain records shared by the roles: buckets, object versions, nodes, the map.
+"""Plain records shared by the roles: buckets, object versions, nodes, the map,
+multipart uploads and their parts.
 
 Protobuf messages stay at the gRPC edges (proto/convert.py turns them into
 these); metadata stores these records as JSON (to_json / from_json).
+
+Invariant: a version's data lives in exactly the shard sets that
+``ObjectVersion.shard_sets()`` names — the version's own (single-part: shard
+set id = version id, its own placement) or, for a completed multipart upload,
+its segments in order (its own placement then stays empty). Whoever reads,
+repairs or collects shards goes through shard_sets(), never placement alone.
 """
 
 from __future__ import annotations
@@ -31,6 +38,45 @@ class ShardLocation:
     node_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class ShardSet:
+    """One erasure-coded run of bytes: the shards written under one id.
+
+    A single-part version is one shard set (its id is the version id); a
+    multipart version is one shard set per part (segment), in part order.
+    """
+
+    shard_set_id: str
+    size_bytes: int
+    geometry: Geometry
+    placement: tuple[ShardLocation, ...]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One part of a multipart upload, stored erasure-coded under its own shard
+    set id; once the upload completes, one segment of the object's data."""
+
+    shard_set_id: str
+    part_number: int
+    size_bytes: int
+    etag: str  # hex MD5 of the part, without quotes
+    data_shards: int
+    parity_shards: int
+    chunk_size_bytes: int
+    placement: tuple[ShardLocation, ...]
+    last_modified: float = 0.0
+    # S3 additional checksums of the part: algorithm (lower case) -> base64 value
+    checksums: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def geometry(self) -> Geometry:
+        return Geometry(self.data_shards, self.parity_shards, self.chunk_size_bytes)
+
+    def shard_set(self) -> ShardSet:
+        return ShardSet(self.shard_set_id, self.size_bytes, self.geometry, self.placement)
+
+
 @dataclass(frozen=True)
 class ObjectVersion:
     """One committed version of a key: what GET needs to find and check its data."""
@@ -51,10 +97,25 @@ class ObjectVersion:
     system_metadata: dict[str, str] = field(default_factory=dict)
     request_id: str = ""
     inline_data: bytes = b""
+    # A completed multipart upload: its data is these segments concatenated.
+    segments: tuple[Segment, ...] = ()
 
     @property
     def geometry(self) -> Geometry:
         return Geometry(self.data_shards, self.parity_shards, self.chunk_size_bytes)
+
+    @property
+    def is_multipart(self) -> bool:
+        return bool(self.segments)
+
+    def shard_sets(self) -> list[ShardSet]:
+        """The shard sets holding this version's data, in data order (none for
+        an empty or inline object)."""
+        if self.segments:
+            return [s.shard_set() for s in self.segments]
+        if not self.placement:
+            return []
+        return [ShardSet(self.version_id, self.size_bytes, self.geometry, self.placement)]
 
     def node_for_shard(self, shard_index: int) -> str | None:
         for loc in self.placement:
@@ -95,18 +156,121 @@ class ListPage:
     next_start_after: str
 
 
-def version_to_json(v: ObjectVersion) -> bytes:
+@dataclass(frozen=True)
+class MultipartUpload:
+    """A multipart upload in progress: what CreateMultipartUpload fixed for the
+    object that completing it will create."""
+
+    bucket: str
+    key: str
+    upload_id: str
+    initiated: float  # unix seconds
+    owner: str
+    content_type: str
+    user_metadata: dict[str, str] = field(default_factory=dict)
+    system_metadata: dict[str, str] = field(default_factory=dict)
+    checksum_algorithm: str = ""  # lower case S3 algorithm name, "" for none
+    checksum_type: str = ""  # "COMPOSITE" or "FULL_OBJECT" with an algorithm, else ""
+
+
+@dataclass(frozen=True)
+class UploadsPage:
+    """One page of ListMultipartUploads."""
+
+    uploads: tuple[MultipartUpload, ...]
+    common_prefixes: tuple[str, ...]
+    is_truncated: bool
+
+
+@dataclass(frozen=True)
+class PartsPage:
+    """One page of ListParts, with the upload it belongs to."""
+
+    upload: MultipartUpload
+    parts: tuple[Segment, ...]
+    is_truncated: bool
+
+
+@dataclass(frozen=True)
+class CompletedUpload:
+    """What CompleteMultipartUpload did: the version it committed, the version
+    that replaced (if any) and the uploaded parts it left out — both no longer
+    referenced, so their shards can be reclaimed."""
+
+    version: ObjectVersion
+    replaced: ObjectVersion | None
+    unreferenced: tuple[Segment, ...] = ()
+
+
+@dataclass(frozen=True)
+class PartsReleased:
+    """Parts no record references any more (an aborted upload, a replaced part)."""
+
+    parts: tuple[Segment, ...] = ()
+
+
+def _placement_to_list(placement: tuple[ShardLocation, ...]) -> list[list[Any]]:
+    return [[loc.shard_index, loc.node_id] for loc in placement]
+
+
+def _placement_from_list(raw: list[list[Any]]) -> tuple[ShardLocation, ...]:
+    return tuple(ShardLocation(int(i), str(n)) for i, n in raw)
+
+
+def segment_to_dict(s: Segment) -> dict[str, Any]:
+    d: dict[str, Any] = dataclasses.asdict(s)
+    d["placement"] = _placement_to_list(s.placement)
+    return d
+
+
+def segment_from_dict(d: dict[str, Any]) -> Segment:
+    d = dict(d)
+    d["placement"] = _placement_from_list(d["placement"])
+    d["checksums"] = dict(d.get("checksums", {}))
+    return Segment(**d)
+
+
+def segment_to_json(s: Segment) -> bytes:
+    return json.dumps(segment_to_dict(s), separators=(",", ":")).encode()
+
+
+def segment_from_json(raw: bytes) -> Segment:
+    return segment_from_dict(json.loads(raw))
+
+
+def version_to_dict(v: ObjectVersion) -> dict[str, Any]:
     d: dict[str, Any] = dataclasses.asdict(v)
-    d["placement"] = [[loc.shard_index, loc.node_id] for loc in v.placement]
+    d["placement"] = _placement_to_list(v.placement)
     d["inline_data"] = v.inline_data.hex()
-    return json.dumps(d, separators=(",", ":")).encode()
+    if v.segments:
+        d["segments"] = [segment_to_dict(s) for s in v.segments]
+    else:
+        del d["segments"]  # single-part records keep the shape they always had
+    return d
+
+
+def version_from_dict(d: dict[str, Any]) -> ObjectVersion:
+    d = dict(d)
+    d["placement"] = _placement_from_list(d["placement"])
+    d["inline_data"] = bytes.fromhex(d.get("inline_data", ""))
+    d["segments"] = tuple(segment_from_dict(s) for s in d.get("segments", ()))
+    return ObjectVersion(**d)
+
+
+def version_to_json(v: ObjectVersion) -> bytes:
+    return json.dumps(version_to_dict(v), separators=(",", ":")).encode()
 
 
 def version_from_json(raw: bytes) -> ObjectVersion:
-    d = json.loads(raw)
-    d["placement"] = tuple(ShardLocation(int(i), str(n)) for i, n in d["placement"])
-    d["inline_data"] = bytes.fromhex(d.get("inline_data", ""))
-    return ObjectVersion(**d)
+    return version_from_dict(json.loads(raw))
+
+
+def upload_to_json(u: MultipartUpload) -> bytes:
+    return json.dumps(dataclasses.asdict(u), separators=(",", ":")).encode()
+
+
+def upload_from_json(raw: bytes) -> MultipartUpload:
+    return MultipartUpload(**json.loads(raw))
 
 
 def record_to_json(record: BucketInfo | NodeInfo) -> bytes:

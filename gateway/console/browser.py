@@ -24,7 +24,7 @@ from gateway.handlers.buckets import owned_bucket
 from gateway.state import GatewayState
 from gateway.validation import check_bucket_name, check_key
 from tessera import errors, limits
-from tessera.model import NODE_UP, ObjectVersion
+from tessera.model import NODE_UP, ObjectVersion, ShardSet
 
 DELIMITER = "/"
 
@@ -141,29 +141,41 @@ async def list_folder(
 
 def shard_margin(version: ObjectVersion, state: GatewayState) -> dict[str, Any]:
     """Where the object's shards are and how many can still be lost (its margin):
-    shards on nodes that are up, minus the data shards needed to read it."""
+    shards on nodes that are up, minus the data shards needed to read it. A
+    multipart object is as safe as its weakest segment: that one is shown."""
+    worst: dict[str, Any] | None = None
+    shard_sets = version.shard_sets()
+    for shard_set in shard_sets:
+        found = _shard_set_margin(shard_set, state)
+        if worst is None or found["margin"] < worst["margin"]:
+            worst = found
+    if worst is None:
+        return {"inline": True, "shards": []}
+    return {**worst, "segments": len(version.segments)}
+
+
+def _shard_set_margin(shard_set: ShardSet, state: GatewayState) -> dict[str, Any]:
+    geometry = shard_set.geometry
     shards = []
-    for location in sorted(version.placement, key=lambda p: p.shard_index):
+    for location in sorted(shard_set.placement, key=lambda p: p.shard_index):
         node = state.cluster.map.node(location.node_id)
         shards.append(
             {
                 "shard_index": location.shard_index,
-                "kind": "data" if location.shard_index < version.data_shards else "parity",
+                "kind": "data" if location.shard_index < geometry.data_shards else "parity",
                 "node_id": location.node_id,
                 "zone": node.zone if node else None,
                 "node_state": node.state if node else "unknown",
             }
         )
-    if not shards:
-        return {"inline": True, "shards": []}
     reachable = sum(1 for s in shards if s["node_state"] == NODE_UP)
     return {
         "inline": False,
         "shards": shards,
-        "shards_total": version.data_shards + version.parity_shards,
+        "shards_total": geometry.total_shards,
         "shards_on_up_nodes": reachable,
-        "margin": reachable - version.data_shards,
-        "margin_full": version.parity_shards,
+        "margin": reachable - geometry.data_shards,
+        "margin_full": geometry.parity_shards,
     }
 
 

@@ -1,6 +1,6 @@
 """CopyObject: a server-side copy, with no data round trip through the client.
 
-The source is read through the read pipeline and written as a new version
+The source (single-part or multipart) is read through the read pipeline and written as a new version
 through the write pipeline (new placement, new shards): the copy is as
 durable as any PUT and independent of the source's later life. Metadata is
 copied (x-amz-metadata-directive: COPY, the default) or replaced (REPLACE);
@@ -9,6 +9,7 @@ the copy-source conditions are checked against the source version.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -18,14 +19,13 @@ from gateway.admission import read_buffer_bytes, write_buffer_bytes
 from gateway.body import StreamBody
 from gateway.deadline import Deadline
 from gateway.handlers.buckets import owned_bucket
-from gateway.read_path import read_stripes
+from gateway.read_path import read_range
 from gateway.responses import xml_response
 from gateway.routing import Route
 from gateway.state import GatewayState
 from gateway.validation import check_key
 from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, write_object
 from tessera import errors, limits
-from tessera.geometry import StripeSpan
 from tessera.model import ObjectVersion
 
 
@@ -48,6 +48,27 @@ def parse_copy_source(header: str) -> tuple[str, str, str | None]:
             "Copy Source must mention the source bucket and key: sourcebucket/sourcekey."
         )
     return bucket, key, version
+
+
+async def _nothing() -> AsyncGenerator[bytes, None]:
+    return
+    yield b""  # an async generator that yields nothing
+
+
+def source_bytes(
+    state: GatewayState, source: ObjectVersion, first: int, last: int, deadline: Deadline
+) -> AsyncGenerator[bytes, None]:
+    """Bytes first..last of a copy source (nothing for an empty range)."""
+    if last < first:
+        return _nothing()
+    return read_range(
+        cluster=state.cluster,
+        version=source,
+        first=first,
+        last=last,
+        executor=state.executor,
+        deadline=deadline,
+    )
 
 
 def _metadata_for_copy(
@@ -102,13 +123,7 @@ async def copy_object(
         request, source, stored_headers, user_metadata
     )
     geometry = source.geometry
-    stripes = read_stripes(
-        cluster=state.cluster,
-        version=source,
-        span=StripeSpan(0, geometry.stripe_count(source.size_bytes), 0, source.size_bytes),
-        executor=state.executor,
-        deadline=deadline,
-    )
+    stripes = source_bytes(state, source, 0, source.size_bytes - 1, deadline)
     reserve = read_buffer_bytes(geometry) + write_buffer_bytes(
         state.policy.geometry, SENDER_QUEUE_CHUNKS
     )

@@ -1,5 +1,8 @@
 """Object operations: PutObject, GetObject, HeadObject, DeleteObject.
 
+GET and HEAD read a multipart object segment after segment, and take
+?partNumber=N to read one part (x-amz-mp-parts-count tells how many).
+
 PUT streams the body through the write pipeline and answers only after the
 version is committed. GET and HEAD honour Range and the conditional headers
 (If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since) as S3 does,
@@ -8,121 +11,36 @@ and stream the data stripe by stripe.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 
 from aiohttp import web
 
 from gateway import conditions, metrics
 from gateway.admission import read_buffer_bytes, write_buffer_bytes
-from gateway.auth.chunk_signing import ChunkSigner
-from gateway.auth.sigv4 import AuthResult, PayloadMode
 from gateway.auth_edge import AUTH_RESULT
-from gateway.body import BodySource, PlainBody
-from gateway.chunked_body import AwsChunkedBody
 from gateway.deadline import Deadline
 from gateway.handlers.buckets import owned_bucket
 from gateway.handlers.copy import copy_object
-from gateway.read_path import read_stripes
+from gateway.handlers.multipart import part_number_of
+from gateway.put_inputs import (
+    announced_checksums,
+    content_md5,
+    request_body,
+    stored_headers,
+    user_metadata,
+)
+from gateway.read_path import read_range
 from gateway.responses import object_headers, quoted_etag
 from gateway.routing import Route
 from gateway.state import GatewayState
-from gateway.validation import check_key, check_user_metadata
+from gateway.validation import check_key
 from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, write_object
 from tessera import errors, limits
-from tessera.checksum import CHECKSUM_ALGORITHMS
-from tessera.geometry import InvalidRange, StripeSpan, parse_range, span_for_range
+from tessera.geometry import InvalidRange, parse_range
 from tessera.model import ObjectVersion
-
-# Headers stored with a version and returned on GET/HEAD as they were sent.
-STORED_HEADERS = (
-    "cache-control",
-    "content-disposition",
-    "content-encoding",
-    "content-language",
-    "expires",
-)
+from tessera.multipart import part_range
 
 log = logging.getLogger(__name__)
-
-
-def _content_md5(request: web.Request) -> bytes | None:
-    raw = request.headers.get("Content-MD5")
-    if raw is None:
-        return None
-    try:
-        digest = base64.b64decode(raw, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise errors.InvalidDigest() from exc
-    if len(digest) != 16:
-        raise errors.InvalidDigest()
-    return digest
-
-
-def _checksums(request: web.Request) -> dict[str, str | None]:
-    """Additional checksums the client sent (value) or announced for its
-    trailer (None)."""
-    found: dict[str, str | None] = {}
-    for algorithm in CHECKSUM_ALGORITHMS:
-        value = request.headers.get(f"x-amz-checksum-{algorithm}")
-        if value is not None:
-            found[algorithm] = value
-    for name in request.headers.get("x-amz-trailer", "").split(","):
-        name = name.strip().lower()
-        if not name:
-            continue
-        algorithm = name.removeprefix("x-amz-checksum-")
-        if algorithm not in CHECKSUM_ALGORITHMS or algorithm == name:
-            raise errors.InvalidRequest(f"The trailer {name} is not supported.")
-        found[algorithm] = None
-    return found
-
-
-def _body(request: web.Request, auth: AuthResult) -> BodySource:
-    """The object bytes of a PUT, whatever the framing, with their size."""
-    mode = auth.payload_mode
-    if mode.startswith("STREAMING-"):
-        decoded = request.headers.get("x-amz-decoded-content-length")
-        if decoded is None or not decoded.isdigit():
-            raise errors.MissingContentLength(
-                "x-amz-decoded-content-length is required for aws-chunked uploads."
-            )
-        signed = mode in (PayloadMode.STREAMING_SIGNED, PayloadMode.STREAMING_SIGNED_TRAILER)
-        signer = (
-            ChunkSigner(auth.signing_key, auth.amz_date, auth.scope, auth.seed_signature)
-            if signed
-            else None
-        )
-        return AwsChunkedBody(
-            request.content, int(decoded), signer=signer, expect_trailer=mode.endswith("TRAILER")
-        )
-    size = request.content_length
-    if size is None:
-        raise errors.MissingContentLength()
-    return PlainBody(request.content, size)
-
-
-def _stored_headers(request: web.Request) -> dict[str, str]:
-    stored = {h: request.headers[h] for h in STORED_HEADERS if h in request.headers}
-    encodings = [
-        e.strip()
-        for e in stored.pop("content-encoding", "").split(",")
-        if e.strip() and e.strip() != "aws-chunked"
-    ]
-    if encodings:
-        stored["content-encoding"] = ",".join(encodings)
-    return stored
-
-
-def _user_metadata(request: web.Request) -> dict[str, str]:
-    meta = {
-        name.lower()[len("x-amz-meta-") :]: value
-        for name, value in request.headers.items()
-        if name.lower().startswith("x-amz-meta-")
-    }
-    check_user_metadata(meta)
-    return meta
 
 
 async def put_object(
@@ -131,22 +49,21 @@ async def put_object(
     deadline = Deadline(state.settings.request_timeout_seconds)
     check_key(route.key)
     if "x-amz-copy-source" in request.headers:
-        user_metadata = _user_metadata(request)
         return await copy_object(
-            request, state, route, access_key, _stored_headers(request), user_metadata
+            request, state, route, access_key, stored_headers(request), user_metadata(request)
         )
     auth = request[AUTH_RESULT]
-    body = _body(request, auth)
+    body = request_body(request, auth)
     if body.size_bytes > limits.SINGLE_PUT_SIZE_MAX_BYTES:
         raise errors.EntityTooLarge()
-    checksums = _checksums(request)
+    checksums = announced_checksums(request)
     write = WriteRequest(
         bucket=route.bucket,
         key=route.key,
         content_type=request.headers.get("Content-Type", "binary/octet-stream"),
-        user_metadata=_user_metadata(request),
-        system_metadata=_stored_headers(request),
-        content_md5=_content_md5(request),
+        user_metadata=user_metadata(request),
+        system_metadata=stored_headers(request),
+        content_md5=content_md5(request),
         payload_sha256=auth.expected_payload_sha256,
         checksums=checksums,
     )
@@ -200,6 +117,21 @@ def _response_headers(request: web.Request, version: ObjectVersion, ranged: bool
     return headers
 
 
+def _selected_part(request: web.Request, version: ObjectVersion) -> tuple[int, int] | None:
+    """The bytes ?partNumber=N selects: part N of a multipart object; the whole
+    object for part 1 of any other; InvalidPartNumber past the last part."""
+    if "partNumber" not in request.query:
+        return None
+    number = part_number_of(request.query["partNumber"])
+    if not version.is_multipart:
+        if number != 1:
+            raise errors.InvalidPartNumber()
+        return 0, version.size_bytes - 1
+    if number > len(version.segments):
+        raise errors.InvalidPartNumber()
+    return part_range([s.size_bytes for s in version.segments], number - 1)
+
+
 async def _answer(
     request: web.Request, state: GatewayState, route: Route, access_key: str, *, body: bool
 ) -> web.StreamResponse:
@@ -220,7 +152,13 @@ async def _answer(
     first, last = 0, size - 1
     ranged = False
     range_header = request.headers.get("Range")
-    if range_header is not None:
+    part = _selected_part(request, version)
+    if part is not None:
+        if range_header is not None:
+            raise errors.InvalidRequest("Cannot specify both Range header and partNumber query.")
+        first, last = part
+        ranged = version.is_multipart
+    elif range_header is not None:
         try:
             parsed = parse_range(range_header, size)
         except InvalidRange as exc:
@@ -234,15 +172,16 @@ async def _answer(
     length = last - first + 1 if size else 0
     if ranged:
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    if part is not None and version.is_multipart:
+        headers["x-amz-mp-parts-count"] = str(len(version.segments))
     response = web.StreamResponse(status=206 if ranged else 200, headers=headers)
     response.content_length = length
     if not body or length == 0:
         await response.prepare(request)
         await response.write_eof()
         return response
-    span = span_for_range(version.geometry, first, last)
     with state.admission.reserve(read_buffer_bytes(version.geometry)):
-        await _stream_body(request, response, state, version, span, deadline)
+        await _stream_body(request, response, state, version, first, last, deadline)
     return response
 
 
@@ -251,30 +190,26 @@ async def _stream_body(
     response: web.StreamResponse,
     state: GatewayState,
     version: ObjectVersion,
-    span: StripeSpan,
+    first: int,
+    last: int,
     deadline: Deadline,
 ) -> None:
-    stripes = read_stripes(
+    pieces = read_range(
         cluster=state.cluster,
         version=version,
-        span=span,
+        first=first,
+        last=last,
         executor=state.executor,
         deadline=deadline,
     )
     try:
-        skip = span.skip_bytes
-        left = span.length_bytes
-        first = await anext(stripes)  # errors before the headers go out get an S3 answer
+        data: bytes | None = await anext(pieces)  # errors before the headers get an S3 answer
         await response.prepare(request)
         try:
-            data: bytes | None = first
-            while data is not None and left > 0:
-                piece = data[skip : skip + left] if (skip or len(data) - skip > left) else data
-                skip = 0
-                left -= len(piece)
-                await response.write(piece)
-                metrics.BYTES_OUT.inc(len(piece))
-                data = await anext(stripes, None) if left > 0 else None
+            while data is not None:
+                await response.write(data)
+                metrics.BYTES_OUT.inc(len(data))
+                data = await anext(pieces, None)
             await response.write_eof()
         except (errors.TesseraError, ConnectionError) as exc:
             # The status line is gone: all that is left is to cut the
@@ -283,7 +218,7 @@ async def _stream_body(
             if request.transport is not None:
                 request.transport.close()
     finally:
-        await stripes.aclose()
+        await pieces.aclose()
 
 
 async def get_object(

@@ -439,3 +439,58 @@ EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
 def test_bad_create_bucket_configuration_is_malformed_xml(body: bytes) -> None:
     with pytest.raises(errors.MalformedXML):
         s3xml.parse_create_bucket_configuration(body)
+
+
+def test_parse_complete_multipart_upload() -> None:
+    body = (
+        b'<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        b'<Part><PartNumber>1</PartNumber><ETag>"aa"</ETag></Part>'
+        b"<Part><ETag>bb</ETag><PartNumber>3</PartNumber><ChecksumCRC32>AAAAAA==</ChecksumCRC32>"
+        b"</Part></CompleteMultipartUpload>"
+    )
+    parts = s3xml.parse_complete_upload(body)
+    assert [(p.part_number, p.etag, p.checksums) for p in parts] == [
+        (1, "aa", {}),
+        (3, "bb", {"crc32": "AAAAAA=="}),
+    ]
+    for bad in [
+        b"<CompleteMultipartUpload/>",
+        b"<CompleteMultipartUpload><Part><ETag>x</ETag></Part></CompleteMultipartUpload>",
+        b"<CompleteMultipartUpload><Part><PartNumber>x</PartNumber><ETag>x</ETag></Part>"
+        b"</CompleteMultipartUpload>",
+        b"<Other/>",
+        b'<!DOCTYPE x [<!ENTITY a "b">]><CompleteMultipartUpload/>',
+    ]:
+        with pytest.raises(errors.MalformedXML):
+            s3xml.parse_complete_upload(bad)
+
+
+def test_multipart_documents_are_well_formed() -> None:
+    documents = [
+        s3xml.render_initiate_upload("b", "k<&>", "u"),
+        s3xml.render_complete_upload(
+            "http://h/b/k", "b", "k", "e-2", {"crc32": "x-2", "type": "COMPOSITE"}
+        ),
+        s3xml.render_copy_part_result("e", 1.5, {"sha256": "y"}),
+        s3xml.render_list_parts(
+            s3xml.ListPartsResult(
+                "b",
+                "k",
+                "u",
+                "alice",
+                0,
+                2,
+                True,
+                [s3xml.PartEntry(1, 1.0, "e", 5, {})],
+                "crc32",
+                "COMPOSITE",
+            )
+        ),
+        s3xml.render_list_uploads(
+            s3xml.ListUploadsResult(
+                "b", "", "", "", 10, False, [s3xml.UploadEntry("k", "u", "alice", 1.0)], ["p/"], "/"
+            )
+        ),
+    ]
+    for document in documents:
+        fromstring(document)

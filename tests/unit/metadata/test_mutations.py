@@ -8,17 +8,62 @@ import pytest
 
 from metadata import mutations, outcome
 from metadata.mutations import (
+    AbortMultipartUpload,
+    CompleteMultipartUpload,
     CreateBucket,
+    CreateMultipartUpload,
     DeleteBucket,
     DeleteObject,
     Mutation,
     NodeLiveness,
     PutObject,
+    PutPart,
     RegisterNode,
 )
 from metadata.outcome import Outcome
 from tessera import errors
-from tessera.model import BucketInfo, NodeInfo, ObjectVersion
+from tessera.model import (
+    BucketInfo,
+    CompletedUpload,
+    MultipartUpload,
+    NodeInfo,
+    ObjectVersion,
+    PartsReleased,
+    Segment,
+    ShardLocation,
+)
+from tessera.multipart import ListedPart
+
+
+def a_segment(number: int = 3) -> Segment:
+    return Segment(
+        shard_set_id="0" * 26,
+        part_number=number,
+        size_bytes=5 * 1024 * 1024,
+        etag="d41d8cd98f00b204e9800998ecf8427e",
+        data_shards=4,
+        parity_shards=2,
+        chunk_size_bytes=256 * 1024,
+        placement=(ShardLocation(0, "n1"), ShardLocation(5, "n6")),
+        last_modified=1.5,
+        checksums={"crc32": "AAAAAA=="},
+    )
+
+
+def an_upload() -> MultipartUpload:
+    return MultipartUpload(
+        bucket="b",
+        key="dir/ключ",
+        upload_id="1" * 26,
+        initiated=2.5,
+        owner="alice",
+        content_type="text/plain",
+        user_metadata={"a": "1"},
+        system_metadata={"cache-control": "x"},
+        checksum_algorithm="crc32",
+        checksum_type="COMPOSITE",
+    )
+
 
 VersionFactory = Callable[..., ObjectVersion]
 
@@ -40,6 +85,20 @@ def every_mutation(make_version: VersionFactory) -> list[Mutation]:
         RegisterNode("", NodeInfo("n1", "zone-a", "10.0.0.1:9200", 2.5, 10, 3, "draining", 7.0)),
         RegisterNode("r5", NodeInfo("n2", "zone-b", "h:1"), live_revision=77),
         NodeLiveness("", "n1", False, 12),
+        CreateMultipartUpload("r6", an_upload()),
+        PutPart("r7", "b", "k", "1" * 26, a_segment()),
+        CompleteMultipartUpload(
+            "r8",
+            "b",
+            "k",
+            "1" * 26,
+            (ListedPart(1, '"abc"'), ListedPart(2, "def", {"crc32": "AAAAAA=="})),
+            "2" * 26,
+            3.5,
+            5 * 1024 * 1024,
+            if_match_etag="x",
+        ),
+        AbortMultipartUpload("r9", "b", "k", "1" * 26),
     ]
 
 
@@ -51,6 +110,10 @@ def test_every_kind_is_covered() -> None:
         "DeleteObject",
         "RegisterNode",
         "NodeLiveness",
+        "CreateMultipartUpload",
+        "PutPart",
+        "CompleteMultipartUpload",
+        "AbortMultipartUpload",
     }
 
 
@@ -72,6 +135,17 @@ def test_outcomes_round_trip(make_version: VersionFactory) -> None:
         Outcome(result=BucketInfo("b", "alice", 1.5)),
         Outcome(result=make_version("b", "k", inline_data=b"abc")),
         Outcome(result=NodeInfo("n1", "z", "h:1")),
+        Outcome(result=an_upload()),
+        Outcome(result=a_segment()),
+        Outcome(result=PartsReleased((a_segment(1), a_segment(2)))),
+        Outcome(
+            result=CompletedUpload(
+                version=make_version("b", "k", segments=(a_segment(1), a_segment(2))),
+                replaced=make_version("b", "k"),
+                unreferenced=(a_segment(3),),
+            )
+        ),
+        Outcome(result=CompletedUpload(version=make_version("b", "k"), replaced=None)),
         Outcome.failed(errors.BucketNotEmpty()),
     ]:
         assert outcome.decode(outcome.encode(done)) == done

@@ -1,0 +1,316 @@
+"""Multipart uploads: CreateMultipartUpload, UploadPart, UploadPartCopy,
+CompleteMultipartUpload and AbortMultipartUpload (the listings are in
+multipart_lists.py). The design is in docs/multipart.md.
+
+Each part is streamed through the write pipeline into its own shard set
+(headers naming the bucket, key and the shard set id) and recorded with
+PutPart only once its write quorum is durable; completing an upload makes the
+part records the segments of the new version, so no data is copied.
+
+Invariants: the client hears 200 for a part only after its record is
+committed, and for a completion only after the version is; the shards of
+whatever a committed mutation stopped referencing (a replaced part, parts
+left out or aborted, an overwritten version) go to the reclaimer, and only
+those — a failure whose outcome is unknown leaves its shards to the GC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from aiohttp import web
+
+from gateway import conditions, metrics, s3xml
+from gateway.admission import read_buffer_bytes, write_buffer_bytes
+from gateway.auth_edge import AUTH_RESULT
+from gateway.body import BodySource, StreamBody
+from gateway.deadline import Deadline
+from gateway.handlers.buckets import owned_bucket
+from gateway.handlers.copy import parse_copy_source, source_bytes
+from gateway.put_inputs import (
+    announced_checksums,
+    content_md5,
+    request_body,
+    stored_headers,
+    user_metadata,
+)
+from gateway.responses import xml_response
+from gateway.routing import Route
+from gateway.state import GatewayState
+from gateway.validation import check_key
+from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, store_shard_set
+from tessera import errors, ids, limits
+from tessera.model import MultipartUpload, Segment
+from tessera.multipart import checksum_type_for
+
+COMPLETE_BODY_MAX_BYTES = 4 * 1024 * 1024  # 10,000 <Part> entries with checksums
+
+
+def _deadline(state: GatewayState) -> Deadline:
+    return Deadline(state.settings.request_timeout_seconds)
+
+
+def _upload_id(request: web.Request) -> str:
+    upload_id = request.query.get("uploadId", "")
+    if not ids.is_version_id(upload_id):
+        raise errors.NoSuchUpload(UploadId=upload_id)
+    return upload_id
+
+
+def part_number_of(text: str | None) -> int:
+    """A partNumber parameter: an integer in 1..10000, else InvalidArgument."""
+    if (
+        text is None
+        or not text.isdigit()
+        or not (limits.PART_NUMBER_MIN <= int(text) <= limits.PART_NUMBER_MAX)
+    ):
+        raise errors.InvalidArgument(
+            "Part number must be an integer between 1 and 10000, inclusive.",
+            ArgumentName="partNumber",
+            ArgumentValue=str(text),
+        )
+    return int(text)
+
+
+def _checksum_headers(checksums: dict[str, str]) -> dict[str, str]:
+    return {f"x-amz-checksum-{a}": v for a, v in checksums.items()}
+
+
+async def create_multipart_upload(
+    request: web.Request, state: GatewayState, route: Route, access_key: str
+) -> web.StreamResponse:
+    deadline = _deadline(state)
+    check_key(route.key)
+    algorithm = request.headers.get("x-amz-checksum-algorithm", "").strip().lower()
+    checksum_type = checksum_type_for(algorithm, request.headers.get("x-amz-checksum-type", ""))
+    upload = MultipartUpload(
+        bucket=route.bucket,
+        key=route.key,
+        upload_id=ids.new_version_id(),
+        initiated=time.time(),
+        owner=access_key,
+        content_type=request.headers.get("Content-Type", "binary/octet-stream"),
+        user_metadata=user_metadata(request),
+        system_metadata=stored_headers(request),
+        checksum_algorithm=algorithm,
+        checksum_type=checksum_type,
+    )
+    await owned_bucket(state, route.bucket, access_key, deadline)
+    created = await state.metadata.create_multipart_upload(upload, timeout=deadline.remaining())
+    response = xml_response(
+        s3xml.render_initiate_upload(route.bucket, route.key, created.upload_id)
+    )
+    if algorithm:
+        response.headers["x-amz-checksum-algorithm"] = algorithm.upper()
+        response.headers["x-amz-checksum-type"] = checksum_type
+    return response
+
+
+async def _store_part(
+    state: GatewayState,
+    upload: MultipartUpload,
+    part_number: int,
+    body: BodySource,
+    write: WriteRequest,
+    deadline: Deadline,
+) -> Segment:
+    """Stores a part's bytes as a shard set and records it under the upload."""
+    wanted = (upload.checksum_algorithm,) if upload.checksum_algorithm else ()
+    stored = await store_shard_set(
+        body=body,
+        request=write,
+        policy=state.policy,
+        cluster=state.cluster,
+        executor=state.executor,
+        deadline=deadline,
+        also_compute=wanted,
+    )
+    geometry = stored.geometry
+    part = Segment(
+        shard_set_id=stored.shard_set_id,
+        part_number=part_number,
+        size_bytes=stored.size_bytes,
+        etag=stored.etag,
+        data_shards=geometry.data_shards,
+        parity_shards=geometry.parity_shards,
+        chunk_size_bytes=geometry.chunk_size_bytes,
+        placement=stored.placement,
+        last_modified=time.time(),
+        checksums=stored.checksums,
+    )
+    try:
+        replaced = await state.metadata.put_part(
+            upload.bucket, upload.key, upload.upload_id, part, timeout=deadline.remaining()
+        )
+    except (errors.NoSuchUpload, errors.NoSuchBucket):
+        state.reclaimer.unreferenced_parts([part])  # decided: the record was not written
+        raise
+    if replaced is not None:
+        state.reclaimer.unreferenced_parts([replaced])
+    metrics.BYTES_IN.inc(part.size_bytes)
+    return part
+
+
+async def upload_part(
+    request: web.Request, state: GatewayState, route: Route, access_key: str
+) -> web.StreamResponse:
+    if "x-amz-copy-source" in request.headers:
+        return await upload_part_copy(request, state, route, access_key)
+    deadline = _deadline(state)
+    check_key(route.key)
+    part_number = part_number_of(request.query.get("partNumber"))
+    upload_id = _upload_id(request)
+    auth = request[AUTH_RESULT]
+    body = request_body(request, auth)
+    if body.size_bytes > limits.PART_SIZE_MAX_BYTES:
+        raise errors.EntityTooLarge()
+    write = WriteRequest(
+        bucket=route.bucket,
+        key=route.key,
+        content_type="",
+        content_md5=content_md5(request),
+        payload_sha256=auth.expected_payload_sha256,
+        checksums=announced_checksums(request),
+    )
+    await owned_bucket(state, route.bucket, access_key, deadline)
+    upload = await state.metadata.get_multipart_upload(
+        route.bucket, route.key, upload_id, timeout=deadline.remaining()
+    )
+    with state.admission.reserve(write_buffer_bytes(state.policy.geometry, SENDER_QUEUE_CHUNKS)):
+        part = await _store_part(state, upload, part_number, body, write, deadline)
+    headers = {"ETag": f'"{part.etag}"', **_checksum_headers(part.checksums)}
+    return web.Response(status=200, headers=headers)
+
+
+def parse_copy_range(header: str | None, source_size_bytes: int) -> tuple[int, int]:
+    """First and last byte of x-amz-copy-source-range ("bytes=first-last"), or
+    the whole source when absent."""
+    if header is None:
+        return 0, source_size_bytes - 1
+    spec = header.strip()
+    first_text, dash, last_text = spec.removeprefix("bytes=").partition("-")
+    if (
+        not spec.startswith("bytes=")
+        or not dash
+        or not first_text.isdigit()
+        or not last_text.isdigit()
+        or int(first_text) > int(last_text)
+    ):
+        raise errors.InvalidArgument(
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first "
+            "and last are the zero-based offsets of the first and last bytes to copy"
+        )
+    first, last = int(first_text), int(last_text)
+    if last >= source_size_bytes:
+        raise errors.InvalidRange(
+            f"Range specified is not valid for source object of size: {source_size_bytes}"
+        )
+    return first, last
+
+
+async def upload_part_copy(
+    request: web.Request, state: GatewayState, route: Route, access_key: str
+) -> web.StreamResponse:
+    deadline = _deadline(state)
+    check_key(route.key)
+    part_number = part_number_of(request.query.get("partNumber"))
+    upload_id = _upload_id(request)
+    src_bucket, src_key, src_version = parse_copy_source(request.headers["x-amz-copy-source"])
+    await owned_bucket(state, src_bucket, access_key, deadline)
+    await owned_bucket(state, route.bucket, access_key, deadline)
+    upload = await state.metadata.get_multipart_upload(
+        route.bucket, route.key, upload_id, timeout=deadline.remaining()
+    )
+    source = await state.metadata.get_object(src_bucket, src_key, timeout=deadline.remaining())
+    if src_version not in (None, "null", source.version_id):
+        raise errors.NoSuchVersion()
+    if conditions.evaluate(request.headers, source, prefix="x-amz-copy-source-") is not None:
+        raise errors.PreconditionFailed()
+    first, last = parse_copy_range(
+        request.headers.get("x-amz-copy-source-range"), source.size_bytes
+    )
+    length = last - first + 1
+    if length > limits.PART_SIZE_MAX_BYTES:
+        raise errors.InvalidRequest(
+            "The specified copy range is larger than the maximum part size."
+        )
+    pieces = source_bytes(state, source, first, last, deadline)
+    reserve = read_buffer_bytes(source.geometry) + write_buffer_bytes(
+        state.policy.geometry, SENDER_QUEUE_CHUNKS
+    )
+    try:
+        with state.admission.reserve(reserve):
+            part = await _store_part(
+                state,
+                upload,
+                part_number,
+                StreamBody(pieces, length),
+                WriteRequest(bucket=route.bucket, key=route.key, content_type=""),
+                deadline,
+            )
+    finally:
+        await pieces.aclose()
+    body = s3xml.render_copy_part_result(part.etag, part.last_modified, part.checksums)
+    return xml_response(body)
+
+
+async def _small_body(request: web.Request, max_bytes: int) -> bytes:
+    """A small XML request body, checked against the signed payload hash."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise errors.MalformedXML()
+    body = await request.content.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise errors.MalformedXML()
+    expected = request[AUTH_RESULT].expected_payload_sha256
+    if expected is not None and hashlib.sha256(body).hexdigest() != expected:
+        raise errors.XAmzContentSHA256Mismatch()
+    return body
+
+
+async def complete_multipart_upload(
+    request: web.Request, state: GatewayState, route: Route, access_key: str
+) -> web.StreamResponse:
+    deadline = _deadline(state)
+    check_key(route.key)
+    upload_id = _upload_id(request)
+    parts = s3xml.parse_complete_upload(await _small_body(request, COMPLETE_BODY_MAX_BYTES))
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise errors.NotImplemented("A conditional write supports only If-None-Match: *.")
+    await owned_bucket(state, route.bucket, access_key, deadline)
+    done = await state.metadata.complete_multipart_upload(
+        route.bucket,
+        route.key,
+        upload_id,
+        parts,
+        ids.new_version_id(),
+        timeout=deadline.remaining(),
+        if_none_match_star=if_none_match is not None,
+        if_match_etag=request.headers.get("If-Match", ""),
+    )
+    state.reclaimer.unreferenced(done.replaced)
+    state.reclaimer.unreferenced_parts(done.unreferenced)
+    version = done.version
+    checksums = {
+        name.removeprefix("x-amz-checksum-"): value
+        for name, value in version.system_metadata.items()
+        if name.startswith("x-amz-checksum-")
+    }
+    location = f"{request.scheme}://{request.host}/{route.bucket}/{route.key}"
+    body = s3xml.render_complete_upload(location, route.bucket, route.key, version.etag, checksums)
+    return xml_response(body)
+
+
+async def abort_multipart_upload(
+    request: web.Request, state: GatewayState, route: Route, access_key: str
+) -> web.StreamResponse:
+    deadline = _deadline(state)
+    check_key(route.key)
+    upload_id = _upload_id(request)
+    await owned_bucket(state, route.bucket, access_key, deadline)
+    parts = await state.metadata.abort_multipart_upload(
+        route.bucket, route.key, upload_id, timeout=deadline.remaining()
+    )
+    state.reclaimer.unreferenced_parts(parts)
+    return web.Response(status=204)

@@ -2,6 +2,7 @@
 
 tessera metadata | node | gateway   run one role (flags or TESSERA_* vars)
 tessera up                          run a whole local cluster
+tessera admin ...                   operate a running cluster (cli/admin.py)
 """
 
 from __future__ import annotations
@@ -38,11 +39,18 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--zones", type=int, default=3)
     up.add_argument("--nodes-per-zone", type=int, default=2)
     up.set_defaults(role="up")
+    from cli.admin import add_parser as add_admin
+
+    add_admin(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    if args.role == "admin":
+        from cli.admin import run_admin
+
+        sys.exit(run_admin(args))
     if args.role == "up":
         from cli.up import run_up
 

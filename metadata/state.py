@@ -30,6 +30,7 @@ from rocksdict import Options, Rdict, WriteBatch, WriteOptions
 from metadata import keys, listing
 from metadata import outcome as outcomes
 from metadata.mutations import (
+    ClearShardProblem,
     CreateBucket,
     DeleteBucket,
     DeleteObject,
@@ -38,6 +39,10 @@ from metadata.mutations import (
     NodeLiveness,
     PutObject,
     RegisterNode,
+    ReportShardProblem,
+    SetNodeState,
+    SetRepairRate,
+    UpdatePlacement,
 )
 from metadata.outcome import Outcome, Result
 from metadata.overlay import Overlay
@@ -51,6 +56,7 @@ from tessera.model import (
     ListPage,
     NodeInfo,
     ObjectVersion,
+    ShardLocation,
     bucket_from_json,
     node_from_json,
     record_to_json,
@@ -176,6 +182,26 @@ class StateMachine:
             case NodeLiveness():
                 _node_liveness(overlay, mutation, position)
                 return None
+            case UpdatePlacement():
+                return _update_placement(overlay, mutation)
+            case ReportShardProblem():
+                body = {"problem": mutation.problem, "reported_at": mutation.reported_at}
+                m = mutation
+                key = keys.problem_key(m.shard_set_id, m.shard_index, m.node_id)
+                overlay.put(key, json.dumps(body).encode())
+                return None
+            case ClearShardProblem():
+                overlay.delete(
+                    keys.problem_key(mutation.shard_set_id, mutation.shard_index, mutation.node_id)
+                )
+                return None
+            case SetRepairRate():
+                if mutation.bytes_per_second < 0:
+                    raise errors.InvalidArgument("the repair rate must not be negative")
+                overlay.put(keys.REPAIR_RATE, json.dumps(mutation.bytes_per_second).encode())
+                return None
+            case SetNodeState():
+                return _set_node_state(overlay, mutation, position)
         raise AssertionError(f"unknown mutation {mutation!r}")
 
     def _prune(self, overlay: Overlay, position: int) -> None:
@@ -252,6 +278,33 @@ class StateMachine:
         epoch = keys.decode_position(raw_epoch) if raw_epoch is not None else 0
         return ClusterMapView(epoch=epoch, nodes=tuple(nodes))
 
+    def versions_page(self, after: bytes, limit: int) -> tuple[list[ObjectVersion], bytes]:
+        """Up to limit current versions of every bucket, in key order, after the
+        state key ``after`` (b"" from the start); and the key to continue after
+        (b"" when done)."""
+        cursor = self._db.iter()
+        cursor.seek(after or keys.OBJECT)
+        found: list[ObjectVersion] = []
+        last = b""
+        while cursor.valid() and len(found) < limit:
+            key: bytes = cursor.key()
+            if not key.startswith(keys.OBJECT):
+                return found, b""
+            if key != after:
+                found.append(version_from_json(cursor.value()))
+                last = key
+            cursor.next()
+        return found, (last if cursor.valid() and len(found) == limit else b"")
+
+    def shard_problems(self) -> list[tuple[str, int, str]]:
+        """(shard set id, shard index, node id) of every open problem report."""
+        return [keys.problem_from_key(k) for k, _ in self._scan(keys.PROBLEM)]
+
+    def repair_rate(self) -> float:
+        """The runtime repair rate in bytes/s (0: use the configured default)."""
+        raw = self._db.get(keys.REPAIR_RATE)
+        return float(json.loads(raw)) if raw is not None else 0.0
+
     def request_outcome(self, request_id: str) -> Outcome | None:
         """The recorded outcome of a request id, if still kept."""
         raw = self._db.get(keys.request_key(request_id))
@@ -312,6 +365,42 @@ def _put_object(overlay: Overlay, m: PutObject) -> ObjectVersion | None:
         raise errors.PreconditionFailed("the current version's ETag does not match")
     overlay.put(key, version_to_json(version))
     return current
+
+
+def _update_placement(overlay: Overlay, m: UpdatePlacement) -> ObjectVersion:
+    raw = overlay.get(keys.object_key(m.bucket, m.key))
+    if raw is None:
+        raise errors.PreconditionFailed("the version is gone")
+    version = version_from_json(raw)
+    if version.version_id != m.version_id:
+        raise errors.PreconditionFailed("the key has a newer version")
+    # Single-part versions: the version is its only shard set. Multipart
+    # versions will find the segment whose id is m.shard_set_id here.
+    if m.shard_set_id != version.version_id:
+        raise errors.PreconditionFailed("no such shard set in this version")
+    if (version.node_for_shard(m.shard_index) or "") != m.expected_node_id:
+        raise errors.PreconditionFailed("the shard has moved since repair planned it")
+    assert 0 <= m.shard_index < version.data_shards + version.parity_shards, m
+    others = [loc for loc in version.placement if loc.shard_index != m.shard_index]
+    placement = tuple(
+        sorted([*others, ShardLocation(m.shard_index, m.new_node_id)], key=lambda s: s.shard_index)
+    )
+    updated = replace(version, placement=placement)
+    overlay.put(keys.object_key(m.bucket, m.key), version_to_json(updated))
+    overlay.delete(keys.problem_key(m.shard_set_id, m.shard_index, m.expected_node_id))
+    return updated
+
+
+def _set_node_state(overlay: Overlay, m: SetNodeState, position: int) -> NodeInfo:
+    if m.state not in (NODE_UP, NODE_DRAINING):
+        raise errors.InvalidArgument(f"a node can be set up or draining, not {m.state!r}")
+    node, liveness = _read_node(overlay, m.node_id)
+    if node is None:
+        raise errors.InvalidArgument(f"no node {m.node_id!r}")
+    updated = replace(node, state=m.state)
+    overlay.put(keys.node_key(m.node_id), record_to_json(updated))
+    _note_map_change(overlay, _map_fields(node, liveness), _map_fields(updated, liveness), position)
+    return replace(updated, state=_effective(updated, liveness))
 
 
 def _etag_matches(wanted: str, etag: str) -> bool:

@@ -8,6 +8,7 @@ import pytest
 
 from metadata import mutations, outcome
 from metadata.mutations import (
+    ClearShardProblem,
     CreateBucket,
     DeleteBucket,
     DeleteObject,
@@ -15,6 +16,10 @@ from metadata.mutations import (
     NodeLiveness,
     PutObject,
     RegisterNode,
+    ReportShardProblem,
+    SetNodeState,
+    SetRepairRate,
+    UpdatePlacement,
 )
 from metadata.outcome import Outcome
 from tessera import errors
@@ -40,6 +45,11 @@ def every_mutation(make_version: VersionFactory) -> list[Mutation]:
         RegisterNode("", NodeInfo("n1", "zone-a", "10.0.0.1:9200", 2.5, 10, 3, "draining", 7.0)),
         RegisterNode("r5", NodeInfo("n2", "zone-b", "h:1"), live_revision=77),
         NodeLiveness("", "n1", False, 12),
+        UpdatePlacement("r6", "b", "k", "v1", "v1", 3, "n1", "n2"),
+        ReportShardProblem("r7", "v1", 2, "n1", "corrupt", 1.5),
+        ClearShardProblem("r8", "v1", 2, "n1"),
+        SetRepairRate("r9", 1e6),
+        SetNodeState("r10", "n1", "draining"),
     ]
 
 
@@ -51,6 +61,11 @@ def test_every_kind_is_covered() -> None:
         "DeleteObject",
         "RegisterNode",
         "NodeLiveness",
+        "UpdatePlacement",
+        "ReportShardProblem",
+        "ClearShardProblem",
+        "SetRepairRate",
+        "SetNodeState",
     }
 
 

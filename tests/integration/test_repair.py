@@ -337,3 +337,30 @@ def test_gc_spares_in_flight_writes_and_removes_garbage(own_cluster: LocalCluste
         assert f"{in_flight}.{index}" in shard_files(own_cluster, node_id)
     assert s3.get_object(Bucket=bucket, Key="racing")["Body"].read() == body
     assert s3.get_object(Bucket=bucket, Key="over")["Body"].read() == b"y" * 50_000
+
+
+def test_drain_moves_every_shard_off_while_writes_go_on(own_cluster: LocalCluster) -> None:
+    s3 = s3_client(own_cluster)
+    bucket = f"drain-{uuid.uuid4().hex[:8]}"
+    objects = put_objects(s3, bucket, [200 * KiB] * 12)
+    drained = "node-b2"
+    assert shard_files(own_cluster, drained)
+    print(admin(own_cluster, "node", "drain", drained))
+    written = 0
+    deadline = time.monotonic() + 60
+    while shard_files(own_cluster, drained) and time.monotonic() < deadline:
+        key = f"during-{written}"
+        body = os.urandom(50 * KiB)
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+        objects[key] = body
+        written += 1
+    assert not shard_files(own_cluster, drained), "the draining node still holds shards"
+    assert written > 0
+    view = run(_map(own_cluster))
+    zone_of = {n.node_id: n.zone for n in view.nodes}
+    for v in run(_versions(own_cluster, bucket, sorted(objects))):
+        nodes = [loc.node_id for loc in v.placement]
+        assert drained not in nodes and len(set(nodes)) == 6
+        assert max(Counter(zone_of[n] for n in nodes).values()) <= zone_cap(v.geometry, 3)
+    for key, body in objects.items():
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body, key

@@ -69,7 +69,9 @@ def test_unwritten_slot_is_filled(state: StateMachine, make_version: VersionFact
     assert state.get_object("b", "k").node_for_shard(1) == "n4"
 
 
-def test_versions_page_walks_every_bucket(state: StateMachine, make_version: VersionFactory) -> None:
+def test_versions_page_walks_every_bucket(
+    state: StateMachine, make_version: VersionFactory
+) -> None:
     for bucket in ("a", "b"):
         one(state, create(bucket))
         for i in range(5):

@@ -400,6 +400,8 @@ class _Repair:
                     await self.gc.run_once()
                 except (errors.TesseraError, OSError) as exc:
                     log.warning("gc pass failed: %s", exc)
+                except Exception:  # a bug must not take the metadata replica down
+                    log.exception("gc pass failed")
 
 
 async def _no_wait(timeout: float) -> None:  # noqa: ASYNC109

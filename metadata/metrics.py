@@ -110,16 +110,12 @@ REPAIR_ETA = Gauge(
     "tessera_repair_eta_seconds",
     "Estimated time to full redundancy (queue bytes / throughput; -1: unknown).",
 )
-REPAIR_RATE_LIMIT = Gauge(
-    "tessera_repair_rate_limit_bytes_per_second", "The repair rate in force."
-)
+REPAIR_RATE_LIMIT = Gauge("tessera_repair_rate_limit_bytes_per_second", "The repair rate in force.")
 REPAIR_LEADER = Gauge("tessera_repair_leader", "1 on the replica that schedules repair.")
 REPAIR_SCAN_SECONDS = Gauge(
     "tessera_repair_last_scan_duration_seconds", "Duration of the last scan of every version."
 )
-GC_DELETED_SHARDS = Counter(
-    "tessera_gc_deleted_shards_total", "Unreferenced shards removed by GC."
-)
+GC_DELETED_SHARDS = Counter("tessera_gc_deleted_shards_total", "Unreferenced shards removed by GC.")
 GC_DELETED_BYTES = Counter(
     "tessera_gc_deleted_bytes_total", "Chunk bytes of the unreferenced shards removed by GC."
 )

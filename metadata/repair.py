@@ -174,6 +174,8 @@ class RepairScheduler:
                     await self.run_once()
                 except (errors.TesseraError, grpc.aio.AioRpcError, OSError) as exc:
                     log.warning("repair pass failed: %s", exc)
+                except Exception:  # a bug must not take the metadata replica down
+                    log.exception("repair pass failed")
             await asyncio.sleep(self._interval)
 
     async def run_once(self) -> int:

@@ -70,9 +70,7 @@ class MetadataSettings(CommonSettings):
     )
     repair_rate_bytes_per_second: float = field(
         default=limits.REPAIR_RATE_DEFAULT_BYTES_PER_SECOND,
-        metadata=_help(
-            "bytes of shards rebuilt per second (runtime: `tessera admin repair rate`)"
-        ),
+        metadata=_help("bytes of shards rebuilt per second (runtime: `tessera admin repair rate`)"),
     )
     repair_scan_interval_seconds: float = field(
         default=10.0, metadata=_help("pause between scans of every version for repair")

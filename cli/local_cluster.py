@@ -97,6 +97,8 @@ class Layout:
     zones: int = 3
     nodes_per_zone: int = 2
     node_ports: list[int] = field(default_factory=list)  # overrides node_base_port
+    data_shards: int = 0  # the gateway's k (0: its default)
+    parity_shards: int = 0  # the gateway's m (0: its default)
     extra_env: dict[str, str] = field(default_factory=dict)
     metadata_replicas: int = 3  # 0: one unreplicated metadata service, no etcd
     etcd_members: int = 3
@@ -223,13 +225,18 @@ class LocalCluster:
                 env["TESSERA_REPLICA_ID"] = name
             return env
         if name == "gateway":
-            return {
+            env = {
                 "TESSERA_LISTEN": f"{h}:{lay.s3_port}",
                 "TESSERA_HTTP_LISTEN": f"{h}:{lay.admin_port}",
                 "TESSERA_METADATA_ADDRESS": lay.metadata_addresses(),
                 "TESSERA_ACCESS_KEY": self.credentials.access_key,
                 "TESSERA_SECRET_KEY": self.credentials.secret_key,
             }
+            if lay.data_shards:
+                env["TESSERA_DATA_SHARDS"] = str(lay.data_shards)
+            if lay.parity_shards:
+                env["TESSERA_PARITY_SHARDS"] = str(lay.parity_shards)
+            return env
         for index, (node_id, zone) in enumerate(lay.node_names()):
             if node_id == name:
                 grpc_port, http_port = lay.node_port_pair(index)

@@ -2,6 +2,7 @@
 
 tessera metadata | node | gateway   run one role (flags or TESSERA_* vars)
 tessera up                          run a whole local cluster
+tessera admin ...                   operate a running cluster (cli/admin.py)
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     _role_parser(sub, "metadata", config.MetadataSettings, "run a metadata service replica")
     _role_parser(sub, "node", config.NodeSettings, "run a storage node")
     _role_parser(sub, "gateway", config.GatewaySettings, "run an S3 gateway")
-    up = sub.add_parser("up", help="run a local cluster: metadata, 6 nodes in 3 zones, a gateway")
+    up = sub.add_parser(
+        "up", help="run a local cluster: etcd, metadata, 9 nodes in 3 zones (5+4), a gateway"
+    )
     up.add_argument("--data-dir", default=os.environ.get("TESSERA_DATA_DIR", "./data"))
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=9000, help="S3 port (admin/metrics: port+1)")
@@ -36,13 +39,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="first of the internal ports (metadata, then nodes)",
     )
     up.add_argument("--zones", type=int, default=3)
-    up.add_argument("--nodes-per-zone", type=int, default=2)
+    up.add_argument("--nodes-per-zone", type=int, default=3)
     up.set_defaults(role="up")
+    from cli.admin import add_parser as add_admin
+
+    add_admin(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    if args.role == "admin":
+        from cli.admin import run_admin
+
+        sys.exit(run_admin(args))
     if args.role == "up":
         from cli.up import run_up
 

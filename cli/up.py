@@ -15,11 +15,14 @@ from pathlib import Path
 from types import FrameType
 
 from cli.local_cluster import Layout, LocalCluster
+from tessera.geometry import Geometry
+from tessera.placement import default_geometry, zone_caps
 
 READY_TIMEOUT_SECONDS = 120.0
 
 
 def run_up(args: argparse.Namespace) -> int:
+    k, m = default_geometry(args.zones, args.zones * args.nodes_per_zone)
     layout = Layout(
         data_dir=Path(args.data_dir),
         host=args.host,
@@ -30,6 +33,8 @@ def run_up(args: argparse.Namespace) -> int:
         node_base_port=args.base_port + 100,
         zones=args.zones,
         nodes_per_zone=args.nodes_per_zone,
+        data_shards=k,
+        parity_shards=m,
     )
     cluster = LocalCluster(layout)
     stopping = False
@@ -54,6 +59,8 @@ def run_up(args: argparse.Namespace) -> int:
             f"  access key:   {c.access_key}\n"
             f"  secret key:   {c.secret_key}\n"
             f"  region:       us-east-1 (path-style addressing)\n"
+            f"  layout:       {args.zones} zones x {args.nodes_per_zone} nodes, "
+            f"erasure coding {k}+{m} ({(k + m) / k:.2f}x; {_survives(k, m, args.zones)})\n"
             f"  console:      http://{layout.host}:{layout.admin_port}/console/\n"
             f"  metrics:      http://{layout.host}:{layout.admin_port}/metrics\n"
             f"  data:         {cluster.data_dir}\n"
@@ -80,3 +87,12 @@ def run_up(args: argparse.Namespace) -> int:
         print("tessera up: stopping ...", file=sys.stderr, flush=True)
         cluster.stop()
         print("tessera up: stopped", file=sys.stderr, flush=True)
+
+
+def _survives(k: int, m: int, zones: int) -> str:
+    spare = m - zone_caps(Geometry(k, m, 1), zones)[0] if zones > 1 else -1
+    if spare >= 1:
+        return f"survives a whole zone plus {spare} more node{'s' if spare > 1 else ''}"
+    if spare == 0:
+        return "survives a whole zone, with nothing to spare"
+    return f"survives {m} nodes"

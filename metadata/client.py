@@ -308,6 +308,43 @@ class MetadataClient:
     async def get_cluster_map(self, *, timeout: float) -> ClusterMapView:
         return convert.map_from_pb(await self._call("GetClusterMap", pb.Empty(), timeout))
 
+    # ------------------------------------------------------------ repair
+
+    async def report_shard_problem(
+        self, shard_set_id: str, shard_index: int, node_id: str, kind: str, *, timeout: float
+    ) -> None:
+        request = pb.ShardProblem(
+            shard_set_id=shard_set_id,
+            shard_index=shard_index,
+            node_id=node_id,
+            kind=kind,
+            request_id=new_request_id(),
+        )
+        await self._call("ReportShardProblem", request, timeout)
+
+    async def set_repair_rate(self, bytes_per_second: float, *, timeout: float) -> None:
+        request = pb.SetRepairRateRequest(
+            bytes_per_second=bytes_per_second, request_id=new_request_id()
+        )
+        await self._call("SetRepairRate", request, timeout)
+
+    async def set_node_state(self, node_id: str, state: str, *, timeout: float) -> None:
+        request = pb.SetNodeStateRequest(node_id=node_id, state=state, request_id=new_request_id())
+        await self._call("SetNodeState", request, timeout)
+
+    async def repair_status(self, *, timeout: float) -> pb.RepairStatusResponse | None:
+        """The repair leader's status (asks every replica; None: no leader answered)."""
+        for stub in self._stubs:
+            try:
+                reply = await stub.RepairStatus(
+                    pb.Empty(), timeout=timeout, metadata=self._metadata
+                )
+            except grpc.aio.AioRpcError:
+                continue
+            if reply.is_leader:
+                return reply
+        return None
+
     # ------------------------------------------------------------ replicas
 
     async def replica_status(self, *, timeout: float) -> dict[str, Any]:

@@ -189,6 +189,30 @@ class EtcdClient:
             body["lease"] = str(lease)
         return _revision(await self._post("/v3/kv/put", body, timeout))
 
+    async def put_if_absent(
+        self, key: bytes, value: bytes, *, timeout: float, lease: int = 0
+    ) -> tuple[bool, KeyValue | None]:
+        """Creates key only if it does not exist (one transaction); returns
+        (created, the key's current value when it was not created)."""
+        put: dict[str, Any] = {"key": b64(key), "value": b64(value)}
+        if lease:
+            put["lease"] = str(lease)
+        body = {
+            "compare": [
+                {"key": b64(key), "result": "EQUAL", "target": "CREATE", "create_revision": "0"}
+            ],
+            "success": [{"request_put": put}],
+            "failure": [{"request_range": {"key": b64(key)}}],
+        }
+        reply = await self._post("/v3/kv/txn", body, timeout)
+        if reply.get("succeeded"):
+            return True, None
+        for response in reply.get("responses", ()):
+            kvs = response.get("response_range", {}).get("kvs", ())
+            if kvs:
+                return False, _kv(kvs[0])
+        return False, None
+
     async def delete(self, key: bytes, *, timeout: float) -> int:
         return _revision(await self._post("/v3/kv/deleterange", {"key": b64(key)}, timeout))
 

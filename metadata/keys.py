@@ -10,6 +10,9 @@
     b"s/epoch"                              -> 8-byte big-endian position of the
                                                last cluster map change
     b"s/applied"                            -> 8-byte big-endian log position
+    b"p/" + shard_set_id + NUL + index + NUL + node_id
+                                            -> problem report JSON {"problem", "reported_at"}
+    b"s/repair_rate"                        -> JSON float, repair bytes/s (runtime setting)
     b"r/" + request_id                      -> Outcome JSON (idempotency record)
     b"q/" + position(8, BE) + request_id    -> b"" (prune index of the r/ records)
 
@@ -31,6 +34,8 @@ LIVENESS = b"l/"
 APPLIED = b"s/applied"
 EPOCH = b"s/epoch"
 REQUEST = b"r/"
+PROBLEM = b"p/"
+REPAIR_RATE = b"s/repair_rate"
 REQUEST_BY_POSITION = b"q/"
 
 POSITION_BYTES = 8
@@ -82,6 +87,15 @@ def liveness_key(node_id: str) -> bytes:
 
 def request_key(request_id: str) -> bytes:
     return REQUEST + request_id.encode()
+
+
+def problem_key(shard_set_id: str, shard_index: int, node_id: str) -> bytes:
+    return PROBLEM + f"{shard_set_id}\x00{shard_index}\x00{node_id}".encode()
+
+
+def problem_from_key(key: bytes) -> tuple[str, int, str]:
+    shard_set_id, index, node_id = key[len(PROBLEM) :].decode().split("\x00")
+    return shard_set_id, int(index), node_id
 
 
 def encode_position(position: int) -> bytes:

@@ -34,11 +34,15 @@ from typing import Any
 
 from metadata import checkpoint, logformat
 from metadata.client import MetadataClient, parse_addresses
-from metadata.commit import CommitLog
+from metadata.commit import CommitLog, MutationLog
+from metadata.election import EtcdLeadership, Leadership
 from metadata.etcd import EtcdClient, EtcdError
 from metadata.follower import Follower
+from metadata.gc import GarbageCollector
 from metadata.liveness import LocalLiveness
 from metadata.membership import EtcdLiveness
+from metadata.node_stubs import NodeStubs
+from metadata.repair import RepairScheduler
 from metadata.replicas import ReplicaRegistry
 from metadata.service import LocalLivenessSource, MetadataService, Replica, add_to_server
 from metadata.shared_log import SharedLog
@@ -113,10 +117,15 @@ async def _serve_single(
         view = await loop.run_in_executor(reads, state.cluster_map)
         local.load([n.node_id for n in view.nodes], time.time())
         async with CommitLog(state, settings.group_commit_window_seconds) as commit_log:
+            repair = _Repair(settings, state, commit_log, _no_wait, reads, Leadership("single"))
             service = MetadataService(
-                state, commit_log, LocalLivenessSource(local, time.time), reads
+                state,
+                commit_log,
+                LocalLivenessSource(local, time.time),
+                reads,
+                repair=repair.scheduler,
             )
-            await _serve_grpc(settings, service, stop, readiness)
+            await _serve_grpc(settings, service, stop, readiness, repair=repair)
     finally:
         await asyncio.to_thread(reads.shutdown, True)
         await asyncio.to_thread(db.close)
@@ -241,7 +250,11 @@ async def _run_replica(
         liveness = EtcdLiveness(etcd, prefix + b"/nodes/live/", settings.node_down_grace_seconds)
         scratch = Path(settings.data_dir).parent
         replica = Replica(replica_id, follower.read_index, scratch)
-        service = MetadataService(state, shared, liveness, reads, replica=replica)
+        leadership = EtcdLeadership(etcd, prefix + b"/meta/repair-leader", replica_id)
+        repair = _Repair(settings, state, shared, follower.read_index, reads, leadership)
+        service = MetadataService(
+            state, shared, liveness, reads, replica=replica, repair=repair.scheduler
+        )
         async with asyncio.TaskGroup() as tasks:
             following = tasks.create_task(follower.run(), name="metadata-follower")
             background = [
@@ -259,7 +272,7 @@ async def _run_replica(
                 async with shared:
                     caught_up = _catch_up(follower, stop)
                     lost = await _serve_grpc(
-                        settings, service, stop, readiness, caught_up, following
+                        settings, service, stop, readiness, caught_up, following, repair
                     )
             finally:
                 following.cancel()
@@ -302,6 +315,7 @@ async def _serve_grpc(
     readiness: _Readiness,
     caught_up: Awaitable[None] | None = None,
     following: asyncio.Task[bool] | None = None,
+    repair: _Repair | None = None,
 ) -> bool:
     """Serves until stop, or until the follower gives up; returns True in that case."""
     server = new_server(settings.cluster_secret)
@@ -312,6 +326,7 @@ async def _serve_grpc(
     try:
         async with asyncio.TaskGroup() as tasks:
             refresher = tasks.create_task(_keep_liveness(service.reconcile_liveness))
+            repairing = tasks.create_task(repair.run() if repair else _forever())
             stopped = tasks.create_task(stop.wait())
             waits: set[asyncio.Future[Any]] = {stopped}
             if following is not None:
@@ -327,11 +342,75 @@ async def _serve_grpc(
                 log.info("metadata ready")
                 await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             refresher.cancel()
+            repairing.cancel()
             stopped.cancel()
     finally:
         readiness.reason = "stopping"
         await server.stop(SHUTDOWN_GRACE_SECONDS)
     return following is not None and following.done() and following.result() is False
+
+
+class _Repair:
+    """Repair leadership, the repair scheduler and GC of one replica."""
+
+    def __init__(
+        self,
+        settings: MetadataSettings,
+        state: StateMachine,
+        mutation_log: MutationLog,
+        consistent: Callable[[float], Awaitable[object]],
+        reads: ThreadPoolExecutor,
+        leadership: Leadership,
+    ) -> None:
+        self.leadership = leadership
+        self.stubs = NodeStubs(settings.cluster_secret)
+        self.scheduler = RepairScheduler(
+            state=state,
+            mutation_log=mutation_log,
+            consistent=consistent,
+            reads=reads,
+            stubs=self.stubs,
+            is_leader=lambda: leadership.is_leader,
+            rate_bytes_per_second=settings.repair_rate_bytes_per_second,
+            scan_interval_seconds=settings.repair_scan_interval_seconds,
+        )
+        self.gc = GarbageCollector(
+            state=state,
+            consistent=consistent,
+            reads=reads,
+            stubs=self.stubs,
+            grace_seconds=settings.gc_grace_seconds,
+            progress=self.scheduler.progress,
+        )
+        self._gc_interval = settings.gc_interval_seconds
+
+    async def run(self) -> None:
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self.leadership.run(), name="repair-leadership")
+                tasks.create_task(self.scheduler.run(), name="repair-scheduler")
+                tasks.create_task(self._gc_forever(), name="gc")
+        finally:
+            await self.stubs.close()
+
+    async def _gc_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._gc_interval)
+            if self.leadership.is_leader:
+                try:
+                    await self.gc.run_once()
+                except (errors.TesseraError, OSError) as exc:
+                    log.warning("gc pass failed: %s", exc)
+                except Exception:  # a bug must not take the metadata replica down
+                    log.exception("gc pass failed")
+
+
+async def _no_wait(timeout: float) -> None:  # noqa: ASYNC109
+    """The single-replica log applies before it answers: every read is at its head."""
+
+
+async def _forever() -> None:
+    await asyncio.Event().wait()
 
 
 async def _awaited(awaitable: Awaitable[Any]) -> Any:

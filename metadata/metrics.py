@@ -66,3 +66,62 @@ COMPACTED_REVISION = Gauge(
     "tessera_metadata_compacted_revision",
     "The revision etcd was last compacted to by this replica.",
 )
+
+# ---------------------------------------------------------------- repair and GC
+# Set by the replica that leads repair (the others leave them at zero).
+
+REPAIR_SHARD_SETS_BY_MARGIN = Gauge(
+    "tessera_repair_shard_sets",
+    "Shard sets (single-part objects) by margin: healthy shards beyond k "
+    '("lost": fewer than k readable now), as of the last scan.',
+    ["margin"],
+)
+REPAIR_QUEUE_SHARDS = Gauge(
+    "tessera_repair_queue_shards", "Shards waiting to be rebuilt or moved (by kind).", ["kind"]
+)
+REPAIR_QUEUE_BYTES = Gauge(
+    "tessera_repair_queue_bytes", "Shard bytes waiting to be rebuilt or moved."
+)
+REPAIR_BLOCKED_SHARDS = Gauge(
+    "tessera_repair_blocked_shards",
+    "Shards to rebuild with no node that fits the zone rule right now.",
+)
+REPAIR_SHARDS = Counter(
+    "tessera_repair_shards_total",
+    "Shard rebuilds by outcome (ok, stale: the version changed meanwhile, failed).",
+    ["kind", "outcome"],
+)
+REPAIR_WRITTEN_BYTES = Counter(
+    "tessera_repair_written_bytes_total", "Shard bytes rebuilt and committed to a placement."
+)
+REPAIR_READ_BYTES = Counter(
+    "tessera_repair_read_bytes_total", "Chunk bytes read from sources to rebuild shards."
+)
+REPAIR_CROSS_ZONE_BYTES = Counter(
+    "tessera_repair_cross_zone_read_bytes_total",
+    "Source bytes read from another zone than the rebuilt shard's (estimated per rebuild "
+    "from the k preferred sources).",
+)
+REPAIR_THROUGHPUT = Gauge(
+    "tessera_repair_throughput_bytes_per_second",
+    "Rebuilt bytes per second over the last minute.",
+)
+REPAIR_ETA = Gauge(
+    "tessera_repair_eta_seconds",
+    "Estimated time to full redundancy (queue bytes / throughput; -1: unknown).",
+)
+REPAIR_RATE_LIMIT = Gauge("tessera_repair_rate_limit_bytes_per_second", "The repair rate in force.")
+REPAIR_LEADER = Gauge("tessera_repair_leader", "1 on the replica that schedules repair.")
+REPAIR_SCAN_SECONDS = Gauge(
+    "tessera_repair_last_scan_duration_seconds", "Duration of the last scan of every version."
+)
+GC_DELETED_SHARDS = Counter("tessera_gc_deleted_shards_total", "Unreferenced shards removed by GC.")
+GC_DELETED_BYTES = Counter(
+    "tessera_gc_deleted_bytes_total", "Chunk bytes of the unreferenced shards removed by GC."
+)
+GC_YOUNG_SHARDS = Gauge(
+    "tessera_gc_young_unreferenced_shards",
+    "Unreferenced shards kept at the last pass because they are younger than the grace "
+    "period (in-flight writes, fresh rebuilds).",
+)
+GC_PASSES = Counter("tessera_gc_passes_total", "GC passes over the nodes, by outcome.", ["outcome"])

@@ -146,6 +146,66 @@ class AbortMultipartUpload:
     upload_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class UpdatePlacement:
+    """Repair's compare-and-set: slot shard_index of a shard set moves from
+    expected_node_id ("" for a slot never written) to new_node_id.
+
+    Applied only if bucket/key's current version is still version_id and the
+    slot still names expected_node_id; otherwise the outcome is
+    PreconditionFailed and nothing changes (a concurrent overwrite or delete
+    wins; the rebuilt shard is garbage). Clears the slot's problem reports.
+    """
+
+    request_id: str
+    bucket: str
+    key: str
+    version_id: str
+    shard_set_id: str
+    shard_index: int
+    expected_node_id: str
+    new_node_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportShardProblem:
+    """A node quarantined a shard (problem "corrupt"); repair rebuilds it."""
+
+    request_id: str
+    shard_set_id: str
+    shard_index: int
+    node_id: str
+    problem: str
+    reported_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ClearShardProblem:
+    """Drops a problem report that no longer names a placed shard."""
+
+    request_id: str
+    shard_set_id: str
+    shard_index: int
+    node_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetRepairRate:
+    """The repair scheduler's byte rate, changed at runtime (0: the configured default)."""
+
+    request_id: str
+    bytes_per_second: float
+
+
+@dataclass(frozen=True, slots=True)
+class SetNodeState:
+    """An operator's node state: "draining" (its shards move away) or "up"."""
+
+    request_id: str
+    node_id: str
+    state: str
+
+
 Mutation = (
     CreateBucket
     | DeleteBucket
@@ -157,6 +217,11 @@ Mutation = (
     | PutPart
     | CompleteMultipartUpload
     | AbortMultipartUpload
+    | UpdatePlacement
+    | ReportShardProblem
+    | ClearShardProblem
+    | SetRepairRate
+    | SetNodeState
 )
 
 KINDS: dict[str, type[Mutation]] = {
@@ -172,6 +237,11 @@ KINDS: dict[str, type[Mutation]] = {
         PutPart,
         CompleteMultipartUpload,
         AbortMultipartUpload,
+        UpdatePlacement,
+        ReportShardProblem,
+        ClearShardProblem,
+        SetRepairRate,
+        SetNodeState,
     )
 }
 

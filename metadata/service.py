@@ -32,6 +32,7 @@ from metadata import checkpoint, liveness, metrics, mutations
 from metadata.commit import MutationLog
 from metadata.liveness import LiveSet
 from metadata.logformat import revision_of
+from metadata.repair import RepairScheduler
 from metadata.state import StateMachine
 from proto import convert
 from proto import tessera_pb2 as pb
@@ -104,6 +105,7 @@ class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
         reads: Executor,
         clock: Callable[[], float] = time.time,
         replica: Replica | None = None,
+        repair: RepairScheduler | None = None,
     ) -> None:
         self._state = state
         self._log = mutation_log
@@ -111,6 +113,7 @@ class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
         self._reads = reads
         self._clock = clock
         self._replica = replica
+        self.repair = repair
         self._usage: dict[str, tuple[int, int, float]] = {}  # node: capacity, used, seen at
 
     async def reconcile_liveness(self, timeout: float) -> int:  # noqa: ASYNC109
@@ -461,6 +464,57 @@ class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
             )
 
         return await _serve(context, "ReplicaStatus", work)
+
+    # ------------------------------------------------------------ repair
+
+    async def ReportShardProblem(self, request: pb.ShardProblem, context: Any) -> pb.Empty:
+        async def work() -> pb.Empty:
+            if not request.shard_set_id or not request.node_id:
+                raise errors.InvalidArgument("shard_set_id and node_id are required")
+            await self._log.submit(
+                mutations.ReportShardProblem(
+                    request_id=request.request_id or new_request_id(),
+                    shard_set_id=request.shard_set_id,
+                    shard_index=request.shard_index,
+                    node_id=request.node_id,
+                    problem=request.kind or "corrupt",
+                    reported_at=self._clock(),
+                )
+            )
+            return pb.Empty()
+
+        return await _serve(context, "ReportShardProblem", work)
+
+    async def RepairStatus(self, request: pb.Empty, context: Any) -> pb.RepairStatusResponse:
+        async def work() -> pb.RepairStatusResponse:
+            replica_id = self._replica.replica_id if self._replica else "single"
+            if self.repair is None or not self.repair.is_leader:
+                return pb.RepairStatusResponse(is_leader=False, replica_id=replica_id)
+            return self.repair.status(replica_id)
+
+        return await _serve(context, "RepairStatus", work)
+
+    async def SetRepairRate(self, request: pb.SetRepairRateRequest, context: Any) -> pb.Empty:
+        async def work() -> pb.Empty:
+            await self._log.submit(
+                mutations.SetRepairRate(
+                    request.request_id or new_request_id(), request.bytes_per_second
+                )
+            )
+            return pb.Empty()
+
+        return await _serve(context, "SetRepairRate", work)
+
+    async def SetNodeState(self, request: pb.SetNodeStateRequest, context: Any) -> pb.Empty:
+        async def work() -> pb.Empty:
+            await self._log.submit(
+                mutations.SetNodeState(
+                    request.request_id or new_request_id(), request.node_id, request.state
+                )
+            )
+            return pb.Empty()
+
+        return await _serve(context, "SetNodeState", work)
 
     # ------------------------------------------------------------ helpers
 

@@ -31,6 +31,7 @@ from metadata import keys, listing, preconditions, uploads
 from metadata import outcome as outcomes
 from metadata.mutations import (
     AbortMultipartUpload,
+    ClearShardProblem,
     CompleteMultipartUpload,
     CreateBucket,
     CreateMultipartUpload,
@@ -42,6 +43,10 @@ from metadata.mutations import (
     PutObject,
     PutPart,
     RegisterNode,
+    ReportShardProblem,
+    SetNodeState,
+    SetRepairRate,
+    UpdatePlacement,
 )
 from metadata.outcome import Outcome, Result
 from metadata.overlay import Overlay
@@ -57,10 +62,13 @@ from tessera.model import (
     NodeInfo,
     ObjectVersion,
     PartsPage,
+    Segment,
+    ShardLocation,
     UploadsPage,
     bucket_from_json,
     node_from_json,
     record_to_json,
+    segment_from_json,
     version_from_json,
     version_to_json,
 )
@@ -211,6 +219,26 @@ class StateMachine:
             case AbortMultipartUpload():
                 _require_bucket(overlay, mutation.bucket)
                 return uploads.abort(overlay, mutation)
+            case UpdatePlacement():
+                return _update_placement(overlay, mutation)
+            case ReportShardProblem():
+                body = {"problem": mutation.problem, "reported_at": mutation.reported_at}
+                m = mutation
+                key = keys.problem_key(m.shard_set_id, m.shard_index, m.node_id)
+                overlay.put(key, json.dumps(body).encode())
+                return None
+            case ClearShardProblem():
+                overlay.delete(
+                    keys.problem_key(mutation.shard_set_id, mutation.shard_index, mutation.node_id)
+                )
+                return None
+            case SetRepairRate():
+                if mutation.bytes_per_second < 0:
+                    raise errors.InvalidArgument("the repair rate must not be negative")
+                overlay.put(keys.REPAIR_RATE, json.dumps(mutation.bytes_per_second).encode())
+                return None
+            case SetNodeState():
+                return _set_node_state(overlay, mutation, position)
         raise AssertionError(f"unknown mutation {mutation!r}")
 
     def _prune(self, overlay: Overlay, position: int) -> None:
@@ -280,6 +308,14 @@ class StateMachine:
         self.get_bucket(bucket)
         return uploads.list_parts(self._db, bucket, key, upload_id, part_number_marker, max_parts)
 
+    def pending_parts(self, bucket: str, key: str) -> list[Segment]:
+        """The parts of every upload of bucket/key still in progress."""
+        parts: list[Segment] = []
+        for upload_key, _ in self._scan(keys.upload_namespace(bucket) + key.encode() + b"\x00"):
+            _, upload_id = keys.split_upload_key(keys.upload_namespace(bucket), upload_key)
+            parts += [segment_from_json(raw) for _, raw in self._scan(keys.parts_prefix(upload_id))]
+        return parts
+
     def list_uploads(
         self,
         bucket: str,
@@ -310,6 +346,33 @@ class StateMachine:
         raw_epoch = self._db.get(keys.EPOCH)
         epoch = keys.decode_position(raw_epoch) if raw_epoch is not None else 0
         return ClusterMapView(epoch=epoch, nodes=tuple(nodes))
+
+    def versions_page(self, after: bytes, limit: int) -> tuple[list[ObjectVersion], bytes]:
+        """Up to limit current versions of every bucket, in key order, after the
+        state key ``after`` (b"" from the start); and the key to continue after
+        (b"" when done)."""
+        cursor = self._db.iter()
+        cursor.seek(after or keys.OBJECT)
+        found: list[ObjectVersion] = []
+        last = b""
+        while cursor.valid() and len(found) < limit:
+            key: bytes = cursor.key()
+            if not key.startswith(keys.OBJECT):
+                return found, b""
+            if key != after:
+                found.append(version_from_json(cursor.value()))
+                last = key
+            cursor.next()
+        return found, (last if cursor.valid() and len(found) == limit else b"")
+
+    def shard_problems(self) -> list[tuple[str, int, str]]:
+        """(shard set id, shard index, node id) of every open problem report."""
+        return [keys.problem_from_key(k) for k, _ in self._scan(keys.PROBLEM)]
+
+    def repair_rate(self) -> float:
+        """The runtime repair rate in bytes/s (0: use the configured default)."""
+        raw = self._db.get(keys.REPAIR_RATE)
+        return float(json.loads(raw)) if raw is not None else 0.0
 
     def request_outcome(self, request_id: str) -> Outcome | None:
         """The recorded outcome of a request id, if still kept."""
@@ -368,6 +431,51 @@ def _put_object(overlay: Overlay, m: PutObject) -> ObjectVersion | None:
     preconditions.check(current, m.if_none_match_star, m.if_match_etag)
     overlay.put(key, version_to_json(version))
     return current
+
+
+def _update_placement(overlay: Overlay, m: UpdatePlacement) -> ObjectVersion:
+    raw = overlay.get(keys.object_key(m.bucket, m.key))
+    if raw is None:
+        raise errors.PreconditionFailed("the version is gone")
+    version = version_from_json(raw)
+    if version.version_id != m.version_id:
+        raise errors.PreconditionFailed("the key has a newer version")
+    shard_set = next((s for s in version.shard_sets() if s.shard_set_id == m.shard_set_id), None)
+    if shard_set is None:
+        raise errors.PreconditionFailed("no such shard set in this version")
+    current = next(
+        (loc.node_id for loc in shard_set.placement if loc.shard_index == m.shard_index), ""
+    )
+    if current != m.expected_node_id:
+        raise errors.PreconditionFailed("the shard has moved since repair planned it")
+    assert 0 <= m.shard_index < shard_set.geometry.total_shards, m
+    others = [loc for loc in shard_set.placement if loc.shard_index != m.shard_index]
+    placement = tuple(
+        sorted([*others, ShardLocation(m.shard_index, m.new_node_id)], key=lambda s: s.shard_index)
+    )
+    if version.segments:
+        segments = tuple(
+            replace(seg, placement=placement) if seg.shard_set_id == m.shard_set_id else seg
+            for seg in version.segments
+        )
+        updated = replace(version, segments=segments)
+    else:
+        updated = replace(version, placement=placement)
+    overlay.put(keys.object_key(m.bucket, m.key), version_to_json(updated))
+    overlay.delete(keys.problem_key(m.shard_set_id, m.shard_index, m.expected_node_id))
+    return updated
+
+
+def _set_node_state(overlay: Overlay, m: SetNodeState, position: int) -> NodeInfo:
+    if m.state not in (NODE_UP, NODE_DRAINING):
+        raise errors.InvalidArgument(f"a node can be set up or draining, not {m.state!r}")
+    node, liveness = _read_node(overlay, m.node_id)
+    if node is None:
+        raise errors.InvalidArgument(f"no node {m.node_id!r}")
+    updated = replace(node, state=m.state)
+    overlay.put(keys.node_key(m.node_id), record_to_json(updated))
+    _note_map_change(overlay, _map_fields(node, liveness), _map_fields(updated, liveness), position)
+    return replace(updated, state=_effective(updated, liveness))
 
 
 def _delete_object(overlay: Overlay, m: DeleteObject) -> ObjectVersion | None:

@@ -1,4 +1,5 @@
-"""The node process: shard store, gRPC server, membership and ops endpoint.
+"""The node process: shard store, gRPC server, membership, scrubber, problem
+reports and ops endpoint.
 
 serve(settings, stop) runs until stop is set, then shuts down in order: stop
 heartbeating, stop accepting calls and give running ones STOP_GRACE_SECONDS,
@@ -22,6 +23,8 @@ from metadata.client import MetadataClient
 from node import metrics
 from node.identity import advertised_address, resolve_node_id
 from node.membership import Membership, MembershipClient
+from node.reports import ProblemClient, ProblemReporter
+from node.scrubber import Scrubber
 from node.service import NodeIdentity, NodeServicer
 from node.store import ShardStore
 from proto import tessera_pb2_grpc as pb_grpc
@@ -65,19 +68,22 @@ async def serve(
 
         if not settings.cluster_secret:
             log.warning("cluster secret is empty: internal gRPC accepts any caller")
+        if metadata_client is None:
+            real_client = MetadataClient(settings.metadata_address, settings.cluster_secret)
+            stack.push_async_callback(real_client.close)
+            metadata_client = real_client
+        reporter = ProblemReporter(
+            metadata_client if isinstance(metadata_client, ProblemClient) else None, node_id
+        )
         server = new_server(settings.cluster_secret)
         identity = NodeIdentity(node_id, settings.zone, capacity_bytes)
         pb_grpc.add_NodeServicer_to_server(
-            NodeServicer(store, executor, identity, settings.cluster_secret), server
+            NodeServicer(store, executor, identity, settings.cluster_secret, reporter), server
         )
         port = server.add_insecure_port(settings.listen)
         await server.start()
         stack.push_async_callback(server.stop, STOP_GRACE_SECONDS)
 
-        if metadata_client is None:
-            real_client = MetadataClient(settings.metadata_address, settings.cluster_secret)
-            stack.push_async_callback(real_client.close)
-            metadata_client = real_client
         address = advertised_address(settings.advertise_address, settings.listen, port)
         info = NodeInfo(
             node_id=node_id,
@@ -107,10 +113,23 @@ async def serve(
         )
 
         async with asyncio.TaskGroup() as tasks:
-            heartbeats = tasks.create_task(membership.run(), name="membership")
+            background = [
+                tasks.create_task(membership.run(), name="membership"),
+                tasks.create_task(reporter.run(), name="problem-reports"),
+            ]
+            if settings.scrub_rate_bytes_per_second > 0:
+                scrubber = Scrubber(
+                    store,
+                    executor,
+                    rate_bytes_per_second=settings.scrub_rate_bytes_per_second,
+                    pass_interval_seconds=settings.scrub_interval_seconds,
+                    on_corrupt=reporter.report,
+                )
+                background.append(tasks.create_task(scrubber.run(), name="scrubber"))
             await stop.wait()
             log.info("stopping: %d s grace for running calls", STOP_GRACE_SECONDS)
-            heartbeats.cancel()
+            for task in background:
+                task.cancel()
 
 
 def main(settings: NodeSettings) -> None:

@@ -68,3 +68,7 @@ SCRUB_PASS_SECONDS = Gauge(
     "tessera_node_scrub_last_pass_seconds", "Duration of the last complete scrub pass."
 )
 SHARDS_REBUILT = Counter("tessera_node_shards_rebuilt_total", "Shards rebuilt here from peers.")
+PROBLEMS_REPORTED = Counter(
+    "tessera_node_shard_problems_reported_total",
+    "Corrupt shards reported to metadata for repair.",
+)

@@ -11,7 +11,8 @@ Invariants:
   discards the temp file and stores nothing;
 - GetShard sends only chunks the store verified, with their CRC32C so the
   gateway verifies them again end to end; a corrupt chunk ends the stream with
-  DATA_LOSS and is logged with its path (the file is kept for repair);
+  DATA_LOSS, and the shard is quarantined (moved aside, never deleted) and
+  reported to metadata for repair;
 - each StoreError class maps to one gRPC status (STATUS_FOR).
 """
 
@@ -41,6 +42,7 @@ from node.errors import (
     StoreError,
 )
 from node.rebuild import rebuild_shard
+from node.reports import ProblemReporter
 from node.shard_format import ShardMeta
 from node.store import ShardReader, ShardStore, ShardWriter
 from proto import tessera_pb2 as pb
@@ -117,12 +119,18 @@ class NodeServicer(pb_grpc.NodeServicer):
     """Serves one ShardStore; store calls run in executor (bounded, owned by the caller)."""
 
     def __init__(
-        self, store: ShardStore, executor: Executor, identity: NodeIdentity, secret: str = ""
+        self,
+        store: ShardStore,
+        executor: Executor,
+        identity: NodeIdentity,
+        secret: str = "",
+        reporter: ProblemReporter | None = None,
     ) -> None:
         self._store = store
         self._executor = executor
         self._identity = identity
         self._secret = secret  # for calls to peers when rebuilding
+        self._reporter = reporter
 
     async def PutShard(
         self, request_iterator: AsyncIterator[pb.PutShardRequest], context: Context
@@ -170,6 +178,8 @@ class NodeServicer(pb_grpc.NodeServicer):
             raise
         except Exception as exc:
             code = _status_of(exc)
+            if isinstance(exc, ShardCorrupt):
+                await self._quarantine(request.version_id, request.shard_index)
             await _abort(context, exc, code)
         finally:
             if pending is not None:
@@ -182,7 +192,12 @@ class NodeServicer(pb_grpc.NodeServicer):
         self, request: pb.DeleteShardRequest, context: Context
     ) -> pb.DeleteShardResponse:
         try:
-            existed = await self._run(self._store.delete, request.version_id, request.shard_index)
+            existed = await self._run(
+                self._store.delete,
+                request.version_id,
+                request.shard_index,
+                request.modified_before,
+            )
         except Exception as exc:
             await _abort(context, exc, _status_of(exc))
         if existed:
@@ -207,9 +222,12 @@ class NodeServicer(pb_grpc.NodeServicer):
         for version_id, shard_index in ids:
             try:
                 meta = await self._run(self._store.read_meta, version_id, shard_index)
+                modified_at = await self._run(self._store.modified_at, version_id, shard_index)
             except StoreError:
                 continue  # removed or quarantined meanwhile; corrupt ones are the scrubber's
-            yield meta_to_pb(meta)
+            header = meta_to_pb(meta)
+            header.modified_at = modified_at
+            yield header
 
     async def RebuildShard(
         self, request: pb.RebuildShardRequest, context: Context
@@ -228,6 +246,16 @@ class NodeServicer(pb_grpc.NodeServicer):
         except Exception as exc:
             await _abort(context, exc, _status_of(exc))
         return pb.RebuildShardResponse(stored_bytes=stored, read_bytes=read)
+
+    async def _quarantine(self, version_id: str, shard_index: int) -> None:
+        """A read met a corrupt shard: move it aside and queue its repair."""
+        try:
+            moved = await self._run(self._store.quarantine, version_id, shard_index)
+        except (OSError, StoreError) as exc:
+            log.error("could not quarantine %s.%d: %s", version_id, shard_index, exc)
+            return
+        if moved is not None and self._reporter is not None:
+            self._reporter.report_nowait(version_id, shard_index)
 
     async def _put(self, requests: AsyncIterator[pb.PutShardRequest]) -> int:
         writer: ShardWriter | None = None
@@ -300,7 +328,7 @@ def _status_of(exc: Exception) -> grpc.StatusCode:
 
 async def _abort(context: Context, exc: Exception, code: grpc.StatusCode) -> NoReturn:
     if isinstance(exc, ShardCorrupt):
-        log.error("corrupt shard kept for repair: %s", exc)
+        log.error("corrupt shard (quarantined for repair): %s", exc)
     elif isinstance(exc, ChecksumMismatch):
         log.warning("chunk damaged in flight, shard not stored: %s", exc)
     elif not isinstance(exc, StoreError) and code is grpc.StatusCode.INTERNAL:

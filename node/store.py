@@ -164,12 +164,17 @@ class ShardStore:
             for stripe_index in reader.stripe_range(stripe_start, stripe_count):
                 yield reader.read_chunk(stripe_index)[0]
 
-    def delete(self, version_id: str, shard_index: int) -> bool:
-        """Removes a shard; returns whether it existed."""
+    def delete(self, version_id: str, shard_index: int, modified_before: float = 0.0) -> bool:
+        """Removes a shard; returns whether it existed (and was removed).
+        modified_before > 0 (GC): only if the file was last modified before
+        then, so a shard rewritten since GC listed it is kept."""
         path = self.shard_path(version_id, shard_index)
         with self._lock:
             try:
-                size = path.stat().st_size
+                info = path.stat()
+                if modified_before and info.st_mtime >= modified_before:
+                    return False
+                size = info.st_size
                 path.unlink()
             except FileNotFoundError:
                 return False
@@ -208,6 +213,13 @@ class ShardStore:
                 if _is_shard_name(name):
                     version_id, _, index = name.partition(".")
                     yield version_id, int(index)
+
+    def modified_at(self, version_id: str, shard_index: int) -> float:
+        """The shard file's mtime (unix seconds); raises ShardNotFound."""
+        try:
+            return self.shard_path(version_id, shard_index).stat().st_mtime
+        except FileNotFoundError:
+            raise ShardNotFound(f"no shard {version_id}.{shard_index}") from None
 
     def verify(self, version_id: str, shard_index: int) -> int:
         """Reads a whole shard and checks every checksum; returns the bytes

@@ -37,7 +37,7 @@ class RebuildShardResponse(_message.Message):
     def __init__(self, stored_bytes: _Optional[int] = ..., read_bytes: _Optional[int] = ...) -> None: ...
 
 class ShardHeader(_message.Message):
-    __slots__ = ("bucket", "key", "version_id", "shard_index", "data_shards", "parity_shards", "chunk_size_bytes", "object_size_bytes", "stripe_count")
+    __slots__ = ("bucket", "key", "version_id", "shard_index", "data_shards", "parity_shards", "chunk_size_bytes", "object_size_bytes", "stripe_count", "modified_at")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     VERSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -47,6 +47,7 @@ class ShardHeader(_message.Message):
     CHUNK_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     OBJECT_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     STRIPE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MODIFIED_AT_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     version_id: str
@@ -56,7 +57,8 @@ class ShardHeader(_message.Message):
     chunk_size_bytes: int
     object_size_bytes: int
     stripe_count: int
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., shard_index: _Optional[int] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., chunk_size_bytes: _Optional[int] = ..., object_size_bytes: _Optional[int] = ..., stripe_count: _Optional[int] = ...) -> None: ...
+    modified_at: float
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., shard_index: _Optional[int] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., chunk_size_bytes: _Optional[int] = ..., object_size_bytes: _Optional[int] = ..., stripe_count: _Optional[int] = ..., modified_at: _Optional[float] = ...) -> None: ...
 
 class Chunk(_message.Message):
     __slots__ = ("stripe_index", "data", "crc32c")
@@ -103,12 +105,14 @@ class GetShardRequest(_message.Message):
     def __init__(self, version_id: _Optional[str] = ..., shard_index: _Optional[int] = ..., stripe_start: _Optional[int] = ..., stripe_count: _Optional[int] = ...) -> None: ...
 
 class DeleteShardRequest(_message.Message):
-    __slots__ = ("version_id", "shard_index")
+    __slots__ = ("version_id", "shard_index", "modified_before")
     VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     SHARD_INDEX_FIELD_NUMBER: _ClassVar[int]
+    MODIFIED_BEFORE_FIELD_NUMBER: _ClassVar[int]
     version_id: str
     shard_index: int
-    def __init__(self, version_id: _Optional[str] = ..., shard_index: _Optional[int] = ...) -> None: ...
+    modified_before: float
+    def __init__(self, version_id: _Optional[str] = ..., shard_index: _Optional[int] = ..., modified_before: _Optional[float] = ...) -> None: ...
 
 class DeleteShardResponse(_message.Message):
     __slots__ = ("existed",)
@@ -133,6 +137,84 @@ class NodeStatusResponse(_message.Message):
     used_bytes: int
     shard_count: int
     def __init__(self, node_id: _Optional[str] = ..., zone: _Optional[str] = ..., capacity_bytes: _Optional[int] = ..., used_bytes: _Optional[int] = ..., shard_count: _Optional[int] = ...) -> None: ...
+
+class ShardProblem(_message.Message):
+    __slots__ = ("shard_set_id", "shard_index", "node_id", "kind", "request_id")
+    SHARD_SET_ID_FIELD_NUMBER: _ClassVar[int]
+    SHARD_INDEX_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    shard_set_id: str
+    shard_index: int
+    node_id: str
+    kind: str
+    request_id: str
+    def __init__(self, shard_set_id: _Optional[str] = ..., shard_index: _Optional[int] = ..., node_id: _Optional[str] = ..., kind: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class MarginCount(_message.Message):
+    __slots__ = ("margin", "shard_sets")
+    MARGIN_FIELD_NUMBER: _ClassVar[int]
+    SHARD_SETS_FIELD_NUMBER: _ClassVar[int]
+    margin: str
+    shard_sets: int
+    def __init__(self, margin: _Optional[str] = ..., shard_sets: _Optional[int] = ...) -> None: ...
+
+class RepairStatusResponse(_message.Message):
+    __slots__ = ("is_leader", "replica_id", "margins", "queue_shards", "queue_bytes", "blocked_shards", "repaired_shards_total", "repaired_bytes_total", "read_bytes_total", "cross_zone_bytes_total", "throughput_bytes_per_second", "eta_seconds", "rate_limit_bytes_per_second", "last_scan_at", "gc_deleted_shards_total", "stale_repairs_total", "failed_repairs_total")
+    IS_LEADER_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
+    MARGINS_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_SHARDS_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    BLOCKED_SHARDS_FIELD_NUMBER: _ClassVar[int]
+    REPAIRED_SHARDS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    REPAIRED_BYTES_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    READ_BYTES_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    CROSS_ZONE_BYTES_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    THROUGHPUT_BYTES_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    ETA_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    RATE_LIMIT_BYTES_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    LAST_SCAN_AT_FIELD_NUMBER: _ClassVar[int]
+    GC_DELETED_SHARDS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    STALE_REPAIRS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    FAILED_REPAIRS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    is_leader: bool
+    replica_id: str
+    margins: _containers.RepeatedCompositeFieldContainer[MarginCount]
+    queue_shards: int
+    queue_bytes: int
+    blocked_shards: int
+    repaired_shards_total: int
+    repaired_bytes_total: int
+    read_bytes_total: int
+    cross_zone_bytes_total: int
+    throughput_bytes_per_second: float
+    eta_seconds: float
+    rate_limit_bytes_per_second: float
+    last_scan_at: float
+    gc_deleted_shards_total: int
+    stale_repairs_total: int
+    failed_repairs_total: int
+    def __init__(self, is_leader: _Optional[bool] = ..., replica_id: _Optional[str] = ..., margins: _Optional[_Iterable[_Union[MarginCount, _Mapping]]] = ..., queue_shards: _Optional[int] = ..., queue_bytes: _Optional[int] = ..., blocked_shards: _Optional[int] = ..., repaired_shards_total: _Optional[int] = ..., repaired_bytes_total: _Optional[int] = ..., read_bytes_total: _Optional[int] = ..., cross_zone_bytes_total: _Optional[int] = ..., throughput_bytes_per_second: _Optional[float] = ..., eta_seconds: _Optional[float] = ..., rate_limit_bytes_per_second: _Optional[float] = ..., last_scan_at: _Optional[float] = ..., gc_deleted_shards_total: _Optional[int] = ..., stale_repairs_total: _Optional[int] = ..., failed_repairs_total: _Optional[int] = ...) -> None: ...
+
+class SetRepairRateRequest(_message.Message):
+    __slots__ = ("bytes_per_second", "request_id")
+    BYTES_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    bytes_per_second: float
+    request_id: str
+    def __init__(self, bytes_per_second: _Optional[float] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class SetNodeStateRequest(_message.Message):
+    __slots__ = ("node_id", "state", "request_id")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    state: str
+    request_id: str
+    def __init__(self, node_id: _Optional[str] = ..., state: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class Empty(_message.Message):
     __slots__ = ()

@@ -441,6 +441,26 @@ class MetadataStub:
                 request_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
                 response_deserializer=proto_dot_tessera__pb2.ReplicaStatusResponse.FromString,
                 _registered_method=True)
+        self.ReportShardProblem = channel.unary_unary(
+                '/tessera.Metadata/ReportShardProblem',
+                request_serializer=proto_dot_tessera__pb2.ShardProblem.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.Empty.FromString,
+                _registered_method=True)
+        self.RepairStatus = channel.unary_unary(
+                '/tessera.Metadata/RepairStatus',
+                request_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.RepairStatusResponse.FromString,
+                _registered_method=True)
+        self.SetRepairRate = channel.unary_unary(
+                '/tessera.Metadata/SetRepairRate',
+                request_serializer=proto_dot_tessera__pb2.SetRepairRateRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.Empty.FromString,
+                _registered_method=True)
+        self.SetNodeState = channel.unary_unary(
+                '/tessera.Metadata/SetNodeState',
+                request_serializer=proto_dot_tessera__pb2.SetNodeStateRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class MetadataServicer:
@@ -581,6 +601,36 @@ class MetadataServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportShardProblem(self, request, context):
+        """A node found a shard corrupt (scrub, or a read) and quarantined it; the
+        repair scheduler rebuilds it. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RepairStatus(self, request, context):
+        """The repair scheduler's progress. Only the replica that leads repair has
+        numbers; the others answer is_leader = false (callers ask every replica).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetRepairRate(self, request, context):
+        """Changes the repair rate at runtime (kept in the replicated state).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetNodeState(self, request, context):
+        """Marks a node draining (its shards move away) or up again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetadataServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -683,6 +733,26 @@ def add_MetadataServicer_to_server(servicer, server):
                     servicer.ReplicaStatus,
                     request_deserializer=proto_dot_tessera__pb2.Empty.FromString,
                     response_serializer=proto_dot_tessera__pb2.ReplicaStatusResponse.SerializeToString,
+            ),
+            'ReportShardProblem': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportShardProblem,
+                    request_deserializer=proto_dot_tessera__pb2.ShardProblem.FromString,
+                    response_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
+            ),
+            'RepairStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.RepairStatus,
+                    request_deserializer=proto_dot_tessera__pb2.Empty.FromString,
+                    response_serializer=proto_dot_tessera__pb2.RepairStatusResponse.SerializeToString,
+            ),
+            'SetRepairRate': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRepairRate,
+                    request_deserializer=proto_dot_tessera__pb2.SetRepairRateRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
+            ),
+            'SetNodeState': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetNodeState,
+                    request_deserializer=proto_dot_tessera__pb2.SetNodeStateRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1227,6 +1297,114 @@ class Metadata:
             '/tessera.Metadata/ReplicaStatus',
             proto_dot_tessera__pb2.Empty.SerializeToString,
             proto_dot_tessera__pb2.ReplicaStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportShardProblem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/ReportShardProblem',
+            proto_dot_tessera__pb2.ShardProblem.SerializeToString,
+            proto_dot_tessera__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RepairStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/RepairStatus',
+            proto_dot_tessera__pb2.Empty.SerializeToString,
+            proto_dot_tessera__pb2.RepairStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetRepairRate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/SetRepairRate',
+            proto_dot_tessera__pb2.SetRepairRateRequest.SerializeToString,
+            proto_dot_tessera__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetNodeState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/SetNodeState',
+            proto_dot_tessera__pb2.SetNodeStateRequest.SerializeToString,
+            proto_dot_tessera__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

@@ -68,6 +68,20 @@ class MetadataSettings(CommonSettings):
     compaction_min_revisions: int = field(
         default=1000, metadata=_help("compact only once this many revisions are behind")
     )
+    repair_rate_bytes_per_second: float = field(
+        default=limits.REPAIR_RATE_DEFAULT_BYTES_PER_SECOND,
+        metadata=_help("bytes of shards rebuilt per second (runtime: `tessera admin repair rate`)"),
+    )
+    repair_scan_interval_seconds: float = field(
+        default=10.0, metadata=_help("pause between scans of every version for repair")
+    )
+    gc_grace_seconds: float = field(
+        default=limits.GC_GRACE_DEFAULT_SECONDS,
+        metadata=_help("an unreferenced shard is removed only once its file is this old"),
+    )
+    gc_interval_seconds: float = field(
+        default=300.0, metadata=_help("pause between GC passes over the nodes")
+    )
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,14 @@ class NodeSettings(CommonSettings):
     )
     weight: float = field(default=1.0, metadata=_help("relative share of placements"))
     capacity_bytes: int = field(default=0, metadata=_help("0: the filesystem's size"))
+    scrub_rate_bytes_per_second: float = field(
+        default=limits.SCRUB_RATE_DEFAULT_BYTES_PER_SECOND,
+        metadata=_help("bytes the scrubber re-reads per second (0: no scrubbing)"),
+    )
+    scrub_interval_seconds: float = field(
+        default=limits.SCRUB_INTERVAL_DEFAULT_SECONDS,
+        metadata=_help("time from the start of one scrub pass to the next"),
+    )
 
 
 @dataclass(frozen=True)

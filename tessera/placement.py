@@ -58,6 +58,20 @@ def zone_safe(geometry: Geometry, zone_count: int) -> bool:
     return zone_cap(geometry, zone_count) <= geometry.parity_shards
 
 
+def default_geometry(zone_count: int, node_count: int) -> tuple[int, int]:
+    """(k, m) for a cluster layout (docs/erasure-coding.md has the arithmetic).
+
+    With 3 or more zones and at least 9 nodes: 5+4 (1.8x). Spread at most
+    3 per zone, losing a whole zone leaves 6 shards, one spare: a zone plus
+    one more node may fail with no data unreadable. Smaller layouts get 4+2
+    (1.5x), which survives any two nodes but a zone loss only with nothing
+    to spare.
+    """
+    if zone_count >= 3 and node_count >= 9:
+        return 5, 4
+    return 4, 2
+
+
 def score(version_id: str, candidate: Candidate) -> float:
     """Weighted rendezvous score: -weight / ln(u), u uniform in (0, 1)."""
     digest = hashlib.blake2b(

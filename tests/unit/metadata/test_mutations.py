@@ -9,6 +9,7 @@ import pytest
 from metadata import mutations, outcome
 from metadata.mutations import (
     AbortMultipartUpload,
+    ClearShardProblem,
     CompleteMultipartUpload,
     CreateBucket,
     CreateMultipartUpload,
@@ -19,6 +20,10 @@ from metadata.mutations import (
     PutObject,
     PutPart,
     RegisterNode,
+    ReportShardProblem,
+    SetNodeState,
+    SetRepairRate,
+    UpdatePlacement,
 )
 from metadata.outcome import Outcome
 from tessera import errors
@@ -99,6 +104,11 @@ def every_mutation(make_version: VersionFactory) -> list[Mutation]:
             if_match_etag="x",
         ),
         AbortMultipartUpload("r9", "b", "k", "1" * 26),
+        UpdatePlacement("r16", "b", "k", "v1", "v1", 3, "n1", "n2"),
+        ReportShardProblem("r17", "v1", 2, "n1", "corrupt", 1.5),
+        ClearShardProblem("r18", "v1", 2, "n1"),
+        SetRepairRate("r19", 1e6),
+        SetNodeState("r20", "n1", "draining"),
     ]
 
 
@@ -114,6 +124,11 @@ def test_every_kind_is_covered() -> None:
         "PutPart",
         "CompleteMultipartUpload",
         "AbortMultipartUpload",
+        "UpdatePlacement",
+        "ReportShardProblem",
+        "ClearShardProblem",
+        "SetRepairRate",
+        "SetNodeState",
     }
 
 

@@ -223,7 +223,11 @@ async def test_corrupt_chunk_ends_stream_with_data_loss(node, make_shard, caplog
             received.append(chunk.data)
     assert caught.value.code() == grpc.StatusCode.DATA_LOSS
     assert received == shard.chunks[:2]
-    assert path.exists()
+    # Moved aside for repair and forensics, never served again, never deleted.
+    assert not path.exists()
+    assert [p.name.split(".")[0] for p in node.store.quarantine_dir.iterdir()] == [
+        shard.meta.version_id
+    ]
     assert str(path) in caplog.text
 
 

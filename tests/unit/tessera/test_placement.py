@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from tessera.geometry import Geometry
 from tessera.ids import new_version_id
-from tessera.placement import Candidate, NotEnoughNodes, place, zone_cap, zone_safe
+from tessera.placement import (
+    Candidate,
+    NotEnoughNodes,
+    default_geometry,
+    place,
+    zone_cap,
+    zone_safe,
+)
 
 G42 = Geometry(4, 2, 1024)
 
@@ -114,3 +121,16 @@ def test_uneven_zones_fall_back_to_the_parity_cap() -> None:
     zone_of = {c.node_id: c.zone for c in nodes}
     per = Counter(zone_of[n] for n in place("v", nodes, g54))
     assert max(per.values()) <= 4 and sum(per.values()) == 9
+
+
+def test_default_geometry_survives_a_zone_plus_one_node() -> None:
+    k, m = default_geometry(3, 9)
+    geometry = Geometry(k, m, 1024)
+    assert (k, m) == (5, 4) and (k + m) / k == 1.8
+    # place() spreads 3 per zone, so a lost zone leaves k + 1 shards: one more node may go.
+    for i in range(200):
+        chosen = place(f"v{i}", cluster(3, 3), geometry)
+        worst_zone = max(Counter(n.split("-")[0] for n in chosen).values())
+        assert geometry.total_shards - worst_zone - 1 >= k
+    assert default_geometry(3, 6) == (4, 2)
+    assert default_geometry(1, 12) == (4, 2)

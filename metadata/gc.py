@@ -1,0 +1,181 @@
+"""Garbage collection of shards no committed version references.
+
+Run by the repair leader every gc_interval_seconds: for each node that is
+not down, list its shards (ListShards, with each file's mtime), keep those
+younger than the grace period, then — after a read at the log's head — look
+each older one up by the bucket and key its header names. A shard is
+garbage when the key's current version does not hold that shard set, or its
+placement does not put that shard index on that node (a failed or
+overwritten write, a deleted object, a duplicate left by a node that came
+back after its shards were rebuilt elsewhere). Garbage is deleted with
+``modified_before`` = the cutoff, so a file rewritten since it was listed
+(a fresh rebuild) is kept.
+
+Invariants:
+- a shard referenced by the current version is never deleted;
+- a shard younger than the grace period is never deleted: an in-flight write
+  has durable shards but no commit yet, and the grace period covers the
+  time from its shards becoming durable to its commit;
+- referenced() is pure, so the decision is tested without a cluster.
+
+Multipart: shards of an upload in progress carry the upload's bucket/key and
+are referenced by the upload's part records, not a version: referenced()
+counts those too, so a slow multipart upload keeps its parts however long it
+takes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from typing import Any, TypeVar
+
+import grpc.aio
+
+from metadata import metrics
+from metadata.node_stubs import NodeStubs
+from metadata.repair import CONSISTENT_READ_SECONDS, Consistent, Progress
+from metadata.state import StateMachine
+from proto import tessera_pb2 as pb
+from tessera import errors, limits
+from tessera.geometry import Geometry
+from tessera.model import NODE_DOWN, NodeInfo, ObjectVersion, Segment
+from tessera.repair_plan import shard_sets_of
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+DELETE_TIMEOUT_SECONDS = 10.0
+
+
+def referenced(
+    current: ObjectVersion | None,
+    shard_set_id: str,
+    shard_index: int,
+    node_id: str,
+    pending_parts: Sequence[Segment] = (),
+) -> bool:
+    """Whether the current version of the shard's key, or a part of an upload
+    of that key still in progress, places that shard on that node."""
+    sets = shard_sets_of(current) if current is not None else []
+    placements = [s.placement for s in sets if s.shard_set_id == shard_set_id]
+    placements += [p.placement for p in pending_parts if p.shard_set_id == shard_set_id]
+    return any(
+        loc.shard_index == shard_index and loc.node_id == node_id
+        for placement in placements
+        for loc in placement
+    )
+
+
+class GarbageCollector:
+    def __init__(
+        self,
+        *,
+        state: StateMachine,
+        consistent: Consistent,
+        reads: Executor,
+        stubs: NodeStubs,
+        grace_seconds: float,
+        progress: Progress,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._state = state
+        self._consistent = consistent
+        self._reads = reads
+        self._stubs = stubs
+        self._grace = grace_seconds
+        self._progress = progress
+        self._clock = clock
+
+    async def run_once(self) -> int:
+        """One pass over every node that is not down; returns shards deleted."""
+        await self._consistent(CONSISTENT_READ_SECONDS)
+        view = await self._read(self._state.cluster_map)
+        deleted = young = 0
+        outcome = "ok"
+        for node in view.nodes:
+            if node.state == NODE_DOWN:
+                continue
+            try:
+                d, y = await self._collect(node)
+            except (grpc.aio.AioRpcError, errors.TesseraError) as exc:
+                log.warning("gc: node %s skipped: %s", node.node_id, exc)
+                outcome = "partial"
+                continue
+            deleted += d
+            young += y
+        metrics.GC_YOUNG_SHARDS.set(young)
+        metrics.GC_PASSES.labels(outcome).inc()
+        if deleted:
+            log.info("gc: removed %d unreferenced shards", deleted)
+        return deleted
+
+    async def _collect(self, node: NodeInfo) -> tuple[int, int]:
+        cutoff = self._clock() - self._grace
+        old: list[pb.ShardHeader] = []
+        young = 0
+        call = self._stubs.stub(node.address).ListShards(
+            pb.ListShardsRequest(),
+            timeout=limits.GC_LIST_TIMEOUT_SECONDS,
+            metadata=self._stubs.call_metadata,
+        )
+        async for header in call:
+            if header.modified_at and header.modified_at < cutoff:
+                old.append(header)
+            else:
+                young += 1
+        if not old:
+            return 0, young
+        # Listed first, looked up after: a commit that landed meanwhile is seen.
+        await self._consistent(CONSISTENT_READ_SECONDS)
+        deleted = 0
+        for header in old:
+            current = await self._read(self._current, header.bucket, header.key)
+            parts = await self._read(self._state.pending_parts, header.bucket, header.key)
+            if referenced(current, header.version_id, header.shard_index, node.node_id, parts):
+                continue
+            if await self._delete(node, header, cutoff):
+                deleted += 1
+        return deleted, young + 0
+
+    def _current(self, bucket: str, key: str) -> ObjectVersion | None:
+        try:
+            return self._state.get_object(bucket, key)
+        except (errors.NoSuchKey, errors.NoSuchBucket):
+            return None
+
+    async def _delete(self, node: NodeInfo, header: pb.ShardHeader, cutoff: float) -> bool:
+        try:
+            reply = await self._stubs.stub(node.address).DeleteShard(
+                pb.DeleteShardRequest(
+                    version_id=header.version_id,
+                    shard_index=header.shard_index,
+                    modified_before=cutoff,
+                ),
+                timeout=DELETE_TIMEOUT_SECONDS,
+                metadata=self._stubs.call_metadata,
+            )
+        except grpc.aio.AioRpcError as exc:
+            log.info("gc: delete on %s failed: %s", node.node_id, exc.code().name)
+            return False
+        if not reply.existed:
+            return False
+        geometry = Geometry(header.data_shards, header.parity_shards, header.chunk_size_bytes)
+        metrics.GC_DELETED_SHARDS.inc()
+        metrics.GC_DELETED_BYTES.inc(geometry.shard_size_bytes(header.object_size_bytes))
+        self._progress.gc_deleted += 1
+        log.info(
+            "gc: removed %s.%d (%s/%s) from %s",
+            header.version_id,
+            header.shard_index,
+            header.bucket,
+            header.key,
+            node.node_id,
+        )
+        return True
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._reads, fn, *args)

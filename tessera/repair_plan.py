@@ -1,0 +1,214 @@
+"""Repair planning: which shards of a shard set to rebuild, from where, onto where.
+
+Pure: given one shard set (its geometry and placement), the cluster map and the
+shards reported corrupt, plan() says which shard indexes are missing, the
+remaining margin (healthy shards - k), the healthy sources, and a target node
+for each missing index chosen by the placement rules (rendezvous order, no node
+that already holds a shard of the set, the zone cap of tessera.placement).
+
+Invariants:
+- a target never already holds a shard of the set, and after every planned
+  rebuild no zone holds more than the cap place() would have allowed;
+- a slot whose node is down or unknown, or which was reported corrupt, is not
+  a source; a draining node's shard is a source and is moved (kind "drain")
+  only after everything with a smaller margin;
+- a corrupt shard on a node that is up is rebuilt on that same node (its slot
+  keeps its node, so nothing else moves).
+
+shard_sets_of() is the one place that knows how a version is cut into shard
+sets: a single-part version is one shard set whose id is its version id. When
+versions grow segments (multipart), it becomes `version.shard_sets()`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+from tessera.geometry import Geometry
+from tessera.model import NODE_DOWN, NODE_DRAINING, NODE_UP, NodeInfo, ObjectVersion, ShardLocation
+from tessera.placement import Candidate, score, zone_caps
+
+KIND_REPAIR = "repair"
+KIND_DRAIN = "drain"
+
+
+@dataclass(frozen=True, slots=True)
+class ShardSet:
+    """Shards coded together: one geometry, one placement (single-part: the version)."""
+
+    bucket: str
+    key: str
+    version_id: str
+    shard_set_id: str
+    size_bytes: int
+    geometry: Geometry
+    placement: tuple[ShardLocation, ...]
+
+
+def shard_sets_of(version: ObjectVersion) -> list[ShardSet]:
+    """The shard sets of a version (none for an inline or empty one)."""
+    if version.size_bytes == 0 or version.inline_data:
+        return []
+    return [
+        ShardSet(
+            bucket=version.bucket,
+            key=version.key,
+            version_id=version.version_id,
+            shard_set_id=s.shard_set_id,
+            size_bytes=s.size_bytes,
+            geometry=s.geometry,
+            placement=s.placement,
+        )
+        for s in version.shard_sets()
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuild:
+    shard_index: int
+    old_node_id: str  # "" when the slot was never written
+    target_node_id: str  # "" when no node fits the rules right now
+
+
+@dataclass(frozen=True, slots=True)
+class RepairTask:
+    shard_set: ShardSet
+    margin: int  # healthy shards - k (negative: unreadable until a node returns)
+    kind: str  # KIND_REPAIR or KIND_DRAIN
+    rebuilds: tuple[Rebuild, ...]
+    sources: tuple[tuple[int, str], ...]  # (shard index, node id) of healthy shards
+
+    @property
+    def shard_bytes(self) -> int:
+        return self.shard_set.geometry.shard_size_bytes(self.shard_set.size_bytes)
+
+    def sort_key(self) -> tuple[int, int, str]:
+        return (1 if self.kind == KIND_DRAIN else 0, self.margin, self.shard_set.shard_set_id)
+
+
+def margin_of(
+    shard_set: ShardSet, nodes: Mapping[str, NodeInfo], corrupt: Collection[tuple[int, str]]
+) -> int:
+    """Healthy shards - k."""
+    return len(_healthy(shard_set, nodes, corrupt)) - shard_set.geometry.data_shards
+
+
+def plan(
+    shard_set: ShardSet,
+    nodes: Mapping[str, NodeInfo],
+    corrupt: Collection[tuple[int, str]] = (),
+) -> RepairTask | None:
+    """The repair a shard set needs, or None when it is whole and on good nodes.
+
+    nodes: the cluster map by node id; corrupt: (shard index, node id) pairs
+    reported corrupt.
+    """
+    geometry = shard_set.geometry
+    healthy = _healthy(shard_set, nodes, corrupt)
+    margin = len(healthy) - geometry.data_shards
+    by_index = {loc.shard_index: loc.node_id for loc in shard_set.placement}
+    missing = [i for i in range(geometry.total_shards) if i not in healthy]
+    draining = [i for i, n in sorted(healthy.items()) if nodes[n].state == NODE_DRAINING]
+    kind = KIND_REPAIR if missing else KIND_DRAIN
+    moving = missing if missing else draining
+    if not moving:
+        return None
+    if margin < 0:
+        # Unreadable right now: nothing can be rebuilt until a node returns.
+        return RepairTask(shard_set, margin, kind, (), tuple(sorted(healthy.items())))
+    # A drain keeps the draining shards as sources while their copies are made.
+    staying = {i: n for i, n in healthy.items() if i not in moving}
+    targets = _targets(shard_set, nodes, corrupt, staying, moving, by_index)
+    rebuilds = tuple(Rebuild(i, by_index.get(i, ""), targets.get(i, "")) for i in moving)
+    return RepairTask(shard_set, margin, kind, rebuilds, tuple(sorted(healthy.items())))
+
+
+def _healthy(
+    shard_set: ShardSet, nodes: Mapping[str, NodeInfo], corrupt: Collection[tuple[int, str]]
+) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for loc in shard_set.placement:
+        node = nodes.get(loc.node_id)
+        if node is None or node.state == NODE_DOWN:
+            continue
+        if (loc.shard_index, loc.node_id) in corrupt:
+            continue
+        if 0 <= loc.shard_index < shard_set.geometry.total_shards:
+            found[loc.shard_index] = loc.node_id
+    return found
+
+
+def _targets(
+    shard_set: ShardSet,
+    nodes: Mapping[str, NodeInfo],
+    corrupt: Collection[tuple[int, str]],
+    staying: Mapping[int, str],
+    moving: Sequence[int],
+    by_index: Mapping[int, str],
+) -> dict[int, str]:
+    """A target per moving index: the same node for a corrupt shard on an up
+    node, else the best-ranked eligible node within the zone cap."""
+    chosen: dict[int, str] = {}
+    holders = set(by_index.values())
+    per_zone: Counter[str] = Counter(nodes[n].zone for n in staying.values())
+    rest = []
+    for i in moving:
+        old = by_index.get(i, "")
+        node = nodes.get(old)
+        if (i, old) in corrupt and node is not None and node.state == NODE_UP:
+            chosen[i] = old
+            per_zone[node.zone] += 1
+        else:
+            rest.append(i)
+    if not rest:
+        return chosen
+    zones = {n.zone for n in nodes.values() if n.state != NODE_DOWN}
+    candidates = [
+        Candidate(n.node_id, n.zone, n.weight)
+        for n in nodes.values()
+        if n.state == NODE_UP and n.node_id not in holders and n.weight > 0
+    ]
+    ranked = sorted(candidates, key=lambda c: (-score(shard_set.shard_set_id, c), c.node_id))
+    for cap in zone_caps(shard_set.geometry, max(1, len(zones))):
+        picked = _pick(ranked, len(rest), cap, per_zone)
+        if picked is not None:
+            chosen.update(zip(rest, picked, strict=True))
+            return chosen
+    # Not all fit: place as many as the loosest cap allows, the rest wait.
+    cap = zone_caps(shard_set.geometry, max(1, len(zones)))[-1]
+    zone_count = Counter(per_zone)
+    picked_some: list[str] = []
+    for c in ranked:
+        if len(picked_some) == len(rest):
+            break
+        if zone_count[c.zone] < cap:
+            picked_some.append(c.node_id)
+            zone_count[c.zone] += 1
+    chosen.update(zip(rest, picked_some, strict=False))
+    return chosen
+
+
+def _pick(
+    ranked: Sequence[Candidate], count: int, cap: int, per_zone: Counter[str]
+) -> list[str] | None:
+    zone_count = Counter(per_zone)
+    picked: list[str] = []
+    for c in ranked:
+        if zone_count[c.zone] >= cap:
+            continue
+        picked.append(c.node_id)
+        zone_count[c.zone] += 1
+        if len(picked) == count:
+            return picked
+    return None
+
+
+MARGIN_LABELS = ("lost", "0", "1", "2", "3", "4+")
+
+
+def margin_label(margin: int) -> str:
+    if margin < 0:
+        return "lost"
+    return str(margin) if margin < 4 else "4+"

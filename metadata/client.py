@@ -35,7 +35,7 @@ from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
 from proto.rpc import S3_CODE_HEADER, call_metadata, error_from_rpc, new_channel
 from tessera import errors
-from tessera.ids import new_request_id
+from tessera.ids import new_request_id, new_version_id
 from tessera.model import (
     BucketInfo,
     ClusterMapView,
@@ -43,10 +43,12 @@ from tessera.model import (
     ListPage,
     MultipartUpload,
     NodeInfo,
+    ObjectDeleted,
     ObjectVersion,
     PartsPage,
     Segment,
     UploadsPage,
+    VersionsPage,
 )
 from tessera.multipart import ListedPart
 
@@ -144,10 +146,78 @@ class MetadataClient:
     async def delete_object(
         self, bucket: str, key: str, *, timeout: float, request_id: str = ""
     ) -> ObjectVersion | None:
-        """Deletes the key's current version; returns it (None if there was none)."""
-        request = pb.ObjectKey(bucket=bucket, key=key, request_id=request_id or new_request_id())
+        """Deletes the key's current version; returns it (None if there was none).
+        In a versioned bucket this adds a delete marker (see delete_versioned)."""
+        deleted = await self.delete_versioned(bucket, key, timeout=timeout, request_id=request_id)
+        return deleted.removed
+
+    async def delete_versioned(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        timeout: float,
+        version_id: str = "",
+        request_id: str = "",
+    ) -> ObjectDeleted:
+        """DeleteObject with versioning: one version by id, or (without an id,
+        in a versioned bucket) a new delete marker. ``removed`` is the record
+        whose shards nothing references any more."""
+        now = time.time()
+        request = pb.ObjectKey(
+            bucket=bucket,
+            key=key,
+            request_id=request_id or new_request_id(),
+            version_id=version_id,
+            marker_version_id=new_version_id(now),
+            last_modified=now,
+        )
         reply = await self._call("DeleteObject", request, timeout)
-        return convert.version_from_pb(reply.deleted) if reply.existed else None
+        return ObjectDeleted(
+            removed=convert.version_from_pb(reply.deleted) if reply.existed else None,
+            marker=convert.version_from_pb(reply.marker) if reply.has_marker else None,
+        )
+
+    async def put_bucket_versioning(self, name: str, status: str, *, timeout: float) -> BucketInfo:
+        request = pb.BucketVersioningRequest(name=name, status=status, request_id=new_request_id())
+        return convert.bucket_from_pb(await self._call("PutBucketVersioning", request, timeout))
+
+    async def get_object_version(
+        self, bucket: str, key: str, version_id: str, *, timeout: float
+    ) -> ObjectVersion:
+        """A version by id, or the newest record (a delete marker included) for ""."""
+        request = pb.ObjectKey(bucket=bucket, key=key, version_id=version_id)
+        return convert.version_from_pb(await self._call("GetObjectVersion", request, timeout))
+
+    async def list_object_versions(
+        self,
+        bucket: str,
+        prefix: str,
+        delimiter: str,
+        key_marker: str,
+        version_id_marker: str,
+        max_keys: int,
+        *,
+        timeout: float,
+    ) -> VersionsPage:
+        request = pb.ListVersionsRequest(
+            bucket=bucket,
+            prefix=prefix,
+            delimiter=delimiter,
+            key_marker=key_marker,
+            version_id_marker=version_id_marker,
+            max_keys=max_keys,
+        )
+        reply = await self._call("ListObjectVersions", request, timeout)
+        return convert.versions_page_from_pb(reply)
+
+    async def put_object_tagging(
+        self, bucket: str, key: str, version_id: str, tags: dict[str, str], *, timeout: float
+    ) -> ObjectVersion:
+        request = pb.TaggingRequest(
+            bucket=bucket, key=key, version_id=version_id, tags=tags, request_id=new_request_id()
+        )
+        return convert.version_from_pb(await self._call("PutObjectTagging", request, timeout))
 
     async def list_objects(
         self,

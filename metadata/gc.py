@@ -12,11 +12,16 @@ back after its shards were rebuilt elsewhere). Garbage is deleted with
 (a fresh rebuild) is kept.
 
 Invariants:
-- a shard referenced by the current version is never deleted;
+- a shard referenced by any version of its key (current or noncurrent) is
+  never deleted;
 - a shard younger than the grace period is never deleted: an in-flight write
   has durable shards but no commit yet, and the grace period covers the
   time from its shards becoming durable to its commit;
 - referenced() is pure, so the decision is tested without a cluster.
+
+Versioning: a noncurrent version keeps its shards; referenced() is given
+every version of the key (StateMachine.versions_of), so only a version
+deleted by id, or a replaced null version, loses them.
 
 Multipart: shards of an upload in progress carry the upload's bucket/key and
 are referenced by the upload's part records, not a version: referenced()
@@ -57,10 +62,14 @@ def referenced(
     shard_index: int,
     node_id: str,
     pending_parts: Sequence[Segment] = (),
+    noncurrent: Sequence[ObjectVersion] = (),
 ) -> bool:
-    """Whether the current version of the shard's key, or a part of an upload
-    of that key still in progress, places that shard on that node."""
+    """Whether the current version of the shard's key, one of its noncurrent
+    versions (a versioned bucket), or a part of an upload of that key still
+    in progress, places that shard on that node."""
     sets = shard_sets_of(current) if current is not None else []
+    for version in noncurrent:
+        sets += shard_sets_of(version)
     placements = [s.placement for s in sets if s.shard_set_id == shard_set_id]
     placements += [p.placement for p in pending_parts if p.shard_set_id == shard_set_id]
     return any(
@@ -133,19 +142,19 @@ class GarbageCollector:
         await self._consistent(CONSISTENT_READ_SECONDS)
         deleted = 0
         for header in old:
-            current = await self._read(self._current, header.bucket, header.key)
+            versions = await self._read(self._versions, header.bucket, header.key)
             parts = await self._read(self._state.pending_parts, header.bucket, header.key)
-            if referenced(current, header.version_id, header.shard_index, node.node_id, parts):
+            if referenced(
+                None, header.version_id, header.shard_index, node.node_id, parts, versions
+            ):
                 continue
             if await self._delete(node, header, cutoff):
                 deleted += 1
         return deleted, young + 0
 
-    def _current(self, bucket: str, key: str) -> ObjectVersion | None:
-        try:
-            return self._state.get_object(bucket, key)
-        except (errors.NoSuchKey, errors.NoSuchBucket):
-            return None
+    def _versions(self, bucket: str, key: str) -> list[ObjectVersion]:
+        """Every version of the key: current and noncurrent ones."""
+        return self._state.versions_of(bucket, key)
 
     async def _delete(self, node: NodeInfo, header: pb.ShardHeader, cutoff: float) -> bool:
         try:

@@ -2,6 +2,12 @@
 
     b"b/" + bucket                          -> BucketInfo JSON
     b"o/" + bucket + b"\\x00" + key          -> ObjectVersion JSON (current version)
+    b"v/" + bucket + NUL + key + NUL + inverted sequence (8, BE)
+                                            -> ObjectVersion JSON (every version and
+                                               delete marker of a versioned bucket)
+    b"w/" + bucket + NUL + key + NUL + version id
+                                            -> the inverted sequence of that version
+                                               (by internal id, and by "null")
     b"u/" + bucket + b"\x00" + key + b"\x00" + upload_id
                                             -> MultipartUpload JSON (uploads in progress)
     b"p/" + upload_id + b"/" + part(4, BE)  -> Segment JSON (the parts uploaded so far)
@@ -16,11 +22,13 @@
     b"r/" + request_id                      -> Outcome JSON (idempotency record)
     b"q/" + position(8, BE) + request_id    -> b"" (prune index of the r/ records)
 
-Invariant: uploads sort by bucket, key, then upload id (ListMultipartUploads'
-order; an upload id is base32hex, never NUL); parts sort by part number. The
-order of keys under one bucket's object namespace is the UTF-8
-byte order of the object keys, which is the order S3 lists in; a bucket name
-never contains NUL or "/", so a namespace never overlaps another bucket's.
+Invariant: a key's versions sort newest first (the sequence is the log
+position of the mutation that made the version, inverted). Uploads sort by
+bucket, key, then upload id (ListMultipartUploads' order; an upload id is
+base32hex, never NUL); parts sort by part number. The order of keys under one
+bucket's object namespace is the UTF-8 byte order of the object keys, which
+is the order S3 lists in; a bucket name never contains NUL or "/", so a
+namespace never overlaps another bucket's.
 """
 
 from __future__ import annotations
@@ -28,6 +36,9 @@ from __future__ import annotations
 BUCKET = b"b/"
 OBJECT = b"o/"
 UPLOAD = b"u/"
+VERSION = b"v/"
+VERSION_ID = b"w/"
+SEQUENCE_MAX = (1 << 64) - 1
 PART = b"p/"
 NODE = b"n/"
 LIVENESS = b"l/"
@@ -52,6 +63,34 @@ def object_namespace(bucket: str) -> bytes:
 
 def object_key(bucket: str, key: str) -> bytes:
     return object_namespace(bucket) + key.encode()
+
+
+def version_namespace(bucket: str) -> bytes:
+    """Prefix of every version record of one bucket."""
+    return VERSION + bucket.encode() + b"\x00"
+
+
+def versions_prefix(bucket: str, key: str) -> bytes:
+    """Prefix of every version record of one key (newest first under it)."""
+    return version_namespace(bucket) + key.encode() + b"\x00"
+
+
+def inverted_sequence(sequence: int) -> bytes:
+    assert 0 <= sequence <= SEQUENCE_MAX, sequence
+    return (SEQUENCE_MAX - sequence).to_bytes(8, "big")
+
+
+def version_key(bucket: str, key: str, inverted: bytes) -> bytes:
+    return versions_prefix(bucket, key) + inverted
+
+
+def split_version_key(namespace: bytes, full: bytes) -> str:
+    """The object key of a version record key under namespace."""
+    return full[len(namespace) : -9].decode()
+
+
+def version_id_key(bucket: str, key: str, version_id: str) -> bytes:
+    return VERSION_ID + bucket.encode() + b"\x00" + key.encode() + b"\x00" + version_id.encode()
 
 
 def upload_namespace(bucket: str) -> bytes:

@@ -67,9 +67,36 @@ class PutObject:
 
 @dataclass(frozen=True, slots=True)
 class DeleteObject:
+    """Deletes the current version (unversioned bucket), one version by id
+    (version_id: internal or S3 id), or adds a delete marker (a versioned
+    bucket without version_id; its id and time chosen by the submitter)."""
+
     request_id: str
     bucket: str
     key: str
+    version_id: str = ""
+    marker_version_id: str = ""
+    last_modified: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PutBucketVersioning:
+    """Sets a bucket's versioning status (Enabled or Suspended)."""
+
+    request_id: str
+    name: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class PutObjectTagging:
+    """Replaces the tags of a version ("" version_id: the current one)."""
+
+    request_id: str
+    bucket: str
+    key: str
+    version_id: str
+    tags: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +238,8 @@ Mutation = (
     | DeleteBucket
     | PutObject
     | DeleteObject
+    | PutBucketVersioning
+    | PutObjectTagging
     | RegisterNode
     | NodeLiveness
     | CreateMultipartUpload
@@ -231,6 +260,8 @@ KINDS: dict[str, type[Mutation]] = {
         DeleteBucket,
         PutObject,
         DeleteObject,
+        PutBucketVersioning,
+        PutObjectTagging,
         RegisterNode,
         NodeLiveness,
         CreateMultipartUpload,

@@ -20,6 +20,7 @@ from tessera.model import (
     CompletedUpload,
     MultipartUpload,
     NodeInfo,
+    ObjectDeleted,
     ObjectVersion,
     PartsReleased,
     Segment,
@@ -42,6 +43,7 @@ Result = (
     | Segment
     | CompletedUpload
     | PartsReleased
+    | ObjectDeleted
     | None
 )
 
@@ -86,6 +88,11 @@ def encode(outcome: Outcome) -> bytes:
             "replaced": None if result.replaced is None else version_to_dict(result.replaced),
             "unreferenced": [segment_to_dict(s) for s in result.unreferenced],
         }
+    elif isinstance(result, ObjectDeleted):
+        body["deleted"] = {
+            "removed": None if result.removed is None else version_to_dict(result.removed),
+            "marker": None if result.marker is None else version_to_dict(result.marker),
+        }
     elif isinstance(result, PartsReleased):
         body["released"] = [segment_to_dict(s) for s in result.parts]
     return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
@@ -111,6 +118,12 @@ def decode(raw: bytes) -> Outcome:
             version=version_from_dict(done["version"]),
             replaced=None if replaced is None else version_from_dict(replaced),
             unreferenced=tuple(segment_from_dict(s) for s in done["unreferenced"]),
+        )
+    elif "deleted" in body:
+        removed, marker = body["deleted"]["removed"], body["deleted"]["marker"]
+        result = ObjectDeleted(
+            removed=None if removed is None else version_from_dict(removed),
+            marker=None if marker is None else version_from_dict(marker),
         )
     elif "released" in body:
         result = PartsReleased(tuple(segment_from_dict(s) for s in body["released"]))

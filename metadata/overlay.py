@@ -54,6 +54,24 @@ class Overlay:
             cursor.next()
         return False
 
+    def first(self, prefix: bytes) -> tuple[bytes, bytes] | None:
+        """The smallest live key starting with prefix, and its value (None: none)."""
+        best: tuple[bytes, bytes] | None = None
+        cursor = self._db.iter()
+        cursor.seek(prefix)
+        while cursor.valid():
+            key = cursor.key()
+            if not key.startswith(prefix):
+                break
+            if key not in self._pending:
+                best = (key, cursor.value())
+                break
+            cursor.next()
+        for key, value in self._pending.items():
+            if value is not None and key.startswith(prefix) and (best is None or key < best[0]):
+                best = (key, value)
+        return best
+
     def scan(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
         """Every live key starting with prefix and its value, in key order."""
         found: dict[bytes, bytes] = {}

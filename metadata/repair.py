@@ -367,15 +367,12 @@ class RepairScheduler:
         self, task: RepairTask, rebuild: Rebuild, target: NodeInfo
     ) -> None:
         shard_set = task.shard_set
-        try:
-            await self._consistent(CONSISTENT_READ_SECONDS)
-            current: ObjectVersion | None = await self._read(
-                self._state.get_object, shard_set.bucket, shard_set.key
-            )
-        except (errors.NoSuchKey, errors.NoSuchBucket):
-            current = None
-        if current is not None:
-            for now_set in shard_sets_of(current):
+        await self._consistent(CONSISTENT_READ_SECONDS)
+        versions: list[ObjectVersion] = await self._read(
+            self._state.versions_of, shard_set.bucket, shard_set.key
+        )
+        for version in versions:
+            for now_set in shard_sets_of(version):
                 if now_set.shard_set_id == shard_set.shard_set_id and any(
                     loc.shard_index == rebuild.shard_index and loc.node_id == target.node_id
                     for loc in now_set.placement

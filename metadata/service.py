@@ -39,13 +39,14 @@ from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
 from proto.rpc import abort_with
 from tessera import errors, limits
-from tessera.ids import is_version_id, new_request_id
+from tessera.ids import is_version_id, new_request_id, new_version_id
 from tessera.model import (
     BucketInfo,
     ClusterMapView,
     CompletedUpload,
     MultipartUpload,
     NodeInfo,
+    ObjectDeleted,
     ObjectVersion,
     PartsReleased,
     Segment,
@@ -226,19 +227,97 @@ class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
         async def work() -> pb.DeleteObjectResponse:
             _check_bucket(request.bucket, errors.NoSuchBucket)
             _check_key(request.key)
-            deleted = await self._log.submit(
+            result = await self._log.submit(
                 mutations.DeleteObject(
                     request_id=request.request_id or new_request_id(),
                     bucket=request.bucket,
                     key=request.key,
+                    version_id=request.version_id,
+                    marker_version_id=request.marker_version_id or new_version_id(),
+                    last_modified=request.last_modified or self._clock(),
                 )
             )
-            if deleted is None:
+            if isinstance(result, ObjectDeleted):
+                reply = pb.DeleteObjectResponse(
+                    existed=result.removed is not None, has_marker=result.marker is not None
+                )
+                if result.removed is not None:
+                    reply.deleted.CopyFrom(convert.version_to_pb(result.removed))
+                if result.marker is not None:
+                    reply.marker.CopyFrom(convert.version_to_pb(result.marker))
+                return reply
+            if result is None:
                 return pb.DeleteObjectResponse(existed=False)
-            assert isinstance(deleted, ObjectVersion)
-            return pb.DeleteObjectResponse(deleted=convert.version_to_pb(deleted), existed=True)
+            assert isinstance(result, ObjectVersion)
+            return pb.DeleteObjectResponse(deleted=convert.version_to_pb(result), existed=True)
 
         return await _serve(context, "DeleteObject", work)
+
+    async def PutBucketVersioning(
+        self, request: pb.BucketVersioningRequest, context: Any
+    ) -> pb.BucketRecord:
+        async def work() -> pb.BucketRecord:
+            _check_bucket(request.name, errors.NoSuchBucket)
+            bucket = await self._log.submit(
+                mutations.PutBucketVersioning(
+                    request_id=request.request_id or new_request_id(),
+                    name=request.name,
+                    status=request.status,
+                )
+            )
+            assert isinstance(bucket, BucketInfo)
+            return convert.bucket_to_pb(bucket)
+
+        return await _serve(context, "PutBucketVersioning", work)
+
+    async def GetObjectVersion(self, request: pb.ObjectKey, context: Any) -> pb.ObjectRecord:
+        async def work() -> pb.ObjectRecord:
+            _check_bucket(request.bucket, errors.NoSuchBucket)
+            _check_key(request.key)
+            await self._consistent(_remaining(context))
+            version = await self._read(
+                self._state.get_object_version, request.bucket, request.key, request.version_id
+            )
+            return convert.version_to_pb(version)
+
+        return await _serve(context, "GetObjectVersion", work)
+
+    async def ListObjectVersions(
+        self, request: pb.ListVersionsRequest, context: Any
+    ) -> pb.ListVersionsResponse:
+        async def work() -> pb.ListVersionsResponse:
+            _check_bucket(request.bucket, errors.NoSuchBucket)
+            await self._consistent(_remaining(context))
+            page = await self._read(
+                self._state.list_versions,
+                request.bucket,
+                request.prefix,
+                request.delimiter,
+                request.key_marker,
+                request.version_id_marker,
+                request.max_keys,
+            )
+            return convert.versions_page_to_pb(page)
+
+        return await _serve(context, "ListObjectVersions", work)
+
+    async def PutObjectTagging(self, request: pb.TaggingRequest, context: Any) -> pb.ObjectRecord:
+        async def work() -> pb.ObjectRecord:
+            _check_bucket(request.bucket, errors.NoSuchBucket)
+            _check_key(request.key)
+            version = await self._log.submit(
+                mutations.PutObjectTagging(
+                    request_id=request.request_id or new_request_id(),
+                    bucket=request.bucket,
+                    key=request.key,
+                    version_id=request.version_id,
+                    tags=dict(request.tags),
+                )
+            )
+            assert isinstance(version, ObjectVersion)
+            return convert.version_to_pb(version)
+
+        return await _serve(context, "PutObjectTagging", work)
 
     async def ListObjects(
         self, request: pb.ListObjectsRequest, context: Any

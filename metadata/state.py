@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 
 from rocksdict import Options, Rdict, WriteBatch, WriteOptions
 
-from metadata import keys, listing, preconditions, uploads
+from metadata import keys, listing, preconditions, uploads, version_listing, versions
 from metadata import outcome as outcomes
 from metadata.mutations import (
     AbortMultipartUpload,
@@ -40,7 +40,9 @@ from metadata.mutations import (
     LogEntry,
     Mutation,
     NodeLiveness,
+    PutBucketVersioning,
     PutObject,
+    PutObjectTagging,
     PutPart,
     RegisterNode,
     ReportShardProblem,
@@ -60,17 +62,18 @@ from tessera.model import (
     ListPage,
     MultipartUpload,
     NodeInfo,
+    ObjectDeleted,
     ObjectVersion,
     PartsPage,
     Segment,
     ShardLocation,
     UploadsPage,
+    VersionsPage,
     bucket_from_json,
     node_from_json,
     record_to_json,
     segment_from_json,
     version_from_json,
-    version_to_json,
 )
 
 REQUEST_RETENTION_POSITIONS_DEFAULT = 100_000
@@ -199,9 +202,14 @@ class StateMachine:
                 _delete_bucket(overlay, mutation)
                 return None
             case PutObject():
-                return _put_object(overlay, mutation)
+                return _put_object(overlay, mutation, position)
             case DeleteObject():
-                return _delete_object(overlay, mutation)
+                return _delete_object(overlay, mutation, position)
+            case PutBucketVersioning():
+                return versions.set_versioning(overlay, mutation, position)
+            case PutObjectTagging():
+                _require_bucket(overlay, mutation.bucket)
+                return versions.set_tags(overlay, mutation)
             case RegisterNode():
                 return _register_node(overlay, mutation, position)
             case NodeLiveness():
@@ -298,6 +306,79 @@ class StateMachine:
             next_start_after=page.next_start_after,
         )
 
+    def get_object_version(self, bucket: str, key: str, version_id: str) -> ObjectVersion:
+        """A version by id (internal, S3, or "null"), or the newest record of
+        the key — a delete marker included — when version_id is empty."""
+        if not version_id:
+            raw = self._db.get(keys.object_key(bucket, key))
+            if raw is None:
+                newest = self._scan_first(keys.versions_prefix(bucket, key))
+                if newest is None:
+                    self.get_bucket(bucket)
+                    raise errors.NoSuchKey()
+                raw = newest
+            return version_from_json(raw)
+        found = versions.find(self._db.get, bucket, key, version_id)
+        if found is None:
+            self.get_bucket(bucket)
+            raise errors.NoSuchVersion()
+        return found
+
+    def versions_of(self, bucket: str, key: str) -> list[ObjectVersion]:
+        """Every version of a key (the current one first when it has no
+        version record): what GC and repair must keep."""
+        found = [version_from_json(raw) for _, raw in self._scan(keys.versions_prefix(bucket, key))]
+        raw = self._db.get(keys.object_key(bucket, key))
+        if raw is not None:
+            current = version_from_json(raw)
+            if all(v.version_id != current.version_id for v in found):
+                found.insert(0, current)
+        return found
+
+    def list_versions(
+        self,
+        bucket: str,
+        prefix: str,
+        delimiter: str,
+        key_marker: str,
+        version_id_marker: str,
+        max_keys: int,
+    ) -> VersionsPage:
+        info = self.get_bucket(bucket)
+        max_keys = max(0, min(max_keys, limits.LIST_KEYS_MAX))
+        if not info.versioning:
+            namespace = keys.object_namespace(bucket)
+            start = namespace + key_marker.encode() + b"\x00" if key_marker else namespace
+            return version_listing.walk(
+                self._db.iter(),
+                namespace,
+                lambda full: full[len(namespace) :].decode(),
+                prefix,
+                delimiter,
+                start,
+                key_marker,
+                max_keys,
+            )
+        namespace = keys.version_namespace(bucket)
+        start = namespace
+        if key_marker:
+            start = keys.versions_prefix(bucket, key_marker)[:-1] + b"\x01"
+            if version_id_marker:
+                inverted = self._db.get(keys.version_id_key(bucket, key_marker, version_id_marker))
+                if inverted is None:
+                    raise errors.InvalidArgument("Invalid version id specified")
+                start = keys.version_key(bucket, key_marker, inverted) + b"\x00"
+        return version_listing.walk(
+            self._db.iter(),
+            namespace,
+            lambda full: keys.split_version_key(namespace, full),
+            prefix,
+            delimiter,
+            start,
+            key_marker,
+            max_keys,
+        )
+
     def get_upload(self, bucket: str, key: str, upload_id: str) -> MultipartUpload:
         self.get_bucket(bucket)
         return uploads.get_upload(self._db, bucket, key, upload_id)
@@ -348,22 +429,43 @@ class StateMachine:
         return ClusterMapView(epoch=epoch, nodes=tuple(nodes))
 
     def versions_page(self, after: bytes, limit: int) -> tuple[list[ObjectVersion], bytes]:
-        """Up to limit current versions of every bucket, in key order, after the
-        state key ``after`` (b"" from the start); and the key to continue after
-        (b"" when done)."""
-        cursor = self._db.iter()
-        cursor.seek(after or keys.OBJECT)
+        """Up to limit versions holding data, after the state key ``after``
+        (b"" from the start): every current version (o/ records, in key order),
+        then every noncurrent one (v/ records that are not current and not
+        delete markers); and the key to continue after (b"" when done)."""
         found: list[ObjectVersion] = []
-        last = b""
-        while cursor.valid() and len(found) < limit:
-            key: bytes = cursor.key()
-            if not key.startswith(keys.OBJECT):
-                return found, b""
-            if key != after:
-                found.append(version_from_json(cursor.value()))
-                last = key
-            cursor.next()
-        return found, (last if cursor.valid() and len(found) == limit else b"")
+        for namespace in (keys.OBJECT, keys.VERSION):
+            if after.startswith(keys.VERSION) and namespace == keys.OBJECT:
+                continue
+            cursor = self._db.iter()
+            cursor.seek(max(after, namespace))
+            while cursor.valid():
+                key: bytes = cursor.key()
+                if not key.startswith(namespace):
+                    break
+                if key != after:
+                    if len(found) == limit:
+                        return found, after
+                    version = version_from_json(cursor.value())
+                    if namespace == keys.OBJECT or self._is_noncurrent(version):
+                        found.append(version)
+                    after = key
+                cursor.next()
+        return found, b""
+
+    def _is_noncurrent(self, version: ObjectVersion) -> bool:
+        if version.delete_marker:
+            return False
+        raw = self._db.get(keys.object_key(version.bucket, version.key))
+        return raw is None or version_from_json(raw).version_id != version.version_id
+
+    def _scan_first(self, prefix: bytes) -> bytes | None:
+        cursor = self._db.iter()
+        cursor.seek(prefix)
+        if cursor.valid() and cursor.key().startswith(prefix):
+            value: bytes = cursor.value()
+            return value
+        return None
 
     def shard_problems(self) -> list[tuple[str, int, str]]:
         """(shard set id, shard index, node id) of every open problem report."""
@@ -397,9 +499,11 @@ class StateMachine:
 # ---------------------------------------------------------------- effects
 
 
-def _require_bucket(overlay: Overlay, name: str) -> None:
-    if overlay.get(keys.bucket_key(name)) is None:
+def _require_bucket(overlay: Overlay, name: str) -> BucketInfo:
+    raw = overlay.get(keys.bucket_key(name))
+    if raw is None:
         raise errors.NoSuchBucket()
+    return bucket_from_json(raw)
 
 
 def _create_bucket(overlay: Overlay, m: CreateBucket) -> BucketInfo:
@@ -417,29 +521,28 @@ def _delete_bucket(overlay: Overlay, m: DeleteBucket) -> None:
     _require_bucket(overlay, m.name)
     if overlay.has_prefix(keys.object_namespace(m.name)):
         raise errors.BucketNotEmpty()
+    if overlay.has_prefix(keys.version_namespace(m.name)):
+        raise errors.BucketNotEmpty("The bucket holds noncurrent versions or delete markers.")
     if overlay.has_prefix(keys.upload_namespace(m.name)):
         raise errors.BucketNotEmpty("The bucket has multipart uploads in progress.")
     overlay.delete(keys.bucket_key(m.name))
 
 
-def _put_object(overlay: Overlay, m: PutObject) -> ObjectVersion | None:
+def _put_object(overlay: Overlay, m: PutObject, position: int) -> ObjectVersion | None:
+    """Outcome: the version whose shards nothing references any more (None
+    in a bucket with versioning enabled)."""
     version = m.version
-    _require_bucket(overlay, version.bucket)
-    key = keys.object_key(version.bucket, version.key)
-    replaced = overlay.get(key)
-    current = version_from_json(replaced) if replaced is not None else None
+    bucket = _require_bucket(overlay, version.bucket)
+    raw = overlay.get(keys.object_key(version.bucket, version.key))
+    current = version_from_json(raw) if raw is not None else None
     preconditions.check(current, m.if_none_match_star, m.if_match_etag)
-    overlay.put(key, version_to_json(version))
-    return current
+    return versions.commit(overlay, bucket, version, position)
 
 
 def _update_placement(overlay: Overlay, m: UpdatePlacement) -> ObjectVersion:
-    raw = overlay.get(keys.object_key(m.bucket, m.key))
-    if raw is None:
+    version = versions.find(overlay.get, m.bucket, m.key, m.version_id)
+    if version is None or version.version_id != m.version_id:
         raise errors.PreconditionFailed("the version is gone")
-    version = version_from_json(raw)
-    if version.version_id != m.version_id:
-        raise errors.PreconditionFailed("the key has a newer version")
     shard_set = next((s for s in version.shard_sets() if s.shard_set_id == m.shard_set_id), None)
     if shard_set is None:
         raise errors.PreconditionFailed("no such shard set in this version")
@@ -461,7 +564,7 @@ def _update_placement(overlay: Overlay, m: UpdatePlacement) -> ObjectVersion:
         updated = replace(version, segments=segments)
     else:
         updated = replace(version, placement=placement)
-    overlay.put(keys.object_key(m.bucket, m.key), version_to_json(updated))
+    versions.rewrite(overlay, updated)
     overlay.delete(keys.problem_key(m.shard_set_id, m.shard_index, m.expected_node_id))
     return updated
 
@@ -478,8 +581,16 @@ def _set_node_state(overlay: Overlay, m: SetNodeState, position: int) -> NodeInf
     return replace(updated, state=_effective(updated, liveness))
 
 
-def _delete_object(overlay: Overlay, m: DeleteObject) -> ObjectVersion | None:
-    _require_bucket(overlay, m.bucket)
+def _delete_object(
+    overlay: Overlay, m: DeleteObject, position: int
+) -> ObjectVersion | ObjectDeleted | None:
+    bucket = _require_bucket(overlay, m.bucket)
+    if bucket.versioning:
+        return versions.delete(overlay, bucket, m, position)
+    if m.version_id:
+        current = versions.find(overlay.get, m.bucket, m.key, m.version_id)
+        if current is None:
+            return ObjectDeleted(removed=None, marker=None)
     key = keys.object_key(m.bucket, m.key)
     deleted = overlay.get(key)
     if deleted is None:

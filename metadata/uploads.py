@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Protocol
 
-from metadata import keys, preconditions
+from metadata import keys, preconditions, versions
 from metadata import outcome as outcomes
 from metadata.listing import Cursor
 from metadata.mutations import (
@@ -41,12 +41,12 @@ from tessera.model import (
     PartsReleased,
     Segment,
     UploadsPage,
+    bucket_from_json,
     segment_from_json,
     segment_to_json,
     upload_from_json,
     upload_to_json,
     version_from_json,
-    version_to_json,
 )
 from tessera.multipart import choose_parts, multipart_etag, object_checksum
 
@@ -127,14 +127,23 @@ def complete(overlay: Overlay, m: CompleteMultipartUpload, position: int) -> Com
         request_id=m.request_id,
         segments=tuple(chosen),
     )
-    overlay.put(object_key, version_to_json(version))
+    bucket = bucket_from_json(_bucket_record(overlay, m.bucket))
+    replaced = versions.commit(overlay, bucket, version, position)
+    version = versions.find(overlay.get, m.bucket, m.key, m.version_id) or version
     overlay.delete(upload_key)
     for key, _ in stored:
         overlay.delete(key)
     chosen_ids = {p.shard_set_id for p in chosen}
     left_out = tuple(p for _, p in stored if p.shard_set_id not in chosen_ids)
     _remember_completion(overlay, m.upload_id, version, position)
-    return CompletedUpload(version=version, replaced=current, unreferenced=left_out)
+    return CompletedUpload(version=version, replaced=replaced, unreferenced=left_out)
+
+
+def _bucket_record(overlay: Overlay, name: str) -> bytes:
+    raw = overlay.get(keys.bucket_key(name))
+    if raw is None:
+        raise errors.NoSuchBucket()
+    return raw
 
 
 def _remember_completion(

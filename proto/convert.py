@@ -14,6 +14,7 @@ from tessera.model import (
     Segment,
     ShardLocation,
     UploadsPage,
+    VersionsPage,
 )
 
 
@@ -26,11 +27,13 @@ def _placement_from_pb(placement: object) -> tuple[ShardLocation, ...]:
 
 
 def bucket_to_pb(b: BucketInfo) -> pb.BucketRecord:
-    return pb.BucketRecord(name=b.name, owner=b.owner, created_at=b.created_at)
+    return pb.BucketRecord(
+        name=b.name, owner=b.owner, created_at=b.created_at, versioning=b.versioning
+    )
 
 
 def bucket_from_pb(m: pb.BucketRecord) -> BucketInfo:
-    return BucketInfo(name=m.name, owner=m.owner, created_at=m.created_at)
+    return BucketInfo(name=m.name, owner=m.owner, created_at=m.created_at, versioning=m.versioning)
 
 
 def version_to_pb(v: ObjectVersion) -> pb.ObjectRecord:
@@ -52,6 +55,9 @@ def version_to_pb(v: ObjectVersion) -> pb.ObjectRecord:
         system_metadata=v.system_metadata,
         inline_data=v.inline_data,
         segments=[segment_to_pb(s) for s in v.segments],
+        s3_version_id=v.s3_version_id,
+        delete_marker=v.delete_marker,
+        tags=v.tags,
     )
 
 
@@ -74,6 +80,9 @@ def version_from_pb(m: pb.ObjectRecord) -> ObjectVersion:
         request_id=m.request_id,
         inline_data=bytes(m.inline_data),
         segments=tuple(segment_from_pb(s) for s in m.segments),
+        s3_version_id=m.s3_version_id,
+        delete_marker=m.delete_marker,
+        tags=dict(m.tags),
     )
 
 
@@ -218,4 +227,27 @@ def page_from_pb(m: pb.ListObjectsResponse) -> ListPage:
         common_prefixes=tuple(m.common_prefixes),
         is_truncated=m.is_truncated,
         next_start_after=m.next_start_after,
+    )
+
+
+def versions_page_to_pb(page: VersionsPage) -> pb.ListVersionsResponse:
+    return pb.ListVersionsResponse(
+        versions=[
+            pb.VersionEntry(version=version_to_pb(v), is_latest=latest)
+            for v, latest in page.versions
+        ],
+        common_prefixes=page.common_prefixes,
+        is_truncated=page.is_truncated,
+        next_key_marker=page.next_key_marker,
+        next_version_id_marker=page.next_version_id_marker,
+    )
+
+
+def versions_page_from_pb(m: pb.ListVersionsResponse) -> VersionsPage:
+    return VersionsPage(
+        versions=tuple((version_from_pb(e.version), e.is_latest) for e in m.versions),
+        common_prefixes=tuple(m.common_prefixes),
+        is_truncated=m.is_truncated,
+        next_key_marker=m.next_key_marker,
+        next_version_id_marker=m.next_version_id_marker,
     )

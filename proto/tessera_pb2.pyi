@@ -239,14 +239,85 @@ class CreateBucketRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., owner: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class BucketRecord(_message.Message):
-    __slots__ = ("name", "owner", "created_at")
+    __slots__ = ("name", "owner", "created_at", "versioning")
     NAME_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    VERSIONING_FIELD_NUMBER: _ClassVar[int]
     name: str
     owner: str
     created_at: float
-    def __init__(self, name: _Optional[str] = ..., owner: _Optional[str] = ..., created_at: _Optional[float] = ...) -> None: ...
+    versioning: str
+    def __init__(self, name: _Optional[str] = ..., owner: _Optional[str] = ..., created_at: _Optional[float] = ..., versioning: _Optional[str] = ...) -> None: ...
+
+class BucketVersioningRequest(_message.Message):
+    __slots__ = ("name", "status", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    status: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., status: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ListVersionsRequest(_message.Message):
+    __slots__ = ("bucket", "prefix", "delimiter", "key_marker", "version_id_marker", "max_keys")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    DELIMITER_FIELD_NUMBER: _ClassVar[int]
+    KEY_MARKER_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_MARKER_FIELD_NUMBER: _ClassVar[int]
+    MAX_KEYS_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    prefix: str
+    delimiter: str
+    key_marker: str
+    version_id_marker: str
+    max_keys: int
+    def __init__(self, bucket: _Optional[str] = ..., prefix: _Optional[str] = ..., delimiter: _Optional[str] = ..., key_marker: _Optional[str] = ..., version_id_marker: _Optional[str] = ..., max_keys: _Optional[int] = ...) -> None: ...
+
+class VersionEntry(_message.Message):
+    __slots__ = ("version", "is_latest")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    IS_LATEST_FIELD_NUMBER: _ClassVar[int]
+    version: ObjectRecord
+    is_latest: bool
+    def __init__(self, version: _Optional[_Union[ObjectRecord, _Mapping]] = ..., is_latest: _Optional[bool] = ...) -> None: ...
+
+class ListVersionsResponse(_message.Message):
+    __slots__ = ("versions", "common_prefixes", "is_truncated", "next_key_marker", "next_version_id_marker")
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    COMMON_PREFIXES_FIELD_NUMBER: _ClassVar[int]
+    IS_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_KEY_MARKER_FIELD_NUMBER: _ClassVar[int]
+    NEXT_VERSION_ID_MARKER_FIELD_NUMBER: _ClassVar[int]
+    versions: _containers.RepeatedCompositeFieldContainer[VersionEntry]
+    common_prefixes: _containers.RepeatedScalarFieldContainer[str]
+    is_truncated: bool
+    next_key_marker: str
+    next_version_id_marker: str
+    def __init__(self, versions: _Optional[_Iterable[_Union[VersionEntry, _Mapping]]] = ..., common_prefixes: _Optional[_Iterable[str]] = ..., is_truncated: _Optional[bool] = ..., next_key_marker: _Optional[str] = ..., next_version_id_marker: _Optional[str] = ...) -> None: ...
+
+class TaggingRequest(_message.Message):
+    __slots__ = ("bucket", "key", "version_id", "tags", "request_id")
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    version_id: str
+    tags: _containers.ScalarMap[str, str]
+    request_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class ListBucketsRequest(_message.Message):
     __slots__ = ("owner",)
@@ -269,7 +340,7 @@ class ShardPlacement(_message.Message):
     def __init__(self, shard_index: _Optional[int] = ..., node_id: _Optional[str] = ...) -> None: ...
 
 class ObjectRecord(_message.Message):
-    __slots__ = ("bucket", "key", "version_id", "size_bytes", "etag", "content_type", "user_metadata", "last_modified", "data_shards", "parity_shards", "chunk_size_bytes", "placement", "map_epoch", "request_id", "system_metadata", "inline_data", "segments")
+    __slots__ = ("bucket", "key", "version_id", "size_bytes", "etag", "content_type", "user_metadata", "last_modified", "data_shards", "parity_shards", "chunk_size_bytes", "placement", "map_epoch", "request_id", "system_metadata", "inline_data", "segments", "s3_version_id", "delete_marker", "tags")
     class UserMetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -278,6 +349,13 @@ class ObjectRecord(_message.Message):
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     class SystemMetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -301,6 +379,9 @@ class ObjectRecord(_message.Message):
     SYSTEM_METADATA_FIELD_NUMBER: _ClassVar[int]
     INLINE_DATA_FIELD_NUMBER: _ClassVar[int]
     SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    S3_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    DELETE_MARKER_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     version_id: str
@@ -318,7 +399,10 @@ class ObjectRecord(_message.Message):
     system_metadata: _containers.ScalarMap[str, str]
     inline_data: bytes
     segments: _containers.RepeatedCompositeFieldContainer[SegmentRecord]
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., size_bytes: _Optional[int] = ..., etag: _Optional[str] = ..., content_type: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., last_modified: _Optional[float] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., chunk_size_bytes: _Optional[int] = ..., placement: _Optional[_Iterable[_Union[ShardPlacement, _Mapping]]] = ..., map_epoch: _Optional[int] = ..., request_id: _Optional[str] = ..., system_metadata: _Optional[_Mapping[str, str]] = ..., inline_data: _Optional[bytes] = ..., segments: _Optional[_Iterable[_Union[SegmentRecord, _Mapping]]] = ...) -> None: ...
+    s3_version_id: str
+    delete_marker: bool
+    tags: _containers.ScalarMap[str, str]
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., size_bytes: _Optional[int] = ..., etag: _Optional[str] = ..., content_type: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., last_modified: _Optional[float] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., chunk_size_bytes: _Optional[int] = ..., placement: _Optional[_Iterable[_Union[ShardPlacement, _Mapping]]] = ..., map_epoch: _Optional[int] = ..., request_id: _Optional[str] = ..., system_metadata: _Optional[_Mapping[str, str]] = ..., inline_data: _Optional[bytes] = ..., segments: _Optional[_Iterable[_Union[SegmentRecord, _Mapping]]] = ..., s3_version_id: _Optional[str] = ..., delete_marker: _Optional[bool] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class SegmentRecord(_message.Message):
     __slots__ = ("shard_set_id", "part_number", "size_bytes", "etag", "data_shards", "parity_shards", "chunk_size_bytes", "placement", "last_modified", "checksums")
@@ -537,14 +621,20 @@ class ListUploadsResponse(_message.Message):
     def __init__(self, uploads: _Optional[_Iterable[_Union[UploadRecord, _Mapping]]] = ..., common_prefixes: _Optional[_Iterable[str]] = ..., is_truncated: _Optional[bool] = ...) -> None: ...
 
 class ObjectKey(_message.Message):
-    __slots__ = ("bucket", "key", "request_id")
+    __slots__ = ("bucket", "key", "request_id", "version_id", "marker_version_id", "last_modified")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    MARKER_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_MODIFIED_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     request_id: str
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    version_id: str
+    marker_version_id: str
+    last_modified: float
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., request_id: _Optional[str] = ..., version_id: _Optional[str] = ..., marker_version_id: _Optional[str] = ..., last_modified: _Optional[float] = ...) -> None: ...
 
 class PutObjectRequest(_message.Message):
     __slots__ = ("version", "if_none_match_star", "if_match_etag")
@@ -565,12 +655,16 @@ class PutObjectResponse(_message.Message):
     def __init__(self, replaced: _Optional[_Union[ObjectRecord, _Mapping]] = ..., has_replaced: _Optional[bool] = ...) -> None: ...
 
 class DeleteObjectResponse(_message.Message):
-    __slots__ = ("deleted", "existed")
+    __slots__ = ("deleted", "existed", "marker", "has_marker")
     DELETED_FIELD_NUMBER: _ClassVar[int]
     EXISTED_FIELD_NUMBER: _ClassVar[int]
+    MARKER_FIELD_NUMBER: _ClassVar[int]
+    HAS_MARKER_FIELD_NUMBER: _ClassVar[int]
     deleted: ObjectRecord
     existed: bool
-    def __init__(self, deleted: _Optional[_Union[ObjectRecord, _Mapping]] = ..., existed: _Optional[bool] = ...) -> None: ...
+    marker: ObjectRecord
+    has_marker: bool
+    def __init__(self, deleted: _Optional[_Union[ObjectRecord, _Mapping]] = ..., existed: _Optional[bool] = ..., marker: _Optional[_Union[ObjectRecord, _Mapping]] = ..., has_marker: _Optional[bool] = ...) -> None: ...
 
 class ListObjectsRequest(_message.Message):
     __slots__ = ("bucket", "prefix", "delimiter", "start_after", "max_keys")

@@ -381,6 +381,26 @@ class MetadataStub:
                 request_serializer=proto_dot_tessera__pb2.ListObjectsRequest.SerializeToString,
                 response_deserializer=proto_dot_tessera__pb2.ListObjectsResponse.FromString,
                 _registered_method=True)
+        self.PutBucketVersioning = channel.unary_unary(
+                '/tessera.Metadata/PutBucketVersioning',
+                request_serializer=proto_dot_tessera__pb2.BucketVersioningRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.BucketRecord.FromString,
+                _registered_method=True)
+        self.GetObjectVersion = channel.unary_unary(
+                '/tessera.Metadata/GetObjectVersion',
+                request_serializer=proto_dot_tessera__pb2.ObjectKey.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.ObjectRecord.FromString,
+                _registered_method=True)
+        self.ListObjectVersions = channel.unary_unary(
+                '/tessera.Metadata/ListObjectVersions',
+                request_serializer=proto_dot_tessera__pb2.ListVersionsRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.ListVersionsResponse.FromString,
+                _registered_method=True)
+        self.PutObjectTagging = channel.unary_unary(
+                '/tessera.Metadata/PutObjectTagging',
+                request_serializer=proto_dot_tessera__pb2.TaggingRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.ObjectRecord.FromString,
+                _registered_method=True)
         self.CreateMultipartUpload = channel.unary_unary(
                 '/tessera.Metadata/CreateMultipartUpload',
                 request_serializer=proto_dot_tessera__pb2.CreateUploadRequest.SerializeToString,
@@ -516,6 +536,33 @@ class MetadataServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListObjects(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutBucketVersioning(self, request, context):
+        """Versioning (docs/versioning.md). GetObjectVersion: by version_id (internal
+        or S3 id, "null"), or the newest record of the key — a delete marker
+        included — when it is empty; NoSuchVersion / NoSuchKey.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetObjectVersion(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListObjectVersions(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutObjectTagging(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -673,6 +720,26 @@ def add_MetadataServicer_to_server(servicer, server):
                     servicer.ListObjects,
                     request_deserializer=proto_dot_tessera__pb2.ListObjectsRequest.FromString,
                     response_serializer=proto_dot_tessera__pb2.ListObjectsResponse.SerializeToString,
+            ),
+            'PutBucketVersioning': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutBucketVersioning,
+                    request_deserializer=proto_dot_tessera__pb2.BucketVersioningRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.BucketRecord.SerializeToString,
+            ),
+            'GetObjectVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetObjectVersion,
+                    request_deserializer=proto_dot_tessera__pb2.ObjectKey.FromString,
+                    response_serializer=proto_dot_tessera__pb2.ObjectRecord.SerializeToString,
+            ),
+            'ListObjectVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListObjectVersions,
+                    request_deserializer=proto_dot_tessera__pb2.ListVersionsRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.ListVersionsResponse.SerializeToString,
+            ),
+            'PutObjectTagging': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutObjectTagging,
+                    request_deserializer=proto_dot_tessera__pb2.TaggingRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.ObjectRecord.SerializeToString,
             ),
             'CreateMultipartUpload': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateMultipartUpload,
@@ -973,6 +1040,114 @@ class Metadata:
             '/tessera.Metadata/ListObjects',
             proto_dot_tessera__pb2.ListObjectsRequest.SerializeToString,
             proto_dot_tessera__pb2.ListObjectsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutBucketVersioning(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/PutBucketVersioning',
+            proto_dot_tessera__pb2.BucketVersioningRequest.SerializeToString,
+            proto_dot_tessera__pb2.BucketRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetObjectVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/GetObjectVersion',
+            proto_dot_tessera__pb2.ObjectKey.SerializeToString,
+            proto_dot_tessera__pb2.ObjectRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListObjectVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/ListObjectVersions',
+            proto_dot_tessera__pb2.ListVersionsRequest.SerializeToString,
+            proto_dot_tessera__pb2.ListVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutObjectTagging(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/PutObjectTagging',
+            proto_dot_tessera__pb2.TaggingRequest.SerializeToString,
+            proto_dot_tessera__pb2.ObjectRecord.FromString,
             options,
             channel_credentials,
             insecure,

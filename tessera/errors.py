@@ -40,6 +40,7 @@ ServiceUnavailable = _error("ServiceUnavailable", 503, "Please reduce your reque
 SlowDown = _error("SlowDown", 503, "Please reduce your request rate.")
 NoSuchBucket = _error("NoSuchBucket", 404, "The specified bucket does not exist.")
 NoSuchKey = _error("NoSuchKey", 404, "The specified key does not exist.")
+InvalidTag = _error("InvalidTag", 400, "The tag provided was not a valid tag.")
 NoSuchVersion = _error("NoSuchVersion", 404, "The specified version does not exist.")
 InvalidURI = _error("InvalidURI", 400, "Couldn't parse the specified URI.")
 NoSuchUpload = _error("NoSuchUpload", 404, "The specified multipart upload does not exist.")
@@ -87,6 +88,7 @@ ALL_ERRORS: dict[str, type[TesseraError]] = {
         NoSuchBucket,
         NoSuchKey,
         NoSuchVersion,
+        InvalidTag,
         NoSuchUpload,
         InvalidURI,
         BucketAlreadyExists,

@@ -24,12 +24,19 @@ NODE_UP = "up"
 NODE_DOWN = "down"
 NODE_DRAINING = "draining"
 
+# A bucket's versioning status: "" (never enabled), then Enabled or Suspended.
+VERSIONING_ENABLED = "Enabled"
+VERSIONING_SUSPENDED = "Suspended"
+VERSIONING_STATUSES = (VERSIONING_ENABLED, VERSIONING_SUSPENDED)
+NULL_VERSION_ID = "null"
+
 
 @dataclass(frozen=True, slots=True)
 class BucketInfo:
     name: str
     owner: str
     created_at: float
+    versioning: str = ""  # "", VERSIONING_ENABLED or VERSIONING_SUSPENDED
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +106,11 @@ class ObjectVersion:
     inline_data: bytes = b""
     # A completed multipart upload: its data is these segments concatenated.
     segments: tuple[Segment, ...] = ()
+    # Versioning (docs/versioning.md): the S3 version id — "" in a bucket that
+    # never had versioning, "null" for a null version, else version_id.
+    s3_version_id: str = ""
+    delete_marker: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def geometry(self) -> Geometry:
@@ -200,6 +212,27 @@ class CompletedUpload:
     version: ObjectVersion
     replaced: ObjectVersion | None
     unreferenced: tuple[Segment, ...] = ()
+
+
+@dataclass(frozen=True)
+class ObjectDeleted:
+    """What DeleteObject did in a versioned bucket: the record it removed
+    (its shards can go; None when there was none) and the delete marker it
+    added, if any."""
+
+    removed: ObjectVersion | None
+    marker: ObjectVersion | None
+
+
+@dataclass(frozen=True)
+class VersionsPage:
+    """One page of ListObjectVersions: (version or delete marker, is latest)."""
+
+    versions: tuple[tuple[ObjectVersion, bool], ...]
+    common_prefixes: tuple[str, ...]
+    is_truncated: bool
+    next_key_marker: str
+    next_version_id_marker: str
 
 
 @dataclass(frozen=True)

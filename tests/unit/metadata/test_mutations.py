@@ -17,7 +17,9 @@ from metadata.mutations import (
     DeleteObject,
     Mutation,
     NodeLiveness,
+    PutBucketVersioning,
     PutObject,
+    PutObjectTagging,
     PutPart,
     RegisterNode,
     ReportShardProblem,
@@ -32,6 +34,7 @@ from tessera.model import (
     CompletedUpload,
     MultipartUpload,
     NodeInfo,
+    ObjectDeleted,
     ObjectVersion,
     PartsReleased,
     Segment,
@@ -87,6 +90,10 @@ def every_mutation(make_version: VersionFactory) -> list[Mutation]:
         PutObject("r3b", version, if_none_match_star=True),
         PutObject("r3c", version, if_match_etag='"abc"'),
         DeleteObject("r4", "photos", "a\x00b"),
+        DeleteObject("r4b", "photos", "k", version_id="null", marker_version_id="3" * 26),
+        DeleteObject("r4c", "photos", "k", marker_version_id="3" * 26, last_modified=4.5),
+        PutBucketVersioning("r4d", "photos", "Enabled"),
+        PutObjectTagging("r4e", "photos", "k", "", {"a": "1", "ключ": ""}),
         RegisterNode("", NodeInfo("n1", "zone-a", "10.0.0.1:9200", 2.5, 10, 3, "draining", 7.0)),
         RegisterNode("r5", NodeInfo("n2", "zone-b", "h:1"), live_revision=77),
         NodeLiveness("", "n1", False, 12),
@@ -118,6 +125,8 @@ def test_every_kind_is_covered() -> None:
         "DeleteBucket",
         "PutObject",
         "DeleteObject",
+        "PutBucketVersioning",
+        "PutObjectTagging",
         "RegisterNode",
         "NodeLiveness",
         "CreateMultipartUpload",
@@ -161,6 +170,14 @@ def test_outcomes_round_trip(make_version: VersionFactory) -> None:
             )
         ),
         Outcome(result=CompletedUpload(version=make_version("b", "k"), replaced=None)),
+        Outcome(result=ObjectDeleted(removed=make_version("b", "k"), marker=None)),
+        Outcome(
+            result=ObjectDeleted(
+                removed=None,
+                marker=make_version("b", "k", delete_marker=True, s3_version_id="null"),
+            )
+        ),
+        Outcome(result=BucketInfo("b", "alice", 1.5, versioning="Suspended")),
         Outcome.failed(errors.BucketNotEmpty()),
     ]:
         assert outcome.decode(outcome.encode(done)) == done

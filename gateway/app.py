@@ -29,6 +29,7 @@ from gateway.handlers import (
     multipart_lists,
     objects,
     post_object,
+    versions,
 )
 from gateway.reclaim import ShardReclaimer
 from gateway.responses import error_response
@@ -50,7 +51,12 @@ HANDLERS: dict[str, Handler] = {
     "HeadBucket": buckets.head_bucket,
     "DeleteBucket": buckets.delete_bucket,
     "GetBucketLocation": buckets.get_bucket_location,
-    "GetBucketVersioning": buckets.get_bucket_versioning,
+    "GetBucketVersioning": versions.get_bucket_versioning,
+    "PutBucketVersioning": versions.put_bucket_versioning,
+    "ListObjectVersions": versions.list_object_versions,
+    "GetObjectTagging": versions.get_object_tagging,
+    "PutObjectTagging": versions.put_object_tagging,
+    "DeleteObjectTagging": versions.delete_object_tagging,
     "ListObjectsV2": listing.list_objects_v2,
     "ListObjects": listing.list_objects_v1,
     "PutObject": objects.put_object,

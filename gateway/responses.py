@@ -22,7 +22,7 @@ def error_response(
 ) -> web.Response:
     """S3's answer to an error: its status and, except for HEAD, the XML body."""
     if head:
-        return web.Response(status=error.http_status)
+        return web.Response(status=error.http_status, headers=error.headers)
     body = s3xml.render_error(
         code=error.code,
         message=error.message,
@@ -30,7 +30,9 @@ def error_response(
         request_id=request_id,
         extra=error.details,
     )
-    return xml_response(body, status=error.http_status)
+    response = xml_response(body, status=error.http_status)
+    response.headers.update(error.headers)
+    return response
 
 
 def http_date(unix_seconds: float) -> str:
@@ -53,4 +55,8 @@ def object_headers(version: ObjectVersion) -> dict[str, str]:
         headers[name] = value
     for name, value in version.user_metadata.items():
         headers[f"x-amz-meta-{name}"] = value
+    if version.s3_version_id:
+        headers["x-amz-version-id"] = version.s3_version_id
+    if version.tags:
+        headers["x-amz-tagging-count"] = str(len(version.tags))
     return headers

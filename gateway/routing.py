@@ -126,8 +126,10 @@ def operation_for(method: str, bucket: str, key: str, query: Mapping[str, str]) 
         if sub:
             if method == "GET" and sub == ["location"]:
                 return "GetBucketLocation"
-            if method == "GET" and sub == ["versioning"]:
-                return "GetBucketVersioning"
+            if sub == ["versioning"] and method in ("GET", "PUT"):
+                return "GetBucketVersioning" if method == "GET" else "PutBucketVersioning"
+            if method == "GET" and sub == ["versions"]:
+                return "ListObjectVersions"
             if method == "POST" and sub == ["delete"]:
                 return "DeleteObjects"
             if method == "GET" and sub == ["uploads"]:
@@ -148,6 +150,8 @@ def operation_for(method: str, bucket: str, key: str, query: Mapping[str, str]) 
         return "CreateMultipartUpload"
     if sub == ["uploadId"] and method in _UPLOAD_OPERATIONS:
         return _UPLOAD_OPERATIONS[method]
+    if sub == ["tagging"] and method in ("GET", "PUT", "DELETE"):
+        return {"GET": "Get", "PUT": "Put", "DELETE": "Delete"}[method] + "ObjectTagging"
     if sub:
         return f"Unsupported:{method} ?{sub[0]}"
     table = {"PUT": "PutObject", "GET": "GetObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}

@@ -24,6 +24,7 @@ class TesseraError(Exception):
     def __init__(self, message: str | None = None, **details: str) -> None:
         self.message = message or self.default_message
         self.details = details
+        self.headers: dict[str, str] = {}  # extra response headers (x-amz-delete-marker)
         super().__init__(self.message)
 
 

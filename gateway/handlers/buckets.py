@@ -1,5 +1,5 @@
 """Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket,
-GetBucketLocation and GetBucketVersioning.
+and GetBucketLocation (versioning: gateway/handlers/versions.py).
 
 Every bucket has an owner (the access key that created it); operations on a
 bucket that another key owns are AccessDenied.
@@ -84,10 +84,3 @@ async def get_bucket_location(
     await owned_bucket(state, route.bucket, access_key, _deadline(state))
     region = state.settings.region
     return xml_response(s3xml.render_location("" if region == "us-east-1" else region))
-
-
-async def get_bucket_versioning(
-    request: web.Request, state: GatewayState, route: Route, access_key: str
-) -> web.StreamResponse:
-    await owned_bucket(state, route.bucket, access_key, _deadline(state))
-    return xml_response(s3xml.render_versioning(status=None))

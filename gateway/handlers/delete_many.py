@@ -65,12 +65,10 @@ async def delete_objects(
         async with limiter:
             try:
                 check_key(key)
-                if version not in (None, "null"):
-                    raise errors.NotImplemented("Versioned deletes are not supported yet.")
-                deleted = await state.metadata.delete_object(
-                    route.bucket, key, timeout=deadline.remaining()
+                done = await state.metadata.delete_versioned(
+                    route.bucket, key, version_id=version or "", timeout=deadline.remaining()
                 )
-                state.reclaimer.unreferenced(deleted)
+                state.reclaimer.unreferenced(done.removed)
                 return None
             except errors.TesseraError as exc:
                 return key, exc.code, exc.message

@@ -1,5 +1,11 @@
 """Object operations: PutObject, GetObject, HeadObject, DeleteObject.
 
+Versioning (docs/versioning.md): ?versionId= selects a version for GET, HEAD
+and DELETE; a delete marker answers GET/HEAD with NoSuchKey (newest) or 405
+MethodNotAllowed (by id), with x-amz-delete-marker: true. Only versions the
+metadata service reports removed are reclaimed, so a noncurrent version keeps
+its shards.
+
 GET and HEAD read a multipart object segment after segment, and take
 ?partNumber=N to read one part (x-amz-mp-parts-count tells how many).
 
@@ -30,14 +36,14 @@ from gateway.put_inputs import (
     user_metadata,
 )
 from gateway.read_path import read_range
-from gateway.responses import object_headers, quoted_etag
+from gateway.responses import http_date, object_headers, quoted_etag
 from gateway.routing import Route
 from gateway.state import GatewayState
 from gateway.validation import check_key
 from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, write_object
-from tessera import errors, limits
+from tessera import errors, limits, tagging
 from tessera.geometry import InvalidRange, parse_range
-from tessera.model import ObjectVersion
+from tessera.model import NULL_VERSION_ID, VERSIONING_ENABLED, ObjectVersion
 from tessera.multipart import part_range
 
 log = logging.getLogger(__name__)
@@ -66,8 +72,9 @@ async def put_object(
         content_md5=content_md5(request),
         payload_sha256=auth.expected_payload_sha256,
         checksums=checksums,
+        tags=tagging.parse_header(request.headers.get("x-amz-tagging", "")),
     )
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    bucket = await owned_bucket(state, route.bucket, access_key, deadline)
     geometry = state.policy.geometry
     with state.admission.reserve(write_buffer_bytes(geometry, SENDER_QUEUE_CHUNKS)):
         version, replaced = await write_object(
@@ -82,6 +89,12 @@ async def put_object(
     state.reclaimer.unreferenced(replaced)
     metrics.BYTES_IN.inc(body.size_bytes)
     headers = {"ETag": quoted_etag(version)}
+    # The status read before the write: a concurrent PutBucketVersioning may
+    # make this header stale, never the stored record (decided when applied).
+    if bucket.versioning == VERSIONING_ENABLED:
+        headers["x-amz-version-id"] = version.version_id
+    elif bucket.versioning:
+        headers["x-amz-version-id"] = NULL_VERSION_ID
     headers.update(
         {k: v for k, v in version.system_metadata.items() if k.startswith("x-amz-checksum-")}
     )
@@ -92,8 +105,46 @@ async def _read_version(
     request: web.Request, state: GatewayState, route: Route, access_key: str, deadline: Deadline
 ) -> ObjectVersion:
     check_key(route.key)
-    await owned_bucket(state, route.bucket, access_key, deadline)
-    return await state.metadata.get_object(route.bucket, route.key, timeout=deadline.remaining())
+    bucket = await owned_bucket(state, route.bucket, access_key, deadline)
+    version_id = request.query.get("versionId", "")
+    if version_id:
+        version = await state.metadata.get_object_version(
+            route.bucket, route.key, version_id, timeout=deadline.remaining()
+        )
+        if version.delete_marker:
+            error = errors.MethodNotAllowed()
+            error.headers.update(_marker_headers(version))
+            raise error
+        return version
+    try:
+        return await state.metadata.get_object(
+            route.bucket, route.key, timeout=deadline.remaining()
+        )
+    except errors.NoSuchKey as exc:
+        if bucket.versioning:
+            newest = await _newest_or_none(state, route, deadline)
+            if newest is not None and newest.delete_marker:
+                exc.headers.update(_marker_headers(newest))
+        raise
+
+
+async def _newest_or_none(
+    state: GatewayState, route: Route, deadline: Deadline
+) -> ObjectVersion | None:
+    try:
+        return await state.metadata.get_object_version(
+            route.bucket, route.key, "", timeout=deadline.remaining()
+        )
+    except errors.NoSuchKey:
+        return None
+
+
+def _marker_headers(marker: ObjectVersion) -> dict[str, str]:
+    return {
+        "x-amz-delete-marker": "true",
+        "x-amz-version-id": marker.s3_version_id,
+        "Last-Modified": http_date(marker.last_modified),
+    }
 
 
 def _response_headers(request: web.Request, version: ObjectVersion, ranged: bool) -> dict[str, str]:
@@ -239,8 +290,16 @@ async def delete_object(
     deadline = Deadline(state.settings.request_timeout_seconds)
     check_key(route.key)
     await owned_bucket(state, route.bucket, access_key, deadline)
-    deleted = await state.metadata.delete_object(
-        route.bucket, route.key, timeout=deadline.remaining()
+    version_id = request.query.get("versionId", "")
+    done = await state.metadata.delete_versioned(
+        route.bucket, route.key, version_id=version_id, timeout=deadline.remaining()
     )
-    state.reclaimer.unreferenced(deleted)
-    return web.Response(status=204)
+    state.reclaimer.unreferenced(done.removed)
+    headers: dict[str, str] = {}
+    if done.marker is not None:
+        headers = {"x-amz-delete-marker": "true", "x-amz-version-id": done.marker.s3_version_id}
+    elif version_id:
+        headers["x-amz-version-id"] = version_id
+        if done.removed is not None and done.removed.delete_marker:
+            headers["x-amz-delete-marker"] = "true"
+    return web.Response(status=204, headers=headers)

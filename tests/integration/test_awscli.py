@@ -101,14 +101,13 @@ def test_s3_recursive_round_trip(cluster: LocalCluster, tmp_path: Path) -> None:
     aws(cluster, "s3", "sync", "--only-show-errors", f"s3://{bucket}/tree/", str(dst))
     for rel in sizes:
         assert filecmp.cmp(src / rel, dst / rel, shallow=False), rel
-    # a second sync finds nothing to do; a changed file goes up again
+    # syncing back up sends only the file that changed
     (src / "a.txt").write_bytes(b"changed\n")
-    aws(cluster, "s3", "sync", "--only-show-errors", str(src), f"s3://{bucket}/tree/")
-    head = aws_json(cluster, "s3api", "head-object", "--bucket", bucket, "--key", "tree/a.txt")
-    assert head["ContentLength"] == len(b"changed\n")
+    synced = aws(cluster, "s3", "sync", "--no-progress", str(src), f"s3://{bucket}/tree/")
+    lines = synced.splitlines()
+    assert len(lines) == 1 and lines[0].endswith(f"a.txt to s3://{bucket}/tree/a.txt"), lines
     aws(cluster, "s3", "rm", "--recursive", "--only-show-errors", f"s3://{bucket}/tree/")
     assert aws(cluster, "s3", "ls", "--recursive", f"s3://{bucket}/") == ""
-    aws(cluster, "s3", "rb", f"s3://{bucket}")
 
 
 def test_s3api_versioning_and_tagging(cluster: LocalCluster, tmp_path: Path) -> None:
@@ -124,8 +123,6 @@ def test_s3api_versioning_and_tagging(cluster: LocalCluster, tmp_path: Path) -> 
         "--versioning-configuration",
         "Status=Enabled",
     )
-    got = aws_json(cluster, "s3api", "get-bucket-versioning", "--bucket", bucket)
-    assert got["Status"] == "Enabled"
     ids = []
     for text in (b"one", b"two"):
         body.write_bytes(text)
@@ -156,9 +153,3 @@ def test_s3api_versioning_and_tagging(cluster: LocalCluster, tmp_path: Path) -> 
         "--version-id", ids[0],
     )  # fmt: skip
     assert tags["TagSet"] == [{"Key": "team", "Value": "storage"}]
-    out = tmp_path / "out"
-    aws_json(
-        cluster, "s3api", "get-object", "--bucket", bucket, "--key", "k",
-        "--version-id", ids[0], str(out),
-    )  # fmt: skip
-    assert out.read_bytes() == b"one"

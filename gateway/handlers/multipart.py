@@ -299,7 +299,10 @@ async def complete_multipart_upload(
     }
     location = f"{request.scheme}://{request.host}/{route.bucket}/{route.key}"
     body = s3xml.render_complete_upload(location, route.bucket, route.key, version.etag, checksums)
-    return xml_response(body)
+    response = xml_response(body)
+    if version.s3_version_id:
+        response.headers["x-amz-version-id"] = version.s3_version_id
+    return response
 
 
 async def abort_multipart_upload(

@@ -154,6 +154,23 @@ def test_tagging(s3) -> None:  # type: ignore[no-untyped-def]
     assert error_of(exc)[:2] == (400, "InvalidTag")
 
 
+def test_multipart_completion_is_a_version(s3) -> None:  # type: ignore[no-untyped-def]
+    bucket = new_bucket(s3)
+    first = s3.put_object(Bucket=bucket, Key="mp", Body=b"small")["VersionId"]
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    body = os.urandom(5 * MiB + 1)
+    etag = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=1, Body=body)["ETag"]
+    done = s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="mp",
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+    )
+    assert done["VersionId"] not in (first, "null")
+    assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == body
+    assert s3.get_object(Bucket=bucket, Key="mp", VersionId=first)["Body"].read() == b"small"
+
+
 def test_unversioned_bucket_lists_null_versions(s3) -> None:  # type: ignore[no-untyped-def]
     bucket = new_bucket(s3, None)
     put = s3.put_object(Bucket=bucket, Key="k", Body=b"x")

@@ -46,3 +46,7 @@ def test_gc_references(make_version: VersionFactory) -> None:
     assert not referenced(None, v.version_id, 1, "n2")  # deleted, or never committed
     moved = make_version("b", "k", size_bytes=1000, placement=(ShardLocation(0, "n1"),))
     assert not referenced(moved, moved.version_id, 1, "n2")  # slot never written
+    # a noncurrent version of a versioned bucket keeps its shards
+    newer = make_version("b", "k", size_bytes=1000)
+    assert referenced(None, v.version_id, 1, "n2", noncurrent=[newer, v])
+    assert not referenced(None, v.version_id, 1, "n2", noncurrent=[newer])

@@ -102,9 +102,17 @@ async def copy_object(
     src_bucket, src_key, src_version = parse_copy_source(request.headers["x-amz-copy-source"])
     await owned_bucket(state, src_bucket, access_key, deadline)
     await owned_bucket(state, route.bucket, access_key, deadline)
-    source = await state.metadata.get_object(src_bucket, src_key, timeout=deadline.remaining())
-    if src_version not in (None, "null", source.version_id):
-        raise errors.NoSuchVersion()
+    if src_version:
+        source = await state.metadata.get_object_version(
+            src_bucket, src_key, src_version, timeout=deadline.remaining()
+        )
+        if source.delete_marker:
+            raise errors.InvalidRequest(
+                "The source of a copy request may not specifically refer to a delete "
+                "marker by version id."
+            )
+    else:
+        source = await state.metadata.get_object(src_bucket, src_key, timeout=deadline.remaining())
     if source.size_bytes > limits.SINGLE_PUT_SIZE_MAX_BYTES:
         raise errors.InvalidRequest(
             "The specified copy source is larger than the maximum allowable size for a copy "
@@ -147,4 +155,7 @@ async def copy_object(
     finally:
         await stripes.aclose()
     state.reclaimer.unreferenced(replaced)
-    return xml_response(s3xml.render_copy_result(version.etag, version.last_modified))
+    response = xml_response(s3xml.render_copy_result(version.etag, version.last_modified))
+    if source.s3_version_id:
+        response.headers["x-amz-copy-source-version-id"] = source.s3_version_id
+    return response

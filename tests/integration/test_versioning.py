@@ -61,6 +61,11 @@ def test_noncurrent_versions_stay_readable(s3) -> None:  # type: ignore[no-untyp
     with pytest.raises(ClientError) as exc:
         s3.get_object(Bucket=bucket, Key="k", VersionId="0" * 26)
     assert error_of(exc)[:2] == (404, "NoSuchVersion")
+    copied = s3.copy_object(
+        Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "k", "VersionId": ids[0]}
+    )
+    assert copied["CopySourceVersionId"] == ids[0]
+    assert s3.get_object(Bucket=bucket, Key="copy")["Body"].read() == bodies[0]
     # deleting a version by id removes it; the others stay
     s3.delete_object(Bucket=bucket, Key="k", VersionId=ids[2])
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == bodies[1]

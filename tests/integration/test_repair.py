@@ -77,6 +77,25 @@ async def _versions(cluster: LocalCluster, bucket: str, keys: list[str]) -> list
         return [await client.get_object(bucket, k, timeout=10) for k in keys]
 
 
+async def _by_id(
+    cluster: LocalCluster, bucket: str, key: str, ids: list[str]
+) -> list[ObjectVersion]:
+    async with meta(cluster) as client:
+        return [await client.get_object_version(bucket, key, i, timeout=10) for i in ids]
+
+
+def put_noncurrent(s3, bucket: str, count: int) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
+    """A versioned bucket whose key "k" has count versions (all but the last
+    noncurrent); returns version id -> body."""
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    bodies = {}
+    for _ in range(count):
+        body = os.urandom(200 * KiB)
+        bodies[s3.put_object(Bucket=bucket, Key="k", Body=body)["VersionId"]] = body
+    return bodies
+
+
 async def _map(cluster: LocalCluster):  # type: ignore[no-untyped-def]
     async with meta(cluster) as client:
         return await client.get_cluster_map(timeout=10)
@@ -125,14 +144,20 @@ def test_node_killed_for_good_is_rebuilt_elsewhere(own_cluster: LocalCluster) ->
     bucket = f"heal-{uuid.uuid4().hex[:8]}"
     objects = put_objects(s3, bucket, [1, 1000, MiB - 1, MiB + 1, 3 * MiB + 77] + [20 * KiB] * 15)
     keys = sorted(objects)
+    vbucket = f"heal-v-{uuid.uuid4().hex[:8]}"
+    old = put_noncurrent(s3, vbucket, 4)
     victim = Counter(
-        loc.node_id for v in run(_versions(own_cluster, bucket, keys)) for loc in v.placement
+        loc.node_id
+        for v in run(_versions(own_cluster, bucket, keys))
+        + run(_by_id(own_cluster, vbucket, "k", list(old)))
+        for loc in v.placement
     ).most_common(1)[0][0]
     own_cluster.kill(victim)
     started = time.monotonic()
 
     def healed() -> bool:
         versions = run(_versions(own_cluster, bucket, keys))
+        versions += run(_by_id(own_cluster, vbucket, "k", list(old)))  # noncurrent ones too
         return all(
             len(v.placement) == 6 and victim not in {loc.node_id for loc in v.placement}
             for v in versions
@@ -152,6 +177,9 @@ def test_node_killed_for_good_is_rebuilt_elsewhere(own_cluster: LocalCluster) ->
             assert f"{v.version_id}.{loc.shard_index}" in shard_files(own_cluster, loc.node_id)
     for key, body in objects.items():
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body, key
+    for version_id, body in old.items():
+        got = s3.get_object(Bucket=vbucket, Key="k", VersionId=version_id)["Body"].read()
+        assert got == body, version_id
     # Byte-identical rebuilt shards: compare each with a fresh encoding.
     for v in run(_versions(own_cluster, bucket, keys)):
         for loc in v.placement:
@@ -315,6 +343,12 @@ def test_gc_spares_in_flight_writes_and_removes_garbage(own_cluster: LocalCluste
     s3.put_object(Bucket=bucket, Key="over", Body=b"x" * 50_000)
     first = run(_versions(own_cluster, bucket, ["over"]))[0]
     s3.put_object(Bucket=bucket, Key="over", Body=b"y" * 50_000)
+    # A versioned bucket: noncurrent versions keep their shards; one deleted by id does not.
+    vbucket = f"gc-v-{uuid.uuid4().hex[:8]}"
+    old = put_noncurrent(s3, vbucket, 3)
+    dropped = next(iter(old))
+    s3.delete_object(Bucket=vbucket, Key="k", VersionId=dropped)
+    s3.delete_object(Bucket=vbucket, Key="k")  # a delete marker: nothing is reclaimed
     # The in-flight write: shards durable now, commit after several GC passes
     # (GC runs every second, grace 6 s).
     in_flight = run(_put_shards(own_cluster, nodes, bucket, "racing", body, geometry))
@@ -329,10 +363,17 @@ def test_gc_spares_in_flight_writes_and_removes_garbage(own_cluster: LocalCluste
         everything = set().union(
             *(shard_files(own_cluster, n) for n, _ in own_cluster.layout.node_names())
         )
-        return not any(name.startswith((orphan, first.version_id)) for name in everything)
+        return not any(name.startswith((orphan, first.version_id, dropped)) for name in everything)
 
     wait_for(orphan_gone, 30, "GC to remove the orphan and the overwritten version's shards")
     time.sleep(3)  # several more passes, well past the grace period
+    everything = set().union(
+        *(shard_files(own_cluster, n) for n, _ in own_cluster.layout.node_names())
+    )
+    for version_id, old_body in list(old.items())[1:]:
+        assert sum(name.startswith(version_id) for name in everything) == 6, version_id
+        got = s3.get_object(Bucket=vbucket, Key="k", VersionId=version_id)["Body"].read()
+        assert got == old_body
     for index, node_id in enumerate(nodes):
         assert f"{in_flight}.{index}" in shard_files(own_cluster, node_id)
     assert s3.get_object(Bucket=bucket, Key="racing")["Body"].read() == body

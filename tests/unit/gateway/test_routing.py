@@ -49,6 +49,15 @@ def test_split_path(raw: str, bucket: str, key: str) -> None:
         ("PUT", "b", "k", {"uploads": ""}, "Unsupported:PUT ?uploads"),
         ("POST", "b", "", {"uploads": ""}, "Unsupported:POST ?uploads"),
         ("GET", "b", "", {"acl": ""}, "Unsupported:GET ?acl"),
+        ("GET", "b", "", {"versioning": ""}, "GetBucketVersioning"),
+        ("PUT", "b", "", {"versioning": ""}, "PutBucketVersioning"),
+        ("GET", "b", "", {"versions": "", "prefix": "a"}, "ListObjectVersions"),
+        ("GET", "b", "k", {"versionId": "v"}, "GetObject"),
+        ("DELETE", "b", "k", {"versionId": "v"}, "DeleteObject"),
+        ("GET", "b", "k", {"tagging": ""}, "GetObjectTagging"),
+        ("PUT", "b", "k", {"tagging": "", "versionId": "v"}, "PutObjectTagging"),
+        ("DELETE", "b", "k", {"tagging": ""}, "DeleteObjectTagging"),
+        ("GET", "b", "", {"tagging": ""}, "Unsupported:GET ?tagging"),
     ],
 )
 def test_operation_for(method: str, bucket: str, key: str, query: dict[str, str], op: str) -> None:

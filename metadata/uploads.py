@@ -49,6 +49,7 @@ from tessera.model import (
     version_from_json,
 )
 from tessera.multipart import choose_parts, multipart_etag, object_checksum
+from tessera.tagging import check_tags
 
 COMPLETED_RECORD_PREFIX = "complete/"
 
@@ -63,6 +64,7 @@ def completed_record_id(upload_id: str) -> str:
 
 def create(overlay: Overlay, m: CreateMultipartUpload) -> MultipartUpload:
     u = m.upload
+    check_tags(u.tags)
     overlay.put(keys.upload_key(u.bucket, u.key, u.upload_id), upload_to_json(u))
     return u
 
@@ -126,6 +128,7 @@ def complete(overlay: Overlay, m: CompleteMultipartUpload, position: int) -> Com
         system_metadata=system,
         request_id=m.request_id,
         segments=tuple(chosen),
+        tags=dict(upload.tags),
     )
     bucket = bucket_from_json(_bucket_record(overlay, m.bucket))
     replaced = versions.commit(overlay, bucket, version, position)

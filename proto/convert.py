@@ -126,6 +126,7 @@ def upload_to_pb(u: MultipartUpload) -> pb.UploadRecord:
         content_type=u.content_type,
         user_metadata=u.user_metadata,
         system_metadata=u.system_metadata,
+        tags=u.tags,
         checksum_algorithm=u.checksum_algorithm,
         checksum_type=u.checksum_type,
     )
@@ -140,6 +141,7 @@ def upload_from_pb(m: pb.UploadRecord) -> MultipartUpload:
         owner=m.owner,
         content_type=m.content_type,
         user_metadata=dict(m.user_metadata),
+        tags=dict(m.tags),
         system_metadata=dict(m.system_metadata),
         checksum_algorithm=m.checksum_algorithm,
         checksum_type=m.checksum_type,

@@ -183,6 +183,7 @@ class MultipartUpload:
     system_metadata: dict[str, str] = field(default_factory=dict)
     checksum_algorithm: str = ""  # lower case S3 algorithm name, "" for none
     checksum_type: str = ""  # "COMPOSITE" or "FULL_OBJECT" with an algorithm, else ""
+    tags: dict[str, str] = field(default_factory=dict)  # x-amz-tagging, for the version
 
 
 @dataclass(frozen=True)

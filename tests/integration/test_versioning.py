@@ -162,7 +162,7 @@ def test_tagging(s3) -> None:  # type: ignore[no-untyped-def]
 def test_multipart_completion_is_a_version(s3) -> None:  # type: ignore[no-untyped-def]
     bucket = new_bucket(s3)
     first = s3.put_object(Bucket=bucket, Key="mp", Body=b"small")["VersionId"]
-    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp", Tagging="part=of&a=b")["UploadId"]
     body = os.urandom(5 * MiB + 1)
     etag = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=1, Body=body)["ETag"]
     done = s3.complete_multipart_upload(
@@ -172,7 +172,8 @@ def test_multipart_completion_is_a_version(s3) -> None:  # type: ignore[no-untyp
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
     )
     assert done["VersionId"] not in (first, "null")
-    assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == body
+    got = s3.get_object(Bucket=bucket, Key="mp")
+    assert got["Body"].read() == body and got["TagCount"] == 2
     assert s3.get_object(Bucket=bucket, Key="mp", VersionId=first)["Body"].read() == b"small"
 
 

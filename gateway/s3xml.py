@@ -294,14 +294,38 @@ def parse_delete_objects(body: bytes) -> DeleteRequest:
     return DeleteRequest(keys=keys, quiet=quiet)
 
 
-def render_delete_result(deleted: Iterable[str], failed: Iterable[tuple[str, str, str]]) -> bytes:
-    """DeleteResult: Deleted keys, and Error entries of (key, code, message)."""
-    parts = [_wrap("Deleted", [_el("Key", key)]) for key in deleted]
+@dataclass(frozen=True)
+class DeletedEntry:
+    """One Deleted element: the version id asked for, and the delete marker
+    removed (by id) or added (marker_version_id), as S3 reports them."""
+
+    key: str
+    version_id: str = ""
+    delete_marker: bool = False
+    marker_version_id: str = ""
+
+
+def render_delete_result(
+    deleted: Iterable[str | DeletedEntry], failed: Iterable[tuple[str, str, str]]
+) -> bytes:
+    """DeleteResult: Deleted entries, and Error entries of (key, code, message)."""
+    parts = [_deleted(DeletedEntry(d) if isinstance(d, str) else d) for d in deleted]
     parts += [
         _wrap("Error", [_el("Key", key), _el("Code", code), _el("Message", message)])
         for key, code, message in failed
     ]
     return _document("DeleteResult", parts)
+
+
+def _deleted(entry: DeletedEntry) -> str:
+    parts = [_el("Key", entry.key)]
+    if entry.version_id:
+        parts.append(_el("VersionId", entry.version_id))
+    if entry.delete_marker:
+        parts.append(_el("DeleteMarker", "true"))
+    if entry.marker_version_id:
+        parts.append(_el("DeleteMarkerVersionId", entry.marker_version_id))
+    return _wrap("Deleted", parts)
 
 
 # --- multipart ----------------------------------------------------------------

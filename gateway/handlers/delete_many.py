@@ -61,20 +61,29 @@ async def delete_objects(
     await owned_bucket(state, route.bucket, access_key, deadline)
     limiter = asyncio.Semaphore(PARALLEL_DELETES)
 
-    async def delete_one(key: str, version: str | None) -> tuple[str, str, str] | None:
+    async def delete_one(
+        key: str, version: str | None
+    ) -> s3xml.DeletedEntry | tuple[str, str, str]:
         async with limiter:
             try:
                 check_key(key)
                 done = await state.metadata.delete_versioned(
                     route.bucket, key, version_id=version or "", timeout=deadline.remaining()
                 )
-                state.reclaimer.unreferenced(done.removed)
-                return None
             except errors.TesseraError as exc:
                 return key, exc.code, exc.message
+            state.reclaimer.unreferenced(done.removed)
+            if done.marker is not None:
+                return s3xml.DeletedEntry(key, version or "", True, done.marker.s3_version_id)
+            removed_marker = done.removed is not None and done.removed.delete_marker
+            return s3xml.DeletedEntry(
+                key,
+                version or "",
+                removed_marker,
+                (version or "") if removed_marker else "",
+            )
 
     outcomes = await asyncio.gather(*(delete_one(k, v) for k, v in wanted.keys))
-    failed = [o for o in outcomes if o is not None]
-    failed_keys = {o[0] for o in failed}
-    deleted = [] if wanted.quiet else [k for k, _ in wanted.keys if k not in failed_keys]
+    failed = [o for o in outcomes if isinstance(o, tuple)]
+    deleted = [] if wanted.quiet else [o for o in outcomes if isinstance(o, s3xml.DeletedEntry)]
     return xml_response(s3xml.render_delete_result(deleted, failed))

@@ -177,6 +177,19 @@ def test_multipart_completion_is_a_version(s3) -> None:  # type: ignore[no-untyp
     assert s3.get_object(Bucket=bucket, Key="mp", VersionId=first)["Body"].read() == b"small"
 
 
+def test_delete_objects_with_versions(s3) -> None:  # type: ignore[no-untyped-def]
+    bucket = new_bucket(s3)
+    ids = [s3.put_object(Bucket=bucket, Key="k", Body=b"%d" % n)["VersionId"] for n in range(2)]
+    result = s3.delete_objects(
+        Bucket=bucket,
+        Delete={"Objects": [{"Key": "k", "VersionId": ids[0]}, {"Key": "other"}]},
+    )
+    by_key = {d["Key"]: d for d in result["Deleted"]}
+    assert by_key["k"]["VersionId"] == ids[0]
+    assert by_key["other"]["DeleteMarker"] is True and by_key["other"]["DeleteMarkerVersionId"]
+    assert [v["VersionId"] for v in s3.list_object_versions(Bucket=bucket)["Versions"]] == [ids[1]]
+
+
 def test_unversioned_bucket_lists_null_versions(s3) -> None:  # type: ignore[no-untyped-def]
     bucket = new_bucket(s3, None)
     put = s3.put_object(Bucket=bucket, Key="k", Body=b"x")

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from gateway import s3xml
 from tessera import errors
-from tessera.model import ObjectVersion
+from tessera.model import NULL_VERSION_ID, VERSIONING_ENABLED, BucketInfo, ObjectVersion
 
 XML_TYPE = "application/xml"
 
@@ -60,3 +60,14 @@ def object_headers(version: ObjectVersion) -> dict[str, str]:
     if version.tags:
         headers["x-amz-tagging-count"] = str(len(version.tags))
     return headers
+
+
+def written_version_headers(bucket: BucketInfo, version: ObjectVersion) -> dict[str, str]:
+    """x-amz-version-id of a version just written, from the bucket status read
+    before the write. A concurrent PutBucketVersioning can make this header
+    stale, never the stored record (its S3 id is decided when applied)."""
+    if bucket.versioning == VERSIONING_ENABLED:
+        return {"x-amz-version-id": version.version_id}
+    if bucket.versioning:
+        return {"x-amz-version-id": NULL_VERSION_ID}
+    return {}

@@ -20,7 +20,7 @@ from gateway.body import StreamBody
 from gateway.deadline import Deadline
 from gateway.handlers.buckets import owned_bucket
 from gateway.read_path import read_range
-from gateway.responses import xml_response
+from gateway.responses import written_version_headers, xml_response
 from gateway.routing import Route
 from gateway.state import GatewayState
 from gateway.validation import check_key
@@ -101,7 +101,7 @@ async def copy_object(
     check_key(route.key)
     src_bucket, src_key, src_version = parse_copy_source(request.headers["x-amz-copy-source"])
     await owned_bucket(state, src_bucket, access_key, deadline)
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    bucket = await owned_bucket(state, route.bucket, access_key, deadline)
     if src_version:
         source = await state.metadata.get_object_version(
             src_bucket, src_key, src_version, timeout=deadline.remaining()
@@ -158,4 +158,5 @@ async def copy_object(
     response = xml_response(s3xml.render_copy_result(version.etag, version.last_modified))
     if source.s3_version_id:
         response.headers["x-amz-copy-source-version-id"] = source.s3_version_id
+    response.headers.update(written_version_headers(bucket, version))
     return response

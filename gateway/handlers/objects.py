@@ -36,14 +36,19 @@ from gateway.put_inputs import (
     user_metadata,
 )
 from gateway.read_path import read_range
-from gateway.responses import http_date, object_headers, quoted_etag
+from gateway.responses import (
+    http_date,
+    object_headers,
+    quoted_etag,
+    written_version_headers,
+)
 from gateway.routing import Route
 from gateway.state import GatewayState
 from gateway.validation import check_key
 from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, write_object
 from tessera import errors, limits, tagging
 from tessera.geometry import InvalidRange, parse_range
-from tessera.model import NULL_VERSION_ID, VERSIONING_ENABLED, ObjectVersion
+from tessera.model import ObjectVersion
 from tessera.multipart import part_range
 
 log = logging.getLogger(__name__)
@@ -89,12 +94,7 @@ async def put_object(
     state.reclaimer.unreferenced(replaced)
     metrics.BYTES_IN.inc(body.size_bytes)
     headers = {"ETag": quoted_etag(version)}
-    # The status read before the write: a concurrent PutBucketVersioning may
-    # make this header stale, never the stored record (decided when applied).
-    if bucket.versioning == VERSIONING_ENABLED:
-        headers["x-amz-version-id"] = version.version_id
-    elif bucket.versioning:
-        headers["x-amz-version-id"] = NULL_VERSION_ID
+    headers.update(written_version_headers(bucket, version))
     headers.update(
         {k: v for k, v in version.system_metadata.items() if k.startswith("x-amz-checksum-")}
     )

@@ -65,6 +65,7 @@ def test_noncurrent_versions_stay_readable(s3) -> None:  # type: ignore[no-untyp
         Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "k", "VersionId": ids[0]}
     )
     assert copied["CopySourceVersionId"] == ids[0]
+    assert copied["VersionId"] not in ids
     assert s3.get_object(Bucket=bucket, Key="copy")["Body"].read() == bodies[0]
     # deleting a version by id removes it; the others stay
     s3.delete_object(Bucket=bucket, Key="k", VersionId=ids[2])

@@ -24,6 +24,7 @@ import pytest
 from cli.local_cluster import LocalCluster
 
 pytestmark = pytest.mark.integration
+pytest.importorskip("awscli", reason="aws-cli v1 is in the test extra")
 
 MiB = 1024 * 1024
 BIG_FILE_BYTES = 200 * MiB

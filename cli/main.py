@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="first of the internal ports (metadata, then nodes)",
     )
     up.add_argument("--zones", type=int, default=3)
-    up.add_argument("--nodes-per-zone", type=int, default=3)
+    up.add_argument("--nodes-per-zone", type=int, default=4)
     up.set_defaults(role="up")
     from cli.admin import add_parser as add_admin
 

@@ -358,6 +358,27 @@ class MetadataClient:
             "key_count": reply.key_count,
         }
 
+    async def replica_statuses(self, *, timeout: float) -> list[dict[str, Any]]:
+        """Every configured replica's status (those that answer), each with its address."""
+        found = []
+        for address, stub in zip(self.addresses, self._stubs, strict=True):
+            try:
+                reply = await stub.ReplicaStatus(
+                    pb.Empty(), timeout=timeout, metadata=self._metadata
+                )
+            except grpc.aio.AioRpcError:
+                continue
+            found.append(
+                {
+                    "address": address,
+                    "replica_id": reply.replica_id,
+                    "applied_revision": reply.applied_revision,
+                    "state_digest": reply.state_digest,
+                    "key_count": reply.key_count,
+                }
+            )
+        return found
+
     async def fetch_checkpoint(self, *, timeout: float) -> AsyncIterator[tuple[str, bytes, bool]]:
         """A checkpoint of the first address's state, as (file, data, last) chunks.
 

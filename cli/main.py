@@ -2,6 +2,7 @@
 
 tessera metadata | node | gateway   run one role (flags or TESSERA_* vars)
 tessera up                          run a whole local cluster
+tessera chaos list | run            the chaos harness (chaos/cli.py)
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--zones", type=int, default=3)
     up.add_argument("--nodes-per-zone", type=int, default=2)
     up.set_defaults(role="up")
+    chaos = sub.add_parser("chaos", help="break a local cluster on a seeded schedule, report")
+    chaos.set_defaults(role="chaos")
+    chaos.add_argument("chaos_args", nargs=argparse.REMAINDER, help="list | run … (see --help)")
     return parser
 
 
@@ -47,6 +51,10 @@ def main(argv: list[str] | None = None) -> None:
         from cli.up import run_up
 
         sys.exit(run_up(args))
+    if args.role == "chaos":
+        from chaos.cli import main as run_chaos
+
+        run_chaos(args.chaos_args)
     settings = config.load(args.settings_type, vars(args), os.environ)
     if args.role == "metadata":
         from metadata.main import main as run

@@ -286,7 +286,7 @@ class Run:
             plan = bitrot.plan(
                 files, step.param("pick_seed"), step.param("files"), step.param("flips_per_file")
             )
-            bitrot.apply(plan)
+            plan = bitrot.apply(plan)
             shown = "; ".join(
                 f"{f.path.parent.parent.parent.name}/{f.path.name} @ {list(f.offsets)}"
                 for f in plan

@@ -31,10 +31,15 @@ def plan(files: list[Path], pick_seed: int, count: int, flips_per_file: int) -> 
         by_version.setdefault(p.name.rsplit(".", 1)[0], []).append(p)
     versions = sorted(by_version)
     rng.shuffle(versions)
-    chosen = []
-    for version in versions[:count]:
+    chosen: list[Flip] = []
+    for version in versions:
+        if len(chosen) == count:
+            break
         path = rng.choice(by_version[version])
-        size = path.stat().st_size
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            continue  # reclaimed since the listing (an overwrite or delete)
         if size == 0:
             continue
         offsets = tuple(sorted(rng.randrange(size) for _ in range(flips_per_file)))
@@ -42,11 +47,18 @@ def plan(files: list[Path], pick_seed: int, count: int, flips_per_file: int) -> 
     return chosen
 
 
-def apply(flips: list[Flip]) -> None:
+def apply(flips: list[Flip]) -> list[Flip]:
+    """Flips the bytes; returns the flips done (a file reclaimed meanwhile is skipped)."""
+    done = []
     for flip in flips:
-        with open(flip.path, "r+b") as f:
-            for offset in flip.offsets:
-                f.seek(offset)
-                byte = f.read(1)
-                f.seek(offset)
-                f.write(bytes([byte[0] ^ 0xFF]))
+        try:
+            with open(flip.path, "r+b") as f:
+                for offset in flip.offsets:
+                    f.seek(offset)
+                    byte = f.read(1)
+                    f.seek(offset)
+                    f.write(bytes([byte[0] ^ 0xFF]))
+        except FileNotFoundError:
+            continue
+        done.append(flip)
+    return done

@@ -1,4 +1,5 @@
-"""The report of a chaos run: report.md plus timeline.png in one directory.
+"""The report of a chaos run: report.md, timeline.png and history.jsonl (every
+recorded request) in one directory.
 
 The seed and git revision come first; then what was done (the schedule and
 the events as they happened, skipped faults with their reason), what held
@@ -9,6 +10,8 @@ measured in this run or labelled as an assumption; what the build lacks
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -220,7 +223,7 @@ def _figures_lines(result: RunResult) -> list[str]:
         how = (
             "through repair"
             if result.repair_present
-            else "by restarting what was killed (no repair in this build)"
+            else "by healing the fault (restart, SIGCONT, rules lifted), not by repair"
         )
         if not degraded:
             lines.append("- redundancy: no version was seen below full redundancy")
@@ -263,4 +266,7 @@ def write(result: RunResult, directory: Path) -> Path:
     png = _timeline_png(result, directory / "timeline.png")
     path = directory / "report.md"
     path.write_text(render(result, png))
+    with open(directory / "history.jsonl", "w") as f:
+        for r in result.records:
+            f.write(json.dumps(dataclasses.asdict(r)) + "\n")
     return path

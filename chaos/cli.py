@@ -62,7 +62,7 @@ def run_command(args: argparse.Namespace) -> int:
         result, path = runner.run(name, args.seed, out, args.seconds, args.convergence_seconds)
         if not args.keep_data:
             shutil.rmtree(path.parent / "work", ignore_errors=True)
-        verdict = "PASSED" if result.passed else "FAILED"
+        verdict = result.verdict
         print(f"chaos: {name}: {verdict} in {time.monotonic() - began:.0f} s — {path}", flush=True)
         index.append(f"| {name} | {args.seed} | {verdict} | {path.relative_to(out)} |")
         if not result.passed:

@@ -46,6 +46,8 @@ class Redundancy:
     min_margin: int  # fewest spare shards (shards on up nodes - k) over all versions
     zone_rule_broken: tuple[str, ...]
     shard_problems: tuple[str, ...] = ()  # from a full shard read (verify=True)
+    bad_shards: frozenset[tuple[str, int]] = frozenset()  # (version id, shard index)
+    current: frozenset[str] = frozenset()  # version ids listed
 
     @property
     def all_full(self) -> bool:
@@ -215,7 +217,15 @@ class ChaosCluster:
             margins.append(len(healthy) - v.data_shards)
             if zone_ok and len(healthy) == v.geometry.total_shards:
                 full += 1
-        return Redundancy(len(versions), full, min(margins, default=0), tuple(broken), tuple(notes))
+        return Redundancy(
+            len(versions),
+            full,
+            min(margins, default=0),
+            tuple(broken),
+            tuple(notes),
+            frozenset(problems),
+            frozenset(v.version_id for v in versions),
+        )
 
     async def _read_every_shard(
         self, cmap: ClusterMapView, versions: list[ObjectVersion]

@@ -141,7 +141,7 @@ def render(result: RunResult, png_written: bool) -> str:
         f"`tessera chaos run --scenario {s.scenario} --seed {s.seed}`)",
         f"- **git revision**: {result.revision}",
         f"- started: {result.started_at}; cluster: {result.shape}",
-        f"- **result: {'PASSED' if result.passed else 'FAILED'}**",
+        f"- **result: {result.verdict}**",
         "",
         "## What was done",
         "",
@@ -243,6 +243,22 @@ def _figures_lines(result: RunResult) -> list[str]:
         lines.append(
             f"- after the run: {final.full}/{final.versions} versions at full redundancy "
             f"(every shard read back and checksummed from its node)"
+        )
+    if final is not None and result.flipped:
+        current = [f for f in result.flipped if f[0] in final.current]
+        caught = [f for f in current if (f[0], f[1]) in final.bad_shards]
+        lines.append(
+            f"- bit rot: {len(result.flipped)} shards flipped; {len(current)} belong to versions "
+            f"still current after the run (the rest were overwritten or deleted); of those, "
+            f"{len(caught)} failed their checksum on the final read from their node"
+            + (
+                ""
+                if len(caught) == len(current)
+                else f" and {len(current) - len(caught)} were repaired or passed undetected: "
+                + ", ".join(
+                    f"{v}.{i} on {n}" for v, i, n in current if (v, i) not in final.bad_shards
+                )
+            )
         )
     if result.repair_present:
         last = result.samples.repair_metrics[-1][1]

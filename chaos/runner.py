@@ -82,10 +82,29 @@ class RunResult:
     geometry: tuple[int, int] = (4, 2)
     zones: int = 3
     error: str = ""
+    flipped: list[tuple[str, int, str]] = field(default_factory=list)  # version, shard, node
+
+    @property
+    def inconclusive(self) -> bool:
+        """A scheduled fault was not injected (skipped, or its injection failed)."""
+        return any(
+            e.action == "skipped" or (e.action == "note" and "inject failed" in e.detail)
+            for e in self.events
+        )
 
     @property
     def passed(self) -> bool:
-        return not self.error and all(v.held is not False for v in self.verdicts)
+        return (
+            not self.error
+            and not self.inconclusive
+            and all(v.held is not False for v in self.verdicts)
+        )
+
+    @property
+    def verdict(self) -> str:
+        if self.error or any(v.held is False for v in self.verdicts):
+            return "FAILED"
+        return "INCONCLUSIVE (a fault was not injected)" if self.inconclusive else "PASSED"
 
 
 def git_revision() -> str:
@@ -287,6 +306,10 @@ class Run:
                 files, step.param("pick_seed"), step.param("files"), step.param("flips_per_file")
             )
             plan = bitrot.apply(plan)
+            for f in plan:
+                version, shard = f.path.name.rsplit(".", 1)
+                node = f.path.parent.parent.parent.name
+                self.result.flipped.append((version, int(shard), node))
             shown = "; ".join(
                 f"{f.path.parent.parent.parent.name}/{f.path.name} @ {list(f.offsets)}"
                 for f in plan

@@ -79,8 +79,8 @@ class ChaosCluster:
         self.prefixes[node_id] = [*env, *self.prefixes.get(node_id, [])]
         return p
 
-    def small_disk(self, node_id: str, size_bytes: int) -> None:
-        self.disks.mount(self.local.node_data_dir(node_id), size_bytes)
+    def small_disk(self, node_id: str, size_bytes: int, free_bytes: int) -> None:
+        self.disks.mount(self.local.node_data_dir(node_id), size_bytes, free_bytes)
 
     def start_process(self, name: str) -> None:
         prefix = list(self.prefixes.get(name, []))

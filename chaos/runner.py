@@ -242,9 +242,15 @@ class Run:
                 )
             elif step.fault == "disk_full":
                 for name in step.targets:
-                    self.cluster.small_disk(name, int(step.param("size_bytes")))
+                    self.cluster.small_disk(
+                        name, int(step.param("size_bytes")), int(step.param("free_bytes", 0))
+                    )
                 self.event(
-                    "setup", step, step.targets, f"tmpfs of {step.param('size_bytes')} bytes"
+                    "setup",
+                    step,
+                    step.targets,
+                    f"tmpfs of {step.param('size_bytes')} bytes, "
+                    f"{step.param('free_bytes', 0)} free",
                 )
             elif step.fault == "latency":
                 for name in step.targets:

@@ -158,7 +158,15 @@ def _clock_skew(rng: random.Random, nodes: Nodes) -> list[Step]:
 
 def _disk_full(rng: random.Random, nodes: Nodes) -> list[Step]:
     node = rng.choice([n for n, _ in nodes])
-    return [Step(0.0, "disk_full", (node,), 0.0, (("size_bytes", 3 * 1024 * 1024),))]
+    return [
+        Step(
+            0.0,
+            "disk_full",
+            (node,),
+            0.0,
+            (("size_bytes", 8 * 1024 * 1024), ("free_bytes", 768 * 1024)),
+        )
+    ]
 
 
 REGISTRY: dict[str, Scenario] = {

@@ -11,7 +11,9 @@ class SmallDisks:
     def __init__(self) -> None:
         self.mounted: list[Path] = []
 
-    def mount(self, path: Path, size_bytes: int) -> None:
+    def mount(self, path: Path, size_bytes: int, free_bytes: int = 0) -> None:
+        """A tmpfs of size_bytes at path; with free_bytes, a ballast file leaves only
+        that much free (the workload's live data alone may never fill it)."""
         path.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             ["mount", "-t", "tmpfs", "-o", f"size={size_bytes}", "tessera-chaos", str(path)],
@@ -19,6 +21,9 @@ class SmallDisks:
             capture_output=True,
         )
         self.mounted.append(path)
+        if free_bytes:
+            with open(path / "chaos-ballast", "wb") as f:
+                f.write(b"\0" * max(0, size_bytes - free_bytes))
 
     def close(self) -> list[str]:
         failed = []

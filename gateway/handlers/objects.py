@@ -12,6 +12,7 @@ and stream the data stripe by stripe.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiohttp import web
 
@@ -66,6 +67,7 @@ async def put_object(
         content_md5=content_md5(request),
         payload_sha256=auth.expected_payload_sha256,
         checksums=checksums,
+        **write_conditions(request),
     )
     await owned_bucket(state, route.bucket, access_key, deadline)
     geometry = state.policy.geometry
@@ -130,6 +132,17 @@ def _selected_part(request: web.Request, version: ObjectVersion) -> tuple[int, i
     if number > len(version.segments):
         raise errors.InvalidPartNumber()
     return part_range([s.size_bytes for s in version.segments], number - 1)
+
+
+def write_conditions(request: web.Request) -> dict[str, Any]:
+    """If-None-Match: * and If-Match on a write (S3 supports no other forms)."""
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise errors.NotImplemented("If-None-Match on a write accepts only *.")
+    return {
+        "if_none_match_star": if_none_match is not None,
+        "if_match_etag": request.headers.get("If-Match", "").strip(),
+    }
 
 
 async def _answer(

@@ -98,6 +98,7 @@ class ShardSender:
         )
         self.stored = False
         self._sent_chunks = 0
+        self.task: asyncio.Task[None] | None = None  # the running stream, once started
 
     async def _requests(self):  # type: ignore[no-untyped-def]
         yield pb.PutShardRequest(header=self._header)
@@ -132,7 +133,37 @@ class ShardSender:
         try:
             await asyncio.wait_for(self._queue.put(chunk), SLOW_SHARD_SECONDS)
         except TimeoutError:
-            self.error = errors.ServiceUnavailable(f"node {self.node_id} is too slow")
+            self.drop(f"node {self.node_id} is too slow")
+
+    def drop(self, reason: str) -> None:
+        """Gives up on this shard: its stream is cancelled (the node keeps
+        nothing of a stream that did not Finish)."""
+        if self.error is None:
+            self.error = errors.ServiceUnavailable(reason)
+            log.warning("shard %d to %s dropped: %s", self.shard_index, self.node_id, reason)
+        if self.task is not None:
+            self.task.cancel()
+
+
+async def _await_quorum(senders: list[ShardSender], quorum: int) -> None:
+    """Waits for every shard stream to end, but once the write quorum is
+    durable gives the others only SLOW_SHARD_SECONDS more: one slow disk or
+    hung node does not hold the PUT (its shard is repaired later)."""
+    pending = {s.task for s in senders if s.task is not None and not s.task.done()}
+    loop = asyncio.get_running_loop()
+    grace_ends: float | None = None
+    while pending:
+        timeout = None if grace_ends is None else max(0.0, grace_ends - loop.time())
+        done, pending = await asyncio.wait(
+            pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if not done:
+            break
+        if grace_ends is None and sum(s.stored for s in senders) >= quorum:
+            grace_ends = loop.time() + SLOW_SHARD_SECONDS
+    for sender in senders:
+        if sender.task in pending:
+            sender.drop(f"node {sender.node_id} did not confirm in time")
 
 
 def _process_stripe(
@@ -206,11 +237,14 @@ async def store_shard_set(
     failure: Exception | None = None
     async with asyncio.TaskGroup() as group:
         tasks = [group.create_task(s.run(deadline.remaining())) for s in senders]
+        for sender, task in zip(senders, tasks, strict=True):
+            sender.task = task
         try:
             await _stream_stripes(body, geometry, senders, policy, digests, loop, executor)
             trailers = await body.finish()
             verified = digests.check(trailers)
             await asyncio.gather(*(s.send(None) for s in senders))
+            await _await_quorum(senders, policy.write_quorum)
         except Exception as exc:  # re-raised below, once every stream is cancelled
             failure = exc
             for t in tasks:

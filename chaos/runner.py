@@ -380,11 +380,26 @@ class Run:
                 return
             time.sleep(SAMPLE_SECONDS)
 
+    def _verified_redundancy(self) -> Redundancy:
+        """Every shard read back with its checksums. Reading is what finds a
+        corrupt shard that no scrub pass reached yet (the node quarantines it and
+        reports it), so with repair in the build this waits, within the
+        convergence time, for repair to rebuild what the reads found."""
+        deadline = time.monotonic() + self.convergence_seconds
+        while True:
+            found = self.cluster.redundancy(BUCKET, verify=True)
+            healthy = found.all_full and not found.shard_problems
+            if healthy or not self.result.samples.repair_metrics:
+                return found
+            if time.monotonic() > deadline:
+                return found
+            time.sleep(SAMPLE_SECONDS)
+
     def _final_checks(self) -> None:
         self.workload.final_reads()
         records = list(self.workload.records)
         self.result.verdicts = invariants.check_history(records, self.workload.conditional_enforced)
-        self.result.final_redundancy = self.cluster.redundancy(BUCKET, verify=True)
+        self.result.final_redundancy = self._verified_redundancy()
         self.result.verdicts.append(self._redundancy_verdict())
         self.result.verdicts.append(self._replicas_verdict())
         self.result.repair_present = bool(self.result.samples.repair_metrics)

@@ -264,8 +264,9 @@ def _figures_lines(result: RunResult) -> list[str]:
         last = result.samples.repair_metrics[-1][1]
         first = result.samples.repair_metrics[0][1]
         for name in sorted(last):
-            if "bytes" in name:
-                lines.append(f"- repair: {name} {last[name] - first.get(name, 0.0):.0f}")
+            if name.endswith("_bytes_total"):  # counters: what the run added
+                added = last[name] - first.get(name, 0.0)
+                lines.append(f"- repair over the run: {name} +{added:.0f}")
     else:
         lines.append(
             "- repair bytes: repair not available in this build (no tessera_repair_* metrics)"

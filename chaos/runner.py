@@ -149,10 +149,12 @@ class Sampler:
             self.samples.down.append((t, down))
             found = self.cluster.redundancy(BUCKET)
             self.samples.redundancy.append((t, found.versions, found.full, found.min_margin))
+            # The repair leader's figures (every replica exports the gauges; only
+            # the leader's move): the replica whose tessera_repair_leader is 1.
             for name in self.cluster.layout.metadata_names():
                 metrics = self.cluster.metrics(name)
                 repair = {k: v for k, v in metrics.items() if k.startswith("tessera_repair_")}
-                if repair:
+                if repair and repair.get("tessera_repair_leader", 1.0) == 1.0:
                     self.samples.repair_metrics.append((t, repair))
                     break
             return found

@@ -34,7 +34,7 @@ LIVENESS = b"l/"
 APPLIED = b"s/applied"
 EPOCH = b"s/epoch"
 REQUEST = b"r/"
-PROBLEM = b"p/"
+PROBLEM = b"x/"  # shard problem reports (p/ is multipart parts)
 REPAIR_RATE = b"s/repair_rate"
 REQUEST_BY_POSITION = b"q/"
 

@@ -58,6 +58,7 @@ class WriteRequest:
     payload_sha256: str | None = None  # from a signed x-amz-content-sha256
     # x-amz-checksum-<algorithm>: the base64 value, or None when it comes in the trailer
     checksums: dict[str, str | None] = field(default_factory=dict)
+    acl: str = ""  # canned ACL of the new version; "" is private
 
 
 @dataclass
@@ -270,6 +271,7 @@ async def write_object(
             **{f"x-amz-checksum-{a}": v for a, v in stored.checksums.items()},
         },
         request_id=ids.new_request_id(),
+        acl=request.acl,
     )
     replaced = await metadata.put_object(version, timeout=deadline.remaining())
     return version, replaced

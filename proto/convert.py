@@ -163,6 +163,7 @@ def upload_to_pb(u: MultipartUpload) -> pb.UploadRecord:
         system_metadata=u.system_metadata,
         checksum_algorithm=u.checksum_algorithm,
         checksum_type=u.checksum_type,
+        acl=u.acl,
     )
 
 
@@ -178,6 +179,7 @@ def upload_from_pb(m: pb.UploadRecord) -> MultipartUpload:
         system_metadata=dict(m.system_metadata),
         checksum_algorithm=m.checksum_algorithm,
         checksum_type=m.checksum_type,
+        acl=m.acl,
     )
 
 

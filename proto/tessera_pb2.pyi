@@ -442,7 +442,7 @@ class SegmentRecord(_message.Message):
     def __init__(self, shard_set_id: _Optional[str] = ..., part_number: _Optional[int] = ..., size_bytes: _Optional[int] = ..., etag: _Optional[str] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., chunk_size_bytes: _Optional[int] = ..., placement: _Optional[_Iterable[_Union[ShardPlacement, _Mapping]]] = ..., last_modified: _Optional[float] = ..., checksums: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class UploadRecord(_message.Message):
-    __slots__ = ("bucket", "key", "upload_id", "initiated", "owner", "content_type", "user_metadata", "system_metadata", "checksum_algorithm", "checksum_type")
+    __slots__ = ("bucket", "key", "upload_id", "initiated", "owner", "content_type", "user_metadata", "system_metadata", "checksum_algorithm", "checksum_type", "acl")
     class UserMetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -467,6 +467,7 @@ class UploadRecord(_message.Message):
     SYSTEM_METADATA_FIELD_NUMBER: _ClassVar[int]
     CHECKSUM_ALGORITHM_FIELD_NUMBER: _ClassVar[int]
     CHECKSUM_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ACL_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     upload_id: str
@@ -477,7 +478,8 @@ class UploadRecord(_message.Message):
     system_metadata: _containers.ScalarMap[str, str]
     checksum_algorithm: str
     checksum_type: str
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., initiated: _Optional[float] = ..., owner: _Optional[str] = ..., content_type: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., system_metadata: _Optional[_Mapping[str, str]] = ..., checksum_algorithm: _Optional[str] = ..., checksum_type: _Optional[str] = ...) -> None: ...
+    acl: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., initiated: _Optional[float] = ..., owner: _Optional[str] = ..., content_type: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., system_metadata: _Optional[_Mapping[str, str]] = ..., checksum_algorithm: _Optional[str] = ..., checksum_type: _Optional[str] = ..., acl: _Optional[str] = ...) -> None: ...
 
 class CreateUploadRequest(_message.Message):
     __slots__ = ("upload", "request_id")

@@ -194,6 +194,7 @@ class MultipartUpload:
     system_metadata: dict[str, str] = field(default_factory=dict)
     checksum_algorithm: str = ""  # lower case S3 algorithm name, "" for none
     checksum_type: str = ""  # "COMPOSITE" or "FULL_OBJECT" with an algorithm, else ""
+    acl: str = ""  # canned ACL the completed object gets; "" is private
 
 
 @dataclass(frozen=True)

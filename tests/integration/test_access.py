@@ -136,6 +136,22 @@ def test_public_read_object_and_acls(cluster: LocalCluster, users: dict[str, str
     assert anonymous(cluster, "GET", f"/{bucket}/open.txt")[0] == 403
     alice.put_object_acl(Bucket=bucket, Key="closed.txt", ACL="public-read")
     assert anonymous(cluster, "GET", f"/{bucket}/closed.txt")[:1] == (200,)
+    upload = alice.create_multipart_upload(Bucket=bucket, Key="multi.bin", ACL="public-read")
+    part = alice.upload_part(
+        Bucket=bucket, Key="multi.bin", UploadId=upload["UploadId"], PartNumber=1, Body=b"m" * 10
+    )
+    alice.complete_multipart_upload(
+        Bucket=bucket,
+        Key="multi.bin",
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    assert anonymous(cluster, "GET", f"/{bucket}/multi.bin")[:3:2] == (200, b"m" * 10)
+    copied = alice.copy_object(
+        Bucket=bucket, Key="copy.txt", CopySource={"Bucket": bucket, "Key": "closed.txt"}
+    )
+    assert copied["CopyObjectResult"]["ETag"]
+    assert anonymous(cluster, "GET", f"/{bucket}/copy.txt")[0] == 403  # a copy starts private
 
 
 def test_bucket_policy_grants_a_prefix(cluster: LocalCluster, users: dict[str, str]) -> None:

@@ -128,6 +128,24 @@ def policy_allows_get(policy_text: str, bucket: str, key: str) -> bool:
     )
 
 
+def whole_bucket_policy(bucket: str) -> str:
+    """The policy that lets anyone read every object of bucket (the console's "public")."""
+    statement = {
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": GET_OBJECT,
+        "Resource": f"{_ARN_PREFIX}{bucket}/*",
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def grants_whole_bucket(policy_text: str, bucket: str) -> bool:
+    if not policy_text:
+        return False
+    whole = f"{_ARN_PREFIX}{bucket}/*"
+    return any(g.resource == whole for g in parse_policy(policy_text, bucket))
+
+
 def anonymous_read_allowed(bucket_policy: str, object_acl: str, bucket: str, key: str) -> bool:
     """Whether anyone (signed or not) may GET/HEAD bucket/key."""
     return object_acl == "public-read" or policy_allows_get(bucket_policy, bucket, key)

@@ -5,9 +5,9 @@ Every function acts as the signed-in access key: a bucket it does not own is
 AccessDenied, as on the S3 endpoint. Secrets are looked up only to sign and
 never leave this module except as a signature inside a URL.
 
-Public/private access and object versions do not exist in Tessera yet; their
-functions raise NotAvailable, and each is the one place to fill in when the
-S3-compatibility work adds bucket ACLs/policies and versioning.
+The public/private switch is a bucket policy granting anyone s3:GetObject on
+every object (docs/access.md). Object versions do not exist in Tessera yet;
+object_versions raises NotAvailable, the one place to fill in with versioning.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from gateway.deadline import Deadline
 from gateway.handlers.buckets import owned_bucket
 from gateway.state import GatewayState
 from gateway.validation import check_bucket_name, check_key
-from tessera import errors, limits
-from tessera.model import NODE_UP, ObjectVersion, ShardSet
+from tessera import access, errors, limits
+from tessera.model import NODE_UP, BucketInfo, ObjectVersion, ShardSet
 
 DELIMITER = "/"
 
@@ -33,20 +33,28 @@ def _deadline() -> Deadline:
     return Deadline(limits.METADATA_CALL_TIMEOUT_SECONDS)
 
 
+def _access_of(bucket: BucketInfo) -> dict[str, Any]:
+    """public: the bucket policy lets anyone read every object (docs/access.md)."""
+    return {
+        "public": access.grants_whole_bucket(bucket.policy, bucket.name),
+        "has_policy": bool(bucket.policy),
+    }
+
+
 async def bucket_access(state: GatewayState, bucket: str) -> dict[str, Any]:
-    """Whether anonymous reads are allowed. Fill in with bucket ACLs/policies."""
-    raise NotAvailable(
-        "Public/private access is not available yet: bucket ACLs and policies are not "
-        "implemented. Every bucket is private (signed requests only)."
-    )
+    """Whether anonymous reads of every object are allowed."""
+    found = await state.metadata.get_bucket(bucket, timeout=_deadline().remaining())
+    return _access_of(found)
 
 
 async def set_bucket_access(state: GatewayState, bucket: str, public: bool) -> dict[str, Any]:
-    """Makes a bucket public-read or private. Fill in with bucket ACLs/policies."""
-    raise NotAvailable(
-        "Switching a bucket public or private is not available yet: bucket ACLs and "
-        "policies are not implemented."
+    """Public: a bucket policy granting anyone s3:GetObject on every object.
+    Private: no bucket policy (objects with a public-read ACL stay readable)."""
+    policy = access.whole_bucket_policy(bucket) if public else ""
+    updated = await state.metadata.set_bucket_access(
+        bucket, "policy", policy, timeout=_deadline().remaining()
     )
+    return _access_of(updated)
 
 
 async def object_versions(state: GatewayState, bucket: str, key: str) -> dict[str, Any]:
@@ -92,7 +100,7 @@ async def list_buckets(state: GatewayState, access_key: str) -> dict[str, Any]:
             {
                 "name": b.name,
                 "created_at": b.created_at,
-                "access": await _optional(bucket_access, state, b.name),
+                "access": {"available": True, **_access_of(b)},
             }
             for b in found
         ]

@@ -72,6 +72,14 @@ def test_unsupported_or_malformed_policies_are_refused(text: str) -> None:
         access.parse_policy(text, "b")
 
 
+def test_whole_bucket_policy() -> None:
+    text = access.whole_bucket_policy("b")
+    assert access.grants_whole_bucket(text, "b")
+    assert access.policy_allows_get(text, "b", "any/key")
+    assert not access.grants_whole_bucket(policy("arn:aws:s3:::b/p/*"), "b")
+    assert not access.grants_whole_bucket("", "b")
+
+
 def test_anonymous_read_needs_a_grant() -> None:
     assert access.anonymous_read_allowed("", "public-read", "b", "k")
     assert not access.anonymous_read_allowed("", "", "b", "k")

@@ -4,12 +4,14 @@ CLI as a subprocess (docs/access.md)."""
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -267,3 +269,34 @@ def test_admin_status_and_users(cluster: LocalCluster, users: dict[str, str]) ->
     admin(cluster, "user", "delete", temp)
     assert temp not in admin(cluster, "user", "list").stdout
     assert key[0] not in admin(cluster, "key", "list").stdout
+
+
+def test_console_signs_in_with_a_users_key(cluster: LocalCluster, users: dict[str, str]) -> None:
+    key = new_key(cluster, users["bob"])
+    bob = client_for(cluster, key)
+    bucket = f"con-{uuid.uuid4().hex[:8]}"
+    bob.create_bucket(Bucket=bucket)
+    base = f"http://127.0.0.1:{cluster.layout.admin_port}/console/api"
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+
+    def call(method: str, path: str, data: bytes | None = None) -> tuple[int, bytes]:
+        try:
+            with opener.open(
+                urllib.request.Request(base + path, data=data, method=method), timeout=30
+            ) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    form = urllib.parse.urlencode({"access_key": key[0], "secret_key": key[1]}).encode()
+    call("POST", "/session", form)
+    status, body = call("GET", "/buckets")
+    assert status == 200
+    assert bucket in [b["name"] for b in json.loads(body)["buckets"]]
+    admin(cluster, "key", "revoke", key[0])
+    deadline = time.monotonic() + REVOCATION_WAIT_SECONDS
+    while call("GET", "/session")[0] != 401:
+        assert time.monotonic() < deadline, "the revoked key's session lives on"
+        time.sleep(0.2)

@@ -97,12 +97,14 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         bucket, key = split_request(request.host, request.raw_path, state.settings.domains)
         operation = operation_for(request.method, bucket, key, request.query)
         route = Route(bucket=bucket, key=key, operation=operation)
+        # Before authenticating, so that refusals carry the bucket's CORS headers
+        # too (a page can then read why it was refused), as S3 does.
+        await cors.note_bucket_rules(request, state, route)
         # Handlers get the requester's bucket owner id (tessera.access.owner_id;
         # the root key owns as itself; "" for an anonymous request).
         access_key = (
             "" if operation in SELF_AUTHENTICATED else await authenticate(request, state, operation)
         )
-        await cors.note_bucket_rules(request, state, route)
         if operation.startswith("Unsupported:"):
             raise errors.NotImplemented(f"{operation.split(':', 1)[1]} is not implemented.")
         response = await HANDLERS[operation](request, state, route, access_key)

@@ -96,6 +96,10 @@ async def _read_version(
     (tessera/access.py); AccessDenied otherwise — also for a missing key, so
     that a non-owner learns nothing about what the bucket holds."""
     check_key(route.key)
+    if not access_key and any(name.startswith("response-") for name in request.query):
+        raise errors.InvalidRequest(
+            "Request specific response headers cannot be used for anonymous GET requests."
+        )
     bucket = await state.metadata.get_bucket(route.bucket, timeout=deadline.remaining())
     if access_key and bucket.owner == access_key:
         return await state.metadata.get_object(

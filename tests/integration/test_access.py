@@ -129,6 +129,8 @@ def test_public_read_object_and_acls(cluster: LocalCluster, users: dict[str, str
     status, _, body = anonymous(cluster, "GET", f"/{bucket}/open.txt")
     assert (status, body) == (200, b"for everyone")
     assert anonymous(cluster, "HEAD", f"/{bucket}/open.txt")[0] == 200
+    overridden = f"/{bucket}/open.txt?response-content-type=text/html"
+    assert anonymous(cluster, "GET", overridden)[0] == 400  # overrides need a signature
     assert anonymous(cluster, "GET", f"/{bucket}/closed.txt")[0] == 403
     assert anonymous(cluster, "GET", f"/{bucket}?list-type=2")[0] == 403
     assert anonymous(cluster, "PUT", f"/{bucket}/new.txt")[0] == 403
@@ -228,6 +230,11 @@ def test_bucket_cors(cluster: LocalCluster, users: dict[str, str]) -> None:
     assert headers["Access-Control-Expose-Headers"] == "ETag"
     _, headers, _ = anonymous(cluster, "GET", f"/{bucket}/page.js", {"Origin": "https://x.test"})
     assert "Access-Control-Allow-Origin" not in headers
+    status, headers, _ = anonymous(cluster, "PUT", f"/{bucket}/page.js", {"Origin": origin})
+    assert status == 403  # no rule allows PUT: no CORS headers
+    assert "Access-Control-Allow-Origin" not in headers
+    status, headers, _ = anonymous(cluster, "GET", f"/{bucket}/missing.js", {"Origin": origin})
+    assert status == 403 and headers["Access-Control-Allow-Origin"] == origin
     alice.delete_bucket_cors(Bucket=bucket)
     with pytest.raises(ClientError) as caught:
         alice.get_bucket_cors(Bucket=bucket)

@@ -70,7 +70,11 @@ def create_access_key(overlay: Overlay, m: CreateAccessKey) -> AccessKeyInfo:
         raise errors.InvalidArgument("An access key id is 1-128 characters.")
     if overlay.get(keys.access_key_key(m.access_key_id)) is not None:
         raise errors.EntityAlreadyExists("The access key id is taken.")
-    key = AccessKeyInfo(m.access_key_id, m.user, bytes.fromhex(m.sealed_secret_hex), m.created_at)
+    try:
+        sealed = bytes.fromhex(m.sealed_secret_hex)
+    except ValueError as exc:  # an S3 outcome, never a crash of apply
+        raise errors.InvalidArgument("The sealed secret is not hex.") from exc
+    key = AccessKeyInfo(m.access_key_id, m.user, sealed, m.created_at)
     overlay.put(keys.access_key_key(m.access_key_id), access_key_to_json(key))
     return key
 

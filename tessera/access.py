@@ -80,7 +80,7 @@ def parse_policy(text: str, bucket: str) -> tuple[Grant, ...]:
         raise errors.MalformedPolicy("Policies are at most 20 KB.")
     try:
         doc = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurd nesting
         raise errors.MalformedPolicy() from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("Statement"), list | dict):
         raise errors.MalformedPolicy("Missing required field Statement")
@@ -201,18 +201,24 @@ def cors_to_json(rules: list[CorsRule]) -> str:
 
 
 def cors_from_json(text: str) -> list[CorsRule]:
+    """The rules of cors_to_json's text; InvalidArgument for anything else
+    (a log entry must fail as an S3 outcome, never as a crash of apply)."""
     if not text:
         return []
-    return [
-        CorsRule(
-            tuple(r["origins"]),
-            tuple(r["methods"]),
-            tuple(r["headers"]),
-            tuple(r["expose"]),
-            r["max_age"],
-        )
-        for r in json.loads(text)
-    ]
+    try:
+        rules = [
+            CorsRule(
+                tuple(str(o) for o in r["origins"]),
+                tuple(str(m) for m in r["methods"]),
+                tuple(str(h) for h in r["headers"]),
+                tuple(str(h) for h in r["expose"]),
+                None if r["max_age"] is None else int(r["max_age"]),
+            )
+            for r in json.loads(text)
+        ]
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise errors.InvalidArgument("malformed CORS rules") from exc
+    return rules
 
 
 def _wildcard_match(pattern: str, value: str, *, fold: bool) -> bool:

@@ -72,6 +72,12 @@ def test_bucket_access_fields(state: StateMachine) -> None:
     ]:
         with pytest.raises(code):
             one(state, SetBucketAccess(rid, "b", field, value))
+    for rid, bad_cors in [("c1", "not json"), ("c2", "[{}]"), ("c3", '[{"origins": 1}]')]:
+        with pytest.raises(errors.InvalidArgument):
+            one(state, SetBucketAccess(rid, "b", "cors", bad_cors))
+    one(state, CreateUser("u", "carol", 1.0))
+    with pytest.raises(errors.InvalidArgument):
+        one(state, CreateAccessKey("k", "TK", "carol", "not hex", 1.0))
     one(state, SetBucketAccess("s6", "b", "policy", ""))
     bucket = state.get_bucket("b")
     assert (bucket.acl, bucket.policy) == ("private", "")

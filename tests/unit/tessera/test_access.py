@@ -56,6 +56,7 @@ def test_principal_forms() -> None:
     [
         "not json",
         "[]",
+        "[" * 10_000 + "]" * 10_000,
         json.dumps({"Statement": []}),
         policy("arn:aws:s3:::b/*", Effect="Deny"),
         policy("arn:aws:s3:::b/*", Principal={"AWS": "arn:aws:iam::1:root"}),

@@ -62,7 +62,12 @@ class KeyCache:
         return principal.secret if principal is not None else None
 
     def owner_for(self, access_key: str) -> str:
+        """The owner id of a key whose signature was just verified (its entry
+        may have expired in between: it is used all the same)."""
         principal = self.cached(access_key)
+        if principal is None:
+            entry = self._cache.get(access_key)
+            principal = entry[1] if entry is not None else None
         assert principal is not None, "owner_for after a verified signature"
         return principal.owner
 

@@ -65,6 +65,7 @@ class WriteRequest:
     # Conditional write, decided by metadata when the commit is applied:
     if_none_match_star: bool = False  # If-None-Match: * (only if the key has no version)
     if_match_etag: str = ""  # If-Match: only if the current version has this ETag
+    acl: str = ""  # canned ACL of the new version; "" is private
 
 
 @dataclass
@@ -311,6 +312,7 @@ async def write_object(
             **{f"x-amz-checksum-{a}": v for a, v in stored.checksums.items()},
         },
         request_id=ids.new_request_id(),
+        acl=request.acl,
     )
     replaced = await metadata.put_object(
         version,

@@ -126,6 +126,7 @@ def complete(overlay: Overlay, m: CompleteMultipartUpload, position: int) -> Com
         system_metadata=system,
         request_id=m.request_id,
         segments=tuple(chosen),
+        acl=upload.acl,
     )
     overlay.put(object_key, version_to_json(version))
     overlay.delete(upload_key)

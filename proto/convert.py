@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from proto import tessera_pb2 as pb
 from tessera.model import (
+    AccessKeyInfo,
     BucketInfo,
     ClusterMapView,
     ListPage,
@@ -14,6 +15,7 @@ from tessera.model import (
     Segment,
     ShardLocation,
     UploadsPage,
+    UserInfo,
 )
 
 
@@ -26,11 +28,51 @@ def _placement_from_pb(placement: object) -> tuple[ShardLocation, ...]:
 
 
 def bucket_to_pb(b: BucketInfo) -> pb.BucketRecord:
-    return pb.BucketRecord(name=b.name, owner=b.owner, created_at=b.created_at)
+    return pb.BucketRecord(
+        name=b.name,
+        owner=b.owner,
+        created_at=b.created_at,
+        acl=b.acl,
+        policy=b.policy,
+        cors=b.cors,
+    )
 
 
 def bucket_from_pb(m: pb.BucketRecord) -> BucketInfo:
-    return BucketInfo(name=m.name, owner=m.owner, created_at=m.created_at)
+    return BucketInfo(
+        name=m.name,
+        owner=m.owner,
+        created_at=m.created_at,
+        acl=m.acl or "private",
+        policy=m.policy,
+        cors=m.cors,
+    )
+
+
+def user_to_pb(u: UserInfo) -> pb.UserRecord:
+    return pb.UserRecord(name=u.name, created_at=u.created_at)
+
+
+def user_from_pb(m: pb.UserRecord) -> UserInfo:
+    return UserInfo(name=m.name, created_at=m.created_at)
+
+
+def access_key_to_pb(k: AccessKeyInfo) -> pb.AccessKeyRecord:
+    return pb.AccessKeyRecord(
+        access_key_id=k.access_key_id,
+        user=k.user,
+        sealed_secret=k.sealed_secret,
+        created_at=k.created_at,
+    )
+
+
+def access_key_from_pb(m: pb.AccessKeyRecord) -> AccessKeyInfo:
+    return AccessKeyInfo(
+        access_key_id=m.access_key_id,
+        user=m.user,
+        sealed_secret=bytes(m.sealed_secret),
+        created_at=m.created_at,
+    )
 
 
 def version_to_pb(v: ObjectVersion) -> pb.ObjectRecord:
@@ -52,6 +94,7 @@ def version_to_pb(v: ObjectVersion) -> pb.ObjectRecord:
         system_metadata=v.system_metadata,
         inline_data=v.inline_data,
         segments=[segment_to_pb(s) for s in v.segments],
+        acl=v.acl,
     )
 
 
@@ -74,6 +117,7 @@ def version_from_pb(m: pb.ObjectRecord) -> ObjectVersion:
         request_id=m.request_id,
         inline_data=bytes(m.inline_data),
         segments=tuple(segment_from_pb(s) for s in m.segments),
+        acl=m.acl,
     )
 
 
@@ -119,6 +163,7 @@ def upload_to_pb(u: MultipartUpload) -> pb.UploadRecord:
         system_metadata=u.system_metadata,
         checksum_algorithm=u.checksum_algorithm,
         checksum_type=u.checksum_type,
+        acl=u.acl,
     )
 
 
@@ -134,6 +179,7 @@ def upload_from_pb(m: pb.UploadRecord) -> MultipartUpload:
         system_metadata=dict(m.system_metadata),
         checksum_algorithm=m.checksum_algorithm,
         checksum_type=m.checksum_type,
+        acl=m.acl,
     )
 
 

@@ -27,8 +27,30 @@ NODE_DRAINING = "draining"
 
 @dataclass(frozen=True, slots=True)
 class BucketInfo:
+    """A bucket. owner is the owning user's id (tessera.access.owner_id);
+    acl a canned ACL; policy and cors JSON text ("" for none)."""
+
     name: str
     owner: str
+    created_at: float
+    acl: str = "private"
+    policy: str = ""
+    cors: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    name: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKeyInfo:
+    """An access key of a user; its secret only sealed (tessera.sealing)."""
+
+    access_key_id: str
+    user: str
+    sealed_secret: bytes
     created_at: float
 
 
@@ -99,6 +121,7 @@ class ObjectVersion:
     inline_data: bytes = b""
     # A completed multipart upload: its data is these segments concatenated.
     segments: tuple[Segment, ...] = ()
+    acl: str = ""  # canned ACL; "" is private
 
     @property
     def geometry(self) -> Geometry:
@@ -171,6 +194,7 @@ class MultipartUpload:
     system_metadata: dict[str, str] = field(default_factory=dict)
     checksum_algorithm: str = ""  # lower case S3 algorithm name, "" for none
     checksum_type: str = ""  # "COMPOSITE" or "FULL_OBJECT" with an algorithm, else ""
+    acl: str = ""  # canned ACL the completed object gets; "" is private
 
 
 @dataclass(frozen=True)
@@ -246,6 +270,8 @@ def version_to_dict(v: ObjectVersion) -> dict[str, Any]:
         d["segments"] = [segment_to_dict(s) for s in v.segments]
     else:
         del d["segments"]  # single-part records keep the shape they always had
+    if not v.acl:
+        del d["acl"]
     return d
 
 
@@ -273,7 +299,23 @@ def upload_from_json(raw: bytes) -> MultipartUpload:
     return MultipartUpload(**json.loads(raw))
 
 
-def record_to_json(record: BucketInfo | NodeInfo) -> bytes:
+def access_key_to_json(k: AccessKeyInfo) -> bytes:
+    d: dict[str, Any] = dataclasses.asdict(k)
+    d["sealed_secret"] = k.sealed_secret.hex()
+    return json.dumps(d, separators=(",", ":")).encode()
+
+
+def access_key_from_json(raw: bytes) -> AccessKeyInfo:
+    d = json.loads(raw)
+    d["sealed_secret"] = bytes.fromhex(d["sealed_secret"])
+    return AccessKeyInfo(**d)
+
+
+def user_from_json(raw: bytes) -> UserInfo:
+    return UserInfo(**json.loads(raw))
+
+
+def record_to_json(record: BucketInfo | NodeInfo | UserInfo) -> bytes:
     return json.dumps(dataclasses.asdict(record), separators=(",", ":")).encode()
 
 

@@ -40,7 +40,7 @@ from gateway.routing import Route
 from gateway.state import GatewayState
 from gateway.validation import check_key
 from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, store_shard_set
-from tessera import errors, ids, limits
+from tessera import access, errors, ids, limits
 from tessera.model import MultipartUpload, Segment
 from tessera.multipart import checksum_type_for
 
@@ -95,6 +95,7 @@ async def create_multipart_upload(
         system_metadata=stored_headers(request),
         checksum_algorithm=algorithm,
         checksum_type=checksum_type,
+        acl=access.stored_object_acl(request.headers.get("x-amz-acl", "")),
     )
     await owned_bucket(state, route.bucket, access_key, deadline)
     created = await state.metadata.create_multipart_upload(upload, timeout=deadline.remaining())

@@ -36,7 +36,7 @@ from gateway.routing import Route
 from gateway.state import GatewayState
 from gateway.validation import check_key
 from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, write_object
-from tessera import errors, limits
+from tessera import access, errors, limits
 from tessera.geometry import InvalidRange, parse_range
 from tessera.model import ObjectVersion
 from tessera.multipart import part_range
@@ -68,6 +68,7 @@ async def put_object(
         payload_sha256=auth.expected_payload_sha256,
         checksums=checksums,
         **write_conditions(request),
+        acl=access.stored_object_acl(request.headers.get("x-amz-acl", "")),
     )
     await owned_bucket(state, route.bucket, access_key, deadline)
     geometry = state.policy.geometry
@@ -93,9 +94,28 @@ async def put_object(
 async def _read_version(
     request: web.Request, state: GatewayState, route: Route, access_key: str, deadline: Deadline
 ) -> ObjectVersion:
+    """The version, for the bucket's owner or where a grant lets anyone read it
+    (tessera/access.py); AccessDenied otherwise — also for a missing key, so
+    that a non-owner learns nothing about what the bucket holds."""
     check_key(route.key)
-    await owned_bucket(state, route.bucket, access_key, deadline)
-    return await state.metadata.get_object(route.bucket, route.key, timeout=deadline.remaining())
+    if not access_key and any(name.startswith("response-") for name in request.query):
+        raise errors.InvalidRequest(
+            "Request specific response headers cannot be used for anonymous GET requests."
+        )
+    bucket = await state.metadata.get_bucket(route.bucket, timeout=deadline.remaining())
+    if access_key and bucket.owner == access_key:
+        return await state.metadata.get_object(
+            route.bucket, route.key, timeout=deadline.remaining()
+        )
+    try:
+        version = await state.metadata.get_object(
+            route.bucket, route.key, timeout=deadline.remaining()
+        )
+    except errors.NoSuchKey as exc:
+        raise errors.AccessDenied() from exc
+    if not access.anonymous_read_allowed(bucket.policy, version.acl, route.bucket, route.key):
+        raise errors.AccessDenied()
+    return version
 
 
 def _response_headers(request: web.Request, version: ObjectVersion, ranged: bool) -> dict[str, str]:

@@ -14,8 +14,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.console.server import COOKIE_NAME, CSRF_HEADER, mount_console
 from gateway.console.sessions import SessionStore
+from gateway.principals import KeyCache
 from gateway.state import GatewayState
 from tessera.config import GatewaySettings
+from tessera.sealing import Sealer
 
 ACCESS_KEY = "TSCONSOLETEST"
 SECRET_KEY = "console-secret-Zq8w3Xk1pL0vN5"
@@ -41,6 +43,7 @@ def fake_gateway() -> GatewayState:
         settings=settings,
         credentials=credentials,
         secret_for=credentials.get,
+        keys=KeyCache(None, Sealer("cluster-secret-never-shown"), credentials),
         cluster=SimpleNamespace(loaded=False),
         metadata=_UnreachableMetadata(),
     )

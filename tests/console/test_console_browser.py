@@ -122,10 +122,7 @@ def test_browse_upload_download_and_link(
     visible(browser, "#new-bucket-name").send_keys(BUCKET)
     browser.find_element(By.CSS_SELECTOR, "#create-bucket button").click()
     link = visible(browser, f"tr[data-bucket='{BUCKET}'] a.bucket-link")
-    assert (
-        "not available yet"
-        in browser.find_element(By.CSS_SELECTOR, f"tr[data-bucket='{BUCKET}']").text
-    )
+    assert "private" in browser.find_element(By.CSS_SELECTOR, f"tr[data-bucket='{BUCKET}']").text
     s3.put_object(Bucket=BUCKET, Key="reports/2026/q1.csv", Body=b"quarter,total\nq1,42\n")
     shot(browser, artifacts, "03-buckets")
 
@@ -248,8 +245,11 @@ def test_api_on_a_real_cluster_never_returns_a_secret(console_cluster: LocalClus
     for action in ("upload-url", "download-url"):
         status, result = console.call("POST", f"/api/buckets/{BUCKET}/{action}", {"key": key})
         assert status == 200 and result["url"].startswith("http://127.0.0.1:")
-    status, _ = console.call("PUT", f"/api/buckets/{BUCKET}/access", {"public": True})
-    assert status == 501
+    status, result = console.call("PUT", f"/api/buckets/{BUCKET}/access", {"public": True})
+    assert status == 200 and result["public"] is True
+    assert s3_client(console_cluster).get_bucket_policy(Bucket=BUCKET)["Policy"]
+    status, result = console.call("PUT", f"/api/buckets/{BUCKET}/access", {"public": False})
+    assert status == 200 and result["public"] is False
     status, _ = console.call("GET", "/api/buckets/no-such-bucket-here/objects")
     assert status == 404
     for secret in (

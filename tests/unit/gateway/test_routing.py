@@ -48,7 +48,14 @@ def test_split_path(raw: str, bucket: str, key: str) -> None:
         ("GET", "b", "k", {"partNumber": "2"}, "GetObject"),
         ("PUT", "b", "k", {"uploads": ""}, "Unsupported:PUT ?uploads"),
         ("POST", "b", "", {"uploads": ""}, "Unsupported:POST ?uploads"),
-        ("GET", "b", "", {"acl": ""}, "Unsupported:GET ?acl"),
+        ("GET", "b", "", {"acl": ""}, "GetBucketAcl"),
+        ("PUT", "b", "", {"acl": ""}, "PutBucketAcl"),
+        ("DELETE", "b", "", {"acl": ""}, "Unsupported:DELETE ?acl"),
+        ("PUT", "b", "", {"policy": ""}, "PutBucketPolicy"),
+        ("DELETE", "b", "", {"cors": ""}, "DeleteBucketCors"),
+        ("GET", "b", "k", {"acl": ""}, "GetObjectAcl"),
+        ("PUT", "b", "k", {"acl": ""}, "PutObjectAcl"),
+        ("GET", "b", "", {"tagging": ""}, "Unsupported:GET ?tagging"),
     ],
 )
 def test_operation_for(method: str, bucket: str, key: str, query: dict[str, str], op: str) -> None:

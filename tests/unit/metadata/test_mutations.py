@@ -11,17 +11,23 @@ from metadata.mutations import (
     AbortMultipartUpload,
     ClearShardProblem,
     CompleteMultipartUpload,
+    CreateAccessKey,
     CreateBucket,
     CreateMultipartUpload,
+    CreateUser,
     DeleteBucket,
     DeleteObject,
+    DeleteUser,
     Mutation,
     NodeLiveness,
     PutObject,
     PutPart,
     RegisterNode,
     ReportShardProblem,
+    RevokeAccessKey,
+    SetBucketAccess,
     SetNodeState,
+    SetObjectAcl,
     SetRepairRate,
     UpdatePlacement,
 )
@@ -109,6 +115,12 @@ def every_mutation(make_version: VersionFactory) -> list[Mutation]:
         ClearShardProblem("r18", "v1", 2, "n1"),
         SetRepairRate("r19", 1e6),
         SetNodeState("r20", "n1", "draining"),
+        SetBucketAccess("r21", "b", "acl", "public-read"),
+        SetObjectAcl("r22", "b", "k", "public-read"),
+        CreateUser("r23", "alice", 1.0),
+        DeleteUser("r24", "alice", "user:alice"),
+        CreateAccessKey("r25", "AKID", "alice", "00ff", 2.0),
+        RevokeAccessKey("r26", "AKID"),
     ]
 
 
@@ -129,6 +141,12 @@ def test_every_kind_is_covered() -> None:
         "ClearShardProblem",
         "SetRepairRate",
         "SetNodeState",
+        "SetBucketAccess",
+        "SetObjectAcl",
+        "CreateUser",
+        "DeleteUser",
+        "CreateAccessKey",
+        "RevokeAccessKey",
     }
 
 

@@ -3,6 +3,7 @@
 tessera metadata | node | gateway   run one role (flags or TESSERA_* vars)
 tessera up                          run a whole local cluster
 tessera admin ...                   operate a running cluster (cli/admin.py)
+tessera chaos list | run            the chaos harness (chaos/cli.py)
 """
 
 from __future__ import annotations
@@ -39,11 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="first of the internal ports (metadata, then nodes)",
     )
     up.add_argument("--zones", type=int, default=3)
-    up.add_argument("--nodes-per-zone", type=int, default=3)
+    up.add_argument("--nodes-per-zone", type=int, default=4)
     up.set_defaults(role="up")
     from cli.admin import add_parser as add_admin
 
     add_admin(sub)
+    chaos = sub.add_parser("chaos", help="break a local cluster on a seeded schedule, report")
+    chaos.set_defaults(role="chaos")
+    chaos.add_argument("chaos_args", nargs=argparse.REMAINDER, help="list | run … (see --help)")
     return parser
 
 
@@ -57,6 +61,10 @@ def main(argv: list[str] | None = None) -> None:
         from cli.up import run_up
 
         sys.exit(run_up(args))
+    if args.role == "chaos":
+        from chaos.cli import main as run_chaos
+
+        run_chaos(args.chaos_args)
     settings = config.load(args.settings_type, vars(args), os.environ)
     if args.role == "metadata":
         from metadata.main import main as run

@@ -22,6 +22,7 @@ from gateway.admission import Admission
 from gateway.auth_edge import authenticate
 from gateway.cluster import ClusterView
 from gateway.handlers import (
+    access,
     buckets,
     delete_many,
     listing,
@@ -31,6 +32,7 @@ from gateway.handlers import (
     post_object,
     versions,
 )
+from gateway.principals import KeyCache
 from gateway.reclaim import ShardReclaimer
 from gateway.responses import error_response
 from gateway.routing import Route, operation_for, split_request
@@ -40,6 +42,7 @@ from metadata.client import MetadataClient
 from tessera import errors, ids
 from tessera.config import GatewaySettings
 from tessera.geometry import Geometry
+from tessera.sealing import Sealer
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,16 @@ HANDLERS: dict[str, Handler] = {
     "AbortMultipartUpload": multipart.abort_multipart_upload,
     "ListParts": multipart_lists.list_parts,
     "ListMultipartUploads": multipart_lists.list_multipart_uploads,
+    "GetBucketAcl": access.get_bucket_acl,
+    "PutBucketAcl": access.put_bucket_acl,
+    "GetBucketPolicy": access.get_bucket_policy,
+    "PutBucketPolicy": access.put_bucket_policy,
+    "DeleteBucketPolicy": access.delete_bucket_policy,
+    "GetBucketCors": access.get_bucket_cors,
+    "PutBucketCors": access.put_bucket_cors,
+    "DeleteBucketCors": access.delete_bucket_cors,
+    "GetObjectAcl": access.get_object_acl,
+    "PutObjectAcl": access.put_object_acl,
 }
 
 # Operations that authenticate inside their handler: a form upload with its
@@ -90,7 +103,14 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         bucket, key = split_request(request.host, request.raw_path, state.settings.domains)
         operation = operation_for(request.method, bucket, key, request.query)
         route = Route(bucket=bucket, key=key, operation=operation)
-        access_key = "" if operation in SELF_AUTHENTICATED else await authenticate(request, state)
+        # Before authenticating, so that refusals carry the bucket's CORS headers
+        # too (a page can then read why it was refused), as S3 does.
+        await cors.note_bucket_rules(request, state, route)
+        # Handlers get the requester's bucket owner id (tessera.access.owner_id;
+        # the root key owns as itself; "" for an anonymous request).
+        access_key = (
+            "" if operation in SELF_AUTHENTICATED else await authenticate(request, state, operation)
+        )
         if operation.startswith("Unsupported:"):
             raise errors.NotImplemented(f"{operation.split(':', 1)[1]} is not implemented.")
         response = await HANDLERS[operation](request, state, route, access_key)
@@ -119,6 +139,7 @@ def build_app(settings: GatewaySettings) -> web.Application:
         metadata = MetadataClient(settings.metadata_address, settings.cluster_secret)
         cluster = ClusterView(metadata, settings.cluster_secret)
         executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tessera-gw")
+        root = {settings.access_key: settings.secret_key} if settings.access_key else {}
         geometry = Geometry(settings.data_shards, settings.parity_shards, settings.chunk_size_bytes)
         app[STATE] = GatewayState(
             settings=settings,
@@ -126,7 +147,8 @@ def build_app(settings: GatewaySettings) -> web.Application:
             cluster=cluster,
             executor=executor,
             policy=WritePolicy(geometry=geometry, write_quorum=settings.effective_write_quorum),
-            credentials={settings.access_key: settings.secret_key} if settings.access_key else {},
+            credentials=root,
+            keys=KeyCache(metadata, Sealer(settings.cluster_secret), root),
             reclaimer=ShardReclaimer(cluster),
             admission=Admission(settings.inflight_bytes_max),
         )
@@ -148,5 +170,6 @@ def build_app(settings: GatewaySettings) -> web.Application:
             executor.shutdown(wait=False, cancel_futures=True)
 
     app.cleanup_ctx.append(lifetime)
+    app.on_response_prepare.append(cors.add_bucket_rule_headers)
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app

@@ -67,6 +67,14 @@ _UPLOAD_OPERATIONS = {
 }
 
 
+# Bucket access sub-resources (docs/access.md), by sub-resource and method.
+_BUCKET_ACCESS = {
+    "acl": {"GET": "GetBucketAcl", "PUT": "PutBucketAcl"},
+    "policy": {"GET": "GetBucketPolicy", "PUT": "PutBucketPolicy", "DELETE": "DeleteBucketPolicy"},
+    "cors": {"GET": "GetBucketCors", "PUT": "PutBucketCors", "DELETE": "DeleteBucketCors"},
+}
+
+
 @dataclass(frozen=True)
 class Route:
     bucket: str
@@ -134,6 +142,10 @@ def operation_for(method: str, bucket: str, key: str, query: Mapping[str, str]) 
                 return "DeleteObjects"
             if method == "GET" and sub == ["uploads"]:
                 return "ListMultipartUploads"
+            if len(sub) == 1 and sub[0] in _BUCKET_ACCESS and method in ("GET", "PUT", "DELETE"):
+                operation = _BUCKET_ACCESS[sub[0]].get(method)
+                if operation:
+                    return operation
             return f"Unsupported:{method} ?{sub[0]}"
         table = {
             "POST": "PostObject",
@@ -152,6 +164,8 @@ def operation_for(method: str, bucket: str, key: str, query: Mapping[str, str]) 
         return _UPLOAD_OPERATIONS[method]
     if sub == ["tagging"] and method in ("GET", "PUT", "DELETE"):
         return {"GET": "Get", "PUT": "Put", "DELETE": "Delete"}[method] + "ObjectTagging"
+    if sub == ["acl"] and method in ("GET", "PUT"):
+        return "GetObjectAcl" if method == "GET" else "PutObjectAcl"
     if sub:
         return f"Unsupported:{method} ?{sub[0]}"
     table = {"PUT": "PutObject", "GET": "GetObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}

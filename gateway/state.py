@@ -9,6 +9,7 @@ from aiohttp import web
 
 from gateway.admission import Admission
 from gateway.cluster import ClusterView
+from gateway.principals import KeyCache
 from gateway.reclaim import ShardReclaimer
 from gateway.write_path import WritePolicy
 from metadata.client import MetadataClient
@@ -25,9 +26,11 @@ class GatewayState:
     credentials: dict[str, str]  # access key id -> secret key
     reclaimer: ShardReclaimer
     admission: Admission
+    keys: KeyCache  # every key: the root key from credentials, users' keys from metadata
 
     def secret_for(self, access_key: str) -> str | None:
-        return self.credentials.get(access_key)
+        """The secret of a key known now (call keys.resolve first for users' keys)."""
+        return self.keys.secret_for(access_key)
 
 
 STATE = web.AppKey("tessera_state", GatewayState)

@@ -37,6 +37,7 @@ from proto.rpc import S3_CODE_HEADER, call_metadata, error_from_rpc, new_channel
 from tessera import errors
 from tessera.ids import new_request_id, new_version_id
 from tessera.model import (
+    AccessKeyInfo,
     BucketInfo,
     ClusterMapView,
     CompletedUpload,
@@ -48,6 +49,7 @@ from tessera.model import (
     PartsPage,
     Segment,
     UploadsPage,
+    UserInfo,
     VersionsPage,
 )
 from tessera.multipart import ListedPart
@@ -91,10 +93,10 @@ class MetadataClient:
     # ------------------------------------------------------------ buckets
 
     async def create_bucket(
-        self, name: str, owner: str, *, timeout: float, request_id: str = ""
+        self, name: str, owner: str, *, timeout: float, request_id: str = "", acl: str = ""
     ) -> BucketInfo:
         request = pb.CreateBucketRequest(
-            name=name, owner=owner, request_id=request_id or new_request_id()
+            name=name, owner=owner, request_id=request_id or new_request_id(), acl=acl
         )
         return convert.bucket_from_pb(await self._call("CreateBucket", request, timeout))
 
@@ -110,6 +112,56 @@ class MetadataClient:
         """The owner's buckets in name order (every bucket when owner is empty)."""
         reply = await self._call("ListBuckets", pb.ListBucketsRequest(owner=owner), timeout)
         return [convert.bucket_from_pb(b) for b in reply.buckets]
+
+    async def set_bucket_access(
+        self, bucket: str, field: str, value: str, *, timeout: float
+    ) -> BucketInfo:
+        """Sets a bucket's "acl", "policy" or "cors" ("" removes policy or CORS)."""
+        request = pb.SetBucketAccessRequest(
+            bucket=bucket, field=field, value=value, request_id=new_request_id()
+        )
+        return convert.bucket_from_pb(await self._call("SetBucketAccess", request, timeout))
+
+    async def set_object_acl(
+        self, bucket: str, key: str, acl: str, *, timeout: float
+    ) -> ObjectVersion:
+        request = pb.SetObjectAclRequest(
+            bucket=bucket, key=key, acl=acl, request_id=new_request_id()
+        )
+        return convert.version_from_pb(await self._call("SetObjectAcl", request, timeout))
+
+    # ------------------------------------------------------------ users and keys
+
+    async def create_user(self, name: str, *, timeout: float) -> UserInfo:
+        request = pb.UserName(name=name, request_id=new_request_id())
+        return convert.user_from_pb(await self._call("CreateUser", request, timeout))
+
+    async def delete_user(self, name: str, *, timeout: float) -> None:
+        await self._call("DeleteUser", pb.UserName(name=name, request_id=new_request_id()), timeout)
+
+    async def list_users(self, *, timeout: float) -> list[UserInfo]:
+        reply = await self._call("ListUsers", pb.Empty(), timeout)
+        return [convert.user_from_pb(u) for u in reply.users]
+
+    async def create_access_key(self, key: AccessKeyInfo, *, timeout: float) -> AccessKeyInfo:
+        request = pb.CreateAccessKeyRequest(
+            key=convert.access_key_to_pb(key), request_id=new_request_id()
+        )
+        return convert.access_key_from_pb(await self._call("CreateAccessKey", request, timeout))
+
+    async def revoke_access_key(self, access_key_id: str, *, timeout: float) -> None:
+        request = pb.AccessKeyId(access_key_id=access_key_id, request_id=new_request_id())
+        await self._call("RevokeAccessKey", request, timeout)
+
+    async def get_access_key(self, access_key_id: str, *, timeout: float) -> AccessKeyInfo:
+        """The key (NoSuchEntity when there is no such key, or it was revoked)."""
+        request = pb.AccessKeyId(access_key_id=access_key_id)
+        return convert.access_key_from_pb(await self._call("GetAccessKey", request, timeout))
+
+    async def list_access_keys(self, user: str, *, timeout: float) -> list[AccessKeyInfo]:
+        """user's keys (every key when user is empty)."""
+        reply = await self._call("ListAccessKeys", pb.UserName(name=user), timeout)
+        return [convert.access_key_from_pb(k) for k in reply.keys]
 
     # ------------------------------------------------------------ objects
 
@@ -427,6 +479,27 @@ class MetadataClient:
             "state_digest": reply.state_digest,
             "key_count": reply.key_count,
         }
+
+    async def replica_statuses(self, *, timeout: float) -> list[dict[str, Any]]:
+        """Every configured replica's status (those that answer), each with its address."""
+        found = []
+        for address, stub in zip(self.addresses, self._stubs, strict=True):
+            try:
+                reply = await stub.ReplicaStatus(
+                    pb.Empty(), timeout=timeout, metadata=self._metadata
+                )
+            except grpc.aio.AioRpcError:
+                continue
+            found.append(
+                {
+                    "address": address,
+                    "replica_id": reply.replica_id,
+                    "applied_revision": reply.applied_revision,
+                    "state_digest": reply.state_digest,
+                    "key_count": reply.key_count,
+                }
+            )
+        return found
 
     async def fetch_checkpoint(self, *, timeout: float) -> AsyncIterator[tuple[str, bytes, bool]]:
         """A checkpoint of the first address's state, as (file, data, last) chunks.

@@ -19,6 +19,8 @@
     b"p/" + shard_set_id + NUL + index + NUL + node_id
                                             -> problem report JSON {"problem", "reported_at"}
     b"s/repair_rate"                        -> JSON float, repair bytes/s (runtime setting)
+    b"a/u/" + user name                     -> UserInfo JSON
+    b"a/k/" + access key id                 -> AccessKeyInfo JSON (secret sealed)
     b"r/" + request_id                      -> Outcome JSON (idempotency record)
     b"q/" + position(8, BE) + request_id    -> b"" (prune index of the r/ records)
 
@@ -45,9 +47,11 @@ LIVENESS = b"l/"
 APPLIED = b"s/applied"
 EPOCH = b"s/epoch"
 REQUEST = b"r/"
-PROBLEM = b"p/"
+PROBLEM = b"x/"  # shard problem reports (p/ is multipart parts)
 REPAIR_RATE = b"s/repair_rate"
 REQUEST_BY_POSITION = b"q/"
+USER = b"a/u/"
+ACCESS_KEY = b"a/k/"
 
 POSITION_BYTES = 8
 
@@ -114,6 +118,14 @@ def parts_prefix(upload_id: str) -> bytes:
 
 def part_key(upload_id: str, part_number: int) -> bytes:
     return parts_prefix(upload_id) + part_number.to_bytes(4, "big")
+
+
+def user_key(name: str) -> bytes:
+    return USER + name.encode()
+
+
+def access_key_key(access_key_id: str) -> bytes:
+    return ACCESS_KEY + access_key_id.encode()
 
 
 def node_key(node_id: str) -> bytes:

@@ -41,6 +41,7 @@ class CreateBucket:
     name: str
     owner: str
     created_at: float
+    acl: str = "private"
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +234,60 @@ class SetNodeState:
     state: str
 
 
+@dataclass(frozen=True, slots=True)
+class SetBucketAccess:
+    """Sets one access field of a bucket: "acl" (a canned ACL), "policy" or
+    "cors" (JSON text, checked by the gateway; "" removes it)."""
+
+    request_id: str
+    bucket: str
+    field: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetObjectAcl:
+    """Sets the canned ACL of a key's current version ("" or "private": private)."""
+
+    request_id: str
+    bucket: str
+    key: str
+    acl: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreateUser:
+    request_id: str
+    name: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteUser:
+    """Removes a user and revokes all its keys; DeleteConflict while it owns buckets."""
+
+    request_id: str
+    name: str
+    owner_id: str  # the user's bucket owner id (tessera.access.owner_id)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateAccessKey:
+    """A new key of an existing user; the secret only sealed (hex of nonce + ciphertext)."""
+
+    request_id: str
+    access_key_id: str
+    user: str
+    sealed_secret_hex: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeAccessKey:
+    request_id: str
+    access_key_id: str
+
+
 Mutation = (
     CreateBucket
     | DeleteBucket
@@ -251,6 +306,12 @@ Mutation = (
     | ClearShardProblem
     | SetRepairRate
     | SetNodeState
+    | SetBucketAccess
+    | SetObjectAcl
+    | CreateUser
+    | DeleteUser
+    | CreateAccessKey
+    | RevokeAccessKey
 )
 
 KINDS: dict[str, type[Mutation]] = {
@@ -273,6 +334,12 @@ KINDS: dict[str, type[Mutation]] = {
         ClearShardProblem,
         SetRepairRate,
         SetNodeState,
+        SetBucketAccess,
+        SetObjectAcl,
+        CreateUser,
+        DeleteUser,
+        CreateAccessKey,
+        RevokeAccessKey,
     )
 }
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from tessera import errors
 from tessera.model import (
+    AccessKeyInfo,
     BucketInfo,
     CompletedUpload,
     MultipartUpload,
@@ -24,11 +25,15 @@ from tessera.model import (
     ObjectVersion,
     PartsReleased,
     Segment,
+    UserInfo,
+    access_key_from_json,
+    access_key_to_json,
     bucket_from_json,
     node_from_json,
     record_to_json,
     segment_from_dict,
     segment_to_dict,
+    user_from_json,
     version_from_dict,
     version_from_json,
     version_to_dict,
@@ -44,6 +49,8 @@ Result = (
     | CompletedUpload
     | PartsReleased
     | ObjectDeleted
+    | UserInfo
+    | AccessKeyInfo
     | None
 )
 
@@ -95,6 +102,10 @@ def encode(outcome: Outcome) -> bytes:
         }
     elif isinstance(result, PartsReleased):
         body["released"] = [segment_to_dict(s) for s in result.parts]
+    elif isinstance(result, UserInfo):
+        body["user"] = json.loads(record_to_json(result))
+    elif isinstance(result, AccessKeyInfo):
+        body["access_key"] = json.loads(access_key_to_json(result))
     return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
 
@@ -127,4 +138,8 @@ def decode(raw: bytes) -> Outcome:
         )
     elif "released" in body:
         result = PartsReleased(tuple(segment_from_dict(s) for s in body["released"]))
+    elif "user" in body:
+        result = user_from_json(json.dumps(body["user"]).encode())
+    elif "access_key" in body:
+        result = access_key_from_json(json.dumps(body["access_key"]).encode())
     return Outcome(result=result, error_code=body["error"], error_message=body["message"])

@@ -38,9 +38,10 @@ from proto import convert
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
 from proto.rpc import abort_with
-from tessera import errors, limits
+from tessera import access, errors, limits
 from tessera.ids import is_version_id, new_request_id, new_version_id
 from tessera.model import (
+    AccessKeyInfo,
     BucketInfo,
     ClusterMapView,
     CompletedUpload,
@@ -50,6 +51,7 @@ from tessera.model import (
     ObjectVersion,
     PartsReleased,
     Segment,
+    UserInfo,
 )
 from tessera.multipart import ListedPart
 
@@ -149,6 +151,7 @@ class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
                     name=request.name,
                     owner=request.owner,
                     created_at=self._clock(),
+                    acl=request.acl or "private",
                 )
             )
             assert isinstance(bucket, BucketInfo)
@@ -186,6 +189,119 @@ class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
             return pb.ListBucketsResponse(buckets=[convert.bucket_to_pb(b) for b in buckets])
 
         return await _serve(context, "ListBuckets", work)
+
+    async def SetBucketAccess(
+        self, request: pb.SetBucketAccessRequest, context: Any
+    ) -> pb.BucketRecord:
+        async def work() -> pb.BucketRecord:
+            _check_bucket(request.bucket, errors.NoSuchBucket)
+            bucket = await self._log.submit(
+                mutations.SetBucketAccess(
+                    request.request_id or new_request_id(),
+                    request.bucket,
+                    request.field,
+                    request.value,
+                )
+            )
+            assert isinstance(bucket, BucketInfo)
+            return convert.bucket_to_pb(bucket)
+
+        return await _serve(context, "SetBucketAccess", work)
+
+    async def SetObjectAcl(self, request: pb.SetObjectAclRequest, context: Any) -> pb.ObjectRecord:
+        async def work() -> pb.ObjectRecord:
+            _check_bucket(request.bucket, errors.NoSuchBucket)
+            _check_key(request.key)
+            version = await self._log.submit(
+                mutations.SetObjectAcl(
+                    request.request_id or new_request_id(), request.bucket, request.key, request.acl
+                )
+            )
+            assert isinstance(version, ObjectVersion)
+            return convert.version_to_pb(version)
+
+        return await _serve(context, "SetObjectAcl", work)
+
+    # ------------------------------------------------------------ users and keys
+
+    async def CreateUser(self, request: pb.UserName, context: Any) -> pb.UserRecord:
+        async def work() -> pb.UserRecord:
+            user = await self._log.submit(
+                mutations.CreateUser(
+                    request.request_id or new_request_id(), request.name, self._clock()
+                )
+            )
+            assert isinstance(user, UserInfo)
+            return convert.user_to_pb(user)
+
+        return await _serve(context, "CreateUser", work)
+
+    async def DeleteUser(self, request: pb.UserName, context: Any) -> pb.Empty:
+        async def work() -> pb.Empty:
+            await self._log.submit(
+                mutations.DeleteUser(
+                    request.request_id or new_request_id(),
+                    request.name,
+                    access.owner_id(request.name),
+                )
+            )
+            return pb.Empty()
+
+        return await _serve(context, "DeleteUser", work)
+
+    async def ListUsers(self, request: pb.Empty, context: Any) -> pb.ListUsersResponse:
+        async def work() -> pb.ListUsersResponse:
+            await self._consistent(_remaining(context))
+            users = await self._read(self._state.list_users)
+            return pb.ListUsersResponse(users=[convert.user_to_pb(u) for u in users])
+
+        return await _serve(context, "ListUsers", work)
+
+    async def CreateAccessKey(
+        self, request: pb.CreateAccessKeyRequest, context: Any
+    ) -> pb.AccessKeyRecord:
+        async def work() -> pb.AccessKeyRecord:
+            key = request.key
+            created = await self._log.submit(
+                mutations.CreateAccessKey(
+                    request.request_id or new_request_id(),
+                    key.access_key_id,
+                    key.user,
+                    bytes(key.sealed_secret).hex(),
+                    self._clock(),
+                )
+            )
+            assert isinstance(created, AccessKeyInfo)
+            return convert.access_key_to_pb(created)
+
+        return await _serve(context, "CreateAccessKey", work)
+
+    async def RevokeAccessKey(self, request: pb.AccessKeyId, context: Any) -> pb.Empty:
+        async def work() -> pb.Empty:
+            await self._log.submit(
+                mutations.RevokeAccessKey(
+                    request.request_id or new_request_id(), request.access_key_id
+                )
+            )
+            return pb.Empty()
+
+        return await _serve(context, "RevokeAccessKey", work)
+
+    async def GetAccessKey(self, request: pb.AccessKeyId, context: Any) -> pb.AccessKeyRecord:
+        async def work() -> pb.AccessKeyRecord:
+            await self._consistent(_remaining(context))
+            key = await self._read(self._state.get_access_key, request.access_key_id)
+            return convert.access_key_to_pb(key)
+
+        return await _serve(context, "GetAccessKey", work)
+
+    async def ListAccessKeys(self, request: pb.UserName, context: Any) -> pb.ListAccessKeysResponse:
+        async def work() -> pb.ListAccessKeysResponse:
+            await self._consistent(_remaining(context))
+            found = await self._read(self._state.list_access_keys, request.name)
+            return pb.ListAccessKeysResponse(keys=[convert.access_key_to_pb(k) for k in found])
+
+        return await _serve(context, "ListAccessKeys", work)
 
     # ------------------------------------------------------------ objects
 

@@ -27,16 +27,19 @@ from dataclasses import dataclass, replace
 
 from rocksdict import Options, Rdict, WriteBatch, WriteOptions
 
-from metadata import keys, listing, preconditions, uploads, version_listing, versions
+from metadata import access, keys, listing, preconditions, uploads, version_listing, versions
 from metadata import outcome as outcomes
 from metadata.mutations import (
     AbortMultipartUpload,
     ClearShardProblem,
     CompleteMultipartUpload,
+    CreateAccessKey,
     CreateBucket,
     CreateMultipartUpload,
+    CreateUser,
     DeleteBucket,
     DeleteObject,
+    DeleteUser,
     LogEntry,
     Mutation,
     NodeLiveness,
@@ -46,17 +49,22 @@ from metadata.mutations import (
     PutPart,
     RegisterNode,
     ReportShardProblem,
+    RevokeAccessKey,
+    SetBucketAccess,
     SetNodeState,
+    SetObjectAcl,
     SetRepairRate,
     UpdatePlacement,
 )
 from metadata.outcome import Outcome, Result
 from metadata.overlay import Overlay
 from tessera import errors, limits
+from tessera.access import check_canned_acl
 from tessera.model import (
     NODE_DOWN,
     NODE_DRAINING,
     NODE_UP,
+    AccessKeyInfo,
     BucketInfo,
     ClusterMapView,
     ListPage,
@@ -68,11 +76,14 @@ from tessera.model import (
     Segment,
     ShardLocation,
     UploadsPage,
+    UserInfo,
     VersionsPage,
+    access_key_from_json,
     bucket_from_json,
     node_from_json,
     record_to_json,
     segment_from_json,
+    user_from_json,
     version_from_json,
 )
 
@@ -247,6 +258,20 @@ class StateMachine:
                 return None
             case SetNodeState():
                 return _set_node_state(overlay, mutation, position)
+            case SetBucketAccess():
+                return access.set_bucket_access(overlay, mutation)
+            case SetObjectAcl():
+                return access.set_object_acl(overlay, mutation)
+            case CreateUser():
+                return access.create_user(overlay, mutation)
+            case DeleteUser():
+                access.delete_user(overlay, mutation)
+                return None
+            case CreateAccessKey():
+                return access.create_access_key(overlay, mutation)
+            case RevokeAccessKey():
+                access.revoke_access_key(overlay, mutation)
+                return None
         raise AssertionError(f"unknown mutation {mutation!r}")
 
     def _prune(self, overlay: Overlay, position: int) -> None:
@@ -284,6 +309,20 @@ class StateMachine:
             if not owner or bucket.owner == owner:
                 found.append(bucket)
         return found
+
+    def list_users(self) -> list[UserInfo]:
+        return [user_from_json(raw) for _, raw in self._scan(keys.USER)]
+
+    def get_access_key(self, access_key_id: str) -> AccessKeyInfo:
+        raw = self._db.get(keys.access_key_key(access_key_id))
+        if raw is None:
+            raise errors.NoSuchEntity("The access key does not exist.")
+        return access_key_from_json(raw)
+
+    def list_access_keys(self, user: str = "") -> list[AccessKeyInfo]:
+        """The keys of user (every key when user is empty), by access key id."""
+        found = [access_key_from_json(raw) for _, raw in self._scan(keys.ACCESS_KEY)]
+        return [k for k in found if not user or k.user == user]
 
     def get_object(self, bucket: str, key: str) -> ObjectVersion:
         raw = self._db.get(keys.object_key(bucket, key))
@@ -512,7 +551,9 @@ def _create_bucket(overlay: Overlay, m: CreateBucket) -> BucketInfo:
         if bucket_from_json(raw).owner == m.owner:
             raise errors.BucketAlreadyOwnedByYou()
         raise errors.BucketAlreadyExists()
-    bucket = BucketInfo(name=m.name, owner=m.owner, created_at=m.created_at)
+    bucket = BucketInfo(
+        name=m.name, owner=m.owner, created_at=m.created_at, acl=check_canned_acl(m.acl)
+    )
     overlay.put(keys.bucket_key(m.name), record_to_json(bucket))
     return bucket
 

@@ -129,6 +129,7 @@ def complete(overlay: Overlay, m: CompleteMultipartUpload, position: int) -> Com
         request_id=m.request_id,
         segments=tuple(chosen),
         tags=dict(upload.tags),
+        acl=upload.acl,
     )
     bucket = bucket_from_json(_bucket_record(overlay, m.bucket))
     replaced = versions.commit(overlay, bucket, version, position)

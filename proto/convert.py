@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from proto import tessera_pb2 as pb
 from tessera.model import (
+    AccessKeyInfo,
     BucketInfo,
     ClusterMapView,
     ListPage,
@@ -14,6 +15,7 @@ from tessera.model import (
     Segment,
     ShardLocation,
     UploadsPage,
+    UserInfo,
     VersionsPage,
 )
 
@@ -28,12 +30,52 @@ def _placement_from_pb(placement: object) -> tuple[ShardLocation, ...]:
 
 def bucket_to_pb(b: BucketInfo) -> pb.BucketRecord:
     return pb.BucketRecord(
-        name=b.name, owner=b.owner, created_at=b.created_at, versioning=b.versioning
+        name=b.name,
+        owner=b.owner,
+        created_at=b.created_at,
+        acl=b.acl,
+        policy=b.policy,
+        cors=b.cors,
+        versioning=b.versioning,
     )
 
 
 def bucket_from_pb(m: pb.BucketRecord) -> BucketInfo:
-    return BucketInfo(name=m.name, owner=m.owner, created_at=m.created_at, versioning=m.versioning)
+    return BucketInfo(
+        name=m.name,
+        owner=m.owner,
+        created_at=m.created_at,
+        acl=m.acl or "private",
+        policy=m.policy,
+        cors=m.cors,
+        versioning=m.versioning,
+    )
+
+
+def user_to_pb(u: UserInfo) -> pb.UserRecord:
+    return pb.UserRecord(name=u.name, created_at=u.created_at)
+
+
+def user_from_pb(m: pb.UserRecord) -> UserInfo:
+    return UserInfo(name=m.name, created_at=m.created_at)
+
+
+def access_key_to_pb(k: AccessKeyInfo) -> pb.AccessKeyRecord:
+    return pb.AccessKeyRecord(
+        access_key_id=k.access_key_id,
+        user=k.user,
+        sealed_secret=k.sealed_secret,
+        created_at=k.created_at,
+    )
+
+
+def access_key_from_pb(m: pb.AccessKeyRecord) -> AccessKeyInfo:
+    return AccessKeyInfo(
+        access_key_id=m.access_key_id,
+        user=m.user,
+        sealed_secret=bytes(m.sealed_secret),
+        created_at=m.created_at,
+    )
 
 
 def version_to_pb(v: ObjectVersion) -> pb.ObjectRecord:
@@ -58,6 +100,7 @@ def version_to_pb(v: ObjectVersion) -> pb.ObjectRecord:
         s3_version_id=v.s3_version_id,
         delete_marker=v.delete_marker,
         tags=v.tags,
+        acl=v.acl,
     )
 
 
@@ -83,6 +126,7 @@ def version_from_pb(m: pb.ObjectRecord) -> ObjectVersion:
         s3_version_id=m.s3_version_id,
         delete_marker=m.delete_marker,
         tags=dict(m.tags),
+        acl=m.acl,
     )
 
 
@@ -129,6 +173,7 @@ def upload_to_pb(u: MultipartUpload) -> pb.UploadRecord:
         tags=u.tags,
         checksum_algorithm=u.checksum_algorithm,
         checksum_type=u.checksum_type,
+        acl=u.acl,
     )
 
 
@@ -145,6 +190,7 @@ def upload_from_pb(m: pb.UploadRecord) -> MultipartUpload:
         system_metadata=dict(m.system_metadata),
         checksum_algorithm=m.checksum_algorithm,
         checksum_type=m.checksum_type,
+        acl=m.acl,
     )
 
 

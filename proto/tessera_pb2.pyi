@@ -229,26 +229,114 @@ class BucketName(_message.Message):
     def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CreateBucketRequest(_message.Message):
-    __slots__ = ("name", "owner", "request_id")
+    __slots__ = ("name", "owner", "request_id", "acl")
     NAME_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ACL_FIELD_NUMBER: _ClassVar[int]
     name: str
     owner: str
     request_id: str
-    def __init__(self, name: _Optional[str] = ..., owner: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    acl: str
+    def __init__(self, name: _Optional[str] = ..., owner: _Optional[str] = ..., request_id: _Optional[str] = ..., acl: _Optional[str] = ...) -> None: ...
 
 class BucketRecord(_message.Message):
-    __slots__ = ("name", "owner", "created_at", "versioning")
+    __slots__ = ("name", "owner", "created_at", "acl", "policy", "cors", "versioning")
     NAME_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    ACL_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    CORS_FIELD_NUMBER: _ClassVar[int]
     VERSIONING_FIELD_NUMBER: _ClassVar[int]
     name: str
     owner: str
     created_at: float
+    acl: str
+    policy: str
+    cors: str
     versioning: str
-    def __init__(self, name: _Optional[str] = ..., owner: _Optional[str] = ..., created_at: _Optional[float] = ..., versioning: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., owner: _Optional[str] = ..., created_at: _Optional[float] = ..., acl: _Optional[str] = ..., policy: _Optional[str] = ..., cors: _Optional[str] = ..., versioning: _Optional[str] = ...) -> None: ...
+
+class SetBucketAccessRequest(_message.Message):
+    __slots__ = ("bucket", "field", "value", "request_id")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    field: str
+    value: str
+    request_id: str
+    def __init__(self, bucket: _Optional[str] = ..., field: _Optional[str] = ..., value: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class SetObjectAclRequest(_message.Message):
+    __slots__ = ("bucket", "key", "acl", "request_id")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    ACL_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    acl: str
+    request_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., acl: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class UserName(_message.Message):
+    __slots__ = ("name", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class UserRecord(_message.Message):
+    __slots__ = ("name", "created_at")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    created_at: float
+    def __init__(self, name: _Optional[str] = ..., created_at: _Optional[float] = ...) -> None: ...
+
+class ListUsersResponse(_message.Message):
+    __slots__ = ("users",)
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    users: _containers.RepeatedCompositeFieldContainer[UserRecord]
+    def __init__(self, users: _Optional[_Iterable[_Union[UserRecord, _Mapping]]] = ...) -> None: ...
+
+class AccessKeyId(_message.Message):
+    __slots__ = ("access_key_id", "request_id")
+    ACCESS_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    access_key_id: str
+    request_id: str
+    def __init__(self, access_key_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class AccessKeyRecord(_message.Message):
+    __slots__ = ("access_key_id", "user", "sealed_secret", "created_at")
+    ACCESS_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    SEALED_SECRET_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    access_key_id: str
+    user: str
+    sealed_secret: bytes
+    created_at: float
+    def __init__(self, access_key_id: _Optional[str] = ..., user: _Optional[str] = ..., sealed_secret: _Optional[bytes] = ..., created_at: _Optional[float] = ...) -> None: ...
+
+class CreateAccessKeyRequest(_message.Message):
+    __slots__ = ("key", "request_id")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    key: AccessKeyRecord
+    request_id: str
+    def __init__(self, key: _Optional[_Union[AccessKeyRecord, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ListAccessKeysResponse(_message.Message):
+    __slots__ = ("keys",)
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedCompositeFieldContainer[AccessKeyRecord]
+    def __init__(self, keys: _Optional[_Iterable[_Union[AccessKeyRecord, _Mapping]]] = ...) -> None: ...
 
 class BucketVersioningRequest(_message.Message):
     __slots__ = ("name", "status", "request_id")
@@ -340,7 +428,7 @@ class ShardPlacement(_message.Message):
     def __init__(self, shard_index: _Optional[int] = ..., node_id: _Optional[str] = ...) -> None: ...
 
 class ObjectRecord(_message.Message):
-    __slots__ = ("bucket", "key", "version_id", "size_bytes", "etag", "content_type", "user_metadata", "last_modified", "data_shards", "parity_shards", "chunk_size_bytes", "placement", "map_epoch", "request_id", "system_metadata", "inline_data", "segments", "s3_version_id", "delete_marker", "tags")
+    __slots__ = ("bucket", "key", "version_id", "size_bytes", "etag", "content_type", "user_metadata", "last_modified", "data_shards", "parity_shards", "chunk_size_bytes", "placement", "map_epoch", "request_id", "system_metadata", "inline_data", "segments", "s3_version_id", "delete_marker", "tags", "acl")
     class UserMetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -382,6 +470,7 @@ class ObjectRecord(_message.Message):
     S3_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     DELETE_MARKER_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    ACL_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     version_id: str
@@ -402,7 +491,8 @@ class ObjectRecord(_message.Message):
     s3_version_id: str
     delete_marker: bool
     tags: _containers.ScalarMap[str, str]
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., size_bytes: _Optional[int] = ..., etag: _Optional[str] = ..., content_type: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., last_modified: _Optional[float] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., chunk_size_bytes: _Optional[int] = ..., placement: _Optional[_Iterable[_Union[ShardPlacement, _Mapping]]] = ..., map_epoch: _Optional[int] = ..., request_id: _Optional[str] = ..., system_metadata: _Optional[_Mapping[str, str]] = ..., inline_data: _Optional[bytes] = ..., segments: _Optional[_Iterable[_Union[SegmentRecord, _Mapping]]] = ..., s3_version_id: _Optional[str] = ..., delete_marker: _Optional[bool] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    acl: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., size_bytes: _Optional[int] = ..., etag: _Optional[str] = ..., content_type: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., last_modified: _Optional[float] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., chunk_size_bytes: _Optional[int] = ..., placement: _Optional[_Iterable[_Union[ShardPlacement, _Mapping]]] = ..., map_epoch: _Optional[int] = ..., request_id: _Optional[str] = ..., system_metadata: _Optional[_Mapping[str, str]] = ..., inline_data: _Optional[bytes] = ..., segments: _Optional[_Iterable[_Union[SegmentRecord, _Mapping]]] = ..., s3_version_id: _Optional[str] = ..., delete_marker: _Optional[bool] = ..., tags: _Optional[_Mapping[str, str]] = ..., acl: _Optional[str] = ...) -> None: ...
 
 class SegmentRecord(_message.Message):
     __slots__ = ("shard_set_id", "part_number", "size_bytes", "etag", "data_shards", "parity_shards", "chunk_size_bytes", "placement", "last_modified", "checksums")
@@ -436,7 +526,7 @@ class SegmentRecord(_message.Message):
     def __init__(self, shard_set_id: _Optional[str] = ..., part_number: _Optional[int] = ..., size_bytes: _Optional[int] = ..., etag: _Optional[str] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., chunk_size_bytes: _Optional[int] = ..., placement: _Optional[_Iterable[_Union[ShardPlacement, _Mapping]]] = ..., last_modified: _Optional[float] = ..., checksums: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class UploadRecord(_message.Message):
-    __slots__ = ("bucket", "key", "upload_id", "initiated", "owner", "content_type", "user_metadata", "system_metadata", "checksum_algorithm", "checksum_type", "tags")
+    __slots__ = ("bucket", "key", "upload_id", "initiated", "owner", "content_type", "user_metadata", "system_metadata", "checksum_algorithm", "checksum_type", "tags", "acl")
     class UserMetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -469,6 +559,7 @@ class UploadRecord(_message.Message):
     CHECKSUM_ALGORITHM_FIELD_NUMBER: _ClassVar[int]
     CHECKSUM_TYPE_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    ACL_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     upload_id: str
@@ -480,7 +571,8 @@ class UploadRecord(_message.Message):
     checksum_algorithm: str
     checksum_type: str
     tags: _containers.ScalarMap[str, str]
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., initiated: _Optional[float] = ..., owner: _Optional[str] = ..., content_type: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., system_metadata: _Optional[_Mapping[str, str]] = ..., checksum_algorithm: _Optional[str] = ..., checksum_type: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    acl: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., initiated: _Optional[float] = ..., owner: _Optional[str] = ..., content_type: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., system_metadata: _Optional[_Mapping[str, str]] = ..., checksum_algorithm: _Optional[str] = ..., checksum_type: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., acl: _Optional[str] = ...) -> None: ...
 
 class CreateUploadRequest(_message.Message):
     __slots__ = ("upload", "request_id")

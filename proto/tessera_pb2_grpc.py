@@ -361,6 +361,51 @@ class MetadataStub:
                 request_serializer=proto_dot_tessera__pb2.ListBucketsRequest.SerializeToString,
                 response_deserializer=proto_dot_tessera__pb2.ListBucketsResponse.FromString,
                 _registered_method=True)
+        self.SetBucketAccess = channel.unary_unary(
+                '/tessera.Metadata/SetBucketAccess',
+                request_serializer=proto_dot_tessera__pb2.SetBucketAccessRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.BucketRecord.FromString,
+                _registered_method=True)
+        self.SetObjectAcl = channel.unary_unary(
+                '/tessera.Metadata/SetObjectAcl',
+                request_serializer=proto_dot_tessera__pb2.SetObjectAclRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.ObjectRecord.FromString,
+                _registered_method=True)
+        self.CreateUser = channel.unary_unary(
+                '/tessera.Metadata/CreateUser',
+                request_serializer=proto_dot_tessera__pb2.UserName.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.UserRecord.FromString,
+                _registered_method=True)
+        self.DeleteUser = channel.unary_unary(
+                '/tessera.Metadata/DeleteUser',
+                request_serializer=proto_dot_tessera__pb2.UserName.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ListUsers = channel.unary_unary(
+                '/tessera.Metadata/ListUsers',
+                request_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.ListUsersResponse.FromString,
+                _registered_method=True)
+        self.CreateAccessKey = channel.unary_unary(
+                '/tessera.Metadata/CreateAccessKey',
+                request_serializer=proto_dot_tessera__pb2.CreateAccessKeyRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.AccessKeyRecord.FromString,
+                _registered_method=True)
+        self.RevokeAccessKey = channel.unary_unary(
+                '/tessera.Metadata/RevokeAccessKey',
+                request_serializer=proto_dot_tessera__pb2.AccessKeyId.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.Empty.FromString,
+                _registered_method=True)
+        self.GetAccessKey = channel.unary_unary(
+                '/tessera.Metadata/GetAccessKey',
+                request_serializer=proto_dot_tessera__pb2.AccessKeyId.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.AccessKeyRecord.FromString,
+                _registered_method=True)
+        self.ListAccessKeys = channel.unary_unary(
+                '/tessera.Metadata/ListAccessKeys',
+                request_serializer=proto_dot_tessera__pb2.UserName.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.ListAccessKeysResponse.FromString,
+                _registered_method=True)
         self.PutObject = channel.unary_unary(
                 '/tessera.Metadata/PutObject',
                 request_serializer=proto_dot_tessera__pb2.PutObjectRequest.SerializeToString,
@@ -507,6 +552,63 @@ class MetadataServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListBuckets(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetBucketAccess(self, request, context):
+        """A bucket's canned ACL, policy or CORS rules (docs/access.md).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetObjectAcl(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateUser(self, request, context):
+        """Users and their access keys (docs/access.md). A key's secret travels and
+        is stored sealed (AES-GCM under a key derived from the cluster secret).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteUser(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUsers(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateAccessKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeAccessKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAccessKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAccessKeys(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -700,6 +802,51 @@ def add_MetadataServicer_to_server(servicer, server):
                     servicer.ListBuckets,
                     request_deserializer=proto_dot_tessera__pb2.ListBucketsRequest.FromString,
                     response_serializer=proto_dot_tessera__pb2.ListBucketsResponse.SerializeToString,
+            ),
+            'SetBucketAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBucketAccess,
+                    request_deserializer=proto_dot_tessera__pb2.SetBucketAccessRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.BucketRecord.SerializeToString,
+            ),
+            'SetObjectAcl': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetObjectAcl,
+                    request_deserializer=proto_dot_tessera__pb2.SetObjectAclRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.ObjectRecord.SerializeToString,
+            ),
+            'CreateUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateUser,
+                    request_deserializer=proto_dot_tessera__pb2.UserName.FromString,
+                    response_serializer=proto_dot_tessera__pb2.UserRecord.SerializeToString,
+            ),
+            'DeleteUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteUser,
+                    request_deserializer=proto_dot_tessera__pb2.UserName.FromString,
+                    response_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
+            ),
+            'ListUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUsers,
+                    request_deserializer=proto_dot_tessera__pb2.Empty.FromString,
+                    response_serializer=proto_dot_tessera__pb2.ListUsersResponse.SerializeToString,
+            ),
+            'CreateAccessKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateAccessKey,
+                    request_deserializer=proto_dot_tessera__pb2.CreateAccessKeyRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.AccessKeyRecord.SerializeToString,
+            ),
+            'RevokeAccessKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeAccessKey,
+                    request_deserializer=proto_dot_tessera__pb2.AccessKeyId.FromString,
+                    response_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
+            ),
+            'GetAccessKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAccessKey,
+                    request_deserializer=proto_dot_tessera__pb2.AccessKeyId.FromString,
+                    response_serializer=proto_dot_tessera__pb2.AccessKeyRecord.SerializeToString,
+            ),
+            'ListAccessKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAccessKeys,
+                    request_deserializer=proto_dot_tessera__pb2.UserName.FromString,
+                    response_serializer=proto_dot_tessera__pb2.ListAccessKeysResponse.SerializeToString,
             ),
             'PutObject': grpc.unary_unary_rpc_method_handler(
                     servicer.PutObject,
@@ -932,6 +1079,249 @@ class Metadata:
             '/tessera.Metadata/ListBuckets',
             proto_dot_tessera__pb2.ListBucketsRequest.SerializeToString,
             proto_dot_tessera__pb2.ListBucketsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetBucketAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/SetBucketAccess',
+            proto_dot_tessera__pb2.SetBucketAccessRequest.SerializeToString,
+            proto_dot_tessera__pb2.BucketRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetObjectAcl(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/SetObjectAcl',
+            proto_dot_tessera__pb2.SetObjectAclRequest.SerializeToString,
+            proto_dot_tessera__pb2.ObjectRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/CreateUser',
+            proto_dot_tessera__pb2.UserName.SerializeToString,
+            proto_dot_tessera__pb2.UserRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/DeleteUser',
+            proto_dot_tessera__pb2.UserName.SerializeToString,
+            proto_dot_tessera__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/ListUsers',
+            proto_dot_tessera__pb2.Empty.SerializeToString,
+            proto_dot_tessera__pb2.ListUsersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateAccessKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/CreateAccessKey',
+            proto_dot_tessera__pb2.CreateAccessKeyRequest.SerializeToString,
+            proto_dot_tessera__pb2.AccessKeyRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeAccessKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/RevokeAccessKey',
+            proto_dot_tessera__pb2.AccessKeyId.SerializeToString,
+            proto_dot_tessera__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAccessKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/GetAccessKey',
+            proto_dot_tessera__pb2.AccessKeyId.SerializeToString,
+            proto_dot_tessera__pb2.AccessKeyRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAccessKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/ListAccessKeys',
+            proto_dot_tessera__pb2.UserName.SerializeToString,
+            proto_dot_tessera__pb2.ListAccessKeysResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,11 +27,16 @@ fi
 
 # System packages: etcd (the metadata log; Debian's etcd-server, 3.4) and,
 # as root, for the tests that cut a process off its loopback ports, iptables
-# (without it those tests are skipped).
+# (without it those tests are skipped) and faketime (libfaketime, for the
+# chaos harness's clock-skew fault; the harness also installs both itself).
 need=()
 command -v etcd >/dev/null || [ -n "${TESSERA_ETCD_BINARY:-}" ] || need+=(etcd-server)
 if [ -n "$extras" ] && [ "$(id -u)" = 0 ] && ! command -v iptables >/dev/null; then
     need+=(iptables)
+fi
+if [ -n "$extras" ] && [ "$(id -u)" = 0 ] \
+    && [ ! -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ]; then
+    need+=(faketime)
 fi
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 status=0
 .venv/bin/python -m pytest "$@" || status=$?
 .venv/bin/ruff check . || status=1
-.venv/bin/mypy tessera gateway node metadata cli service shardio proto/rpc.py proto/convert.py || status=1
+.venv/bin/mypy tessera gateway node metadata cli service shardio chaos proto/rpc.py proto/convert.py || status=1
 exit $status

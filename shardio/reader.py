@@ -29,7 +29,9 @@ from tessera.geometry import Geometry, StripeSpan
 
 log = logging.getLogger(__name__)
 
-SLOW_CHUNK_SECONDS = 10.0  # a shard that takes longer for one chunk is replaced
+# A shard that takes longer than this for one chunk is replaced by a spare: a
+# hung node costs a read this, not the failure-detection grace period.
+SLOW_CHUNK_SECONDS = 3.0
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,13 @@ MethodNotAllowed = _error("MethodNotAllowed", 405, "The specified method is not 
 NotImplemented = _error("NotImplemented", 501, "A header you provided implies functionality that is not implemented.")
 PreconditionFailed = _error("PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold.")
 RequestTimeout = _error("RequestTimeout", 400, "Your socket connection to the server was not read from or written to within the timeout period.")
+NoSuchBucketPolicy = _error("NoSuchBucketPolicy", 404, "The bucket policy does not exist.")
+NoSuchCORSConfiguration = _error("NoSuchCORSConfiguration", 404, "The CORS configuration does not exist.")
+MalformedPolicy = _error("MalformedPolicy", 400, "Policies must be valid JSON and the first byte must be '{'.")
+# Admin operations on users and keys (IAM's codes; answered to the admin CLI only).
+NoSuchEntity = _error("NoSuchEntity", 404, "The user or access key does not exist.")
+EntityAlreadyExists = _error("EntityAlreadyExists", 409, "The user already exists.")
+DeleteConflict = _error("DeleteConflict", 409, "The user still owns buckets.")
 # fmt: on
 
 ALL_ERRORS: dict[str, type[TesseraError]] = {
@@ -125,6 +132,12 @@ ALL_ERRORS: dict[str, type[TesseraError]] = {
         NotImplemented,
         PreconditionFailed,
         RequestTimeout,
+        NoSuchBucketPolicy,
+        NoSuchCORSConfiguration,
+        MalformedPolicy,
+        NoSuchEntity,
+        EntityAlreadyExists,
+        DeleteConflict,
     ]
 }
 

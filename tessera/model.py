@@ -33,10 +33,32 @@ NULL_VERSION_ID = "null"
 
 @dataclass(frozen=True, slots=True)
 class BucketInfo:
+    """A bucket. owner is the owning user's id (tessera.access.owner_id);
+    acl a canned ACL; policy and cors JSON text ("" for none)."""
+
     name: str
     owner: str
     created_at: float
     versioning: str = ""  # "", VERSIONING_ENABLED or VERSIONING_SUSPENDED
+    acl: str = "private"
+    policy: str = ""
+    cors: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    name: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKeyInfo:
+    """An access key of a user; its secret only sealed (tessera.sealing)."""
+
+    access_key_id: str
+    user: str
+    sealed_secret: bytes
+    created_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +133,7 @@ class ObjectVersion:
     s3_version_id: str = ""
     delete_marker: bool = False
     tags: dict[str, str] = field(default_factory=dict)
+    acl: str = ""  # canned ACL; "" is private
 
     @property
     def geometry(self) -> Geometry:
@@ -184,6 +207,7 @@ class MultipartUpload:
     checksum_algorithm: str = ""  # lower case S3 algorithm name, "" for none
     checksum_type: str = ""  # "COMPOSITE" or "FULL_OBJECT" with an algorithm, else ""
     tags: dict[str, str] = field(default_factory=dict)  # x-amz-tagging, for the version
+    acl: str = ""  # canned ACL the completed object gets; "" is private
 
 
 @dataclass(frozen=True)
@@ -280,6 +304,8 @@ def version_to_dict(v: ObjectVersion) -> dict[str, Any]:
         d["segments"] = [segment_to_dict(s) for s in v.segments]
     else:
         del d["segments"]  # single-part records keep the shape they always had
+    if not v.acl:
+        del d["acl"]
     return d
 
 
@@ -307,7 +333,23 @@ def upload_from_json(raw: bytes) -> MultipartUpload:
     return MultipartUpload(**json.loads(raw))
 
 
-def record_to_json(record: BucketInfo | NodeInfo) -> bytes:
+def access_key_to_json(k: AccessKeyInfo) -> bytes:
+    d: dict[str, Any] = dataclasses.asdict(k)
+    d["sealed_secret"] = k.sealed_secret.hex()
+    return json.dumps(d, separators=(",", ":")).encode()
+
+
+def access_key_from_json(raw: bytes) -> AccessKeyInfo:
+    d = json.loads(raw)
+    d["sealed_secret"] = bytes.fromhex(d["sealed_secret"])
+    return AccessKeyInfo(**d)
+
+
+def user_from_json(raw: bytes) -> UserInfo:
+    return UserInfo(**json.loads(raw))
+
+
+def record_to_json(record: BucketInfo | NodeInfo | UserInfo) -> bytes:
     return json.dumps(dataclasses.asdict(record), separators=(",", ":")).encode()
 
 

@@ -1,13 +1,14 @@
 """The bucket browser's server side: buckets, folders (prefix + '/'), one
 object's details, and the pre-signed URLs the page uploads and downloads with.
 
-Every function acts as the signed-in access key: a bucket it does not own is
-AccessDenied, as on the S3 endpoint. Secrets are looked up only to sign and
-never leave this module except as a signature inside a URL.
+Every function acts as the signed-in access key, whose user owns buckets: a
+bucket that user does not own is AccessDenied, as on the S3 endpoint. Secrets
+are looked up only to sign and never leave this module except as a signature
+inside a URL.
 
-Public/private access and object versions do not exist in Tessera yet; their
-functions raise NotAvailable, and each is the one place to fill in when the
-S3-compatibility work adds bucket ACLs/policies and versioning.
+The public/private switch is a bucket policy granting anyone s3:GetObject on
+every object (docs/access.md). Object versions do not exist in Tessera yet;
+object_versions raises NotAvailable, the one place to fill in with versioning.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from gateway.deadline import Deadline
 from gateway.handlers.buckets import owned_bucket
 from gateway.state import GatewayState
 from gateway.validation import check_bucket_name, check_key
-from tessera import errors, limits
-from tessera.model import NODE_UP, ObjectVersion, ShardSet
+from tessera import access, errors, limits
+from tessera.model import NODE_UP, BucketInfo, ObjectVersion, ShardSet
 
 DELIMITER = "/"
 
@@ -33,20 +34,28 @@ def _deadline() -> Deadline:
     return Deadline(limits.METADATA_CALL_TIMEOUT_SECONDS)
 
 
+def _access_of(bucket: BucketInfo) -> dict[str, Any]:
+    """public: the bucket policy lets anyone read every object (docs/access.md)."""
+    return {
+        "public": access.grants_whole_bucket(bucket.policy, bucket.name),
+        "has_policy": bool(bucket.policy),
+    }
+
+
 async def bucket_access(state: GatewayState, bucket: str) -> dict[str, Any]:
-    """Whether anonymous reads are allowed. Fill in with bucket ACLs/policies."""
-    raise NotAvailable(
-        "Public/private access is not available yet: bucket ACLs and policies are not "
-        "implemented. Every bucket is private (signed requests only)."
-    )
+    """Whether anonymous reads of every object are allowed."""
+    found = await state.metadata.get_bucket(bucket, timeout=_deadline().remaining())
+    return _access_of(found)
 
 
 async def set_bucket_access(state: GatewayState, bucket: str, public: bool) -> dict[str, Any]:
-    """Makes a bucket public-read or private. Fill in with bucket ACLs/policies."""
-    raise NotAvailable(
-        "Switching a bucket public or private is not available yet: bucket ACLs and "
-        "policies are not implemented."
+    """Public: a bucket policy granting anyone s3:GetObject on every object.
+    Private: no bucket policy (objects with a public-read ACL stay readable)."""
+    policy = access.whole_bucket_policy(bucket) if public else ""
+    updated = await state.metadata.set_bucket_access(
+        bucket, "policy", policy, timeout=_deadline().remaining()
     )
+    return _access_of(updated)
 
 
 async def object_versions(state: GatewayState, bucket: str, key: str) -> dict[str, Any]:
@@ -66,14 +75,14 @@ async def _optional(fn: Any, *args: Any) -> dict[str, Any]:
 
 
 async def get_access(state: GatewayState, access_key: str, bucket: str) -> dict[str, Any]:
-    await owned_bucket(state, bucket, access_key, _deadline())
+    await owned_bucket(state, bucket, _owner(state, access_key), _deadline())
     return await _optional(bucket_access, state, bucket)
 
 
 async def change_access(
     state: GatewayState, access_key: str, bucket: str, public: bool
 ) -> dict[str, Any]:
-    await owned_bucket(state, bucket, access_key, _deadline())
+    await owned_bucket(state, bucket, _owner(state, access_key), _deadline())
     return await _optional(set_bucket_access, state, bucket, public)
 
 
@@ -81,18 +90,20 @@ async def versions_of(
     state: GatewayState, access_key: str, bucket: str, key: str
 ) -> dict[str, Any]:
     check_key(key)
-    await owned_bucket(state, bucket, access_key, _deadline())
+    await owned_bucket(state, bucket, _owner(state, access_key), _deadline())
     return await _optional(object_versions, state, bucket, key)
 
 
 async def list_buckets(state: GatewayState, access_key: str) -> dict[str, Any]:
-    found = await state.metadata.list_buckets(access_key, timeout=_deadline().remaining())
+    found = await state.metadata.list_buckets(
+        _owner(state, access_key), timeout=_deadline().remaining()
+    )
     return {
         "buckets": [
             {
                 "name": b.name,
                 "created_at": b.created_at,
-                "access": await _optional(bucket_access, state, b.name),
+                "access": {"available": True, **_access_of(b)},
             }
             for b in found
         ]
@@ -101,7 +112,9 @@ async def list_buckets(state: GatewayState, access_key: str) -> dict[str, Any]:
 
 async def create_bucket(state: GatewayState, access_key: str, name: str) -> dict[str, Any]:
     check_bucket_name(name)
-    bucket = await state.metadata.create_bucket(name, access_key, timeout=_deadline().remaining())
+    bucket = await state.metadata.create_bucket(
+        name, _owner(state, access_key), timeout=_deadline().remaining()
+    )
     return {"name": bucket.name, "created_at": bucket.created_at}
 
 
@@ -120,7 +133,7 @@ async def list_folder(
 ) -> dict[str, Any]:
     """One page of a 'folder': the keys and sub-folders directly under prefix."""
     deadline = _deadline()
-    await owned_bucket(state, bucket, access_key, deadline)
+    await owned_bucket(state, bucket, _owner(state, access_key), deadline)
     page = await state.metadata.list_objects(
         bucket,
         prefix,
@@ -183,7 +196,7 @@ async def object_details(
     state: GatewayState, access_key: str, bucket: str, key: str
 ) -> dict[str, Any]:
     deadline = _deadline()
-    await owned_bucket(state, bucket, access_key, deadline)
+    await owned_bucket(state, bucket, _owner(state, access_key), deadline)
     version = await state.metadata.get_object(bucket, key, timeout=deadline.remaining())
     return {
         **_object_row(version),
@@ -201,6 +214,14 @@ async def object_details(
 
 
 _ORIGIN = re.compile(r"https?://[^/\s?#]+")
+
+
+def _owner(state: GatewayState, access_key: str) -> str:
+    """The signed-in key's bucket owner id (its user's; the root key's own id)."""
+    principal = state.keys.cached(access_key)
+    if principal is None:  # the key was removed after sign-in
+        raise errors.InvalidAccessKeyId()
+    return principal.owner
 
 
 def _secret(state: GatewayState, access_key: str) -> str:
@@ -223,7 +244,7 @@ async def upload_url(
     check_key(key)
     if not _ORIGIN.fullmatch(origin):
         raise errors.InvalidArgument("The console's origin is not a usable http(s) origin.")
-    await owned_bucket(state, bucket, access_key, _deadline())
+    await owned_bucket(state, bucket, _owner(state, access_key), _deadline())
     expires = limits.CONSOLE_UPLOAD_URL_SECONDS
     url = presign(
         method="PUT",
@@ -262,7 +283,7 @@ async def download_url(
     if not 1 <= expires_seconds <= 7 * 24 * 3600:
         raise errors.InvalidArgument("A link is valid for 1 second to 7 days.")
     deadline = _deadline()
-    await owned_bucket(state, bucket, access_key, deadline)
+    await owned_bucket(state, bucket, _owner(state, access_key), deadline)
     await state.metadata.get_object(bucket, key, timeout=deadline.remaining())  # NoSuchKey early
     query = [("response-content-disposition", content_disposition(key))] if attachment else []
     url = presign(

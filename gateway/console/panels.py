@@ -99,44 +99,55 @@ async def nodes_panel(ctx: PanelContext) -> dict[str, Any]:
     }
 
 
-async def metadata_panel(ctx: PanelContext) -> dict[str, Any]:
-    """Metadata replicas, their applied positions and the log's leader.
+PANEL_CALL_SECONDS = 3.0
 
-    Fill in when replicated metadata (the etcd shared log) lands: ask each
-    replica for its status and etcd for its leader.
-    """
-    raise NotAvailable(
-        "Replica status and the leader are not available yet: replicated metadata "
-        "(the etcd shared log) is being built. Shown: the metadata addresses this "
-        "gateway is configured with.",
-        configured_addresses=[
-            a.strip() for a in ctx.state.settings.metadata_address.split(",") if a.strip()
-        ],
-    )
+
+async def metadata_panel(ctx: PanelContext) -> dict[str, Any]:
+    """Metadata replicas: each one's applied log position and state digest
+    (equal digests at equal positions: the replicas agree), and which one
+    leads repair."""
+    metadata = ctx.state.metadata
+    replicas = await metadata.replica_statuses(timeout=PANEL_CALL_SECONDS)
+    if not replicas:
+        raise NotAvailable("No metadata replica answered.")
+    repair = await metadata.repair_status(timeout=PANEL_CALL_SECONDS)
+    return {
+        "replicas": replicas,
+        "repair_leader": repair.replica_id if repair is not None else None,
+    }
+
+
+async def _repair(ctx: PanelContext) -> Any:
+    status = await ctx.state.metadata.repair_status(timeout=PANEL_CALL_SECONDS)
+    if status is None:
+        raise NotAvailable("No metadata replica leads repair right now (an election is due).")
+    return status
 
 
 async def repair_panel(ctx: PanelContext) -> dict[str, Any]:
-    """The repair queue: length, rate, progress and ETA.
-
-    Fill in when repair lands: read its queue from metadata.
-    """
-    raise NotAvailable(
-        "The repair queue does not exist yet: background repair is not built. "
-        "Until it is, shards on a node that goes down are not rebuilt elsewhere "
-        "(reads decode from parity meanwhile)."
-    )
+    """The repair queue: its length in shards and bytes, rate, progress and ETA."""
+    s = await _repair(ctx)
+    return {
+        "leader": s.replica_id,
+        "queue_shards": s.queue_shards,
+        "queue_bytes": s.queue_bytes,
+        "blocked_shards": s.blocked_shards,
+        "repaired_shards_total": s.repaired_shards_total,
+        "repaired_bytes_total": s.repaired_bytes_total,
+        "throughput_bytes_per_second": s.throughput_bytes_per_second,
+        "rate_limit_bytes_per_second": s.rate_limit_bytes_per_second,
+        "eta_seconds": s.eta_seconds if s.eta_seconds >= 0 else None,
+        "last_scan_at": s.last_scan_at or None,
+    }
 
 
 async def margins_panel(ctx: PanelContext) -> dict[str, Any]:
-    """Objects counted by margin (spare shards left) and the ETA to full redundancy.
-
-    Fill in when repair lands: it keeps the per-margin counts it orders its queue by.
-    """
-    raise NotAvailable(
-        "Objects by margin and the time to full redundancy come with background "
-        "repair, which is not built yet: nothing counts them cluster-wide. The bucket "
-        "browser shows one object's margin (open an object)."
-    )
+    """Shard sets counted by margin (spare shards left) and the ETA to full redundancy."""
+    s = await _repair(ctx)
+    return {
+        "shard_sets_by_margin": {m.margin: m.shard_sets for m in s.margins},
+        "eta_to_full_redundancy_seconds": s.eta_seconds if s.eta_seconds >= 0 else None,
+    }
 
 
 async def requests_panel(ctx: PanelContext) -> dict[str, Any]:

@@ -25,6 +25,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -37,6 +38,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from gateway.auth_edge import resolve_key
 from gateway.console import browser
 from gateway.console.panels import PANELS, PanelContext, render_panel
 from gateway.console.rates import RateSampler
@@ -138,6 +140,7 @@ def _is_public(request: web.Request) -> bool:
 async def _checked(
     request: web.Request, handler: Handler, console: ConsoleState
 ) -> web.StreamResponse:
+    await _refresh_key(request)
     session = _current_session(request)
     if _is_public(request):
         return await handler(request)
@@ -150,6 +153,17 @@ async def _checked(
             403, "InvalidCSRFToken", f"A state-changing request needs the {CSRF_HEADER} header."
         )
     return await handler(request)
+
+
+async def _refresh_key(request: web.Request) -> None:
+    """Looks the session's access key up again when its cache entry is stale
+    (a user's key: gateway/principals.py), so a revoked key ends its sessions
+    within the cache time. A metadata failure leaves the session alone."""
+    console = request.app[CONSOLE]
+    session = console.sessions.get(request.cookies.get(COOKIE_NAME))
+    if session is not None:
+        with contextlib.suppress(errors.TesseraError):
+            await resolve_key(console.gateway, session.access_key)
 
 
 def _current_session(request: web.Request) -> Session | None:
@@ -238,6 +252,9 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     access_key = str(form.get("access_key", "")).strip()
     provided = str(form.get("secret_key", ""))
+    if access_key:
+        with contextlib.suppress(errors.TesseraError):
+            await resolve_key(console.gateway, access_key)
     secret = console.gateway.secret_for(access_key) if access_key else None
     # Compare even for an unknown key, so timing does not tell keys apart.
     expected = secret if secret is not None else secrets.token_urlsafe(30)

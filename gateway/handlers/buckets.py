@@ -1,8 +1,10 @@
 """Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket,
 and GetBucketLocation (versioning: gateway/handlers/versions.py).
 
-Every bucket has an owner (the access key that created it); operations on a
-bucket that another key owns are AccessDenied.
+Every bucket has an owner: the user whose key created it (all that user's
+keys share it; the root key owns as itself — tessera/access.py owner_id).
+Operations on a bucket another user owns are AccessDenied; handlers receive
+the requester's owner id.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from gateway.responses import xml_response
 from gateway.routing import Route
 from gateway.state import GatewayState
 from gateway.validation import check_bucket_name
-from tessera import errors
+from tessera import access, errors
 from tessera.model import BucketInfo
 
 CREATE_BUCKET_BODY_MAX_BYTES = 64 * 1024
@@ -24,7 +26,9 @@ CREATE_BUCKET_BODY_MAX_BYTES = 64 * 1024
 async def owned_bucket(
     state: GatewayState, name: str, access_key: str, deadline: Deadline
 ) -> BucketInfo:
-    """The bucket, if it exists and access_key owns it."""
+    """The bucket, if it exists and the owner id access_key owns it."""
+    if not access_key:
+        raise errors.AccessDenied("Anonymous access is not granted to this resource.")
     bucket = await state.metadata.get_bucket(name, timeout=deadline.remaining())
     if bucket.owner != access_key:
         raise errors.AccessDenied()
@@ -56,8 +60,9 @@ async def create_bucket(
     raw = await request.read() if request.can_read_body else b""
     if raw.strip():
         s3xml.parse_create_bucket_configuration(raw)
+    acl = access.check_canned_acl(request.headers.get("x-amz-acl", ""))
     await state.metadata.create_bucket(
-        route.bucket, access_key, timeout=_deadline(state).remaining()
+        route.bucket, access_key, timeout=_deadline(state).remaining(), acl=acl
     )
     return web.Response(status=200, headers={"Location": f"/{route.bucket}"})
 

@@ -25,7 +25,7 @@ from gateway.routing import Route
 from gateway.state import GatewayState
 from gateway.validation import check_key
 from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, write_object
-from tessera import errors, limits
+from tessera import access, errors, limits
 from tessera.model import ObjectVersion
 
 
@@ -145,6 +145,7 @@ async def copy_object(
                     content_type=content_type,
                     user_metadata=user_meta,
                     system_metadata=system_meta,
+                    acl=access.stored_object_acl(request.headers.get("x-amz-acl", "")),
                 ),
                 policy=state.policy,
                 cluster=state.cluster,

@@ -40,7 +40,7 @@ from gateway.routing import Route
 from gateway.state import GatewayState
 from gateway.validation import check_key
 from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, store_shard_set
-from tessera import errors, ids, limits, tagging
+from tessera import access, errors, ids, limits, tagging
 from tessera.model import MultipartUpload, Segment
 from tessera.multipart import checksum_type_for
 
@@ -96,6 +96,7 @@ async def create_multipart_upload(
         checksum_algorithm=algorithm,
         checksum_type=checksum_type,
         tags=tagging.parse_header(request.headers.get("x-amz-tagging", "")),
+        acl=access.stored_object_acl(request.headers.get("x-amz-acl", "")),
     )
     await owned_bucket(state, route.bucket, access_key, deadline)
     created = await state.metadata.create_multipart_upload(upload, timeout=deadline.remaining())

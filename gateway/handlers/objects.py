@@ -18,6 +18,7 @@ and stream the data stripe by stripe.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiohttp import web
 
@@ -46,7 +47,7 @@ from gateway.routing import Route
 from gateway.state import GatewayState
 from gateway.validation import check_key
 from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, write_object
-from tessera import errors, limits, tagging
+from tessera import access, errors, limits, tagging
 from tessera.geometry import InvalidRange, parse_range
 from tessera.model import ObjectVersion
 from tessera.multipart import part_range
@@ -78,6 +79,8 @@ async def put_object(
         payload_sha256=auth.expected_payload_sha256,
         checksums=checksums,
         tags=tagging.parse_header(request.headers.get("x-amz-tagging", "")),
+        **write_conditions(request),
+        acl=access.stored_object_acl(request.headers.get("x-amz-acl", "")),
     )
     bucket = await owned_bucket(state, route.bucket, access_key, deadline)
     geometry = state.policy.geometry
@@ -104,28 +107,43 @@ async def put_object(
 async def _read_version(
     request: web.Request, state: GatewayState, route: Route, access_key: str, deadline: Deadline
 ) -> ObjectVersion:
+    """The version, for the bucket's owner or where a grant lets anyone read it
+    (tessera/access.py); AccessDenied otherwise — also for a missing key, so
+    that a non-owner learns nothing about what the bucket holds."""
     check_key(route.key)
-    bucket = await owned_bucket(state, route.bucket, access_key, deadline)
+    if not access_key and any(name.startswith("response-") for name in request.query):
+        raise errors.InvalidRequest(
+            "Request specific response headers cannot be used for anonymous GET requests."
+        )
+    bucket = await state.metadata.get_bucket(route.bucket, timeout=deadline.remaining())
+    owner = bool(access_key) and bucket.owner == access_key
     version_id = request.query.get("versionId", "")
-    if version_id:
-        version = await state.metadata.get_object_version(
-            route.bucket, route.key, version_id, timeout=deadline.remaining()
-        )
-        if version.delete_marker:
-            error = errors.MethodNotAllowed()
-            error.headers.update(_marker_headers(version))
-            raise error
-        return version
     try:
-        return await state.metadata.get_object(
-            route.bucket, route.key, timeout=deadline.remaining()
-        )
-    except errors.NoSuchKey as exc:
-        if bucket.versioning:
+        if version_id:
+            version = await state.metadata.get_object_version(
+                route.bucket, route.key, version_id, timeout=deadline.remaining()
+            )
+        else:
+            version = await state.metadata.get_object(
+                route.bucket, route.key, timeout=deadline.remaining()
+            )
+    except (errors.NoSuchKey, errors.NoSuchVersion) as exc:
+        if not owner:  # nothing about what a bucket holds leaks to others
+            raise errors.AccessDenied() from exc
+        if isinstance(exc, errors.NoSuchKey) and bucket.versioning and not version_id:
             newest = await _newest_or_none(state, route, deadline)
             if newest is not None and newest.delete_marker:
                 exc.headers.update(_marker_headers(newest))
         raise
+    if not owner and not access.anonymous_read_allowed(
+        bucket.policy, version.acl, route.bucket, route.key
+    ):
+        raise errors.AccessDenied()
+    if version.delete_marker:  # only reachable by id
+        error = errors.MethodNotAllowed()
+        error.headers.update(_marker_headers(version))
+        raise error
+    return version
 
 
 async def _newest_or_none(
@@ -181,6 +199,17 @@ def _selected_part(request: web.Request, version: ObjectVersion) -> tuple[int, i
     if number > len(version.segments):
         raise errors.InvalidPartNumber()
     return part_range([s.size_bytes for s in version.segments], number - 1)
+
+
+def write_conditions(request: web.Request) -> dict[str, Any]:
+    """If-None-Match: * and If-Match on a write (S3 supports no other forms)."""
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise errors.NotImplemented("If-None-Match on a write accepts only *.")
+    return {
+        "if_none_match_star": if_none_match is not None,
+        "if_match_etag": request.headers.get("If-Match", "").strip(),
+    }
 
 
 async def _answer(

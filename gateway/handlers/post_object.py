@@ -15,6 +15,7 @@ from aiohttp import web
 from gateway import s3xml
 from gateway.admission import write_buffer_bytes
 from gateway.auth import post_policy
+from gateway.auth_edge import resolve_key
 from gateway.deadline import Deadline
 from gateway.form_body import FormUpload
 from gateway.handlers.buckets import owned_bucket
@@ -43,6 +44,7 @@ async def post_object(
         raise errors.MissingContentLength()
     form = FormUpload(request.content, request.content_length, boundary)
     await form.read_fields()
+    await resolve_key(state, form.fields.get("x-amz-credential", "").split("/", 1)[0])
     policy = post_policy.verify(
         form.fields, state.secret_for, state.settings.region, datetime.now(UTC)
     )
@@ -54,7 +56,7 @@ async def post_object(
     post_policy.check_size(policy, form.size_bytes)
     if form.size_bytes > limits.SINGLE_PUT_SIZE_MAX_BYTES:
         raise errors.EntityTooLarge()
-    await owned_bucket(state, route.bucket, policy.access_key, deadline)
+    await owned_bucket(state, route.bucket, state.keys.owner_for(policy.access_key), deadline)
     user_metadata = {
         name[len("x-amz-meta-") :]: value
         for name, value in form.fields.items()

@@ -21,11 +21,13 @@ def s3_client(cluster: LocalCluster, verify: str | None = None, **config: object
         aws_secret_access_key=cluster.credentials.secret_key,
         region_name="us-east-1",
         config=Config(
-            s3={"addressing_style": "path"},
-            retries={"max_attempts": 1, "mode": "standard"},
-            connect_timeout=10,
-            read_timeout=120,
-            **config,  # type: ignore[arg-type]
+            **{  # type: ignore[arg-type]
+                "s3": {"addressing_style": "path"},
+                "retries": {"max_attempts": 1, "mode": "standard"},
+                "connect_timeout": 10,
+                "read_timeout": 120,
+                **config,
+            }
         ),
     )
 

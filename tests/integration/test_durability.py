@@ -195,3 +195,27 @@ def test_writes_go_on_with_a_node_down(tmp_path: Path) -> None:
         assert s3.get_object(Bucket="degraded", Key="late")["Body"].read() == late
     finally:
         cluster.stop()
+
+
+def test_a_hung_node_does_not_hold_requests(tmp_path: Path) -> None:
+    """SIGSTOP (a gray failure): the node is not marked down for a long grace
+    period, yet PUT and GET go on without it (each well within the client's
+    timeout, which is far shorter than the grace period)."""
+    import signal
+
+    cluster = start_cluster(tmp_path / "c", {"TESSERA_NODE_DOWN_GRACE_SECONDS": "120"})
+    try:
+        s3 = s3_client(cluster, read_timeout=45)
+        s3.create_bucket(Bucket="gray")
+        before = os.urandom(2 * MiB + 1)
+        s3.put_object(Bucket="gray", Key="before", Body=before)
+        cluster.signal("node-b2", signal.SIGSTOP)
+        try:
+            during = os.urandom(3 * MiB + 7)
+            s3.put_object(Bucket="gray", Key="during", Body=during)
+            assert s3.get_object(Bucket="gray", Key="before")["Body"].read() == before
+            assert s3.get_object(Bucket="gray", Key="during")["Body"].read() == during
+        finally:
+            cluster.signal("node-b2", signal.SIGCONT)
+    finally:
+        cluster.stop()

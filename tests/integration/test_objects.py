@@ -152,3 +152,15 @@ def test_truncated_body_stores_nothing(cluster, s3, bucket: str) -> None:  # typ
     with pytest.raises(ClientError) as exc:
         s3.head_object(Bucket=bucket, Key="truncated")
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_conditional_writes(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+    first = s3.put_object(Bucket=bucket, Key="cas", Body=b"one", IfNoneMatch="*")
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="cas", Body=b"two", IfNoneMatch="*")
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="cas", Body=b"two", IfMatch='"0123"')
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+    s3.put_object(Bucket=bucket, Key="cas", Body=b"three", IfMatch=first["ETag"])
+    assert s3.get_object(Bucket=bucket, Key="cas")["Body"].read() == b"three"

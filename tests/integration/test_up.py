@@ -23,14 +23,14 @@ pytestmark = pytest.mark.integration
 def free_base_port() -> int:
     """A base port whose internal ports are free: S3 and admin (base-2, base-1),
     metadata replicas (base..base+5), etcd (base+50..base+55), nodes
-    (base+100..base+117)."""
+    (base+100..base+123)."""
     for base in range(21000 + os.getpid() % 4000, 30000, 173):
         wanted = [
             base - 2,
             base - 1,
             *range(base, base + 6),
             *range(base + 50, base + 56),
-            *range(base + 100, base + 118),
+            *range(base + 100, base + 124),
         ]
         try:
             for port in wanted:
@@ -80,7 +80,7 @@ def start_up(data_dir: Path, base: int) -> tuple[subprocess.Popen[str], dict[str
 
 def stop_up(proc: subprocess.Popen[str]) -> None:
     children = psutil.Process(proc.pid).children(recursive=True)
-    assert len(children) == 16  # 3 etcd members, 3 metadata replicas, nine nodes, gateway
+    assert len(children) == 19  # 3 etcd members, 3 metadata replicas, twelve nodes, gateway
     proc.send_signal(signal.SIGTERM)
     try:
         assert proc.wait(60) == 0

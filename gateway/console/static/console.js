@@ -261,10 +261,22 @@
     for (const fill of root.querySelectorAll(".bar-fill")) fill.style.width = fill.dataset.share + "%";
   }
 
+  // A panel's facts as a key/value table (nested objects and lists nest).
+  function renderFacts(value) {
+    if (Array.isArray(value)) return h("div", {}, value.map(renderFacts));
+    if (value === null || value === undefined) return h("span", { class: "muted" }, "—");
+    if (typeof value !== "object") return String(value);
+    return h("table", { class: "kv mini" },
+      Object.entries(value)
+        .filter(([k]) => k !== "available")
+        .map(([k, v]) => h("tr", { dataset: { key: k } },
+          h("th", {}, k.replaceAll("_", " ")), h("td", {}, renderFacts(v)))));
+  }
+
   const PANEL_RENDERERS = {
-    repair: (p) => h("pre", {}, JSON.stringify(p, null, 2)),
-    margins: (p) => h("pre", {}, JSON.stringify(p, null, 2)),
-    metadata: (p) => h("pre", {}, JSON.stringify(p, null, 2)),
+    repair: renderFacts,
+    margins: renderFacts,
+    metadata: renderFacts,
     requests: renderRates,
   };
 

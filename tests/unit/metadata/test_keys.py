@@ -38,3 +38,11 @@ def test_request_index_orders_by_position() -> None:
     assert keys.request_index_key(255, "zz") < keys.request_index_key(256, "aa")
     assert keys.request_index_key(9, "x") < keys.request_index_bound(10)
     assert keys.request_id_from_index(keys.request_index_key(7, "abc")) == "abc"
+
+
+def test_every_key_prefix_is_distinct() -> None:
+    from metadata import keys
+
+    prefixes = [v for n, v in vars(keys).items() if n.isupper() and isinstance(v, bytes)]
+    short = [p for p in prefixes if p.endswith(b"/")]
+    assert len(short) == len(set(short)), short

@@ -8,7 +8,7 @@ import itertools
 import math
 import random
 
-from tests.integration.linearizability import FAIL, OK, UNKNOWN, Op, _branches, check
+from chaos.linearizability import FAIL, OK, UNKNOWN, Op, _branches, check
 
 INF = math.inf
 

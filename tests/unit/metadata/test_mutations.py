@@ -11,10 +11,13 @@ from metadata.mutations import (
     AbortMultipartUpload,
     ClearShardProblem,
     CompleteMultipartUpload,
+    CreateAccessKey,
     CreateBucket,
     CreateMultipartUpload,
+    CreateUser,
     DeleteBucket,
     DeleteObject,
+    DeleteUser,
     Mutation,
     NodeLiveness,
     PutBucketVersioning,
@@ -23,7 +26,10 @@ from metadata.mutations import (
     PutPart,
     RegisterNode,
     ReportShardProblem,
+    RevokeAccessKey,
+    SetBucketAccess,
     SetNodeState,
+    SetObjectAcl,
     SetRepairRate,
     UpdatePlacement,
 )
@@ -116,6 +122,12 @@ def every_mutation(make_version: VersionFactory) -> list[Mutation]:
         ClearShardProblem("r18", "v1", 2, "n1"),
         SetRepairRate("r19", 1e6),
         SetNodeState("r20", "n1", "draining"),
+        SetBucketAccess("r21", "b", "acl", "public-read"),
+        SetObjectAcl("r22", "b", "k", "public-read"),
+        CreateUser("r23", "alice", 1.0),
+        DeleteUser("r24", "alice", "user:alice"),
+        CreateAccessKey("r25", "AKID", "alice", "00ff", 2.0),
+        RevokeAccessKey("r26", "AKID"),
     ]
 
 
@@ -138,6 +150,12 @@ def test_every_kind_is_covered() -> None:
         "ClearShardProblem",
         "SetRepairRate",
         "SetNodeState",
+        "SetBucketAccess",
+        "SetObjectAcl",
+        "CreateUser",
+        "DeleteUser",
+        "CreateAccessKey",
+        "RevokeAccessKey",
     }
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -39,7 +40,11 @@ def console_url(cluster: LocalCluster) -> str:
 
 
 def wait(driver: Any, seconds: float = WAIT_SECONDS) -> WebDriverWait[Any]:
-    return WebDriverWait(driver, seconds, poll_frequency=0.2)
+    # The page redraws its panels every poll: an element found a moment ago may
+    # be gone when read (stale) - that is "not yet", so the wait tries again.
+    return WebDriverWait(
+        driver, seconds, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,)
+    )
 
 
 def visible(driver: Any, css: str) -> Any:

@@ -471,35 +471,27 @@ class MetadataClient:
 
     async def replica_status(self, *, timeout: float) -> dict[str, Any]:
         """The current replica's place in the log and a digest of its state."""
-        reply = await self._call("ReplicaStatus", pb.Empty(), timeout)
-        return {
-            "replica_id": reply.replica_id,
-            "applied_revision": reply.applied_revision,
-            "applied_position": reply.applied_position,
-            "state_digest": reply.state_digest,
-            "key_count": reply.key_count,
-        }
+        return _replica_fields(await self._call("ReplicaStatus", pb.Empty(), timeout))
 
     async def replica_statuses(self, *, timeout: float) -> list[dict[str, Any]]:
-        """Every configured replica's status (those that answer), each with its address."""
-        found = []
-        for address, stub in zip(self.addresses, self._stubs, strict=True):
+        """Every configured replica's status (those that answer), each with its
+        address; asked at once, so a hung replica costs one timeout, not one each."""
+
+        async def ask(stub: pb_grpc.MetadataStub) -> pb.ReplicaStatusResponse | None:
             try:
-                reply = await stub.ReplicaStatus(
+                reply: pb.ReplicaStatusResponse = await stub.ReplicaStatus(
                     pb.Empty(), timeout=timeout, metadata=self._metadata
                 )
+                return reply
             except grpc.aio.AioRpcError:
-                continue
-            found.append(
-                {
-                    "address": address,
-                    "replica_id": reply.replica_id,
-                    "applied_revision": reply.applied_revision,
-                    "state_digest": reply.state_digest,
-                    "key_count": reply.key_count,
-                }
-            )
-        return found
+                return None
+
+        replies = await asyncio.gather(*(ask(stub) for stub in self._stubs))
+        return [
+            {"address": address, **_replica_fields(reply)}
+            for address, reply in zip(self.addresses, replies, strict=True)
+            if reply is not None
+        ]
 
     async def fetch_checkpoint(self, *, timeout: float) -> AsyncIterator[tuple[str, bytes, bool]]:
         """A checkpoint of the first address's state, as (file, data, last) chunks.
@@ -551,3 +543,13 @@ def _retryable(exc: grpc.aio.AioRpcError, *, many_replicas: bool) -> bool:
     if exc.code() == grpc.StatusCode.UNAVAILABLE:
         return not s3_code or (many_replicas and s3_code == "ServiceUnavailable")
     return many_replicas and exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def _replica_fields(reply: pb.ReplicaStatusResponse) -> dict[str, Any]:
+    return {
+        "replica_id": reply.replica_id,
+        "applied_revision": reply.applied_revision,
+        "applied_position": reply.applied_position,
+        "state_digest": reply.state_digest,
+        "key_count": reply.key_count,
+    }

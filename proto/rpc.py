@@ -24,6 +24,12 @@ CHANNEL_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.max_send_message_length", limits.GRPC_MESSAGE_MAX_BYTES),
     ("grpc.max_receive_message_length", limits.GRPC_MESSAGE_MAX_BYTES),
     ("grpc.http2.write_buffer_size", 1024 * 1024),
+    # A fixed 1 MiB receive window per stream instead of BDP probing: on
+    # loopback the probe grew each GetShard stream's window to many MiB, so a
+    # gateway streaming a 256 MiB object held 60-130 MiB of shard data it had
+    # not asked for yet. Fixed, the growth is ~10 MiB at about the same speed.
+    ("grpc.http2.bdp_probe", 0),
+    ("grpc.http2.lookahead_bytes", 1024 * 1024),
     ("grpc.keepalive_time_ms", 20_000),
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),

@@ -54,6 +54,7 @@ CONSOLE_SESSIONS_MAX = 10_000  # past this the least recently used is dropped
 CONSOLE_UPLOAD_URL_SECONDS = 15 * 60  # validity of a pre-signed PUT the page uses at once
 CONSOLE_LINK_SECONDS_DEFAULT = 3600  # a copied download link
 CONSOLE_LIST_PAGE_KEYS = 200
+CONSOLE_VERSIONS_MAX = 100  # versions of one key the object details show
 
 # Object tagging (S3's limits): tags per object, characters per tag key and value.
 TAGS_PER_OBJECT_MAX = 10

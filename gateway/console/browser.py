@@ -7,8 +7,8 @@ are looked up only to sign and never leave this module except as a signature
 inside a URL.
 
 The public/private switch is a bucket policy granting anyone s3:GetObject on
-every object (docs/access.md). Object versions do not exist in Tessera yet;
-object_versions raises NotAvailable, the one place to fill in with versioning.
+every object (docs/access.md). A key's version history comes from
+ListObjectVersions (docs/versioning.md); any version can be downloaded.
 """
 
 from __future__ import annotations
@@ -59,11 +59,43 @@ async def set_bucket_access(state: GatewayState, bucket: str, public: bool) -> d
 
 
 async def object_versions(state: GatewayState, bucket: str, key: str) -> dict[str, Any]:
-    """A key's version history. Fill in with S3 versioning (ListObjectVersions)."""
-    raise NotAvailable(
-        "Version history is not available yet: bucket versioning is not implemented, "
-        "so each key has exactly one (current) version."
-    )
+    """A key's version history, newest first (delete markers included), at most
+    CONSOLE_VERSIONS_MAX of them, and the bucket's versioning status."""
+    deadline = _deadline()
+    found = await state.metadata.get_bucket(bucket, timeout=deadline.remaining())
+    rows: list[dict[str, Any]] = []
+    key_marker = version_marker = ""
+    while len(rows) < limits.CONSOLE_VERSIONS_MAX:
+        page = await state.metadata.list_object_versions(
+            bucket,
+            key,
+            "",
+            key_marker,
+            version_marker,
+            limits.CONSOLE_VERSIONS_MAX,
+            timeout=deadline.remaining(),
+        )
+        rows.extend(_version_row(v, latest) for v, latest in page.versions if v.key == key)
+        past_key = any(v.key != key for v, _ in page.versions)
+        if past_key or not page.is_truncated:
+            break
+        key_marker, version_marker = page.next_key_marker, page.next_version_id_marker
+    return {
+        "versioning": found.versioning or "Disabled",
+        "versions": rows[: limits.CONSOLE_VERSIONS_MAX],
+        "is_truncated": len(rows) > limits.CONSOLE_VERSIONS_MAX,
+    }
+
+
+def _version_row(version: ObjectVersion, latest: bool) -> dict[str, Any]:
+    return {
+        "version_id": version.s3_version_id or "null",
+        "is_latest": latest,
+        "delete_marker": version.delete_marker,
+        "size_bytes": version.size_bytes,
+        "etag": version.etag,
+        "last_modified": version.last_modified,
+    }
 
 
 async def _optional(fn: Any, *args: Any) -> dict[str, Any]:
@@ -277,15 +309,25 @@ async def download_url(
     endpoint: str,
     expires_seconds: int,
     attachment: bool,
+    version_id: str = "",
 ) -> dict[str, Any]:
-    """A pre-signed GET for bucket/key: a download (attachment) or a link to share."""
+    """A pre-signed GET for bucket/key (of one version, when version_id is
+    given): a download (attachment) or a link to share."""
     check_key(key)
     if not 1 <= expires_seconds <= 7 * 24 * 3600:
         raise errors.InvalidArgument("A link is valid for 1 second to 7 days.")
     deadline = _deadline()
     await owned_bucket(state, bucket, _owner(state, access_key), deadline)
-    await state.metadata.get_object(bucket, key, timeout=deadline.remaining())  # NoSuchKey early
     query = [("response-content-disposition", content_disposition(key))] if attachment else []
+    if version_id:  # NoSuchVersion early; a delete marker has nothing to download
+        version = await state.metadata.get_object_version(
+            bucket, key, version_id, timeout=deadline.remaining()
+        )
+        if version.delete_marker:
+            raise errors.MethodNotAllowed("A delete marker has no content to download.")
+        query.append(("versionId", version_id))
+    else:
+        await state.metadata.get_object(bucket, key, timeout=deadline.remaining())  # NoSuchKey
     url = presign(
         method="GET",
         endpoint=endpoint,

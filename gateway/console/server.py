@@ -205,6 +205,10 @@ def _text(body: dict[str, Any], name: str) -> str:
     return value
 
 
+def _optional_text(body: dict[str, Any], name: str) -> str:
+    return _text(body, name) if body.get(name) is not None else ""
+
+
 # ------------------------------------------------------------------ the page
 
 
@@ -397,6 +401,7 @@ async def download_url(request: web.Request) -> web.StreamResponse:
         endpoint=s3_endpoint(request, console.gateway),
         expires_seconds=expires,
         attachment=bool(body.get("attachment", False)),
+        version_id=_optional_text(body, "version_id"),
     )
     return web.json_response(result)
 

@@ -168,11 +168,13 @@ def test_browse_upload_download_and_link(
     shot(browser, artifacts, "05-link")
     browser.find_element(By.ID, "link-close").click()
 
-    # Details: where the shards are, the margin, versions not available yet.
+    # Details: where the shards are, the margin, and the one version a bucket
+    # that never had versioning keeps.
     row.find_element(By.CSS_SELECTOR, "button.info").click()
     margin = visible(browser, "#object-margin")
     assert margin.text.startswith("Margin 2 of 2")
-    assert "not available yet" in browser.find_element(By.ID, "details").text
+    assert visible(browser, "#versioning-status").text == "Versioning: Disabled"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#versions tr.version")) == 1
     shot(browser, artifacts, "06-details")
     assert console_cluster.credentials.secret_key not in browser.page_source
 
@@ -304,6 +306,30 @@ def test_cors_only_for_the_origin_a_signature_names(console_cluster: LocalCluste
     )
     status, headers = s3("OPTIONS", plain, {"Origin": origin, **asks})
     assert status == 403 and "Access-Control-Allow-Origin" not in headers
+
+
+def test_versions_view_downloads_an_older_version(
+    console_cluster: LocalCluster, browser: Any, artifacts: Path, downloads: Path
+) -> None:
+    s3 = s3_client(console_cluster)
+    bucket = f"console-ver-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket=bucket, Key="notes.txt", Body=b"first draft\n")["VersionId"]
+    s3.put_object(Bucket=bucket, Key="notes.txt", Body=b"second draft, longer\n")
+    ensure_signed_in(browser, console_cluster)
+    browser.get(console_url(console_cluster) + f"#/b/{bucket}/")
+    row = visible(browser, "tr.object[data-key='notes.txt']")
+    row.find_element(By.CSS_SELECTOR, "button.info").click()
+    assert visible(browser, "#versioning-status").text == "Versioning: Enabled"
+    rows = browser.find_elements(By.CSS_SELECTOR, "#versions tr.version")
+    assert [r.get_attribute("data-version") for r in rows][1] == first
+    assert "(latest)" in rows[0].text and "(latest)" not in rows[1].text
+    shot(browser, artifacts, "06b-versions")
+    rows[1].find_element(By.CSS_SELECTOR, "button.download-version").click()
+    saved = downloads / "notes.txt"
+    wait(browser).until(lambda _: saved.exists() and saved.stat().st_size == len(b"first draft\n"))
+    assert saved.read_bytes() == b"first draft\n"
 
 
 def panel_fact(browser: Any, panel: str, key: str) -> str:

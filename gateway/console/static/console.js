@@ -444,9 +444,11 @@
     return "/buckets/" + encodeURIComponent(folder.bucket) + "/" + action;
   }
 
-  async function download(key) {
+  async function download(key, versionId) {
     try {
-      const link = await api("POST", urlFor("download-url"), { key, attachment: true, expires_seconds: 300 });
+      const body = { key, attachment: true, expires_seconds: 300 };
+      if (versionId) body.version_id = versionId;
+      const link = await api("POST", urlFor("download-url"), body);
       const a = h("a", { href: link.url, rel: "noopener", class: "hidden-download" });
       document.body.append(a);
       a.click();
@@ -532,13 +534,26 @@
               h("td", {}, "#" + s.shard_index + " " + s.kind), h("td", { class: "mono" }, s.node_id),
               h("td", {}, s.zone || "?"), h("td", {}, h("span", { class: "badge state " + s.node_state }, s.node_state))))))),
         h("h4", {}, "Versions"),
-        d.versions.available ? h("pre", {}, JSON.stringify(d.versions, null, 2)) : unavailable(d.versions),
+        d.versions.available ? versionsTable(key, d.versions) : unavailable(d.versions),
       );
       show(panel, true);
       $("view-bucket").classList.add("with-details");
     } catch (e) {
       message($("bucket-message"), e.message, "error");
     }
+  }
+
+  function versionsTable(key, v) {
+    const head = h("p", { id: "versioning-status" }, "Versioning: " + v.versioning +
+      (v.is_truncated ? " (newest " + v.versions.length + " shown)" : ""));
+    const rows = v.versions.map((r) => h("tr", { class: "version", "data-version": r.version_id },
+      h("td", { class: "mono" }, r.version_id + (r.is_latest ? " (latest)" : "")),
+      h("td", {}, r.delete_marker ? "delete marker" : bytes(r.size_bytes)),
+      h("td", {}, when(r.last_modified)),
+      h("td", {}, r.delete_marker ? "" : h("button", {
+        type: "button", class: "download-version", onclick: () => download(key, r.version_id),
+      }, "Download"))));
+    return h("div", {}, head, h("table", { class: "mini", id: "versions" }, h("tbody", {}, rows)));
   }
 
   function closeDetails() {

@@ -136,7 +136,11 @@ def build_app(settings: GatewaySettings) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
-        metadata = MetadataClient(settings.metadata_address, settings.cluster_secret)
+        metadata = MetadataClient(
+            settings.metadata_address,
+            settings.cluster_secret,
+            bucket_cache_seconds=settings.bucket_cache_seconds,
+        )
         cluster = ClusterView(metadata, settings.cluster_secret)
         executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tessera-gw")
         root = {settings.access_key: settings.secret_key} if settings.access_key else {}

@@ -34,6 +34,7 @@ from proto import convert
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
 from proto.rpc import S3_CODE_HEADER, call_metadata, error_from_rpc, new_channel
+from metadata.bucket_cache import BucketCache
 from tessera import errors
 from tessera.ids import new_request_id, new_version_id
 from tessera.model import (
@@ -73,8 +74,11 @@ def parse_addresses(address: str) -> list[str]:
 
 
 class MetadataClient:
-    def __init__(self, address: str, secret: str) -> None:
+    def __init__(self, address: str, secret: str, *, bucket_cache_seconds: float = 0.0) -> None:
+        """bucket_cache_seconds: how long get_bucket may answer from this
+        client's cache (metadata/bucket_cache.py); 0, the default, never."""
         self.addresses = parse_addresses(address)
+        self.buckets = BucketCache(bucket_cache_seconds)
         self._channels = [new_channel(a) for a in self.addresses]
         self._stubs = [pb_grpc.MetadataStub(c) for c in self._channels]
         self._current = 0
@@ -104,9 +108,17 @@ class MetadataClient:
         request = pb.BucketName(name=name, request_id=request_id or new_request_id())
         await self._call("DeleteBucket", request, timeout)
 
-    async def get_bucket(self, name: str, *, timeout: float) -> BucketInfo:
-        reply = await self._call("GetBucket", pb.BucketName(name=name), timeout)
-        return convert.bucket_from_pb(reply)
+    async def get_bucket(self, name: str, *, timeout: float, cached: bool = False) -> BucketInfo:
+        """The bucket record; with cached, possibly from this client's cache
+        (at most bucket_cache_seconds old, or as this client last changed it)."""
+        found_cached = self.buckets.get(name) if cached else None
+        if found_cached is not None:
+            return found_cached
+        generation = self.buckets.generation(name)
+        reply = await self._call("GetBucket", pb.BucketName(name=name), timeout, cache=False)
+        found = convert.bucket_from_pb(reply)
+        self.buckets.read(found, generation)
+        return found
 
     async def list_buckets(self, owner: str, *, timeout: float) -> list[BucketInfo]:
         """The owner's buckets in name order (every bucket when owner is empty)."""
@@ -509,8 +521,23 @@ class MetadataClient:
 
     # ------------------------------------------------------------ transport
 
-    async def _call(self, method: str, request: Any, timeout: float) -> Any:
-        """Calls the named RPC on the current replica, moving on as the docstring says."""
+    async def _call(self, method: str, request: Any, timeout: float, *, cache: bool = True) -> Any:
+        """Calls the named RPC on the current replica, moving on as the docstring
+        says. A bucket record in the answer (a bucket-changing call's) refreshes
+        the bucket cache unless cache is False; any other change (a call with a
+        request id) naming a bucket drops that bucket's entry, whatever it
+        changed and whether or not its answer arrived."""
+        bucket = _changed_bucket(request)
+        try:
+            reply = await self._call_once_answered(method, request, timeout)
+        finally:
+            if bucket:
+                self.buckets.deleted(bucket)
+        if cache and isinstance(reply, pb.BucketRecord):
+            self.buckets.changed(convert.bucket_from_pb(reply))
+        return reply
+
+    async def _call_once_answered(self, method: str, request: Any, timeout: float) -> Any:
         deadline = time.monotonic() + timeout
         backoff = RETRY_BACKOFF_FIRST_SECONDS
         while True:
@@ -533,6 +560,19 @@ class MetadataClient:
                 self._current = (replica + 1) % len(self._stubs)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, RETRY_BACKOFF_MAX_SECONDS)
+
+
+def _changed_bucket(request: Any) -> str:
+    """The bucket a mutation (a request carrying a request id) names, or ""."""
+    fields = request.DESCRIPTOR.fields_by_name
+    if "request_id" not in fields or not request.request_id:
+        return ""
+    for name in ("bucket", "name"):
+        if name in fields:
+            value = getattr(request, name)
+            if isinstance(value, str):
+                return value
+    return ""
 
 
 def _retryable(exc: grpc.aio.AioRpcError, *, many_replicas: bool) -> bool:

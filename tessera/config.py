@@ -146,6 +146,13 @@ class GatewaySettings(CommonSettings):
         default=limits.INFLIGHT_BYTES_MAX_DEFAULT,
         metadata=_help("body bytes buffered across requests before 503 SlowDown"),
     )
+    bucket_cache_seconds: float = field(
+        default=limits.BUCKET_CACHE_SECONDS_DEFAULT,
+        metadata=_help(
+            "how long GET/HEAD may use a cached bucket record (owner, ACL, policy); "
+            "another gateway's bucket change is seen within this (0: never cache)"
+        ),
+    )
     public_s3_url: str = field(
         default="",
         metadata=_help(

@@ -115,7 +115,9 @@ async def _read_version(
         raise errors.InvalidRequest(
             "Request specific response headers cannot be used for anonymous GET requests."
         )
-    bucket = await state.metadata.get_bucket(route.bucket, timeout=deadline.remaining())
+    bucket = await state.metadata.get_bucket(
+        route.bucket, timeout=deadline.remaining(), cached=True
+    )
     owner = bool(access_key) and bucket.owner == access_key
     version_id = request.query.get("versionId", "")
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -181,3 +182,29 @@ async def test_an_unreachable_service_is_unavailable_within_the_timeout() -> Non
     async with MetadataClient(f"127.0.0.1:{port}", SECRET) as c:
         with pytest.raises(errors.ServiceUnavailable):
             await c.get_bucket("b", timeout=0.5)
+
+
+async def test_a_caching_client_sees_its_own_changes_at_once_and_others_after_the_ttl(
+    running: Running,
+) -> None:
+    other = running.client
+    await other.create_bucket("photos", "alice", timeout=TIMEOUT)
+    async with MetadataClient(running.address, SECRET, bucket_cache_seconds=0.3) as gateway:
+        assert (await gateway.get_bucket("photos", timeout=TIMEOUT, cached=True)).acl == "private"
+        await other.set_bucket_access("photos", "acl", "public-read", timeout=TIMEOUT)
+        # another client's change: the cached record until the ttl runs out
+        assert (await gateway.get_bucket("photos", timeout=TIMEOUT, cached=True)).acl == "private"
+        assert (await gateway.get_bucket("photos", timeout=TIMEOUT)).acl == "public-read"
+        await asyncio.sleep(0.4)
+        assert (await gateway.get_bucket("photos", timeout=TIMEOUT, cached=True)).acl == (
+            "public-read"
+        )
+        # its own change: at once, whether the answer carries the record or not
+        await gateway.set_bucket_access("photos", "acl", "private", timeout=TIMEOUT)
+        assert (await gateway.get_bucket("photos", timeout=TIMEOUT, cached=True)).acl == "private"
+        await gateway.put_bucket_versioning("photos", "Enabled", timeout=TIMEOUT)
+        found = await gateway.get_bucket("photos", timeout=TIMEOUT, cached=True)
+        assert found.versioning == "Enabled"
+        await gateway.delete_bucket("photos", timeout=TIMEOUT)
+        with pytest.raises(errors.NoSuchBucket):
+            await gateway.get_bucket("photos", timeout=TIMEOUT, cached=True)

@@ -30,11 +30,11 @@ from typing import Any
 import grpc
 import grpc.aio
 
+from metadata.bucket_cache import BucketCache
 from proto import convert
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
 from proto.rpc import S3_CODE_HEADER, call_metadata, error_from_rpc, new_channel
-from metadata.bucket_cache import BucketCache
 from tessera import errors
 from tessera.ids import new_request_id, new_version_id
 from tessera.model import (

@@ -7,7 +7,8 @@ key's records with tessera.lifecycle.plan_key, and submits what is due as
 ordinary DeleteObject / AbortMultipartUpload mutations through the same
 mutation log as a client's delete — so every check those effects make
 (Object Lock included) applies to lifecycle as well. At most
-actions_per_second mutations are submitted.
+actions_per_second mutations are submitted, up to IN_FLIGHT_MAX at once so
+that group commit shares log appends among them.
 
 Invariants:
 - a delete decided on a read is applied only if the key has not changed in
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 PAGE_RECORDS = 1000
+IN_FLIGHT_MAX = 32  # lifecycle mutations submitted and not yet answered
 
 
 class LifecycleWorker:
@@ -130,24 +132,26 @@ class LifecycleWorker:
                 version_marker,
                 PAGE_RECORDS,
             )
+            due: list[tuple[Action, Mutation]] = []
             for version, _ in page.versions:
                 if pending and version.key != pending[0].key:
-                    done += await self._act_on_key(bucket, rules, pending)
+                    due += self._plan_key(bucket, rules, pending)
                     pending = []
                 pending.append(version)
             metrics.LIFECYCLE_SCANNED_RECORDS.inc(len(page.versions))
+            done += await self._submit_all(due)
             # The page's last record belongs to the key still pending, which
             # nothing has touched yet: the markers stay valid.
             if not page.is_truncated or not page.next_key_marker:
                 break
             key_marker, version_marker = page.next_key_marker, page.next_version_id_marker
         if pending:
-            done += await self._act_on_key(bucket, rules, pending)
+            done += await self._submit_all(self._plan_key(bucket, rules, pending))
         return done
 
-    async def _act_on_key(
+    def _plan_key(
         self, bucket: BucketInfo, rules: list[Rule], records: list[ObjectVersion]
-    ) -> int:
+    ) -> list[tuple[Action, Mutation]]:
         facts = [
             VersionFacts(
                 version_id=v.version_id,
@@ -159,13 +163,12 @@ class LifecycleWorker:
             for v in records
         ]
         key = records[0].key
-        done = 0
-        for record, action in lifecycle.plan_key(
-            rules, key, facts, self._clock(), self._day_seconds
-        ):
-            if await self._submit(action, self._mutation(bucket, key, record, action)):
-                done += 1
-        return done
+        return [
+            (action, self._mutation(bucket, key, record, action))
+            for record, action in lifecycle.plan_key(
+                rules, key, facts, self._clock(), self._day_seconds
+            )
+        ]
 
     def _mutation(
         self, bucket: BucketInfo, key: str, record: VersionFacts, action: Action
@@ -210,15 +213,15 @@ class LifecycleWorker:
                 PAGE_RECORDS,
             )
             metrics.LIFECYCLE_SCANNED_RECORDS.inc(len(page.uploads))
-            for upload in page.uploads:
-                if lifecycle.upload_due(
-                    rules, upload.key, upload.initiated, self._clock(), self._day_seconds
-                ):
-                    mutation = AbortMultipartUpload(
-                        new_request_id(), bucket.name, upload.key, upload.upload_id
-                    )
-                    if await self._submit(Action.ABORT_UPLOAD, mutation):
-                        done += 1
+            due: list[tuple[Action, Mutation]] = [
+                (
+                    Action.ABORT_UPLOAD,
+                    AbortMultipartUpload(new_request_id(), bucket.name, u.key, u.upload_id),
+                )
+                for u in page.uploads
+                if lifecycle.upload_due(rules, u.key, u.initiated, self._clock(), self._day_seconds)
+            ]
+            done += await self._submit_all(due)
             if not page.is_truncated or not page.uploads:
                 break
             key_marker, upload_marker = page.uploads[-1].key, page.uploads[-1].upload_id
@@ -226,8 +229,30 @@ class LifecycleWorker:
 
     # ------------------------------------------------------------ submitting
 
+    async def _submit_all(self, due: list[tuple[Action, Mutation]]) -> int:
+        """Submits at the throttled rate, up to IN_FLIGHT_MAX at once, so that
+        group commit shares one log append among them; returns how many were done."""
+        if not due:
+            return 0
+        slots = asyncio.Semaphore(IN_FLIGHT_MAX)
+        results: list[bool] = []
+
+        async def one(action: Action, mutation: Mutation) -> None:
+            try:
+                results.append(await self._submit(action, mutation))
+            finally:
+                slots.release()
+
+        async with asyncio.TaskGroup() as tasks:
+            for action, mutation in due:
+                if not self._is_leader():
+                    break  # the new leader carries on from its own read
+                await slots.acquire()
+                await self._throttle()
+                tasks.create_task(one(action, mutation))
+        return sum(results)
+
     async def _submit(self, action: Action, mutation: Mutation) -> bool:
-        await self._throttle()
         try:
             await self._log.submit(mutation)
         except errors.PreconditionFailed:

@@ -39,7 +39,7 @@ from metadata.state import StateMachine
 from tessera import errors, lifecycle
 from tessera.ids import new_request_id, new_version_id
 from tessera.lifecycle import Action, Rule, VersionFacts
-from tessera.model import BucketInfo, ObjectVersion
+from tessera.model import BucketInfo, ObjectDeleted, ObjectVersion
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ class LifecycleWorker:
 
     async def _submit(self, action: Action, mutation: Mutation) -> bool:
         try:
-            await self._log.submit(mutation)
+            result = await self._log.submit(mutation)
         except errors.PreconditionFailed:
             outcome = "skipped"
         except (errors.ServiceUnavailable, errors.InternalError) as exc:
@@ -266,7 +266,8 @@ class LifecycleWorker:
             log.info("lifecycle: %s refused: %s %s", action.value, exc.code, exc.message)
             outcome = "refused"
         else:
-            outcome = "done"
+            outcome = "skipped" if _removed_nothing(result) else "done"
+        if outcome == "done":
             self.actions[action.value] = self.actions.get(action.value, 0) + 1
         metrics.LIFECYCLE_ACTIONS.labels(action.value, outcome).inc()
         return outcome == "done"
@@ -279,3 +280,10 @@ class LifecycleWorker:
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._reads, fn, *args)
+
+
+def _removed_nothing(result: object) -> bool:
+    """A delete whose record was already gone (removed by a client meanwhile)."""
+    if isinstance(result, ObjectDeleted):
+        return result.removed is None and result.marker is None
+    return result is None

@@ -2,7 +2,8 @@
 
 Run by the replica that leads repair (metadata/election.py), every
 interval_seconds: after a read at the log's head, it walks the versions of
-every bucket that has rules, in key order, page by page, evaluates each
+every bucket that has rules — under the rules' prefixes only
+(tessera.lifecycle.scan_prefixes) — in key order, page by page, evaluates each
 key's records with tessera.lifecycle.plan_key, and submits what is due as
 ordinary DeleteObject / AbortMultipartUpload mutations through the same
 mutation log as a client's delete — so every check those effects make
@@ -101,10 +102,10 @@ class LifecycleWorker:
                 continue
             try:
                 rules = lifecycle.rules_from_json(bucket.lifecycle)
-                if lifecycle.has_version_actions(rules):
-                    done += await self._versions(bucket, rules)
-                if lifecycle.has_upload_actions(rules):
-                    done += await self._uploads(bucket, rules)
+                for prefix in lifecycle.scan_prefixes(rules):
+                    done += await self._versions(bucket, rules, prefix)
+                for prefix in lifecycle.scan_prefixes(rules, uploads=True):
+                    done += await self._uploads(bucket, rules, prefix)
             except errors.NoSuchBucket:
                 continue  # deleted meanwhile
             except errors.TesseraError as exc:
@@ -118,7 +119,7 @@ class LifecycleWorker:
 
     # ------------------------------------------------------------ versions
 
-    async def _versions(self, bucket: BucketInfo, rules: list[Rule]) -> int:
+    async def _versions(self, bucket: BucketInfo, rules: list[Rule], prefix: str) -> int:
         done = 0
         key_marker = version_marker = ""
         pending: list[ObjectVersion] = []
@@ -126,7 +127,7 @@ class LifecycleWorker:
             page = await self._read(
                 self._state.list_versions,
                 bucket.name,
-                "",
+                prefix,
                 "",
                 key_marker,
                 version_marker,
@@ -199,14 +200,14 @@ class LifecycleWorker:
 
     # ------------------------------------------------------------ uploads
 
-    async def _uploads(self, bucket: BucketInfo, rules: list[Rule]) -> int:
+    async def _uploads(self, bucket: BucketInfo, rules: list[Rule], prefix: str) -> int:
         done = 0
         key_marker = upload_marker = ""
         while True:
             page = await self._read(
                 self._state.list_uploads,
                 bucket.name,
-                "",
+                prefix,
                 "",
                 key_marker,
                 upload_marker,

@@ -336,22 +336,31 @@ def upload_due(
     )
 
 
-def has_version_actions(rules: Sequence[Rule]) -> bool:
-    """Whether any enabled rule acts on versions (not only on uploads)."""
-    return any(
-        r.enabled
-        and (
-            r.expiration_days is not None
-            or r.expiration_date_seconds is not None
-            or r.expired_object_delete_marker
-            or r.noncurrent_days is not None
-        )
-        for r in rules
+def _acts_on_versions(rule: Rule) -> bool:
+    return (
+        rule.expiration_days is not None
+        or rule.expiration_date_seconds is not None
+        or rule.expired_object_delete_marker
+        or rule.noncurrent_days is not None
     )
 
 
-def has_upload_actions(rules: Sequence[Rule]) -> bool:
-    return any(r.enabled and r.abort_upload_days is not None for r in rules)
+def scan_prefixes(rules: Sequence[Rule], uploads: bool = False) -> list[str]:
+    """The key prefixes a pass must walk to meet every key an enabled rule
+    with a version action (uploads: with an abort action) may match: none
+    covered by another, in key order; [""] when a rule matches any key."""
+    wanted = sorted(
+        {
+            r.filter.prefix
+            for r in rules
+            if r.enabled and (r.abort_upload_days is not None if uploads else _acts_on_versions(r))
+        }
+    )
+    kept: list[str] = []
+    for prefix in wanted:  # sorted: a covering prefix comes before what it covers
+        if not kept or not prefix.startswith(kept[-1]):
+            kept.append(prefix)
+    return kept
 
 
 def _matches(rule: Rule, key: str, record: VersionFacts) -> bool:

@@ -19,6 +19,7 @@ from tessera.lifecycle import (
     plan_key,
     rules_from_json,
     rules_to_json,
+    scan_prefixes,
     upload_due,
 )
 
@@ -232,3 +233,20 @@ def test_uploads_abort_after_days_by_prefix() -> None:
     assert upload_due(rules, "tmp/a", T0, T0 + DAY, DAY)
     assert not upload_due(rules, "keep/a", T0, T0 + 9 * DAY, DAY)
     assert not upload_due([rule(expiration_days=1)], "tmp/a", T0, T0 + 9 * DAY, DAY)
+
+
+def test_scan_prefixes_cover_every_rule_once() -> None:
+    def r(i: int, prefix: str, **action: object) -> Rule:
+        return rule(rule_id=str(i), filter=RuleFilter(prefix=prefix), **action)
+
+    rules = [
+        r(1, "logs/2024/", expiration_days=1),
+        r(2, "logs/", noncurrent_days=1),
+        r(3, "tmp/", expired_object_delete_marker=True),
+        r(4, "uploads/", abort_upload_days=1),
+        r(5, "off/", expiration_days=1, enabled=False),
+    ]
+    assert scan_prefixes(rules) == ["logs/", "tmp/"]
+    assert scan_prefixes(rules, uploads=True) == ["uploads/"]
+    assert scan_prefixes([*rules, r(6, "", expiration_days=2)]) == [""]
+    assert scan_prefixes([r(7, "", abort_upload_days=1)]) == []

@@ -199,3 +199,26 @@ async def test_uploads_are_aborted_and_only_the_leader_acts(
     leader[0] = True
     assert await w.run_once() == 3
     assert state.list_uploads("b", "", "", "", "", 100).uploads == ()
+
+
+async def test_suspended_bucket_expiry_replaces_the_null_version(
+    state: StateMachine,
+    log: CommitLog,
+    reads: ThreadPoolExecutor,
+    make_version: VersionFactory,
+) -> None:
+    await log.submit(create("b"))
+    await log.submit(PutBucketVersioning("v", "b", "Enabled"))
+    kept = await put(log, make_version, "k", T0, 1)  # a real version, noncurrent later
+    await log.submit(PutBucketVersioning("s", "b", "Suspended"))
+    await put(log, make_version, "k", T0 + 1, 2)  # the null version
+    await rules(log, rule(expiration_days=1))
+    clock = Clock()
+    clock.now = T0 + 2 * DAY
+    assert await worker(state, log, reads, clock).run_once() == 1
+    records = state.versions_of("b", "k")
+    # S3: a null delete marker takes the null version's place; v1 stays.
+    assert [(r.s3_version_id, r.delete_marker) for r in records] == [
+        ("null", True),
+        (kept.version_id, False),
+    ]

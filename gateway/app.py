@@ -23,6 +23,7 @@ from gateway.auth_edge import authenticate
 from gateway.cluster import ClusterView
 from gateway.handlers import (
     access,
+    bucket_config,
     buckets,
     delete_many,
     listing,
@@ -85,6 +86,12 @@ HANDLERS: dict[str, Handler] = {
     "DeleteBucketCors": access.delete_bucket_cors,
     "GetObjectAcl": access.get_object_acl,
     "PutObjectAcl": access.put_object_acl,
+    "GetBucketLifecycleConfiguration": bucket_config.get_bucket_lifecycle,
+    "PutBucketLifecycleConfiguration": bucket_config.put_bucket_lifecycle,
+    "DeleteBucketLifecycle": bucket_config.delete_bucket_lifecycle,
+    "GetBucketTagging": bucket_config.get_bucket_tagging,
+    "PutBucketTagging": bucket_config.put_bucket_tagging,
+    "DeleteBucketTagging": bucket_config.delete_bucket_tagging,
 }
 
 # Operations that authenticate inside their handler: a form upload with its

@@ -67,11 +67,22 @@ _UPLOAD_OPERATIONS = {
 }
 
 
-# Bucket access sub-resources (docs/access.md), by sub-resource and method.
+# Bucket access and configuration sub-resources (docs/access.md,
+# docs/lifecycle.md), by sub-resource and method.
 _BUCKET_ACCESS = {
     "acl": {"GET": "GetBucketAcl", "PUT": "PutBucketAcl"},
     "policy": {"GET": "GetBucketPolicy", "PUT": "PutBucketPolicy", "DELETE": "DeleteBucketPolicy"},
     "cors": {"GET": "GetBucketCors", "PUT": "PutBucketCors", "DELETE": "DeleteBucketCors"},
+    "lifecycle": {
+        "GET": "GetBucketLifecycleConfiguration",
+        "PUT": "PutBucketLifecycleConfiguration",
+        "DELETE": "DeleteBucketLifecycle",
+    },
+    "tagging": {
+        "GET": "GetBucketTagging",
+        "PUT": "PutBucketTagging",
+        "DELETE": "DeleteBucketTagging",
+    },
 }
 
 

@@ -24,6 +24,7 @@ from gateway.s3xml import (
     _wrap,
     iso8601_milliseconds,
 )
+from tessera import limits
 from tessera.errors import InvalidTag, MalformedXML
 from tessera.model import VERSIONING_STATUSES, ObjectVersion
 from tessera.tagging import check_tags
@@ -104,8 +105,9 @@ def render_list_versions(page: VersionsResult) -> bytes:
     return _document("ListVersionsResult", parts)
 
 
-def parse_tagging(body: bytes) -> dict[str, str]:
-    """The TagSet of a Tagging document, checked against S3's limits."""
+def parse_tagging(body: bytes, tags_max: int = limits.TAGS_PER_OBJECT_MAX) -> dict[str, str]:
+    """The TagSet of a Tagging document, checked against S3's limits (an
+    object's by default; a bucket has its own tags_max)."""
     root = _parse(body, "Tagging")
     tags: dict[str, str] = {}
     count = 0
@@ -122,7 +124,7 @@ def parse_tagging(body: bytes) -> dict[str, str]:
             count += 1
     if count != len(tags):
         raise InvalidTag("Cannot provide multiple Tags with the same key")
-    check_tags(tags)
+    check_tags(tags, tags_max)
     return tags
 
 

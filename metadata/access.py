@@ -1,5 +1,5 @@
 """State effects of the access mutations: users, access keys, bucket access
-fields (ACL, policy, CORS) and object ACLs.
+fields (ACL, policy, CORS, lifecycle rules, tags) and object ACLs.
 
 Invariants: an access key always names an existing user (DeleteUser removes
 the user's keys in the same effect); a user that owns buckets cannot be
@@ -9,7 +9,10 @@ the clear (tessera/sealing.py).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import replace
+from typing import TypeVar
 
 from metadata import keys
 from metadata.mutations import (
@@ -21,7 +24,7 @@ from metadata.mutations import (
     SetObjectAcl,
 )
 from metadata.overlay import Overlay
-from tessera import access, errors
+from tessera import access, errors, lifecycle, limits
 from tessera.model import (
     AccessKeyInfo,
     BucketInfo,
@@ -34,6 +37,7 @@ from tessera.model import (
     version_from_json,
     version_to_json,
 )
+from tessera.tagging import check_tags
 
 ACCESS_KEY_ID_MAX_CHARS = 128
 
@@ -100,10 +104,38 @@ def set_bucket_access(overlay: Overlay, m: SetBucketAccess) -> BucketInfo:
         if m.value:
             access.check_cors_rules(access.cors_from_json(m.value))
         updated = replace(bucket, cors=m.value)
+    elif m.field == "lifecycle":
+        if m.value:
+            lifecycle.check_rules(_stored(lifecycle.rules_from_json, m.value))
+        updated = replace(bucket, lifecycle=m.value)
+    elif m.field == "tags":
+        if m.value:
+            check_tags(_stored(_tags_from_json, m.value), limits.TAGS_PER_BUCKET_MAX)
+        updated = replace(bucket, tags=m.value)
     else:
         raise errors.InvalidArgument(f"no bucket access field {m.field!r}")
     overlay.put(keys.bucket_key(m.bucket), record_to_json(updated))
     return updated
+
+
+T = TypeVar("T")
+
+
+def _stored(parse: Callable[[str], T], value: str) -> T:
+    """A field's JSON read back; a value that is not is InvalidArgument, never a crash of apply."""
+    try:
+        return parse(value)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise errors.InvalidArgument("The stored form of the field is not valid.") from exc
+
+
+def _tags_from_json(value: str) -> dict[str, str]:
+    tags = json.loads(value)
+    if not isinstance(tags, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
+    ):
+        raise ValueError("tags must be an object of strings")
+    return tags
 
 
 def set_object_acl(overlay: Overlay, m: SetObjectAcl) -> ObjectVersion:

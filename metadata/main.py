@@ -39,6 +39,7 @@ from metadata.election import EtcdLeadership, Leadership
 from metadata.etcd import EtcdClient, EtcdError
 from metadata.follower import Follower
 from metadata.gc import GarbageCollector
+from metadata.lifecycle import LifecycleWorker
 from metadata.liveness import LocalLiveness
 from metadata.membership import EtcdLiveness
 from metadata.node_stubs import NodeStubs
@@ -351,7 +352,8 @@ async def _serve_grpc(
 
 
 class _Repair:
-    """Repair leadership, the repair scheduler and GC of one replica."""
+    """Repair leadership, and what its leader runs: the repair scheduler, GC
+    and the lifecycle worker."""
 
     def __init__(
         self,
@@ -383,6 +385,16 @@ class _Repair:
             progress=self.scheduler.progress,
         )
         self._gc_interval = settings.gc_interval_seconds
+        self.lifecycle = LifecycleWorker(
+            state=state,
+            mutation_log=mutation_log,
+            consistent=consistent,
+            reads=reads,
+            is_leader=lambda: leadership.is_leader,
+            day_seconds=settings.lifecycle_day_seconds,
+            interval_seconds=settings.lifecycle_interval_seconds,
+            actions_per_second=settings.lifecycle_actions_per_second,
+        )
 
     async def run(self) -> None:
         try:
@@ -390,6 +402,7 @@ class _Repair:
                 tasks.create_task(self.leadership.run(), name="repair-leadership")
                 tasks.create_task(self.scheduler.run(), name="repair-scheduler")
                 tasks.create_task(self._gc_forever(), name="gc")
+                tasks.create_task(self.lifecycle.run(), name="lifecycle")
         finally:
             await self.stubs.close()
 

@@ -125,3 +125,26 @@ GC_YOUNG_SHARDS = Gauge(
     "period (in-flight writes, fresh rebuilds).",
 )
 GC_PASSES = Counter("tessera_gc_passes_total", "GC passes over the nodes, by outcome.", ["outcome"])
+
+# ---------------------------------------------------------------- lifecycle
+# Counted by the replica that leads (docs/lifecycle.md).
+
+LIFECYCLE_ACTIONS = Counter(
+    "tessera_lifecycle_actions_total",
+    "Lifecycle actions submitted, by action (expire_current, delete_noncurrent, "
+    "delete_expired_marker, abort_upload) and outcome (done; skipped: the key changed "
+    "since it was read; refused: an S3 error such as an object lock; failed).",
+    ["action", "outcome"],
+)
+LIFECYCLE_SCANNED_RECORDS = Counter(
+    "tessera_lifecycle_scanned_records_total",
+    "Versions, delete markers and multipart uploads lifecycle evaluated.",
+)
+LIFECYCLE_PASSES = Counter(
+    "tessera_lifecycle_passes_total",
+    "Lifecycle passes over the buckets with rules, by outcome (ok, partial).",
+    ["outcome"],
+)
+LIFECYCLE_PASS_SECONDS = Gauge(
+    "tessera_lifecycle_last_pass_duration_seconds", "Duration of the last lifecycle pass."
+)

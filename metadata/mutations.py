@@ -70,7 +70,14 @@ class PutObject:
 class DeleteObject:
     """Deletes the current version (unversioned bucket), one version by id
     (version_id: internal or S3 id), or adds a delete marker (a versioned
-    bucket without version_id; its id and time chosen by the submitter)."""
+    bucket without version_id; its id and time chosen by the submitter).
+
+    Guards, for deletes decided on an earlier read (lifecycle): with
+    if_newest_version_id, only if the key's newest record (a delete marker
+    included) still has that internal id; with if_not_newest, only if the
+    version deleted by id is not the newest record. Otherwise the outcome is
+    PreconditionFailed and nothing changes.
+    """
 
     request_id: str
     bucket: str
@@ -78,6 +85,8 @@ class DeleteObject:
     version_id: str = ""
     marker_version_id: str = ""
     last_modified: float = 0.0
+    if_newest_version_id: str = ""
+    if_not_newest: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -626,6 +626,8 @@ def _delete_object(
     overlay: Overlay, m: DeleteObject, position: int
 ) -> ObjectVersion | ObjectDeleted | None:
     bucket = _require_bucket(overlay, m.bucket)
+    if m.if_newest_version_id or m.if_not_newest:
+        _check_delete_guard(overlay, bucket, m)
     if bucket.versioning:
         return versions.delete(overlay, bucket, m, position)
     if m.version_id:
@@ -638,6 +640,27 @@ def _delete_object(
         return None
     overlay.delete(key)
     return version_from_json(deleted)
+
+
+def _check_delete_guard(overlay: Overlay, bucket: BucketInfo, m: DeleteObject) -> None:
+    if bucket.versioning:
+        newest = versions.newest(overlay, m.bucket, m.key)
+    else:
+        raw = overlay.get(keys.object_key(m.bucket, m.key))
+        newest = version_from_json(raw) if raw is not None else None
+    newest_id = newest.version_id if newest is not None else ""
+    if m.if_newest_version_id and newest_id != m.if_newest_version_id:
+        raise errors.PreconditionFailed("The key's newest version has changed.")
+    if (
+        m.if_not_newest
+        and newest is not None
+        and m.version_id
+        in (
+            newest.version_id,
+            newest.s3_version_id,
+        )
+    ):
+        raise errors.PreconditionFailed("The version is the key's newest.")
 
 
 @dataclass(frozen=True)

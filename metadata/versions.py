@@ -69,7 +69,8 @@ def find(get: Get, bucket: str, key: str, version_id: str) -> ObjectVersion | No
     return None
 
 
-def _newest(overlay: Overlay, bucket: str, key: str) -> ObjectVersion | None:
+def newest(overlay: Overlay, bucket: str, key: str) -> ObjectVersion | None:
+    """The newest record of a key in a versioned bucket (a delete marker included)."""
     first = overlay.first(keys.versions_prefix(bucket, key))
     return version_from_json(first[1]) if first is not None else None
 
@@ -121,9 +122,9 @@ def delete(overlay: Overlay, bucket: BucketInfo, m: DeleteObject, position: int)
         delete_marker=True,
     )
     removed = commit(overlay, bucket, marker, position)
-    newest = _newest(overlay, m.bucket, m.key)
-    assert newest is not None and newest.delete_marker
-    return ObjectDeleted(removed=removed, marker=newest)
+    added = newest(overlay, m.bucket, m.key)
+    assert added is not None and added.delete_marker
+    return ObjectDeleted(removed=removed, marker=added)
 
 
 def set_versioning(overlay: Overlay, m: PutBucketVersioning, position: int) -> BucketInfo:

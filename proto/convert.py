@@ -37,6 +37,8 @@ def bucket_to_pb(b: BucketInfo) -> pb.BucketRecord:
         policy=b.policy,
         cors=b.cors,
         versioning=b.versioning,
+        lifecycle=b.lifecycle,
+        tags=b.tags,
     )
 
 
@@ -49,6 +51,8 @@ def bucket_from_pb(m: pb.BucketRecord) -> BucketInfo:
         policy=m.policy,
         cors=m.cors,
         versioning=m.versioning,
+        lifecycle=m.lifecycle,
+        tags=m.tags,
     )
 
 

@@ -38,6 +38,12 @@ if [ -n "$extras" ] && [ "$(id -u)" = 0 ] \
     && [ ! -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ]; then
     need+=(faketime)
 fi
+# S3 clients from other codebases that tests/integration/test_other_clients.py
+# drives (Debian's rclone and s3cmd; the MinIO SDK comes with the test extra).
+if [ -n "$extras" ] && [ "$(id -u)" = 0 ]; then
+    command -v rclone >/dev/null || need+=(rclone)
+    command -v s3cmd >/dev/null || need+=(s3cmd)
+fi
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get update -qq

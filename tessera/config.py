@@ -82,6 +82,20 @@ class MetadataSettings(CommonSettings):
     gc_interval_seconds: float = field(
         default=300.0, metadata=_help("pause between GC passes over the nodes")
     )
+    lifecycle_interval_seconds: float = field(
+        default=limits.LIFECYCLE_INTERVAL_DEFAULT_SECONDS,
+        metadata=_help("pause between lifecycle passes over the buckets with rules"),
+    )
+    lifecycle_day_seconds: float = field(
+        default=limits.LIFECYCLE_DAY_DEFAULT_SECONDS,
+        metadata=_help(
+            "length of a lifecycle rule's day; lower it only to test rules (docs/lifecycle.md)"
+        ),
+    )
+    lifecycle_actions_per_second: float = field(
+        default=limits.LIFECYCLE_ACTIONS_PER_SECOND_DEFAULT,
+        metadata=_help("lifecycle deletes and aborts submitted per second, at most"),
+    )
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,8 @@ RequestTimeout = _error("RequestTimeout", 400, "Your socket connection to the se
 NoSuchBucketPolicy = _error("NoSuchBucketPolicy", 404, "The bucket policy does not exist.")
 NoSuchCORSConfiguration = _error("NoSuchCORSConfiguration", 404, "The CORS configuration does not exist.")
 MalformedPolicy = _error("MalformedPolicy", 400, "Policies must be valid JSON and the first byte must be '{'.")
+NoSuchLifecycleConfiguration = _error("NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist.")
+NoSuchTagSet = _error("NoSuchTagSet", 404, "The TagSet does not exist.")
 # Admin operations on users and keys (IAM's codes; answered to the admin CLI only).
 NoSuchEntity = _error("NoSuchEntity", 404, "The user or access key does not exist.")
 EntityAlreadyExists = _error("EntityAlreadyExists", 409, "The user already exists.")
@@ -135,6 +137,8 @@ ALL_ERRORS: dict[str, type[TesseraError]] = {
         NoSuchBucketPolicy,
         NoSuchCORSConfiguration,
         MalformedPolicy,
+        NoSuchLifecycleConfiguration,
+        NoSuchTagSet,
         NoSuchEntity,
         EntityAlreadyExists,
         DeleteConflict,

@@ -61,3 +61,14 @@ CONSOLE_VERSIONS_MAX = 100  # versions of one key the object details show
 TAGS_PER_OBJECT_MAX = 10
 TAG_KEY_CHARS_MAX = 128
 TAG_VALUE_CHARS_MAX = 256
+
+# Bucket lifecycle (docs/lifecycle.md): S3's limits on a configuration.
+LIFECYCLE_RULES_MAX = 1000
+LIFECYCLE_RULE_ID_CHARS_MAX = 255
+LIFECYCLE_NEWER_NONCURRENT_VERSIONS_MAX = 100
+LIFECYCLE_DAY_DEFAULT_SECONDS = 86400.0  # one lifecycle "day"; scaled down only in tests
+LIFECYCLE_INTERVAL_DEFAULT_SECONDS = 3600.0
+LIFECYCLE_ACTIONS_PER_SECOND_DEFAULT = 50.0
+
+# Bucket tagging: tags per bucket.
+TAGS_PER_BUCKET_MAX = 50

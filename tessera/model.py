@@ -34,7 +34,8 @@ NULL_VERSION_ID = "null"
 @dataclass(frozen=True, slots=True)
 class BucketInfo:
     """A bucket. owner is the owning user's id (tessera.access.owner_id);
-    acl a canned ACL; policy and cors JSON text ("" for none)."""
+    acl a canned ACL; policy, cors, lifecycle (tessera.lifecycle rules) and
+    tags (an object of tag key to value) JSON text ("" for none)."""
 
     name: str
     owner: str
@@ -43,6 +44,8 @@ class BucketInfo:
     acl: str = "private"
     policy: str = ""
     cors: str = ""
+    lifecycle: str = ""
+    tags: str = ""
 
 
 @dataclass(frozen=True, slots=True)

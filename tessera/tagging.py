@@ -1,6 +1,6 @@
 """Object tags: S3's limits, and the x-amz-tagging header's form.
 
-Invariant: every tag set that reaches a version record passed check_tags
+Invariant: every tag set that reaches a version (or bucket) record passed check_tags
 (at most 10 tags, keys of 1..128 and values of 0..256 characters, keys
 unique); a tag set that does not is InvalidTag, wherever it came from.
 """
@@ -12,9 +12,11 @@ from urllib.parse import parse_qsl, urlencode
 from tessera import errors, limits
 
 
-def check_tags(tags: dict[str, str]) -> None:
-    if len(tags) > limits.TAGS_PER_OBJECT_MAX:
-        raise errors.InvalidTag("Object tags cannot be greater than 10")
+def check_tags(tags: dict[str, str], tags_max: int = limits.TAGS_PER_OBJECT_MAX) -> None:
+    """S3's limits on a tag set (an object's at most 10 tags; a bucket's tags_max)."""
+    if len(tags) > tags_max:
+        what = "Object" if tags_max == limits.TAGS_PER_OBJECT_MAX else "Bucket"
+        raise errors.InvalidTag(f"{what} tags cannot be greater than {tags_max}")
     for key, value in tags.items():
         if not 1 <= len(key) <= limits.TAG_KEY_CHARS_MAX:
             raise errors.InvalidTag("The TagKey you have provided is invalid")

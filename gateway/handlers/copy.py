@@ -3,8 +3,10 @@
 The source (single-part or multipart) is read through the read pipeline and written as a new version
 through the write pipeline (new placement, new shards): the copy is as
 durable as any PUT and independent of the source's later life. Metadata is
-copied (x-amz-metadata-directive: COPY, the default) or replaced (REPLACE);
-the copy-source conditions are checked against the source version.
+copied (x-amz-metadata-directive: COPY, the default) or replaced (REPLACE),
+and so are the tags (x-amz-tagging-directive: COPY, the default, or REPLACE
+with the x-amz-tagging header; no header: no tags); the copy-source
+conditions are checked against the source version.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from gateway.routing import Route
 from gateway.state import GatewayState
 from gateway.validation import check_key
 from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, write_object
-from tessera import access, errors, limits
+from tessera import access, errors, limits, tagging
 from tessera.model import ObjectVersion
 
 
@@ -69,6 +71,16 @@ def source_bytes(
         executor=state.executor,
         deadline=deadline,
     )
+
+
+def tags_for_copy(request: web.Request, source: ObjectVersion) -> dict[str, str]:
+    """The copy's tags, by x-amz-tagging-directive."""
+    directive = request.headers.get("x-amz-tagging-directive", "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise errors.InvalidArgument("Unknown tagging directive.")
+    if directive == "COPY":
+        return dict(source.tags)
+    return tagging.parse_header(request.headers.get("x-amz-tagging", ""))
 
 
 def _metadata_for_copy(
@@ -130,6 +142,7 @@ async def copy_object(
     content_type, user_meta, system_meta = _metadata_for_copy(
         request, source, stored_headers, user_metadata
     )
+    tags = tags_for_copy(request, source)
     geometry = source.geometry
     stripes = source_bytes(state, source, 0, source.size_bytes - 1, deadline)
     reserve = read_buffer_bytes(geometry) + write_buffer_bytes(
@@ -145,6 +158,7 @@ async def copy_object(
                     content_type=content_type,
                     user_metadata=user_meta,
                     system_metadata=system_meta,
+                    tags=tags,
                     acl=access.stored_object_acl(request.headers.get("x-amz-acl", "")),
                 ),
                 policy=state.policy,

@@ -28,7 +28,9 @@ BODY_MAX_BYTES = 2 * 1024 * 1024
 PARALLEL_DELETES = 16
 
 
-def _check_integrity(request: web.Request, body: bytes) -> None:
+def check_integrity(request: web.Request, body: bytes, *, required: bool = True) -> None:
+    """Verifies a small body's Content-MD5 or x-amz-checksum-*; without
+    either, InvalidRequest when required."""
     md5 = request.headers.get("Content-MD5")
     if md5 is not None:
         if base64.b64encode(hashlib.md5(body).digest()).decode() != md5.strip():
@@ -44,7 +46,8 @@ def _check_integrity(request: web.Request, body: bytes) -> None:
                     f"The {algorithm.upper()} you specified did not match the calculated checksum."
                 )
             return
-    raise errors.InvalidRequest("Missing required header for this request: Content-MD5")
+    if required:
+        raise errors.InvalidRequest("Missing required header for this request: Content-MD5")
 
 
 async def delete_objects(
@@ -56,7 +59,7 @@ async def delete_objects(
     body = await request.content.read(BODY_MAX_BYTES + 1)
     if len(body) > BODY_MAX_BYTES:
         raise errors.MalformedXML()
-    _check_integrity(request, body)
+    check_integrity(request, body)
     wanted = s3xml.parse_delete_objects(body)
     await owned_bucket(state, route.bucket, access_key, deadline)
     limiter = asyncio.Semaphore(PARALLEL_DELETES)

@@ -63,7 +63,13 @@ def test_split_path(raw: str, bucket: str, key: str) -> None:
         ("DELETE", "b", "", {"cors": ""}, "DeleteBucketCors"),
         ("GET", "b", "k", {"acl": ""}, "GetObjectAcl"),
         ("PUT", "b", "k", {"acl": ""}, "PutObjectAcl"),
-        ("GET", "b", "", {"tagging": ""}, "Unsupported:GET ?tagging"),
+        ("GET", "b", "", {"tagging": ""}, "GetBucketTagging"),
+        ("PUT", "b", "", {"tagging": ""}, "PutBucketTagging"),
+        ("DELETE", "b", "", {"tagging": ""}, "DeleteBucketTagging"),
+        ("GET", "b", "", {"lifecycle": ""}, "GetBucketLifecycleConfiguration"),
+        ("PUT", "b", "", {"lifecycle": ""}, "PutBucketLifecycleConfiguration"),
+        ("DELETE", "b", "", {"lifecycle": ""}, "DeleteBucketLifecycle"),
+        ("POST", "b", "", {"lifecycle": ""}, "Unsupported:POST ?lifecycle"),
     ],
 )
 def test_operation_for(method: str, bucket: str, key: str, query: dict[str, str], op: str) -> None:

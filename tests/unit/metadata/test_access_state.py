@@ -95,3 +95,35 @@ def test_object_acl(state: StateMachine, make_version: VersionFactory) -> None:
     assert state.get_object("b", "k").acl == ""
     with pytest.raises(errors.NoSuchKey):
         one(state, SetObjectAcl("a3", "b", "missing", "public-read"))
+
+
+def test_lifecycle_and_tags_fields_are_checked_when_applied(state: StateMachine) -> None:
+    one(state, CreateBucket("c", "b", "alice", 1.0))
+    good = '[{"days":1,"enabled":true,"filter":{"prefix":"p/"},"id":"r"}]'
+    assert one(state, SetBucketAccess("l1", "b", "lifecycle", good)).lifecycle == good  # type: ignore[attr-defined]
+    bad_rules = [
+        ("l2", "not json", "InvalidArgument"),
+        ("l3", '[{"enabled":true}]', "InvalidArgument"),
+        ("l4", '[{"days":0,"enabled":true,"filter":{},"id":"r"}]', "InvalidArgument"),
+        ("l5", '[{"enabled":true,"filter":{},"id":"r"}]', "InvalidRequest"),
+        ("l6", "[]", "MalformedXML"),
+    ]
+    for rid, value, code in bad_rules:
+        assert [
+            o.error_code for o in run(state, SetBucketAccess(rid, "b", "lifecycle", value))
+        ] == [code]
+    assert state.get_bucket("b").lifecycle == good
+    one(state, SetBucketAccess("t1", "b", "tags", '{"team":"a"}'))
+    for rid, value in [("t2", "[1]"), ("t3", '{"k":1}'), ("t4", '{"":"v"}')]:
+        assert run(state, SetBucketAccess(rid, "b", "tags", value))[0].error_code in (
+            "InvalidArgument",
+            "InvalidTag",
+        )
+    too_many = "{" + ",".join(f'"k{i}":"v"' for i in range(51)) + "}"
+    assert [o.error_code for o in run(state, SetBucketAccess("t5", "b", "tags", too_many))] == [
+        "InvalidTag"
+    ]
+    assert state.get_bucket("b").tags == '{"team":"a"}'
+    one(state, SetBucketAccess("t6", "b", "tags", ""))
+    one(state, SetBucketAccess("l7", "b", "lifecycle", ""))
+    assert (state.get_bucket("b").tags, state.get_bucket("b").lifecycle) == ("", "")

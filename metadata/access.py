@@ -1,5 +1,5 @@
 """State effects of the access mutations: users, access keys, bucket access
-fields (ACL, policy, CORS) and object ACLs.
+fields (ACL, policy, CORS, website, default Cache-Control) and object ACLs.
 
 Invariants: an access key always names an existing user (DeleteUser removes
 the user's keys in the same effect); a user that owns buckets cannot be
@@ -21,7 +21,7 @@ from metadata.mutations import (
     SetObjectAcl,
 )
 from metadata.overlay import Overlay
-from tessera import access, errors
+from tessera import access, caching, errors, website
 from tessera.model import (
     AccessKeyInfo,
     BucketInfo,
@@ -100,6 +100,12 @@ def set_bucket_access(overlay: Overlay, m: SetBucketAccess) -> BucketInfo:
         if m.value:
             access.check_cors_rules(access.cors_from_json(m.value))
         updated = replace(bucket, cors=m.value)
+    elif m.field == "website":
+        if m.value:
+            website.config_from_json(m.value)
+        updated = replace(bucket, website=m.value)
+    elif m.field == "cache-control":
+        updated = replace(bucket, cache_control=caching.check_cache_control(m.value))
     else:
         raise errors.InvalidArgument(f"no bucket access field {m.field!r}")
     overlay.put(keys.bucket_key(m.bucket), record_to_json(updated))

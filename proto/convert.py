@@ -37,6 +37,8 @@ def bucket_to_pb(b: BucketInfo) -> pb.BucketRecord:
         policy=b.policy,
         cors=b.cors,
         versioning=b.versioning,
+        website=b.website,
+        cache_control=b.cache_control,
     )
 
 
@@ -49,6 +51,8 @@ def bucket_from_pb(m: pb.BucketRecord) -> BucketInfo:
         policy=m.policy,
         cors=m.cors,
         versioning=m.versioning,
+        website=m.website,
+        cache_control=m.cache_control,
     )
 
 

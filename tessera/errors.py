@@ -80,6 +80,7 @@ PreconditionFailed = _error("PreconditionFailed", 412, "At least one of the pre-
 RequestTimeout = _error("RequestTimeout", 400, "Your socket connection to the server was not read from or written to within the timeout period.")
 NoSuchBucketPolicy = _error("NoSuchBucketPolicy", 404, "The bucket policy does not exist.")
 NoSuchCORSConfiguration = _error("NoSuchCORSConfiguration", 404, "The CORS configuration does not exist.")
+NoSuchWebsiteConfiguration = _error("NoSuchWebsiteConfiguration", 404, "The specified bucket does not have a website configuration.")
 MalformedPolicy = _error("MalformedPolicy", 400, "Policies must be valid JSON and the first byte must be '{'.")
 # Admin operations on users and keys (IAM's codes; answered to the admin CLI only).
 NoSuchEntity = _error("NoSuchEntity", 404, "The user or access key does not exist.")
@@ -134,6 +135,7 @@ ALL_ERRORS: dict[str, type[TesseraError]] = {
         RequestTimeout,
         NoSuchBucketPolicy,
         NoSuchCORSConfiguration,
+        NoSuchWebsiteConfiguration,
         MalformedPolicy,
         NoSuchEntity,
         EntityAlreadyExists,

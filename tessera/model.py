@@ -34,7 +34,9 @@ NULL_VERSION_ID = "null"
 @dataclass(frozen=True, slots=True)
 class BucketInfo:
     """A bucket. owner is the owning user's id (tessera.access.owner_id);
-    acl a canned ACL; policy and cors JSON text ("" for none)."""
+    acl a canned ACL; policy, cors and website JSON text ("" for none);
+    cache_control the default Cache-Control of its public objects ("" for none,
+    tessera/caching.py)."""
 
     name: str
     owner: str
@@ -43,6 +45,8 @@ class BucketInfo:
     acl: str = "private"
     policy: str = ""
     cors: str = ""
+    website: str = ""
+    cache_control: str = ""
 
 
 @dataclass(frozen=True, slots=True)

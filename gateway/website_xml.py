@@ -49,7 +49,7 @@ def parse_website(body: bytes) -> WebsiteConfig:
     root = _parse(body, "WebsiteConfiguration")
     redirect_all = _child(root, "RedirectAllRequestsTo")
     rules_element = _child(root, "RoutingRules")
-    rules = ()
+    rules: tuple[RoutingRule, ...] = ()
     if rules_element is not None:
         rules = tuple(_rule(r) for r in rules_element if _local_name(r) == "RoutingRule")
     if redirect_all is not None and not _text(redirect_all, "HostName"):

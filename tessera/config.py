@@ -146,6 +146,14 @@ class GatewaySettings(CommonSettings):
         default=limits.INFLIGHT_BYTES_MAX_DEFAULT,
         metadata=_help("body bytes buffered across requests before 503 SlowDown"),
     )
+    website_listen: str = field(
+        default="",
+        metadata=_help("host:port of the static website endpoint (anonymous, read-only; '' off)"),
+    )
+    website_domain: str = field(
+        default="",
+        metadata=_help("comma-separated domains for bucket.<domain> on the website endpoint"),
+    )
     public_s3_url: str = field(
         default="",
         metadata=_help(
@@ -157,6 +165,12 @@ class GatewaySettings(CommonSettings):
     @property
     def domains(self) -> tuple[str, ...]:
         return tuple(d.strip().lower().strip(".") for d in self.domain.split(",") if d.strip())
+
+    @property
+    def website_domains(self) -> tuple[str, ...]:
+        return tuple(
+            d.strip().lower().strip(".") for d in self.website_domain.split(",") if d.strip()
+        )
 
     @property
     def effective_write_quorum(self) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from urllib.parse import quote
 
 from tessera import errors
 
@@ -153,7 +154,8 @@ def rule_redirect(
     host = rule.host_name or request_host
     prefix_path = "" if rule.host_name else path_prefix
     status = int(rule.http_redirect_code or REDIRECT_CODE_DEFAULT)
-    return Redirect(f"{protocol}://{host}{prefix_path}/{new_key}", status)
+    location = f"{protocol}://{host}{prefix_path}/{quote(new_key, safe='/~')}"
+    return Redirect(location, status)
 
 
 def redirect_all(config: WebsiteConfig, raw_key_path: str, *, request_protocol: str) -> Redirect:

@@ -269,7 +269,8 @@ async def serve_version(
     headers, Range and ?partNumber=, then the stripes streamed out.
     extra_headers (caching) go on every answer, 304 included (RFC 9110
     §15.4.5); status replaces 200 (a website's error document)."""
-    condition = conditions.evaluate(request.headers, version)
+    # An error document (status other than 200) is never "not modified".
+    condition = conditions.evaluate(request.headers, version) if status == 200 else None
     if condition == 412:
         raise errors.PreconditionFailed(Condition="If-Match")
     if condition == 304:

@@ -60,6 +60,17 @@ if [ -n "$extras" ] && ! { command -v chromium && command -v chromedriver; } >/d
     fi
 fi
 
+# The CDN tests (tests/integration/test_cdn_cache.py) put Debian's nginx, as a
+# caching proxy they configure and start themselves, in front of a cluster.
+if [ -n "$extras" ] && ! command -v nginx >/dev/null && ! [ -x /usr/sbin/nginx ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+    else
+        echo "bootstrap: the CDN tests need nginx (apt-get install nginx)" >&2
+    fi
+fi
+
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".${extras}"

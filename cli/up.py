@@ -37,6 +37,10 @@ def run_up(args: argparse.Namespace) -> int:
         data_shards=k,
         parity_shards=m,
     )
+    clash = _website_clash(layout)
+    if clash:
+        print(f"tessera up: {clash}", file=sys.stderr)
+        return 2
     cluster = LocalCluster(layout)
     stopping = False
 
@@ -95,6 +99,25 @@ def _website_port(args: argparse.Namespace) -> int:
     if args.website_port < 0:
         return 0
     return args.website_port or args.port + 2
+
+
+def _website_clash(layout: Layout) -> str:
+    """Why the website port cannot be used with this layout ("" when it can)."""
+    if not layout.website_port:
+        return ""
+    taken = {layout.s3_port, layout.admin_port}
+    for index in range(len(layout.metadata_names())):
+        taken.update(layout.metadata_port_pair(index))
+    for index in range(len(layout.etcd_names())):
+        taken.update(layout.etcd_port_pair(index))
+    for index in range(len(layout.node_names())):
+        taken.update(layout.node_port_pair(index))
+    if layout.website_port in taken:
+        return (
+            f"the website port {layout.website_port} is one of the cluster's other ports: "
+            "choose another with --website-port (or -1 for none)"
+        )
+    return ""
 
 
 def _website_line(cluster: LocalCluster) -> str:

@@ -8,8 +8,8 @@ a header.
 Invariant: an answer about an object that is not readable by everyone is never
 storable by a shared cache unless it was pre-signed and the object's own
 Cache-Control says so — a header-signed read always says ``private`` (or
-stricter), and a pre-signed one says ``private`` unless the object carries a
-Cache-Control of its own.
+``no-store``; the object's other directives are kept), and a pre-signed one
+says ``private`` unless the object carries a Cache-Control of its own.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ PRIVATE_CACHE_CONTROL = "private"
 CACHE_CONTROL_CHARS_MAX = 1024
 # Directives that keep a shared cache from storing (RFC 9111 §3, §5.2.2).
 _NOT_SHARED = frozenset({"private", "no-store"})
+# Directives that only speak to (or open the door for) shared caches.
+_SHARED_ONLY = frozenset({"public", "s-maxage", "proxy-revalidate"})
 # A token or token=value list, as Cache-Control's grammar allows (no CR/LF,
 # no control characters: the value goes out as a header).
 _DIRECTIVES = re.compile(
@@ -65,9 +67,21 @@ def cache_control(inputs: CacheInputs) -> str:
         return stored or inputs.bucket_default
     if inputs.reader is Reader.PRESIGNED:
         return stored or PRIVATE_CACHE_CONTROL
+    return _made_private(stored)
+
+
+def _made_private(stored: str) -> str:
+    """stored as a private answer: unchanged when it already keeps shared
+    caches out; otherwise "private" first, without the shared-cache-only
+    directives, keeping the rest (max-age still guides the browser's cache)."""
     if directives(stored) & _NOT_SHARED:
         return stored
-    return PRIVATE_CACHE_CONTROL
+    kept = [
+        d.strip()
+        for d in stored.split(",")
+        if d.strip() and d.split("=", 1)[0].strip().lower() not in _SHARED_ONLY
+    ]
+    return ", ".join([PRIVATE_CACHE_CONTROL, *kept])
 
 
 def check_cache_control(value: str) -> str:

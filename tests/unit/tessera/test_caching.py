@@ -44,9 +44,10 @@ def test_presigned_reads_of_private_objects_are_private_unless_the_object_says()
     ("stored", "expected"),
     [
         ("", "private"),
-        ("public, max-age=60", "private"),
+        ("public, max-age=60", "private, max-age=60"),
         ("s-maxage=60", "private"),
-        ("max-age=60, must-revalidate", "private"),
+        ("max-age=60, must-revalidate", "private, max-age=60, must-revalidate"),
+        ("Public, S-MaxAge=5, proxy-revalidate, no-transform", "private, no-transform"),
         ("no-store", "no-store"),
         ("private, max-age=60", "private, max-age=60"),
     ],

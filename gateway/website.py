@@ -90,6 +90,12 @@ def _error_page(error: errors.TesseraError, request_id: str, *, head: bool) -> w
 async def _answer(request: web.Request, state: GatewayState) -> web.StreamResponse:
     if request.method not in ("GET", "HEAD"):
         raise errors.MethodNotAllowed()
+    if any(name.startswith("response-") for name in request.query):
+        # As for anonymous S3 reads: a visitor must not choose the Content-Type
+        # (text/html on an uploaded .txt would be script on the site's origin).
+        raise errors.InvalidRequest(
+            "Request specific response headers cannot be used for anonymous GET requests."
+        )
     deadline = Deadline(state.settings.request_timeout_seconds)
     domains = state.settings.website_domains
     bucket_name, key = split_request(request.host, request.raw_path, domains)

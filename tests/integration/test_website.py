@@ -94,6 +94,9 @@ def test_index_error_documents_and_redirects(cluster: LocalCluster, site: str) -
     assert home.status == 200 and home.body == b"<h1>home</h1>"
     assert home.header("Content-Type") == "text/html" and home.header("ETag")
     assert web(cluster, "GET", f"/{site}").body == b"<h1>home</h1>"
+    etag = home.header("ETag")
+    assert etag is not None
+    assert web(cluster, "GET", f"/{site}/", **{"If-None-Match": etag}).status == 304
     assert web(cluster, "GET", f"/{site}/docs/").body == b"<h1>docs</h1>"
     folder = web(cluster, "GET", f"/{site}/docs")
     assert folder.status == 302 and folder.header("Location") == f"/{site}/docs/"
@@ -106,6 +109,11 @@ def test_index_error_documents_and_redirects(cluster: LocalCluster, site: str) -
         f"http://127.0.0.1:{cluster.layout.website_port}/{site}/news/post.html"
     )
     assert web(cluster, "GET", f"/{site}/news/post.html").body == b"<h1>post</h1>"
+    # Visitors cannot choose response headers (a Content-Type, say).
+    chosen = web(cluster, "GET", f"/{site}/index.html?response-content-type=text/plain")
+    assert chosen.status == 400 and b"InvalidRequest" in chosen.body
+    # Any other query (a cache buster) is just part of the URL.
+    assert web(cluster, "GET", f"/{site}/index.html?v=42").body == b"<h1>home</h1>"
     archived = web(cluster, "GET", f"/{site}/old/page.html")
     assert archived.status == 301
     assert archived.header("Location") == "http://archive.example.com/gone.html"

@@ -47,7 +47,7 @@ UPLOAD_BYTES_MAX = 10 * 1024 * 1024
 LINES_MAX = 20
 
 CONFIG = web.AppKey("config", dict)
-S3 = web.AppKey("s3", Any)
+S3: web.AppKey[Any] = web.AppKey("s3")  # a boto3 S3 client
 DB = web.AppKey("db", sqlite3.Connection)
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;color:#222}

@@ -98,6 +98,20 @@ def test_expired_entries_revalidate_and_overwrites_show(cache: NginxCache, s3, b
     assert fresh.header("ETag") != old.header("ETag")
 
 
+def test_versioned_urls_stay_cached_across_overwrites(cache: NginxCache, s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket=bucket, Key="app.js", Body=b"v1();", ACL="public-read")
+    path = f"/{bucket}/app.js?versionId={first['VersionId']}"
+    miss = via(cache, path)
+    assert (status_of(miss), miss.body) == ("MISS", b"v1();")
+    assert "immutable" in (miss.header("Cache-Control") or "")
+    s3.put_object(Bucket=bucket, Key="app.js", Body=b"v2();", ACL="public-read")
+    hit = via(cache, path)
+    assert (status_of(hit), hit.body) == ("HIT", b"v1();")  # that version, forever
+    latest = via(cache, f"/{bucket}/app.js")
+    assert latest.body == b"v2();"
+
+
 def test_ranges_through_the_cache(cache: NginxCache, s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
     body = os.urandom(3 * 1024 * 1024 + 17)  # several stripes
     s3.put_object(

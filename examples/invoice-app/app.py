@@ -169,9 +169,10 @@ async def create_invoice(request: web.Request) -> web.Response:
         Key=key,
         Body=render(invoice),
         ContentType="application/pdf",
-        # Invoices are private: even with a pre-signed link, a shared cache
-        # must not keep one (Tessera sends Cache-Control: private by default).
         Metadata={"invoice-number": number},
+        # No ACL and no Cache-Control: the invoice stays private, and its
+        # pre-signed links are answered with Cache-Control: private, so no
+        # shared cache keeps a copy past the link's expiry.
     )
 
     def record() -> None:

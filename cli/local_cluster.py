@@ -106,6 +106,7 @@ class Layout:
     metadata_ports: list[int] = field(default_factory=list)
     etcd_base_port: int = 0  # member i: client base + 2i, peer + 2i + 1 (0: metadata_port + 50)
     etcd_ports: list[int] = field(default_factory=list)  # overrides etcd_base_port
+    website_port: int = 0  # the gateway's static website endpoint (0: none)
 
     @staticmethod
     def with_free_ports(
@@ -114,7 +115,7 @@ class Layout:
         n = zones * nodes_per_zone
         replicas = max(1, metadata_replicas)
         members = 3 if metadata_replicas else 0
-        ports = free_ports(2 + 2 * replicas + 2 * members + 2 * n)
+        ports = free_ports(3 + 2 * replicas + 2 * members + 2 * n)
         meta = ports[2 : 2 + 2 * replicas]
         etcd = ports[2 + 2 * replicas : 2 + 2 * replicas + 2 * members]
         return Layout(
@@ -125,7 +126,8 @@ class Layout:
             metadata_http_port=meta[1],
             zones=zones,
             nodes_per_zone=nodes_per_zone,
-            node_ports=ports[2 + 2 * replicas + 2 * members :],
+            node_ports=ports[2 + 2 * replicas + 2 * members : -1],
+            website_port=ports[-1],
             metadata_replicas=metadata_replicas,
             etcd_members=members,
             metadata_ports=meta,
@@ -190,6 +192,12 @@ class LocalCluster:
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
 
     @property
+    def website_endpoint(self) -> str:
+        """The static website endpoint (path style: <endpoint>/<bucket>/<key>)."""
+        scheme = "https" if "TESSERA_TLS_CERT_FILE" in self.layout.extra_env else "http"
+        return f"{scheme}://{self.layout.host}:{self.layout.website_port}"
+
+    @property
     def endpoint(self) -> str:
         scheme = "https" if "TESSERA_TLS_CERT_FILE" in self.layout.extra_env else "http"
         return f"{scheme}://{self.layout.host}:{self.layout.s3_port}"
@@ -232,6 +240,8 @@ class LocalCluster:
                 "TESSERA_ACCESS_KEY": self.credentials.access_key,
                 "TESSERA_SECRET_KEY": self.credentials.secret_key,
             }
+            if lay.website_port:
+                env["TESSERA_WEBSITE_LISTEN"] = f"{h}:{lay.website_port}"
             if lay.data_shards:
                 env["TESSERA_DATA_SHARDS"] = str(lay.data_shards)
             if lay.parity_shards:

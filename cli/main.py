@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=9100,
         help="first of the internal ports (metadata, then nodes)",
     )
+    up.add_argument(
+        "--website-port",
+        type=int,
+        default=int(os.environ.get("TESSERA_WEBSITE_PORT", "0")),
+        help="static website port (default: port+2; -1: none)",
+    )
     up.add_argument("--zones", type=int, default=3)
     up.add_argument("--nodes-per-zone", type=int, default=4)
     up.set_defaults(role="up")

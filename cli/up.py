@@ -31,11 +31,16 @@ def run_up(args: argparse.Namespace) -> int:
         metadata_port=args.base_port,
         metadata_http_port=args.base_port + 1,
         node_base_port=args.base_port + 100,
+        website_port=_website_port(args),
         zones=args.zones,
         nodes_per_zone=args.nodes_per_zone,
         data_shards=k,
         parity_shards=m,
     )
+    clash = _website_clash(layout)
+    if clash:
+        print(f"tessera up: {clash}", file=sys.stderr)
+        return 2
     cluster = LocalCluster(layout)
     stopping = False
 
@@ -62,6 +67,7 @@ def run_up(args: argparse.Namespace) -> int:
             f"  layout:       {args.zones} zones x {args.nodes_per_zone} nodes, "
             f"erasure coding {k}+{m} ({(k + m) / k:.2f}x; {_survives(k, m, args.zones)})\n"
             f"  console:      http://{layout.host}:{layout.admin_port}/console/\n"
+            f"  websites:     {_website_line(cluster)}\n"
             f"  metrics:      http://{layout.host}:{layout.admin_port}/metrics\n"
             f"  data:         {cluster.data_dir}\n"
             f"  logs:         {cluster.data_dir / 'logs'}\n"
@@ -87,6 +93,37 @@ def run_up(args: argparse.Namespace) -> int:
         print("tessera up: stopping ...", file=sys.stderr, flush=True)
         cluster.stop()
         print("tessera up: stopped", file=sys.stderr, flush=True)
+
+
+def _website_port(args: argparse.Namespace) -> int:
+    if args.website_port < 0:
+        return 0
+    return args.website_port or args.port + 2
+
+
+def _website_clash(layout: Layout) -> str:
+    """Why the website port cannot be used with this layout ("" when it can)."""
+    if not layout.website_port:
+        return ""
+    taken = {layout.s3_port, layout.admin_port}
+    for index in range(len(layout.metadata_names())):
+        taken.update(layout.metadata_port_pair(index))
+    for index in range(len(layout.etcd_names())):
+        taken.update(layout.etcd_port_pair(index))
+    for index in range(len(layout.node_names())):
+        taken.update(layout.node_port_pair(index))
+    if layout.website_port in taken:
+        return (
+            f"the website port {layout.website_port} is one of the cluster's other ports: "
+            "choose another with --website-port (or -1 for none)"
+        )
+    return ""
+
+
+def _website_line(cluster: LocalCluster) -> str:
+    if not cluster.layout.website_port:
+        return "off"
+    return f"{cluster.website_endpoint}/<bucket>/ (buckets with PutBucketWebsite)"
 
 
 def _survives(k: int, m: int, zones: int) -> str:

@@ -32,6 +32,7 @@ from gateway.handlers import (
     objects,
     post_object,
     versions,
+    website_config,
 )
 from gateway.principals import KeyCache
 from gateway.reclaim import ShardReclaimer
@@ -84,6 +85,9 @@ HANDLERS: dict[str, Handler] = {
     "GetBucketCors": access.get_bucket_cors,
     "PutBucketCors": access.put_bucket_cors,
     "DeleteBucketCors": access.delete_bucket_cors,
+    "GetBucketWebsite": website_config.get_bucket_website,
+    "PutBucketWebsite": website_config.put_bucket_website,
+    "DeleteBucketWebsite": website_config.delete_bucket_website,
     "GetObjectAcl": access.get_object_acl,
     "PutObjectAcl": access.put_object_acl,
     "GetBucketLifecycleConfiguration": bucket_config.get_bucket_lifecycle,

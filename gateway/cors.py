@@ -44,6 +44,8 @@ PREFLIGHT_MAX_AGE_SECONDS = 600
 ALLOWED_METHODS = frozenset({"GET", "HEAD", "PUT"})
 EXPOSED_HEADERS = "ETag, x-amz-request-id, x-amz-version-id"
 REQUEST_HEADERS_MAX_CHARS = 1024
+# What a bucket's CORS answers depend on, for caches (as S3 sends it).
+VARY = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
 
 _REFUSED = (
     "CORSResponse: This CORS request is not allowed. This is usually because the "
@@ -93,7 +95,7 @@ async def preflight(
         "Access-Control-Allow-Methods": method,
         "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE_SECONDS),
         "Access-Control-Expose-Headers": EXPOSED_HEADERS,
-        "Vary": "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+        "Vary": VARY,
     }
     if requested and len(requested) <= REQUEST_HEADERS_MAX_CHARS:
         # The actual request is still verified whole (every x-amz-* header signed).
@@ -120,7 +122,7 @@ async def _rule_headers(
     headers = {
         "Access-Control-Allow-Origin": "*" if rule.allowed_origins == ("*",) else origin,
         "Access-Control-Allow-Methods": ", ".join(rule.allowed_methods),
-        "Vary": "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+        "Vary": VARY,
     }
     if names:
         headers["Access-Control-Allow-Headers"] = ", ".join(names)

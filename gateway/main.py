@@ -17,6 +17,7 @@ from gateway.app import build_app
 from gateway.console.server import mount_console
 from gateway.draining import Drain
 from gateway.state import STATE
+from gateway.website import build_website_app
 from service.ops_http import start_ops_server
 from service.process import run_role, setup_logging
 from tessera.config import GatewaySettings, host_port
@@ -34,9 +35,13 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=CLOSE_TIMEOUT_SECONDS)
     await runner.setup()
 
+    listening: list[str] = []
+
     async def ready() -> str | None:
         if stop.is_set():
             return "stopping"
+        if len(listening) < (2 if settings.website_listen else 1):
+            return "not listening yet"
         state = app[STATE]
         if not state.cluster.loaded:
             return "cluster map not loaded"
@@ -52,13 +57,38 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
     site = web.TCPSite(runner, host, port, reuse_address=True, backlog=1024, ssl_context=tls)
     await site.start()
     log.info("S3 endpoint on %s://%s:%d", "https" if tls else "http", host, port)
+    listening.append("s3")
+    website = await _start_website(settings, app, drain, tls)
+    if website is not None:
+        listening.append("website")
     try:
         await stop.wait()
         await site.stop()
+        for website_site in list(website.sites if website is not None else ()):
+            await website_site.stop()
         await drain.wait_idle(SHUTDOWN_GRACE_SECONDS)
     finally:
+        if website is not None:
+            await website.cleanup()
         await runner.cleanup()
         await ops.cleanup()
+
+
+async def _start_website(
+    settings: GatewaySettings, s3_app: web.Application, drain: Drain, tls: ssl.SSLContext | None
+) -> web.AppRunner | None:
+    """The static website listener (gateway/website.py), when configured."""
+    if not settings.website_listen:
+        return None
+    website_app = build_website_app(s3_app)
+    website_app.middlewares.append(drain.middleware)
+    runner = web.AppRunner(website_app, access_log=None, shutdown_timeout=CLOSE_TIMEOUT_SECONDS)
+    await runner.setup()
+    host, port = host_port(settings.website_listen)
+    site = web.TCPSite(runner, host, port, reuse_address=True, backlog=1024, ssl_context=tls)
+    await site.start()
+    log.info("website endpoint on %s://%s:%d", "https" if tls else "http", host, port)
+    return runner
 
 
 def _tls_context(settings: GatewaySettings) -> ssl.SSLContext | None:

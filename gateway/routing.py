@@ -83,6 +83,11 @@ _BUCKET_ACCESS = {
         "PUT": "PutBucketTagging",
         "DELETE": "DeleteBucketTagging",
     },
+    "website": {
+        "GET": "GetBucketWebsite",
+        "PUT": "PutBucketWebsite",
+        "DELETE": "DeleteBucketWebsite",
+    },
 }
 
 

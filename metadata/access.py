@@ -1,5 +1,6 @@
 """State effects of the access mutations: users, access keys, bucket access
-fields (ACL, policy, CORS, lifecycle rules, tags) and object ACLs.
+fields (ACL, policy, CORS, lifecycle rules, tags, website, default
+Cache-Control) and object ACLs.
 
 Invariants: an access key always names an existing user (DeleteUser removes
 the user's keys in the same effect); a user that owns buckets cannot be
@@ -24,7 +25,7 @@ from metadata.mutations import (
     SetObjectAcl,
 )
 from metadata.overlay import Overlay
-from tessera import access, errors, lifecycle, limits
+from tessera import access, caching, errors, lifecycle, limits, website
 from tessera.model import (
     AccessKeyInfo,
     BucketInfo,
@@ -112,6 +113,12 @@ def set_bucket_access(overlay: Overlay, m: SetBucketAccess) -> BucketInfo:
         if m.value:
             check_tags(_stored(_tags_from_json, m.value), limits.TAGS_PER_BUCKET_MAX)
         updated = replace(bucket, tags=m.value)
+    elif m.field == "website":
+        if m.value:
+            website.config_from_json(m.value)
+        updated = replace(bucket, website=m.value)
+    elif m.field == "cache-control":
+        updated = replace(bucket, cache_control=caching.check_cache_control(m.value))
     else:
         raise errors.InvalidArgument(f"no bucket access field {m.field!r}")
     overlay.put(keys.bucket_key(m.bucket), record_to_json(updated))

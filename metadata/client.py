@@ -128,8 +128,8 @@ class MetadataClient:
     async def set_bucket_access(
         self, bucket: str, field: str, value: str, *, timeout: float
     ) -> BucketInfo:
-        """Sets a bucket's "acl", "policy", "cors", "lifecycle" or "tags" ("" removes
-        any but the ACL)."""
+        """Sets a bucket's "acl", "policy", "cors", "lifecycle", "tags", "website" or
+        "cache-control" ("" removes any but the ACL)."""
         request = pb.SetBucketAccessRequest(
             bucket=bucket, field=field, value=value, request_id=new_request_id()
         )

@@ -245,8 +245,9 @@ class SetNodeState:
 
 @dataclass(frozen=True, slots=True)
 class SetBucketAccess:
-    """Sets one access field of a bucket: "acl" (a canned ACL), "policy" or
-    "cors" (JSON text, checked by the gateway; "" removes it)."""
+    """Sets one access field of a bucket: "acl" (a canned ACL), "policy",
+    "cors" or "website" (JSON text, checked by the gateway; "" removes it), or
+    "cache-control" (the default Cache-Control of public objects)."""
 
     request_id: str
     bucket: str

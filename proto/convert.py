@@ -39,6 +39,8 @@ def bucket_to_pb(b: BucketInfo) -> pb.BucketRecord:
         versioning=b.versioning,
         lifecycle=b.lifecycle,
         tags=b.tags,
+        website=b.website,
+        cache_control=b.cache_control,
     )
 
 
@@ -53,6 +55,8 @@ def bucket_from_pb(m: pb.BucketRecord) -> BucketInfo:
         versioning=m.versioning,
         lifecycle=m.lifecycle,
         tags=m.tags,
+        website=m.website,
+        cache_control=m.cache_control,
     )
 
 

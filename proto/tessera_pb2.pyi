@@ -241,7 +241,7 @@ class CreateBucketRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., owner: _Optional[str] = ..., request_id: _Optional[str] = ..., acl: _Optional[str] = ...) -> None: ...
 
 class BucketRecord(_message.Message):
-    __slots__ = ("name", "owner", "created_at", "acl", "policy", "cors", "versioning", "lifecycle", "tags")
+    __slots__ = ("name", "owner", "created_at", "acl", "policy", "cors", "versioning", "lifecycle", "tags", "website", "cache_control")
     NAME_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -251,6 +251,8 @@ class BucketRecord(_message.Message):
     VERSIONING_FIELD_NUMBER: _ClassVar[int]
     LIFECYCLE_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    WEBSITE_FIELD_NUMBER: _ClassVar[int]
+    CACHE_CONTROL_FIELD_NUMBER: _ClassVar[int]
     name: str
     owner: str
     created_at: float
@@ -260,7 +262,9 @@ class BucketRecord(_message.Message):
     versioning: str
     lifecycle: str
     tags: str
-    def __init__(self, name: _Optional[str] = ..., owner: _Optional[str] = ..., created_at: _Optional[float] = ..., acl: _Optional[str] = ..., policy: _Optional[str] = ..., cors: _Optional[str] = ..., versioning: _Optional[str] = ..., lifecycle: _Optional[str] = ..., tags: _Optional[str] = ...) -> None: ...
+    website: str
+    cache_control: str
+    def __init__(self, name: _Optional[str] = ..., owner: _Optional[str] = ..., created_at: _Optional[float] = ..., acl: _Optional[str] = ..., policy: _Optional[str] = ..., cors: _Optional[str] = ..., versioning: _Optional[str] = ..., lifecycle: _Optional[str] = ..., tags: _Optional[str] = ..., website: _Optional[str] = ..., cache_control: _Optional[str] = ...) -> None: ...
 
 class SetBucketAccessRequest(_message.Message):
     __slots__ = ("bucket", "field", "value", "request_id")

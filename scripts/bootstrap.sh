@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras=""
-[ "${1:-}" = "--test" ] && extras="[test]"
+[ "${1:-}" = "--test" ] && extras="[test,examples]"
 
 PY=${PYTHON:-python3}
 if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
@@ -63,6 +63,17 @@ if [ -n "$extras" ] && ! { command -v chromium && command -v chromedriver; } >/d
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
     else
         echo "bootstrap: the console tests need chromium and chromium-driver (apt-get install)" >&2
+    fi
+fi
+
+# The CDN tests (tests/integration/test_cdn_cache.py) put Debian's nginx, as a
+# caching proxy they configure and start themselves, in front of a cluster.
+if [ -n "$extras" ] && ! command -v nginx >/dev/null && ! [ -x /usr/sbin/nginx ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+    else
+        echo "bootstrap: the CDN tests need nginx (apt-get install nginx)" >&2
     fi
 fi
 

@@ -167,6 +167,14 @@ class GatewaySettings(CommonSettings):
             "another gateway's bucket change is seen within this (0: never cache)"
         ),
     )
+    website_listen: str = field(
+        default="",
+        metadata=_help("host:port of the static website endpoint (anonymous, read-only; '' off)"),
+    )
+    website_domain: str = field(
+        default="",
+        metadata=_help("comma-separated domains for bucket.<domain> on the website endpoint"),
+    )
     public_s3_url: str = field(
         default="",
         metadata=_help(
@@ -178,6 +186,12 @@ class GatewaySettings(CommonSettings):
     @property
     def domains(self) -> tuple[str, ...]:
         return tuple(d.strip().lower().strip(".") for d in self.domain.split(",") if d.strip())
+
+    @property
+    def website_domains(self) -> tuple[str, ...]:
+        return tuple(
+            d.strip().lower().strip(".") for d in self.website_domain.split(",") if d.strip()
+        )
 
     @property
     def effective_write_quorum(self) -> int:

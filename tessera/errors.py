@@ -80,6 +80,7 @@ PreconditionFailed = _error("PreconditionFailed", 412, "At least one of the pre-
 RequestTimeout = _error("RequestTimeout", 400, "Your socket connection to the server was not read from or written to within the timeout period.")
 NoSuchBucketPolicy = _error("NoSuchBucketPolicy", 404, "The bucket policy does not exist.")
 NoSuchCORSConfiguration = _error("NoSuchCORSConfiguration", 404, "The CORS configuration does not exist.")
+NoSuchWebsiteConfiguration = _error("NoSuchWebsiteConfiguration", 404, "The specified bucket does not have a website configuration.")
 MalformedPolicy = _error("MalformedPolicy", 400, "Policies must be valid JSON and the first byte must be '{'.")
 NoSuchLifecycleConfiguration = _error("NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist.")
 NoSuchTagSet = _error("NoSuchTagSet", 404, "The TagSet does not exist.")
@@ -136,6 +137,7 @@ ALL_ERRORS: dict[str, type[TesseraError]] = {
         RequestTimeout,
         NoSuchBucketPolicy,
         NoSuchCORSConfiguration,
+        NoSuchWebsiteConfiguration,
         MalformedPolicy,
         NoSuchLifecycleConfiguration,
         NoSuchTagSet,

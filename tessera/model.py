@@ -34,8 +34,10 @@ NULL_VERSION_ID = "null"
 @dataclass(frozen=True, slots=True)
 class BucketInfo:
     """A bucket. owner is the owning user's id (tessera.access.owner_id);
-    acl a canned ACL; policy, cors, lifecycle (tessera.lifecycle rules) and
-    tags (an object of tag key to value) JSON text ("" for none)."""
+    acl a canned ACL; policy, cors, lifecycle (tessera.lifecycle rules), tags
+    (an object of tag key to value) and website JSON text ("" for none);
+    cache_control the default Cache-Control of its public objects ("" for none,
+    tessera/caching.py)."""
 
     name: str
     owner: str
@@ -46,6 +48,8 @@ class BucketInfo:
     cors: str = ""
     lifecycle: str = ""
     tags: str = ""
+    website: str = ""
+    cache_control: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway import conditions, metrics
+from gateway import conditions, cors, metrics
 from gateway.admission import read_buffer_bytes, write_buffer_bytes
 from gateway.auth_edge import AUTH_RESULT
 from gateway.deadline import Deadline
@@ -47,9 +47,9 @@ from gateway.routing import Route
 from gateway.state import GatewayState
 from gateway.validation import check_key
 from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, write_object
-from tessera import access, errors, limits, tagging
+from tessera import access, caching, errors, limits, tagging
 from tessera.geometry import InvalidRange, parse_range
-from tessera.model import ObjectVersion
+from tessera.model import BucketInfo, ObjectVersion
 from tessera.multipart import part_range
 
 log = logging.getLogger(__name__)
@@ -106,8 +106,8 @@ async def put_object(
 
 async def _read_version(
     request: web.Request, state: GatewayState, route: Route, access_key: str, deadline: Deadline
-) -> ObjectVersion:
-    """The version, for the bucket's owner or where a grant lets anyone read it
+) -> tuple[BucketInfo, ObjectVersion]:
+    """The bucket and the version, for the bucket's owner or where a grant lets anyone read it
     (tessera/access.py); AccessDenied otherwise — also for a missing key, so
     that a non-owner learns nothing about what the bucket holds."""
     check_key(route.key)
@@ -145,7 +145,7 @@ async def _read_version(
         error = errors.MethodNotAllowed()
         error.headers.update(_marker_headers(version))
         raise error
-    return version
+    return bucket, version
 
 
 async def _newest_or_none(
@@ -167,8 +167,14 @@ def _marker_headers(marker: ObjectVersion) -> dict[str, str]:
     }
 
 
-def _response_headers(request: web.Request, version: ObjectVersion, ranged: bool) -> dict[str, str]:
+def _response_headers(
+    request: web.Request, version: ObjectVersion, ranged: bool, extra: dict[str, str]
+) -> dict[str, str]:
     headers = object_headers(version)
+    # The stored Cache-Control is one input of the caching decision (extra),
+    # not sent as it is.
+    headers.pop("cache-control", None)
+    headers.update(extra)
     # Checksums are returned when asked for, and never for a range: a
     # whole-object checksum does not describe a part of it.
     wanted = request.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
@@ -214,26 +220,74 @@ def write_conditions(request: web.Request) -> dict[str, Any]:
     }
 
 
+def cache_headers(
+    request: web.Request, bucket: BucketInfo, version: ObjectVersion, *, public: bool
+) -> dict[str, str]:
+    """Cache-Control and Vary of a read of version (tessera/caching.py);
+    public: whether everyone may read it (tessera/access.py decides)."""
+    if public:
+        reader = caching.Reader.ANYONE
+    elif "X-Amz-Signature" in request.query:
+        reader = caching.Reader.PRESIGNED
+    else:
+        reader = caching.Reader.SIGNED
+    value = caching.cache_control(
+        caching.CacheInputs(
+            stored=version.system_metadata.get("cache-control", ""),
+            bucket_default=bucket.cache_control,
+            reader=reader,
+            versioned_url="versionId" in request.query,
+        )
+    )
+    headers = {"Cache-Control": value} if value else {}
+    if bucket.cors:
+        # CORS headers depend on the request's Origin: a cache must keep one
+        # answer per origin (and one for requests without any).
+        headers["Vary"] = cors.VARY
+    return headers
+
+
 async def _answer(
     request: web.Request, state: GatewayState, route: Route, access_key: str, *, body: bool
 ) -> web.StreamResponse:
     deadline = Deadline(state.settings.request_timeout_seconds)
-    version = await _read_version(request, state, route, access_key, deadline)
-    status = conditions.evaluate(request.headers, version)
-    if status == 412:
+    bucket, version = await _read_version(request, state, route, access_key, deadline)
+    public = access.anonymous_read_allowed(bucket.policy, version.acl, route.bucket, route.key)
+    extra = cache_headers(request, bucket, version, public=public)
+    return await serve_version(request, state, version, extra, body=body, deadline=deadline)
+
+
+async def serve_version(
+    request: web.Request,
+    state: GatewayState,
+    version: ObjectVersion,
+    extra_headers: dict[str, str],
+    *,
+    body: bool,
+    deadline: Deadline,
+    status: int = 200,
+) -> web.StreamResponse:
+    """Answers a GET (body) or HEAD of a version that may be read: conditional
+    headers, Range and ?partNumber=, then the stripes streamed out.
+    extra_headers (caching) go on every answer, 304 included (RFC 9110
+    §15.4.5); status replaces 200 (a website's error document)."""
+    # An error document (status other than 200) is never "not modified".
+    condition = conditions.evaluate(request.headers, version) if status == 200 else None
+    if condition == 412:
         raise errors.PreconditionFailed(Condition="If-Match")
-    if status == 304:
-        return web.Response(
-            status=304,
-            headers={
-                "ETag": quoted_etag(version),
-                "Last-Modified": object_headers(version)["Last-Modified"],
-            },
-        )
+    if condition == 304:
+        headers = {
+            "ETag": quoted_etag(version),
+            "Last-Modified": object_headers(version)["Last-Modified"],
+        }
+        if "expires" in version.system_metadata:
+            headers["Expires"] = version.system_metadata["expires"]
+        headers.update(extra_headers)
+        return web.Response(status=304, headers=headers)
     size = version.size_bytes
     first, last = 0, size - 1
     ranged = False
-    range_header = request.headers.get("Range")
+    range_header = request.headers.get("Range") if status == 200 else None
     part = _selected_part(request, version)
     if part is not None:
         if range_header is not None:
@@ -250,13 +304,13 @@ async def _answer(
         if parsed is not None:
             first, last = parsed
             ranged = True
-    headers = _response_headers(request, version, ranged)
+    headers = _response_headers(request, version, ranged, extra_headers)
     length = last - first + 1 if size else 0
     if ranged:
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"
     if part is not None and version.is_multipart:
         headers["x-amz-mp-parts-count"] = str(len(version.segments))
-    response = web.StreamResponse(status=206 if ranged else 200, headers=headers)
+    response = web.StreamResponse(status=206 if ranged else status, headers=headers)
     response.content_length = length
     if not body or length == 0:
         await response.prepare(request)

@@ -8,13 +8,14 @@ from collections.abc import Iterator
 import pytest
 
 from cli.local_cluster import LocalCluster
-from tests.integration.harness import VHOST_DOMAIN, s3_client, start_cluster
+from tests.integration.harness import VHOST_DOMAIN, WEBSITE_DOMAIN, s3_client, start_cluster
 
 # A lifecycle "day" of LIFECYCLE_DAY_SECONDS, checked every second, so that
 # test_lifecycle.py sees rules act within seconds (docs/lifecycle.md).
 LIFECYCLE_DAY_SECONDS = 2
 SHARED_CLUSTER_ENV = {
     "TESSERA_DOMAIN": VHOST_DOMAIN,
+    "TESSERA_WEBSITE_DOMAIN": WEBSITE_DOMAIN,
     "TESSERA_LIFECYCLE_DAY_SECONDS": str(LIFECYCLE_DAY_SECONDS),
     "TESSERA_LIFECYCLE_INTERVAL_SECONDS": "1",
 }

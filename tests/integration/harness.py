@@ -10,6 +10,7 @@ from botocore.config import Config
 from cli.local_cluster import Layout, LocalCluster
 
 VHOST_DOMAIN = "s3.tessera.test"  # the shared cluster's domain for bucket.<domain> addressing
+WEBSITE_DOMAIN = "web.tessera.test"  # the shared cluster's domain for bucket.<domain> websites
 
 
 def s3_client(cluster: LocalCluster, verify: str | None = None, **config: object):  # type: ignore[no-untyped-def]

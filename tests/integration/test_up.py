@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -21,11 +22,12 @@ pytestmark = pytest.mark.integration
 
 
 def free_base_port() -> int:
-    """A base port whose internal ports are free: S3 and admin (base-2, base-1),
-    metadata replicas (base..base+5), etcd (base+50..base+55), nodes
-    (base+100..base+123)."""
+    """A base port whose internal ports are free: website, S3 and admin
+    (base-3, base-2, base-1), metadata replicas (base..base+5), etcd
+    (base+50..base+55), nodes (base+100..base+123)."""
     for base in range(21000 + os.getpid() % 4000, 30000, 173):
         wanted = [
+            base - 3,
             base - 2,
             base - 1,
             *range(base, base + 6),
@@ -55,6 +57,8 @@ def start_up(data_dir: Path, base: int) -> tuple[subprocess.Popen[str], dict[str
             str(base - 2),
             "--base-port",
             str(base),
+            "--website-port",
+            str(base - 3),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -68,13 +72,14 @@ def start_up(data_dir: Path, base: int) -> tuple[subprocess.Popen[str], dict[str
             ("endpoint", r"S3 endpoint:\s+(\S+)"),
             ("access_key", r"access key:\s+(\S+)"),
             ("secret_key", r"secret key:\s+(\S+)"),
+            ("websites", r"websites:\s+(\S+)/<bucket>/"),
         ]:
             m = re.search(pattern, line)
             if m:
                 found[name] = m.group(1)
         if "Stop with Ctrl-C" in line or time.monotonic() > deadline:
             break
-    assert set(found) == {"endpoint", "access_key", "secret_key"}, found
+    assert set(found) == {"endpoint", "access_key", "secret_key", "websites"}, found
     return proc, found
 
 
@@ -109,6 +114,14 @@ def test_up_prints_credentials_stops_cleanly_and_keeps_data(tmp_path: Path) -> N
         s3 = client(info)
         s3.create_bucket(Bucket="kept")
         s3.put_object(Bucket="kept", Key="greeting", Body=b"hello again")
+        # The website endpoint is up too: a public page of a website bucket.
+        s3.put_object(Bucket="kept", Key="index.html", Body=b"<p>hi</p>", ACL="public-read")
+        s3.put_bucket_website(
+            Bucket="kept", WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}}
+        )
+        assert info["websites"] == f"http://127.0.0.1:{base - 3}"
+        with urllib.request.urlopen(f"{info['websites']}/kept/", timeout=30) as page:
+            assert page.read() == b"<p>hi</p>"
     finally:
         stop_up(proc)
     proc, again = start_up(tmp_path / "data", base)

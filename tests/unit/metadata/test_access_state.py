@@ -68,7 +68,7 @@ def test_bucket_access_fields(state: StateMachine) -> None:
     for rid, field, value, code in [
         ("s3", "policy", "{}", errors.MalformedPolicy),
         ("s4", "acl", "public-read-write", errors.InvalidArgument),
-        ("s5", "lifecycle", "", errors.InvalidArgument),
+        ("s5", "no-such-field", "", errors.InvalidArgument),
     ]:
         with pytest.raises(code):
             one(state, SetBucketAccess(rid, "b", field, value))

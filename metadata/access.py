@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from metadata import keys
+from metadata import keys, locks
 from metadata.mutations import (
     CreateAccessKey,
     CreateUser,
@@ -100,6 +100,8 @@ def set_bucket_access(overlay: Overlay, m: SetBucketAccess) -> BucketInfo:
         if m.value:
             access.check_cors_rules(access.cors_from_json(m.value))
         updated = replace(bucket, cors=m.value)
+    elif m.field == "object_lock":
+        updated = locks.set_lock_configuration(bucket, m.value)
     else:
         raise errors.InvalidArgument(f"no bucket access field {m.field!r}")
     overlay.put(keys.bucket_key(m.bucket), record_to_json(updated))

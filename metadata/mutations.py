@@ -42,6 +42,7 @@ class CreateBucket:
     owner: str
     created_at: float
     acl: str = "private"
+    object_lock: bool = False  # Object Lock enabled (versioning forced on)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +65,22 @@ class PutObject:
     version: ObjectVersion
     if_none_match_star: bool = False
     if_match_etag: str = ""
+    # The metadata service's clock when it submitted the entry: retention
+    # dates are checked against it, and a bucket's default retention runs
+    # from it (0 in entries older than Object Lock: last_modified is used).
+    now: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class DeleteObject:
     """Deletes the current version (unversioned bucket), one version by id
     (version_id: internal or S3 id), or adds a delete marker (a versioned
-    bucket without version_id; its id and time chosen by the submitter)."""
+    bucket without version_id; its id and time chosen by the submitter).
+
+    A version under Object Lock is not removed (AccessDenied): its retention
+    is compared with ``now`` (the metadata service's clock at submission);
+    bypass_governance lets a GOVERNANCE retention yield (docs/object-lock.md).
+    """
 
     request_id: str
     bucket: str
@@ -78,6 +88,8 @@ class DeleteObject:
     version_id: str = ""
     marker_version_id: str = ""
     last_modified: float = 0.0
+    bypass_governance: bool = False
+    now: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +268,25 @@ class SetObjectAcl:
 
 
 @dataclass(frozen=True, slots=True)
+class SetObjectLock:
+    """Changes the Object Lock state of one version ("" version_id: the
+    current one). field "retention": mode ("" removes it) and retain_until,
+    under tessera.object_lock.check_retention_change at ``now``; field
+    "legal_hold": legal_hold on or off."""
+
+    request_id: str
+    bucket: str
+    key: str
+    version_id: str
+    field: str
+    mode: str = ""
+    retain_until: float = 0.0
+    legal_hold: bool = False
+    bypass_governance: bool = False
+    now: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class CreateUser:
     request_id: str
     name: str
@@ -308,6 +339,7 @@ Mutation = (
     | SetNodeState
     | SetBucketAccess
     | SetObjectAcl
+    | SetObjectLock
     | CreateUser
     | DeleteUser
     | CreateAccessKey
@@ -336,6 +368,7 @@ KINDS: dict[str, type[Mutation]] = {
         SetNodeState,
         SetBucketAccess,
         SetObjectAcl,
+        SetObjectLock,
         CreateUser,
         DeleteUser,
         CreateAccessKey,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tessera.geometry import Geometry
+from tessera.object_lock import Lock
 
 NODE_UP = "up"
 NODE_DOWN = "down"
@@ -43,6 +44,13 @@ class BucketInfo:
     acl: str = "private"
     policy: str = ""
     cors: str = ""
+    # Object Lock (tessera/object_lock.py): "" not enabled, else the JSON of
+    # the default rule ("{}" for none). Enabled only at creation, never undone.
+    object_lock: str = ""
+
+    @property
+    def object_lock_enabled(self) -> bool:
+        return bool(self.object_lock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +142,15 @@ class ObjectVersion:
     delete_marker: bool = False
     tags: dict[str, str] = field(default_factory=dict)
     acl: str = ""  # canned ACL; "" is private
+    # Object Lock (docs/object-lock.md): retention mode ("" none, GOVERNANCE,
+    # COMPLIANCE), until when (unix seconds), and the legal hold.
+    lock_mode: str = ""
+    retain_until: float = 0.0
+    legal_hold: bool = False
+
+    @property
+    def lock(self) -> Lock:
+        return Lock(self.lock_mode, self.retain_until, self.legal_hold)
 
     @property
     def geometry(self) -> Geometry:
@@ -306,6 +323,9 @@ def version_to_dict(v: ObjectVersion) -> dict[str, Any]:
         del d["segments"]  # single-part records keep the shape they always had
     if not v.acl:
         del d["acl"]
+    for name in ("lock_mode", "retain_until", "legal_hold"):
+        if not d[name]:
+            del d[name]  # unlocked records keep the shape they always had
     return d
 
 

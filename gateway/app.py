@@ -26,6 +26,7 @@ from gateway.handlers import (
     buckets,
     delete_many,
     listing,
+    locks,
     multipart,
     multipart_lists,
     objects,
@@ -85,6 +86,18 @@ HANDLERS: dict[str, Handler] = {
     "DeleteBucketCors": access.delete_bucket_cors,
     "GetObjectAcl": access.get_object_acl,
     "PutObjectAcl": access.put_object_acl,
+    "GetBucketOwnershipControls": access.get_bucket_ownership_controls,
+    "PutBucketOwnershipControls": access.put_bucket_ownership_controls,
+    "DeleteBucketOwnershipControls": access.delete_bucket_ownership_controls,
+    "GetPublicAccessBlock": access.get_public_access_block,
+    "PutPublicAccessBlock": access.put_public_access_block,
+    "DeletePublicAccessBlock": access.delete_public_access_block,
+    "GetObjectLockConfiguration": locks.get_object_lock_configuration,
+    "PutObjectLockConfiguration": locks.put_object_lock_configuration,
+    "GetObjectRetention": locks.get_object_retention,
+    "PutObjectRetention": locks.put_object_retention,
+    "GetObjectLegalHold": locks.get_object_legal_hold,
+    "PutObjectLegalHold": locks.put_object_legal_hold,
 }
 
 # Operations that authenticate inside their handler: a form upload with its

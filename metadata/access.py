@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from metadata import keys, locks
+from metadata import keys, locks, versions
 from metadata.mutations import (
     CreateAccessKey,
     CreateUser,
@@ -21,7 +21,7 @@ from metadata.mutations import (
     SetObjectAcl,
 )
 from metadata.overlay import Overlay
-from tessera import access, errors
+from tessera import access, errors, policy
 from tessera.model import (
     AccessKeyInfo,
     BucketInfo,
@@ -32,7 +32,6 @@ from tessera.model import (
     bucket_from_json,
     record_to_json,
     version_from_json,
-    version_to_json,
 )
 
 ACCESS_KEY_ID_MAX_CHARS = 128
@@ -91,10 +90,17 @@ def set_bucket_access(overlay: Overlay, m: SetBucketAccess) -> BucketInfo:
         raise errors.NoSuchBucket()
     bucket = bucket_from_json(raw)
     if m.field == "acl":
-        updated = replace(bucket, acl=access.check_canned_acl(m.value))
+        acl = access.check_canned_acl(m.value)
+        access.check_acl_allowed(bucket.ownership, bucket.public_access_block, acl)
+        updated = replace(bucket, acl=acl)
     elif m.field == "policy":
         if m.value:
-            access.parse_policy(m.value, m.bucket)
+            parsed = policy.parse_policy(m.value, m.bucket)
+            blocked = access.public_access_block(bucket.public_access_block).block_public_policy
+            if blocked and policy.is_public(parsed):
+                raise errors.AccessDenied(
+                    "Public policies are blocked by the bucket's PublicAccessBlock."
+                )
         updated = replace(bucket, policy=m.value)
     elif m.field == "cors":
         if m.value:
@@ -102,6 +108,17 @@ def set_bucket_access(overlay: Overlay, m: SetBucketAccess) -> BucketInfo:
         updated = replace(bucket, cors=m.value)
     elif m.field == "object_lock":
         updated = locks.set_lock_configuration(bucket, m.value)
+    elif m.field == "ownership":
+        if m.value:
+            access.check_ownership(m.value)
+            if access.acls_disabled(m.value) and bucket.acl != "private":
+                raise errors.InvalidBucketAclWithObjectOwnership(
+                    "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+                )
+        updated = replace(bucket, ownership=m.value)
+    elif m.field == "public_access_block":
+        access.public_access_block(m.value)
+        updated = replace(bucket, public_access_block=m.value)
     else:
         raise errors.InvalidArgument(f"no bucket access field {m.field!r}")
     overlay.put(keys.bucket_key(m.bucket), record_to_json(updated))
@@ -109,12 +126,15 @@ def set_bucket_access(overlay: Overlay, m: SetBucketAccess) -> BucketInfo:
 
 
 def set_object_acl(overlay: Overlay, m: SetObjectAcl) -> ObjectVersion:
-    if overlay.get(keys.bucket_key(m.bucket)) is None:
+    raw_bucket = overlay.get(keys.bucket_key(m.bucket))
+    if raw_bucket is None:
         raise errors.NoSuchBucket()
+    bucket = bucket_from_json(raw_bucket)
     raw = overlay.get(keys.object_key(m.bucket, m.key))
     if raw is None:
         raise errors.NoSuchKey()
     acl = access.check_canned_acl(m.acl)
+    access.check_acl_allowed(bucket.ownership, bucket.public_access_block, acl)
     updated = replace(version_from_json(raw), acl="" if acl == "private" else acl)
-    overlay.put(keys.object_key(m.bucket, m.key), version_to_json(updated))
+    versions.rewrite(overlay, updated)  # the version record too, in a versioned bucket
     return updated

@@ -249,7 +249,10 @@ class SetNodeState:
 @dataclass(frozen=True, slots=True)
 class SetBucketAccess:
     """Sets one access field of a bucket: "acl" (a canned ACL), "policy" or
-    "cors" (JSON text, checked by the gateway; "" removes it)."""
+    "cors" (JSON text; "" removes it), "object_lock" (the default rule),
+    "ownership" (a rule, "" removes it), "public_access_block" (flags JSON,
+    "" removes it). Each is checked again when applied, against the bucket's
+    other settings (a public policy under BlockPublicPolicy is refused)."""
 
     request_id: str
     bucket: str

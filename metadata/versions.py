@@ -31,6 +31,7 @@ from metadata import keys
 from metadata.mutations import DeleteObject, PutBucketVersioning, PutObjectTagging
 from metadata.overlay import Overlay
 from tessera import errors, object_lock
+from tessera.access import check_acl_allowed
 from tessera.model import (
     NULL_VERSION_ID,
     VERSIONING_ENABLED,
@@ -89,6 +90,7 @@ def commit(
     new version gets its bucket's default retention unless it names one."""
     now = now or version.last_modified
     if not version.delete_marker:
+        check_acl_allowed(bucket.ownership, bucket.public_access_block, version.acl)
         version = _with_lock(bucket, version, now)
     object_key = keys.object_key(version.bucket, version.key)
     if not bucket.versioning:

@@ -37,6 +37,9 @@ def bucket_to_pb(b: BucketInfo) -> pb.BucketRecord:
         policy=b.policy,
         cors=b.cors,
         versioning=b.versioning,
+        object_lock=b.object_lock,
+        ownership=b.ownership,
+        public_access_block=b.public_access_block,
     )
 
 
@@ -49,6 +52,9 @@ def bucket_from_pb(m: pb.BucketRecord) -> BucketInfo:
         policy=m.policy,
         cors=m.cors,
         versioning=m.versioning,
+        object_lock=m.object_lock,
+        ownership=m.ownership,
+        public_access_block=m.public_access_block,
     )
 
 
@@ -101,6 +107,9 @@ def version_to_pb(v: ObjectVersion) -> pb.ObjectRecord:
         delete_marker=v.delete_marker,
         tags=v.tags,
         acl=v.acl,
+        lock_mode=v.lock_mode,
+        retain_until=v.retain_until,
+        legal_hold=v.legal_hold,
     )
 
 
@@ -127,6 +136,9 @@ def version_from_pb(m: pb.ObjectRecord) -> ObjectVersion:
         delete_marker=m.delete_marker,
         tags=dict(m.tags),
         acl=m.acl,
+        lock_mode=m.lock_mode,
+        retain_until=m.retain_until,
+        legal_hold=m.legal_hold,
     )
 
 

@@ -92,6 +92,7 @@ NoSuchObjectLockConfiguration = _error("NoSuchObjectLockConfiguration", 404, "Th
 OwnershipControlsNotFoundError = _error("OwnershipControlsNotFoundError", 404, "The bucket ownership controls were not found.")
 NoSuchPublicAccessBlockConfiguration = _error("NoSuchPublicAccessBlockConfiguration", 404, "The public access block configuration was not found.")
 AccessControlListNotSupported = _error("AccessControlListNotSupported", 400, "The bucket does not allow ACLs.")
+InvalidBucketAclWithObjectOwnership = _error("InvalidBucketAclWithObjectOwnership", 400, "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting.")
 # fmt: on
 
 ALL_ERRORS: dict[str, type[TesseraError]] = {
@@ -151,6 +152,7 @@ ALL_ERRORS: dict[str, type[TesseraError]] = {
         OwnershipControlsNotFoundError,
         NoSuchPublicAccessBlockConfiguration,
         AccessControlListNotSupported,
+        InvalidBucketAclWithObjectOwnership,
     ]
 }
 

@@ -47,6 +47,10 @@ class BucketInfo:
     # Object Lock (tessera/object_lock.py): "" not enabled, else the JSON of
     # the default rule ("{}" for none). Enabled only at creation, never undone.
     object_lock: str = ""
+    # Ownership controls ("" none, else an access.OWNERSHIP_RULES value) and
+    # PublicAccessBlock (access.PublicAccessBlock JSON, "" none).
+    ownership: str = ""
+    public_access_block: str = ""
 
     @property
     def object_lock_enabled(self) -> bool:

@@ -15,8 +15,8 @@ import hashlib
 from aiohttp import web
 
 from gateway import s3xml
+from gateway.authorization import allowed, authorized_bucket, may_bypass_governance
 from gateway.deadline import Deadline
-from gateway.handlers.buckets import owned_bucket
 from gateway.responses import xml_response
 from gateway.routing import Route
 from gateway.state import GatewayState
@@ -58,7 +58,7 @@ async def delete_objects(
         raise errors.MalformedXML()
     _check_integrity(request, body)
     wanted = s3xml.parse_delete_objects(body)
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    bucket = await authorized_bucket(request, state, route, access_key, deadline, key="")
     limiter = asyncio.Semaphore(PARALLEL_DELETES)
 
     async def delete_one(
@@ -67,8 +67,20 @@ async def delete_objects(
         async with limiter:
             try:
                 check_key(key)
+                # Each key is authorized on its own, as s3:DeleteObject(Version).
+                action = "s3:DeleteObjectVersion" if version else "s3:DeleteObject"
+                if not allowed(
+                    request, bucket, access_key, route.operation, key=key, action=action
+                ):
+                    raise errors.AccessDenied()
                 done = await state.metadata.delete_versioned(
-                    route.bucket, key, version_id=version or "", timeout=deadline.remaining()
+                    route.bucket,
+                    key,
+                    version_id=version or "",
+                    timeout=deadline.remaining(),
+                    bypass_governance=may_bypass_governance(
+                        request, bucket, access_key, route.operation, key
+                    ),
                 )
             except errors.TesseraError as exc:
                 return key, exc.code, exc.message

@@ -223,7 +223,7 @@ def _principals(raw: Any) -> frozenset[str]:
             continue
         user = _USER_ARN.fullmatch(value)
         if user is None:
-            raise errors.MalformedPolicy("Invalid principal in policy", Principal=value)
+            raise errors.MalformedPolicy(f"Invalid principal in policy: {value}")
         found.add(f"user:{user.group(1)}")
     return frozenset(found)
 
@@ -236,13 +236,13 @@ def _action(raw: str) -> str:
     if pattern == "*":
         return pattern
     if not any(_glob(pattern).fullmatch(a) for a in _ALL_ACTIONS):
-        raise errors.MalformedPolicy("Policy has invalid action", Action=raw)
+        raise errors.MalformedPolicy(f"Policy has invalid action: {raw}")
     return pattern
 
 
 def _resource(raw: str, bucket: str) -> str:
     if raw != f"{ARN_PREFIX}{bucket}" and not raw.startswith(f"{ARN_PREFIX}{bucket}/"):
-        raise errors.MalformedPolicy("Policy has invalid resource", Resource=raw)
+        raise errors.MalformedPolicy(f"Policy has invalid resource: {raw}")
     return raw
 
 

@@ -40,6 +40,14 @@ def requested_lock(request: web.Request) -> Lock:
     return Lock(mode, object_lock.parse_date(date), hold == object_lock.LEGAL_HOLD_ON)
 
 
+def refuse_lock_headers(request: web.Request, operation: str) -> None:
+    """NotImplemented for lock headers on a write that does not carry them
+    to the version (CreateMultipartUpload, CopyObject): refused rather than
+    silently dropped. The bucket's default retention still applies."""
+    if any(h in request.headers for h in (MODE_HEADER, DATE_HEADER, LEGAL_HOLD_HEADER)):
+        raise errors.NotImplemented(f"Object Lock headers on {operation} are not supported yet.")
+
+
 def check_lock_permissions(
     request: web.Request, bucket: BucketInfo, requester: str, route: Route, lock: Lock
 ) -> None:

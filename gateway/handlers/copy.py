@@ -19,6 +19,7 @@ from gateway.admission import read_buffer_bytes, write_buffer_bytes
 from gateway.authorization import authorized_bucket
 from gateway.body import StreamBody
 from gateway.deadline import Deadline
+from gateway.object_lock_headers import refuse_lock_headers
 from gateway.read_path import read_range
 from gateway.responses import written_version_headers, xml_response
 from gateway.routing import Route
@@ -99,6 +100,7 @@ async def copy_object(
 ) -> web.StreamResponse:
     deadline = Deadline(state.settings.request_timeout_seconds)
     check_key(route.key)
+    refuse_lock_headers(request, "CopyObject")
     src_bucket, src_key, src_version = parse_copy_source(request.headers["x-amz-copy-source"])
     await authorized_bucket(
         request,

@@ -15,7 +15,7 @@ import hashlib
 from aiohttp import web
 
 from gateway import s3xml
-from gateway.authorization import allowed, authorized_bucket, may_bypass_governance
+from gateway.authorization import allowed, may_bypass_governance
 from gateway.deadline import Deadline
 from gateway.responses import xml_response
 from gateway.routing import Route
@@ -58,7 +58,8 @@ async def delete_objects(
         raise errors.MalformedXML()
     _check_integrity(request, body)
     wanted = s3xml.parse_delete_objects(body)
-    bucket = await authorized_bucket(request, state, route, access_key, deadline, key="")
+    # Authorized per key below, as S3 does (no bucket-level permission).
+    bucket = await state.metadata.get_bucket(route.bucket, timeout=deadline.remaining())
     limiter = asyncio.Semaphore(PARALLEL_DELETES)
 
     async def delete_one(

@@ -28,6 +28,7 @@ from gateway.authorization import authorized_bucket
 from gateway.body import BodySource, StreamBody
 from gateway.deadline import Deadline
 from gateway.handlers.copy import parse_copy_source, source_bytes
+from gateway.object_lock_headers import refuse_lock_headers
 from gateway.put_inputs import (
     announced_checksums,
     content_md5,
@@ -82,6 +83,7 @@ async def create_multipart_upload(
 ) -> web.StreamResponse:
     deadline = _deadline(state)
     check_key(route.key)
+    refuse_lock_headers(request, "CreateMultipartUpload")
     algorithm = request.headers.get("x-amz-checksum-algorithm", "").strip().lower()
     checksum_type = checksum_type_for(algorithm, request.headers.get("x-amz-checksum-type", ""))
     upload = MultipartUpload(

@@ -373,6 +373,17 @@ def test_bad_retention_input_changes_nothing(people) -> None:  # type: ignore[no
         code_of(lambda: owner.get_object_retention(Bucket=bucket, Key="k"))
         == "NoSuchObjectLockConfiguration"
     )
+    assert (
+        code_of(
+            lambda: owner.create_multipart_upload(
+                Bucket=bucket,
+                Key="m",
+                ObjectLockMode="GOVERNANCE",
+                ObjectLockRetainUntilDate=in_days(1),
+            )
+        )
+        == "NotImplemented"
+    )
     names = [v["Key"] for v in owner.list_object_versions(Bucket=bucket)["Versions"]]
     assert names == ["k"]
     owner.delete_object(Bucket=bucket, Key="k", VersionId=version)  # unlocked: it goes

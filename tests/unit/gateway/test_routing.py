@@ -64,6 +64,18 @@ def test_split_path(raw: str, bucket: str, key: str) -> None:
         ("GET", "b", "k", {"acl": ""}, "GetObjectAcl"),
         ("PUT", "b", "k", {"acl": ""}, "PutObjectAcl"),
         ("GET", "b", "", {"tagging": ""}, "Unsupported:GET ?tagging"),
+        ("GET", "b", "", {"object-lock": ""}, "GetObjectLockConfiguration"),
+        ("PUT", "b", "", {"object-lock": ""}, "PutObjectLockConfiguration"),
+        ("DELETE", "b", "", {"object-lock": ""}, "Unsupported:DELETE ?object-lock"),
+        ("GET", "b", "k", {"retention": "", "versionId": "v"}, "GetObjectRetention"),
+        ("PUT", "b", "k", {"retention": ""}, "PutObjectRetention"),
+        ("GET", "b", "k", {"legal-hold": ""}, "GetObjectLegalHold"),
+        ("PUT", "b", "k", {"legal-hold": ""}, "PutObjectLegalHold"),
+        ("DELETE", "b", "k", {"legal-hold": ""}, "Unsupported:DELETE ?legal-hold"),
+        ("GET", "b", "", {"ownershipControls": ""}, "GetBucketOwnershipControls"),
+        ("DELETE", "b", "", {"ownershipControls": ""}, "DeleteBucketOwnershipControls"),
+        ("PUT", "b", "", {"publicAccessBlock": ""}, "PutPublicAccessBlock"),
+        ("GET", "b", "", {"publicAccessBlock": ""}, "GetPublicAccessBlock"),
     ],
 )
 def test_operation_for(method: str, bucket: str, key: str, query: dict[str, str], op: str) -> None:

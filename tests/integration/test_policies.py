@@ -123,6 +123,8 @@ def test_two_users_and_anonymous(cluster: LocalCluster, two: dict[str, Any]) -> 
     assert bob.get_object(Bucket=bucket, Key="public/p.txt")["Body"].read() == b"public/p.txt"
     assert code_of(lambda: bob.delete_object(Bucket=bucket, Key="shared/a.txt")) == "AccessDenied"
     assert code_of(lambda: bob.get_bucket_policy(Bucket=bucket)) == "AccessDenied"
+    refused = bob.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "shared/a.txt"}]})
+    assert [e["Code"] for e in refused["Errors"]] == ["AccessDenied"]
     # A key bob may read but that does not exist: NoSuchKey needs s3:ListBucket.
     assert code_of(lambda: bob.get_object(Bucket=bucket, Key="shared/none")) == "AccessDenied"
     assert alice.get_object(Bucket=bucket, Key="shared/from-bob.txt")["Body"].read() == b"hi alice"

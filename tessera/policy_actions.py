@@ -96,7 +96,6 @@ OPERATION_ACTIONS: dict[str, tuple[str, bool]] = {
     "DeletePublicAccessBlock": ("s3:PutBucketPublicAccessBlock", False),
     "DeleteObjects": ("s3:DeleteObject", True),  # checked per key
     "PutObject": ("s3:PutObject", True),
-    "CopyObject": ("s3:PutObject", True),
     "GetObject": ("s3:GetObject", True),
     "HeadObject": ("s3:GetObject", True),
     "DeleteObject": ("s3:DeleteObject", True),

@@ -144,3 +144,16 @@ def test_virtual_hosted_style(host: str, raw: str, expected: tuple[str, str]) ->
     from gateway.routing import split_request
 
     assert split_request(host, raw, ("s3.example.com",)) == expected
+
+
+def test_every_routed_bucket_operation_is_authorized_as_an_action() -> None:
+    """Handlers authorize by operation name (gateway/authorization.py): each
+    must have its S3 action, or be one of the few that never act on a bucket
+    as anybody but the signer (ListBuckets, CreateBucket) or authenticate
+    themselves (PostObject, as s3:PutObject; the CORS preflight)."""
+    from gateway.app import HANDLERS
+    from tessera.policy_actions import OPERATION_ACTIONS, OWNER_ONLY
+
+    unauthorized = {"ListBuckets", "CreateBucket", "PostObject", "PreflightRequest"}
+    assert set(HANDLERS) - unauthorized == set(OPERATION_ACTIONS)
+    assert OWNER_ONLY <= set(OPERATION_ACTIONS)

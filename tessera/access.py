@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from tessera import errors
 
@@ -97,6 +98,7 @@ class PublicAccessBlock:
         )
 
 
+@lru_cache(maxsize=256)
 def public_access_block(text: str) -> PublicAccessBlock:
     """The stored settings ("" for none: nothing blocked); InvalidArgument for
     text to_json did not make."""

@@ -72,8 +72,8 @@ def is_allowed(bucket: BucketInfo, request: Access) -> bool:
         return True
     blocks = access.public_access_block(bucket.public_access_block)
     if decision is policy.Decision.ALLOW:
-        assert parsed is not None
-        if not (blocks.restrict_public_buckets and policy.is_public(parsed)):
+        restricted = blocks.restrict_public_buckets
+        if not (restricted and policy.is_public_text(bucket.policy, bucket.name)):
             return True
     if access.acls_disabled(bucket.ownership) or blocks.ignore_public_acls:
         return False

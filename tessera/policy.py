@@ -373,12 +373,19 @@ def _compare(condition: Condition, actual: str) -> bool:
     return not hit if op in _NEGATED or op == "NotIpAddress" else hit
 
 
+@lru_cache(maxsize=1024)
+def _networks(
+    values: tuple[str, ...],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(n, strict=False) for n in values)
+
+
 def _in_networks(actual: str, networks: tuple[str, ...]) -> bool:
     try:
         address = ipaddress.ip_address(actual)
     except ValueError:
         return False
-    return any(address in ipaddress.ip_network(n, strict=False) for n in networks)
+    return any(address in network for network in _networks(networks))
 
 
 def _numeric(op: str, actual: str, wanted: tuple[str, ...]) -> bool:
@@ -398,6 +405,12 @@ def _numeric(op: str, actual: str, wanted: tuple[str, ...]) -> bool:
 
 
 # ------------------------------------------------------------ public policies
+
+
+@lru_cache(maxsize=256)
+def is_public_text(text: str, bucket: str) -> bool:
+    """is_public of a stored policy, remembered like cached_policy."""
+    return is_public(cached_policy(text, bucket))
 
 
 def is_public(policy: Policy) -> bool:

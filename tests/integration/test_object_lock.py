@@ -49,7 +49,7 @@ def in_days(days: float) -> datetime:
     return datetime.now(UTC) + timedelta(days=days)
 
 
-def test_lock_bucket_configuration(people) -> None:  # type: ignore[no-untyped-def]
+def test_lock_bucket_configuration(cluster: LocalCluster, people) -> None:  # type: ignore[no-untyped-def]
     _, owner = people["owner"]
     bucket = lock_bucket(owner)
     assert owner.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
@@ -69,6 +69,8 @@ def test_lock_bucket_configuration(people) -> None:  # type: ignore[no-untyped-d
     )
     got = owner.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
     assert got["Rule"] == rule
+    listing = [line.split("\t") for line in admin(cluster, "buckets").stdout.splitlines()]
+    assert [row[6] for row in listing if row[0] == bucket] == ["GOVERNANCE 1d"]
     # A default rule with both Days and Years, or neither, is refused; nothing changes.
     for bad in ({"Mode": "GOVERNANCE", "Days": 1, "Years": 1}, {"Mode": "GOVERNANCE"}):
         assert (

@@ -1,6 +1,6 @@
 """Object Lock on a write: x-amz-object-lock-mode,
 x-amz-object-lock-retain-until-date and x-amz-object-lock-legal-hold on
-PutObject (docs/object-lock.md).
+PutObject, CopyObject and CreateMultipartUpload (docs/object-lock.md).
 
 Invariant: a write that names a retention or a legal hold is refused unless
 its requester holds s3:PutObjectRetention / s3:PutObjectLegalHold on the
@@ -38,14 +38,6 @@ def requested_lock(request: web.Request) -> Lock:
     if mode not in object_lock.MODES:
         raise errors.InvalidArgument("Unknown wormMode directive.")
     return Lock(mode, object_lock.parse_date(date), hold == object_lock.LEGAL_HOLD_ON)
-
-
-def refuse_lock_headers(request: web.Request, operation: str) -> None:
-    """NotImplemented for lock headers on a write that does not carry them
-    to the version (CreateMultipartUpload, CopyObject): refused rather than
-    silently dropped. The bucket's default retention still applies."""
-    if any(h in request.headers for h in (MODE_HEADER, DATE_HEADER, LEGAL_HOLD_HEADER)):
-        raise errors.NotImplemented(f"Object Lock headers on {operation} are not supported yet.")
 
 
 def check_lock_permissions(

@@ -186,6 +186,9 @@ def upload_to_pb(u: MultipartUpload) -> pb.UploadRecord:
         checksum_algorithm=u.checksum_algorithm,
         checksum_type=u.checksum_type,
         acl=u.acl,
+        lock_mode=u.lock_mode,
+        retain_until=u.retain_until,
+        legal_hold=u.legal_hold,
     )
 
 
@@ -203,6 +206,9 @@ def upload_from_pb(m: pb.UploadRecord) -> MultipartUpload:
         checksum_algorithm=m.checksum_algorithm,
         checksum_type=m.checksum_type,
         acl=m.acl,
+        lock_mode=m.lock_mode,
+        retain_until=m.retain_until,
+        legal_hold=m.legal_hold,
     )
 
 

@@ -540,7 +540,7 @@ class SegmentRecord(_message.Message):
     def __init__(self, shard_set_id: _Optional[str] = ..., part_number: _Optional[int] = ..., size_bytes: _Optional[int] = ..., etag: _Optional[str] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., chunk_size_bytes: _Optional[int] = ..., placement: _Optional[_Iterable[_Union[ShardPlacement, _Mapping]]] = ..., last_modified: _Optional[float] = ..., checksums: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class UploadRecord(_message.Message):
-    __slots__ = ("bucket", "key", "upload_id", "initiated", "owner", "content_type", "user_metadata", "system_metadata", "checksum_algorithm", "checksum_type", "tags", "acl")
+    __slots__ = ("bucket", "key", "upload_id", "initiated", "owner", "content_type", "user_metadata", "system_metadata", "checksum_algorithm", "checksum_type", "tags", "acl", "lock_mode", "retain_until", "legal_hold")
     class UserMetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -574,6 +574,9 @@ class UploadRecord(_message.Message):
     CHECKSUM_TYPE_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
     ACL_FIELD_NUMBER: _ClassVar[int]
+    LOCK_MODE_FIELD_NUMBER: _ClassVar[int]
+    RETAIN_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_HOLD_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     upload_id: str
@@ -586,7 +589,10 @@ class UploadRecord(_message.Message):
     checksum_type: str
     tags: _containers.ScalarMap[str, str]
     acl: str
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., initiated: _Optional[float] = ..., owner: _Optional[str] = ..., content_type: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., system_metadata: _Optional[_Mapping[str, str]] = ..., checksum_algorithm: _Optional[str] = ..., checksum_type: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., acl: _Optional[str] = ...) -> None: ...
+    lock_mode: str
+    retain_until: float
+    legal_hold: bool
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., initiated: _Optional[float] = ..., owner: _Optional[str] = ..., content_type: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., system_metadata: _Optional[_Mapping[str, str]] = ..., checksum_algorithm: _Optional[str] = ..., checksum_type: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., acl: _Optional[str] = ..., lock_mode: _Optional[str] = ..., retain_until: _Optional[float] = ..., legal_hold: _Optional[bool] = ...) -> None: ...
 
 class CreateUploadRequest(_message.Message):
     __slots__ = ("upload", "request_id")

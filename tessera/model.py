@@ -229,6 +229,10 @@ class MultipartUpload:
     checksum_type: str = ""  # "COMPOSITE" or "FULL_OBJECT" with an algorithm, else ""
     tags: dict[str, str] = field(default_factory=dict)  # x-amz-tagging, for the version
     acl: str = ""  # canned ACL the completed object gets; "" is private
+    # Object Lock the completed object gets (checked again when it completes)
+    lock_mode: str = ""
+    retain_until: float = 0.0
+    legal_hold: bool = False
 
 
 @dataclass(frozen=True)

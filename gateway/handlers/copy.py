@@ -19,7 +19,7 @@ from gateway.admission import read_buffer_bytes, write_buffer_bytes
 from gateway.authorization import authorized_bucket
 from gateway.body import StreamBody
 from gateway.deadline import Deadline
-from gateway.object_lock_headers import refuse_lock_headers
+from gateway.object_lock_headers import check_lock_permissions, requested_lock
 from gateway.read_path import read_range
 from gateway.responses import written_version_headers, xml_response
 from gateway.routing import Route
@@ -100,7 +100,7 @@ async def copy_object(
 ) -> web.StreamResponse:
     deadline = Deadline(state.settings.request_timeout_seconds)
     check_key(route.key)
-    refuse_lock_headers(request, "CopyObject")
+    lock = requested_lock(request)
     src_bucket, src_key, src_version = parse_copy_source(request.headers["x-amz-copy-source"])
     await authorized_bucket(
         request,
@@ -114,6 +114,7 @@ async def copy_object(
         operation="GetObject",
     )
     bucket = await authorized_bucket(request, state, route, access_key, deadline)
+    check_lock_permissions(request, bucket, access_key, route, lock)
     if src_version:
         source = await state.metadata.get_object_version(
             src_bucket, src_key, src_version, timeout=deadline.remaining()
@@ -158,6 +159,7 @@ async def copy_object(
                     user_metadata=user_meta,
                     system_metadata=system_meta,
                     acl=access.stored_object_acl(request.headers.get("x-amz-acl", "")),
+                    lock=lock,
                 ),
                 policy=state.policy,
                 cluster=state.cluster,

@@ -28,7 +28,7 @@ from gateway.authorization import authorized_bucket
 from gateway.body import BodySource, StreamBody
 from gateway.deadline import Deadline
 from gateway.handlers.copy import parse_copy_source, source_bytes
-from gateway.object_lock_headers import refuse_lock_headers
+from gateway.object_lock_headers import check_lock_permissions, requested_lock
 from gateway.put_inputs import (
     announced_checksums,
     content_md5,
@@ -83,9 +83,9 @@ async def create_multipart_upload(
 ) -> web.StreamResponse:
     deadline = _deadline(state)
     check_key(route.key)
-    refuse_lock_headers(request, "CreateMultipartUpload")
     algorithm = request.headers.get("x-amz-checksum-algorithm", "").strip().lower()
     checksum_type = checksum_type_for(algorithm, request.headers.get("x-amz-checksum-type", ""))
+    lock = requested_lock(request)
     upload = MultipartUpload(
         bucket=route.bucket,
         key=route.key,
@@ -99,8 +99,14 @@ async def create_multipart_upload(
         checksum_type=checksum_type,
         tags=tagging.parse_header(request.headers.get("x-amz-tagging", "")),
         acl=access.stored_object_acl(request.headers.get("x-amz-acl", "")),
+        lock_mode=lock.mode,
+        retain_until=lock.retain_until,
+        legal_hold=lock.legal_hold,
     )
-    await authorized_bucket(request, state, route, access_key, deadline)
+    bucket = await authorized_bucket(request, state, route, access_key, deadline)
+    check_lock_permissions(request, bucket, access_key, route, lock)
+    if (lock.mode or lock.legal_hold) and not bucket.object_lock_enabled:
+        raise errors.InvalidRequest("Bucket is missing Object Lock Configuration")
     created = await state.metadata.create_multipart_upload(upload, timeout=deadline.remaining())
     response = xml_response(
         s3xml.render_initiate_upload(route.bucket, route.key, created.upload_id)

@@ -375,17 +375,58 @@ def test_bad_retention_input_changes_nothing(people) -> None:  # type: ignore[no
         code_of(lambda: owner.get_object_retention(Bucket=bucket, Key="k"))
         == "NoSuchObjectLockConfiguration"
     )
+    names = [v["Key"] for v in owner.list_object_versions(Bucket=bucket)["Versions"]]
+    assert names == ["k"]
+    owner.delete_object(Bucket=bucket, Key="k", VersionId=version)  # unlocked: it goes
+
+
+def test_multipart_and_copy_carry_their_lock_headers(people) -> None:  # type: ignore[no-untyped-def]
+    _, owner = people["owner"]
+    bucket = lock_bucket(owner)
+    upload = owner.create_multipart_upload(
+        Bucket=bucket,
+        Key="big",
+        ObjectLockMode="COMPLIANCE",
+        ObjectLockRetainUntilDate=in_days(3),
+        ObjectLockLegalHoldStatus="ON",
+    )
+    part = owner.upload_part(
+        Bucket=bucket, Key="big", UploadId=upload["UploadId"], PartNumber=1, Body=b"p" * 100
+    )
+    done = owner.complete_multipart_upload(
+        Bucket=bucket,
+        Key="big",
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    head = owner.head_object(Bucket=bucket, Key="big", VersionId=done["VersionId"])
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    assert head["ObjectLockLegalHoldStatus"] == "ON"
+    assert in_days(2.9) < head["ObjectLockRetainUntilDate"] < in_days(3.1)
+    copied = owner.copy_object(
+        Bucket=bucket,
+        Key="copy",
+        CopySource={"Bucket": bucket, "Key": "big"},
+        ObjectLockMode="GOVERNANCE",
+        ObjectLockRetainUntilDate=in_days(2),
+    )
+    copy_head = owner.head_object(Bucket=bucket, Key="copy", VersionId=copied["VersionId"])
+    assert copy_head["ObjectLockMode"] == "GOVERNANCE"
+    assert "ObjectLockLegalHoldStatus" not in copy_head  # a copy does not inherit the hold
+    assert (
+        code_of(lambda: owner.delete_object(Bucket=bucket, Key="big", VersionId=done["VersionId"]))
+        == "AccessDenied"
+    )
+    plain = f"plain-{uuid.uuid4().hex[:8]}"
+    owner.create_bucket(Bucket=plain)
     assert (
         code_of(
             lambda: owner.create_multipart_upload(
-                Bucket=bucket,
+                Bucket=plain,
                 Key="m",
                 ObjectLockMode="GOVERNANCE",
                 ObjectLockRetainUntilDate=in_days(1),
             )
         )
-        == "NotImplemented"
+        == "InvalidRequest"
     )
-    names = [v["Key"] for v in owner.list_object_versions(Bucket=bucket)["Versions"]]
-    assert names == ["k"]
-    owner.delete_object(Bucket=bucket, Key="k", VersionId=version)  # unlocked: it goes

@@ -12,6 +12,10 @@ trusted).
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Mapping
+
 from aiohttp import web
 
 from gateway.deadline import Deadline
@@ -20,6 +24,7 @@ from gateway.state import GatewayState
 from tessera import errors
 from tessera.authorization import Access, is_allowed
 from tessera.model import BucketInfo
+from tessera.object_lock import DAY_SECONDS, Lock
 from tessera.policy_actions import OPERATION_ACTIONS, versioned_action
 
 BYPASS_GOVERNANCE_HEADER = "x-amz-bypass-governance-retention"
@@ -53,9 +58,20 @@ def condition_values(request: web.Request, requester: str) -> dict[str, str]:
         values["s3:versionid"] = request.query["versionId"]
     if "x-amz-acl" in request.headers:
         values["s3:x-amz-acl"] = request.headers["x-amz-acl"]
-    if "x-amz-object-lock-mode" in request.headers:
-        values["s3:object-lock-mode"] = request.headers["x-amz-object-lock-mode"]
     return values
+
+
+def lock_values(lock: Lock) -> dict[str, str]:
+    """s3:object-lock-mode and s3:object-lock-remaining-retention-days of a
+    retention a request asks for (headers of a write, or the Retention body),
+    the days counted on this gateway's clock, rounded up as S3 does."""
+    if not lock.mode:
+        return {}
+    remaining_days = math.ceil(max(0.0, lock.retain_until - time.time()) / DAY_SECONDS)
+    return {
+        "s3:object-lock-mode": lock.mode,
+        "s3:object-lock-remaining-retention-days": str(remaining_days),
+    }
 
 
 def allowed(
@@ -67,9 +83,11 @@ def allowed(
     key: str | None = None,
     action: str = "",
     object_acl: str = "",
+    extra_values: Mapping[str, str] | None = None,
 ) -> bool:
     """Whether requester may perform operation (as action, default the
-    operation's own) on bucket, or on key in it for an object operation."""
+    operation's own) on bucket, or on key in it for an object operation;
+    extra_values: condition values read from the request's body."""
     default_action, on_object = OPERATION_ACTIONS[operation]
     if not action:
         action = versioned_action(default_action, request.query.get("versionId", ""))
@@ -79,7 +97,7 @@ def allowed(
         action=action,
         key=key if on_object or key is not None else None,
         object_acl=object_acl,
-        values=condition_values(request, requester),
+        values={**condition_values(request, requester), **(extra_values or {})},
     )
     return is_allowed(bucket, check)
 
@@ -93,10 +111,18 @@ def check(
     key: str | None = None,
     action: str = "",
     object_acl: str = "",
+    extra_values: Mapping[str, str] | None = None,
 ) -> None:
     """AccessDenied unless allowed()."""
     if not allowed(
-        request, bucket, requester, operation, key=key, action=action, object_acl=object_acl
+        request,
+        bucket,
+        requester,
+        operation,
+        key=key,
+        action=action,
+        object_acl=object_acl,
+        extra_values=extra_values,
     ):
         raise errors.AccessDenied()
 
@@ -112,6 +138,7 @@ async def authorized_bucket(
     key: str | None = None,
     action: str = "",
     operation: str = "",
+    extra_values: Mapping[str, str] | None = None,
 ) -> BucketInfo:
     """The bucket (route's, or bucket_name), once requester may perform the
     route's operation (or ``operation``) on it — on route.key (or ``key``)
@@ -123,7 +150,7 @@ async def authorized_bucket(
     _, on_object = OPERATION_ACTIONS[operation]
     if key is None and on_object:
         key = route.key
-    check(request, bucket, requester, operation, key=key, action=action)
+    check(request, bucket, requester, operation, key=key, action=action, extra_values=extra_values)
     return bucket
 
 

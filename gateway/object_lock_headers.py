@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.authorization import check
+from gateway.authorization import check, lock_values
 from gateway.routing import Route
 from tessera import errors, object_lock
 from tessera.model import BucketInfo
@@ -45,7 +45,13 @@ def check_lock_permissions(
 ) -> None:
     if lock.mode:
         check(
-            request, bucket, requester, "PutObject", key=route.key, action="s3:PutObjectRetention"
+            request,
+            bucket,
+            requester,
+            "PutObject",
+            key=route.key,
+            action="s3:PutObjectRetention",
+            extra_values=lock_values(lock),
         )
     if lock.legal_hold:
         check(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway import lock_xml
-from gateway.authorization import authorized_bucket, may_bypass_governance
+from gateway.authorization import authorized_bucket, lock_values, may_bypass_governance
 from gateway.deadline import Deadline
 from gateway.handlers.access import read_body
 from gateway.responses import xml_response
@@ -21,6 +21,7 @@ from gateway.state import GatewayState
 from gateway.validation import check_key
 from tessera import errors, object_lock
 from tessera.model import ObjectVersion
+from tessera.object_lock import Lock
 
 
 def _deadline(state: GatewayState) -> Deadline:
@@ -86,8 +87,11 @@ async def put_object_retention(
 ) -> web.StreamResponse:
     deadline = _deadline(state)
     check_key(route.key)
-    bucket = await authorized_bucket(request, state, route, access_key, deadline)
     mode, retain_until = lock_xml.parse_retention(await read_body(request))
+    values = lock_values(Lock(mode, retain_until))
+    bucket = await authorized_bucket(
+        request, state, route, access_key, deadline, extra_values=values
+    )
     bypass = may_bypass_governance(request, bucket, access_key, route.operation, route.key)
     await state.metadata.set_object_lock(
         route.bucket,

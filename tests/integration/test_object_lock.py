@@ -430,3 +430,40 @@ def test_multipart_and_copy_carry_their_lock_headers(people) -> None:  # type: i
         )
         == "InvalidRequest"
     )
+
+
+def test_a_policy_can_cap_retention_length(people) -> None:  # type: ignore[no-untyped-def]
+    _, owner = people["owner"]
+    bucket = lock_bucket(owner)
+    cap = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": ["s3:PutObjectRetention"],
+        "Resource": f"arn:aws:s3:::{bucket}/*",
+        "Condition": {"NumericGreaterThan": {"s3:object-lock-remaining-retention-days": "10"}},
+    }
+    owner.put_bucket_policy(
+        Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [cap]})
+    )
+    owner.put_object(Bucket=bucket, Key="k", Body=b"k")
+    too_long = {"Mode": "GOVERNANCE", "RetainUntilDate": in_days(30)}
+    assert (
+        code_of(lambda: owner.put_object_retention(Bucket=bucket, Key="k", Retention=too_long))
+        == "AccessDenied"
+    )
+    assert (
+        code_of(
+            lambda: owner.put_object(
+                Bucket=bucket,
+                Key="k2",
+                Body=b"x",
+                ObjectLockMode="GOVERNANCE",
+                ObjectLockRetainUntilDate=in_days(30),
+            )
+        )
+        == "AccessDenied"
+    )
+    owner.put_object_retention(
+        Bucket=bucket, Key="k", Retention={"Mode": "GOVERNANCE", "RetainUntilDate": in_days(5)}
+    )
+    assert owner.get_object_retention(Bucket=bucket, Key="k")["Retention"]["Mode"] == "GOVERNANCE"

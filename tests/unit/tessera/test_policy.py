@@ -375,3 +375,29 @@ def test_a_literal_resource_grants_exactly_its_key(granted: str, asked: str) -> 
     literal = granted.replace("*", "").replace("?", "")
     text = doc(allow(Resource=f"{B}/{literal}"))
     assert (decide(text, "", "s3:GetObject", asked) is A) == (asked == literal)
+
+
+def _naive_glob(pattern: str, text: str) -> bool:
+    """IAM globbing by plain recursion: the reference for the compiled matcher."""
+    if not pattern:
+        return not text
+    head, rest = pattern[0], pattern[1:]
+    if head == "*":
+        return any(_naive_glob(rest, text[i:]) for i in range(len(text) + 1))
+    if not text:
+        return False
+    return (head == "?" or head == text[0]) and _naive_glob(rest, text[1:])
+
+
+_GLOB_ALPHABET = st.sampled_from(["a", "b", "/", ".", "[", "]", "\\", "+", "\n", "é"])
+
+
+@given(
+    st.lists(st.one_of(_GLOB_ALPHABET, st.sampled_from(["*", "?"])), max_size=8),
+    st.lists(_GLOB_ALPHABET, max_size=10),
+)
+def test_resource_globs_match_the_naive_reference(pattern: list[str], key: list[str]) -> None:
+    glob = "".join(pattern)
+    asked = "".join(key)
+    text = doc(allow(Resource=f"{B}/{glob}"))
+    assert (decide(text, "", "s3:GetObject", asked) is A) == _naive_glob(glob, asked)

@@ -16,7 +16,10 @@ Invariants, in a versioned bucket:
 - at most one record of a key has s3_version_id "null" (a new null version
   replaces it);
 - every function that removes a record returns it: its shards are no longer
-  referenced and may be reclaimed; nothing else is ever returned as removed.
+  referenced and may be reclaimed; nothing else is ever returned as removed;
+- no record under an active Object Lock retention or legal hold is removed:
+  _drop and commit ask tessera.object_lock.check_removable first, at the
+  entry's ``now`` (docs/object-lock.md).
 
 Effects read and write only through the Overlay and raise the S3 error they
 decide on, like the rest of metadata/state.py.

@@ -22,7 +22,7 @@ import time
 from collections import defaultdict
 
 from metadata.client import MetadataClient, parse_addresses
-from tessera import errors
+from tessera import access, errors, object_lock
 from tessera.model import AccessKeyInfo
 from tessera.sealing import Sealer
 
@@ -95,12 +95,32 @@ async def _key(args: argparse.Namespace, client: MetadataClient, cluster_secret:
 
 
 async def _buckets(client: MetadataClient) -> int:
-    print("bucket\towner\tacl\tpolicy\tcors\tcreated")
+    print("bucket\towner\tacl\tpolicy\tcors\tcreated\tobject-lock\tpublic-access-block")
     for b in await client.list_buckets("", timeout=CALL_SECONDS):
         policy = "yes" if b.policy else "-"
         cors = "yes" if b.cors else "-"
-        print(f"{b.name}\t{b.owner}\t{b.acl}\t{policy}\t{cors}\t{_when(b.created_at)}")
+        blocks = access.public_access_block(b.public_access_block)
+        blocked = ",".join(
+            name
+            for name, on in zip(access.PUBLIC_ACCESS_FIELDS, blocks.as_tuple(), strict=True)
+            if on
+        )
+        print(
+            f"{b.name}\t{b.owner}\t{b.acl}\t{policy}\t{cors}\t{_when(b.created_at)}"
+            f"\t{_lock(b.object_lock)}\t{blocked or '-'}"
+        )
     return 0
+
+
+def _lock(field: str) -> str:
+    """A bucket's Object Lock as an operator reads it: -, on, or the default rule."""
+    if not field:
+        return "-"
+    rule = object_lock.config_from_json(field)
+    if rule is None:
+        return "on"
+    period = f"{rule.days}d" if rule.days else f"{rule.years}y"
+    return f"{rule.mode} {period}"
 
 
 async def _status(args: argparse.Namespace, client: MetadataClient, cluster_secret: str) -> int:

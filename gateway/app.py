@@ -27,6 +27,7 @@ from gateway.handlers import (
     buckets,
     delete_many,
     listing,
+    locks,
     multipart,
     multipart_lists,
     objects,
@@ -96,6 +97,18 @@ HANDLERS: dict[str, Handler] = {
     "GetBucketTagging": bucket_config.get_bucket_tagging,
     "PutBucketTagging": bucket_config.put_bucket_tagging,
     "DeleteBucketTagging": bucket_config.delete_bucket_tagging,
+    "GetBucketOwnershipControls": access.get_bucket_ownership_controls,
+    "PutBucketOwnershipControls": access.put_bucket_ownership_controls,
+    "DeleteBucketOwnershipControls": access.delete_bucket_ownership_controls,
+    "GetPublicAccessBlock": access.get_public_access_block,
+    "PutPublicAccessBlock": access.put_public_access_block,
+    "DeletePublicAccessBlock": access.delete_public_access_block,
+    "GetObjectLockConfiguration": locks.get_object_lock_configuration,
+    "PutObjectLockConfiguration": locks.put_object_lock_configuration,
+    "GetObjectRetention": locks.get_object_retention,
+    "PutObjectRetention": locks.put_object_retention,
+    "GetObjectLegalHold": locks.get_object_legal_hold,
+    "PutObjectLegalHold": locks.put_object_legal_hold,
 }
 
 # Operations that authenticate inside their handler: a form upload with its

@@ -4,9 +4,10 @@ Turns the request into the framework-free view that gateway.auth.sigv4
 verifies (raw path as sent, query pairs percent-decoded without treating '+'
 as a space), and picks header or pre-signed query authentication. The key's
 secret comes from gateway/principals.py (root key, or a user's key from
-metadata). Requests with neither form are anonymous: allowed through only for
-the operations in ANONYMOUS_OPERATIONS, whose handlers then need a grant
-(public-read ACL or bucket policy; tessera/access.py), else AccessDenied.
+metadata). Requests with neither form are anonymous: allowed through for the
+operations in ANONYMOUS_OPERATIONS — those that act on a bucket, whose
+handlers then authorize them (a bucket policy or a public-read ACL must
+grant them; gateway/authorization.py) — and refused for everything else.
 """
 
 from __future__ import annotations
@@ -20,10 +21,21 @@ from aiohttp import web
 from gateway.auth import sigv4
 from gateway.state import GatewayState
 from tessera import errors
+from tessera.policy_actions import OPERATION_ACTIONS
 
 AUTH_RESULT = web.RequestKey("tessera_auth", sigv4.AuthResult)
 ANONYMOUS = ""  # the owner id handlers get for an unsigned request
-ANONYMOUS_OPERATIONS = frozenset({"GetObject", "HeadObject"})
+ANONYMOUS_OPERATIONS = frozenset(OPERATION_ACTIONS)
+# What an anonymous request's body reader sees: an unsigned payload.
+ANONYMOUS_RESULT = sigv4.AuthResult(
+    access_key="",
+    payload_mode=sigv4.PayloadMode.UNSIGNED,
+    expected_payload_sha256=None,
+    signing_key=b"",
+    scope="",
+    seed_signature="",
+    amz_date="",
+)
 KEY_LOOKUP_SECONDS_MAX = 5.0
 _HEADER_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 
@@ -68,6 +80,7 @@ async def authenticate(request: web.Request, state: GatewayState, operation: str
     result = sigv4.verify_request(view, state.secret_for, state.settings.region)
     if result is None:
         if operation in ANONYMOUS_OPERATIONS:
+            request[AUTH_RESULT] = ANONYMOUS_RESULT
             return ANONYMOUS
         raise errors.AccessDenied("Anonymous access is not granted to this resource.")
     request[AUTH_RESULT] = result

@@ -9,6 +9,7 @@ from aiohttp import web
 from gateway import s3xml
 from tessera import errors
 from tessera.model import NULL_VERSION_ID, VERSIONING_ENABLED, BucketInfo, ObjectVersion
+from tessera.object_lock import format_date
 
 XML_TYPE = "application/xml"
 
@@ -59,6 +60,11 @@ def object_headers(version: ObjectVersion) -> dict[str, str]:
         headers["x-amz-version-id"] = version.s3_version_id
     if version.tags:
         headers["x-amz-tagging-count"] = str(len(version.tags))
+    if version.lock_mode:
+        headers["x-amz-object-lock-mode"] = version.lock_mode
+        headers["x-amz-object-lock-retain-until-date"] = format_date(version.retain_until)
+    if version.legal_hold:
+        headers["x-amz-object-lock-legal-hold"] = "ON"
     return headers
 
 

@@ -88,6 +88,23 @@ _BUCKET_ACCESS = {
         "PUT": "PutBucketWebsite",
         "DELETE": "DeleteBucketWebsite",
     },
+    "object-lock": {"GET": "GetObjectLockConfiguration", "PUT": "PutObjectLockConfiguration"},
+    "ownershipControls": {
+        "GET": "GetBucketOwnershipControls",
+        "PUT": "PutBucketOwnershipControls",
+        "DELETE": "DeleteBucketOwnershipControls",
+    },
+    "publicAccessBlock": {
+        "GET": "GetPublicAccessBlock",
+        "PUT": "PutPublicAccessBlock",
+        "DELETE": "DeletePublicAccessBlock",
+    },
+}
+
+# Object Lock sub-resources of an object (docs/object-lock.md).
+_OBJECT_LOCK = {
+    "retention": {"GET": "GetObjectRetention", "PUT": "PutObjectRetention"},
+    "legal-hold": {"GET": "GetObjectLegalHold", "PUT": "PutObjectLegalHold"},
 }
 
 
@@ -182,6 +199,8 @@ def operation_for(method: str, bucket: str, key: str, query: Mapping[str, str]) 
         return {"GET": "Get", "PUT": "Put", "DELETE": "Delete"}[method] + "ObjectTagging"
     if sub == ["acl"] and method in ("GET", "PUT"):
         return "GetObjectAcl" if method == "GET" else "PutObjectAcl"
+    if len(sub) == 1 and method in _OBJECT_LOCK.get(sub[0], {}):
+        return _OBJECT_LOCK[sub[0]][method]
     if sub:
         return f"Unsupported:{method} ?{sub[0]}"
     table = {"PUT": "PutObject", "GET": "GetObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}

@@ -24,12 +24,13 @@ import time
 from aiohttp import web
 
 from gateway import metrics
+from gateway.authorization import anyone_may_read
 from gateway.deadline import Deadline
 from gateway.handlers.objects import serve_version
 from gateway.routing import bucket_from_host, split_request
 from gateway.state import STATE, GatewayState
 from gateway.validation import check_key
-from tessera import access, caching, errors, ids, website
+from tessera import caching, errors, ids, website
 from tessera.model import BucketInfo, ObjectVersion
 
 log = logging.getLogger(__name__)
@@ -180,11 +181,11 @@ async def _public_version(
 ) -> tuple[int, ObjectVersion | None]:
     """(200, version) when anyone may read bucket/key; else (404, None) when
     it is missing and a grant would let anyone read it, (403, None) otherwise."""
-    grant_if_missing = access.anonymous_read_allowed(bucket.policy, "", bucket.name, key)
+    grant_if_missing = anyone_may_read(bucket, key, "", versioned=False)
     try:
         version = await state.metadata.get_object(bucket.name, key, timeout=deadline.remaining())
     except errors.NoSuchKey:
         return (404 if grant_if_missing else 403), None
-    if not access.anonymous_read_allowed(bucket.policy, version.acl, bucket.name, key):
+    if not anyone_may_read(bucket, key, version.acl, versioned=False):
         return 403, None
     return 200, version

@@ -39,6 +39,7 @@ from tessera.checksum import crc32c
 from tessera.codec import encode_stripe
 from tessera.geometry import Geometry
 from tessera.model import ObjectVersion, ShardLocation
+from tessera.object_lock import Lock
 from tessera.placement import NotEnoughNodes, place
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class WriteRequest:
     if_none_match_star: bool = False  # If-None-Match: * (only if the key has no version)
     if_match_etag: str = ""  # If-Match: only if the current version has this ETag
     acl: str = ""  # canned ACL of the new version; "" is private
+    lock: Lock = field(default_factory=Lock)  # x-amz-object-lock-* (docs/object-lock.md)
 
 
 @dataclass
@@ -315,6 +317,9 @@ async def write_object(
         request_id=ids.new_request_id(),
         tags=dict(request.tags),
         acl=request.acl,
+        lock_mode=request.lock.mode,
+        retain_until=request.lock.retain_until,
+        legal_hold=request.lock.legal_hold,
     )
     replaced = await metadata.put_object(
         version,

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
 
-from metadata import keys
+from metadata import keys, locks, versions
 from metadata.mutations import (
     CreateAccessKey,
     CreateUser,
@@ -25,7 +25,7 @@ from metadata.mutations import (
     SetObjectAcl,
 )
 from metadata.overlay import Overlay
-from tessera import access, caching, errors, lifecycle, limits, website
+from tessera import access, caching, errors, lifecycle, limits, policy, website
 from tessera.model import (
     AccessKeyInfo,
     BucketInfo,
@@ -36,7 +36,6 @@ from tessera.model import (
     bucket_from_json,
     record_to_json,
     version_from_json,
-    version_to_json,
 )
 from tessera.tagging import check_tags
 
@@ -96,10 +95,17 @@ def set_bucket_access(overlay: Overlay, m: SetBucketAccess) -> BucketInfo:
         raise errors.NoSuchBucket()
     bucket = bucket_from_json(raw)
     if m.field == "acl":
-        updated = replace(bucket, acl=access.check_canned_acl(m.value))
+        acl = access.check_canned_acl(m.value)
+        access.check_acl_allowed(bucket.ownership, bucket.public_access_block, acl)
+        updated = replace(bucket, acl=acl)
     elif m.field == "policy":
         if m.value:
-            access.parse_policy(m.value, m.bucket)
+            parsed = policy.parse_policy(m.value, m.bucket)
+            blocked = access.public_access_block(bucket.public_access_block).block_public_policy
+            if blocked and policy.is_public(parsed):
+                raise errors.AccessDenied(
+                    "Public policies are blocked by the bucket's PublicAccessBlock."
+                )
         updated = replace(bucket, policy=m.value)
     elif m.field == "cors":
         if m.value:
@@ -119,6 +125,19 @@ def set_bucket_access(overlay: Overlay, m: SetBucketAccess) -> BucketInfo:
         updated = replace(bucket, website=m.value)
     elif m.field == "cache-control":
         updated = replace(bucket, cache_control=caching.check_cache_control(m.value))
+    elif m.field == "object_lock":
+        updated = locks.set_lock_configuration(bucket, m.value)
+    elif m.field == "ownership":
+        if m.value:
+            access.check_ownership(m.value)
+            if access.acls_disabled(m.value) and bucket.acl != "private":
+                raise errors.InvalidBucketAclWithObjectOwnership(
+                    "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+                )
+        updated = replace(bucket, ownership=m.value)
+    elif m.field == "public_access_block":
+        access.public_access_block(m.value)
+        updated = replace(bucket, public_access_block=m.value)
     else:
         raise errors.InvalidArgument(f"no bucket access field {m.field!r}")
     overlay.put(keys.bucket_key(m.bucket), record_to_json(updated))
@@ -146,12 +165,15 @@ def _tags_from_json(value: str) -> dict[str, str]:
 
 
 def set_object_acl(overlay: Overlay, m: SetObjectAcl) -> ObjectVersion:
-    if overlay.get(keys.bucket_key(m.bucket)) is None:
+    raw_bucket = overlay.get(keys.bucket_key(m.bucket))
+    if raw_bucket is None:
         raise errors.NoSuchBucket()
+    bucket = bucket_from_json(raw_bucket)
     raw = overlay.get(keys.object_key(m.bucket, m.key))
     if raw is None:
         raise errors.NoSuchKey()
     acl = access.check_canned_acl(m.acl)
+    access.check_acl_allowed(bucket.ownership, bucket.public_access_block, acl)
     updated = replace(version_from_json(raw), acl="" if acl == "private" else acl)
-    overlay.put(keys.object_key(m.bucket, m.key), version_to_json(updated))
+    versions.rewrite(overlay, updated)  # the version record too, in a versioned bucket
     return updated

@@ -97,10 +97,21 @@ class MetadataClient:
     # ------------------------------------------------------------ buckets
 
     async def create_bucket(
-        self, name: str, owner: str, *, timeout: float, request_id: str = "", acl: str = ""
+        self,
+        name: str,
+        owner: str,
+        *,
+        timeout: float,
+        request_id: str = "",
+        acl: str = "",
+        object_lock: bool = False,
     ) -> BucketInfo:
         request = pb.CreateBucketRequest(
-            name=name, owner=owner, request_id=request_id or new_request_id(), acl=acl
+            name=name,
+            owner=owner,
+            request_id=request_id or new_request_id(),
+            acl=acl,
+            object_lock=object_lock,
         )
         return convert.bucket_from_pb(await self._call("CreateBucket", request, timeout))
 
@@ -142,6 +153,34 @@ class MetadataClient:
             bucket=bucket, key=key, acl=acl, request_id=new_request_id()
         )
         return convert.version_from_pb(await self._call("SetObjectAcl", request, timeout))
+
+    async def set_object_lock(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        *,
+        timeout: float,
+        field: str,
+        mode: str = "",
+        retain_until: float = 0.0,
+        legal_hold: bool = False,
+        bypass_governance: bool = False,
+    ) -> ObjectVersion:
+        """PutObjectRetention (field "retention") or PutObjectLegalHold
+        ("legal_hold") on one version ("" version_id: the current one)."""
+        request = pb.SetObjectLockRequest(
+            bucket=bucket,
+            key=key,
+            version_id=version_id,
+            field=field,
+            mode=mode,
+            retain_until=retain_until,
+            legal_hold=legal_hold,
+            bypass_governance=bypass_governance,
+            request_id=new_request_id(),
+        )
+        return convert.version_from_pb(await self._call("SetObjectLock", request, timeout))
 
     # ------------------------------------------------------------ users and keys
 
@@ -224,10 +263,13 @@ class MetadataClient:
         timeout: float,
         version_id: str = "",
         request_id: str = "",
+        bypass_governance: bool = False,
     ) -> ObjectDeleted:
         """DeleteObject with versioning: one version by id, or (without an id,
         in a versioned bucket) a new delete marker. ``removed`` is the record
-        whose shards nothing references any more."""
+        whose shards nothing references any more. A version under Object Lock
+        is AccessDenied (bypass_governance: the caller checked the requester
+        may bypass a GOVERNANCE retention)."""
         now = time.time()
         request = pb.ObjectKey(
             bucket=bucket,
@@ -236,6 +278,7 @@ class MetadataClient:
             version_id=version_id,
             marker_version_id=new_version_id(now),
             last_modified=now,
+            bypass_governance=bypass_governance,
         )
         reply = await self._call("DeleteObject", request, timeout)
         return ObjectDeleted(

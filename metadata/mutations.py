@@ -42,6 +42,7 @@ class CreateBucket:
     owner: str
     created_at: float
     acl: str = "private"
+    object_lock: bool = False  # Object Lock enabled (versioning forced on)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,10 @@ class PutObject:
     version: ObjectVersion
     if_none_match_star: bool = False
     if_match_etag: str = ""
+    # The metadata service's clock when it submitted the entry: retention
+    # dates are checked against it, and a bucket's default retention runs
+    # from it (0 in entries older than Object Lock: last_modified is used).
+    now: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,9 @@ class DeleteObject:
     included) still has that internal id; with if_not_newest, only if the
     version deleted by id is not the newest record. Otherwise the outcome is
     PreconditionFailed and nothing changes.
+    A version under Object Lock is not removed (AccessDenied): its retention
+    is compared with ``now`` (the metadata service's clock at submission);
+    bypass_governance lets a GOVERNANCE retention yield (docs/object-lock.md).
     """
 
     request_id: str
@@ -87,6 +95,8 @@ class DeleteObject:
     last_modified: float = 0.0
     if_newest_version_id: str = ""
     if_not_newest: bool = False
+    bypass_governance: bool = False
+    now: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,8 +256,12 @@ class SetNodeState:
 @dataclass(frozen=True, slots=True)
 class SetBucketAccess:
     """Sets one access field of a bucket: "acl" (a canned ACL), "policy",
-    "cors" or "website" (JSON text, checked by the gateway; "" removes it), or
-    "cache-control" (the default Cache-Control of public objects)."""
+    "cors", "lifecycle", "tags" or "website" (JSON text; "" removes it),
+    "cache-control" (the default Cache-Control of public objects),
+    "object_lock" (the default rule), "ownership" (a rule, "" removes it),
+    "public_access_block" (flags JSON, "" removes it). Each is checked again
+    when applied, against the bucket's other settings (a public policy under
+    BlockPublicPolicy is refused)."""
 
     request_id: str
     bucket: str
@@ -263,6 +277,25 @@ class SetObjectAcl:
     bucket: str
     key: str
     acl: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetObjectLock:
+    """Changes the Object Lock state of one version ("" version_id: the
+    current one). field "retention": mode ("" removes it) and retain_until,
+    under tessera.object_lock.check_retention_change at ``now``; field
+    "legal_hold": legal_hold on or off."""
+
+    request_id: str
+    bucket: str
+    key: str
+    version_id: str
+    field: str
+    mode: str = ""
+    retain_until: float = 0.0
+    legal_hold: bool = False
+    bypass_governance: bool = False
+    now: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +351,7 @@ Mutation = (
     | SetNodeState
     | SetBucketAccess
     | SetObjectAcl
+    | SetObjectLock
     | CreateUser
     | DeleteUser
     | CreateAccessKey
@@ -346,6 +380,7 @@ KINDS: dict[str, type[Mutation]] = {
         SetNodeState,
         SetBucketAccess,
         SetObjectAcl,
+        SetObjectLock,
         CreateUser,
         DeleteUser,
         CreateAccessKey,

@@ -152,6 +152,7 @@ class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
                     owner=request.owner,
                     created_at=self._clock(),
                     acl=request.acl or "private",
+                    object_lock=request.object_lock,
                 )
             )
             assert isinstance(bucket, BucketInfo)
@@ -221,6 +222,31 @@ class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
             return convert.version_to_pb(version)
 
         return await _serve(context, "SetObjectAcl", work)
+
+    async def SetObjectLock(
+        self, request: pb.SetObjectLockRequest, context: Any
+    ) -> pb.ObjectRecord:
+        async def work() -> pb.ObjectRecord:
+            _check_bucket(request.bucket, errors.NoSuchBucket)
+            _check_key(request.key)
+            version = await self._log.submit(
+                mutations.SetObjectLock(
+                    request_id=request.request_id or new_request_id(),
+                    bucket=request.bucket,
+                    key=request.key,
+                    version_id=request.version_id,
+                    field=request.field,
+                    mode=request.mode,
+                    retain_until=request.retain_until,
+                    legal_hold=request.legal_hold,
+                    bypass_governance=request.bypass_governance,
+                    now=self._clock(),  # retention dates compare with this clock
+                )
+            )
+            assert isinstance(version, ObjectVersion)
+            return convert.version_to_pb(version)
+
+        return await _serve(context, "SetObjectLock", work)
 
     # ------------------------------------------------------------ users and keys
 
@@ -320,6 +346,7 @@ class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
                     version,
                     if_none_match_star=request.if_none_match_star,
                     if_match_etag=request.if_match_etag,
+                    now=self._clock(),
                 )
             )
             if replaced is None:
@@ -351,6 +378,8 @@ class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
                     version_id=request.version_id,
                     marker_version_id=request.marker_version_id or new_version_id(),
                     last_modified=request.last_modified or self._clock(),
+                    bypass_governance=request.bypass_governance,
+                    now=self._clock(),
                 )
             )
             if isinstance(result, ObjectDeleted):

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 
 from rocksdict import Options, Rdict, WriteBatch, WriteOptions
 
-from metadata import access, keys, listing, preconditions, uploads, version_listing, versions
+from metadata import access, keys, listing, locks, preconditions, uploads, version_listing, versions
 from metadata import outcome as outcomes
 from metadata.mutations import (
     AbortMultipartUpload,
@@ -53,17 +53,19 @@ from metadata.mutations import (
     SetBucketAccess,
     SetNodeState,
     SetObjectAcl,
+    SetObjectLock,
     SetRepairRate,
     UpdatePlacement,
 )
 from metadata.outcome import Outcome, Result
 from metadata.overlay import Overlay
-from tessera import errors, limits
+from tessera import errors, limits, object_lock
 from tessera.access import check_canned_acl
 from tessera.model import (
     NODE_DOWN,
     NODE_DRAINING,
     NODE_UP,
+    VERSIONING_ENABLED,
     AccessKeyInfo,
     BucketInfo,
     ClusterMapView,
@@ -262,6 +264,9 @@ class StateMachine:
                 return access.set_bucket_access(overlay, mutation)
             case SetObjectAcl():
                 return access.set_object_acl(overlay, mutation)
+            case SetObjectLock():
+                bucket = _require_bucket(overlay, mutation.bucket)
+                return locks.set_object_lock(overlay, bucket, mutation)
             case CreateUser():
                 return access.create_user(overlay, mutation)
             case DeleteUser():
@@ -554,6 +559,11 @@ def _create_bucket(overlay: Overlay, m: CreateBucket) -> BucketInfo:
     bucket = BucketInfo(
         name=m.name, owner=m.owner, created_at=m.created_at, acl=check_canned_acl(m.acl)
     )
+    if m.object_lock:
+        # Object Lock needs every version kept: versioning is on for good.
+        bucket = replace(
+            bucket, versioning=VERSIONING_ENABLED, object_lock=object_lock.config_to_json(None)
+        )
     overlay.put(keys.bucket_key(m.name), record_to_json(bucket))
     return bucket
 
@@ -577,7 +587,7 @@ def _put_object(overlay: Overlay, m: PutObject, position: int) -> ObjectVersion 
     raw = overlay.get(keys.object_key(version.bucket, version.key))
     current = version_from_json(raw) if raw is not None else None
     preconditions.check(current, m.if_none_match_star, m.if_match_etag)
-    return versions.commit(overlay, bucket, version, position)
+    return versions.commit(overlay, bucket, version, position, m.now)
 
 
 def _update_placement(overlay: Overlay, m: UpdatePlacement) -> ObjectVersion:
@@ -638,6 +648,11 @@ def _delete_object(
     deleted = overlay.get(key)
     if deleted is None:
         return None
+    object_lock.check_removable(
+        version_from_json(deleted).lock,
+        m.now or m.last_modified,
+        bypass_governance=m.bypass_governance,
+    )
     overlay.delete(key)
     return version_from_json(deleted)
 

@@ -130,6 +130,9 @@ def complete(overlay: Overlay, m: CompleteMultipartUpload, position: int) -> Com
         segments=tuple(chosen),
         tags=dict(upload.tags),
         acl=upload.acl,
+        lock_mode=upload.lock_mode,
+        retain_until=upload.retain_until,
+        legal_hold=upload.legal_hold,
     )
     bucket = bucket_from_json(_bucket_record(overlay, m.bucket))
     replaced = versions.commit(overlay, bucket, version, position)

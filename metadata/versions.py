@@ -16,7 +16,10 @@ Invariants, in a versioned bucket:
 - at most one record of a key has s3_version_id "null" (a new null version
   replaces it);
 - every function that removes a record returns it: its shards are no longer
-  referenced and may be reclaimed; nothing else is ever returned as removed.
+  referenced and may be reclaimed; nothing else is ever returned as removed;
+- no record under an active Object Lock retention or legal hold is removed:
+  _drop and commit ask tessera.object_lock.check_removable first, at the
+  entry's ``now`` (docs/object-lock.md).
 
 Effects read and write only through the Overlay and raise the S3 error they
 decide on, like the rest of metadata/state.py.
@@ -30,7 +33,8 @@ from dataclasses import replace
 from metadata import keys
 from metadata.mutations import DeleteObject, PutBucketVersioning, PutObjectTagging
 from metadata.overlay import Overlay
-from tessera import errors
+from tessera import errors, object_lock
+from tessera.access import check_acl_allowed
 from tessera.model import (
     NULL_VERSION_ID,
     VERSIONING_ENABLED,
@@ -79,32 +83,63 @@ def newest(overlay: Overlay, bucket: str, key: str) -> ObjectVersion | None:
 
 
 def commit(
-    overlay: Overlay, bucket: BucketInfo, version: ObjectVersion, position: int
+    overlay: Overlay, bucket: BucketInfo, version: ObjectVersion, position: int, now: float = 0.0
 ) -> ObjectVersion | None:
     """Makes version the newest of its key; returns the version it removed
     (the replaced current one in an unversioned bucket, the replaced null
-    version in a suspended one, None in an enabled one)."""
+    version in a suspended one, None in an enabled one).
+
+    now: the metadata service's clock at submission (0: the version's
+    last_modified). A version removed here must be unlocked at ``now``; a
+    new version gets its bucket's default retention unless it names one."""
+    now = now or version.last_modified
+    if not version.delete_marker:
+        check_acl_allowed(bucket.ownership, bucket.public_access_block, version.acl)
+        version = _with_lock(bucket, version, now)
     object_key = keys.object_key(version.bucket, version.key)
     if not bucket.versioning:
         raw = overlay.get(object_key)
+        if raw is not None:
+            object_lock.check_removable(version_from_json(raw).lock, now, bypass_governance=False)
         overlay.put(object_key, version_to_json(version))
         return version_from_json(raw) if raw is not None else None
     if bucket.versioning == VERSIONING_ENABLED:
         removed = None
         version = replace(version, s3_version_id=version.version_id)
     else:
-        removed = _drop(overlay, version.bucket, version.key, NULL_VERSION_ID)
+        removed = _drop(
+            overlay, version.bucket, version.key, NULL_VERSION_ID, now, bypass_governance=False
+        )
         version = replace(version, s3_version_id=NULL_VERSION_ID)
     _add(overlay, version, position)
     return removed
 
 
+def _with_lock(bucket: BucketInfo, version: ObjectVersion, now: float) -> ObjectVersion:
+    """The version with the lock it is committed with: the one its request
+    named (checked: a future date, in a bucket with Object Lock), else its
+    bucket's default retention."""
+    if not bucket.object_lock_enabled:
+        if version.lock_mode or version.legal_hold:
+            raise errors.InvalidRequest("Bucket is missing Object Lock Configuration")
+        return version
+    if version.lock_mode:
+        object_lock.check_new_retention(version.lock_mode, version.retain_until, now)
+        return version
+    lock = object_lock.default_lock(object_lock.config_from_json(bucket.object_lock), now)
+    return replace(version, lock_mode=lock.mode, retain_until=lock.retain_until)
+
+
 def delete(overlay: Overlay, bucket: BucketInfo, m: DeleteObject, position: int) -> ObjectDeleted:
-    """DeleteObject in a versioned bucket: by version id removes that record;
-    without one, adds a delete marker (a null one when suspended, replacing
-    the null version)."""
+    """DeleteObject in a versioned bucket: by version id removes that record
+    (unless Object Lock protects it); without one, adds a delete marker (a
+    null one when suspended, replacing the null version)."""
+    now = m.now or m.last_modified
     if m.version_id:
-        return ObjectDeleted(removed=_drop(overlay, m.bucket, m.key, m.version_id), marker=None)
+        removed = _drop(
+            overlay, m.bucket, m.key, m.version_id, now, bypass_governance=m.bypass_governance
+        )
+        return ObjectDeleted(removed=removed, marker=None)
     assert m.marker_version_id, "a delete marker's id is chosen by the submitter"
     marker = ObjectVersion(
         bucket=m.bucket,
@@ -121,7 +156,7 @@ def delete(overlay: Overlay, bucket: BucketInfo, m: DeleteObject, position: int)
         request_id=m.request_id,
         delete_marker=True,
     )
-    removed = commit(overlay, bucket, marker, position)
+    removed = commit(overlay, bucket, marker, position, now)
     added = newest(overlay, m.bucket, m.key)
     assert added is not None and added.delete_marker
     return ObjectDeleted(removed=removed, marker=added)
@@ -135,6 +170,11 @@ def set_versioning(overlay: Overlay, m: PutBucketVersioning, position: int) -> B
     if m.status not in VERSIONING_STATUSES:
         raise errors.MalformedXML(f"versioning status {m.status!r}")
     bucket = bucket_from_json(raw)
+    if bucket.object_lock_enabled and m.status != VERSIONING_ENABLED:
+        raise errors.InvalidBucketState(
+            "An Object Lock configuration is present on this bucket, so the versioning"
+            " state cannot be changed."
+        )
     if not bucket.versioning:
         # One WriteBatch over the bucket's objects: the log entry stays small,
         # the replica's apply is proportional to the bucket (docs/versioning.md).
@@ -188,7 +228,17 @@ def _add(overlay: Overlay, version: ObjectVersion, position: int) -> None:
     _refresh_current(overlay, version.bucket, version.key)
 
 
-def _drop(overlay: Overlay, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
+def _drop(
+    overlay: Overlay,
+    bucket: str,
+    key: str,
+    version_id: str,
+    now: float,
+    *,
+    bypass_governance: bool,
+) -> ObjectVersion | None:
+    """Removes one record — the only place a versioned record is removed, so
+    Object Lock is decided here (AccessDenied while locked at ``now``)."""
     inverted = overlay.get(keys.version_id_key(bucket, key, version_id))
     if inverted is None:
         return None
@@ -196,6 +246,7 @@ def _drop(overlay: Overlay, bucket: str, key: str, version_id: str) -> ObjectVer
     raw = overlay.get(record_key)
     assert raw is not None, (bucket, key, version_id)
     version = version_from_json(raw)
+    object_lock.check_removable(version.lock, now, bypass_governance=bypass_governance)
     overlay.delete(record_key)
     overlay.delete(keys.version_id_key(bucket, key, version.version_id))
     if version.s3_version_id == NULL_VERSION_ID:

@@ -41,6 +41,9 @@ def bucket_to_pb(b: BucketInfo) -> pb.BucketRecord:
         tags=b.tags,
         website=b.website,
         cache_control=b.cache_control,
+        object_lock=b.object_lock,
+        ownership=b.ownership,
+        public_access_block=b.public_access_block,
     )
 
 
@@ -57,6 +60,9 @@ def bucket_from_pb(m: pb.BucketRecord) -> BucketInfo:
         tags=m.tags,
         website=m.website,
         cache_control=m.cache_control,
+        object_lock=m.object_lock,
+        ownership=m.ownership,
+        public_access_block=m.public_access_block,
     )
 
 
@@ -109,6 +115,9 @@ def version_to_pb(v: ObjectVersion) -> pb.ObjectRecord:
         delete_marker=v.delete_marker,
         tags=v.tags,
         acl=v.acl,
+        lock_mode=v.lock_mode,
+        retain_until=v.retain_until,
+        legal_hold=v.legal_hold,
     )
 
 
@@ -135,6 +144,9 @@ def version_from_pb(m: pb.ObjectRecord) -> ObjectVersion:
         delete_marker=m.delete_marker,
         tags=dict(m.tags),
         acl=m.acl,
+        lock_mode=m.lock_mode,
+        retain_until=m.retain_until,
+        legal_hold=m.legal_hold,
     )
 
 
@@ -182,6 +194,9 @@ def upload_to_pb(u: MultipartUpload) -> pb.UploadRecord:
         checksum_algorithm=u.checksum_algorithm,
         checksum_type=u.checksum_type,
         acl=u.acl,
+        lock_mode=u.lock_mode,
+        retain_until=u.retain_until,
+        legal_hold=u.legal_hold,
     )
 
 
@@ -199,6 +214,9 @@ def upload_from_pb(m: pb.UploadRecord) -> MultipartUpload:
         checksum_algorithm=m.checksum_algorithm,
         checksum_type=m.checksum_type,
         acl=m.acl,
+        lock_mode=m.lock_mode,
+        retain_until=m.retain_until,
+        legal_hold=m.legal_hold,
     )
 
 

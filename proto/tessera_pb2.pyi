@@ -229,19 +229,21 @@ class BucketName(_message.Message):
     def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CreateBucketRequest(_message.Message):
-    __slots__ = ("name", "owner", "request_id", "acl")
+    __slots__ = ("name", "owner", "request_id", "acl", "object_lock")
     NAME_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ACL_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_LOCK_FIELD_NUMBER: _ClassVar[int]
     name: str
     owner: str
     request_id: str
     acl: str
-    def __init__(self, name: _Optional[str] = ..., owner: _Optional[str] = ..., request_id: _Optional[str] = ..., acl: _Optional[str] = ...) -> None: ...
+    object_lock: bool
+    def __init__(self, name: _Optional[str] = ..., owner: _Optional[str] = ..., request_id: _Optional[str] = ..., acl: _Optional[str] = ..., object_lock: _Optional[bool] = ...) -> None: ...
 
 class BucketRecord(_message.Message):
-    __slots__ = ("name", "owner", "created_at", "acl", "policy", "cors", "versioning", "lifecycle", "tags", "website", "cache_control")
+    __slots__ = ("name", "owner", "created_at", "acl", "policy", "cors", "versioning", "lifecycle", "tags", "website", "cache_control", "object_lock", "ownership", "public_access_block")
     NAME_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -253,6 +255,9 @@ class BucketRecord(_message.Message):
     TAGS_FIELD_NUMBER: _ClassVar[int]
     WEBSITE_FIELD_NUMBER: _ClassVar[int]
     CACHE_CONTROL_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_LOCK_FIELD_NUMBER: _ClassVar[int]
+    OWNERSHIP_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_ACCESS_BLOCK_FIELD_NUMBER: _ClassVar[int]
     name: str
     owner: str
     created_at: float
@@ -264,7 +269,10 @@ class BucketRecord(_message.Message):
     tags: str
     website: str
     cache_control: str
-    def __init__(self, name: _Optional[str] = ..., owner: _Optional[str] = ..., created_at: _Optional[float] = ..., acl: _Optional[str] = ..., policy: _Optional[str] = ..., cors: _Optional[str] = ..., versioning: _Optional[str] = ..., lifecycle: _Optional[str] = ..., tags: _Optional[str] = ..., website: _Optional[str] = ..., cache_control: _Optional[str] = ...) -> None: ...
+    object_lock: str
+    ownership: str
+    public_access_block: str
+    def __init__(self, name: _Optional[str] = ..., owner: _Optional[str] = ..., created_at: _Optional[float] = ..., acl: _Optional[str] = ..., policy: _Optional[str] = ..., cors: _Optional[str] = ..., versioning: _Optional[str] = ..., lifecycle: _Optional[str] = ..., tags: _Optional[str] = ..., website: _Optional[str] = ..., cache_control: _Optional[str] = ..., object_lock: _Optional[str] = ..., ownership: _Optional[str] = ..., public_access_block: _Optional[str] = ...) -> None: ...
 
 class SetBucketAccessRequest(_message.Message):
     __slots__ = ("bucket", "field", "value", "request_id")
@@ -436,7 +444,7 @@ class ShardPlacement(_message.Message):
     def __init__(self, shard_index: _Optional[int] = ..., node_id: _Optional[str] = ...) -> None: ...
 
 class ObjectRecord(_message.Message):
-    __slots__ = ("bucket", "key", "version_id", "size_bytes", "etag", "content_type", "user_metadata", "last_modified", "data_shards", "parity_shards", "chunk_size_bytes", "placement", "map_epoch", "request_id", "system_metadata", "inline_data", "segments", "s3_version_id", "delete_marker", "tags", "acl")
+    __slots__ = ("bucket", "key", "version_id", "size_bytes", "etag", "content_type", "user_metadata", "last_modified", "data_shards", "parity_shards", "chunk_size_bytes", "placement", "map_epoch", "request_id", "system_metadata", "inline_data", "segments", "s3_version_id", "delete_marker", "tags", "acl", "lock_mode", "retain_until", "legal_hold")
     class UserMetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -479,6 +487,9 @@ class ObjectRecord(_message.Message):
     DELETE_MARKER_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
     ACL_FIELD_NUMBER: _ClassVar[int]
+    LOCK_MODE_FIELD_NUMBER: _ClassVar[int]
+    RETAIN_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_HOLD_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     version_id: str
@@ -500,7 +511,10 @@ class ObjectRecord(_message.Message):
     delete_marker: bool
     tags: _containers.ScalarMap[str, str]
     acl: str
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., size_bytes: _Optional[int] = ..., etag: _Optional[str] = ..., content_type: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., last_modified: _Optional[float] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., chunk_size_bytes: _Optional[int] = ..., placement: _Optional[_Iterable[_Union[ShardPlacement, _Mapping]]] = ..., map_epoch: _Optional[int] = ..., request_id: _Optional[str] = ..., system_metadata: _Optional[_Mapping[str, str]] = ..., inline_data: _Optional[bytes] = ..., segments: _Optional[_Iterable[_Union[SegmentRecord, _Mapping]]] = ..., s3_version_id: _Optional[str] = ..., delete_marker: _Optional[bool] = ..., tags: _Optional[_Mapping[str, str]] = ..., acl: _Optional[str] = ...) -> None: ...
+    lock_mode: str
+    retain_until: float
+    legal_hold: bool
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., size_bytes: _Optional[int] = ..., etag: _Optional[str] = ..., content_type: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., last_modified: _Optional[float] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., chunk_size_bytes: _Optional[int] = ..., placement: _Optional[_Iterable[_Union[ShardPlacement, _Mapping]]] = ..., map_epoch: _Optional[int] = ..., request_id: _Optional[str] = ..., system_metadata: _Optional[_Mapping[str, str]] = ..., inline_data: _Optional[bytes] = ..., segments: _Optional[_Iterable[_Union[SegmentRecord, _Mapping]]] = ..., s3_version_id: _Optional[str] = ..., delete_marker: _Optional[bool] = ..., tags: _Optional[_Mapping[str, str]] = ..., acl: _Optional[str] = ..., lock_mode: _Optional[str] = ..., retain_until: _Optional[float] = ..., legal_hold: _Optional[bool] = ...) -> None: ...
 
 class SegmentRecord(_message.Message):
     __slots__ = ("shard_set_id", "part_number", "size_bytes", "etag", "data_shards", "parity_shards", "chunk_size_bytes", "placement", "last_modified", "checksums")
@@ -534,7 +548,7 @@ class SegmentRecord(_message.Message):
     def __init__(self, shard_set_id: _Optional[str] = ..., part_number: _Optional[int] = ..., size_bytes: _Optional[int] = ..., etag: _Optional[str] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., chunk_size_bytes: _Optional[int] = ..., placement: _Optional[_Iterable[_Union[ShardPlacement, _Mapping]]] = ..., last_modified: _Optional[float] = ..., checksums: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class UploadRecord(_message.Message):
-    __slots__ = ("bucket", "key", "upload_id", "initiated", "owner", "content_type", "user_metadata", "system_metadata", "checksum_algorithm", "checksum_type", "tags", "acl")
+    __slots__ = ("bucket", "key", "upload_id", "initiated", "owner", "content_type", "user_metadata", "system_metadata", "checksum_algorithm", "checksum_type", "tags", "acl", "lock_mode", "retain_until", "legal_hold")
     class UserMetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -568,6 +582,9 @@ class UploadRecord(_message.Message):
     CHECKSUM_TYPE_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
     ACL_FIELD_NUMBER: _ClassVar[int]
+    LOCK_MODE_FIELD_NUMBER: _ClassVar[int]
+    RETAIN_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_HOLD_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     upload_id: str
@@ -580,7 +597,10 @@ class UploadRecord(_message.Message):
     checksum_type: str
     tags: _containers.ScalarMap[str, str]
     acl: str
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., initiated: _Optional[float] = ..., owner: _Optional[str] = ..., content_type: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., system_metadata: _Optional[_Mapping[str, str]] = ..., checksum_algorithm: _Optional[str] = ..., checksum_type: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., acl: _Optional[str] = ...) -> None: ...
+    lock_mode: str
+    retain_until: float
+    legal_hold: bool
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., initiated: _Optional[float] = ..., owner: _Optional[str] = ..., content_type: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., system_metadata: _Optional[_Mapping[str, str]] = ..., checksum_algorithm: _Optional[str] = ..., checksum_type: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., acl: _Optional[str] = ..., lock_mode: _Optional[str] = ..., retain_until: _Optional[float] = ..., legal_hold: _Optional[bool] = ...) -> None: ...
 
 class CreateUploadRequest(_message.Message):
     __slots__ = ("upload", "request_id")
@@ -730,20 +750,22 @@ class ListUploadsResponse(_message.Message):
     def __init__(self, uploads: _Optional[_Iterable[_Union[UploadRecord, _Mapping]]] = ..., common_prefixes: _Optional[_Iterable[str]] = ..., is_truncated: _Optional[bool] = ...) -> None: ...
 
 class ObjectKey(_message.Message):
-    __slots__ = ("bucket", "key", "request_id", "version_id", "marker_version_id", "last_modified")
+    __slots__ = ("bucket", "key", "request_id", "version_id", "marker_version_id", "last_modified", "bypass_governance")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     MARKER_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     LAST_MODIFIED_FIELD_NUMBER: _ClassVar[int]
+    BYPASS_GOVERNANCE_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     request_id: str
     version_id: str
     marker_version_id: str
     last_modified: float
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., request_id: _Optional[str] = ..., version_id: _Optional[str] = ..., marker_version_id: _Optional[str] = ..., last_modified: _Optional[float] = ...) -> None: ...
+    bypass_governance: bool
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., request_id: _Optional[str] = ..., version_id: _Optional[str] = ..., marker_version_id: _Optional[str] = ..., last_modified: _Optional[float] = ..., bypass_governance: _Optional[bool] = ...) -> None: ...
 
 class PutObjectRequest(_message.Message):
     __slots__ = ("version", "if_none_match_star", "if_match_etag")
@@ -866,3 +888,25 @@ class ReplicaStatusResponse(_message.Message):
     state_digest: str
     key_count: int
     def __init__(self, replica_id: _Optional[str] = ..., applied_revision: _Optional[int] = ..., applied_position: _Optional[int] = ..., state_digest: _Optional[str] = ..., key_count: _Optional[int] = ...) -> None: ...
+
+class SetObjectLockRequest(_message.Message):
+    __slots__ = ("bucket", "key", "version_id", "field", "mode", "retain_until", "legal_hold", "bypass_governance", "request_id")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    RETAIN_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_HOLD_FIELD_NUMBER: _ClassVar[int]
+    BYPASS_GOVERNANCE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    version_id: str
+    field: str
+    mode: str
+    retain_until: float
+    legal_hold: bool
+    bypass_governance: bool
+    request_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., field: _Optional[str] = ..., mode: _Optional[str] = ..., retain_until: _Optional[float] = ..., legal_hold: _Optional[bool] = ..., bypass_governance: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...

@@ -371,6 +371,11 @@ class MetadataStub:
                 request_serializer=proto_dot_tessera__pb2.SetObjectAclRequest.SerializeToString,
                 response_deserializer=proto_dot_tessera__pb2.ObjectRecord.FromString,
                 _registered_method=True)
+        self.SetObjectLock = channel.unary_unary(
+                '/tessera.Metadata/SetObjectLock',
+                request_serializer=proto_dot_tessera__pb2.SetObjectLockRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.ObjectRecord.FromString,
+                _registered_method=True)
         self.CreateUser = channel.unary_unary(
                 '/tessera.Metadata/CreateUser',
                 request_serializer=proto_dot_tessera__pb2.UserName.SerializeToString,
@@ -565,6 +570,12 @@ class MetadataServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SetObjectAcl(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetObjectLock(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -811,6 +822,11 @@ def add_MetadataServicer_to_server(servicer, server):
             'SetObjectAcl': grpc.unary_unary_rpc_method_handler(
                     servicer.SetObjectAcl,
                     request_deserializer=proto_dot_tessera__pb2.SetObjectAclRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.ObjectRecord.SerializeToString,
+            ),
+            'SetObjectLock': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetObjectLock,
+                    request_deserializer=proto_dot_tessera__pb2.SetObjectLockRequest.FromString,
                     response_serializer=proto_dot_tessera__pb2.ObjectRecord.SerializeToString,
             ),
             'CreateUser': grpc.unary_unary_rpc_method_handler(
@@ -1132,6 +1148,33 @@ class Metadata:
             target,
             '/tessera.Metadata/SetObjectAcl',
             proto_dot_tessera__pb2.SetObjectAclRequest.SerializeToString,
+            proto_dot_tessera__pb2.ObjectRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetObjectLock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/SetObjectLock',
+            proto_dot_tessera__pb2.SetObjectLockRequest.SerializeToString,
             proto_dot_tessera__pb2.ObjectRecord.FromString,
             options,
             channel_credentials,

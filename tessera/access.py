@@ -1,10 +1,11 @@
-"""Who may do what: owner ids, canned ACLs, the bucket-policy subset and CORS
-rule matching — pure functions, no I/O (docs/access.md).
+"""Who is who and what ACLs say: owner ids, canned ACLs, ownership controls,
+PublicAccessBlock settings and CORS rule matching — pure functions, no I/O
+(docs/access.md). Bucket policies: tessera/policy.py; how the three combine:
+gateway/authorization.py.
 
-Invariants: a policy is validated when it is stored (parse_policy) and only
-ever grants — an Allow of s3:GetObject to everyone on objects of its own
-bucket; nothing here can take away what ownership gives. A request with no
-grant is denied (the gateway answers AccessDenied).
+Invariant: every stored value (ACL, controls, CORS rules) is checked here
+before it is stored, and read back only through these parsers, which fail
+as S3 errors, never as crashes.
 """
 
 from __future__ import annotations
@@ -12,16 +13,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
 
 from tessera import errors
 
 CANNED_ACLS = frozenset({"private", "public-read"})
 USER_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.@+=-]{1,64}")
-POLICY_BYTES_MAX = 20 * 1024
 CORS_RULES_MAX = 100
-GET_OBJECT = "s3:GetObject"
-_ARN_PREFIX = "arn:aws:s3:::"
 
 
 def owner_id(user: str) -> str:
@@ -55,100 +53,76 @@ def stored_object_acl(header: str) -> str:
     return "" if acl == "private" else acl
 
 
-# ------------------------------------------------------------ bucket policy
+# ------------------------------------------------------------ ownership controls
+
+OWNERSHIP_RULES = ("BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter")
+
+
+def check_ownership(rule: str) -> str:
+    if rule not in OWNERSHIP_RULES:
+        raise errors.MalformedXML(f"Unknown ObjectOwnership {rule!r}.")
+    return rule
+
+
+def acls_disabled(ownership: str) -> bool:
+    """BucketOwnerEnforced: ACLs grant nothing and only 'private' may be set."""
+    return ownership == "BucketOwnerEnforced"
+
+
+# ------------------------------------------------------------ public access block
+
+PUBLIC_ACCESS_FIELDS = (
+    "BlockPublicAcls",
+    "IgnorePublicAcls",
+    "BlockPublicPolicy",
+    "RestrictPublicBuckets",
+)
 
 
 @dataclass(frozen=True)
-class Grant:
-    """Anonymous s3:GetObject on the objects whose ARN matches resource (a glob)."""
+class PublicAccessBlock:
+    block_public_acls: bool = False
+    ignore_public_acls: bool = False
+    block_public_policy: bool = False
+    restrict_public_buckets: bool = False
 
-    resource: str
+    def to_json(self) -> str:
+        return json.dumps(list(self.as_tuple()))
+
+    def as_tuple(self) -> tuple[bool, bool, bool, bool]:
+        return (
+            self.block_public_acls,
+            self.ignore_public_acls,
+            self.block_public_policy,
+            self.restrict_public_buckets,
+        )
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def parse_policy(text: str, bucket: str) -> tuple[Grant, ...]:
-    """Validates a bucket policy in the supported subset; MalformedPolicy otherwise.
-
-    Supported: statements with Effect Allow, Principal "*" (or {"AWS": "*"}),
-    Action s3:GetObject, Resource arn:aws:s3:::<this bucket>/<pattern> where
-    the pattern may hold '*' and '?'.
-    """
-    if len(text.encode()) > POLICY_BYTES_MAX:
-        raise errors.MalformedPolicy("Policies are at most 20 KB.")
+@lru_cache(maxsize=256)
+def public_access_block(text: str) -> PublicAccessBlock:
+    """The stored settings ("" for none: nothing blocked); InvalidArgument for
+    text to_json did not make."""
+    if not text:
+        return PublicAccessBlock()
     try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError) as exc:  # RecursionError: absurd nesting
-        raise errors.MalformedPolicy() from exc
-    if not isinstance(doc, dict) or not isinstance(doc.get("Statement"), list | dict):
-        raise errors.MalformedPolicy("Missing required field Statement")
-    grants: list[Grant] = []
-    for statement in _as_list(doc["Statement"]):
-        if not isinstance(statement, dict):
-            raise errors.MalformedPolicy("A statement must be an object")
-        if statement.get("Effect") != "Allow":
-            raise errors.MalformedPolicy("Only Effect Allow is supported")
-        principal = statement.get("Principal")
-        if isinstance(principal, dict):
-            principal = principal.get("AWS")
-        if _as_list(principal) != ["*"]:
-            raise errors.MalformedPolicy('Only Principal "*" is supported')
-        actions = _as_list(statement.get("Action"))
-        if not actions or any(a != GET_OBJECT for a in actions):
-            raise errors.MalformedPolicy("Only Action s3:GetObject is supported")
-        resources = _as_list(statement.get("Resource"))
-        if not resources:
-            raise errors.MalformedPolicy("Missing required field Resource")
-        for resource in resources:
-            if not isinstance(resource, str) or not resource.startswith(f"{_ARN_PREFIX}{bucket}/"):
-                raise errors.MalformedPolicy("Policy has invalid resource", Resource=str(resource))
-            grants.append(Grant(resource))
-    if not grants:
-        raise errors.MalformedPolicy("Missing required field Statement")
-    return tuple(grants)
+        values = json.loads(text)
+        if not isinstance(values, list) or len(values) != 4:
+            raise TypeError("four flags")
+        return PublicAccessBlock(*(bool(v) for v in values))
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise errors.InvalidArgument("malformed public access block") from exc
 
 
-_GLOB = {"*": ".*", "?": "."}
-
-
-def _glob(pattern: str) -> re.Pattern[str]:
-    """An IAM resource pattern ('*' any run, '?' any one character) as a regex."""
-    return re.compile("".join(_GLOB.get(c) or re.escape(c) for c in pattern), re.DOTALL)
-
-
-def policy_allows_get(policy_text: str, bucket: str, key: str) -> bool:
-    """True when the stored policy grants everyone s3:GetObject on bucket/key."""
-    if not policy_text:
-        return False
-    arn = f"{_ARN_PREFIX}{bucket}/{key}"
-    return any(
-        _glob(g.resource).fullmatch(arn) is not None for g in parse_policy(policy_text, bucket)
-    )
-
-
-def whole_bucket_policy(bucket: str) -> str:
-    """The policy that lets anyone read every object of bucket (the console's "public")."""
-    statement = {
-        "Effect": "Allow",
-        "Principal": "*",
-        "Action": GET_OBJECT,
-        "Resource": f"{_ARN_PREFIX}{bucket}/*",
-    }
-    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
-
-
-def grants_whole_bucket(policy_text: str, bucket: str) -> bool:
-    if not policy_text:
-        return False
-    whole = f"{_ARN_PREFIX}{bucket}/*"
-    return any(g.resource == whole for g in parse_policy(policy_text, bucket))
-
-
-def anonymous_read_allowed(bucket_policy: str, object_acl: str, bucket: str, key: str) -> bool:
-    """Whether anyone (signed or not) may GET/HEAD bucket/key."""
-    return object_acl == "public-read" or policy_allows_get(bucket_policy, bucket, key)
+def check_acl_allowed(ownership: str, public_access_block_text: str, acl: str) -> None:
+    """Whether a canned ACL may be set on a bucket or one of its objects:
+    none but private when ACLs are disabled (AccessControlListNotSupported),
+    no public one under BlockPublicAcls (AccessDenied)."""
+    if acl in ("", "private"):
+        return
+    if acls_disabled(ownership):
+        raise errors.AccessControlListNotSupported()
+    if public_access_block(public_access_block_text).block_public_acls:
+        raise errors.AccessDenied("Public ACLs are blocked by the bucket's PublicAccessBlock.")
 
 
 # ------------------------------------------------------------ CORS

@@ -88,6 +88,14 @@ NoSuchTagSet = _error("NoSuchTagSet", 404, "The TagSet does not exist.")
 NoSuchEntity = _error("NoSuchEntity", 404, "The user or access key does not exist.")
 EntityAlreadyExists = _error("EntityAlreadyExists", 409, "The user already exists.")
 DeleteConflict = _error("DeleteConflict", 409, "The user still owns buckets.")
+# Object Lock (docs/object-lock.md) and bucket ownership / public access (docs/access.md).
+InvalidBucketState = _error("InvalidBucketState", 409, "The request is not valid with the current state of the bucket.")
+ObjectLockConfigurationNotFoundError = _error("ObjectLockConfigurationNotFoundError", 404, "Object Lock configuration does not exist for this bucket.")
+NoSuchObjectLockConfiguration = _error("NoSuchObjectLockConfiguration", 404, "The specified object does not have a ObjectLock configuration.")
+OwnershipControlsNotFoundError = _error("OwnershipControlsNotFoundError", 404, "The bucket ownership controls were not found.")
+NoSuchPublicAccessBlockConfiguration = _error("NoSuchPublicAccessBlockConfiguration", 404, "The public access block configuration was not found.")
+AccessControlListNotSupported = _error("AccessControlListNotSupported", 400, "The bucket does not allow ACLs.")
+InvalidBucketAclWithObjectOwnership = _error("InvalidBucketAclWithObjectOwnership", 400, "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting.")
 # fmt: on
 
 ALL_ERRORS: dict[str, type[TesseraError]] = {
@@ -144,6 +152,13 @@ ALL_ERRORS: dict[str, type[TesseraError]] = {
         NoSuchEntity,
         EntityAlreadyExists,
         DeleteConflict,
+        InvalidBucketState,
+        ObjectLockConfigurationNotFoundError,
+        NoSuchObjectLockConfiguration,
+        OwnershipControlsNotFoundError,
+        NoSuchPublicAccessBlockConfiguration,
+        AccessControlListNotSupported,
+        InvalidBucketAclWithObjectOwnership,
     ]
 }
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tessera.geometry import Geometry
+from tessera.object_lock import Lock
 
 NODE_UP = "up"
 NODE_DOWN = "down"
@@ -50,6 +51,17 @@ class BucketInfo:
     tags: str = ""
     website: str = ""
     cache_control: str = ""
+    # Object Lock (tessera/object_lock.py): "" not enabled, else the JSON of
+    # the default rule ("{}" for none). Enabled only at creation, never undone.
+    object_lock: str = ""
+    # Ownership controls ("" none, else an access.OWNERSHIP_RULES value) and
+    # PublicAccessBlock (access.PublicAccessBlock JSON, "" none).
+    ownership: str = ""
+    public_access_block: str = ""
+
+    @property
+    def object_lock_enabled(self) -> bool:
+        return bool(self.object_lock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +153,15 @@ class ObjectVersion:
     delete_marker: bool = False
     tags: dict[str, str] = field(default_factory=dict)
     acl: str = ""  # canned ACL; "" is private
+    # Object Lock (docs/object-lock.md): retention mode ("" none, GOVERNANCE,
+    # COMPLIANCE), until when (unix seconds), and the legal hold.
+    lock_mode: str = ""
+    retain_until: float = 0.0
+    legal_hold: bool = False
+
+    @property
+    def lock(self) -> Lock:
+        return Lock(self.lock_mode, self.retain_until, self.legal_hold)
 
     @property
     def geometry(self) -> Geometry:
@@ -215,6 +236,10 @@ class MultipartUpload:
     checksum_type: str = ""  # "COMPOSITE" or "FULL_OBJECT" with an algorithm, else ""
     tags: dict[str, str] = field(default_factory=dict)  # x-amz-tagging, for the version
     acl: str = ""  # canned ACL the completed object gets; "" is private
+    # Object Lock the completed object gets (checked again when it completes)
+    lock_mode: str = ""
+    retain_until: float = 0.0
+    legal_hold: bool = False
 
 
 @dataclass(frozen=True)
@@ -313,6 +338,9 @@ def version_to_dict(v: ObjectVersion) -> dict[str, Any]:
         del d["segments"]  # single-part records keep the shape they always had
     if not v.acl:
         del d["acl"]
+    for name in ("lock_mode", "retain_until", "legal_hold"):
+        if not d[name]:
+            del d[name]  # unlocked records keep the shape they always had
     return d
 
 

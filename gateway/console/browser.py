@@ -7,8 +7,10 @@ are looked up only to sign and never leave this module except as a signature
 inside a URL.
 
 The public/private switch is a bucket policy granting anyone s3:GetObject on
-every object (docs/access.md). A key's version history comes from
-ListObjectVersions (docs/versioning.md); any version can be downloaded.
+every object (docs/access.md); a bucket whose PublicAccessBlock has
+BlockPublicPolicy refuses it (AccessDenied, decided by metadata), and with
+RestrictPublicBuckets it is reported as not public. A key's version history
+comes from ListObjectVersions (docs/versioning.md); any version can be downloaded.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from gateway.deadline import Deadline
 from gateway.handlers.buckets import owned_bucket
 from gateway.state import GatewayState
 from gateway.validation import check_bucket_name, check_key
-from tessera import access, errors, limits
+from tessera import access, errors, limits, policy
 from tessera.model import NODE_UP, BucketInfo, ObjectVersion, ShardSet
 
 DELIMITER = "/"
@@ -36,8 +38,9 @@ def _deadline() -> Deadline:
 
 def _access_of(bucket: BucketInfo) -> dict[str, Any]:
     """public: the bucket policy lets anyone read every object (docs/access.md)."""
+    restricted = access.public_access_block(bucket.public_access_block).restrict_public_buckets
     return {
-        "public": access.grants_whole_bucket(bucket.policy, bucket.name),
+        "public": policy.grants_whole_bucket(bucket.policy, bucket.name) and not restricted,
         "has_policy": bool(bucket.policy),
     }
 
@@ -51,9 +54,9 @@ async def bucket_access(state: GatewayState, bucket: str) -> dict[str, Any]:
 async def set_bucket_access(state: GatewayState, bucket: str, public: bool) -> dict[str, Any]:
     """Public: a bucket policy granting anyone s3:GetObject on every object.
     Private: no bucket policy (objects with a public-read ACL stay readable)."""
-    policy = access.whole_bucket_policy(bucket) if public else ""
+    text = policy.whole_bucket_policy(bucket) if public else ""
     updated = await state.metadata.set_bucket_access(
-        bucket, "policy", policy, timeout=_deadline().remaining()
+        bucket, "policy", text, timeout=_deadline().remaining()
     )
     return _access_of(updated)
 

@@ -18,9 +18,10 @@ from aiohttp import web
 
 from gateway import conditions, s3xml
 from gateway.admission import read_buffer_bytes, write_buffer_bytes
+from gateway.authorization import authorized_bucket
 from gateway.body import StreamBody
 from gateway.deadline import Deadline
-from gateway.handlers.buckets import owned_bucket
+from gateway.object_lock_headers import check_lock_permissions, requested_lock
 from gateway.read_path import read_range
 from gateway.responses import written_version_headers, xml_response
 from gateway.routing import Route
@@ -111,9 +112,21 @@ async def copy_object(
 ) -> web.StreamResponse:
     deadline = Deadline(state.settings.request_timeout_seconds)
     check_key(route.key)
+    lock = requested_lock(request)
     src_bucket, src_key, src_version = parse_copy_source(request.headers["x-amz-copy-source"])
-    await owned_bucket(state, src_bucket, access_key, deadline)
-    bucket = await owned_bucket(state, route.bucket, access_key, deadline)
+    await authorized_bucket(
+        request,
+        state,
+        route,
+        access_key,
+        deadline,
+        bucket_name=src_bucket,
+        key=src_key,
+        action="s3:GetObjectVersion" if src_version else "s3:GetObject",
+        operation="GetObject",
+    )
+    bucket = await authorized_bucket(request, state, route, access_key, deadline)
+    check_lock_permissions(request, bucket, access_key, route, lock)
     if src_version:
         source = await state.metadata.get_object_version(
             src_bucket, src_key, src_version, timeout=deadline.remaining()
@@ -160,6 +173,7 @@ async def copy_object(
                     system_metadata=system_meta,
                     tags=tags,
                     acl=access.stored_object_acl(request.headers.get("x-amz-acl", "")),
+                    lock=lock,
                 ),
                 policy=state.policy,
                 cluster=state.cluster,

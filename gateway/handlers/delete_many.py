@@ -15,8 +15,8 @@ import hashlib
 from aiohttp import web
 
 from gateway import s3xml
+from gateway.authorization import allowed, may_bypass_governance
 from gateway.deadline import Deadline
-from gateway.handlers.buckets import owned_bucket
 from gateway.responses import xml_response
 from gateway.routing import Route
 from gateway.state import GatewayState
@@ -61,7 +61,8 @@ async def delete_objects(
         raise errors.MalformedXML()
     check_integrity(request, body)
     wanted = s3xml.parse_delete_objects(body)
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    # Authorized per key below, as S3 does (no bucket-level permission).
+    bucket = await state.metadata.get_bucket(route.bucket, timeout=deadline.remaining())
     limiter = asyncio.Semaphore(PARALLEL_DELETES)
 
     async def delete_one(
@@ -70,8 +71,20 @@ async def delete_objects(
         async with limiter:
             try:
                 check_key(key)
+                # Each key is authorized on its own, as s3:DeleteObject(Version).
+                action = "s3:DeleteObjectVersion" if version else "s3:DeleteObject"
+                if not allowed(
+                    request, bucket, access_key, route.operation, key=key, action=action
+                ):
+                    raise errors.AccessDenied()
                 done = await state.metadata.delete_versioned(
-                    route.bucket, key, version_id=version or "", timeout=deadline.remaining()
+                    route.bucket,
+                    key,
+                    version_id=version or "",
+                    timeout=deadline.remaining(),
+                    bypass_governance=may_bypass_governance(
+                        request, bucket, access_key, route.operation, key
+                    ),
                 )
             except errors.TesseraError as exc:
                 return key, exc.code, exc.message

@@ -13,8 +13,8 @@ import binascii
 from aiohttp import web
 
 from gateway import s3xml
+from gateway.authorization import authorized_bucket
 from gateway.deadline import Deadline
-from gateway.handlers.buckets import owned_bucket
 from gateway.responses import xml_response
 from gateway.routing import Route
 from gateway.state import GatewayState
@@ -56,6 +56,7 @@ def parse_encoding(request: web.Request) -> str | None:
 
 
 async def _page(
+    request: web.Request,
     state: GatewayState,
     route: Route,
     access_key: str,
@@ -65,7 +66,7 @@ async def _page(
     max_keys: int,
 ) -> ListPage:
     deadline = Deadline(state.settings.request_timeout_seconds)
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    await authorized_bucket(request, state, route, access_key, deadline)
     return await state.metadata.list_objects(
         route.bucket, prefix, delimiter, start_after, max_keys, timeout=deadline.remaining()
     )
@@ -91,7 +92,7 @@ async def list_objects_v2(
     resume = decode_token(token) if token is not None else start_after
     if resume < start_after:
         resume = start_after
-    page = await _page(state, route, access_key, prefix, delimiter, resume, max_keys)
+    page = await _page(request, state, route, access_key, prefix, delimiter, resume, max_keys)
     body = s3xml.render_list_objects_v2(
         s3xml.ListV2Result(
             bucket=route.bucket,
@@ -122,7 +123,7 @@ async def list_objects_v1(
     marker = q.get("marker", "")
     max_keys = parse_max_keys(request)
     encoding = parse_encoding(request)
-    page = await _page(state, route, access_key, prefix, delimiter, marker, max_keys)
+    page = await _page(request, state, route, access_key, prefix, delimiter, marker, max_keys)
     body = s3xml.render_list_objects_v1(
         s3xml.ListV1Result(
             bucket=route.bucket,

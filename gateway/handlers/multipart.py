@@ -24,10 +24,11 @@ from aiohttp import web
 from gateway import conditions, metrics, s3xml
 from gateway.admission import read_buffer_bytes, write_buffer_bytes
 from gateway.auth_edge import AUTH_RESULT
+from gateway.authorization import authorized_bucket
 from gateway.body import BodySource, StreamBody
 from gateway.deadline import Deadline
-from gateway.handlers.buckets import owned_bucket
 from gateway.handlers.copy import parse_copy_source, source_bytes
+from gateway.object_lock_headers import check_lock_permissions, requested_lock
 from gateway.put_inputs import (
     announced_checksums,
     content_md5,
@@ -84,6 +85,7 @@ async def create_multipart_upload(
     check_key(route.key)
     algorithm = request.headers.get("x-amz-checksum-algorithm", "").strip().lower()
     checksum_type = checksum_type_for(algorithm, request.headers.get("x-amz-checksum-type", ""))
+    lock = requested_lock(request)
     upload = MultipartUpload(
         bucket=route.bucket,
         key=route.key,
@@ -97,8 +99,14 @@ async def create_multipart_upload(
         checksum_type=checksum_type,
         tags=tagging.parse_header(request.headers.get("x-amz-tagging", "")),
         acl=access.stored_object_acl(request.headers.get("x-amz-acl", "")),
+        lock_mode=lock.mode,
+        retain_until=lock.retain_until,
+        legal_hold=lock.legal_hold,
     )
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    bucket = await authorized_bucket(request, state, route, access_key, deadline)
+    check_lock_permissions(request, bucket, access_key, route, lock)
+    if (lock.mode or lock.legal_hold) and not bucket.object_lock_enabled:
+        raise errors.InvalidRequest("Bucket is missing Object Lock Configuration")
     created = await state.metadata.create_multipart_upload(upload, timeout=deadline.remaining())
     response = xml_response(
         s3xml.render_initiate_upload(route.bucket, route.key, created.upload_id)
@@ -175,7 +183,7 @@ async def upload_part(
         payload_sha256=auth.expected_payload_sha256,
         checksums=announced_checksums(request),
     )
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    await authorized_bucket(request, state, route, access_key, deadline)
     upload = await state.metadata.get_multipart_upload(
         route.bucket, route.key, upload_id, timeout=deadline.remaining()
     )
@@ -219,8 +227,18 @@ async def upload_part_copy(
     part_number = part_number_of(request.query.get("partNumber"))
     upload_id = _upload_id(request)
     src_bucket, src_key, src_version = parse_copy_source(request.headers["x-amz-copy-source"])
-    await owned_bucket(state, src_bucket, access_key, deadline)
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    await authorized_bucket(
+        request,
+        state,
+        route,
+        access_key,
+        deadline,
+        bucket_name=src_bucket,
+        key=src_key,
+        action="s3:GetObjectVersion" if src_version else "s3:GetObject",
+        operation="GetObject",
+    )
+    await authorized_bucket(request, state, route, access_key, deadline)
     upload = await state.metadata.get_multipart_upload(
         route.bucket, route.key, upload_id, timeout=deadline.remaining()
     )
@@ -280,7 +298,7 @@ async def complete_multipart_upload(
     if_none_match = request.headers.get("If-None-Match")
     if if_none_match is not None and if_none_match.strip() != "*":
         raise errors.NotImplemented("A conditional write supports only If-None-Match: *.")
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    await authorized_bucket(request, state, route, access_key, deadline)
     done = await state.metadata.complete_multipart_upload(
         route.bucket,
         route.key,
@@ -313,7 +331,7 @@ async def abort_multipart_upload(
     deadline = _deadline(state)
     check_key(route.key)
     upload_id = _upload_id(request)
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    await authorized_bucket(request, state, route, access_key, deadline)
     parts = await state.metadata.abort_multipart_upload(
         route.bucket, route.key, upload_id, timeout=deadline.remaining()
     )

@@ -11,8 +11,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway import s3xml
+from gateway.authorization import authorized_bucket
 from gateway.deadline import Deadline
-from gateway.handlers.buckets import owned_bucket
 from gateway.handlers.multipart import part_number_of
 from gateway.responses import xml_response
 from gateway.routing import Route
@@ -45,7 +45,7 @@ async def list_parts(
     marker_text = request.query.get("part-number-marker", "0") or "0"
     marker = 0 if marker_text == "0" else part_number_of(marker_text)
     max_parts = _max_param(request, "max-parts", limits.LIST_PARTS_MAX)
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    await authorized_bucket(request, state, route, access_key, deadline)
     page = await state.metadata.list_parts(
         route.bucket, route.key, upload_id, marker, max_parts, timeout=deadline.remaining()
     )
@@ -82,7 +82,7 @@ async def list_multipart_uploads(
     key_marker = query.get("key-marker", "")
     upload_id_marker = query.get("upload-id-marker", "") if key_marker else ""
     max_uploads = _max_param(request, "max-uploads", limits.LIST_UPLOADS_MAX)
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    await authorized_bucket(request, state, route, access_key, deadline)
     page = await state.metadata.list_multipart_uploads(
         route.bucket,
         prefix,

@@ -25,10 +25,16 @@ from aiohttp import web
 from gateway import conditions, cors, metrics
 from gateway.admission import read_buffer_bytes, write_buffer_bytes
 from gateway.auth_edge import AUTH_RESULT
+from gateway.authorization import (
+    allowed,
+    anyone_may_read,
+    authorized_bucket,
+    may_bypass_governance,
+)
 from gateway.deadline import Deadline
-from gateway.handlers.buckets import owned_bucket
 from gateway.handlers.copy import copy_object
 from gateway.handlers.multipart import part_number_of
+from gateway.object_lock_headers import check_lock_permissions, requested_lock
 from gateway.put_inputs import (
     announced_checksums,
     content_md5,
@@ -81,8 +87,10 @@ async def put_object(
         tags=tagging.parse_header(request.headers.get("x-amz-tagging", "")),
         **write_conditions(request),
         acl=access.stored_object_acl(request.headers.get("x-amz-acl", "")),
+        lock=requested_lock(request),
     )
-    bucket = await owned_bucket(state, route.bucket, access_key, deadline)
+    bucket = await authorized_bucket(request, state, route, access_key, deadline)
+    check_lock_permissions(request, bucket, access_key, route, write.lock)
     geometry = state.policy.geometry
     with state.admission.reserve(write_buffer_bytes(geometry, SENDER_QUEUE_CHUNKS)):
         version, replaced = await write_object(
@@ -107,9 +115,10 @@ async def put_object(
 async def _read_version(
     request: web.Request, state: GatewayState, route: Route, access_key: str, deadline: Deadline
 ) -> tuple[BucketInfo, ObjectVersion]:
-    """The bucket and the version, for the bucket's owner or where a grant lets anyone read it
-    (tessera/access.py); AccessDenied otherwise — also for a missing key, so
-    that a non-owner learns nothing about what the bucket holds."""
+    """The bucket and the version, for whom ownership, the bucket policy or the
+    object's ACL lets read it (gateway/authorization.py); AccessDenied
+    otherwise — also for a missing key unless the requester may list the
+    bucket, so that nobody learns what a bucket holds without the right to list it."""
     check_key(route.key)
     if not access_key and any(name.startswith("response-") for name in request.query):
         raise errors.InvalidRequest(
@@ -120,6 +129,7 @@ async def _read_version(
     )
     owner = bool(access_key) and bucket.owner == access_key
     version_id = request.query.get("versionId", "")
+    operation = route.operation
     try:
         if version_id:
             version = await state.metadata.get_object_version(
@@ -130,16 +140,17 @@ async def _read_version(
                 route.bucket, route.key, timeout=deadline.remaining()
             )
     except (errors.NoSuchKey, errors.NoSuchVersion) as exc:
-        if not owner:  # nothing about what a bucket holds leaks to others
+        # As S3: a missing key is NoSuchKey only to whom may list the bucket.
+        if not owner and not allowed(
+            request, bucket, access_key, "ListObjects", action="s3:ListBucket"
+        ):
             raise errors.AccessDenied() from exc
         if isinstance(exc, errors.NoSuchKey) and bucket.versioning and not version_id:
             newest = await _newest_or_none(state, route, deadline)
             if newest is not None and newest.delete_marker:
                 exc.headers.update(_marker_headers(newest))
         raise
-    if not owner and not access.anonymous_read_allowed(
-        bucket.policy, version.acl, route.bucket, route.key
-    ):
+    if not allowed(request, bucket, access_key, operation, key=route.key, object_acl=version.acl):
         raise errors.AccessDenied()
     if version.delete_marker:  # only reachable by id
         error = errors.MethodNotAllowed()
@@ -252,7 +263,7 @@ async def _answer(
 ) -> web.StreamResponse:
     deadline = Deadline(state.settings.request_timeout_seconds)
     bucket, version = await _read_version(request, state, route, access_key, deadline)
-    public = access.anonymous_read_allowed(bucket.policy, version.acl, route.bucket, route.key)
+    public = anyone_may_read(bucket, route.key, version.acl, versioned="versionId" in request.query)
     extra = cache_headers(request, bucket, version, public=public)
     return await serve_version(request, state, version, extra, body=body, deadline=deadline)
 
@@ -374,10 +385,15 @@ async def delete_object(
 ) -> web.StreamResponse:
     deadline = Deadline(state.settings.request_timeout_seconds)
     check_key(route.key)
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    bucket = await authorized_bucket(request, state, route, access_key, deadline)
     version_id = request.query.get("versionId", "")
+    bypass = may_bypass_governance(request, bucket, access_key, route.operation, route.key)
     done = await state.metadata.delete_versioned(
-        route.bucket, route.key, version_id=version_id, timeout=deadline.remaining()
+        route.bucket,
+        route.key,
+        version_id=version_id,
+        timeout=deadline.remaining(),
+        bypass_governance=bypass,
     )
     state.reclaimer.unreferenced(done.removed)
     headers: dict[str, str] = {}

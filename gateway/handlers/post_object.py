@@ -16,9 +16,9 @@ from gateway import s3xml
 from gateway.admission import write_buffer_bytes
 from gateway.auth import post_policy
 from gateway.auth_edge import resolve_key
+from gateway.authorization import authorized_bucket
 from gateway.deadline import Deadline
 from gateway.form_body import FormUpload
-from gateway.handlers.buckets import owned_bucket
 from gateway.responses import quoted_etag, xml_response
 from gateway.routing import Route
 from gateway.state import GatewayState
@@ -56,7 +56,15 @@ async def post_object(
     post_policy.check_size(policy, form.size_bytes)
     if form.size_bytes > limits.SINGLE_PUT_SIZE_MAX_BYTES:
         raise errors.EntityTooLarge()
-    await owned_bucket(state, route.bucket, state.keys.owner_for(policy.access_key), deadline)
+    await authorized_bucket(
+        request,
+        state,
+        route,
+        state.keys.owner_for(policy.access_key),
+        deadline,
+        key=key,
+        operation="PutObject",
+    )
     user_metadata = {
         name[len("x-amz-meta-") :]: value
         for name, value in form.fields.items()

@@ -11,8 +11,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway import s3xml, s3xml_versions
+from gateway.authorization import authorized_bucket
 from gateway.deadline import Deadline
-from gateway.handlers.buckets import owned_bucket
 from gateway.handlers.listing import parse_encoding, parse_max_keys
 from gateway.responses import xml_response
 from gateway.routing import Route
@@ -39,7 +39,7 @@ async def _small_body(request: web.Request) -> bytes:
 async def get_bucket_versioning(
     request: web.Request, state: GatewayState, route: Route, access_key: str
 ) -> web.StreamResponse:
-    bucket = await owned_bucket(state, route.bucket, access_key, _deadline(state))
+    bucket = await authorized_bucket(request, state, route, access_key, _deadline(state))
     return xml_response(s3xml.render_versioning(status=bucket.versioning or None))
 
 
@@ -48,7 +48,7 @@ async def put_bucket_versioning(
 ) -> web.StreamResponse:
     deadline = _deadline(state)
     status = s3xml_versions.parse_versioning(await _small_body(request))
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    await authorized_bucket(request, state, route, access_key, deadline)
     await state.metadata.put_bucket_versioning(route.bucket, status, timeout=deadline.remaining())
     return web.Response(status=200)
 
@@ -66,7 +66,7 @@ async def list_object_versions(
         raise errors.InvalidArgument(
             "A version-id marker cannot be specified without a key marker."
         )
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    await authorized_bucket(request, state, route, access_key, deadline)
     page = await state.metadata.list_object_versions(
         route.bucket,
         query.get("prefix", ""),
@@ -105,7 +105,7 @@ async def get_object_tagging(
 ) -> web.StreamResponse:
     deadline = _deadline(state)
     check_key(route.key)
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    await authorized_bucket(request, state, route, access_key, deadline)
     version_id = request.query.get("versionId", "")
     if version_id:
         version = await state.metadata.get_object_version(
@@ -149,7 +149,7 @@ async def _set_tags(
     *,
     status: int,
 ) -> web.StreamResponse:
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    await authorized_bucket(request, state, route, access_key, deadline)
     version = await state.metadata.put_object_tagging(
         route.bucket,
         route.key,

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from gateway import website_xml
 from gateway.deadline import Deadline
-from gateway.handlers.access import _body as read_small_body
+from gateway.handlers.access import read_body as read_small_body
 from gateway.handlers.buckets import owned_bucket
 from gateway.responses import xml_response
 from gateway.routing import Route

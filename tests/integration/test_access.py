@@ -132,7 +132,9 @@ def test_public_read_object_and_acls(cluster: LocalCluster, users: dict[str, str
     overridden = f"/{bucket}/open.txt?response-content-type=text/html"
     assert anonymous(cluster, "GET", overridden)[0] == 400  # overrides need a signature
     assert anonymous(cluster, "GET", f"/{bucket}/closed.txt")[0] == 403
-    assert anonymous(cluster, "GET", f"/{bucket}?list-type=2")[0] == 403
+    # A bucket's public-read ACL lets anyone list it, as in S3.
+    status, _, listing = anonymous(cluster, "GET", f"/{bucket}?list-type=2")
+    assert status == 200 and b"<Key>open.txt</Key>" in listing
     assert anonymous(cluster, "PUT", f"/{bucket}/new.txt")[0] == 403
     grants = alice.get_object_acl(Bucket=bucket, Key="open.txt")["Grants"]
     assert {g["Permission"] for g in grants} == {"FULL_CONTROL", "READ"}
@@ -183,7 +185,7 @@ def test_bucket_policy_grants_a_prefix(cluster: LocalCluster, users: dict[str, s
     assert anonymous(cluster, "GET", f"/{bucket}/public/a.txt")[:3:2] == (200, b"a")
     assert anonymous(cluster, "GET", f"/{bucket}/private/b.txt")[0] == 403
     assert anonymous(cluster, "GET", f"/{bucket}/public/missing")[0] == 403
-    bad = dict(policy, Statement=[dict(policy["Statement"][0], Action="s3:PutObject")])  # type: ignore[arg-type]
+    bad = dict(policy, Statement=[dict(policy["Statement"][0], Action="s3:FlyAway")])  # type: ignore[arg-type]
     with pytest.raises(ClientError) as caught:
         alice.put_bucket_policy(Bucket=bucket, Policy=json.dumps(bad))
     assert error_code(caught.value) == "MalformedPolicy"

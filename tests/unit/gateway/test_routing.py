@@ -70,6 +70,18 @@ def test_split_path(raw: str, bucket: str, key: str) -> None:
         ("PUT", "b", "", {"lifecycle": ""}, "PutBucketLifecycleConfiguration"),
         ("DELETE", "b", "", {"lifecycle": ""}, "DeleteBucketLifecycle"),
         ("POST", "b", "", {"lifecycle": ""}, "Unsupported:POST ?lifecycle"),
+        ("GET", "b", "", {"object-lock": ""}, "GetObjectLockConfiguration"),
+        ("PUT", "b", "", {"object-lock": ""}, "PutObjectLockConfiguration"),
+        ("DELETE", "b", "", {"object-lock": ""}, "Unsupported:DELETE ?object-lock"),
+        ("GET", "b", "k", {"retention": "", "versionId": "v"}, "GetObjectRetention"),
+        ("PUT", "b", "k", {"retention": ""}, "PutObjectRetention"),
+        ("GET", "b", "k", {"legal-hold": ""}, "GetObjectLegalHold"),
+        ("PUT", "b", "k", {"legal-hold": ""}, "PutObjectLegalHold"),
+        ("DELETE", "b", "k", {"legal-hold": ""}, "Unsupported:DELETE ?legal-hold"),
+        ("GET", "b", "", {"ownershipControls": ""}, "GetBucketOwnershipControls"),
+        ("DELETE", "b", "", {"ownershipControls": ""}, "DeleteBucketOwnershipControls"),
+        ("PUT", "b", "", {"publicAccessBlock": ""}, "PutPublicAccessBlock"),
+        ("GET", "b", "", {"publicAccessBlock": ""}, "GetPublicAccessBlock"),
     ],
 )
 def test_operation_for(method: str, bucket: str, key: str, query: dict[str, str], op: str) -> None:
@@ -138,3 +150,16 @@ def test_virtual_hosted_style(host: str, raw: str, expected: tuple[str, str]) ->
     from gateway.routing import split_request
 
     assert split_request(host, raw, ("s3.example.com",)) == expected
+
+
+def test_every_routed_bucket_operation_is_authorized_as_an_action() -> None:
+    """Handlers authorize by operation name (gateway/authorization.py): each
+    must have its S3 action, or be one of the few that never act on a bucket
+    as anybody but the signer (ListBuckets, CreateBucket) or authenticate
+    themselves (PostObject, as s3:PutObject; the CORS preflight)."""
+    from gateway.app import HANDLERS
+    from tessera.policy_actions import OPERATION_ACTIONS, OWNER_ONLY
+
+    unauthorized = {"ListBuckets", "CreateBucket", "PostObject", "PreflightRequest"}
+    assert set(HANDLERS) - unauthorized == set(OPERATION_ACTIONS)
+    assert OWNER_ONLY <= set(OPERATION_ACTIONS)

@@ -30,6 +30,7 @@ from metadata.mutations import (
     SetBucketAccess,
     SetNodeState,
     SetObjectAcl,
+    SetObjectLock,
     SetRepairRate,
     UpdatePlacement,
 )
@@ -124,6 +125,7 @@ def every_mutation(make_version: VersionFactory) -> list[Mutation]:
         SetNodeState("r20", "n1", "draining"),
         SetBucketAccess("r21", "b", "acl", "public-read"),
         SetObjectAcl("r22", "b", "k", "public-read"),
+        SetObjectLock("r22b", "b", "k", "", "retention", "GOVERNANCE", 2.0e9, False, True, 1.9e9),
         CreateUser("r23", "alice", 1.0),
         DeleteUser("r24", "alice", "user:alice"),
         CreateAccessKey("r25", "AKID", "alice", "00ff", 2.0),
@@ -152,6 +154,7 @@ def test_every_kind_is_covered() -> None:
         "SetNodeState",
         "SetBucketAccess",
         "SetObjectAcl",
+        "SetObjectLock",
         "CreateUser",
         "DeleteUser",
         "CreateAccessKey",

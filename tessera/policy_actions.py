@@ -36,6 +36,11 @@ BUCKET_ACTIONS = frozenset(
         "s3:PutLifecycleConfiguration",
         "s3:GetEncryptionConfiguration",
         "s3:PutEncryptionConfiguration",
+        "s3:GetBucketTagging",
+        "s3:PutBucketTagging",
+        "s3:GetBucketWebsite",
+        "s3:PutBucketWebsite",
+        "s3:DeleteBucketWebsite",
     )
 )
 OBJECT_ACTIONS = frozenset(
@@ -94,6 +99,15 @@ OPERATION_ACTIONS: dict[str, tuple[str, bool]] = {
     "GetPublicAccessBlock": ("s3:GetBucketPublicAccessBlock", False),
     "PutPublicAccessBlock": ("s3:PutBucketPublicAccessBlock", False),
     "DeletePublicAccessBlock": ("s3:PutBucketPublicAccessBlock", False),
+    "GetBucketLifecycleConfiguration": ("s3:GetLifecycleConfiguration", False),
+    "PutBucketLifecycleConfiguration": ("s3:PutLifecycleConfiguration", False),
+    "DeleteBucketLifecycle": ("s3:PutLifecycleConfiguration", False),
+    "GetBucketTagging": ("s3:GetBucketTagging", False),
+    "PutBucketTagging": ("s3:PutBucketTagging", False),
+    "DeleteBucketTagging": ("s3:PutBucketTagging", False),
+    "GetBucketWebsite": ("s3:GetBucketWebsite", False),
+    "PutBucketWebsite": ("s3:PutBucketWebsite", False),
+    "DeleteBucketWebsite": ("s3:DeleteBucketWebsite", False),
     "DeleteObjects": ("s3:DeleteObject", True),  # checked per key
     "PutObject": ("s3:PutObject", True),
     "GetObject": ("s3:GetObject", True),

@@ -14,8 +14,8 @@ import json
 from aiohttp import web
 
 from gateway import lifecycle_xml, s3xml_versions
+from gateway.authorization import authorized_bucket
 from gateway.deadline import Deadline
-from gateway.handlers.buckets import owned_bucket
 from gateway.handlers.delete_many import check_integrity
 from gateway.responses import xml_response
 from gateway.routing import Route
@@ -42,7 +42,7 @@ async def _body(request: web.Request) -> bytes:
 async def get_bucket_lifecycle(
     request: web.Request, state: GatewayState, route: Route, access_key: str
 ) -> web.StreamResponse:
-    bucket = await owned_bucket(state, route.bucket, access_key, _deadline(state))
+    bucket = await authorized_bucket(request, state, route, access_key, _deadline(state))
     if not bucket.lifecycle:
         raise errors.NoSuchLifecycleConfiguration(BucketName=route.bucket)
     return xml_response(lifecycle_xml.render_lifecycle(lifecycle.rules_from_json(bucket.lifecycle)))
@@ -52,7 +52,7 @@ async def put_bucket_lifecycle(
     request: web.Request, state: GatewayState, route: Route, access_key: str
 ) -> web.StreamResponse:
     deadline = _deadline(state)
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    await authorized_bucket(request, state, route, access_key, deadline)
     rules = lifecycle_xml.parse_lifecycle(await _body(request))
     lifecycle.check_rules(rules)
     await state.metadata.set_bucket_access(
@@ -65,7 +65,7 @@ async def delete_bucket_lifecycle(
     request: web.Request, state: GatewayState, route: Route, access_key: str
 ) -> web.StreamResponse:
     deadline = _deadline(state)
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    await authorized_bucket(request, state, route, access_key, deadline)
     await state.metadata.set_bucket_access(
         route.bucket, "lifecycle", "", timeout=deadline.remaining()
     )
@@ -75,7 +75,7 @@ async def delete_bucket_lifecycle(
 async def get_bucket_tagging(
     request: web.Request, state: GatewayState, route: Route, access_key: str
 ) -> web.StreamResponse:
-    bucket = await owned_bucket(state, route.bucket, access_key, _deadline(state))
+    bucket = await authorized_bucket(request, state, route, access_key, _deadline(state))
     if not bucket.tags:
         raise errors.NoSuchTagSet(BucketName=route.bucket)
     return xml_response(s3xml_versions.render_tagging(json.loads(bucket.tags)))
@@ -85,7 +85,7 @@ async def put_bucket_tagging(
     request: web.Request, state: GatewayState, route: Route, access_key: str
 ) -> web.StreamResponse:
     deadline = _deadline(state)
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    await authorized_bucket(request, state, route, access_key, deadline)
     tags = s3xml_versions.parse_tagging(await _body(request), limits.TAGS_PER_BUCKET_MAX)
     # An empty TagSet removes the tags, as S3 does.
     value = json.dumps(tags, sort_keys=True) if tags else ""
@@ -99,6 +99,6 @@ async def delete_bucket_tagging(
     request: web.Request, state: GatewayState, route: Route, access_key: str
 ) -> web.StreamResponse:
     deadline = _deadline(state)
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    await authorized_bucket(request, state, route, access_key, deadline)
     await state.metadata.set_bucket_access(route.bucket, "tags", "", timeout=deadline.remaining())
     return web.Response(status=204)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway import website_xml
+from gateway.authorization import authorized_bucket
 from gateway.deadline import Deadline
 from gateway.handlers.access import read_body as read_small_body
-from gateway.handlers.buckets import owned_bucket
 from gateway.responses import xml_response
 from gateway.routing import Route
 from gateway.state import GatewayState
@@ -22,7 +22,7 @@ async def get_bucket_website(
     request: web.Request, state: GatewayState, route: Route, access_key: str
 ) -> web.StreamResponse:
     deadline = Deadline(state.settings.request_timeout_seconds)
-    bucket = await owned_bucket(state, route.bucket, access_key, deadline)
+    bucket = await authorized_bucket(request, state, route, access_key, deadline)
     if not bucket.website:
         raise errors.NoSuchWebsiteConfiguration(BucketName=route.bucket)
     return xml_response(website_xml.render_website(website.config_from_json(bucket.website)))
@@ -32,7 +32,7 @@ async def put_bucket_website(
     request: web.Request, state: GatewayState, route: Route, access_key: str
 ) -> web.StreamResponse:
     deadline = Deadline(state.settings.request_timeout_seconds)
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    await authorized_bucket(request, state, route, access_key, deadline)
     config = website_xml.parse_website(await read_small_body(request))
     website.check_config(config)
     await state.metadata.set_bucket_access(
@@ -45,7 +45,7 @@ async def delete_bucket_website(
     request: web.Request, state: GatewayState, route: Route, access_key: str
 ) -> web.StreamResponse:
     deadline = Deadline(state.settings.request_timeout_seconds)
-    await owned_bucket(state, route.bucket, access_key, deadline)
+    await authorized_bucket(request, state, route, access_key, deadline)
     await state.metadata.set_bucket_access(
         route.bucket, "website", "", timeout=deadline.remaining()
     )

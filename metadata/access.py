@@ -21,7 +21,7 @@ from metadata.mutations import (
     SetObjectAcl,
 )
 from metadata.overlay import Overlay
-from tessera import access, errors
+from tessera import access, bucket_encryption, errors
 from tessera.model import (
     AccessKeyInfo,
     BucketInfo,
@@ -100,6 +100,9 @@ def set_bucket_access(overlay: Overlay, m: SetBucketAccess) -> BucketInfo:
         if m.value:
             access.check_cors_rules(access.cors_from_json(m.value))
         updated = replace(bucket, cors=m.value)
+    elif m.field == "encryption":
+        bucket_encryption.validate_json(m.value)
+        updated = replace(bucket, encryption=m.value)
     else:
         raise errors.InvalidArgument(f"no bucket access field {m.field!r}")
     overlay.put(keys.bucket_key(m.bucket), record_to_json(updated))

@@ -236,8 +236,8 @@ class SetNodeState:
 
 @dataclass(frozen=True, slots=True)
 class SetBucketAccess:
-    """Sets one access field of a bucket: "acl" (a canned ACL), "policy" or
-    "cors" (JSON text, checked by the gateway; "" removes it)."""
+    """Sets one access field of a bucket: "acl" (a canned ACL), "policy",
+    "cors" or "encryption" (JSON text, checked by the gateway; "" removes it)."""
 
     request_id: str
     bucket: str
@@ -283,6 +283,18 @@ class CreateAccessKey:
 
 
 @dataclass(frozen=True, slots=True)
+class CreateKmsKey:
+    """A new key of the built-in key service, wrapped (hex). When its alias is
+    taken, nothing changes and the existing key is the result."""
+
+    request_id: str
+    key_id: str
+    alias: str
+    wrapped_key_hex: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class RevokeAccessKey:
     request_id: str
     access_key_id: str
@@ -312,6 +324,7 @@ Mutation = (
     | DeleteUser
     | CreateAccessKey
     | RevokeAccessKey
+    | CreateKmsKey
 )
 
 KINDS: dict[str, type[Mutation]] = {
@@ -340,6 +353,7 @@ KINDS: dict[str, type[Mutation]] = {
         DeleteUser,
         CreateAccessKey,
         RevokeAccessKey,
+        CreateKmsKey,
     )
 }
 

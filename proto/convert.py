@@ -7,6 +7,7 @@ from tessera.model import (
     AccessKeyInfo,
     BucketInfo,
     ClusterMapView,
+    KmsKeyInfo,
     ListPage,
     MultipartUpload,
     NodeInfo,
@@ -37,6 +38,7 @@ def bucket_to_pb(b: BucketInfo) -> pb.BucketRecord:
         policy=b.policy,
         cors=b.cors,
         versioning=b.versioning,
+        encryption=b.encryption,
     )
 
 
@@ -49,6 +51,7 @@ def bucket_from_pb(m: pb.BucketRecord) -> BucketInfo:
         policy=m.policy,
         cors=m.cors,
         versioning=m.versioning,
+        encryption=m.encryption,
     )
 
 
@@ -75,6 +78,18 @@ def access_key_from_pb(m: pb.AccessKeyRecord) -> AccessKeyInfo:
         user=m.user,
         sealed_secret=bytes(m.sealed_secret),
         created_at=m.created_at,
+    )
+
+
+def kms_key_to_pb(k: KmsKeyInfo) -> pb.KmsKeyRecord:
+    return pb.KmsKeyRecord(
+        key_id=k.key_id, alias=k.alias, wrapped_key=k.wrapped_key, created_at=k.created_at
+    )
+
+
+def kms_key_from_pb(m: pb.KmsKeyRecord) -> KmsKeyInfo:
+    return KmsKeyInfo(
+        key_id=m.key_id, alias=m.alias, wrapped_key=bytes(m.wrapped_key), created_at=m.created_at
     )
 
 

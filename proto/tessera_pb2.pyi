@@ -241,7 +241,7 @@ class CreateBucketRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., owner: _Optional[str] = ..., request_id: _Optional[str] = ..., acl: _Optional[str] = ...) -> None: ...
 
 class BucketRecord(_message.Message):
-    __slots__ = ("name", "owner", "created_at", "acl", "policy", "cors", "versioning")
+    __slots__ = ("name", "owner", "created_at", "acl", "policy", "cors", "versioning", "encryption")
     NAME_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -249,6 +249,7 @@ class BucketRecord(_message.Message):
     POLICY_FIELD_NUMBER: _ClassVar[int]
     CORS_FIELD_NUMBER: _ClassVar[int]
     VERSIONING_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTION_FIELD_NUMBER: _ClassVar[int]
     name: str
     owner: str
     created_at: float
@@ -256,7 +257,8 @@ class BucketRecord(_message.Message):
     policy: str
     cors: str
     versioning: str
-    def __init__(self, name: _Optional[str] = ..., owner: _Optional[str] = ..., created_at: _Optional[float] = ..., acl: _Optional[str] = ..., policy: _Optional[str] = ..., cors: _Optional[str] = ..., versioning: _Optional[str] = ...) -> None: ...
+    encryption: str
+    def __init__(self, name: _Optional[str] = ..., owner: _Optional[str] = ..., created_at: _Optional[float] = ..., acl: _Optional[str] = ..., policy: _Optional[str] = ..., cors: _Optional[str] = ..., versioning: _Optional[str] = ..., encryption: _Optional[str] = ...) -> None: ...
 
 class SetBucketAccessRequest(_message.Message):
     __slots__ = ("bucket", "field", "value", "request_id")
@@ -858,3 +860,35 @@ class ReplicaStatusResponse(_message.Message):
     state_digest: str
     key_count: int
     def __init__(self, replica_id: _Optional[str] = ..., applied_revision: _Optional[int] = ..., applied_position: _Optional[int] = ..., state_digest: _Optional[str] = ..., key_count: _Optional[int] = ...) -> None: ...
+
+class KmsKeyRecord(_message.Message):
+    __slots__ = ("key_id", "alias", "wrapped_key", "created_at")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    ALIAS_FIELD_NUMBER: _ClassVar[int]
+    WRAPPED_KEY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    alias: str
+    wrapped_key: bytes
+    created_at: float
+    def __init__(self, key_id: _Optional[str] = ..., alias: _Optional[str] = ..., wrapped_key: _Optional[bytes] = ..., created_at: _Optional[float] = ...) -> None: ...
+
+class KmsKeyLookup(_message.Message):
+    __slots__ = ("key",)
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    def __init__(self, key: _Optional[str] = ...) -> None: ...
+
+class CreateKmsKeyRequest(_message.Message):
+    __slots__ = ("key", "request_id")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    key: KmsKeyRecord
+    request_id: str
+    def __init__(self, key: _Optional[_Union[KmsKeyRecord, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ListKmsKeysResponse(_message.Message):
+    __slots__ = ("keys",)
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedCompositeFieldContainer[KmsKeyRecord]
+    def __init__(self, keys: _Optional[_Iterable[_Union[KmsKeyRecord, _Mapping]]] = ...) -> None: ...

@@ -36,6 +36,7 @@ from gateway.principals import KeyCache
 from gateway.reclaim import ShardReclaimer
 from gateway.responses import error_response
 from gateway.routing import Route, operation_for, split_request
+from gateway.sse import KeyService, load_master_key
 from gateway.state import STATE, GatewayState
 from gateway.write_path import WritePolicy
 from metadata.client import MetadataClient
@@ -135,6 +136,8 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
 def build_app(settings: GatewaySettings) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
 
+    master_key = load_master_key(settings.master_key_file)  # a bad file stops the start
+
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         metadata = MetadataClient(settings.metadata_address, settings.cluster_secret)
         cluster = ClusterView(metadata, settings.cluster_secret)
@@ -151,6 +154,7 @@ def build_app(settings: GatewaySettings) -> web.Application:
             keys=KeyCache(metadata, Sealer(settings.cluster_secret), root),
             reclaimer=ShardReclaimer(cluster),
             admission=Admission(settings.inflight_bytes_max),
+            encryption=KeyService(master_key, metadata, settings.region),
         )
         background = [
             asyncio.create_task(cluster.run(), name="cluster-map"),

@@ -9,6 +9,7 @@ from aiohttp import web
 from gateway import s3xml
 from tessera import errors
 from tessera.model import NULL_VERSION_ID, VERSIONING_ENABLED, BucketInfo, ObjectVersion
+from tessera.sse_keys import INTERNAL_PREFIX
 
 XML_TYPE = "application/xml"
 
@@ -52,7 +53,8 @@ def object_headers(version: ObjectVersion) -> dict[str, str]:
         "Accept-Ranges": "bytes",
     }
     for name, value in version.system_metadata.items():
-        headers[name] = value
+        if not name.startswith(INTERNAL_PREFIX):  # e.g. the wrapped data key
+            headers[name] = value
     for name, value in version.user_metadata.items():
         headers[f"x-amz-meta-{name}"] = value
     if version.s3_version_id:

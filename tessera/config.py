@@ -146,6 +146,13 @@ class GatewaySettings(CommonSettings):
         default=limits.INFLIGHT_BYTES_MAX_DEFAULT,
         metadata=_help("body bytes buffered across requests before 503 SlowDown"),
     )
+    master_key_file: str = field(
+        default="",
+        metadata=_help(
+            "file holding the cluster master key (32 bytes, base64 or hex) of SSE-S3 and "
+            "SSE-KMS (docs/encryption.md); empty: only SSE-C is available"
+        ),
+    )
     public_s3_url: str = field(
         default="",
         metadata=_help(

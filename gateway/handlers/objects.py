@@ -10,7 +10,9 @@ GET and HEAD read a multipart object segment after segment, and take
 ?partNumber=N to read one part (x-amz-mp-parts-count tells how many).
 
 PUT streams the body through the write pipeline and answers only after the
-version is committed. GET and HEAD honour Range and the conditional headers
+version is committed. Encryption at rest (gateway/sse.py): a PUT asks for it
+by header or gets the bucket default; GET and HEAD of an SSE-C object need
+the customer key. GET and HEAD honour Range and the conditional headers
 (If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since) as S3 does,
 and stream the data stripe by stripe.
 """
@@ -18,11 +20,12 @@ and stream the data stripe by stripe.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 
-from gateway import conditions, metrics
+from gateway import conditions, metrics, sse
 from gateway.admission import read_buffer_bytes, write_buffer_bytes
 from gateway.auth_edge import AUTH_RESULT
 from gateway.deadline import Deadline
@@ -69,6 +72,7 @@ async def put_object(
     if body.size_bytes > limits.SINGLE_PUT_SIZE_MAX_BYTES:
         raise errors.EntityTooLarge()
     checksums = announced_checksums(request)
+    sse.requested(request.headers, None)  # bad encryption headers: S3's error before anything
     write = WriteRequest(
         bucket=route.bucket,
         key=route.key,
@@ -83,6 +87,7 @@ async def put_object(
         acl=access.stored_object_acl(request.headers.get("x-amz-acl", "")),
     )
     bucket = await owned_bucket(state, route.bucket, access_key, deadline)
+    write = await encrypted(state, write, sse.requested(request.headers, bucket), deadline)
     geometry = state.policy.geometry
     with state.admission.reserve(write_buffer_bytes(geometry, SENDER_QUEUE_CHUNKS)):
         version, replaced = await write_object(
@@ -101,7 +106,26 @@ async def put_object(
     headers.update(
         {k: v for k, v in version.system_metadata.items() if k.startswith("x-amz-checksum-")}
     )
+    headers.update(sse.response_headers(version.system_metadata))
     return web.Response(status=200, headers=headers)
+
+
+async def encrypted(
+    state: GatewayState,
+    write: WriteRequest,
+    encryption: sse.Encryption | None,
+    deadline: Deadline,
+) -> WriteRequest:
+    """write, sealed under a fresh data key when encryption asks for it."""
+    if encryption is None:
+        return write
+    data_key, record = await state.encryption.new_data_key(encryption, deadline=deadline)
+    return replace(
+        write,
+        system_metadata={**write.system_metadata, **record},
+        data_key=data_key,
+        opaque_etag=encryption.opaque_etag,
+    )
 
 
 async def _read_version(
@@ -216,7 +240,9 @@ async def _answer(
     request: web.Request, state: GatewayState, route: Route, access_key: str, *, body: bool
 ) -> web.StreamResponse:
     deadline = Deadline(state.settings.request_timeout_seconds)
+    customer = sse.customer_key(request.headers)
     version = await _read_version(request, state, route, access_key, deadline)
+    data_key = await state.encryption.data_key(version.system_metadata, customer, deadline=deadline)
     status = conditions.evaluate(request.headers, version)
     if status == 412:
         raise errors.PreconditionFailed(Condition="If-Match")
@@ -261,7 +287,7 @@ async def _answer(
         await response.write_eof()
         return response
     with state.admission.reserve(read_buffer_bytes(version.geometry)):
-        await _stream_body(request, response, state, version, first, last, deadline)
+        await _stream_body(request, response, state, version, first, last, data_key, deadline)
     return response
 
 
@@ -272,6 +298,7 @@ async def _stream_body(
     version: ObjectVersion,
     first: int,
     last: int,
+    data_key: bytes | None,
     deadline: Deadline,
 ) -> None:
     pieces = read_range(
@@ -281,6 +308,7 @@ async def _stream_body(
         last=last,
         executor=state.executor,
         deadline=deadline,
+        data_key=data_key,
     )
     try:
         data: bytes | None = await anext(pieces)  # errors before the headers get an S3 answer

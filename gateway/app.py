@@ -25,6 +25,7 @@ from gateway.handlers import (
     access,
     buckets,
     delete_many,
+    encryption,
     listing,
     multipart,
     multipart_lists,
@@ -84,6 +85,9 @@ HANDLERS: dict[str, Handler] = {
     "GetBucketCors": access.get_bucket_cors,
     "PutBucketCors": access.put_bucket_cors,
     "DeleteBucketCors": access.delete_bucket_cors,
+    "GetBucketEncryption": encryption.get_bucket_encryption,
+    "PutBucketEncryption": encryption.put_bucket_encryption,
+    "DeleteBucketEncryption": encryption.delete_bucket_encryption,
     "GetObjectAcl": access.get_object_acl,
     "PutObjectAcl": access.put_object_acl,
 }

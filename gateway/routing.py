@@ -72,6 +72,11 @@ _BUCKET_ACCESS = {
     "acl": {"GET": "GetBucketAcl", "PUT": "PutBucketAcl"},
     "policy": {"GET": "GetBucketPolicy", "PUT": "PutBucketPolicy", "DELETE": "DeleteBucketPolicy"},
     "cors": {"GET": "GetBucketCors", "PUT": "PutBucketCors", "DELETE": "DeleteBucketCors"},
+    "encryption": {
+        "GET": "GetBucketEncryption",
+        "PUT": "PutBucketEncryption",
+        "DELETE": "DeleteBucketEncryption",
+    },
 }
 
 

@@ -17,10 +17,11 @@ import hashlib
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gateway.deadline import Deadline
+from gateway.write_path import WriteRequest
 from metadata.client import MetadataClient
 from tessera import bucket_encryption, errors
 from tessera.model import BucketInfo, KmsKeyInfo
@@ -31,6 +32,7 @@ from tessera.sse_keys import (
     HEADER_CUSTOMER_KEY_MD5,
     HEADER_KMS_KEY_ID,
     HEADER_SSE,
+    INTERNAL_PREFIX,
     SSE_C,
     SSE_KMS,
     SSE_S3,
@@ -168,6 +170,21 @@ def response_headers(system_metadata: Mapping[str, str]) -> dict[str, str]:
     return {h: system_metadata[h] for h in RESPONSE_HEADERS if h in system_metadata}
 
 
+def without_encryption(system_metadata: Mapping[str, str]) -> dict[str, str]:
+    """system_metadata less what records a version's encryption (a copy's
+    encryption is its own)."""
+    return {
+        k: v
+        for k, v in system_metadata.items()
+        if k not in RESPONSE_HEADERS and not k.startswith(INTERNAL_PREFIX)
+    }
+
+
+def has_opaque_etag(system_metadata: Mapping[str, str]) -> bool:
+    """Whether data recorded with this metadata gets a random ETag (SSE-C, SSE-KMS)."""
+    return HEADER_CUSTOMER_KEY_MD5 in system_metadata or system_metadata.get(HEADER_SSE) == SSE_KMS
+
+
 def kms_lookup_name(key_id: str) -> str:
     """The id or alias a request's key id names: a key id, a key ARN, an
     alias/NAME or an alias ARN."""
@@ -193,6 +210,10 @@ class KeyService:
 
     def key_arn(self, key_id: str) -> str:
         return f"arn:aws:kms:{self._region}:{KMS_ACCOUNT}:key/{key_id}"
+
+    def require_master_key(self) -> None:
+        """NotImplemented unless this gateway can do SSE-S3 and SSE-KMS."""
+        self._master()
 
     def _master(self) -> bytes:
         if self._master_key is None:
@@ -223,6 +244,20 @@ class KeyService:
             record[HEADER_KMS_KEY_ID] = self.key_arn(key_id)
         record[WRAPPED_DATA_KEY] = base64.b64encode(wrapped).decode()
         return data_key, record
+
+    async def sealed(
+        self, write: WriteRequest, encryption: Encryption | None, deadline: Deadline
+    ) -> WriteRequest:
+        """write, sealed under a fresh data key when encryption asks for it."""
+        if encryption is None:
+            return write
+        data_key, record = await self.new_data_key(encryption, deadline=deadline)
+        return replace(
+            write,
+            system_metadata={**write.system_metadata, **record},
+            data_key=data_key,
+            opaque_etag=encryption.opaque_etag,
+        )
 
     async def data_key(
         self,

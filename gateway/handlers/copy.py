@@ -5,6 +5,10 @@ through the write pipeline (new placement, new shards): the copy is as
 durable as any PUT and independent of the source's later life. Metadata is
 copied (x-amz-metadata-directive: COPY, the default) or replaced (REPLACE);
 the copy-source conditions are checked against the source version.
+Encryption (gateway/sse.py): an SSE-C source needs its key in the
+x-amz-copy-source-server-side-encryption-customer-* headers; the copy is
+encrypted as its own headers (or the bucket default) say, never by
+inheriting the source's.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from gateway import conditions, s3xml
+from gateway import conditions, s3xml, sse
 from gateway.admission import read_buffer_bytes, write_buffer_bytes
 from gateway.body import StreamBody
 from gateway.deadline import Deadline
@@ -56,9 +60,15 @@ async def _nothing() -> AsyncGenerator[bytes, None]:
 
 
 def source_bytes(
-    state: GatewayState, source: ObjectVersion, first: int, last: int, deadline: Deadline
+    state: GatewayState,
+    source: ObjectVersion,
+    first: int,
+    last: int,
+    deadline: Deadline,
+    data_key: bytes | None = None,
 ) -> AsyncGenerator[bytes, None]:
-    """Bytes first..last of a copy source (nothing for an empty range)."""
+    """Bytes first..last of a copy source (nothing for an empty range);
+    data_key: the source's, when it is encrypted."""
     if last < first:
         return _nothing()
     return read_range(
@@ -68,7 +78,16 @@ def source_bytes(
         last=last,
         executor=state.executor,
         deadline=deadline,
+        data_key=data_key,
     )
+
+
+async def source_data_key(
+    request: web.Request, state: GatewayState, source: ObjectVersion, deadline: Deadline
+) -> bytes | None:
+    """The copy source's data key, opened with the copy-source SSE-C headers."""
+    customer = sse.customer_key(request.headers, sse.COPY_SOURCE_CUSTOMER_PREFIX)
+    return await state.encryption.data_key(source.system_metadata, customer, deadline=deadline)
 
 
 def _metadata_for_copy(
@@ -82,7 +101,9 @@ def _metadata_for_copy(
         raise errors.InvalidArgument("Unknown metadata directive.")
     if directive == "COPY":
         system = {
-            k: v for k, v in source.system_metadata.items() if not k.startswith("x-amz-checksum-")
+            k: v
+            for k, v in sse.without_encryption(source.system_metadata).items()
+            if not k.startswith("x-amz-checksum-")
         }
         return source.content_type, dict(source.user_metadata), system
     content_type = request.headers.get("Content-Type", "binary/octet-stream")
@@ -100,6 +121,7 @@ async def copy_object(
     deadline = Deadline(state.settings.request_timeout_seconds)
     check_key(route.key)
     src_bucket, src_key, src_version = parse_copy_source(request.headers["x-amz-copy-source"])
+    own_encryption = sse.requested(request.headers, None)  # checked before anything
     await owned_bucket(state, src_bucket, access_key, deadline)
     bucket = await owned_bucket(state, route.bucket, access_key, deadline)
     if src_version:
@@ -121,7 +143,9 @@ async def copy_object(
     if conditions.evaluate(request.headers, source, prefix="x-amz-copy-source-") is not None:
         raise errors.PreconditionFailed()
     directive = request.headers.get("x-amz-metadata-directive", "COPY").upper()
-    if (src_bucket, src_key) == (route.bucket, route.key) and directive == "COPY":
+    src_data_key = await source_data_key(request, state, source, deadline)
+    same_key = (src_bucket, src_key) == (route.bucket, route.key)
+    if same_key and directive == "COPY" and own_encryption is None:
         raise errors.InvalidRequest(
             "This copy request is illegal because it is trying to copy an object to itself "
             "without changing the object's metadata, storage class, website redirect location "
@@ -130,8 +154,20 @@ async def copy_object(
     content_type, user_meta, system_meta = _metadata_for_copy(
         request, source, stored_headers, user_metadata
     )
+    write = await state.encryption.sealed(
+        WriteRequest(
+            bucket=route.bucket,
+            key=route.key,
+            content_type=content_type,
+            user_metadata=user_meta,
+            system_metadata=sse.without_encryption(system_meta),
+            acl=access.stored_object_acl(request.headers.get("x-amz-acl", "")),
+        ),
+        sse.requested(request.headers, bucket),
+        deadline,
+    )
     geometry = source.geometry
-    stripes = source_bytes(state, source, 0, source.size_bytes - 1, deadline)
+    stripes = source_bytes(state, source, 0, source.size_bytes - 1, deadline, src_data_key)
     reserve = read_buffer_bytes(geometry) + write_buffer_bytes(
         state.policy.geometry, SENDER_QUEUE_CHUNKS
     )
@@ -139,14 +175,7 @@ async def copy_object(
         with state.admission.reserve(reserve):
             version, replaced = await write_object(
                 body=StreamBody(stripes, source.size_bytes),
-                request=WriteRequest(
-                    bucket=route.bucket,
-                    key=route.key,
-                    content_type=content_type,
-                    user_metadata=user_meta,
-                    system_metadata=system_meta,
-                    acl=access.stored_object_acl(request.headers.get("x-amz-acl", "")),
-                ),
+                request=write,
                 policy=state.policy,
                 cluster=state.cluster,
                 metadata=state.metadata,
@@ -160,4 +189,5 @@ async def copy_object(
     if source.s3_version_id:
         response.headers["x-amz-copy-source-version-id"] = source.s3_version_id
     response.headers.update(written_version_headers(bucket, version))
+    response.headers.update(sse.response_headers(version.system_metadata))
     return response

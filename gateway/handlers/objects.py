@@ -20,7 +20,6 @@ and stream the data stripe by stripe.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -87,7 +86,7 @@ async def put_object(
         acl=access.stored_object_acl(request.headers.get("x-amz-acl", "")),
     )
     bucket = await owned_bucket(state, route.bucket, access_key, deadline)
-    write = await encrypted(state, write, sse.requested(request.headers, bucket), deadline)
+    write = await state.encryption.sealed(write, sse.requested(request.headers, bucket), deadline)
     geometry = state.policy.geometry
     with state.admission.reserve(write_buffer_bytes(geometry, SENDER_QUEUE_CHUNKS)):
         version, replaced = await write_object(
@@ -108,24 +107,6 @@ async def put_object(
     )
     headers.update(sse.response_headers(version.system_metadata))
     return web.Response(status=200, headers=headers)
-
-
-async def encrypted(
-    state: GatewayState,
-    write: WriteRequest,
-    encryption: sse.Encryption | None,
-    deadline: Deadline,
-) -> WriteRequest:
-    """write, sealed under a fresh data key when encryption asks for it."""
-    if encryption is None:
-        return write
-    data_key, record = await state.encryption.new_data_key(encryption, deadline=deadline)
-    return replace(
-        write,
-        system_metadata={**write.system_metadata, **record},
-        data_key=data_key,
-        opaque_etag=encryption.opaque_etag,
-    )
 
 
 async def _read_version(

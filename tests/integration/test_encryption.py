@@ -9,6 +9,8 @@ import base64
 import hashlib
 import os
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,22 @@ def _code(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
 
 def _marked_body(marker: bytes, size: int) -> bytes:
     return (marker * (size // len(marker) + 1))[:size]
+
+
+def _admin(cluster: LocalCluster, *argv: str) -> str:
+    env = dict(os.environ)
+    env["TESSERA_METADATA_ADDRESS"] = cluster.layout.metadata_addresses()
+    env["TESSERA_CLUSTER_SECRET"] = cluster.credentials.cluster_secret
+    env["TESSERA_MASTER_KEY_FILE"] = str(cluster.master_key_file)
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", "admin", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout
 
 
 def _files_holding(root: Path, pattern: bytes) -> list[Path]:
@@ -196,3 +214,228 @@ def test_shards_on_disk_hold_no_plaintext(cluster: LocalCluster, s3) -> None:  #
     )
     got = s3.get_object(Bucket=bucket, Key="mpu", **_sse_c(key))["Body"].read()
     assert got == part_body
+
+
+def test_sse_kms_default_and_named_keys(cluster: LocalCluster, s3) -> None:  # type: ignore[no-untyped-def]
+    bucket = _bucket(s3)
+    body = os.urandom(STRIPE_BYTES + 99)
+    put = s3.put_object(Bucket=bucket, Key="d", Body=body, ServerSideEncryption="aws:kms")
+    assert put["ServerSideEncryption"] == "aws:kms"
+    default_arn = put["SSEKMSKeyId"]
+    assert default_arn.startswith("arn:aws:kms:us-east-1:")
+    assert put["ETag"] != f'"{hashlib.md5(body).hexdigest()}"'  # S3: not the MD5 for SSE-KMS
+    got = s3.get_object(Bucket=bucket, Key="d")
+    assert got["Body"].read() == body
+    assert got["SSEKMSKeyId"] == default_arn
+    # A named key, made with the admin command, by alias, id and ARN.
+    out = _admin(cluster, "kms", "create", "team-key")
+    key_id = out.split()[0]
+    for name in ("alias/team-key", key_id, f"arn:aws:kms:us-east-1:000000000000:key/{key_id}"):
+        s3.put_object(
+            Bucket=bucket, Key="n", Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId=name
+        )
+        head = s3.head_object(Bucket=bucket, Key="n")
+        assert head["SSEKMSKeyId"].endswith(f":key/{key_id}"), name
+        ranged = s3.get_object(Bucket=bucket, Key="n", Range=f"bytes={STRIPE_BYTES - 3}-")
+        assert ranged["Body"].read() == body[STRIPE_BYTES - 3 :]
+    listed = _admin(cluster, "kms", "list")
+    assert key_id in listed and "team-key" in listed and "aws/s3" in listed
+
+
+def test_bucket_default_encryption(s3) -> None:  # type: ignore[no-untyped-def]
+    bucket = _bucket(s3)
+    with pytest.raises(ClientError) as exc:
+        s3.get_bucket_encryption(Bucket=bucket)
+    assert _code(exc) == ("ServerSideEncryptionConfigurationNotFoundError", 404)
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    put = s3.put_object(Bucket=bucket, Key="x", Body=b"by default")
+    assert put["ServerSideEncryption"] == "AES256"
+    assert s3.head_object(Bucket=bucket, Key="x")["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket=bucket, Key="x")["Body"].read() == b"by default"
+    # Request headers win over the default.
+    key = os.urandom(32)
+    s3.put_object(Bucket=bucket, Key="y", Body=b"mine", **_sse_c(key))
+    assert "ServerSideEncryption" not in s3.head_object(Bucket=bucket, Key="y", **_sse_c(key))
+    # Bad configurations change nothing.
+    for config in (
+        {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "DES"}}]},
+        {
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "AES256",
+                        "KMSMasterKeyID": "some-key",
+                    }
+                }
+            ]
+        },
+    ):
+        with pytest.raises(ClientError) as bad:
+            s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=config)
+        assert bad.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+        },
+    )
+    assert s3.put_object(Bucket=bucket, Key="z", Body=b"k")["ServerSideEncryption"] == "aws:kms"
+    s3.delete_bucket_encryption(Bucket=bucket)
+    with pytest.raises(ClientError) as gone:
+        s3.get_bucket_encryption(Bucket=bucket)
+    assert _code(gone) == ("ServerSideEncryptionConfigurationNotFoundError", 404)
+    assert "ServerSideEncryption" not in s3.put_object(Bucket=bucket, Key="w", Body=b"plain")
+
+
+def test_copy_object_sse_c_source_and_destination(s3) -> None:  # type: ignore[no-untyped-def]
+    bucket = _bucket(s3)
+    source_key, dest_key = os.urandom(32), os.urandom(32)
+    body = os.urandom(2 * STRIPE_BYTES + 3)
+    s3.put_object(Bucket=bucket, Key="src", Body=body, **_sse_c(source_key))
+    # Without the source key, the copy is refused.
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "src"})
+    assert _code(exc) == ("InvalidRequest", 400)
+    with pytest.raises(ClientError) as wrong:
+        s3.copy_object(
+            Bucket=bucket,
+            Key="dst",
+            CopySource={"Bucket": bucket, "Key": "src"},
+            **_sse_c(os.urandom(32), "CopySourceSSECustomer"),
+        )
+    assert _code(wrong) == ("AccessDenied", 403)
+    # SSE-C source to SSE-C destination under another key.
+    copied = s3.copy_object(
+        Bucket=bucket,
+        Key="dst",
+        CopySource={"Bucket": bucket, "Key": "src"},
+        **_sse_c(source_key, "CopySourceSSECustomer"),
+        **_sse_c(dest_key),
+    )
+    assert copied["SSECustomerKeyMD5"] == _sse_c(dest_key)["SSECustomerKeyMD5"]
+    assert s3.get_object(Bucket=bucket, Key="dst", **_sse_c(dest_key))["Body"].read() == body
+    with pytest.raises(ClientError) as old_key:
+        s3.get_object(Bucket=bucket, Key="dst", **_sse_c(source_key))
+    assert _code(old_key) == ("AccessDenied", 403)
+    # SSE-C source to SSE-S3, and to plaintext.
+    s3.copy_object(
+        Bucket=bucket,
+        Key="dst-s3",
+        CopySource={"Bucket": bucket, "Key": "src"},
+        ServerSideEncryption="AES256",
+        **_sse_c(source_key, "CopySourceSSECustomer"),
+    )
+    head = s3.head_object(Bucket=bucket, Key="dst-s3")
+    assert head["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket=bucket, Key="dst-s3")["Body"].read() == body
+    s3.copy_object(
+        Bucket=bucket,
+        Key="dst-plain",
+        CopySource={"Bucket": bucket, "Key": "src"},
+        **_sse_c(source_key, "CopySourceSSECustomer"),
+    )
+    assert "ServerSideEncryption" not in s3.head_object(Bucket=bucket, Key="dst-plain")
+    assert s3.get_object(Bucket=bucket, Key="dst-plain")["Body"].read() == body
+    # Re-encrypting an object in place is a legal copy to itself.
+    s3.copy_object(
+        Bucket=bucket,
+        Key="dst-plain",
+        CopySource={"Bucket": bucket, "Key": "dst-plain"},
+        ServerSideEncryption="AES256",
+    )
+    assert s3.head_object(Bucket=bucket, Key="dst-plain")["ServerSideEncryption"] == "AES256"
+
+
+def test_multipart_sse_c_every_part(s3) -> None:  # type: ignore[no-untyped-def]
+    bucket = _bucket(s3)
+    key = os.urandom(32)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="m", **_sse_c(key))
+    assert upload["SSECustomerAlgorithm"] == "AES256"
+    upload_id = upload["UploadId"]
+    parts_data = [os.urandom(5 * MiB), os.urandom(5 * MiB + 17), os.urandom(1234)]
+    # A part without the key, or with another key, is refused and stores nothing.
+    with pytest.raises(ClientError) as missing:
+        s3.upload_part(Bucket=bucket, Key="m", UploadId=upload_id, PartNumber=1, Body=b"x")
+    assert _code(missing) == ("InvalidRequest", 400)
+    with pytest.raises(ClientError) as wrong:
+        s3.upload_part(
+            Bucket=bucket,
+            Key="m",
+            UploadId=upload_id,
+            PartNumber=1,
+            Body=b"x",
+            **_sse_c(os.urandom(32)),
+        )
+    assert _code(wrong) == ("AccessDenied", 403)
+    assert "Parts" not in s3.list_parts(Bucket=bucket, Key="m", UploadId=upload_id)
+    etags = []
+    for number, data in enumerate(parts_data[:2], start=1):
+        part = s3.upload_part(
+            Bucket=bucket,
+            Key="m",
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=data,
+            **_sse_c(key),
+        )
+        assert part["SSECustomerKeyMD5"] == _sse_c(key)["SSECustomerKeyMD5"]
+        etags.append(part["ETag"])
+    # Part 3 copied from an SSE-S3 source.
+    s3.put_object(Bucket=bucket, Key="s", Body=parts_data[2], ServerSideEncryption="AES256")
+    copied = s3.upload_part_copy(
+        Bucket=bucket,
+        Key="m",
+        UploadId=upload_id,
+        PartNumber=3,
+        CopySource={"Bucket": bucket, "Key": "s"},
+        **_sse_c(key),
+    )
+    etags.append(copied["CopyPartResult"]["ETag"])
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="m",
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": i + 1, "ETag": e} for i, e in enumerate(etags)]},
+    )
+    whole = b"".join(parts_data)
+    assert s3.get_object(Bucket=bucket, Key="m", **_sse_c(key))["Body"].read() == whole
+    first, last = 5 * MiB - 10, 5 * MiB + 10  # across the part boundary
+    ranged = s3.get_object(Bucket=bucket, Key="m", Range=f"bytes={first}-{last}", **_sse_c(key))
+    assert ranged["Body"].read() == whole[first : last + 1]
+    part2 = s3.get_object(Bucket=bucket, Key="m", PartNumber=2, **_sse_c(key))
+    assert part2["Body"].read() == parts_data[1]
+    assert s3.head_object(Bucket=bucket, Key="m", **_sse_c(key))["ContentLength"] == len(whole)
+    with pytest.raises(ClientError) as no_key:
+        s3.get_object(Bucket=bucket, Key="m")
+    assert _code(no_key) == ("InvalidRequest", 400)
+
+
+def test_multipart_sse_s3(s3) -> None:  # type: ignore[no-untyped-def]
+    bucket = _bucket(s3)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="m", ServerSideEncryption="AES256")
+    assert upload["ServerSideEncryption"] == "AES256"
+    data = [os.urandom(5 * MiB), os.urandom(100)]
+    etags = [
+        s3.upload_part(
+            Bucket=bucket, Key="m", UploadId=upload["UploadId"], PartNumber=i + 1, Body=d
+        )["ETag"]
+        for i, d in enumerate(data)
+    ]
+    assert etags[0] == f'"{hashlib.md5(data[0]).hexdigest()}"'
+    done = s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="m",
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": i + 1, "ETag": e} for i, e in enumerate(etags)]},
+    )
+    assert done["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket=bucket, Key="m")["Body"].read() == b"".join(data)

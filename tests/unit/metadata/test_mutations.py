@@ -13,6 +13,7 @@ from metadata.mutations import (
     CompleteMultipartUpload,
     CreateAccessKey,
     CreateBucket,
+    CreateKmsKey,
     CreateMultipartUpload,
     CreateUser,
     DeleteBucket,
@@ -128,6 +129,8 @@ def every_mutation(make_version: VersionFactory) -> list[Mutation]:
         DeleteUser("r24", "alice", "user:alice"),
         CreateAccessKey("r25", "AKID", "alice", "00ff", 2.0),
         RevokeAccessKey("r26", "AKID"),
+        CreateKmsKey("r27", "0f8e", "team-key", "00ff", 3.0),
+        SetBucketAccess("r28", "b", "encryption", '{"algorithm": "AES256", "kms_key_id": ""}'),
     ]
 
 
@@ -156,6 +159,7 @@ def test_every_kind_is_covered() -> None:
         "DeleteUser",
         "CreateAccessKey",
         "RevokeAccessKey",
+        "CreateKmsKey",
     }
 
 

@@ -13,7 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import boto3
 import pytest
+import urllib3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cli.local_cluster import LocalCluster
@@ -439,3 +442,41 @@ def test_multipart_sse_s3(s3) -> None:  # type: ignore[no-untyped-def]
     )
     assert done["ServerSideEncryption"] == "AES256"
     assert s3.get_object(Bucket=bucket, Key="m")["Body"].read() == b"".join(data)
+
+
+def test_post_object_encryption_field_and_bucket_default(cluster: LocalCluster, s3) -> None:  # type: ignore[no-untyped-def]
+    bucket = _bucket(s3)
+    signer = boto3.client(
+        "s3",
+        endpoint_url=cluster.endpoint,
+        aws_access_key_id=cluster.credentials.access_key,
+        aws_secret_access_key=cluster.credentials.secret_key,
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
+    )
+
+    def post(key: str, data: bytes, **fields: str) -> int:
+        form = signer.generate_presigned_post(
+            bucket, key, Fields=fields, Conditions=[{k: v} for k, v in fields.items()]
+        )
+        answer = urllib3.PoolManager().request(
+            "POST",
+            form["url"],
+            fields=[*form["fields"].items(), ("file", ("f", data, "application/octet-stream"))],
+            encode_multipart=True,
+            timeout=60,
+        )
+        return answer.status
+
+    assert post("form-sse", b"form bytes", **{"x-amz-server-side-encryption": "AES256"}) == 204
+    assert s3.head_object(Bucket=bucket, Key="form-sse")["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket=bucket, Key="form-sse")["Body"].read() == b"form bytes"
+    assert post("form-bad", b"x", **{"x-amz-server-side-encryption": "rot13"}) == 400
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    assert post("form-default", b"by default") == 204
+    assert s3.head_object(Bucket=bucket, Key="form-default")["ServerSideEncryption"] == "AES256"

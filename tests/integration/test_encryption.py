@@ -98,6 +98,13 @@ def test_sse_s3_put_get_head_and_ranges(s3) -> None:  # type: ignore[no-untyped-
         assert part["ContentRange"] == f"bytes {first}-{last}/{len(body)}"
     tail = s3.get_object(Bucket=bucket, Key="k", Range="bytes=-100")
     assert tail["Body"].read() == body[-100:]
+    # An empty object and a one-byte object.
+    for size in (0, 1):
+        s3.put_object(
+            Bucket=bucket, Key=f"e{size}", Body=b"x" * size, ServerSideEncryption="AES256"
+        )
+        got = s3.get_object(Bucket=bucket, Key=f"e{size}")
+        assert got["Body"].read() == b"x" * size and got["ServerSideEncryption"] == "AES256"
 
 
 def test_sse_c_round_trip_and_key_errors(s3) -> None:  # type: ignore[no-untyped-def]
@@ -116,6 +123,11 @@ def test_sse_c_round_trip_and_key_errors(s3) -> None:  # type: ignore[no-untyped
     assert ranged["Body"].read() == body[1000:1049000]
     head = s3.head_object(Bucket=bucket, Key="c", **_sse_c(key))
     assert head["ContentLength"] == len(body)
+    s3.put_object(Bucket=bucket, Key="empty", Body=b"", **_sse_c(key))
+    assert s3.get_object(Bucket=bucket, Key="empty", **_sse_c(key))["Body"].read() == b""
+    with pytest.raises(ClientError) as empty_missing:
+        s3.get_object(Bucket=bucket, Key="empty")
+    assert _code(empty_missing) == ("InvalidRequest", 400)
 
     with pytest.raises(ClientError) as missing:
         s3.get_object(Bucket=bucket, Key="c")

@@ -156,7 +156,10 @@ def test_bad_encryption_input_changes_nothing(s3) -> None:  # type: ignore[no-un
         ({**_sse_c(os.urandom(32)), "SSECustomerAlgorithm": "AES128"}, None),
         ({"ServerSideEncryption": "AES256", **_sse_c(os.urandom(32))}, ("InvalidArgument", 400)),
         ({"ServerSideEncryption": "AES256", "SSEKMSKeyId": "x"}, ("InvalidArgument", 400)),
-        ({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "no-such-key"}, None),
+        (
+            {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "no-such-key"},
+            ("KMS.NotFoundException", 400),
+        ),
     ]
     for args, expected in bad:
         with pytest.raises(ClientError) as exc:
@@ -404,14 +407,26 @@ def test_multipart_sse_c_every_part(s3) -> None:  # type: ignore[no-untyped-def]
         )
         assert part["SSECustomerKeyMD5"] == _sse_c(key)["SSECustomerKeyMD5"]
         etags.append(part["ETag"])
-    # Part 3 copied from an SSE-S3 source.
-    s3.put_object(Bucket=bucket, Key="s", Body=parts_data[2], ServerSideEncryption="AES256")
+    # Part 3 copied from an SSE-C source under another key.
+    source_key = os.urandom(32)
+    s3.put_object(Bucket=bucket, Key="s", Body=parts_data[2], **_sse_c(source_key))
+    with pytest.raises(ClientError) as no_source_key:
+        s3.upload_part_copy(
+            Bucket=bucket,
+            Key="m",
+            UploadId=upload_id,
+            PartNumber=3,
+            CopySource={"Bucket": bucket, "Key": "s"},
+            **_sse_c(key),
+        )
+    assert _code(no_source_key) == ("InvalidRequest", 400)
     copied = s3.upload_part_copy(
         Bucket=bucket,
         Key="m",
         UploadId=upload_id,
         PartNumber=3,
         CopySource={"Bucket": bucket, "Key": "s"},
+        **_sse_c(source_key, "CopySourceSSECustomer"),
         **_sse_c(key),
     )
     etags.append(copied["CopyPartResult"]["ETag"])

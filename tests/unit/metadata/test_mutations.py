@@ -39,6 +39,7 @@ from tessera import errors
 from tessera.model import (
     BucketInfo,
     CompletedUpload,
+    KmsKeyInfo,
     MultipartUpload,
     NodeInfo,
     ObjectDeleted,
@@ -200,7 +201,10 @@ def test_outcomes_round_trip(make_version: VersionFactory) -> None:
             )
         ),
         Outcome(result=BucketInfo("b", "alice", 1.5, versioning="Suspended")),
+        Outcome(result=BucketInfo("b", "alice", 1.5, encryption='{"algorithm": "AES256"}')),
+        Outcome(result=KmsKeyInfo("id-1", "team", b"\x00\xffwrapped", 2.5)),
         Outcome.failed(errors.BucketNotEmpty()),
+        Outcome.failed(errors.KMS_NotFoundException("Key 'x' does not exist.")),
     ]:
         assert outcome.decode(outcome.encode(done)) == done
 

@@ -171,7 +171,7 @@ async def _opened(
                     executor, cipher.open, index, block, index == blocks - 1
                 )
             except SealBroken as exc:
-                metrics.CHECKSUM_FAILURES.inc()
+                metrics.SEALED_BLOCK_FAILURES.inc()
                 raise errors.InternalError(f"sealed block {index} failed its tag") from exc
             index += 1
             yield plain

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from gateway import metrics
 from gateway.deadline import Deadline
 from gateway.write_path import WriteRequest
 from metadata.client import MetadataClient
@@ -243,6 +244,7 @@ class KeyService:
             record[HEADER_SSE] = SSE_KMS
             record[HEADER_KMS_KEY_ID] = self.key_arn(key_id)
         record[WRAPPED_DATA_KEY] = base64.b64encode(wrapped).decode()
+        metrics.DATA_KEYS_MADE.labels(encryption.mode).inc()
         return data_key, record
 
     async def sealed(

@@ -11,6 +11,7 @@ import os
 import secrets
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -64,6 +65,16 @@ def _admin(cluster: LocalCluster, *argv: str) -> str:
     return done.stdout
 
 
+def _chunks_read(cluster: LocalCluster) -> float:
+    """The gateway's tessera_gateway_shard_chunks_read_total."""
+    url = f"http://127.0.0.1:{cluster.layout.admin_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        for line in answer.read().decode().splitlines():
+            if line.startswith("tessera_gateway_shard_chunks_read_total "):
+                return float(line.split()[1])
+    raise AssertionError("no tessera_gateway_shard_chunks_read_total")
+
+
 def _files_holding(root: Path, pattern: bytes) -> list[Path]:
     found = []
     for path in root.rglob("*"):
@@ -105,6 +116,24 @@ def test_sse_s3_put_get_head_and_ranges(s3) -> None:  # type: ignore[no-untyped-
         )
         got = s3.get_object(Bucket=bucket, Key=f"e{size}")
         assert got["Body"].read() == b"x" * size and got["ServerSideEncryption"] == "AES256"
+
+
+def test_encrypted_ranges_read_only_the_stripes_they_touch(cluster: LocalCluster, s3) -> None:  # type: ignore[no-untyped-def]
+    bucket = _bucket(s3)
+    body = os.urandom(4 * STRIPE_BYTES)
+    s3.put_object(Bucket=bucket, Key="r", Body=body, ServerSideEncryption="AES256")
+    data_shards = 4
+    # (range, sealed stripes it touches): blocks hold STRIPE_BYTES - 16 plaintext bytes.
+    block = STRIPE_BYTES - 16
+    for (first, last), stripes in [
+        ((2 * block + 10, 2 * block + 99), 1),
+        ((block - 5, block + 5), 2),
+        ((0, 4 * STRIPE_BYTES - 1), 5),
+    ]:
+        before = _chunks_read(cluster)
+        got = s3.get_object(Bucket=bucket, Key="r", Range=f"bytes={first}-{last}")
+        assert got["Body"].read() == body[first : last + 1]
+        assert _chunks_read(cluster) - before == stripes * data_shards, (first, last)
 
 
 def test_sse_c_round_trip_and_key_errors(s3) -> None:  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import time
 import uuid
 from collections.abc import Mapping
@@ -284,7 +285,7 @@ class KeyService:
                     "The object was stored using a form of Server Side Encryption. The correct "
                     "parameters must be provided to retrieve the object."
                 )
-            if customer.key_md5 != system_metadata[HEADER_CUSTOMER_KEY_MD5]:
+            if not hmac.compare_digest(customer.key_md5, system_metadata[HEADER_CUSTOMER_KEY_MD5]):
                 raise errors.AccessDenied(
                     "The provided customer key does not match the key the object was stored with."
                 )

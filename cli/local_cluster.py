@@ -32,6 +32,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tessera.sse_keys import new_master_key_text
+
 STOP_GRACE_SECONDS = 15.0
 ETCD_BINARY_ENV = "TESSERA_ETCD_BINARY"
 
@@ -59,6 +61,19 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
     finally:
         for s in sockets:
             s.close()
+
+
+def ensure_master_key(path: Path) -> Path:
+    """The cluster master key file of encryption at rest (docs/encryption.md),
+    created with a fresh random key (mode 0600) when missing."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(new_master_key_text() + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+    return path
 
 
 @dataclass
@@ -188,6 +203,7 @@ class LocalCluster:
         self.layout = layout
         self.data_dir = layout.data_dir.resolve()
         self.credentials = Credentials.load_or_create(self.data_dir / "cluster.json")
+        self.master_key_file = ensure_master_key(self.data_dir / "master.key")
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
 
@@ -239,6 +255,7 @@ class LocalCluster:
                 "TESSERA_METADATA_ADDRESS": lay.metadata_addresses(),
                 "TESSERA_ACCESS_KEY": self.credentials.access_key,
                 "TESSERA_SECRET_KEY": self.credentials.secret_key,
+                "TESSERA_MASTER_KEY_FILE": str(self.master_key_file),
             }
             if lay.website_port:
                 env["TESSERA_WEBSITE_LISTEN"] = f"{h}:{lay.website_port}"

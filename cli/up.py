@@ -70,6 +70,7 @@ def run_up(args: argparse.Namespace) -> int:
             f"  websites:     {_website_line(cluster)}\n"
             f"  metrics:      http://{layout.host}:{layout.admin_port}/metrics\n"
             f"  data:         {cluster.data_dir}\n"
+            f"  master key:   {cluster.master_key_file} (encryption at rest: back it up)\n"
             f"  logs:         {cluster.data_dir / 'logs'}\n"
             "Try: AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... "
             f"aws --endpoint-url {cluster.endpoint} s3 ls\n"

@@ -26,6 +26,7 @@ from gateway.handlers import (
     bucket_config,
     buckets,
     delete_many,
+    encryption,
     listing,
     locks,
     multipart,
@@ -39,6 +40,7 @@ from gateway.principals import KeyCache
 from gateway.reclaim import ShardReclaimer
 from gateway.responses import error_response
 from gateway.routing import Route, operation_for, split_request
+from gateway.sse import KeyService, load_master_key
 from gateway.state import STATE, GatewayState
 from gateway.write_path import WritePolicy
 from metadata.client import MetadataClient
@@ -89,6 +91,9 @@ HANDLERS: dict[str, Handler] = {
     "GetBucketWebsite": website_config.get_bucket_website,
     "PutBucketWebsite": website_config.put_bucket_website,
     "DeleteBucketWebsite": website_config.delete_bucket_website,
+    "GetBucketEncryption": encryption.get_bucket_encryption,
+    "PutBucketEncryption": encryption.put_bucket_encryption,
+    "DeleteBucketEncryption": encryption.delete_bucket_encryption,
     "GetObjectAcl": access.get_object_acl,
     "PutObjectAcl": access.put_object_acl,
     "GetBucketLifecycleConfiguration": bucket_config.get_bucket_lifecycle,
@@ -159,6 +164,8 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
 def build_app(settings: GatewaySettings) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
 
+    master_key = load_master_key(settings.master_key_file)  # a bad file stops the start
+
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         metadata = MetadataClient(
             settings.metadata_address,
@@ -179,6 +186,7 @@ def build_app(settings: GatewaySettings) -> web.Application:
             keys=KeyCache(metadata, Sealer(settings.cluster_secret), root),
             reclaimer=ShardReclaimer(cluster),
             admission=Admission(settings.inflight_bytes_max),
+            encryption=KeyService(master_key, metadata, settings.region),
         )
         background = [
             asyncio.create_task(cluster.run(), name="cluster-map"),

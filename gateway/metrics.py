@@ -25,4 +25,13 @@ DEGRADED_WRITES = Counter(
 CHECKSUM_FAILURES = Counter(
     "tessera_gateway_checksum_failures_total", "Shard chunks that failed their CRC32C on read"
 )
+SEALED_BLOCK_FAILURES = Counter(
+    "tessera_gateway_sealed_block_failures_total",
+    "Encrypted blocks that failed their AES-GCM tag on read (never served)",
+)
+DATA_KEYS_MADE = Counter(
+    "tessera_gateway_data_keys_total",
+    "Data keys made for encrypted objects and multipart uploads, by mode",
+    ["mode"],  # AES256, aws:kms, SSE-C
+)
 INFLIGHT_BYTES = Gauge("tessera_gateway_inflight_bytes", "Body bytes admitted and not yet finished")

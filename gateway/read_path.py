@@ -7,12 +7,17 @@ ordered data shards on up nodes first, then parity shards on up nodes, then
 anything left (the map may be stale); shardio.reader does the reading,
 failing over and decoding.
 
+An encrypted version's shard sets hold sealed streams (tessera/sse.py): a
+plaintext range maps to the sealed stripes (blocks) it touches, each opened
+(its GCM tag checked) before any of its bytes is yielded.
+
 Invariant: read_range yields exactly bytes first..last of the version, in
 order, or raises; never a wrong byte.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncGenerator
 from concurrent.futures import Executor
@@ -25,6 +30,7 @@ from tessera import errors
 from tessera.geometry import StripeSpan, span_for_range
 from tessera.model import ObjectVersion, ShardSet
 from tessera.multipart import segment_ranges
+from tessera.sse import BlockCipher, SealBroken, block_count, span_for_plain_range
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +107,19 @@ async def read_range(
     last: int,
     executor: Executor,
     deadline: Deadline,
+    data_key: bytes | None = None,
 ) -> AsyncGenerator[bytes, None]:
-    """Bytes first..last (inclusive) of version, in pieces of at most a stripe."""
+    """Bytes first..last (inclusive) of version, in pieces of at most a stripe.
+    data_key: the version's data key, required when it is encrypted."""
+    assert (data_key is not None) == version.is_encrypted, version.version_id
     shard_sets = version.shard_sets()
-    for index, set_first, set_last in segment_ranges(
-        [s.size_bytes for s in shard_sets], first, last
-    ):
+    plain_sizes = version.plain_sizes()
+    for index, set_first, set_last in segment_ranges(plain_sizes, first, last):
         shard_set = shard_sets[index]
-        span = span_for_range(shard_set.geometry, set_first, set_last)
+        if data_key is None:
+            span = span_for_range(shard_set.geometry, set_first, set_last)
+        else:
+            span = span_for_plain_range(shard_set.geometry, set_first, set_last)
         stripes = read_stripes(
             cluster=cluster,
             version=version,
@@ -117,6 +128,14 @@ async def read_range(
             executor=executor,
             deadline=deadline,
         )
+        if data_key is not None:
+            stripes = _opened(
+                stripes,
+                BlockCipher(data_key, shard_set.shard_set_id),
+                span.stripe_start,
+                block_count(plain_sizes[index], shard_set.geometry),
+                executor,
+            )
         try:
             skip = span.skip_bytes
             left = span.length_bytes
@@ -133,3 +152,28 @@ async def read_range(
                 yield piece
         finally:
             await stripes.aclose()
+
+
+async def _opened(
+    sealed: AsyncGenerator[bytes, None],
+    cipher: BlockCipher,
+    first_block: int,
+    blocks: int,
+    executor: Executor,
+) -> AsyncGenerator[bytes, None]:
+    """The plaintext of consecutive sealed blocks, from first_block on."""
+    loop = asyncio.get_running_loop()
+    index = first_block
+    try:
+        async for block in sealed:
+            try:
+                plain = await loop.run_in_executor(
+                    executor, cipher.open, index, block, index == blocks - 1
+                )
+            except SealBroken as exc:
+                metrics.SEALED_BLOCK_FAILURES.inc()
+                raise errors.InternalError(f"sealed block {index} failed its tag") from exc
+            index += 1
+            yield plain
+    finally:
+        await sealed.aclose()

@@ -10,6 +10,7 @@ from gateway import s3xml
 from tessera import errors
 from tessera.model import NULL_VERSION_ID, VERSIONING_ENABLED, BucketInfo, ObjectVersion
 from tessera.object_lock import format_date
+from tessera.sse_keys import INTERNAL_PREFIX
 
 XML_TYPE = "application/xml"
 
@@ -53,7 +54,8 @@ def object_headers(version: ObjectVersion) -> dict[str, str]:
         "Accept-Ranges": "bytes",
     }
     for name, value in version.system_metadata.items():
-        headers[name] = value
+        if not name.startswith(INTERNAL_PREFIX):  # e.g. the wrapped data key
+            headers[name] = value
     for name, value in version.user_metadata.items():
         headers[f"x-amz-meta-{name}"] = value
     if version.s3_version_id:

@@ -88,6 +88,11 @@ _BUCKET_ACCESS = {
         "PUT": "PutBucketWebsite",
         "DELETE": "DeleteBucketWebsite",
     },
+    "encryption": {
+        "GET": "GetBucketEncryption",
+        "PUT": "PutBucketEncryption",
+        "DELETE": "DeleteBucketEncryption",
+    },
     "object-lock": {"GET": "GetObjectLockConfiguration", "PUT": "PutObjectLockConfiguration"},
     "ownershipControls": {
         "GET": "GetBucketOwnershipControls",

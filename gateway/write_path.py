@@ -12,7 +12,10 @@ Invariants:
   only after that commit;
 - a body that is short, too long or fails its digest cancels every shard
   stream (nodes keep nothing of a stream that did not Finish) and commits
-  nothing.
+  nothing;
+- with a data key, each stripe is sealed (tessera/sse.py) before it is
+  erasure coded: no shard, data or parity, receives a plaintext byte. The
+  digests (ETag, Content-MD5, checksums) are still those of the plaintext.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -41,6 +45,7 @@ from tessera.geometry import Geometry
 from tessera.model import ObjectVersion, ShardLocation
 from tessera.object_lock import Lock
 from tessera.placement import NotEnoughNodes, place
+from tessera.sse import BlockCipher, block_count, block_size_bytes, sealed_size_bytes
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +74,11 @@ class WriteRequest:
     if_match_etag: str = ""  # If-Match: only if the current version has this ETag
     acl: str = ""  # canned ACL of the new version; "" is private
     lock: Lock = field(default_factory=Lock)  # x-amz-object-lock-* (docs/object-lock.md)
+    # Encryption at rest (gateway/sse.py): the data key the stripes are sealed
+    # under, None for none; opaque_etag: the ETag is random, not the body's
+    # MD5 (S3 does so for SSE-C and SSE-KMS).
+    data_key: bytes | None = None
+    opaque_etag: bool = False
 
 
 @dataclass
@@ -170,11 +180,22 @@ async def _await_quorum(senders: list[ShardSender], quorum: int) -> None:
             sender.drop(f"node {sender.node_id} did not confirm in time")
 
 
+@dataclass(frozen=True)
+class _Sealing:
+    """Seals the blocks of one shard set; blocks: how many it has."""
+
+    cipher: BlockCipher
+    blocks: int
+
+
 def _process_stripe(
-    data: bytes, geometry: Geometry, digests: BodyDigests
+    data: bytes, geometry: Geometry, digests: BodyDigests, sealing: _Sealing | None, index: int
 ) -> list[tuple[bytes, int]]:
-    """Hashes and encodes one stripe (runs in the executor: all of it releases the GIL)."""
+    """Hashes, seals and encodes one stripe (runs in the executor: all of it
+    releases the GIL)."""
     digests.update(data)
+    if sealing is not None:
+        data = sealing.cipher.seal(index, data, index == sealing.blocks - 1)
     return [(chunk, crc32c(chunk)) for chunk in encode_stripe(data, geometry)]
 
 
@@ -211,6 +232,11 @@ async def store_shard_set(
     geometry = policy.geometry
     size = body.size_bytes
     set_id = shard_set_id or ids.new_version_id()
+    sealing: _Sealing | None = None
+    stored_size = size
+    if request.data_key is not None and size > 0:
+        sealing = _Sealing(BlockCipher(request.data_key, set_id), block_count(size, geometry))
+        stored_size = sealed_size_bytes(size, geometry)
     digests = BodyDigests(request.content_md5, request.payload_sha256, request.checksums)
     digests.also_compute(also_compute)
     loop = asyncio.get_running_loop()
@@ -231,8 +257,8 @@ async def store_shard_set(
                     data_shards=geometry.data_shards,
                     parity_shards=geometry.parity_shards,
                     chunk_size_bytes=geometry.chunk_size_bytes,
-                    object_size_bytes=size,
-                    stripe_count=geometry.stripe_count(size),
+                    object_size_bytes=stored_size,
+                    stripe_count=geometry.stripe_count(stored_size),
                 ),
                 cluster.call_metadata,
             )
@@ -244,7 +270,7 @@ async def store_shard_set(
         for sender, task in zip(senders, tasks, strict=True):
             sender.task = task
         try:
-            await _stream_stripes(body, geometry, senders, policy, digests, loop, executor)
+            await _stream_stripes(body, geometry, senders, policy, digests, sealing, loop, executor)
             trailers = await body.finish()
             verified = digests.check(trailers)
             await asyncio.gather(*(s.send(None) for s in senders))
@@ -269,7 +295,7 @@ async def store_shard_set(
         size_bytes=size,
         geometry=geometry,
         placement=tuple(ShardLocation(s.shard_index, s.node_id) for s in stored),
-        etag=digests.etag(),
+        etag=secrets.token_hex(16) if request.opaque_etag else digests.etag(),
         checksums=verified,
         map_epoch=cluster.map.epoch,
     )
@@ -352,13 +378,21 @@ async def _stream_stripes(
     senders: list[ShardSender],
     policy: WritePolicy,
     digests: BodyDigests,
+    sealing: _Sealing | None,
     loop: asyncio.AbstractEventLoop,
     executor: Executor,
 ) -> None:
     size = body.size_bytes
-    for stripe_index in range(geometry.stripe_count(size)):
-        data = await body.read_exactly(geometry.stripe_data_bytes(size, stripe_index))
-        chunks = await loop.run_in_executor(executor, _process_stripe, data, geometry, digests)
+    count = sealing.blocks if sealing is not None else geometry.stripe_count(size)
+    for stripe_index in range(count):
+        if sealing is not None:
+            wanted = block_size_bytes(size, geometry, stripe_index)
+        else:
+            wanted = geometry.stripe_data_bytes(size, stripe_index)
+        data = await body.read_exactly(wanted)
+        chunks = await loop.run_in_executor(
+            executor, _process_stripe, data, geometry, digests, sealing, stripe_index
+        )
         await asyncio.gather(
             *(
                 s.send(pb.Chunk(stripe_index=stripe_index, data=chunk, crc32c=crc))

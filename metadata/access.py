@@ -25,7 +25,7 @@ from metadata.mutations import (
     SetObjectAcl,
 )
 from metadata.overlay import Overlay
-from tessera import access, caching, errors, lifecycle, limits, policy, website
+from tessera import access, bucket_encryption, caching, errors, lifecycle, limits, policy, website
 from tessera.model import (
     AccessKeyInfo,
     BucketInfo,
@@ -138,6 +138,9 @@ def set_bucket_access(overlay: Overlay, m: SetBucketAccess) -> BucketInfo:
     elif m.field == "public_access_block":
         access.public_access_block(m.value)
         updated = replace(bucket, public_access_block=m.value)
+    elif m.field == "encryption":
+        bucket_encryption.validate_json(m.value)
+        updated = replace(bucket, encryption=m.value)
     else:
         raise errors.InvalidArgument(f"no bucket access field {m.field!r}")
     overlay.put(keys.bucket_key(m.bucket), record_to_json(updated))

@@ -42,6 +42,7 @@ from tessera.model import (
     BucketInfo,
     ClusterMapView,
     CompletedUpload,
+    KmsKeyInfo,
     ListPage,
     MultipartUpload,
     NodeInfo,
@@ -200,6 +201,22 @@ class MetadataClient:
             key=convert.access_key_to_pb(key), request_id=new_request_id()
         )
         return convert.access_key_from_pb(await self._call("CreateAccessKey", request, timeout))
+
+    async def create_kms_key(self, key: KmsKeyInfo, *, timeout: float) -> KmsKeyInfo:
+        """Creates key; returns the existing key instead when its alias is taken."""
+        request = pb.CreateKmsKeyRequest(
+            key=convert.kms_key_to_pb(key), request_id=new_request_id()
+        )
+        return convert.kms_key_from_pb(await self._call("CreateKmsKey", request, timeout))
+
+    async def get_kms_key(self, id_or_alias: str, *, timeout: float) -> KmsKeyInfo:
+        """KMS.NotFoundException when no key has that id or alias."""
+        reply = await self._call("GetKmsKey", pb.KmsKeyLookup(key=id_or_alias), timeout)
+        return convert.kms_key_from_pb(reply)
+
+    async def list_kms_keys(self, *, timeout: float) -> list[KmsKeyInfo]:
+        reply = await self._call("ListKmsKeys", pb.Empty(), timeout)
+        return [convert.kms_key_from_pb(k) for k in reply.keys]
 
     async def revoke_access_key(self, access_key_id: str, *, timeout: float) -> None:
         request = pb.AccessKeyId(access_key_id=access_key_id, request_id=new_request_id())

@@ -21,6 +21,7 @@
     b"s/repair_rate"                        -> JSON float, repair bytes/s (runtime setting)
     b"a/u/" + user name                     -> UserInfo JSON
     b"a/k/" + access key id                 -> AccessKeyInfo JSON (secret sealed)
+    b"a/m/" + KMS key id                    -> KmsKeyInfo JSON (key wrapped)
     b"r/" + request_id                      -> Outcome JSON (idempotency record)
     b"q/" + position(8, BE) + request_id    -> b"" (prune index of the r/ records)
 
@@ -52,6 +53,7 @@ REPAIR_RATE = b"s/repair_rate"
 REQUEST_BY_POSITION = b"q/"
 USER = b"a/u/"
 ACCESS_KEY = b"a/k/"
+KMS_KEY = b"a/m/"
 
 POSITION_BYTES = 8
 
@@ -176,3 +178,7 @@ def prefix_end(prefix: bytes) -> bytes | None:
     if not trimmed:
         return None
     return trimmed[:-1] + bytes([trimmed[-1] + 1])
+
+
+def kms_key_key(key_id: str) -> bytes:
+    return KMS_KEY + key_id.encode()

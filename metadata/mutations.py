@@ -256,7 +256,8 @@ class SetNodeState:
 @dataclass(frozen=True, slots=True)
 class SetBucketAccess:
     """Sets one access field of a bucket: "acl" (a canned ACL), "policy",
-    "cors", "lifecycle", "tags" or "website" (JSON text; "" removes it),
+    "cors", "lifecycle", "tags", "website" or "encryption" (JSON text; ""
+    removes it),
     "cache-control" (the default Cache-Control of public objects),
     "object_lock" (the default rule), "ownership" (a rule, "" removes it),
     "public_access_block" (flags JSON, "" removes it). Each is checked again
@@ -326,6 +327,18 @@ class CreateAccessKey:
 
 
 @dataclass(frozen=True, slots=True)
+class CreateKmsKey:
+    """A new key of the built-in key service, wrapped (hex). When its alias is
+    taken, nothing changes and the existing key is the result."""
+
+    request_id: str
+    key_id: str
+    alias: str
+    wrapped_key_hex: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class RevokeAccessKey:
     request_id: str
     access_key_id: str
@@ -356,6 +369,7 @@ Mutation = (
     | DeleteUser
     | CreateAccessKey
     | RevokeAccessKey
+    | CreateKmsKey
 )
 
 KINDS: dict[str, type[Mutation]] = {
@@ -385,6 +399,7 @@ KINDS: dict[str, type[Mutation]] = {
         DeleteUser,
         CreateAccessKey,
         RevokeAccessKey,
+        CreateKmsKey,
     )
 }
 

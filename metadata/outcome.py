@@ -19,6 +19,7 @@ from tessera.model import (
     AccessKeyInfo,
     BucketInfo,
     CompletedUpload,
+    KmsKeyInfo,
     MultipartUpload,
     NodeInfo,
     ObjectDeleted,
@@ -29,6 +30,8 @@ from tessera.model import (
     access_key_from_json,
     access_key_to_json,
     bucket_from_json,
+    kms_key_from_json,
+    kms_key_to_json,
     node_from_json,
     record_to_json,
     segment_from_dict,
@@ -51,6 +54,7 @@ Result = (
     | ObjectDeleted
     | UserInfo
     | AccessKeyInfo
+    | KmsKeyInfo
     | None
 )
 
@@ -106,6 +110,8 @@ def encode(outcome: Outcome) -> bytes:
         body["user"] = json.loads(record_to_json(result))
     elif isinstance(result, AccessKeyInfo):
         body["access_key"] = json.loads(access_key_to_json(result))
+    elif isinstance(result, KmsKeyInfo):
+        body["kms_key"] = json.loads(kms_key_to_json(result))
     return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
 
@@ -142,4 +148,6 @@ def decode(raw: bytes) -> Outcome:
         result = user_from_json(json.dumps(body["user"]).encode())
     elif "access_key" in body:
         result = access_key_from_json(json.dumps(body["access_key"]).encode())
+    elif "kms_key" in body:
+        result = kms_key_from_json(json.dumps(body["kms_key"]).encode())
     return Outcome(result=result, error_code=body["error"], error_message=body["message"])

@@ -45,6 +45,7 @@ from tessera.model import (
     BucketInfo,
     ClusterMapView,
     CompletedUpload,
+    KmsKeyInfo,
     MultipartUpload,
     NodeInfo,
     ObjectDeleted,
@@ -312,6 +313,38 @@ class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
             return pb.Empty()
 
         return await _serve(context, "RevokeAccessKey", work)
+
+    async def CreateKmsKey(self, request: pb.CreateKmsKeyRequest, context: Any) -> pb.KmsKeyRecord:
+        async def work() -> pb.KmsKeyRecord:
+            key = request.key
+            created = await self._log.submit(
+                mutations.CreateKmsKey(
+                    request.request_id or new_request_id(),
+                    key.key_id,
+                    key.alias,
+                    bytes(key.wrapped_key).hex(),
+                    self._clock(),
+                )
+            )
+            assert isinstance(created, KmsKeyInfo)
+            return convert.kms_key_to_pb(created)
+
+        return await _serve(context, "CreateKmsKey", work)
+
+    async def GetKmsKey(self, request: pb.KmsKeyLookup, context: Any) -> pb.KmsKeyRecord:
+        async def work() -> pb.KmsKeyRecord:
+            await self._consistent(_remaining(context))
+            return convert.kms_key_to_pb(await self._read(self._state.get_kms_key, request.key))
+
+        return await _serve(context, "GetKmsKey", work)
+
+    async def ListKmsKeys(self, request: pb.Empty, context: Any) -> pb.ListKmsKeysResponse:
+        async def work() -> pb.ListKmsKeysResponse:
+            await self._consistent(_remaining(context))
+            found = await self._read(self._state.list_kms_keys)
+            return pb.ListKmsKeysResponse(keys=[convert.kms_key_to_pb(k) for k in found])
+
+        return await _serve(context, "ListKmsKeys", work)
 
     async def GetAccessKey(self, request: pb.AccessKeyId, context: Any) -> pb.AccessKeyRecord:
         async def work() -> pb.AccessKeyRecord:

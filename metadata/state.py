@@ -27,7 +27,17 @@ from dataclasses import dataclass, replace
 
 from rocksdict import Options, Rdict, WriteBatch, WriteOptions
 
-from metadata import access, keys, listing, locks, preconditions, uploads, version_listing, versions
+from metadata import (
+    access,
+    keys,
+    kms,
+    listing,
+    locks,
+    preconditions,
+    uploads,
+    version_listing,
+    versions,
+)
 from metadata import outcome as outcomes
 from metadata.mutations import (
     AbortMultipartUpload,
@@ -35,6 +45,7 @@ from metadata.mutations import (
     CompleteMultipartUpload,
     CreateAccessKey,
     CreateBucket,
+    CreateKmsKey,
     CreateMultipartUpload,
     CreateUser,
     DeleteBucket,
@@ -69,6 +80,7 @@ from tessera.model import (
     AccessKeyInfo,
     BucketInfo,
     ClusterMapView,
+    KmsKeyInfo,
     ListPage,
     MultipartUpload,
     NodeInfo,
@@ -82,6 +94,7 @@ from tessera.model import (
     VersionsPage,
     access_key_from_json,
     bucket_from_json,
+    kms_key_from_json,
     node_from_json,
     record_to_json,
     segment_from_json,
@@ -277,6 +290,8 @@ class StateMachine:
             case RevokeAccessKey():
                 access.revoke_access_key(overlay, mutation)
                 return None
+            case CreateKmsKey():
+                return kms.create_kms_key(overlay, mutation)
         raise AssertionError(f"unknown mutation {mutation!r}")
 
     def _prune(self, overlay: Overlay, position: int) -> None:
@@ -328,6 +343,15 @@ class StateMachine:
         """The keys of user (every key when user is empty), by access key id."""
         found = [access_key_from_json(raw) for _, raw in self._scan(keys.ACCESS_KEY)]
         return [k for k in found if not user or k.user == user]
+
+    def get_kms_key(self, id_or_alias: str) -> KmsKeyInfo:
+        found = kms.find(self._scan(keys.KMS_KEY), id_or_alias)
+        if found is None:
+            raise errors.KMS_NotFoundException(f"Key '{id_or_alias}' does not exist.")
+        return found
+
+    def list_kms_keys(self) -> list[KmsKeyInfo]:
+        return [kms_key_from_json(raw) for _, raw in self._scan(keys.KMS_KEY)]
 
     def get_object(self, bucket: str, key: str) -> ObjectVersion:
         raw = self._db.get(keys.object_key(bucket, key))

@@ -7,6 +7,7 @@ from tessera.model import (
     AccessKeyInfo,
     BucketInfo,
     ClusterMapView,
+    KmsKeyInfo,
     ListPage,
     MultipartUpload,
     NodeInfo,
@@ -44,6 +45,7 @@ def bucket_to_pb(b: BucketInfo) -> pb.BucketRecord:
         object_lock=b.object_lock,
         ownership=b.ownership,
         public_access_block=b.public_access_block,
+        encryption=b.encryption,
     )
 
 
@@ -63,6 +65,7 @@ def bucket_from_pb(m: pb.BucketRecord) -> BucketInfo:
         object_lock=m.object_lock,
         ownership=m.ownership,
         public_access_block=m.public_access_block,
+        encryption=m.encryption,
     )
 
 
@@ -89,6 +92,18 @@ def access_key_from_pb(m: pb.AccessKeyRecord) -> AccessKeyInfo:
         user=m.user,
         sealed_secret=bytes(m.sealed_secret),
         created_at=m.created_at,
+    )
+
+
+def kms_key_to_pb(k: KmsKeyInfo) -> pb.KmsKeyRecord:
+    return pb.KmsKeyRecord(
+        key_id=k.key_id, alias=k.alias, wrapped_key=k.wrapped_key, created_at=k.created_at
+    )
+
+
+def kms_key_from_pb(m: pb.KmsKeyRecord) -> KmsKeyInfo:
+    return KmsKeyInfo(
+        key_id=m.key_id, alias=m.alias, wrapped_key=bytes(m.wrapped_key), created_at=m.created_at
     )
 
 

@@ -243,7 +243,7 @@ class CreateBucketRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., owner: _Optional[str] = ..., request_id: _Optional[str] = ..., acl: _Optional[str] = ..., object_lock: _Optional[bool] = ...) -> None: ...
 
 class BucketRecord(_message.Message):
-    __slots__ = ("name", "owner", "created_at", "acl", "policy", "cors", "versioning", "lifecycle", "tags", "website", "cache_control", "object_lock", "ownership", "public_access_block")
+    __slots__ = ("name", "owner", "created_at", "acl", "policy", "cors", "versioning", "lifecycle", "tags", "website", "cache_control", "object_lock", "ownership", "public_access_block", "encryption")
     NAME_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -258,6 +258,7 @@ class BucketRecord(_message.Message):
     OBJECT_LOCK_FIELD_NUMBER: _ClassVar[int]
     OWNERSHIP_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_ACCESS_BLOCK_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTION_FIELD_NUMBER: _ClassVar[int]
     name: str
     owner: str
     created_at: float
@@ -272,7 +273,8 @@ class BucketRecord(_message.Message):
     object_lock: str
     ownership: str
     public_access_block: str
-    def __init__(self, name: _Optional[str] = ..., owner: _Optional[str] = ..., created_at: _Optional[float] = ..., acl: _Optional[str] = ..., policy: _Optional[str] = ..., cors: _Optional[str] = ..., versioning: _Optional[str] = ..., lifecycle: _Optional[str] = ..., tags: _Optional[str] = ..., website: _Optional[str] = ..., cache_control: _Optional[str] = ..., object_lock: _Optional[str] = ..., ownership: _Optional[str] = ..., public_access_block: _Optional[str] = ...) -> None: ...
+    encryption: str
+    def __init__(self, name: _Optional[str] = ..., owner: _Optional[str] = ..., created_at: _Optional[float] = ..., acl: _Optional[str] = ..., policy: _Optional[str] = ..., cors: _Optional[str] = ..., versioning: _Optional[str] = ..., lifecycle: _Optional[str] = ..., tags: _Optional[str] = ..., website: _Optional[str] = ..., cache_control: _Optional[str] = ..., object_lock: _Optional[str] = ..., ownership: _Optional[str] = ..., public_access_block: _Optional[str] = ..., encryption: _Optional[str] = ...) -> None: ...
 
 class SetBucketAccessRequest(_message.Message):
     __slots__ = ("bucket", "field", "value", "request_id")
@@ -910,3 +912,35 @@ class SetObjectLockRequest(_message.Message):
     bypass_governance: bool
     request_id: str
     def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., field: _Optional[str] = ..., mode: _Optional[str] = ..., retain_until: _Optional[float] = ..., legal_hold: _Optional[bool] = ..., bypass_governance: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class KmsKeyRecord(_message.Message):
+    __slots__ = ("key_id", "alias", "wrapped_key", "created_at")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    ALIAS_FIELD_NUMBER: _ClassVar[int]
+    WRAPPED_KEY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    alias: str
+    wrapped_key: bytes
+    created_at: float
+    def __init__(self, key_id: _Optional[str] = ..., alias: _Optional[str] = ..., wrapped_key: _Optional[bytes] = ..., created_at: _Optional[float] = ...) -> None: ...
+
+class KmsKeyLookup(_message.Message):
+    __slots__ = ("key",)
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    def __init__(self, key: _Optional[str] = ...) -> None: ...
+
+class CreateKmsKeyRequest(_message.Message):
+    __slots__ = ("key", "request_id")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    key: KmsKeyRecord
+    request_id: str
+    def __init__(self, key: _Optional[_Union[KmsKeyRecord, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ListKmsKeysResponse(_message.Message):
+    __slots__ = ("keys",)
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedCompositeFieldContainer[KmsKeyRecord]
+    def __init__(self, keys: _Optional[_Iterable[_Union[KmsKeyRecord, _Mapping]]] = ...) -> None: ...

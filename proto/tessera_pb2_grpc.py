@@ -531,6 +531,21 @@ class MetadataStub:
                 request_serializer=proto_dot_tessera__pb2.SetNodeStateRequest.SerializeToString,
                 response_deserializer=proto_dot_tessera__pb2.Empty.FromString,
                 _registered_method=True)
+        self.CreateKmsKey = channel.unary_unary(
+                '/tessera.Metadata/CreateKmsKey',
+                request_serializer=proto_dot_tessera__pb2.CreateKmsKeyRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.KmsKeyRecord.FromString,
+                _registered_method=True)
+        self.GetKmsKey = channel.unary_unary(
+                '/tessera.Metadata/GetKmsKey',
+                request_serializer=proto_dot_tessera__pb2.KmsKeyLookup.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.KmsKeyRecord.FromString,
+                _registered_method=True)
+        self.ListKmsKeys = channel.unary_unary(
+                '/tessera.Metadata/ListKmsKeys',
+                request_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.ListKmsKeysResponse.FromString,
+                _registered_method=True)
 
 
 class MetadataServicer:
@@ -791,6 +806,28 @@ class MetadataServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateKmsKey(self, request, context):
+        """The built-in key service of SSE-KMS (docs/encryption.md): named keys,
+        held only wrapped by the cluster master key. CreateKmsKey returns the
+        existing key when its alias is taken (so two gateways creating the
+        default key agree); GetKmsKey finds a key by id or alias.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetKmsKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListKmsKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetadataServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -983,6 +1020,21 @@ def add_MetadataServicer_to_server(servicer, server):
                     servicer.SetNodeState,
                     request_deserializer=proto_dot_tessera__pb2.SetNodeStateRequest.FromString,
                     response_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
+            ),
+            'CreateKmsKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateKmsKey,
+                    request_deserializer=proto_dot_tessera__pb2.CreateKmsKeyRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.KmsKeyRecord.SerializeToString,
+            ),
+            'GetKmsKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetKmsKey,
+                    request_deserializer=proto_dot_tessera__pb2.KmsKeyLookup.FromString,
+                    response_serializer=proto_dot_tessera__pb2.KmsKeyRecord.SerializeToString,
+            ),
+            'ListKmsKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListKmsKeys,
+                    request_deserializer=proto_dot_tessera__pb2.Empty.FromString,
+                    response_serializer=proto_dot_tessera__pb2.ListKmsKeysResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2013,6 +2065,87 @@ class Metadata:
             '/tessera.Metadata/SetNodeState',
             proto_dot_tessera__pb2.SetNodeStateRequest.SerializeToString,
             proto_dot_tessera__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateKmsKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/CreateKmsKey',
+            proto_dot_tessera__pb2.CreateKmsKeyRequest.SerializeToString,
+            proto_dot_tessera__pb2.KmsKeyRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetKmsKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/GetKmsKey',
+            proto_dot_tessera__pb2.KmsKeyLookup.SerializeToString,
+            proto_dot_tessera__pb2.KmsKeyRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListKmsKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/ListKmsKeys',
+            proto_dot_tessera__pb2.Empty.SerializeToString,
+            proto_dot_tessera__pb2.ListKmsKeysResponse.FromString,
             options,
             channel_credentials,
             insecure,

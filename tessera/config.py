@@ -175,6 +175,13 @@ class GatewaySettings(CommonSettings):
         default="",
         metadata=_help("comma-separated domains for bucket.<domain> on the website endpoint"),
     )
+    master_key_file: str = field(
+        default="",
+        metadata=_help(
+            "file holding the cluster master key (32 bytes, base64 or hex) of SSE-S3 and "
+            "SSE-KMS (docs/encryption.md); empty: only SSE-C is available"
+        ),
+    )
     public_s3_url: str = field(
         default="",
         metadata=_help(

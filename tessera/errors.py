@@ -57,6 +57,9 @@ InvalidPartOrder = _error("InvalidPartOrder", 400, "The list of parts was not in
 InvalidPartNumber = _error("InvalidPartNumber", 416, "The requested partnumber is not satisfiable.")
 InvalidPolicyDocument = _error("InvalidPolicyDocument", 400, "The content of the form does not meet the conditions specified in the policy document.")
 MalformedPOSTRequest = _error("MalformedPOSTRequest", 400, "The body of your POST request is not well-formed multipart/form-data.")
+ServerSideEncryptionConfigurationNotFoundError = _error("ServerSideEncryptionConfigurationNotFoundError", 404, "The server side encryption configuration was not found")
+InvalidEncryptionAlgorithmError = _error("InvalidEncryptionAlgorithmError", 400, "The encryption request you specified is not valid. The valid value is AES256.")
+KMS_NotFoundException = _error("KMS.NotFoundException", 400, "The specified KMS key does not exist.")
 EntityTooLarge = _error("EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed object size.")
 IncompleteBody = _error("IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header.")
 MissingContentLength = _error("MissingContentLength", 411, "You must provide the Content-Length HTTP header.")
@@ -159,6 +162,9 @@ ALL_ERRORS: dict[str, type[TesseraError]] = {
         NoSuchPublicAccessBlockConfiguration,
         AccessControlListNotSupported,
         InvalidBucketAclWithObjectOwnership,
+        ServerSideEncryptionConfigurationNotFoundError,
+        InvalidEncryptionAlgorithmError,
+        KMS_NotFoundException,
     ]
 }
 

@@ -20,6 +20,8 @@ from typing import Any
 
 from tessera.geometry import Geometry
 from tessera.object_lock import Lock
+from tessera.sse import sealed_size_bytes
+from tessera.sse_keys import WRAPPED_DATA_KEY
 
 NODE_UP = "up"
 NODE_DOWN = "down"
@@ -38,7 +40,8 @@ class BucketInfo:
     acl a canned ACL; policy, cors, lifecycle (tessera.lifecycle rules), tags
     (an object of tag key to value) and website JSON text ("" for none);
     cache_control the default Cache-Control of its public objects ("" for none,
-    tessera/caching.py)."""
+    tessera/caching.py); encryption the default encryption JSON text
+    (tessera/bucket_encryption.py, "" for none)."""
 
     name: str
     owner: str
@@ -63,6 +66,8 @@ class BucketInfo:
     def object_lock_enabled(self) -> bool:
         return bool(self.object_lock)
 
+    encryption: str = ""
+
 
 @dataclass(frozen=True, slots=True)
 class UserInfo:
@@ -77,6 +82,17 @@ class AccessKeyInfo:
     access_key_id: str
     user: str
     sealed_secret: bytes
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class KmsKeyInfo:
+    """A key of the built-in key service (SSE-KMS); the key itself only
+    wrapped by the cluster master key (tessera/sse_keys.py)."""
+
+    key_id: str  # a UUID
+    alias: str  # unique name, "" for none
+    wrapped_key: bytes
     created_at: float
 
 
@@ -121,8 +137,11 @@ class Segment:
     def geometry(self) -> Geometry:
         return Geometry(self.data_shards, self.parity_shards, self.chunk_size_bytes)
 
-    def shard_set(self) -> ShardSet:
-        return ShardSet(self.shard_set_id, self.size_bytes, self.geometry, self.placement)
+    def shard_set(self, *, sealed: bool = False) -> ShardSet:
+        """The part's shard set; sealed: its bytes are an encrypted stream
+        (tessera/sse.py), larger than the part by one tag per block."""
+        size = sealed_size_bytes(self.size_bytes, self.geometry) if sealed else self.size_bytes
+        return ShardSet(self.shard_set_id, size, self.geometry, self.placement)
 
 
 @dataclass(frozen=True)
@@ -171,14 +190,28 @@ class ObjectVersion:
     def is_multipart(self) -> bool:
         return bool(self.segments)
 
+    @property
+    def is_encrypted(self) -> bool:
+        """Its shard sets hold sealed streams (docs/encryption.md)."""
+        return WRAPPED_DATA_KEY in self.system_metadata
+
+    def plain_sizes(self) -> list[int]:
+        """Bytes of object data in each shard set, in data order."""
+        if self.segments:
+            return [s.size_bytes for s in self.segments]
+        return [self.size_bytes] if self.placement else []
+
     def shard_sets(self) -> list[ShardSet]:
         """The shard sets holding this version's data, in data order (none for
-        an empty or inline object)."""
+        an empty or inline object). The size of an encrypted version's shard
+        set is that of its sealed stream."""
+        sealed = self.is_encrypted
         if self.segments:
-            return [s.shard_set() for s in self.segments]
+            return [s.shard_set(sealed=sealed) for s in self.segments]
         if not self.placement:
             return []
-        return [ShardSet(self.version_id, self.size_bytes, self.geometry, self.placement)]
+        size = sealed_size_bytes(self.size_bytes, self.geometry) if sealed else self.size_bytes
+        return [ShardSet(self.version_id, size, self.geometry, self.placement)]
 
     def node_for_shard(self, shard_index: int) -> str | None:
         for loc in self.placement:
@@ -378,6 +411,18 @@ def access_key_from_json(raw: bytes) -> AccessKeyInfo:
     d = json.loads(raw)
     d["sealed_secret"] = bytes.fromhex(d["sealed_secret"])
     return AccessKeyInfo(**d)
+
+
+def kms_key_to_json(k: KmsKeyInfo) -> bytes:
+    d: dict[str, Any] = dataclasses.asdict(k)
+    d["wrapped_key"] = k.wrapped_key.hex()
+    return json.dumps(d, separators=(",", ":")).encode()
+
+
+def kms_key_from_json(raw: bytes) -> KmsKeyInfo:
+    d = json.loads(raw)
+    d["wrapped_key"] = bytes.fromhex(d["wrapped_key"])
+    return KmsKeyInfo(**d)
 
 
 def user_from_json(raw: bytes) -> UserInfo:

@@ -108,6 +108,9 @@ OPERATION_ACTIONS: dict[str, tuple[str, bool]] = {
     "GetBucketWebsite": ("s3:GetBucketWebsite", False),
     "PutBucketWebsite": ("s3:PutBucketWebsite", False),
     "DeleteBucketWebsite": ("s3:DeleteBucketWebsite", False),
+    "GetBucketEncryption": ("s3:GetEncryptionConfiguration", False),
+    "PutBucketEncryption": ("s3:PutEncryptionConfiguration", False),
+    "DeleteBucketEncryption": ("s3:PutEncryptionConfiguration", False),
     "DeleteObjects": ("s3:DeleteObject", True),  # checked per key
     "PutObject": ("s3:PutObject", True),
     "GetObject": ("s3:GetObject", True),

@@ -7,6 +7,10 @@ copied (x-amz-metadata-directive: COPY, the default) or replaced (REPLACE),
 and so are the tags (x-amz-tagging-directive: COPY, the default, or REPLACE
 with the x-amz-tagging header; no header: no tags); the copy-source
 conditions are checked against the source version.
+Encryption (gateway/sse.py): an SSE-C source needs its key in the
+x-amz-copy-source-server-side-encryption-customer-* headers; the copy is
+encrypted as its own headers (or the bucket default) say, never by
+inheriting the source's.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from gateway import conditions, s3xml
+from gateway import conditions, s3xml, sse
 from gateway.admission import read_buffer_bytes, write_buffer_bytes
 from gateway.authorization import authorized_bucket
 from gateway.body import StreamBody
@@ -59,9 +63,15 @@ async def _nothing() -> AsyncGenerator[bytes, None]:
 
 
 def source_bytes(
-    state: GatewayState, source: ObjectVersion, first: int, last: int, deadline: Deadline
+    state: GatewayState,
+    source: ObjectVersion,
+    first: int,
+    last: int,
+    deadline: Deadline,
+    data_key: bytes | None = None,
 ) -> AsyncGenerator[bytes, None]:
-    """Bytes first..last of a copy source (nothing for an empty range)."""
+    """Bytes first..last of a copy source (nothing for an empty range);
+    data_key: the source's, when it is encrypted."""
     if last < first:
         return _nothing()
     return read_range(
@@ -71,6 +81,7 @@ def source_bytes(
         last=last,
         executor=state.executor,
         deadline=deadline,
+        data_key=data_key,
     )
 
 
@@ -84,6 +95,14 @@ def tags_for_copy(request: web.Request, source: ObjectVersion) -> dict[str, str]
     return tagging.parse_header(request.headers.get("x-amz-tagging", ""))
 
 
+async def source_data_key(
+    request: web.Request, state: GatewayState, source: ObjectVersion, deadline: Deadline
+) -> bytes | None:
+    """The copy source's data key, opened with the copy-source SSE-C headers."""
+    customer = sse.customer_key(request.headers, sse.COPY_SOURCE_CUSTOMER_PREFIX)
+    return await state.encryption.data_key(source.system_metadata, customer, deadline=deadline)
+
+
 def _metadata_for_copy(
     request: web.Request,
     source: ObjectVersion,
@@ -95,7 +114,9 @@ def _metadata_for_copy(
         raise errors.InvalidArgument("Unknown metadata directive.")
     if directive == "COPY":
         system = {
-            k: v for k, v in source.system_metadata.items() if not k.startswith("x-amz-checksum-")
+            k: v
+            for k, v in sse.without_encryption(source.system_metadata).items()
+            if not k.startswith("x-amz-checksum-")
         }
         return source.content_type, dict(source.user_metadata), system
     content_type = request.headers.get("Content-Type", "binary/octet-stream")
@@ -114,6 +135,7 @@ async def copy_object(
     check_key(route.key)
     lock = requested_lock(request)
     src_bucket, src_key, src_version = parse_copy_source(request.headers["x-amz-copy-source"])
+    own_encryption = sse.requested(request.headers, None)  # checked before anything
     await authorized_bucket(
         request,
         state,
@@ -146,7 +168,9 @@ async def copy_object(
     if conditions.evaluate(request.headers, source, prefix="x-amz-copy-source-") is not None:
         raise errors.PreconditionFailed()
     directive = request.headers.get("x-amz-metadata-directive", "COPY").upper()
-    if (src_bucket, src_key) == (route.bucket, route.key) and directive == "COPY":
+    src_data_key = await source_data_key(request, state, source, deadline)
+    same_key = (src_bucket, src_key) == (route.bucket, route.key)
+    if same_key and directive == "COPY" and own_encryption is None:
         raise errors.InvalidRequest(
             "This copy request is illegal because it is trying to copy an object to itself "
             "without changing the object's metadata, storage class, website redirect location "
@@ -156,8 +180,22 @@ async def copy_object(
         request, source, stored_headers, user_metadata
     )
     tags = tags_for_copy(request, source)
+    write = await state.encryption.sealed(
+        WriteRequest(
+            bucket=route.bucket,
+            key=route.key,
+            content_type=content_type,
+            user_metadata=user_meta,
+            system_metadata=sse.without_encryption(system_meta),
+            tags=tags,
+            acl=access.stored_object_acl(request.headers.get("x-amz-acl", "")),
+            lock=lock,
+        ),
+        sse.requested(request.headers, bucket),
+        deadline,
+    )
     geometry = source.geometry
-    stripes = source_bytes(state, source, 0, source.size_bytes - 1, deadline)
+    stripes = source_bytes(state, source, 0, source.size_bytes - 1, deadline, src_data_key)
     reserve = read_buffer_bytes(geometry) + write_buffer_bytes(
         state.policy.geometry, SENDER_QUEUE_CHUNKS
     )
@@ -165,16 +203,7 @@ async def copy_object(
         with state.admission.reserve(reserve):
             version, replaced = await write_object(
                 body=StreamBody(stripes, source.size_bytes),
-                request=WriteRequest(
-                    bucket=route.bucket,
-                    key=route.key,
-                    content_type=content_type,
-                    user_metadata=user_meta,
-                    system_metadata=system_meta,
-                    tags=tags,
-                    acl=access.stored_object_acl(request.headers.get("x-amz-acl", "")),
-                    lock=lock,
-                ),
+                request=write,
                 policy=state.policy,
                 cluster=state.cluster,
                 metadata=state.metadata,
@@ -188,4 +217,5 @@ async def copy_object(
     if source.s3_version_id:
         response.headers["x-amz-copy-source-version-id"] = source.s3_version_id
     response.headers.update(written_version_headers(bucket, version))
+    response.headers.update(sse.response_headers(version.system_metadata))
     return response

@@ -12,22 +12,28 @@ committed, and for a completion only after the version is; the shards of
 whatever a committed mutation stopped referencing (a replaced part, parts
 left out or aborted, an overwritten version) go to the reclaimer, and only
 those — a failure whose outcome is unknown leaves its shards to the GC.
+
+Encryption (gateway/sse.py): CreateMultipartUpload fixes the upload's
+encryption and makes its one data key (recorded wrapped with the upload);
+each part is sealed under a block key derived from it and the part's own
+shard set id. With SSE-C every UploadPart must carry the same customer key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import replace
 
 from aiohttp import web
 
-from gateway import conditions, metrics, s3xml
+from gateway import conditions, metrics, s3xml, sse
 from gateway.admission import read_buffer_bytes, write_buffer_bytes
 from gateway.auth_edge import AUTH_RESULT
 from gateway.authorization import authorized_bucket
 from gateway.body import BodySource, StreamBody
 from gateway.deadline import Deadline
-from gateway.handlers.copy import parse_copy_source, source_bytes
+from gateway.handlers.copy import parse_copy_source, source_bytes, source_data_key
 from gateway.object_lock_headers import check_lock_permissions, requested_lock
 from gateway.put_inputs import (
     announced_checksums,
@@ -85,6 +91,7 @@ async def create_multipart_upload(
     check_key(route.key)
     algorithm = request.headers.get("x-amz-checksum-algorithm", "").strip().lower()
     checksum_type = checksum_type_for(algorithm, request.headers.get("x-amz-checksum-type", ""))
+    sse.requested(request.headers, None)  # bad encryption headers: S3's error before anything
     lock = requested_lock(request)
     upload = MultipartUpload(
         bucket=route.bucket,
@@ -107,6 +114,10 @@ async def create_multipart_upload(
     check_lock_permissions(request, bucket, access_key, route, lock)
     if (lock.mode or lock.legal_hold) and not bucket.object_lock_enabled:
         raise errors.InvalidRequest("Bucket is missing Object Lock Configuration")
+    encryption = sse.requested(request.headers, bucket)
+    if encryption is not None:
+        _, record = await state.encryption.new_data_key(encryption, deadline=deadline)
+        upload = replace(upload, system_metadata={**upload.system_metadata, **record})
     created = await state.metadata.create_multipart_upload(upload, timeout=deadline.remaining())
     response = xml_response(
         s3xml.render_initiate_upload(route.bucket, route.key, created.upload_id)
@@ -114,7 +125,26 @@ async def create_multipart_upload(
     if algorithm:
         response.headers["x-amz-checksum-algorithm"] = algorithm.upper()
         response.headers["x-amz-checksum-type"] = checksum_type
+    response.headers.update(sse.response_headers(upload.system_metadata))
     return response
+
+
+async def _sealed_for_upload(
+    request: web.Request,
+    state: GatewayState,
+    upload: MultipartUpload,
+    write: WriteRequest,
+    deadline: Deadline,
+) -> WriteRequest:
+    """write, sealed under the upload's data key when the upload is encrypted
+    (with SSE-C, the request's customer key must be the upload's)."""
+    customer = sse.customer_key(request.headers)
+    data_key = await state.encryption.data_key(upload.system_metadata, customer, deadline=deadline)
+    if data_key is None:
+        return write
+    return replace(
+        write, data_key=data_key, opaque_etag=sse.has_opaque_etag(upload.system_metadata)
+    )
 
 
 async def _store_part(
@@ -184,12 +214,15 @@ async def upload_part(
         checksums=announced_checksums(request),
     )
     await authorized_bucket(request, state, route, access_key, deadline)
+    sse.customer_key(request.headers)  # a malformed key: S3's error before anything
     upload = await state.metadata.get_multipart_upload(
         route.bucket, route.key, upload_id, timeout=deadline.remaining()
     )
+    write = await _sealed_for_upload(request, state, upload, write, deadline)
     with state.admission.reserve(write_buffer_bytes(state.policy.geometry, SENDER_QUEUE_CHUNKS)):
         part = await _store_part(state, upload, part_number, body, write, deadline)
     headers = {"ETag": f'"{part.etag}"', **_checksum_headers(part.checksums)}
+    headers.update(sse.response_headers(upload.system_metadata))
     return web.Response(status=200, headers=headers)
 
 
@@ -247,6 +280,14 @@ async def upload_part_copy(
         raise errors.NoSuchVersion()
     if conditions.evaluate(request.headers, source, prefix="x-amz-copy-source-") is not None:
         raise errors.PreconditionFailed()
+    src_data_key = await source_data_key(request, state, source, deadline)
+    write = await _sealed_for_upload(
+        request,
+        state,
+        upload,
+        WriteRequest(bucket=route.bucket, key=route.key, content_type=""),
+        deadline,
+    )
     first, last = parse_copy_range(
         request.headers.get("x-amz-copy-source-range"), source.size_bytes
     )
@@ -255,7 +296,7 @@ async def upload_part_copy(
         raise errors.InvalidRequest(
             "The specified copy range is larger than the maximum part size."
         )
-    pieces = source_bytes(state, source, first, last, deadline)
+    pieces = source_bytes(state, source, first, last, deadline, src_data_key)
     reserve = read_buffer_bytes(source.geometry) + write_buffer_bytes(
         state.policy.geometry, SENDER_QUEUE_CHUNKS
     )
@@ -266,13 +307,15 @@ async def upload_part_copy(
                 upload,
                 part_number,
                 StreamBody(pieces, length),
-                WriteRequest(bucket=route.bucket, key=route.key, content_type=""),
+                write,
                 deadline,
             )
     finally:
         await pieces.aclose()
     body = s3xml.render_copy_part_result(part.etag, part.last_modified, part.checksums)
-    return xml_response(body)
+    response = xml_response(body)
+    response.headers.update(sse.response_headers(upload.system_metadata))
+    return response
 
 
 async def _small_body(request: web.Request, max_bytes: int) -> bytes:
@@ -322,6 +365,7 @@ async def complete_multipart_upload(
     response = xml_response(body)
     if version.s3_version_id:
         response.headers["x-amz-version-id"] = version.s3_version_id
+    response.headers.update(sse.response_headers(version.system_metadata))
     return response
 
 

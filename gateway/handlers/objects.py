@@ -10,7 +10,9 @@ GET and HEAD read a multipart object segment after segment, and take
 ?partNumber=N to read one part (x-amz-mp-parts-count tells how many).
 
 PUT streams the body through the write pipeline and answers only after the
-version is committed. GET and HEAD honour Range and the conditional headers
+version is committed. Encryption at rest (gateway/sse.py): a PUT asks for it
+by header or gets the bucket default; GET and HEAD of an SSE-C object need
+the customer key. GET and HEAD honour Range and the conditional headers
 (If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since) as S3 does,
 and stream the data stripe by stripe.
 """
@@ -22,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway import conditions, cors, metrics
+from gateway import conditions, cors, metrics, sse
 from gateway.admission import read_buffer_bytes, write_buffer_bytes
 from gateway.auth_edge import AUTH_RESULT
 from gateway.authorization import (
@@ -75,6 +77,7 @@ async def put_object(
     if body.size_bytes > limits.SINGLE_PUT_SIZE_MAX_BYTES:
         raise errors.EntityTooLarge()
     checksums = announced_checksums(request)
+    sse.requested(request.headers, None)  # bad encryption headers: S3's error before anything
     write = WriteRequest(
         bucket=route.bucket,
         key=route.key,
@@ -91,6 +94,7 @@ async def put_object(
     )
     bucket = await authorized_bucket(request, state, route, access_key, deadline)
     check_lock_permissions(request, bucket, access_key, route, write.lock)
+    write = await state.encryption.sealed(write, sse.requested(request.headers, bucket), deadline)
     geometry = state.policy.geometry
     with state.admission.reserve(write_buffer_bytes(geometry, SENDER_QUEUE_CHUNKS)):
         version, replaced = await write_object(
@@ -109,6 +113,7 @@ async def put_object(
     headers.update(
         {k: v for k, v in version.system_metadata.items() if k.startswith("x-amz-checksum-")}
     )
+    headers.update(sse.response_headers(version.system_metadata))
     return web.Response(status=200, headers=headers)
 
 
@@ -282,6 +287,8 @@ async def serve_version(
     headers, Range and ?partNumber=, then the stripes streamed out.
     extra_headers (caching) go on every answer, 304 included (RFC 9110
     §15.4.5); status replaces 200 (a website's error document)."""
+    customer = sse.customer_key(request.headers)
+    data_key = await state.encryption.data_key(version.system_metadata, customer, deadline=deadline)
     # An error document (status other than 200) is never "not modified".
     condition = conditions.evaluate(request.headers, version) if status == 200 else None
     if condition == 412:
@@ -328,7 +335,7 @@ async def serve_version(
         await response.write_eof()
         return response
     with state.admission.reserve(read_buffer_bytes(version.geometry)):
-        await _stream_body(request, response, state, version, first, last, deadline)
+        await _stream_body(request, response, state, version, first, last, data_key, deadline)
     return response
 
 
@@ -339,6 +346,7 @@ async def _stream_body(
     version: ObjectVersion,
     first: int,
     last: int,
+    data_key: bytes | None,
     deadline: Deadline,
 ) -> None:
     pieces = read_range(
@@ -348,6 +356,7 @@ async def _stream_body(
         last=last,
         executor=state.executor,
         deadline=deadline,
+        data_key=data_key,
     )
     try:
         data: bytes | None = await anext(pieces)  # errors before the headers get an S3 answer

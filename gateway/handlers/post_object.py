@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from aiohttp import web
+from multidict import CIMultiDict
 
-from gateway import s3xml
+from gateway import s3xml, sse
 from gateway.admission import write_buffer_bytes
 from gateway.auth import post_policy
 from gateway.auth_edge import resolve_key
@@ -56,7 +57,9 @@ async def post_object(
     post_policy.check_size(policy, form.size_bytes)
     if form.size_bytes > limits.SINGLE_PUT_SIZE_MAX_BYTES:
         raise errors.EntityTooLarge()
-    await authorized_bucket(
+    # Encryption fields (x-amz-server-side-encryption...) as PutObject's headers.
+    encryption = sse.requested(CIMultiDict(form.fields), None)
+    bucket = await authorized_bucket(
         request,
         state,
         route,
@@ -78,6 +81,9 @@ async def post_object(
         user_metadata=user_metadata,
         system_metadata={f: form.fields[f] for f in STORED_FIELDS if f in form.fields},
     )
+    if encryption is None:
+        encryption = sse.requested({}, bucket)  # the bucket default
+    write = await state.encryption.sealed(write, encryption, deadline)
     with state.admission.reserve(write_buffer_bytes(state.policy.geometry, SENDER_QUEUE_CHUNKS)):
         version, replaced = await write_object(
             body=form,
@@ -99,7 +105,7 @@ async def post_object(
         )
     status = form.fields.get("success_action_status", "204")
     location = f"/{route.bucket}/{key}"
-    headers = {"ETag": etag, "Location": location}
+    headers = {"ETag": etag, "Location": location, **sse.response_headers(version.system_metadata)}
     if status == "201":
         body = s3xml.render_post_response(location, route.bucket, key, version.etag)
         response = xml_response(body, status=201)

@@ -215,8 +215,18 @@ class Loopback:
             if value == path or value.startswith(path + "/"):
                 local = self.workdir / "pods" / pod.name / mount["name"]
                 local.mkdir(parents=True, exist_ok=True)
+                self._fill_secret_volume(pod, mount["name"], local)
                 value = str(local) + value[len(path) :]
         return value
+
+    def _fill_secret_volume(self, pod: Pod, volume_name: str, local: Path) -> None:
+        """A Secret volume holds one file per key of its Secret, as the kubelet writes it."""
+        volume = next((v for v in pod.spec.get("volumes", []) if v["name"] == volume_name), {})
+        if "secret" not in volume:  # a claim of volumeClaimTemplates, an emptyDir, ...
+            return
+        name = volume["secret"]["secretName"]
+        for key in self.manifests.get("Secret", name).get("data", {}):
+            (local / key).write_text(self.manifests.config_value("Secret", name, key))
 
     def url(self, host: str, port_name: str) -> str:
         """http://127.0.0.1:<port> for a Service or pod DNS name and a port name."""

@@ -440,8 +440,11 @@ def test_state_lives_on_persistent_volumes(overlay: str, rendered: Render) -> No
             t["metadata"]["name"] for t in pod.workload["spec"].get("volumeClaimTemplates", [])
         }
         empty_dirs = {v["name"] for v in pod.spec.get("volumes", []) if "emptyDir" in v}
+        secrets = {v["name"] for v in pod.spec.get("volumes", []) if "secret" in v}
         for mount in container.get("volumeMounts", []):
-            assert mount["name"] in claims | empty_dirs, f"{pod.name}: {mount['name']}"
+            assert mount["name"] in claims | empty_dirs | secrets, f"{pod.name}: {mount['name']}"
+            if mount["name"] in secrets:  # a Secret (the master key) is only ever read
+                assert mount.get("readOnly"), f"{pod.name}: {mount['name']} is writable"
         if pod.component not in data_var:
             assert not claims, f"{pod.name}: the gateway is stateless"
             continue

@@ -13,6 +13,7 @@ from metadata.mutations import (
     CompleteMultipartUpload,
     CreateAccessKey,
     CreateBucket,
+    CreateKmsKey,
     CreateMultipartUpload,
     CreateUser,
     DeleteBucket,
@@ -39,6 +40,7 @@ from tessera import errors
 from tessera.model import (
     BucketInfo,
     CompletedUpload,
+    KmsKeyInfo,
     MultipartUpload,
     NodeInfo,
     ObjectDeleted,
@@ -130,6 +132,8 @@ def every_mutation(make_version: VersionFactory) -> list[Mutation]:
         DeleteUser("r24", "alice", "user:alice"),
         CreateAccessKey("r25", "AKID", "alice", "00ff", 2.0),
         RevokeAccessKey("r26", "AKID"),
+        CreateKmsKey("r27", "0f8e", "team-key", "00ff", 3.0),
+        SetBucketAccess("r28", "b", "encryption", '{"algorithm": "AES256", "kms_key_id": ""}'),
     ]
 
 
@@ -159,6 +163,7 @@ def test_every_kind_is_covered() -> None:
         "DeleteUser",
         "CreateAccessKey",
         "RevokeAccessKey",
+        "CreateKmsKey",
     }
 
 
@@ -199,7 +204,10 @@ def test_outcomes_round_trip(make_version: VersionFactory) -> None:
             )
         ),
         Outcome(result=BucketInfo("b", "alice", 1.5, versioning="Suspended")),
+        Outcome(result=BucketInfo("b", "alice", 1.5, encryption='{"algorithm": "AES256"}')),
+        Outcome(result=KmsKeyInfo("id-1", "team", b"\x00\xffwrapped", 2.5)),
         Outcome.failed(errors.BucketNotEmpty()),
+        Outcome.failed(errors.KMS_NotFoundException("Key 'x' does not exist.")),
     ]:
         assert outcome.decode(outcome.encode(done)) == done
 

@@ -47,13 +47,15 @@ from tessera.ids import new_request_id
 from tessera.model import NODE_DOWN, NodeInfo, ObjectVersion
 from tessera.repair_plan import (
     KIND_DRAIN,
-    KIND_REPAIR,
+    KIND_REBALANCE,
+    KINDS,
     MARGIN_LABELS,
     Rebuild,
     RepairTask,
     margin_label,
     margin_of,
     plan,
+    plan_rebalance,
     shard_sets_of,
 )
 
@@ -106,9 +108,21 @@ class Progress:
     stale: int = 0
     failed: int = 0
     gc_deleted: int = 0
+    rebalance_queue_shards: int = 0
+    rebalance_queue_bytes: int = 0
+    rebalanced_shards: int = 0
+    rebalanced_bytes: int = 0
     last_scan_at: float = 0.0
     rate_bytes_per_second: float = 0.0
     window: collections.deque[tuple[float, int]] = field(default_factory=collections.deque)
+
+    def note_moved(self, now: float, nbytes: int) -> None:
+        """A rebalance move: counted apart, it is not missing redundancy."""
+        self.rebalanced_shards += 1
+        self.rebalanced_bytes += nbytes
+        self.rebalance_queue_bytes = max(0, self.rebalance_queue_bytes - nbytes)
+        self.rebalance_queue_shards = max(0, self.rebalance_queue_shards - 1)
+        self.window.append((now, nbytes))
 
     def note_repaired(self, now: float, nbytes: int) -> None:
         self.repaired_shards += 1
@@ -207,6 +221,8 @@ class RepairScheduler:
                     for loc in shard_set.placement:
                         unmatched.discard((shard_set.shard_set_id, loc.shard_index, loc.node_id))
                     task = plan(shard_set, nodes, reported)
+                    if task is None and not reported:
+                        task = plan_rebalance(shard_set, nodes)
                     margins[margin_label(margin_of(shard_set, nodes, reported))] += 1
                     if task is not None:
                         tasks.append(task)
@@ -223,19 +239,24 @@ class RepairScheduler:
     def _publish_scan(self, tasks: list[RepairTask], margins: dict[str, int], took: float) -> None:
         p = self.progress
         p.margins = margins
-        p.queue_shards = sum(len(t.rebuilds) for t in tasks)
-        p.queue_bytes = sum(len(t.rebuilds) * t.shard_bytes for t in tasks)
+        healing = [t for t in tasks if t.kind != KIND_REBALANCE]
+        moving = [t for t in tasks if t.kind == KIND_REBALANCE]
+        p.queue_shards = sum(len(t.rebuilds) for t in healing)
+        p.queue_bytes = sum(len(t.rebuilds) * t.shard_bytes for t in healing)
+        p.rebalance_queue_shards = sum(len(t.rebuilds) for t in moving)
+        p.rebalance_queue_bytes = sum(len(t.rebuilds) * t.shard_bytes for t in moving)
         p.blocked_shards = sum(1 for t in tasks for r in t.rebuilds if not r.target_node_id) + sum(
             1 for t in tasks if t.margin < 0
         )
         p.last_scan_at = self._clock()
         for label, count in margins.items():
             metrics.REPAIR_SHARD_SETS_BY_MARGIN.labels(label).set(count)
-        for kind in (KIND_REPAIR, KIND_DRAIN):
+        for kind in KINDS:
             metrics.REPAIR_QUEUE_SHARDS.labels(kind).set(
                 sum(len(t.rebuilds) for t in tasks if t.kind == kind)
             )
         metrics.REPAIR_QUEUE_BYTES.set(p.queue_bytes)
+        metrics.REBALANCE_QUEUE_BYTES.set(p.rebalance_queue_bytes)
         metrics.REPAIR_BLOCKED_SHARDS.set(p.blocked_shards)
         metrics.REPAIR_SCAN_SECONDS.set(took)
         self._publish_rates()
@@ -281,6 +302,10 @@ class RepairScheduler:
         ]
         # Same-zone sources first: the node reads the first k, so fewer bytes cross zones.
         sources.sort(key=lambda s: (s[1].zone != target.zone, s[0]))
+        moving = task.kind in (KIND_DRAIN, KIND_REBALANCE) and rebuild.old_node_id in nodes
+        if moving:
+            # A move copies the shard from its holder (the others are the fallback).
+            sources.insert(0, (rebuild.shard_index, nodes[rebuild.old_node_id]))
         header = pb.ShardHeader(
             bucket=shard_set.bucket,
             key=shard_set.key,
@@ -318,7 +343,10 @@ class RepairScheduler:
             self.progress.failed += 1
             metrics.REPAIR_SHARDS.labels(task.kind, "failed").inc()
             return False
-        self._count_reads(reply.read_bytes, sources[: geometry.data_shards], target)
+        used = sources[:1] if moving and reply.read_bytes <= reply.stored_bytes else sources
+        self._count_reads(
+            reply.read_bytes, used[: geometry.data_shards], target, task.kind != KIND_REBALANCE
+        )
         try:
             await self._log.submit(
                 mutations.UpdatePlacement(
@@ -343,24 +371,35 @@ class RepairScheduler:
             metrics.REPAIR_SHARDS.labels(task.kind, "stale").inc()
             await self._drop_unless_referenced(task, rebuild, target)
             return False
-        self.progress.note_repaired(time.monotonic(), reply.stored_bytes)
+        if task.kind == KIND_REBALANCE:
+            self.progress.note_moved(time.monotonic(), reply.stored_bytes)
+        else:
+            self.progress.note_repaired(time.monotonic(), reply.stored_bytes)
         metrics.REPAIR_SHARDS.labels(task.kind, "ok").inc()
         metrics.REPAIR_WRITTEN_BYTES.inc(reply.stored_bytes)
-        if task.kind == KIND_DRAIN and rebuild.old_node_id in nodes:
+        if moving:
             old = nodes[rebuild.old_node_id]
             if old.state != NODE_DOWN and old.node_id != target.node_id:
                 await self._delete(old, shard_set.shard_set_id, rebuild.shard_index)
         return True
 
     def _count_reads(
-        self, read_bytes: int, used: list[tuple[int, NodeInfo]], target: NodeInfo
+        self,
+        read_bytes: int,
+        used: list[tuple[int, NodeInfo]],
+        target: NodeInfo,
+        healing: bool,
     ) -> None:
-        self.progress.read_bytes += read_bytes
+        """Source bytes read; a rebalance move stays out of the status's "read
+        per repaired" (its shards are not counted as repaired either)."""
+        if healing:
+            self.progress.read_bytes += read_bytes
         metrics.REPAIR_READ_BYTES.inc(read_bytes)
         if used:
             crossing = sum(1 for _, n in used if n.zone != target.zone)
             cross = read_bytes * crossing // len(used)
-            self.progress.cross_zone_bytes += cross
+            if healing:
+                self.progress.cross_zone_bytes += cross
             metrics.REPAIR_CROSS_ZONE_BYTES.inc(cross)
 
     async def _drop_unless_referenced(
@@ -425,4 +464,8 @@ class RepairScheduler:
             gc_deleted_shards_total=p.gc_deleted,
             stale_repairs_total=p.stale,
             failed_repairs_total=p.failed,
+            rebalance_queue_shards=p.rebalance_queue_shards,
+            rebalance_queue_bytes=p.rebalance_queue_bytes,
+            rebalanced_shards_total=p.rebalanced_shards,
+            rebalanced_bytes_total=p.rebalanced_bytes,
         )

@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 import grpc.aio
 
 from metadata import metrics, mutations
+from metadata.audit import PROBLEM_MISSING, StoreAudit
 from metadata.commit import MutationLog
 from metadata.node_stubs import NodeStubs
 from metadata.state import StateMachine
@@ -52,6 +53,7 @@ from tessera.repair_plan import (
     MARGIN_LABELS,
     Rebuild,
     RepairTask,
+    ShardSet,
     margin_label,
     margin_of,
     plan,
@@ -173,6 +175,7 @@ class RepairScheduler:
         self._interval = scan_interval_seconds
         self._clock = clock
         self._throttle = Throttle()
+        self._audit = StoreAudit(stubs)
         self.progress = Progress(rate_bytes_per_second=rate_bytes_per_second)
 
     @property
@@ -211,30 +214,57 @@ class RepairScheduler:
             corrupt[set_id].add((index, node_id))
         unmatched = set(problems)
         margins = dict.fromkeys(MARGIN_LABELS, 0)
-        tasks: list[RepairTask] = []
+        tasks: dict[str, RepairTask] = {}
+        auditing = self._audit.due(nodes)
+        expected: dict[str, set[tuple[str, int]]] = {n: set() for n in auditing}
+        audited_sets: dict[str, ShardSet] = {}
         after = b""
         while True:
             versions, after = await self._read(self._state.versions_page, after, SCAN_PAGE_VERSIONS)
             for version in versions:
                 for shard_set in shard_sets_of(version):
-                    reported = corrupt.get(shard_set.shard_set_id, set())
+                    set_id = shard_set.shard_set_id
+                    reported = corrupt.get(set_id, set())
                     for loc in shard_set.placement:
-                        unmatched.discard((shard_set.shard_set_id, loc.shard_index, loc.node_id))
-                    task = plan(shard_set, nodes, reported)
-                    if task is None and not reported:
-                        task = plan_rebalance(shard_set, nodes)
+                        unmatched.discard((set_id, loc.shard_index, loc.node_id))
+                        if loc.node_id in expected:
+                            expected[loc.node_id].add((set_id, loc.shard_index))
+                            audited_sets[set_id] = shard_set
                     margins[margin_label(margin_of(shard_set, nodes, reported))] += 1
+                    task = self._plan(shard_set, nodes, reported)
                     if task is not None:
-                        tasks.append(task)
+                        tasks[set_id] = task
             if not after:
                 break
         for set_id, index, node_id in unmatched:  # the shard set is gone or moved on
             await self._log.submit(
                 mutations.ClearShardProblem(new_request_id(), set_id, index, node_id)
             )
-        tasks.sort(key=lambda t: t.sort_key())
-        self._publish_scan(tasks, margins, time.monotonic() - started)
-        return tasks, nodes
+        for node_id, slots in expected.items():
+            gone = await self._audit.missing(nodes[node_id], slots)
+            for set_id, index in sorted(gone or ()):
+                await self._log.submit(
+                    mutations.ReportShardProblem(
+                        new_request_id(), set_id, index, node_id, PROBLEM_MISSING, self._clock()
+                    )
+                )
+                corrupt[set_id].add((index, node_id))
+                task = self._plan(audited_sets[set_id], nodes, corrupt[set_id])
+                if task is not None:
+                    tasks[set_id] = task
+        queue = sorted(tasks.values(), key=lambda t: t.sort_key())
+        self._publish_scan(queue, margins, time.monotonic() - started)
+        return queue, nodes
+
+    @staticmethod
+    def _plan(
+        shard_set: ShardSet, nodes: dict[str, NodeInfo], reported: set[tuple[int, str]]
+    ) -> RepairTask | None:
+        """Repair or drain first; a set that needs neither may be rebalanced."""
+        task = plan(shard_set, nodes, reported)
+        if task is None and not reported:
+            task = plan_rebalance(shard_set, nodes)
+        return task
 
     def _publish_scan(self, tasks: list[RepairTask], margins: dict[str, int], took: float) -> None:
         p = self.progress

@@ -103,6 +103,9 @@ async def read_range(
     deadline: Deadline,
 ) -> AsyncGenerator[bytes, None]:
     """Bytes first..last (inclusive) of version, in pieces of at most a stripe."""
+    if version.inline_data:  # kept in the record: no node is asked
+        yield version.inline_data[first : last + 1]
+        return
     shard_sets = version.shard_sets()
     for index, set_first, set_last in segment_ranges(
         [s.size_bytes for s in shard_sets], first, last

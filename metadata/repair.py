@@ -3,8 +3,9 @@
 It runs on every replica and works only while this replica leads repair
 (metadata/election.py). A pass reads the applied state at the log's head:
 the cluster map, the open problem reports (corrupt shards) and every
-version's shard sets; tessera.repair_plan says what each set needs. The queue
-is sorted by margin (fewest spare shards first; drains last) and worked in
+version's shard sets; tessera.repair_plan says what each set needs (a repair,
+a drain, or a rebalance onto its ideal nodes). The queue is sorted by margin
+(fewest spare shards first; drains, then rebalance moves last) and worked in
 order, throttled to the repair rate (bytes/s, the runtime setting in the
 state, else the configured one): RebuildShard on the chosen node, with the
 surviving shards' nodes as sources, then an UpdatePlacement compare-and-set.
@@ -21,7 +22,13 @@ Invariants:
   so repair resumes after any crash or leadership change, and rebuilding a
   shard twice is harmless (the node replaces the file atomically);
 - a node is down (its shards queued) only after the liveness grace period,
-  so a restart within it causes no repair.
+  so a restart within it causes no repair;
+- moves (drain, rebalance) copy the shard from its holder, commit the new
+  placement by the same compare-and-set, and only then delete the old copy;
+  a rebalance only ever changes a placement, never a version record;
+- a node with a store id not audited yet is listed against its placements
+  during the scan (metadata/audit.py); what it lacks is reported "missing"
+  and rebuilt in place.
 """
 
 from __future__ import annotations
@@ -373,7 +380,9 @@ class RepairScheduler:
             self.progress.failed += 1
             metrics.REPAIR_SHARDS.labels(task.kind, "failed").inc()
             return False
-        used = sources[:1] if moving and reply.read_bytes <= reply.stored_bytes else sources
+        # A move read its holder's copy (at most the shard's size), else the others.
+        copied = moving and reply.read_bytes <= reply.stored_bytes
+        used = sources[:1] if copied else sources[1:] if moving else sources
         self._count_reads(
             reply.read_bytes, used[: geometry.data_shards], target, task.kind != KIND_REBALANCE
         )

@@ -159,3 +159,44 @@ def test_adding_a_node_moves_its_share_and_nothing_else(cluster_54: LocalCluster
     found = re.search(r"rebalance: +0 shards to move .*, (\d+) moved", status)
     assert found is not None, status
     assert int(found.group(1)) >= len(moved)  # ours, and the first writes' during the join
+
+
+def test_a_rebalance_cut_by_a_crash_loses_and_leaks_nothing(cluster_54: LocalCluster) -> None:
+    """The metadata service (the repair leader) is SIGKILLed in the middle of
+    a rebalance and restarted: the moves resume from the state, every object
+    reads back byte-identical, and once GC's grace period has passed every
+    shard file on every node is one a placement names (no copy left behind
+    by a move that was cut between its copy, its compare-and-set and its
+    delete)."""
+    s3 = s3_client(cluster_54)
+    bucket = f"crash-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    objects = {f"obj-{i}": os.urandom(200 * KiB + i) for i in range(OBJECTS)}
+    for key, body in objects.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+    keys = sorted(objects)
+    admin(cluster_54, "repair", "rate", str(128 * KiB))
+    new = cluster_54.add_node("zone-c")
+    wait_for(lambda: len(shard_files(cluster_54, new)) >= 5, 60, "a few moves done")
+    assert not on_ideal_nodes(cluster_54, bucket, keys)  # ~45 moves at ~3 a second
+    cluster_54.kill("metadata")
+    cluster_54.start_process("metadata")
+    cluster_54.wait_ready(60, ["metadata"])
+    wait_for(lambda: on_ideal_nodes(cluster_54, bucket, keys), 180, "the rebalance to finish")
+
+    def only_placed_shards_left() -> bool:
+        placed = {
+            (node_id, f"{set_id}.{index}")
+            for (set_id, index), node_id in slots(run(_versions(cluster_54, bucket, keys))).items()
+        }
+        stored = {
+            (node_id, name)
+            for node_id, _ in cluster_54.layout.node_names()
+            for name in shard_files(cluster_54, node_id)
+        }
+        return stored == placed
+
+    wait_for(only_placed_shards_left, 60, "every stored shard to be a placed one (GC)")
+    assert shard_files(cluster_54, new)
+    for key, body in objects.items():
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body, key

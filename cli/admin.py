@@ -126,5 +126,8 @@ def format_status(s: pb.RepairStatusResponse, now: float) -> str:
             f"read per repaired:  {ratio:.2f}  (cross-zone {_bytes(s.cross_zone_bytes_total)})",
             f"stale / failed:     {s.stale_repairs_total} / {s.failed_repairs_total}",
             f"gc removed:         {s.gc_deleted_shards_total} shards",
+            f"rebalance:          {s.rebalance_queue_shards} shards to move "
+            f"({_bytes(s.rebalance_queue_bytes)}), {s.rebalanced_shards_total} moved "
+            f"({_bytes(s.rebalanced_bytes_total)})",
         ]
     )

@@ -160,7 +160,9 @@ async def _status(args: argparse.Namespace, client: MetadataClient, cluster_secr
         print(
             f"repair:      leader {repair.replica_id}, queue {repair.queue_shards} shards "
             f"({_bytes(repair.queue_bytes)}), {repair.blocked_shards} blocked, "
-            f"{repair.repaired_shards_total} repaired"
+            f"{repair.repaired_shards_total} repaired; rebalance "
+            f"{repair.rebalance_queue_shards} shards to move, "
+            f"{repair.rebalanced_shards_total} moved"
         )
     return 0
 

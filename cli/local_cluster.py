@@ -13,6 +13,10 @@ cluster finds all its data (etcd members find their own data and peers again).
 
 With metadata_replicas=0 the cluster runs one unreplicated metadata service
 and no etcd (the development shape; nothing survives losing it).
+
+add_node(zone) starts one more node in a running cluster (a new disk or host
+joining): it registers like any other node, new writes may use it at once,
+and the repair leader's rebalance moves about 1/N of the shards onto it.
 """
 
 from __future__ import annotations
@@ -122,6 +126,8 @@ class Layout:
     etcd_base_port: int = 0  # member i: client base + 2i, peer + 2i + 1 (0: metadata_port + 50)
     etcd_ports: list[int] = field(default_factory=list)  # overrides etcd_base_port
     website_port: int = 0  # the gateway's static website endpoint (0: none)
+    # nodes added to a running cluster: (node id, zone, grpc port, http port)
+    added_nodes: list[tuple[str, str, int, int]] = field(default_factory=list)
 
     @staticmethod
     def with_free_ports(
@@ -188,9 +194,14 @@ class Layout:
             zone = f"zone-{chr(ord('a') + z)}"
             for i in range(self.nodes_per_zone):
                 names.append((f"node-{chr(ord('a') + z)}{i + 1}", zone))
+        names.extend((node_id, zone) for node_id, zone, _, _ in self.added_nodes)
         return names
 
     def node_port_pair(self, index: int) -> tuple[int, int]:
+        first_added = self.zones * self.nodes_per_zone
+        if index >= first_added:
+            _, _, grpc_port, http_port = self.added_nodes[index - first_added]
+            return grpc_port, http_port
         if self.node_ports:
             return self.node_ports[2 * index], self.node_ports[2 * index + 1]
         return self.node_base_port + 2 * index, self.node_base_port + 2 * index + 1
@@ -366,6 +377,23 @@ class LocalCluster:
     def start(self) -> None:
         for name in self.names():
             self.start_process(name)
+
+    def add_node(self, zone: str, timeout_seconds: float = 60.0) -> str:
+        """Starts one more node in `zone` (e.g. "zone-a"; a new zone is fine)
+        and waits until it is ready (registered); returns its node id.
+
+        Its id continues the zone's numbering ("node-a4" after node-a1..a3)."""
+        taken = {node_id for node_id, _ in self.layout.node_names()}
+        letter = zone.removeprefix("zone-")
+        number = 1
+        while f"node-{letter}{number}" in taken:
+            number += 1
+        node_id = f"node-{letter}{number}"
+        grpc_port, http_port = free_ports(2, self.layout.host)
+        self.layout.added_nodes.append((node_id, zone, grpc_port, http_port))
+        self.start_process(node_id)
+        self.wait_ready(timeout_seconds, [node_id])
+        return node_id
 
     def is_ready(self, name: str) -> bool:
         path = "/health" if self.role_of(name) == "etcd" else "/readyz"

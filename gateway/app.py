@@ -44,7 +44,7 @@ from gateway.sse import KeyService, load_master_key
 from gateway.state import STATE, GatewayState
 from gateway.write_path import WritePolicy
 from metadata.client import MetadataClient
-from tessera import errors, ids
+from tessera import errors, ids, limits
 from tessera.config import GatewaySettings
 from tessera.geometry import Geometry
 from tessera.sealing import Sealer
@@ -181,7 +181,11 @@ def build_app(settings: GatewaySettings) -> web.Application:
             metadata=metadata,
             cluster=cluster,
             executor=executor,
-            policy=WritePolicy(geometry=geometry, write_quorum=settings.effective_write_quorum),
+            policy=WritePolicy(
+                geometry=geometry,
+                write_quorum=settings.effective_write_quorum,
+                inline_max_bytes=max(0, min(settings.inline_max_bytes, limits.INLINE_MAX_BYTES)),
+            ),
             credentials=root,
             keys=KeyCache(metadata, Sealer(settings.cluster_secret), root),
             reclaimer=ShardReclaimer(cluster),

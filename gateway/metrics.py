@@ -15,6 +15,10 @@ REQUEST_SECONDS = Histogram(
 BYTES_IN = Counter("tessera_gateway_received_bytes_total", "Object bytes received")
 BYTES_OUT = Counter("tessera_gateway_sent_bytes_total", "Object bytes sent")
 SHARDS_WRITTEN = Counter("tessera_gateway_shards_written_total", "Shards stored durably")
+INLINE_WRITES = Counter(
+    "tessera_gateway_inline_objects_written_total",
+    "Objects small enough to be kept in their metadata record (no shards)",
+)
 SHARDS_READ = Counter("tessera_gateway_shard_chunks_read_total", "Shard chunks read")
 DEGRADED_READS = Counter(
     "tessera_gateway_degraded_stripes_total", "Stripes rebuilt from parity on read"

@@ -2,7 +2,9 @@
 
 store_shard_set stores a body as one shard set (a single-part version's data,
 or one part of a multipart upload); write_object stores and then commits it
-as a version.
+as a version. A body of at most policy.inline_max_bytes (docs/inline-objects.md)
+is not cut into shards at all: it is verified like any body and committed
+inside the version record, which the metadata log replicates.
 
 Invariants:
 - the body is read one stripe at a time; at most SENDER_QUEUE_CHUNKS chunks per
@@ -85,6 +87,7 @@ class WriteRequest:
 class WritePolicy:
     geometry: Geometry
     write_quorum: int
+    inline_max_bytes: int = 0  # bodies of 1..this many bytes go into the record
 
 
 class ShardSender:
@@ -211,6 +214,30 @@ class StoredShards:
     etag: str  # hex MD5 of the body
     checksums: dict[str, str]  # verified additional checksums: algorithm -> base64
     map_epoch: int
+    inline_data: bytes = b""  # the whole body, when it is kept in the record
+
+
+async def store_inline(
+    *, body: BodySource, request: WriteRequest, policy: WritePolicy, cluster: ClusterView
+) -> StoredShards:
+    """Reads and verifies a small body (every digest and trailer checked as
+    for a sharded one) and returns it for the record; nothing goes to nodes."""
+    assert 0 < body.size_bytes <= policy.inline_max_bytes
+    digests = BodyDigests(request.content_md5, request.payload_sha256, request.checksums)
+    data = await body.read_exactly(body.size_bytes)
+    digests.update(data)
+    verified = digests.check(await body.finish())
+    metrics.INLINE_WRITES.inc()
+    return StoredShards(
+        shard_set_id=ids.new_version_id(),
+        size_bytes=len(data),
+        geometry=policy.geometry,
+        placement=(),
+        etag=digests.etag(),
+        checksums=verified,
+        map_epoch=cluster.map.epoch,
+        inline_data=data,
+    )
 
 
 async def store_shard_set(
@@ -313,14 +340,18 @@ async def write_object(
 ) -> tuple[ObjectVersion, ObjectVersion | None]:
     """Stores the body as a new version of bucket/key; returns the committed
     record and the one it replaced (if any)."""
-    stored = await store_shard_set(
-        body=body,
-        request=request,
-        policy=policy,
-        cluster=cluster,
-        executor=executor,
-        deadline=deadline,
-    )
+    # An encrypted body is never kept inline: the record would hold plaintext.
+    if 0 < body.size_bytes <= policy.inline_max_bytes and request.data_key is None:
+        stored = await store_inline(body=body, request=request, policy=policy, cluster=cluster)
+    else:
+        stored = await store_shard_set(
+            body=body,
+            request=request,
+            policy=policy,
+            cluster=cluster,
+            executor=executor,
+            deadline=deadline,
+        )
     geometry = stored.geometry
     version = ObjectVersion(
         bucket=request.bucket,
@@ -335,6 +366,7 @@ async def write_object(
         chunk_size_bytes=geometry.chunk_size_bytes,
         placement=stored.placement,
         map_epoch=stored.map_epoch,
+        inline_data=stored.inline_data,
         user_metadata=dict(request.user_metadata),
         system_metadata={
             **request.system_metadata,

@@ -80,7 +80,11 @@ REPAIR_QUEUE_SHARDS = Gauge(
     "tessera_repair_queue_shards", "Shards waiting to be rebuilt or moved (by kind).", ["kind"]
 )
 REPAIR_QUEUE_BYTES = Gauge(
-    "tessera_repair_queue_bytes", "Shard bytes waiting to be rebuilt or moved."
+    "tessera_repair_queue_bytes", "Shard bytes waiting to be rebuilt or drained."
+)
+REBALANCE_QUEUE_BYTES = Gauge(
+    "tessera_rebalance_queue_bytes",
+    "Shard bytes waiting to move onto their ideal nodes (after a node joined).",
 )
 REPAIR_BLOCKED_SHARDS = Gauge(
     "tessera_repair_blocked_shards",

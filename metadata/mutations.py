@@ -216,7 +216,8 @@ class UpdatePlacement:
 
 @dataclass(frozen=True, slots=True)
 class ReportShardProblem:
-    """A node quarantined a shard (problem "corrupt"); repair rebuilds it."""
+    """A shard is bad: quarantined by its node ("corrupt") or absent from a
+    node whose store the repair leader audited ("missing"); repair rebuilds it."""
 
     request_id: str
     shard_set_id: str

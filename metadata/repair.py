@@ -3,8 +3,9 @@
 It runs on every replica and works only while this replica leads repair
 (metadata/election.py). A pass reads the applied state at the log's head:
 the cluster map, the open problem reports (corrupt shards) and every
-version's shard sets; tessera.repair_plan says what each set needs. The queue
-is sorted by margin (fewest spare shards first; drains last) and worked in
+version's shard sets; tessera.repair_plan says what each set needs (a repair,
+a drain, or a rebalance onto its ideal nodes). The queue is sorted by margin
+(fewest spare shards first; drains, then rebalance moves last) and worked in
 order, throttled to the repair rate (bytes/s, the runtime setting in the
 state, else the configured one): RebuildShard on the chosen node, with the
 surviving shards' nodes as sources, then an UpdatePlacement compare-and-set.
@@ -21,7 +22,13 @@ Invariants:
   so repair resumes after any crash or leadership change, and rebuilding a
   shard twice is harmless (the node replaces the file atomically);
 - a node is down (its shards queued) only after the liveness grace period,
-  so a restart within it causes no repair.
+  so a restart within it causes no repair;
+- moves (drain, rebalance) copy the shard from its holder, commit the new
+  placement by the same compare-and-set, and only then delete the old copy;
+  a rebalance only ever changes a placement, never a version record;
+- a node with a store id not audited yet is listed against its placements
+  during the scan (metadata/audit.py); what it lacks is reported "missing"
+  and rebuilt in place.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from typing import Any, TypeVar
 import grpc.aio
 
 from metadata import metrics, mutations
+from metadata.audit import PROBLEM_MISSING, StoreAudit
 from metadata.commit import MutationLog
 from metadata.node_stubs import NodeStubs
 from metadata.state import StateMachine
@@ -47,13 +55,16 @@ from tessera.ids import new_request_id
 from tessera.model import NODE_DOWN, NodeInfo, ObjectVersion
 from tessera.repair_plan import (
     KIND_DRAIN,
-    KIND_REPAIR,
+    KIND_REBALANCE,
+    KINDS,
     MARGIN_LABELS,
     Rebuild,
     RepairTask,
+    ShardSet,
     margin_label,
     margin_of,
     plan,
+    plan_rebalance,
     shard_sets_of,
 )
 
@@ -106,9 +117,21 @@ class Progress:
     stale: int = 0
     failed: int = 0
     gc_deleted: int = 0
+    rebalance_queue_shards: int = 0
+    rebalance_queue_bytes: int = 0
+    rebalanced_shards: int = 0
+    rebalanced_bytes: int = 0
     last_scan_at: float = 0.0
     rate_bytes_per_second: float = 0.0
     window: collections.deque[tuple[float, int]] = field(default_factory=collections.deque)
+
+    def note_moved(self, now: float, nbytes: int) -> None:
+        """A rebalance move: counted apart, it is not missing redundancy."""
+        self.rebalanced_shards += 1
+        self.rebalanced_bytes += nbytes
+        self.rebalance_queue_bytes = max(0, self.rebalance_queue_bytes - nbytes)
+        self.rebalance_queue_shards = max(0, self.rebalance_queue_shards - 1)
+        self.window.append((now, nbytes))
 
     def note_repaired(self, now: float, nbytes: int) -> None:
         self.repaired_shards += 1
@@ -159,6 +182,7 @@ class RepairScheduler:
         self._interval = scan_interval_seconds
         self._clock = clock
         self._throttle = Throttle()
+        self._audit = StoreAudit(stubs)
         self.progress = Progress(rate_bytes_per_second=rate_bytes_per_second)
 
     @property
@@ -197,45 +221,79 @@ class RepairScheduler:
             corrupt[set_id].add((index, node_id))
         unmatched = set(problems)
         margins = dict.fromkeys(MARGIN_LABELS, 0)
-        tasks: list[RepairTask] = []
+        tasks: dict[str, RepairTask] = {}
+        auditing = self._audit.due(nodes)
+        expected: dict[str, set[tuple[str, int]]] = {n: set() for n in auditing}
+        audited_sets: dict[str, ShardSet] = {}
         after = b""
         while True:
             versions, after = await self._read(self._state.versions_page, after, SCAN_PAGE_VERSIONS)
             for version in versions:
                 for shard_set in shard_sets_of(version):
-                    reported = corrupt.get(shard_set.shard_set_id, set())
+                    set_id = shard_set.shard_set_id
+                    reported = corrupt.get(set_id, set())
                     for loc in shard_set.placement:
-                        unmatched.discard((shard_set.shard_set_id, loc.shard_index, loc.node_id))
-                    task = plan(shard_set, nodes, reported)
+                        unmatched.discard((set_id, loc.shard_index, loc.node_id))
+                        if loc.node_id in expected:
+                            expected[loc.node_id].add((set_id, loc.shard_index))
+                            audited_sets[set_id] = shard_set
                     margins[margin_label(margin_of(shard_set, nodes, reported))] += 1
+                    task = self._plan(shard_set, nodes, reported)
                     if task is not None:
-                        tasks.append(task)
+                        tasks[set_id] = task
             if not after:
                 break
         for set_id, index, node_id in unmatched:  # the shard set is gone or moved on
             await self._log.submit(
                 mutations.ClearShardProblem(new_request_id(), set_id, index, node_id)
             )
-        tasks.sort(key=lambda t: t.sort_key())
-        self._publish_scan(tasks, margins, time.monotonic() - started)
-        return tasks, nodes
+        for node_id, slots in expected.items():
+            gone = await self._audit.missing(nodes[node_id], slots)
+            for set_id, index in sorted(gone or ()):
+                await self._log.submit(
+                    mutations.ReportShardProblem(
+                        new_request_id(), set_id, index, node_id, PROBLEM_MISSING, self._clock()
+                    )
+                )
+                corrupt[set_id].add((index, node_id))
+                task = self._plan(audited_sets[set_id], nodes, corrupt[set_id])
+                if task is not None:
+                    tasks[set_id] = task
+        queue = sorted(tasks.values(), key=lambda t: t.sort_key())
+        self._publish_scan(queue, margins, time.monotonic() - started)
+        return queue, nodes
+
+    @staticmethod
+    def _plan(
+        shard_set: ShardSet, nodes: dict[str, NodeInfo], reported: set[tuple[int, str]]
+    ) -> RepairTask | None:
+        """Repair or drain first; a set that needs neither may be rebalanced."""
+        task = plan(shard_set, nodes, reported)
+        if task is None and not reported:
+            task = plan_rebalance(shard_set, nodes)
+        return task
 
     def _publish_scan(self, tasks: list[RepairTask], margins: dict[str, int], took: float) -> None:
         p = self.progress
         p.margins = margins
-        p.queue_shards = sum(len(t.rebuilds) for t in tasks)
-        p.queue_bytes = sum(len(t.rebuilds) * t.shard_bytes for t in tasks)
+        healing = [t for t in tasks if t.kind != KIND_REBALANCE]
+        moving = [t for t in tasks if t.kind == KIND_REBALANCE]
+        p.queue_shards = sum(len(t.rebuilds) for t in healing)
+        p.queue_bytes = sum(len(t.rebuilds) * t.shard_bytes for t in healing)
+        p.rebalance_queue_shards = sum(len(t.rebuilds) for t in moving)
+        p.rebalance_queue_bytes = sum(len(t.rebuilds) * t.shard_bytes for t in moving)
         p.blocked_shards = sum(1 for t in tasks for r in t.rebuilds if not r.target_node_id) + sum(
             1 for t in tasks if t.margin < 0
         )
         p.last_scan_at = self._clock()
         for label, count in margins.items():
             metrics.REPAIR_SHARD_SETS_BY_MARGIN.labels(label).set(count)
-        for kind in (KIND_REPAIR, KIND_DRAIN):
+        for kind in KINDS:
             metrics.REPAIR_QUEUE_SHARDS.labels(kind).set(
                 sum(len(t.rebuilds) for t in tasks if t.kind == kind)
             )
         metrics.REPAIR_QUEUE_BYTES.set(p.queue_bytes)
+        metrics.REBALANCE_QUEUE_BYTES.set(p.rebalance_queue_bytes)
         metrics.REPAIR_BLOCKED_SHARDS.set(p.blocked_shards)
         metrics.REPAIR_SCAN_SECONDS.set(took)
         self._publish_rates()
@@ -281,6 +339,10 @@ class RepairScheduler:
         ]
         # Same-zone sources first: the node reads the first k, so fewer bytes cross zones.
         sources.sort(key=lambda s: (s[1].zone != target.zone, s[0]))
+        moving = task.kind in (KIND_DRAIN, KIND_REBALANCE) and rebuild.old_node_id in nodes
+        if moving:
+            # A move copies the shard from its holder (the others are the fallback).
+            sources.insert(0, (rebuild.shard_index, nodes[rebuild.old_node_id]))
         header = pb.ShardHeader(
             bucket=shard_set.bucket,
             key=shard_set.key,
@@ -318,7 +380,12 @@ class RepairScheduler:
             self.progress.failed += 1
             metrics.REPAIR_SHARDS.labels(task.kind, "failed").inc()
             return False
-        self._count_reads(reply.read_bytes, sources[: geometry.data_shards], target)
+        # A move read its holder's copy (at most the shard's size), else the others.
+        copied = moving and reply.read_bytes <= reply.stored_bytes
+        used = sources[:1] if copied else sources[1:] if moving else sources
+        self._count_reads(
+            reply.read_bytes, used[: geometry.data_shards], target, task.kind != KIND_REBALANCE
+        )
         try:
             await self._log.submit(
                 mutations.UpdatePlacement(
@@ -343,24 +410,35 @@ class RepairScheduler:
             metrics.REPAIR_SHARDS.labels(task.kind, "stale").inc()
             await self._drop_unless_referenced(task, rebuild, target)
             return False
-        self.progress.note_repaired(time.monotonic(), reply.stored_bytes)
+        if task.kind == KIND_REBALANCE:
+            self.progress.note_moved(time.monotonic(), reply.stored_bytes)
+        else:
+            self.progress.note_repaired(time.monotonic(), reply.stored_bytes)
         metrics.REPAIR_SHARDS.labels(task.kind, "ok").inc()
         metrics.REPAIR_WRITTEN_BYTES.inc(reply.stored_bytes)
-        if task.kind == KIND_DRAIN and rebuild.old_node_id in nodes:
+        if moving:
             old = nodes[rebuild.old_node_id]
             if old.state != NODE_DOWN and old.node_id != target.node_id:
                 await self._delete(old, shard_set.shard_set_id, rebuild.shard_index)
         return True
 
     def _count_reads(
-        self, read_bytes: int, used: list[tuple[int, NodeInfo]], target: NodeInfo
+        self,
+        read_bytes: int,
+        used: list[tuple[int, NodeInfo]],
+        target: NodeInfo,
+        healing: bool,
     ) -> None:
-        self.progress.read_bytes += read_bytes
+        """Source bytes read; a rebalance move stays out of the status's "read
+        per repaired" (its shards are not counted as repaired either)."""
+        if healing:
+            self.progress.read_bytes += read_bytes
         metrics.REPAIR_READ_BYTES.inc(read_bytes)
         if used:
             crossing = sum(1 for _, n in used if n.zone != target.zone)
             cross = read_bytes * crossing // len(used)
-            self.progress.cross_zone_bytes += cross
+            if healing:
+                self.progress.cross_zone_bytes += cross
             metrics.REPAIR_CROSS_ZONE_BYTES.inc(cross)
 
     async def _drop_unless_referenced(
@@ -425,4 +503,8 @@ class RepairScheduler:
             gc_deleted_shards_total=p.gc_deleted,
             stale_repairs_total=p.stale,
             failed_repairs_total=p.failed,
+            rebalance_queue_shards=p.rebalance_queue_shards,
+            rebalance_queue_bytes=p.rebalance_queue_bytes,
+            rebalanced_shards_total=p.rebalanced_shards,
+            rebalanced_bytes_total=p.rebalanced_bytes,
         )

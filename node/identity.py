@@ -3,6 +3,11 @@
 Invariant: once a data folder has a node id (in <data_dir>/node_id) it keeps
 it across restarts, so the shards placed on it stay addressable; a damaged id
 file stops the node rather than silently minting a new identity.
+
+The store id (<data_dir>/store_id) is made once with the shard store and
+never changes while the folder lives: a node that registers under a known
+node id with a new store id has an empty or replaced disk, and the repair
+leader audits it (metadata/audit.py).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pathlib import Path
 from tessera.config import host_port
 
 NODE_ID_FILE = "node_id"
+STORE_ID_FILE = "store_id"
 _NODE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _WILDCARD_HOSTS = ("", "0.0.0.0", "::")
 
@@ -49,6 +55,21 @@ def resolve_node_id(data_dir: Path, configured: str) -> str:
     node_id = new_node_id()
     _write_durably(path, node_id)
     return node_id
+
+
+def resolve_store_id(data_dir: Path) -> str:
+    """The shard store's id: the stored one, else a new one (stored durably
+    before it is returned). Blocking I/O."""
+    path = data_dir / STORE_ID_FILE
+    try:
+        stored = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        stored = ""
+    if stored:
+        return stored
+    store_id = secrets.token_hex(8)
+    _write_durably(path, store_id)
+    return store_id
 
 
 def advertised_address(advertise_address: str, listen: str, bound_port: int) -> str:

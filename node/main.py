@@ -21,7 +21,7 @@ from pathlib import Path
 
 from metadata.client import MetadataClient
 from node import metrics
-from node.identity import advertised_address, resolve_node_id
+from node.identity import advertised_address, resolve_node_id, resolve_store_id
 from node.membership import Membership, MembershipClient
 from node.reports import ProblemClient, ProblemReporter
 from node.scrubber import Scrubber
@@ -91,6 +91,7 @@ async def serve(
             address=address,
             weight=settings.weight,
             capacity_bytes=capacity_bytes,
+            store_id=await loop.run_in_executor(executor, resolve_store_id, data_dir),
         )
         membership = Membership(metadata_client, info, lambda: store.used_bytes)
 

@@ -6,6 +6,11 @@ fails over and decodes, never passing corrupt bytes), this shard's chunk of
 each stripe is recomputed with zfec, and the shard is written through the
 store exactly as a PutShard would: temp file, fsync, rename, fsync folder.
 Nothing is visible unless every stripe was rebuilt.
+
+A move (drain, rebalance) names the shard's current holder among the sources
+with this very shard index: its chunks are then copied as they are (one byte
+read per byte stored, each chunk's CRC32C checked on arrival); if that copy
+fails part-way, the shard is rebuilt from the other sources instead.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from node.store import ShardStore, ShardWriter
 from proto import rpc
 from proto import tessera_pb2_grpc as pb_grpc
 from shardio import reader
+from tessera import errors
 from tessera.checksum import crc32c
 from tessera.codec import encode_stripe
 from tessera.geometry import Geometry, StripeSpan
@@ -61,22 +67,90 @@ async def rebuild_shard(
     secret: str,
     timeout_seconds: float,
 ) -> tuple[int, int]:
-    """Rebuilds meta's shard from sources [(shard index, address)]; returns
-    (stored bytes, chunk bytes read)."""
+    """Makes meta's shard from sources [(shard index, address)]: a copy from a
+    source with the same index when there is one, else (or when that copy
+    fails) a rebuild from the others; returns (stored bytes, chunk bytes read)."""
     loop = asyncio.get_running_loop()
-    run = functools.partial(loop.run_in_executor, executor)
     deadline = loop.time() + timeout_seconds
-    geometry = meta.geometry
     channels = {address: rpc.new_channel(address) for _, address in sources}
     observer = _Observer()
-    writer: ShardWriter | None = None
     try:
-        shard_sources = [
+        for index, address in sources:
+            if index != meta.shard_index:
+                continue
+            source = reader.ShardSource(index, pb_grpc.NodeStub(channels[address]), address)
+            try:
+                return await _copy(store, executor, meta, source, secret, deadline, observer)
+            except reader.ShardReadError as exc:
+                observer.shard_failure(source, f"copy failed: {exc}")
+        others = [
             reader.ShardSource(index, pb_grpc.NodeStub(channels[address]), address)
             for index, address in sources
             if index != meta.shard_index
         ]
-        writer = await run(store.begin_write, meta)
+        return await _rebuild(store, executor, meta, others, secret, deadline, observer)
+    finally:
+        for channel in channels.values():
+            await channel.close(None)
+
+
+async def _copy(
+    store: ShardStore,
+    executor: Executor,
+    meta: ShardMeta,
+    source: reader.ShardSource,
+    secret: str,
+    deadline: float,
+    observer: _Observer,
+) -> tuple[int, int]:
+    loop = asyncio.get_running_loop()
+    run = functools.partial(loop.run_in_executor, executor)
+    stream = reader.ShardStream(
+        source,
+        meta.version_id,
+        0,
+        meta.stripe_count,
+        rpc.call_metadata(secret),
+        max(0.001, deadline - loop.time()),
+        observer,
+    )
+    writer: ShardWriter | None = await run(store.begin_write, meta)
+    try:
+        read = 0
+        for stripe_index in range(meta.stripe_count):
+            chunk = await stream.read()  # CRC32C checked; raises ShardReadError
+            read += len(chunk)
+            assert writer is not None
+            await run(writer.append, stripe_index, chunk, crc32c(chunk))
+        assert writer is not None
+        stored = await run(writer.commit, meta.stripe_count)
+        writer = None
+        metrics.SHARDS_REBUILT.inc()
+        return stored, read
+    finally:
+        stream.cancel()
+        if writer is not None:
+            await asyncio.shield(run(writer.abort))
+
+
+async def _rebuild(
+    store: ShardStore,
+    executor: Executor,
+    meta: ShardMeta,
+    shard_sources: list[reader.ShardSource],
+    secret: str,
+    deadline: float,
+    observer: _Observer,
+) -> tuple[int, int]:
+    loop = asyncio.get_running_loop()
+    run = functools.partial(loop.run_in_executor, executor)
+    geometry = meta.geometry
+    if len(shard_sources) < geometry.data_shards:
+        raise errors.ServiceUnavailable(
+            f"{len(shard_sources)} sources for a rebuild that needs {geometry.data_shards}"
+        )
+    writer: ShardWriter | None = await run(store.begin_write, meta)
+    try:
         stripes = reader.read_stripes(
             sources=shard_sources,
             version_id=meta.version_id,
@@ -93,10 +167,12 @@ async def rebuild_shard(
             async for data in stripes:
                 observer.read_bytes += len(data)
                 chunk, chunk_crc = await run(_chunk_of, data, geometry, meta.shard_index)
+                assert writer is not None
                 await run(writer.append, stripe_index, chunk, chunk_crc)
                 stripe_index += 1
         finally:
             await stripes.aclose()
+        assert writer is not None
         stored = await run(writer.commit, meta.stripe_count)
         writer = None
         metrics.SHARDS_REBUILT.inc()
@@ -104,5 +180,3 @@ async def rebuild_shard(
     finally:
         if writer is not None:
             await asyncio.shield(run(writer.abort))
-        for channel in channels.values():
-            await channel.close(None)

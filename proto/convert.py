@@ -277,6 +277,7 @@ def node_to_pb(n: NodeInfo) -> pb.NodeRecord:
         used_bytes=n.used_bytes,
         state=n.state,
         last_heartbeat=n.last_heartbeat,
+        store_id=n.store_id,
     )
 
 
@@ -290,6 +291,7 @@ def node_from_pb(m: pb.NodeRecord) -> NodeInfo:
         used_bytes=m.used_bytes,
         state=m.state,
         last_heartbeat=m.last_heartbeat,
+        store_id=m.store_id,
     )
 
 

@@ -161,7 +161,7 @@ class MarginCount(_message.Message):
     def __init__(self, margin: _Optional[str] = ..., shard_sets: _Optional[int] = ...) -> None: ...
 
 class RepairStatusResponse(_message.Message):
-    __slots__ = ("is_leader", "replica_id", "margins", "queue_shards", "queue_bytes", "blocked_shards", "repaired_shards_total", "repaired_bytes_total", "read_bytes_total", "cross_zone_bytes_total", "throughput_bytes_per_second", "eta_seconds", "rate_limit_bytes_per_second", "last_scan_at", "gc_deleted_shards_total", "stale_repairs_total", "failed_repairs_total")
+    __slots__ = ("is_leader", "replica_id", "margins", "queue_shards", "queue_bytes", "blocked_shards", "repaired_shards_total", "repaired_bytes_total", "read_bytes_total", "cross_zone_bytes_total", "throughput_bytes_per_second", "eta_seconds", "rate_limit_bytes_per_second", "last_scan_at", "gc_deleted_shards_total", "stale_repairs_total", "failed_repairs_total", "rebalance_queue_shards", "rebalance_queue_bytes", "rebalanced_shards_total", "rebalanced_bytes_total")
     IS_LEADER_FIELD_NUMBER: _ClassVar[int]
     REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
     MARGINS_FIELD_NUMBER: _ClassVar[int]
@@ -179,6 +179,10 @@ class RepairStatusResponse(_message.Message):
     GC_DELETED_SHARDS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     STALE_REPAIRS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     FAILED_REPAIRS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    REBALANCE_QUEUE_SHARDS_FIELD_NUMBER: _ClassVar[int]
+    REBALANCE_QUEUE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    REBALANCED_SHARDS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    REBALANCED_BYTES_TOTAL_FIELD_NUMBER: _ClassVar[int]
     is_leader: bool
     replica_id: str
     margins: _containers.RepeatedCompositeFieldContainer[MarginCount]
@@ -196,7 +200,11 @@ class RepairStatusResponse(_message.Message):
     gc_deleted_shards_total: int
     stale_repairs_total: int
     failed_repairs_total: int
-    def __init__(self, is_leader: _Optional[bool] = ..., replica_id: _Optional[str] = ..., margins: _Optional[_Iterable[_Union[MarginCount, _Mapping]]] = ..., queue_shards: _Optional[int] = ..., queue_bytes: _Optional[int] = ..., blocked_shards: _Optional[int] = ..., repaired_shards_total: _Optional[int] = ..., repaired_bytes_total: _Optional[int] = ..., read_bytes_total: _Optional[int] = ..., cross_zone_bytes_total: _Optional[int] = ..., throughput_bytes_per_second: _Optional[float] = ..., eta_seconds: _Optional[float] = ..., rate_limit_bytes_per_second: _Optional[float] = ..., last_scan_at: _Optional[float] = ..., gc_deleted_shards_total: _Optional[int] = ..., stale_repairs_total: _Optional[int] = ..., failed_repairs_total: _Optional[int] = ...) -> None: ...
+    rebalance_queue_shards: int
+    rebalance_queue_bytes: int
+    rebalanced_shards_total: int
+    rebalanced_bytes_total: int
+    def __init__(self, is_leader: _Optional[bool] = ..., replica_id: _Optional[str] = ..., margins: _Optional[_Iterable[_Union[MarginCount, _Mapping]]] = ..., queue_shards: _Optional[int] = ..., queue_bytes: _Optional[int] = ..., blocked_shards: _Optional[int] = ..., repaired_shards_total: _Optional[int] = ..., repaired_bytes_total: _Optional[int] = ..., read_bytes_total: _Optional[int] = ..., cross_zone_bytes_total: _Optional[int] = ..., throughput_bytes_per_second: _Optional[float] = ..., eta_seconds: _Optional[float] = ..., rate_limit_bytes_per_second: _Optional[float] = ..., last_scan_at: _Optional[float] = ..., gc_deleted_shards_total: _Optional[int] = ..., stale_repairs_total: _Optional[int] = ..., failed_repairs_total: _Optional[int] = ..., rebalance_queue_shards: _Optional[int] = ..., rebalance_queue_bytes: _Optional[int] = ..., rebalanced_shards_total: _Optional[int] = ..., rebalanced_bytes_total: _Optional[int] = ...) -> None: ...
 
 class SetRepairRateRequest(_message.Message):
     __slots__ = ("bytes_per_second", "request_id")
@@ -826,7 +834,7 @@ class ListObjectsResponse(_message.Message):
     def __init__(self, objects: _Optional[_Iterable[_Union[ObjectRecord, _Mapping]]] = ..., common_prefixes: _Optional[_Iterable[str]] = ..., is_truncated: _Optional[bool] = ..., next_start_after: _Optional[str] = ...) -> None: ...
 
 class NodeRecord(_message.Message):
-    __slots__ = ("node_id", "zone", "address", "weight", "capacity_bytes", "used_bytes", "state", "last_heartbeat")
+    __slots__ = ("node_id", "zone", "address", "weight", "capacity_bytes", "used_bytes", "state", "last_heartbeat", "store_id")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     ZONE_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
@@ -835,6 +843,7 @@ class NodeRecord(_message.Message):
     USED_BYTES_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     LAST_HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     zone: str
     address: str
@@ -843,7 +852,8 @@ class NodeRecord(_message.Message):
     used_bytes: int
     state: str
     last_heartbeat: float
-    def __init__(self, node_id: _Optional[str] = ..., zone: _Optional[str] = ..., address: _Optional[str] = ..., weight: _Optional[float] = ..., capacity_bytes: _Optional[int] = ..., used_bytes: _Optional[int] = ..., state: _Optional[str] = ..., last_heartbeat: _Optional[float] = ...) -> None: ...
+    store_id: str
+    def __init__(self, node_id: _Optional[str] = ..., zone: _Optional[str] = ..., address: _Optional[str] = ..., weight: _Optional[float] = ..., capacity_bytes: _Optional[int] = ..., used_bytes: _Optional[int] = ..., state: _Optional[str] = ..., last_heartbeat: _Optional[float] = ..., store_id: _Optional[str] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
     __slots__ = ("node_id", "capacity_bytes", "used_bytes")

@@ -153,6 +153,13 @@ class GatewaySettings(CommonSettings):
     write_quorum: int = field(
         default=0, metadata=_help("durable shards needed to commit (0: k + 1, at most n)")
     )
+    inline_max_bytes: int = field(
+        default=limits.INLINE_DEFAULT_BYTES,
+        metadata=_help(
+            "objects of 1..this many bytes are kept in their metadata record, not in "
+            f"shards (0: never; at most {limits.INLINE_MAX_BYTES})"
+        ),
+    )
     request_timeout_seconds: float = field(
         default=limits.REQUEST_TIMEOUT_DEFAULT_SECONDS, metadata=_help("deadline per request")
     )

@@ -230,6 +230,7 @@ class NodeInfo:
     used_bytes: int = 0
     state: str = NODE_UP
     last_heartbeat: float = 0.0
+    store_id: str = ""  # made with the node's shard store: a new one means an empty disk
 
 
 @dataclass(frozen=True, slots=True)

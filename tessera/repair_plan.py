@@ -13,7 +13,11 @@ Invariants:
   a source; a draining node's shard is a source and is moved (kind "drain")
   only after everything with a smaller margin;
 - a corrupt shard on a node that is up is rebuilt on that same node (its slot
-  keeps its node, so nothing else moves).
+  keeps its node, so nothing else moves);
+- a rebalance (plan_rebalance) is planned only for a whole set on up or
+  draining-free nodes, moves a shard only from a node outside the set's ideal
+  placement to a node inside it, and every move on its own keeps the zone cap;
+  a set already on its ideal nodes needs nothing, so repeated passes converge.
 
 shard_sets_of() is the one place that knows how a version is cut into shard
 sets: a single-part version is one shard set whose id is its version id. When
@@ -32,6 +36,9 @@ from tessera.placement import Candidate, score, zone_caps
 
 KIND_REPAIR = "repair"
 KIND_DRAIN = "drain"
+KIND_REBALANCE = "rebalance"
+KIND_ORDER = {KIND_REPAIR: 0, KIND_DRAIN: 1, KIND_REBALANCE: 2}
+KINDS = tuple(KIND_ORDER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +83,7 @@ class Rebuild:
 class RepairTask:
     shard_set: ShardSet
     margin: int  # healthy shards - k (negative: unreadable until a node returns)
-    kind: str  # KIND_REPAIR or KIND_DRAIN
+    kind: str  # KIND_REPAIR, KIND_DRAIN or KIND_REBALANCE
     rebuilds: tuple[Rebuild, ...]
     sources: tuple[tuple[int, str], ...]  # (shard index, node id) of healthy shards
 
@@ -85,7 +92,7 @@ class RepairTask:
         return self.shard_set.geometry.shard_size_bytes(self.shard_set.size_bytes)
 
     def sort_key(self) -> tuple[int, int, str]:
-        return (1 if self.kind == KIND_DRAIN else 0, self.margin, self.shard_set.shard_set_id)
+        return (KIND_ORDER[self.kind], self.margin, self.shard_set.shard_set_id)
 
 
 def margin_of(
@@ -203,6 +210,68 @@ def _pick(
         if len(picked) == count:
             return picked
     return None
+
+
+def ideal_nodes(shard_set: ShardSet, nodes: Mapping[str, NodeInfo]) -> list[str] | None:
+    """Where place() would put this set on today's map, or None when it cannot
+    be placed with the cap of every zone in the map (a zone that is down still
+    counts: the set must not crowd into the zones that are left).
+
+    Candidates are the up nodes with weight, as for a new write."""
+    candidates = [
+        Candidate(n.node_id, n.zone, n.weight)
+        for n in nodes.values()
+        if n.state == NODE_UP and n.weight > 0
+    ]
+    zones = {n.zone for n in nodes.values()}
+    ranked = sorted(candidates, key=lambda c: (-score(shard_set.shard_set_id, c), c.node_id))
+    for cap in zone_caps(shard_set.geometry, max(1, len(zones))):
+        picked = _pick(ranked, shard_set.geometry.total_shards, cap, Counter())
+        if picked is not None:
+            return picked
+    return None
+
+
+def plan_rebalance(shard_set: ShardSet, nodes: Mapping[str, NodeInfo]) -> RepairTask | None:
+    """Moves that bring a whole, healthy set onto its ideal nodes, or None.
+
+    Only for a set plan() left alone (every slot healthy, none draining). A
+    leaving shard is paired with an arriving node of its own zone first; the
+    rest go to zones that gain shards on net, so each move alone keeps every
+    zone within the count of the ideal placement (itself within the cap)."""
+    geometry = shard_set.geometry
+    by_node = {loc.node_id: loc.shard_index for loc in shard_set.placement}
+    if len(by_node) != geometry.total_shards or len(shard_set.placement) != len(by_node):
+        return None
+    if any(
+        nodes.get(n) is None or nodes[n].state != NODE_UP or not 0 <= i < geometry.total_shards
+        for n, i in by_node.items()
+    ):
+        return None
+    ideal = ideal_nodes(shard_set, nodes)
+    if ideal is None:
+        return None
+    ideal_set = set(ideal)
+    leaving = sorted((i, n) for n, i in by_node.items() if n not in ideal_set)
+    arriving = [n for n in ideal if n not in by_node]
+    if not leaving:
+        return None
+    assert len(leaving) == len(arriving)
+    moves: list[Rebuild] = []
+    unpaired: list[tuple[int, str]] = []
+    for index, old in leaving:
+        same_zone = next((n for n in arriving if nodes[n].zone == nodes[old].zone), None)
+        if same_zone is None:
+            unpaired.append((index, old))
+            continue
+        arriving.remove(same_zone)
+        moves.append(Rebuild(index, old, same_zone))
+    moves.extend(
+        Rebuild(index, old, new) for (index, old), new in zip(unpaired, arriving, strict=True)
+    )
+    sources = tuple(sorted((i, n) for n, i in by_node.items()))
+    margin = geometry.total_shards - geometry.data_shards
+    return RepairTask(shard_set, margin, KIND_REBALANCE, tuple(moves), sources)
 
 
 MARGIN_LABELS = ("lost", "0", "1", "2", "3", "4+")

@@ -48,3 +48,26 @@ def start_cluster(data_dir: Path, extra_env: dict[str, str] | None = None) -> Lo
                 print(f"---- {name} log ----\n{path.read_text()[-3000:]}")
         raise
     return cluster
+
+
+def start_small_54(
+    data_dir: Path,
+    extra_env: dict[str, str],
+    nodes_per_zone: int = 3,
+) -> LocalCluster:
+    """The smallest layout the default three-zone geometry (5+4) fits: 3 zones x
+    3 nodes, one unreplicated metadata service (light on a shared machine; the
+    repair leader's code is the same with replicas)."""
+    layout = Layout.with_free_ports(
+        data_dir, zones=3, nodes_per_zone=nodes_per_zone, metadata_replicas=0
+    )
+    layout.data_shards, layout.parity_shards = 5, 4
+    layout.extra_env.update(extra_env)
+    cluster = LocalCluster(layout)
+    cluster.start()
+    try:
+        cluster.wait_ready(120)
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster

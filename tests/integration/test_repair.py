@@ -374,8 +374,18 @@ def test_gc_spares_in_flight_writes_and_removes_garbage(own_cluster: LocalCluste
         assert sum(name.startswith(version_id) for name in everything) == 6, version_id
         got = s3.get_object(Bucket=vbucket, Key="k", VersionId=version_id)["Body"].read()
         assert got == old_body
-    for index, node_id in enumerate(nodes):
-        assert f"{in_flight}.{index}" in shard_files(own_cluster, node_id)
+
+    # Committed, the in-flight write is referenced: every placed shard is there.
+    # (The test put it 3 per zone, over the cap: rebalance may be moving shards
+    # to zone-safe nodes, each by copy, placement CAS, then delete.)
+    def racing_whole() -> bool:
+        racing = run(_versions(own_cluster, bucket, ["racing"]))[0]
+        return len(racing.placement) == 6 and all(
+            f"{in_flight}.{loc.shard_index}" in shard_files(own_cluster, loc.node_id)
+            for loc in racing.placement
+        )
+
+    wait_for(racing_whole, 30, "every placed shard of the committed write on its node")
     assert s3.get_object(Bucket=bucket, Key="racing")["Body"].read() == body
     assert s3.get_object(Bucket=bucket, Key="over")["Body"].read() == b"y" * 50_000
 

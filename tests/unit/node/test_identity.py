@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from node.identity import BadNodeId, advertised_address, resolve_node_id
+from node.identity import BadNodeId, advertised_address, resolve_node_id, resolve_store_id
 
 
 def test_generated_id_is_stable(tmp_path):
@@ -38,3 +38,11 @@ def test_advertised_address():
     assert advertised_address("", "127.0.0.1:0", 43123) == "127.0.0.1:43123"
     assert advertised_address("", "0.0.0.0:9200", 9200) == f"{socket.gethostname()}:9200"
     assert advertised_address("", "[::1]:9200", 9200) == "[::1]:9200"
+
+
+def test_store_id_is_stable_until_the_folder_is_wiped(tmp_path):
+    first = resolve_store_id(tmp_path)
+    assert re.fullmatch(r"[0-9a-f]{16}", first)
+    assert resolve_store_id(tmp_path) == first
+    (tmp_path / "store_id").unlink()  # an empty disk under the same node id
+    assert resolve_store_id(tmp_path) != first

@@ -135,6 +135,34 @@ async def test_rebuild_without_enough_sources_stores_nothing(nodes: Cluster) -> 
     assert list(nodes.stores[3].tmp_dir.iterdir()) == []
 
 
+async def test_a_move_copies_the_shard_from_its_holder(nodes: Cluster) -> None:
+    """Shard 3 moves to node 0, which is given only shard 3's holder: a rebuild
+    would need k = 2 sources, so this succeeds only by copying."""
+    geometry = Geometry(2, 2, 1000)
+    vid = write_version(nodes, geometry, os.urandom(7 * 2000 + 333))
+    original = shard_file(nodes.stores[3], vid, 3).read_bytes()
+    meta = nodes.stores[3].read_meta(vid, 3)
+    reply = await rebuild(nodes, 0, meta, [3])
+    assert shard_file(nodes.stores[0], vid, 3).read_bytes() == original
+    # Every chunk of the shard once, nothing more: 7 full chunks and ceil(333 / 2).
+    assert reply.read_bytes == 7 * 1000 + 167
+
+
+async def test_a_move_from_a_corrupt_holder_rebuilds_from_the_others(nodes: Cluster) -> None:
+    geometry = Geometry(2, 2, 1000)
+    vid = write_version(nodes, geometry, os.urandom(7 * 2000 + 333))
+    original = shard_file(nodes.stores[3], vid, 3).read_bytes()
+    meta = nodes.stores[3].read_meta(vid, 3)
+    path = shard_file(nodes.stores[3], vid, 3)
+    raw = bytearray(original)
+    raw[-10] ^= 0x01  # the last chunk: the copy fails after writing most of it
+    path.write_bytes(bytes(raw))
+    reply = await rebuild(nodes, 0, meta, [3, 1, 2])
+    assert shard_file(nodes.stores[0], vid, 3).read_bytes() == original
+    assert reply.read_bytes > 7 * 1000 + 167  # decoded from k = 2 others
+    assert list(nodes.stores[0].tmp_dir.iterdir()) == []
+
+
 async def test_list_shards(nodes: Cluster) -> None:
     geometry = Geometry(2, 2, 1000)
     vids = {write_version(nodes, geometry, os.urandom(3000)) for _ in range(3)}

@@ -120,6 +120,20 @@ def test_copy_versions_and_overwrites_across_the_threshold(inline_cluster: Local
     assert [v.size_bytes for v in remaining] == [len(large), len(small)]
 
 
+def test_an_encrypted_small_body_is_sealed_into_shards_never_inline(
+    inline_cluster: LocalCluster,
+) -> None:
+    s3 = s3_client(inline_cluster)
+    bucket = new_bucket(s3)
+    body = b"a small secret " * 10
+    s3.put_object(Bucket=bucket, Key="secret", Body=body, ServerSideEncryption="AES256")
+    (version,) = run(_versions(inline_cluster, bucket, ["secret"]))
+    assert version.inline_data == b"" and len(version.placement) == 6
+    assert body not in repr(version).encode()
+    got = s3.get_object(Bucket=bucket, Key="secret")
+    assert got["Body"].read() == body and got["ServerSideEncryption"] == "AES256"
+
+
 def test_inline_objects_read_with_every_storage_node_down(inline_cluster: LocalCluster) -> None:
     """Last in this module: it stops the nodes of the module's cluster."""
     s3 = s3_client(inline_cluster)

@@ -288,6 +288,32 @@ class RevokeAccessKey:
     access_key_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class SetQuota:
+    """Sets the quota of a bucket or an owner (scope "bucket" or "owner"; name:
+    the bucket name or the owner id); both limits None clears it."""
+
+    request_id: str
+    scope: str
+    name: str
+    max_bytes: int | None = None
+    max_objects: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRequestUsage:
+    """One gateway flush of request counters: (hour, bucket, counters) records.
+
+    The request id names the flush, so a retried flush is counted once.
+    retention_hours: hourly records older than the newest hour here minus
+    this are pruned (a few per flush).
+    """
+
+    request_id: str
+    records: tuple[tuple[int, str, dict[str, int]], ...]
+    retention_hours: int
+
+
 Mutation = (
     CreateBucket
     | DeleteBucket
@@ -312,6 +338,8 @@ Mutation = (
     | DeleteUser
     | CreateAccessKey
     | RevokeAccessKey
+    | SetQuota
+    | RecordRequestUsage
 )
 
 KINDS: dict[str, type[Mutation]] = {
@@ -340,6 +368,8 @@ KINDS: dict[str, type[Mutation]] = {
         DeleteUser,
         CreateAccessKey,
         RevokeAccessKey,
+        SetQuota,
+        RecordRequestUsage,
     )
 }
 
@@ -386,6 +416,8 @@ def from_fields(fields: dict[str, Any]) -> Mutation:
         body["part"] = segment_from_dict(body["part"])
     elif kind == "CompleteMultipartUpload":
         body["parts"] = tuple(ListedPart(*p) for p in body["parts"])
+    elif kind == "RecordRequestUsage":
+        body["records"] = tuple((int(h), str(b), dict(c)) for h, b, c in body["records"])
     return KINDS[kind](**body)
 
 

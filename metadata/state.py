@@ -24,10 +24,20 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from rocksdict import Options, Rdict, WriteBatch, WriteOptions
 
-from metadata import access, keys, listing, preconditions, uploads, version_listing, versions
+from metadata import (
+    access,
+    keys,
+    listing,
+    preconditions,
+    uploads,
+    usage,
+    version_listing,
+    versions,
+)
 from metadata import outcome as outcomes
 from metadata.mutations import (
     AbortMultipartUpload,
@@ -47,12 +57,14 @@ from metadata.mutations import (
     PutObject,
     PutObjectTagging,
     PutPart,
+    RecordRequestUsage,
     RegisterNode,
     ReportShardProblem,
     RevokeAccessKey,
     SetBucketAccess,
     SetNodeState,
     SetObjectAcl,
+    SetQuota,
     SetRepairRate,
     UpdatePlacement,
 )
@@ -86,6 +98,7 @@ from tessera.model import (
     user_from_json,
     version_from_json,
 )
+from tessera.usage import Quota, StorageUsage
 
 REQUEST_RETENTION_POSITIONS_DEFAULT = 100_000
 # Each applied mutation prunes at most this many expired records: more than it
@@ -193,9 +206,13 @@ class StateMachine:
             recorded = overlay.get(keys.request_key(request_id))
             if recorded is not None:
                 return outcomes.decode(recorded)
+        overlay.begin()
         try:
+            was = usage.before(overlay, mutation)
             result = self._effect(overlay, mutation, entry.position)
+            usage.account(overlay, mutation, result, was)
         except errors.TesseraError as exc:
+            overlay.rollback()  # a refused mutation (a quota, a condition) writes nothing
             done = Outcome.failed(exc)
         else:
             done = Outcome(result=result)
@@ -271,6 +288,12 @@ class StateMachine:
                 return access.create_access_key(overlay, mutation)
             case RevokeAccessKey():
                 access.revoke_access_key(overlay, mutation)
+                return None
+            case SetQuota():
+                usage.set_quota(overlay, mutation)
+                return None
+            case RecordRequestUsage():
+                usage.record_requests(overlay, mutation)
                 return None
         raise AssertionError(f"unknown mutation {mutation!r}")
 
@@ -515,6 +538,16 @@ class StateMachine:
         raw = self._db.get(keys.REPAIR_RATE)
         return float(json.loads(raw)) if raw is not None else 0.0
 
+    def usage_report(self, bucket: str, owner: str, from_hour: int, to_hour: int) -> dict[str, Any]:
+        """Storage and request usage (metadata/usage.py report)."""
+        return usage.report(self._db, bucket, owner, from_hour, to_hour)
+
+    def quota(self, scope: str, name: str) -> Quota | None:
+        return usage.read_quota(self._db.get, scope, name)
+
+    def cluster_usage(self) -> StorageUsage:
+        return usage.cluster_total(self._db)
+
     def request_outcome(self, request_id: str) -> Outcome | None:
         """The recorded outcome of a request id, if still kept."""
         raw = self._db.get(keys.request_key(request_id))
@@ -559,7 +592,7 @@ def _create_bucket(overlay: Overlay, m: CreateBucket) -> BucketInfo:
 
 
 def _delete_bucket(overlay: Overlay, m: DeleteBucket) -> None:
-    _require_bucket(overlay, m.name)
+    bucket = _require_bucket(overlay, m.name)
     if overlay.has_prefix(keys.object_namespace(m.name)):
         raise errors.BucketNotEmpty()
     if overlay.has_prefix(keys.version_namespace(m.name)):
@@ -567,6 +600,7 @@ def _delete_bucket(overlay: Overlay, m: DeleteBucket) -> None:
     if overlay.has_prefix(keys.upload_namespace(m.name)):
         raise errors.BucketNotEmpty("The bucket has multipart uploads in progress.")
     overlay.delete(keys.bucket_key(m.name))
+    usage.forget_bucket(overlay, m.name, bucket.owner)
 
 
 def _put_object(overlay: Overlay, m: PutObject, position: int) -> ObjectVersion | None:

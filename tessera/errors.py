@@ -81,6 +81,8 @@ RequestTimeout = _error("RequestTimeout", 400, "Your socket connection to the se
 NoSuchBucketPolicy = _error("NoSuchBucketPolicy", 404, "The bucket policy does not exist.")
 NoSuchCORSConfiguration = _error("NoSuchCORSConfiguration", 404, "The CORS configuration does not exist.")
 MalformedPolicy = _error("MalformedPolicy", 400, "Policies must be valid JSON and the first byte must be '{'.")
+# Quotas (docs/usage-and-quotas.md): the code MinIO and Ceph RGW answer, 403.
+QuotaExceeded = _error("QuotaExceeded", 403, "The bucket or its owner is over its quota.")
 # Admin operations on users and keys (IAM's codes; answered to the admin CLI only).
 NoSuchEntity = _error("NoSuchEntity", 404, "The user or access key does not exist.")
 EntityAlreadyExists = _error("EntityAlreadyExists", 409, "The user already exists.")
@@ -138,6 +140,7 @@ ALL_ERRORS: dict[str, type[TesseraError]] = {
         NoSuchEntity,
         EntityAlreadyExists,
         DeleteConflict,
+        QuotaExceeded,
     ]
 }
 

@@ -26,10 +26,12 @@ from metadata.mutations import (
     PutPart,
     RegisterNode,
     ReportShardProblem,
+    RecordRequestUsage,
     RevokeAccessKey,
     SetBucketAccess,
     SetNodeState,
     SetObjectAcl,
+    SetQuota,
     SetRepairRate,
     UpdatePlacement,
 )
@@ -128,6 +130,8 @@ def every_mutation(make_version: VersionFactory) -> list[Mutation]:
         DeleteUser("r24", "alice", "user:alice"),
         CreateAccessKey("r25", "AKID", "alice", "00ff", 2.0),
         RevokeAccessKey("r26", "AKID"),
+        SetQuota("r27", "bucket", "b", 1000, None),
+        RecordRequestUsage("r28", ((490_000, "b", {"put_class": 2, "bytes_in": 10}),), 2160),
     ]
 
 
@@ -156,6 +160,8 @@ def test_every_kind_is_covered() -> None:
         "DeleteUser",
         "CreateAccessKey",
         "RevokeAccessKey",
+        "SetQuota",
+        "RecordRequestUsage",
     }
 
 

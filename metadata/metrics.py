@@ -168,7 +168,11 @@ def _usage_field(name: str) -> float:
         return 0.0
 
 
+def _reader(field: str) -> Callable[[], float]:
+    return lambda: _usage_field(field)
+
+
 for _label, _field in _BYTES_FIELDS.items():
-    STORED_BYTES.labels(_label).set_function(lambda f=_field: _usage_field(f))
+    STORED_BYTES.labels(_label).set_function(_reader(_field))
 for _field in _COUNT_FIELDS:
-    STORED_COUNT.labels(_field).set_function(lambda f=_field: _usage_field(f))
+    STORED_COUNT.labels(_field).set_function(_reader(_field))

@@ -5,6 +5,7 @@
     tessera admin node drain ID           move every shard off a node (then it may be removed)
     tessera admin node undrain ID         take a draining node back into placement
     tessera admin user|key|buckets|status users, access keys, overview (cli/admin_access.py)
+    tessera admin usage|quota             usage report, quotas (cli/admin_usage.py)
 
 The metadata address and cluster secret come from flags, TESSERA_METADATA_ADDRESS
 and TESSERA_CLUSTER_SECRET, or (for `tessera up`) the cluster.json in --data-dir.
@@ -20,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from cli import admin_access
+from cli import admin_access, admin_usage
 from metadata.client import MetadataClient
 from proto import tessera_pb2 as pb
 from tessera import errors
@@ -49,6 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         p = node_what.add_parser(name)
         p.add_argument("node_id")
     admin_access.add_parsers(what)
+    admin_usage.add_parsers(what)
     admin.set_defaults(role="admin")
 
 
@@ -73,6 +75,8 @@ async def _run(args: argparse.Namespace) -> int:
     async with MetadataClient(args.metadata_address, _secret(args)) as client:
         if args.admin_command in ("user", "key", "buckets", "status"):
             return await admin_access.run(args, client, _secret(args))
+        if args.admin_command in ("usage", "quota"):
+            return await admin_usage.run(args, client)
         if args.admin_command == "repair" and args.repair_command == "status":
             status = await client.repair_status(timeout=CALL_SECONDS)
             if status is None:

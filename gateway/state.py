@@ -11,6 +11,7 @@ from gateway.admission import Admission
 from gateway.cluster import ClusterView
 from gateway.principals import KeyCache
 from gateway.reclaim import ShardReclaimer
+from gateway.usage_meter import UsageMeter
 from gateway.write_path import WritePolicy
 from metadata.client import MetadataClient
 from tessera.config import GatewaySettings
@@ -27,6 +28,7 @@ class GatewayState:
     reclaimer: ShardReclaimer
     admission: Admission
     keys: KeyCache  # every key: the root key from credentials, users' keys from metadata
+    meter: UsageMeter
 
     def secret_for(self, access_key: str) -> str | None:
         """The secret of a key known now (call keys.resolve first for users' keys)."""

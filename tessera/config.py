@@ -146,6 +146,15 @@ class GatewaySettings(CommonSettings):
         default=limits.INFLIGHT_BYTES_MAX_DEFAULT,
         metadata=_help("body bytes buffered across requests before 503 SlowDown"),
     )
+    usage_flush_seconds: float = field(
+        default=10.0,
+        metadata=_help(
+            "how often request counters go to metadata (a crash loses at most this much)"
+        ),
+    )
+    usage_retention_hours: int = field(
+        default=90 * 24, metadata=_help("hours of hourly request usage records kept")
+    )
     public_s3_url: str = field(
         default="",
         metadata=_help(

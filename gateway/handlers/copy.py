@@ -152,6 +152,7 @@ async def copy_object(
                 metadata=state.metadata,
                 executor=state.executor,
                 deadline=deadline,
+                reclaimer=state.reclaimer,
             )
     finally:
         await stripes.aclose()

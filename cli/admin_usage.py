@@ -159,6 +159,13 @@ def format_quota(quota: Quota | dict[str, Any] | None) -> str:
     return ", ".join(parts) or "no quota"
 
 
+def _quota_cell(quota: dict[str, Any] | None) -> str:
+    """One table cell (no spaces): "-" or e.g. max_bytes=1000,max_objects=5."""
+    if quota is None:
+        return "-"
+    return ",".join(f"{k}={v}" for k, v in sorted(quota.items()) if v is not None) or "-"
+
+
 def _hour_text(hour: int) -> str:
     return datetime.fromtimestamp(hour * SECONDS_PER_HOUR, UTC).strftime("%Y-%m-%dT%H:00Z")
 
@@ -170,13 +177,13 @@ def format_report(report: dict[str, Any]) -> str:
     for b in report["buckets"]:
         row = [str(b[field]) for _, field in _COLUMNS]
         row += [str(b["requests"][field]) for _, field in _REQUEST_COLUMNS]
-        row.append(format_quota(b["quota"]))
+        row.append(_quota_cell(b["quota"]))
         rows.append(row)
     total = report["total"]
     requests = report["requests_total"]
     row = ["TOTAL", ""] + [str(total[field]) for _, field in _COLUMNS[2:]]
     row += [str(requests[field]) for _, field in _REQUEST_COLUMNS]
-    row.append(format_quota(report["owner"]["quota"]) if "owner" in report else "")
+    row.append(_quota_cell(report["owner"]["quota"]) if "owner" in report else "-")
     rows.append(row)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = [

@@ -1,6 +1,7 @@
 """`tessera admin usage` and `tessera admin quota` (docs/usage-and-quotas.md).
 
     tessera admin usage [--bucket B] [--user U | --owner ID] [--from T] [--to T] [--json]
+                        [--recount]
     tessera admin quota set   --bucket B | --user U | --owner ID [--max-bytes N] [--max-objects N]
     tessera admin quota get   --bucket B | --user U | --owner ID
     tessera admin quota clear --bucket B | --user U | --owner ID
@@ -66,6 +67,12 @@ def add_parsers(what: argparse._SubParsersAction) -> None:  # type: ignore[type-
     usage.add_argument("--from", dest="from_time", default="", help="ISO 8601 or Unix seconds")
     usage.add_argument("--to", dest="to_time", default="", help="ISO 8601 or Unix seconds")
     usage.add_argument("--json", action="store_true", help="print the report as JSON")
+    usage.add_argument(
+        "--recount",
+        action="store_true",
+        help="first recount the storage counters of the bucket (or of every bucket) from "
+        "its records: for data stored before usage was counted",
+    )
     quota = what.add_parser("quota", help="set, show or clear a bucket's or user's quota")
     quota_what = quota.add_subparsers(dest="quota_command", required=True)
     for name in ("set", "get", "clear"):
@@ -122,6 +129,8 @@ async def run(args: argparse.Namespace, client: MetadataClient) -> int:
         )
         if from_hour > to_hour:
             raise errors.InvalidArgument("--from is after --to")
+        if args.recount:
+            await _recount(client, args.bucket, from_hour, to_hour)
         report = await client.get_usage(
             args.bucket, owner_of(args), from_hour, to_hour, timeout=CALL_SECONDS
         )
@@ -144,6 +153,16 @@ async def run(args: argparse.Namespace, client: MetadataClient) -> int:
         )
     print(f"{scope} {name}: {format_quota(quota)}")
     return 0
+
+
+async def _recount(client: MetadataClient, bucket: str, from_hour: int, to_hour: int) -> None:
+    if bucket:
+        names = [bucket]
+    else:
+        report = await client.get_usage("", "", from_hour, to_hour, timeout=CALL_SECONDS)
+        names = [b["bucket"] for b in report["buckets"]]
+    for name in names:
+        await client.recount_usage(name, timeout=CALL_SECONDS)
 
 
 def format_quota(quota: Quota | dict[str, Any] | None) -> str:

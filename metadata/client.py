@@ -489,6 +489,10 @@ class MetadataClient:
         reply = await self._call("GetQuota", pb.QuotaScope(scope=scope, name=name), timeout)
         return quota_from_pb(reply)
 
+    async def recount_usage(self, bucket: str, *, timeout: float) -> None:
+        request = pb.RecountUsageRequest(bucket=bucket, request_id=new_request_id())
+        await self._call("RecountUsage", request, timeout)
+
     async def record_request_usage(
         self,
         request_id: str,

@@ -314,6 +314,15 @@ class RecordRequestUsage:
     retention_hours: int
 
 
+@dataclass(frozen=True, slots=True)
+class RecountUsage:
+    """Recomputes a bucket's storage counters from its records (data stored
+    before counters existed); the owner's and cluster's follow by the difference."""
+
+    request_id: str
+    bucket: str
+
+
 Mutation = (
     CreateBucket
     | DeleteBucket
@@ -340,6 +349,7 @@ Mutation = (
     | RevokeAccessKey
     | SetQuota
     | RecordRequestUsage
+    | RecountUsage
 )
 
 KINDS: dict[str, type[Mutation]] = {
@@ -370,6 +380,7 @@ KINDS: dict[str, type[Mutation]] = {
         RevokeAccessKey,
         SetQuota,
         RecordRequestUsage,
+        RecountUsage,
     )
 }
 

@@ -58,6 +58,7 @@ from metadata.mutations import (
     PutObjectTagging,
     PutPart,
     RecordRequestUsage,
+    RecountUsage,
     RegisterNode,
     ReportShardProblem,
     RevokeAccessKey,
@@ -294,6 +295,9 @@ class StateMachine:
                 return None
             case RecordRequestUsage():
                 usage.record_requests(overlay, mutation)
+                return None
+            case RecountUsage():
+                usage.recount(overlay, mutation)
                 return None
         raise AssertionError(f"unknown mutation {mutation!r}")
 

@@ -38,6 +38,7 @@ from metadata.mutations import (
     PutObject,
     PutPart,
     RecordRequestUsage,
+    RecountUsage,
     SetQuota,
 )
 from metadata.outcome import Result
@@ -51,6 +52,7 @@ from tessera.model import (
     Segment,
     bucket_from_json,
     segment_from_json,
+    version_from_json,
 )
 from tessera.usage import (
     ZERO,
@@ -169,6 +171,41 @@ def forget_bucket(overlay: Overlay, bucket: str, owner: str) -> None:
         _put_usage(overlay, keys.USAGE_TOTAL, _usage(overlay, keys.USAGE_TOTAL) - left, "")
     overlay.delete(keys.usage_bucket_key(bucket))
     overlay.delete(keys.quota_key("bucket", bucket))
+
+
+def recount(overlay: Overlay, m: RecountUsage) -> StorageUsage:
+    """Sets a bucket's counters to a count of its records (no quota check: it
+    changes no data); returns the new counters. Proportional to the bucket's
+    size, in one apply — like the first PutBucketVersioning."""
+    raw_bucket = overlay.get(keys.bucket_key(m.bucket))
+    if raw_bucket is None:
+        raise errors.NoSuchBucket()
+    owner = bucket_from_json(raw_bucket).owner
+    stored: dict[tuple[str, str], ObjectVersion] = {}
+    objects = 0
+    for _, raw in overlay.scan(keys.object_namespace(m.bucket)):
+        current = version_from_json(raw)
+        stored[(current.key, current.version_id)] = current
+        objects += 1
+    for _, raw in overlay.scan(keys.version_namespace(m.bucket)):
+        v = version_from_json(raw)
+        stored[(v.key, v.version_id)] = v
+    counted = StorageUsage(objects=objects)
+    for v in stored.values():
+        counted = counted + of_version(v)
+    namespace = keys.upload_namespace(m.bucket)
+    for upload_key, _ in overlay.scan(namespace):
+        _, upload_id = keys.split_upload_key(namespace, upload_key)
+        parts = [segment_from_json(raw) for _, raw in overlay.scan(keys.parts_prefix(upload_id))]
+        counted = counted + StorageUsage(multipart_uploads=1) + of_parts(parts)
+    difference = counted - _usage(overlay, keys.usage_bucket_key(m.bucket))
+    if not difference.is_zero():
+        owner_key = keys.usage_owner_key(owner)
+        _put_usage(overlay, owner_key, _usage(overlay, owner_key) + difference, owner)
+        total = _usage(overlay, keys.USAGE_TOTAL) + difference
+        _put_usage(overlay, keys.USAGE_TOTAL, total, "")
+    _put_usage(overlay, keys.usage_bucket_key(m.bucket), counted, owner)
+    return counted
 
 
 # ---------------------------------------------------------------- quotas

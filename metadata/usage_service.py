@@ -107,5 +107,14 @@ class UsageRpcs:
 
         return await self.serve(context, "RecordRequestUsage", work)
 
+    async def RecountUsage(self, request: pb.RecountUsageRequest, context: Any) -> pb.Empty:
+        async def work() -> pb.Empty:
+            await self._log.submit(
+                mutations.RecountUsage(request.request_id or new_request_id(), request.bucket)
+            )
+            return pb.Empty()
+
+        return await self.serve(context, "RecountUsage", work)
+
 
 _COUNTER_FIELDS = (*REQUEST_CLASSES, "bytes_in", "bytes_out")

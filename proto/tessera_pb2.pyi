@@ -940,3 +940,11 @@ class RequestUsageBatch(_message.Message):
     records: _containers.RepeatedCompositeFieldContainer[RequestUsageRecord]
     retention_hours: int
     def __init__(self, request_id: _Optional[str] = ..., records: _Optional[_Iterable[_Union[RequestUsageRecord, _Mapping]]] = ..., retention_hours: _Optional[int] = ...) -> None: ...
+
+class RecountUsageRequest(_message.Message):
+    __slots__ = ("bucket", "request_id")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    request_id: str
+    def __init__(self, bucket: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...

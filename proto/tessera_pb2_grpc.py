@@ -546,6 +546,11 @@ class MetadataStub:
                 request_serializer=proto_dot_tessera__pb2.RequestUsageBatch.SerializeToString,
                 response_deserializer=proto_dot_tessera__pb2.Empty.FromString,
                 _registered_method=True)
+        self.RecountUsage = channel.unary_unary(
+                '/tessera.Metadata/RecountUsage',
+                request_serializer=proto_dot_tessera__pb2.RecountUsageRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class MetadataServicer:
@@ -828,6 +833,14 @@ class MetadataServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecountUsage(self, request, context):
+        """Recomputes one bucket's storage counters from its records (data stored
+        before counters existed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetadataServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1034,6 +1047,11 @@ def add_MetadataServicer_to_server(servicer, server):
             'RecordRequestUsage': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordRequestUsage,
                     request_deserializer=proto_dot_tessera__pb2.RequestUsageBatch.FromString,
+                    response_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
+            ),
+            'RecountUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecountUsage,
+                    request_deserializer=proto_dot_tessera__pb2.RecountUsageRequest.FromString,
                     response_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
             ),
     }
@@ -2145,6 +2163,33 @@ class Metadata:
             target,
             '/tessera.Metadata/RecordRequestUsage',
             proto_dot_tessera__pb2.RequestUsageBatch.SerializeToString,
+            proto_dot_tessera__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecountUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/RecountUsage',
+            proto_dot_tessera__pb2.RecountUsageRequest.SerializeToString,
             proto_dot_tessera__pb2.Empty.FromString,
             options,
             channel_credentials,

@@ -25,6 +25,7 @@ from metadata.mutations import (
     PutObjectTagging,
     PutPart,
     RecordRequestUsage,
+    RecountUsage,
     RegisterNode,
     ReportShardProblem,
     RevokeAccessKey,
@@ -132,6 +133,7 @@ def every_mutation(make_version: VersionFactory) -> list[Mutation]:
         RevokeAccessKey("r26", "AKID"),
         SetQuota("r27", "bucket", "b", 1000, None),
         RecordRequestUsage("r28", ((490_000, "b", {"put_class": 2, "bytes_in": 10}),), 2160),
+        RecountUsage("r29", "b"),
     ]
 
 
@@ -162,6 +164,7 @@ def test_every_kind_is_covered() -> None:
         "RevokeAccessKey",
         "SetQuota",
         "RecordRequestUsage",
+        "RecountUsage",
     }
 
 

@@ -26,6 +26,7 @@ from metadata.mutations import (
     PutObject,
     PutPart,
     RecordRequestUsage,
+    RecountUsage,
     SetQuota,
 )
 from metadata.outcome import Outcome
@@ -378,3 +379,21 @@ def test_negative_counters_are_refused(state: StateMachine) -> None:
     setup_buckets(state)
     with pytest.raises(errors.InvalidArgument):
         one(state, usage_flush("bad", (1, "plain", {"get_class": -1})))
+
+
+def test_recount_backfills_counters_of_data_stored_before_them(state: StateMachine) -> None:
+    setup_buckets(state)
+    workload = Workload(state, 3)
+    for _ in range(40):
+        run(state, workload.step())
+    # what a state from before usage counting looks like: records, no counters
+    for prefix in (keys.USAGE_BUCKET, keys.USAGE_OWNER, keys.USAGE_TOTAL):
+        for key, _ in scan(state.db, prefix):
+            state.db.delete(key)
+    assert state.cluster_usage() == ZERO
+    run(state, *(RecountUsage(uid(), name) for name in ("plain", "versioned", "suspended")))
+    check(state, ["plain", "versioned", "suspended"])
+    run(state, RecountUsage(uid(), "plain"))  # a second recount changes nothing
+    check(state, ["plain", "versioned", "suspended"])
+    with pytest.raises(errors.NoSuchBucket):
+        one(state, RecountUsage(uid(), "nope"))

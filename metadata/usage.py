@@ -43,7 +43,7 @@ from metadata.mutations import (
 )
 from metadata.outcome import Result
 from metadata.overlay import Overlay
-from tessera import errors
+from tessera import errors, limits
 from tessera.model import (
     CompletedUpload,
     ObjectDeleted,
@@ -66,6 +66,7 @@ from tessera.usage import (
 )
 
 HOURLY_PRUNE_PER_MUTATION_MAX = 64
+HOUR_MAX = (1 << 63) - 1  # hours are 8-byte keys; far past any real clock
 QUOTA_SCOPES = ("bucket", "owner")
 
 
@@ -93,7 +94,10 @@ def before(overlay: Overlay, mutation: Mutation) -> Before:
                 upload_present=upload is not None,
             )
         case PutPart():
-            raw = overlay.get(keys.part_key(mutation.upload_id, mutation.part.part_number))
+            number = mutation.part.part_number
+            if not limits.PART_NUMBER_MIN <= number <= limits.PART_NUMBER_MAX:
+                return Before()  # refused by the effect; no key can be built for it
+            raw = overlay.get(keys.part_key(mutation.upload_id, number))
             return Before(old_part=segment_from_json(raw) if raw is not None else None)
     return Before()
 
@@ -245,7 +249,7 @@ def record_requests(overlay: Overlay, m: RecordRequestUsage) -> None:
     parsed = []
     for hour, bucket, body in m.records:
         counters = RequestCounters.from_dict(body)
-        if hour < 0 or not counters.is_valid():
+        if not 0 <= hour <= HOUR_MAX or not counters.is_valid():
             raise errors.InvalidArgument("request counters must not be negative")
         parsed.append((int(hour), str(bucket), counters))
     newest = -1
@@ -290,6 +294,7 @@ def report(db: _Db, bucket: str, owner: str, from_hour: int, to_hour: int) -> di
     """The usage report the admin API and `tessera admin usage --json` give:
     storage now (per bucket, the owner's, in total), request counters of the
     hours from_hour..to_hour inclusive, and the quotas that apply."""
+    to_hour = min(to_hour, HOUR_MAX)
     rows = []
     for key, raw in _scan(db, keys.BUCKET):
         name = key[len(keys.BUCKET) :].decode()

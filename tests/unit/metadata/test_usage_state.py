@@ -397,3 +397,21 @@ def test_recount_backfills_counters_of_data_stored_before_them(state: StateMachi
     check(state, ["plain", "versioned", "suspended"])
     with pytest.raises(errors.NoSuchBucket):
         one(state, RecountUsage(uid(), "nope"))
+
+
+def test_a_part_number_out_of_range_is_an_s3_error_not_a_failed_batch(
+    state: StateMachine,
+) -> None:
+    setup_buckets(state)
+    upload = MultipartUpload("plain", "m", uid(), 1.0, "alice", "")
+    one(state, CreateMultipartUpload(uid(), upload))
+    for number in (-1, 0, 10_001, 1 << 40):
+        with pytest.raises(errors.InvalidArgument):
+            one(state, PutPart(uid(), "plain", "m", upload.upload_id, segment(number, 5)))
+    check(state, ["plain"])
+
+
+def test_a_report_to_the_end_of_time_is_answered(state: StateMachine) -> None:
+    setup_buckets(state)
+    run(state, usage_flush("f", (7, "plain", {"get_class": 1})))
+    assert state.usage_report("", "", 0, (1 << 64) - 1)["requests_total"]["get_class"] == 1

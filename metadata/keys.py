@@ -23,9 +23,9 @@
     b"a/k/" + access key id                 -> AccessKeyInfo JSON (secret sealed)
     b"r/" + request_id                      -> Outcome JSON (idempotency record)
     b"q/" + position(8, BE) + request_id    -> b"" (prune index of the r/ records)
-    b"g/b/" + bucket                        -> StorageUsage JSON (+ "owner") of a bucket
-    b"g/o/" + owner id                      -> StorageUsage JSON of an owner's buckets
-    b"g/t"                                  -> StorageUsage JSON of the whole cluster
+    b"g/b/" + bucket                        -> StorageUsage packed (9 x int64 BE) of a bucket
+    b"g/o/" + owner id                      -> StorageUsage packed, of an owner's buckets
+    b"g/t"                                  -> StorageUsage packed, of the whole cluster
     b"g/qb/" + bucket, b"g/qo/" + owner id  -> Quota JSON
     b"g/h/" + hour(8, BE) + bucket          -> RequestCounters JSON (+ "owner") of
                                                one hour of requests to one bucket

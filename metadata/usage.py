@@ -160,10 +160,10 @@ def add(overlay: Overlay, bucket: str, delta: StorageUsage) -> None:
             why = quota_violation(quota, after, delta)
             if why:
                 raise errors.QuotaExceeded(f"The {scope} {name} is over its quota: {why}.")
-    _put_usage(overlay, keys.usage_bucket_key(bucket), bucket_after, owner)
-    _put_usage(overlay, keys.usage_owner_key(owner), owner_after, owner)
+    _put_usage(overlay, keys.usage_bucket_key(bucket), bucket_after)
+    _put_usage(overlay, keys.usage_owner_key(owner), owner_after)
     total = _usage(overlay, keys.USAGE_TOTAL) + delta
-    _put_usage(overlay, keys.USAGE_TOTAL, total, "")
+    _put_usage(overlay, keys.USAGE_TOTAL, total)
 
 
 def forget_bucket(overlay: Overlay, bucket: str, owner: str) -> None:
@@ -171,8 +171,8 @@ def forget_bucket(overlay: Overlay, bucket: str, owner: str) -> None:
     left = _usage(overlay, keys.usage_bucket_key(bucket))
     if not left.is_zero():
         owner_key = keys.usage_owner_key(owner)
-        _put_usage(overlay, owner_key, _usage(overlay, owner_key) - left, owner)
-        _put_usage(overlay, keys.USAGE_TOTAL, _usage(overlay, keys.USAGE_TOTAL) - left, "")
+        _put_usage(overlay, owner_key, _usage(overlay, owner_key) - left)
+        _put_usage(overlay, keys.USAGE_TOTAL, _usage(overlay, keys.USAGE_TOTAL) - left)
     overlay.delete(keys.usage_bucket_key(bucket))
     overlay.delete(keys.quota_key("bucket", bucket))
 
@@ -205,10 +205,10 @@ def recount(overlay: Overlay, m: RecountUsage) -> StorageUsage:
     difference = counted - _usage(overlay, keys.usage_bucket_key(m.bucket))
     if not difference.is_zero():
         owner_key = keys.usage_owner_key(owner)
-        _put_usage(overlay, owner_key, _usage(overlay, owner_key) + difference, owner)
+        _put_usage(overlay, owner_key, _usage(overlay, owner_key) + difference)
         total = _usage(overlay, keys.USAGE_TOTAL) + difference
-        _put_usage(overlay, keys.USAGE_TOTAL, total, "")
-    _put_usage(overlay, keys.usage_bucket_key(m.bucket), counted, owner)
+        _put_usage(overlay, keys.USAGE_TOTAL, total)
+    _put_usage(overlay, keys.usage_bucket_key(m.bucket), counted)
     return counted
 
 
@@ -367,11 +367,11 @@ def _objects_delta(overlay: Overlay, bucket: str, key: str, was: Before) -> Stor
 
 def _usage(db: Any, key: bytes) -> StorageUsage:
     raw = db.get(key)
-    return StorageUsage.from_dict(json.loads(raw)) if raw is not None else ZERO
+    return StorageUsage.unpack(raw) if raw is not None else ZERO
 
 
-def _put_usage(overlay: Overlay, key: bytes, usage: StorageUsage, owner: str) -> None:
-    overlay.put(key, _json({**usage.to_dict(), "owner": owner}))
+def _put_usage(overlay: Overlay, key: bytes, usage: StorageUsage) -> None:
+    overlay.put(key, usage.pack())
 
 
 def _json(body: dict[str, Any]) -> bytes:

@@ -18,6 +18,7 @@ Invariants:
 from __future__ import annotations
 
 import dataclasses
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,10 +59,10 @@ class StorageUsage:
     multipart_physical_bytes: int = 0
 
     def __add__(self, other: StorageUsage) -> StorageUsage:
-        return StorageUsage(*_sum(self, other))
+        return StorageUsage(*_sum(self, other, _STORAGE_FIELDS))
 
     def __neg__(self) -> StorageUsage:
-        return StorageUsage(*(-a for a in dataclasses.astuple(self)))
+        return StorageUsage(*(-getattr(self, name) for name in _STORAGE_FIELDS))
 
     def __sub__(self, other: StorageUsage) -> StorageUsage:
         return self + (-other)
@@ -72,23 +73,35 @@ class StorageUsage:
         return self.logical_bytes + self.multipart_bytes
 
     def is_zero(self) -> bool:
-        return not any(dataclasses.astuple(self))
+        return not any(getattr(self, name) for name in _STORAGE_FIELDS)
 
     def to_dict(self) -> dict[str, int]:
-        return dataclasses.asdict(self)
+        return {name: getattr(self, name) for name in _STORAGE_FIELDS}
 
     @staticmethod
     def from_dict(body: dict[str, Any]) -> StorageUsage:
-        names = {f.name for f in dataclasses.fields(StorageUsage)}
-        return StorageUsage(**{k: int(v) for k, v in body.items() if k in names})
+        return StorageUsage(**{k: int(v) for k, v in body.items() if k in _STORAGE_FIELDS})
+
+    def pack(self) -> bytes:
+        """The stored form: fixed-size big-endian signed integers (JSON would
+        cost more than the rest of the accounting of one mutation)."""
+        return _PACKED.pack(*(getattr(self, name) for name in _STORAGE_FIELDS))
+
+    @staticmethod
+    def unpack(raw: bytes) -> StorageUsage:
+        return StorageUsage(*_PACKED.unpack(raw))
 
 
+# Field names, read with getattr: dataclasses.astuple/asdict deep-copy, which
+# cost more than the rest of an apply (these run several times per mutation).
+_STORAGE_FIELDS = tuple(f.name for f in dataclasses.fields(StorageUsage))
+_PACKED = struct.Struct(f">{len(_STORAGE_FIELDS)}q")
 ZERO = StorageUsage()
 
 
-def _sum(a: Any, b: Any) -> list[int]:
+def _sum(a: Any, b: Any, names: tuple[str, ...]) -> list[int]:
     """Field-wise sum of two records of one dataclass type."""
-    return [x + y for x, y in zip(dataclasses.astuple(a), dataclasses.astuple(b), strict=True)]
+    return [getattr(a, name) + getattr(b, name) for name in names]
 
 
 def shard_set_physical_bytes(size_bytes: int, geometry: Geometry) -> int:
@@ -181,18 +194,20 @@ class RequestCounters:
     bytes_out: int = 0
 
     def __add__(self, other: RequestCounters) -> RequestCounters:
-        return RequestCounters(*_sum(self, other))
+        return RequestCounters(*_sum(self, other, _COUNTER_FIELDS))
 
     def to_dict(self) -> dict[str, int]:
-        return dataclasses.asdict(self)
+        return {name: getattr(self, name) for name in _COUNTER_FIELDS}
 
     @staticmethod
     def from_dict(body: dict[str, Any]) -> RequestCounters:
-        names = {f.name for f in dataclasses.fields(RequestCounters)}
-        return RequestCounters(**{k: int(v) for k, v in body.items() if k in names})
+        return RequestCounters(**{k: int(v) for k, v in body.items() if k in _COUNTER_FIELDS})
 
     def is_valid(self) -> bool:
-        return all(v >= 0 for v in dataclasses.astuple(self))
+        return all(getattr(self, name) >= 0 for name in _COUNTER_FIELDS)
+
+
+_COUNTER_FIELDS = tuple(f.name for f in dataclasses.fields(RequestCounters))
 
 
 def request_class(operation: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import random
 from collections.abc import Sequence
 
@@ -127,7 +126,7 @@ def recount(db: Rdict, bucket: str) -> StorageUsage:
 
 def counters(db: Rdict, key: bytes) -> StorageUsage:
     raw = db.get(key)
-    return StorageUsage.from_dict(json.loads(raw)) if raw is not None else ZERO
+    return StorageUsage.unpack(raw) if raw is not None else ZERO
 
 
 def check(state: StateMachine, buckets: Sequence[str]) -> None:

@@ -12,6 +12,8 @@ it computed its effect (a quota) leaves nothing in the batch.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rocksdict import Rdict, WriteBatch
 
 _ABSENT = object()
@@ -23,6 +25,10 @@ class Overlay:
         self._pending: dict[bytes, bytes | None] = {}  # None: deleted
         # (key, pending entry before the write: _ABSENT when it had none) since begin()
         self._journal: list[tuple[bytes, bytes | object | None]] = []
+        # Per-batch caches of derived values, owned by the module that names
+        # them (metadata/usage.py); not rolled back: their owners update them
+        # only once a mutation can no longer be refused.
+        self.memo: dict[str, Any] = {}
 
     @property
     def batch(self) -> WriteBatch:

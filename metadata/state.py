@@ -175,6 +175,7 @@ class StateMachine:
             assert entry.position > position, "log positions must increase"
             position = entry.position
             results.append(self._apply_one(overlay, entry))
+        usage.finish_batch(overlay)
         if position > self._applied:
             overlay.put(keys.APPLIED, keys.encode_position(position))
         return AppliedBatch(overlay.batch, results, position)

@@ -15,7 +15,9 @@ Invariants:
   so a replayed entry or a retried request (same request id: not applied
   again) never counts twice, and every replica holds the same numbers;
 - an owner's counters are the sum of its buckets' (ownership never changes);
-- a refused mutation writes nothing (state.py rolls the overlay back);
+- a refused mutation writes nothing (state.py rolls the overlay back; the
+  counters, summed in memory per batch and written by finish_batch in the same
+  WriteBatch, are only changed once every check of a mutation has passed);
 - request records older than the retention are pruned, at most
   HOURLY_PRUNE_PER_MUTATION_MAX per applied RecordRequestUsage, reading the
   overlay (so the work does not depend on how entries are batched).
@@ -149,13 +151,11 @@ def account(overlay: Overlay, mutation: Mutation, result: Result, was: Before) -
 def add(overlay: Overlay, bucket: str, delta: StorageUsage) -> None:
     """Adds delta to the bucket's, its owner's and the cluster's counters,
     unless a quota of the bucket or the owner forbids it (QuotaExceeded)."""
-    raw_bucket = overlay.get(keys.bucket_key(bucket))
-    assert raw_bucket is not None, bucket
-    owner = bucket_from_json(raw_bucket).owner
+    owner = _owner(overlay, bucket)
     bucket_after = _usage(overlay, keys.usage_bucket_key(bucket)) + delta
     owner_after = _usage(overlay, keys.usage_owner_key(owner)) + delta
     for scope, name, after in (("bucket", bucket, bucket_after), ("owner", owner, owner_after)):
-        quota = read_quota(overlay.get, scope, name)
+        quota = _quota(overlay, scope, name)
         if quota is not None:
             why = quota_violation(quota, after, delta)
             if why:
@@ -173,8 +173,10 @@ def forget_bucket(overlay: Overlay, bucket: str, owner: str) -> None:
         owner_key = keys.usage_owner_key(owner)
         _put_usage(overlay, owner_key, _usage(overlay, owner_key) - left)
         _put_usage(overlay, keys.USAGE_TOTAL, _usage(overlay, keys.USAGE_TOTAL) - left)
-    overlay.delete(keys.usage_bucket_key(bucket))
+    _put_usage(overlay, keys.usage_bucket_key(bucket), None)
     overlay.delete(keys.quota_key("bucket", bucket))
+    _memo(overlay, "quota").pop(keys.quota_key("bucket", bucket), None)
+    _memo(overlay, "owner").pop(bucket, None)
 
 
 def recount(overlay: Overlay, m: RecountUsage) -> StorageUsage:
@@ -228,6 +230,7 @@ def set_quota(overlay: Overlay, m: SetQuota) -> None:
         raise errors.NoSuchBucket()
     quota = Quota(m.max_bytes, m.max_objects)
     key = keys.quota_key(m.scope, m.name)
+    _memo(overlay, "quota").pop(key, None)
     if quota.is_unlimited:
         overlay.delete(key)
     else:
@@ -319,7 +322,7 @@ def report(db: _Db, bucket: str, owner: str, from_hour: int, to_hour: int) -> di
     buckets = []
     total = ZERO
     for name, bucket_owner in rows:
-        stored = _usage(db, keys.usage_bucket_key(name))
+        stored = _stored_usage(db, keys.usage_bucket_key(name))
         total = total + stored
         quota = read_quota(db.get, "bucket", name)
         buckets.append(
@@ -342,15 +345,16 @@ def report(db: _Db, bucket: str, owner: str, from_hour: int, to_hour: int) -> di
         quota = read_quota(db.get, "owner", owner)
         body["owner"] = {
             "owner": owner,
-            **_usage(db, keys.usage_owner_key(owner)).to_dict(),
+            **_stored_usage(db, keys.usage_owner_key(owner)).to_dict(),
             "quota": quota.to_dict() if quota is not None else None,
         }
-    body["total"] = (_usage(db, keys.USAGE_TOTAL) if not bucket and not owner else total).to_dict()
+    cluster = _stored_usage(db, keys.USAGE_TOTAL)
+    body["total"] = (cluster if not bucket and not owner else total).to_dict()
     return body
 
 
 def cluster_total(db: _Db) -> StorageUsage:
-    return _usage(db, keys.USAGE_TOTAL)
+    return _stored_usage(db, keys.USAGE_TOTAL)
 
 
 # ---------------------------------------------------------------- helpers
@@ -365,13 +369,63 @@ def _objects_delta(overlay: Overlay, bucket: str, key: str, was: Before) -> Stor
     return StorageUsage(objects=int(now) - int(was.current_present))
 
 
-def _usage(db: Any, key: bytes) -> StorageUsage:
+def _memo(overlay: Overlay, name: str) -> dict[Any, Any]:
+    found: dict[Any, Any] = overlay.memo.setdefault(name, {})
+    return found
+
+
+def _usage(overlay: Overlay, key: bytes) -> StorageUsage:
+    """A counter record as this batch has it so far (summed in memory: the
+    records are written once, by finish_batch)."""
+    counters = _memo(overlay, "counters")
+    if key in counters:
+        return counters[key] or ZERO
+    raw = overlay.get(key)
+    found = StorageUsage.unpack(raw) if raw is not None else ZERO
+    counters[key] = found
+    return found
+
+
+def _put_usage(overlay: Overlay, key: bytes, usage: StorageUsage | None) -> None:
+    """None: the record goes (a deleted bucket's)."""
+    _memo(overlay, "counters")[key] = usage
+    _memo(overlay, "dirty").setdefault(key, True)
+
+
+def finish_batch(overlay: Overlay) -> None:
+    """Writes the counter records this batch changed (call once, at its end)."""
+    counters = _memo(overlay, "counters")
+    for key in _memo(overlay, "dirty"):
+        value = counters[key]
+        if value is None:
+            overlay.delete(key)
+        else:
+            overlay.put(key, value.pack())
+    overlay.memo.pop("dirty", None)
+
+
+def _owner(overlay: Overlay, bucket: str) -> str:
+    owners = _memo(overlay, "owner")
+    if bucket not in owners:
+        raw_bucket = overlay.get(keys.bucket_key(bucket))
+        assert raw_bucket is not None, bucket
+        owners[bucket] = bucket_from_json(raw_bucket).owner
+    owner: str = owners[bucket]
+    return owner
+
+
+def _quota(overlay: Overlay, scope: str, name: str) -> Quota | None:
+    quotas = _memo(overlay, "quota")
+    key = keys.quota_key(scope, name)
+    if key not in quotas:
+        quotas[key] = read_quota(overlay.get, scope, name)
+    quota: Quota | None = quotas[key]
+    return quota
+
+
+def _stored_usage(db: Any, key: bytes) -> StorageUsage:
     raw = db.get(key)
     return StorageUsage.unpack(raw) if raw is not None else ZERO
-
-
-def _put_usage(overlay: Overlay, key: bytes, usage: StorageUsage) -> None:
-    overlay.put(key, usage.pack())
 
 
 def _json(body: dict[str, Any]) -> bytes:

@@ -331,3 +331,28 @@ def test_bad_admin_input_is_refused(cluster: LocalCluster) -> None:
     assert nothing.returncode == 1 and "InvalidArgument" in nothing.stderr
     backwards = admin(cluster, "usage", "--from", "2026-01-02", "--to", "2026-01-01", check=False)
     assert backwards.returncode == 1 and "InvalidArgument" in backwards.stderr
+
+
+def _shard_sets_on_nodes(cluster: LocalCluster) -> set[str]:
+    found = set()
+    for name, _ in cluster.layout.node_names():
+        for path in (cluster.node_data_dir(name) / "shards").glob("*/*"):
+            found.add(path.name.rsplit(".", 1)[0])
+    return found
+
+
+def test_a_refused_write_leaves_no_shards(cluster: LocalCluster, s3: Any) -> None:
+    """The gateway reclaims the shards of a write metadata refused (GC would
+    only after its grace period, an hour by default)."""
+    bucket = new_bucket(s3, "quota-reclaim")
+    admin(cluster, "quota", "set", "--bucket", bucket, "--max-bytes", "1MiB")
+    before = _shard_sets_on_nodes(cluster)
+    with pytest.raises(ClientError) as refused:
+        s3.put_object(Bucket=bucket, Key="big", Body=b"b" * (2 << 20))
+    assert refused.value.response["Error"]["Code"] == "QuotaExceeded"
+    deadline = time.monotonic() + 60
+    while _shard_sets_on_nodes(cluster) - before:
+        assert time.monotonic() < deadline, "the refused write's shards are still on the nodes"
+        time.sleep(0.2)
+    row = bucket_row(usage_json(cluster, "--bucket", bucket), bucket)
+    assert (row["versions"], row["logical_bytes"], row["physical_bytes"]) == (0, 0, 0)

@@ -305,8 +305,6 @@ def report(db: _Db, bucket: str, owner: str, from_hour: int, to_hour: int) -> di
         if (bucket and name != bucket) or (owner and info.owner != owner):
             continue
         rows.append((name, info.owner))
-    if bucket and not rows:
-        raise errors.NoSuchBucket()
     hours: list[dict[str, Any]] = []
     requests_total = RequestCounters()
     per_bucket: dict[str, RequestCounters] = {}
@@ -319,6 +317,8 @@ def report(db: _Db, bucket: str, owner: str, from_hour: int, to_hour: int) -> di
         hours.append({"hour": hour, "bucket": name, **counters.to_dict()})
         requests_total = requests_total + counters
         per_bucket[name] = per_bucket.get(name, RequestCounters()) + counters
+    if bucket and not rows and not hours:  # a deleted bucket's requests stay reportable
+        raise errors.NoSuchBucket()
     buckets = []
     total = ZERO
     for name, bucket_owner in rows:

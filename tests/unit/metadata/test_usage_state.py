@@ -354,6 +354,16 @@ def test_owner_report_and_hour_range(state: StateMachine) -> None:
         state.usage_report("nope", "", 0, 1)
 
 
+def test_a_deleted_buckets_requests_stay_reportable(state: StateMachine) -> None:
+    setup_buckets(state)
+    run(state, usage_flush("f1", (10, "plain", {"put_class": 3})))
+    one(state, DeleteBucket(uid(), "plain"))
+    report = state.usage_report("plain", "", 0, 20)
+    assert report["buckets"] == []
+    assert report["requests_total"]["put_class"] == 3
+    assert state.usage_report("", "alice", 0, 20)["requests_total"]["put_class"] == 3
+
+
 def test_old_hours_are_pruned_whatever_the_batching(tmp_path: object) -> None:
     results = []
     for name, batched in (("one", True), ("many", False)):

@@ -7,6 +7,7 @@
     tessera admin user|key|buckets|status users, access keys, overview (cli/admin_access.py)
     tessera admin bucket show|cache-control one bucket; its default Cache-Control (admin_buckets.py)
     tessera admin kms create|list         the keys of SSE-KMS (cli/admin_kms.py)
+    tessera admin usage|quota             usage report, quotas (cli/admin_usage.py)
 
 The metadata address and cluster secret come from flags, TESSERA_METADATA_ADDRESS
 and TESSERA_CLUSTER_SECRET, or (for `tessera up`) the cluster.json in --data-dir.
@@ -22,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from cli import admin_access, admin_buckets, admin_kms
+from cli import admin_access, admin_buckets, admin_kms, admin_usage
 from metadata.client import MetadataClient
 from proto import tessera_pb2 as pb
 from tessera import errors
@@ -53,6 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     admin_access.add_parsers(what)
     admin_buckets.add_parsers(what)
     admin_kms.add_parsers(what)
+    admin_usage.add_parsers(what)
     admin.set_defaults(role="admin")
 
 
@@ -81,6 +83,8 @@ async def _run(args: argparse.Namespace) -> int:
             return await admin_buckets.run(args, client)
         if args.admin_command == "kms":
             return await admin_kms.run(args, client)
+        if args.admin_command in ("usage", "quota"):
+            return await admin_usage.run(args, client)
         if args.admin_command == "repair" and args.repair_command == "status":
             status = await client.repair_status(timeout=CALL_SECONDS)
             if status is None:

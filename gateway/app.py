@@ -42,6 +42,7 @@ from gateway.responses import error_response
 from gateway.routing import Route, operation_for, split_request
 from gateway.sse import KeyService, load_master_key
 from gateway.state import STATE, GatewayState
+from gateway.usage_meter import FLUSH_TIMEOUT_SECONDS, UsageMeter
 from gateway.write_path import WritePolicy
 from metadata.client import MetadataClient
 from tessera import errors, ids, limits
@@ -128,6 +129,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     started = time.monotonic()
     operation = "Unknown"
     resource = request.path
+    bucket = ""
     try:
         bucket, key = split_request(request.host, request.raw_path, state.settings.domains)
         operation = operation_for(request.method, bucket, key, request.query)
@@ -156,6 +158,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         response.headers["x-amz-request-id"] = request_id
         response.headers["x-amz-id-2"] = request_id
         cors.allow_signed_origin(request, response)
+    state.meter.note(bucket, operation, request)
     metrics.REQUESTS.labels(operation.split(":")[0], code).inc()
     metrics.REQUEST_SECONDS.labels(operation.split(":")[0]).observe(time.monotonic() - started)
     return response
@@ -191,10 +194,14 @@ def build_app(settings: GatewaySettings) -> web.Application:
             reclaimer=ShardReclaimer(cluster),
             admission=Admission(settings.inflight_bytes_max),
             encryption=KeyService(master_key, metadata, settings.region),
+            meter=UsageMeter(
+                metadata, settings.usage_flush_seconds, settings.usage_retention_hours
+            ),
         )
         background = [
             asyncio.create_task(cluster.run(), name="cluster-map"),
             asyncio.create_task(app[STATE].reclaimer.run(), name="shard-reclaimer"),
+            asyncio.create_task(app[STATE].meter.run(), name="usage-meter"),
         ]
         await cluster.wait_loaded(10.0)
         try:
@@ -205,6 +212,8 @@ def build_app(settings: GatewaySettings) -> web.Application:
             for task in background:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            # A graceful stop loses no request counts (docs/usage-and-quotas.md).
+            await app[STATE].meter.flush(FLUSH_TIMEOUT_SECONDS)
             await cluster.close()
             await metadata.close()
             executor.shutdown(wait=False, cancel_futures=True)

@@ -17,6 +17,7 @@ from gateway.app import build_app
 from gateway.console.server import mount_console
 from gateway.draining import Drain
 from gateway.state import STATE
+from gateway.usage_meter import mount_flush
 from gateway.website import build_website_app
 from service.ops_http import start_ops_server
 from service.process import run_role, setup_logging
@@ -49,9 +50,11 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
             return "fewer storage nodes up than data shards per stripe: nothing is readable"
         return None
 
-    ops = await start_ops_server(
-        settings.http_listen, ready, lambda ops_app: mount_console(ops_app, app[STATE])
-    )
+    def mount(ops_app: web.Application) -> None:
+        mount_console(ops_app, app[STATE])
+        mount_flush(ops_app, app[STATE].meter)
+
+    ops = await start_ops_server(settings.http_listen, ready, mount)
     host, port = host_port(settings.listen)
     tls = _tls_context(settings)
     site = web.TCPSite(runner, host, port, reuse_address=True, backlog=1024, ssl_context=tls)

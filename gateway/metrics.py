@@ -39,3 +39,13 @@ DATA_KEYS_MADE = Counter(
     ["mode"],  # AES256, aws:kms, SSE-C
 )
 INFLIGHT_BYTES = Gauge("tessera_gateway_inflight_bytes", "Body bytes admitted and not yet finished")
+USAGE_REQUESTS = Counter(
+    "tessera_gateway_usage_requests_total",
+    "S3 requests metered, by billing class (put_class, get_class, delete)",
+    ["request_class"],
+)
+USAGE_FLUSHES = Counter(
+    "tessera_gateway_usage_flushes_total",
+    "Request usage flushes to metadata, by outcome (ok, failed, refused, dropped)",
+    ["outcome"],
+)

@@ -12,6 +12,7 @@ from gateway.cluster import ClusterView
 from gateway.principals import KeyCache
 from gateway.reclaim import ShardReclaimer
 from gateway.sse import KeyService
+from gateway.usage_meter import UsageMeter
 from gateway.write_path import WritePolicy
 from metadata.client import MetadataClient
 from tessera.config import GatewaySettings
@@ -29,6 +30,7 @@ class GatewayState:
     admission: Admission
     keys: KeyCache  # every key: the root key from credentials, users' keys from metadata
     encryption: KeyService  # data keys of encryption at rest
+    meter: UsageMeter
 
     def secret_for(self, access_key: str) -> str | None:
         """The secret of a key known now (call keys.resolve first for users' keys)."""

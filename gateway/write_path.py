@@ -37,6 +37,7 @@ from gateway.body import BodySource
 from gateway.cluster import ClusterView
 from gateway.deadline import Deadline
 from gateway.digests import BodyDigests
+from gateway.reclaim import ShardReclaimer
 from metadata.client import MetadataClient
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
@@ -337,9 +338,12 @@ async def write_object(
     metadata: MetadataClient,
     executor: Executor,
     deadline: Deadline,
+    reclaimer: ShardReclaimer,
 ) -> tuple[ObjectVersion, ObjectVersion | None]:
     """Stores the body as a new version of bucket/key; returns the committed
-    record and the one it replaced (if any)."""
+    record and the one it replaced (if any). When metadata decides against the
+    commit (a quota, a precondition, a bucket gone) the shards are reclaimed:
+    the refusal is recorded under the request id, so it can never land later."""
     # An encrypted body is never kept inline: the record would hold plaintext.
     if 0 < body.size_bytes <= policy.inline_max_bytes and request.data_key is None:
         stored = await store_inline(body=body, request=request, policy=policy, cluster=cluster)
@@ -379,12 +383,17 @@ async def write_object(
         retain_until=request.lock.retain_until,
         legal_hold=request.lock.legal_hold,
     )
-    replaced = await metadata.put_object(
-        version,
-        timeout=deadline.remaining(),
-        if_none_match_star=request.if_none_match_star,
-        if_match_etag=request.if_match_etag,
-    )
+    try:
+        replaced = await metadata.put_object(
+            version,
+            timeout=deadline.remaining(),
+            if_none_match_star=request.if_none_match_star,
+            if_match_etag=request.if_match_etag,
+        )
+    except errors.TesseraError as exc:
+        if exc.http_status < 500:  # decided; a 5xx may still land, GC handles those
+            reclaimer.unreferenced(version)
+        raise
     return version, replaced
 
 

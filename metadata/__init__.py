@@ -17,6 +17,7 @@ liveness    who is alive, and the corrections that keep the map in step
 membership  storage nodes' liveness under etcd leases
 replicas    the replica registry and log compaction
 checkpoint  RocksDB checkpoints streamed to a new or wiped replica
-service     the gRPC servicer;  client  the async client (fails over)
+usage       storage counters, quotas and hourly request records (docs/usage-and-quotas.md)
+service     the gRPC servicer (usage_service: its usage RPCs);  client  the async client
 main        the process;  metrics  the Prometheus metrics
 """

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -34,6 +35,7 @@ from metadata.bucket_cache import BucketCache
 from proto import convert
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
+from proto.convert import quota_from_pb
 from proto.rpc import S3_CODE_HEADER, call_metadata, error_from_rpc, new_channel
 from tessera import errors
 from tessera.ids import new_request_id, new_version_id
@@ -55,6 +57,7 @@ from tessera.model import (
     VersionsPage,
 )
 from tessera.multipart import ListedPart
+from tessera.usage import Quota, RequestCounters
 
 RETRY_BACKOFF_FIRST_SECONDS = 0.05
 RETRY_BACKOFF_MAX_SECONDS = 1.0
@@ -526,6 +529,61 @@ class MetadataClient:
     async def set_node_state(self, node_id: str, state: str, *, timeout: float) -> None:
         request = pb.SetNodeStateRequest(node_id=node_id, state=state, request_id=new_request_id())
         await self._call("SetNodeState", request, timeout)
+
+    # ------------------------------------------------------------ usage and quotas
+
+    async def get_usage(
+        self, bucket: str, owner: str, from_hour: int, to_hour: int, *, timeout: float
+    ) -> dict[str, Any]:
+        """The usage report (metadata/usage.py report) as a JSON-ready dict."""
+        request = pb.UsageQuery(bucket=bucket, owner=owner, from_hour=from_hour, to_hour=to_hour)
+        reply = await self._call("GetUsage", request, timeout)
+        report: dict[str, Any] = json.loads(reply.report_json)
+        return report
+
+    async def set_quota(
+        self,
+        scope: str,
+        name: str,
+        max_bytes: int | None,
+        max_objects: int | None,
+        *,
+        timeout: float,
+    ) -> Quota | None:
+        """Sets the quota (both None: clears it); returns the quota now in force."""
+        request = pb.QuotaRequest(scope=scope, name=name, request_id=new_request_id())
+        if max_bytes is not None:
+            request.max_bytes = max_bytes
+        if max_objects is not None:
+            request.max_objects = max_objects
+        return quota_from_pb(await self._call("SetQuota", request, timeout))
+
+    async def get_quota(self, scope: str, name: str, *, timeout: float) -> Quota | None:
+        reply = await self._call("GetQuota", pb.QuotaScope(scope=scope, name=name), timeout)
+        return quota_from_pb(reply)
+
+    async def recount_usage(self, bucket: str, *, timeout: float) -> None:
+        request = pb.RecountUsageRequest(bucket=bucket, request_id=new_request_id())
+        await self._call("RecountUsage", request, timeout)
+
+    async def record_request_usage(
+        self,
+        request_id: str,
+        records: list[tuple[int, str, RequestCounters]],
+        retention_hours: int,
+        *,
+        timeout: float,
+    ) -> None:
+        """Adds one flush of hourly request counters; retry with the same request_id."""
+        request = pb.RequestUsageBatch(
+            request_id=request_id,
+            retention_hours=retention_hours,
+            records=[
+                pb.RequestUsageRecord(hour=hour, bucket=bucket, **counters.to_dict())
+                for hour, bucket, counters in records
+            ],
+        )
+        await self._call("RecordRequestUsage", request, timeout)
 
     async def repair_status(self, *, timeout: float) -> pb.RepairStatusResponse | None:
         """The repair leader's status (asks every replica; None: no leader answered)."""

@@ -24,6 +24,12 @@
     b"a/m/" + KMS key id                    -> KmsKeyInfo JSON (key wrapped)
     b"r/" + request_id                      -> Outcome JSON (idempotency record)
     b"q/" + position(8, BE) + request_id    -> b"" (prune index of the r/ records)
+    b"g/b/" + bucket                        -> StorageUsage packed (9 x int64 BE) of a bucket
+    b"g/o/" + owner id                      -> StorageUsage packed, of an owner's buckets
+    b"g/t"                                  -> StorageUsage packed, of the whole cluster
+    b"g/qb/" + bucket, b"g/qo/" + owner id  -> Quota JSON
+    b"g/h/" + hour(8, BE) + bucket          -> RequestCounters JSON (+ "owner") of
+                                               one hour of requests to one bucket
 
 Invariant: a key's versions sort newest first (the sequence is the log
 position of the mutation that made the version, inverted). Uploads sort by
@@ -55,7 +61,41 @@ USER = b"a/u/"
 ACCESS_KEY = b"a/k/"
 KMS_KEY = b"a/m/"
 
+USAGE_BUCKET = b"g/b/"
+USAGE_OWNER = b"g/o/"
+USAGE_TOTAL = b"g/t"
+QUOTA_BUCKET = b"g/qb/"
+QUOTA_OWNER = b"g/qo/"
+USAGE_HOURLY = b"g/h/"
+
 POSITION_BYTES = 8
+
+
+def usage_bucket_key(bucket: str) -> bytes:
+    return USAGE_BUCKET + bucket.encode()
+
+
+def usage_owner_key(owner: str) -> bytes:
+    return USAGE_OWNER + owner.encode()
+
+
+def quota_key(scope: str, name: str) -> bytes:
+    """scope: "bucket" or "owner"."""
+    assert scope in ("bucket", "owner"), scope
+    return (QUOTA_BUCKET if scope == "bucket" else QUOTA_OWNER) + name.encode()
+
+
+def hourly_prefix(hour: int) -> bytes:
+    return USAGE_HOURLY + hour.to_bytes(8, "big")
+
+
+def hourly_key(hour: int, bucket: str) -> bytes:
+    return hourly_prefix(hour) + bucket.encode()
+
+
+def split_hourly_key(key: bytes) -> tuple[int, str]:
+    body = key[len(USAGE_HOURLY) :]
+    return int.from_bytes(body[:8], "big"), body[8:].decode()
 
 
 def bucket_key(bucket: str) -> bytes:

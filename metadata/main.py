@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from metadata import checkpoint, logformat
+from metadata import checkpoint, logformat, metrics
 from metadata.client import MetadataClient, parse_addresses
 from metadata.commit import CommitLog, MutationLog
 from metadata.election import EtcdLeadership, Leadership
@@ -109,6 +109,7 @@ async def _serve_single(
     db = await loop.run_in_executor(reads, open_db, settings.data_dir)
     try:
         state = StateMachine(db)
+        metrics.watch_usage(state.cluster_usage)
         log.info(
             "state opened at %s, applied position %d", settings.data_dir, state.applied_position
         )
@@ -231,6 +232,7 @@ async def _run_replica(
     lost = False
     try:
         state = StateMachine(db, REQUEST_RETENTION_REVISIONS * logformat.ENTRY_MUTATIONS_MAX)
+        metrics.watch_usage(state.cluster_usage)
         shared = SharedLog(etcd, log_key, replica_id, settings.group_commit_window_seconds)
         follower = Follower(etcd, state, writer, log_key, shared.on_applied)
         shared.follower = follower

@@ -6,7 +6,11 @@ code), node state, RPC method.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import Counter, Gauge, Histogram
+
+from tessera.usage import StorageUsage
 
 MUTATIONS = Counter(
     "tessera_metadata_mutations_total",
@@ -152,3 +156,49 @@ LIFECYCLE_PASSES = Counter(
 LIFECYCLE_PASS_SECONDS = Gauge(
     "tessera_lifecycle_last_pass_duration_seconds", "Duration of the last lifecycle pass."
 )
+
+# Cluster-wide storage usage (docs/usage-and-quotas.md): totals only — per-bucket
+# numbers come from `tessera admin usage`, never as labels (buckets are unbounded).
+STORED_BYTES = Gauge(
+    "tessera_metadata_usage_stored_bytes",
+    "Bytes stored in the whole cluster, by kind (logical, physical, multipart, "
+    "multipart_physical), as this replica has applied the log.",
+    ["kind"],
+)
+STORED_COUNT = Gauge(
+    "tessera_metadata_usage_stored_count",
+    "Objects, versions, delete markers, multipart uploads and parts in the whole cluster.",
+    ["kind"],
+)
+_BYTES_FIELDS = {
+    "logical": "logical_bytes",
+    "physical": "physical_bytes",
+    "multipart": "multipart_bytes",
+    "multipart_physical": "multipart_physical_bytes",
+}
+_COUNT_FIELDS = ("objects", "versions", "delete_markers", "multipart_uploads", "multipart_parts")
+_usage_reader: list[Callable[[], StorageUsage]] = []
+
+
+def watch_usage(read_total: Callable[[], StorageUsage]) -> None:
+    """Serves the usage gauges from read_total (the latest state opened)."""
+    _usage_reader[:] = [read_total]
+
+
+def _usage_field(name: str) -> float:
+    if not _usage_reader:
+        return 0.0
+    try:
+        return float(getattr(_usage_reader[0](), name))
+    except Exception:  # a state closed or moved aside: report nothing rather than fail a scrape
+        return 0.0
+
+
+def _reader(field: str) -> Callable[[], float]:
+    return lambda: _usage_field(field)
+
+
+for _label, _field in _BYTES_FIELDS.items():
+    STORED_BYTES.labels(_label).set_function(_reader(_field))
+for _field in _COUNT_FIELDS:
+    STORED_COUNT.labels(_field).set_function(_reader(_field))

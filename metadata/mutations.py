@@ -345,6 +345,41 @@ class RevokeAccessKey:
     access_key_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class SetQuota:
+    """Sets the quota of a bucket or an owner (scope "bucket" or "owner"; name:
+    the bucket name or the owner id); both limits None clears it."""
+
+    request_id: str
+    scope: str
+    name: str
+    max_bytes: int | None = None
+    max_objects: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRequestUsage:
+    """One gateway flush of request counters: (hour, bucket, counters) records.
+
+    The request id names the flush, so a retried flush is counted once.
+    retention_hours: hourly records older than the newest hour here minus
+    this are pruned (a few per flush).
+    """
+
+    request_id: str
+    records: tuple[tuple[int, str, dict[str, int]], ...]
+    retention_hours: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecountUsage:
+    """Recomputes a bucket's storage counters from its records (data stored
+    before counters existed); the owner's and cluster's follow by the difference."""
+
+    request_id: str
+    bucket: str
+
+
 Mutation = (
     CreateBucket
     | DeleteBucket
@@ -371,6 +406,9 @@ Mutation = (
     | CreateAccessKey
     | RevokeAccessKey
     | CreateKmsKey
+    | SetQuota
+    | RecordRequestUsage
+    | RecountUsage
 )
 
 KINDS: dict[str, type[Mutation]] = {
@@ -401,6 +439,9 @@ KINDS: dict[str, type[Mutation]] = {
         CreateAccessKey,
         RevokeAccessKey,
         CreateKmsKey,
+        SetQuota,
+        RecordRequestUsage,
+        RecountUsage,
     )
 }
 
@@ -447,6 +488,8 @@ def from_fields(fields: dict[str, Any]) -> Mutation:
         body["part"] = segment_from_dict(body["part"])
     elif kind == "CompleteMultipartUpload":
         body["parts"] = tuple(ListedPart(*p) for p in body["parts"])
+    elif kind == "RecordRequestUsage":
+        body["records"] = tuple((int(h), str(b), dict(c)) for h, b, c in body["records"])
     return KINDS[kind](**body)
 
 

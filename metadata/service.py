@@ -34,6 +34,7 @@ from metadata.liveness import LiveSet
 from metadata.logformat import revision_of
 from metadata.repair import RepairScheduler
 from metadata.state import StateMachine
+from metadata.usage_service import UsageRpcs
 from proto import convert
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
@@ -100,7 +101,7 @@ class Replica:
     scratch_dir: Path
 
 
-class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
+class MetadataService(UsageRpcs, pb_grpc.MetadataServicer):  # type: ignore[misc]
     def __init__(
         self,
         state: StateMachine,
@@ -774,6 +775,12 @@ class MetadataService(pb_grpc.MetadataServicer):  # type: ignore[misc]
         return await _serve(context, "SetNodeState", work)
 
     # ------------------------------------------------------------ helpers
+
+    async def serve(self, context: Any, method: str, work: Callable[[], Awaitable[T]]) -> T:
+        return await _serve(context, method, work)
+
+    def _remaining(self, context: Any) -> float:
+        return _remaining(context)
 
     async def _consistent(self, timeout: float) -> None:  # noqa: ASYNC109
         """The read index: waits until the log's current head is applied here."""

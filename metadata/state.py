@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from rocksdict import Options, Rdict, WriteBatch, WriteOptions
 
@@ -35,6 +36,7 @@ from metadata import (
     locks,
     preconditions,
     uploads,
+    usage,
     version_listing,
     versions,
 )
@@ -58,6 +60,8 @@ from metadata.mutations import (
     PutObject,
     PutObjectTagging,
     PutPart,
+    RecordRequestUsage,
+    RecountUsage,
     RegisterNode,
     ReportShardProblem,
     RevokeAccessKey,
@@ -65,6 +69,7 @@ from metadata.mutations import (
     SetNodeState,
     SetObjectAcl,
     SetObjectLock,
+    SetQuota,
     SetRepairRate,
     UpdatePlacement,
 )
@@ -101,6 +106,7 @@ from tessera.model import (
     user_from_json,
     version_from_json,
 )
+from tessera.usage import Quota, StorageUsage
 
 REQUEST_RETENTION_POSITIONS_DEFAULT = 100_000
 # Each applied mutation prunes at most this many expired records: more than it
@@ -176,6 +182,7 @@ class StateMachine:
             assert entry.position > position, "log positions must increase"
             position = entry.position
             results.append(self._apply_one(overlay, entry))
+        usage.finish_batch(overlay)
         if position > self._applied:
             overlay.put(keys.APPLIED, keys.encode_position(position))
         return AppliedBatch(overlay.batch, results, position)
@@ -208,9 +215,13 @@ class StateMachine:
             recorded = overlay.get(keys.request_key(request_id))
             if recorded is not None:
                 return outcomes.decode(recorded)
+        overlay.begin()
         try:
+            was = usage.before(overlay, mutation)
             result = self._effect(overlay, mutation, entry.position)
+            usage.account(overlay, mutation, result, was)
         except errors.TesseraError as exc:
+            overlay.rollback()  # a refused mutation (a quota, a condition) writes nothing
             done = Outcome.failed(exc)
         else:
             done = Outcome(result=result)
@@ -292,6 +303,15 @@ class StateMachine:
                 return None
             case CreateKmsKey():
                 return kms.create_kms_key(overlay, mutation)
+            case SetQuota():
+                usage.set_quota(overlay, mutation)
+                return None
+            case RecordRequestUsage():
+                usage.record_requests(overlay, mutation)
+                return None
+            case RecountUsage():
+                usage.recount(overlay, mutation)
+                return None
         raise AssertionError(f"unknown mutation {mutation!r}")
 
     def _prune(self, overlay: Overlay, position: int) -> None:
@@ -544,6 +564,16 @@ class StateMachine:
         raw = self._db.get(keys.REPAIR_RATE)
         return float(json.loads(raw)) if raw is not None else 0.0
 
+    def usage_report(self, bucket: str, owner: str, from_hour: int, to_hour: int) -> dict[str, Any]:
+        """Storage and request usage (metadata/usage.py report)."""
+        return usage.report(self._db, bucket, owner, from_hour, to_hour)
+
+    def quota(self, scope: str, name: str) -> Quota | None:
+        return usage.read_quota(self._db.get, scope, name)
+
+    def cluster_usage(self) -> StorageUsage:
+        return usage.cluster_total(self._db)
+
     def request_outcome(self, request_id: str) -> Outcome | None:
         """The recorded outcome of a request id, if still kept."""
         raw = self._db.get(keys.request_key(request_id))
@@ -593,7 +623,7 @@ def _create_bucket(overlay: Overlay, m: CreateBucket) -> BucketInfo:
 
 
 def _delete_bucket(overlay: Overlay, m: DeleteBucket) -> None:
-    _require_bucket(overlay, m.name)
+    bucket = _require_bucket(overlay, m.name)
     if overlay.has_prefix(keys.object_namespace(m.name)):
         raise errors.BucketNotEmpty()
     if overlay.has_prefix(keys.version_namespace(m.name)):
@@ -601,6 +631,7 @@ def _delete_bucket(overlay: Overlay, m: DeleteBucket) -> None:
     if overlay.has_prefix(keys.upload_namespace(m.name)):
         raise errors.BucketNotEmpty("The bucket has multipart uploads in progress.")
     overlay.delete(keys.bucket_key(m.name))
+    usage.forget_bucket(overlay, m.name, bucket.owner)
 
 
 def _put_object(overlay: Overlay, m: PutObject, position: int) -> ObjectVersion | None:

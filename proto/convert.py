@@ -19,6 +19,7 @@ from tessera.model import (
     UserInfo,
     VersionsPage,
 )
+from tessera.usage import Quota
 
 
 def _placement_to_pb(placement: tuple[ShardLocation, ...]) -> list[pb.ShardPlacement]:
@@ -341,4 +342,23 @@ def versions_page_from_pb(m: pb.ListVersionsResponse) -> VersionsPage:
         is_truncated=m.is_truncated,
         next_key_marker=m.next_key_marker,
         next_version_id_marker=m.next_version_id_marker,
+    )
+
+
+def quota_to_pb(scope: str, name: str, quota: Quota | None) -> pb.QuotaRecord:
+    record = pb.QuotaRecord(scope=scope, name=name, is_set=quota is not None)
+    if quota is not None:
+        if quota.max_bytes is not None:
+            record.max_bytes = quota.max_bytes
+        if quota.max_objects is not None:
+            record.max_objects = quota.max_objects
+    return record
+
+
+def quota_from_pb(record: pb.QuotaRecord) -> Quota | None:
+    if not record.is_set:
+        return None
+    return Quota(
+        record.max_bytes if record.HasField("max_bytes") else None,
+        record.max_objects if record.HasField("max_objects") else None,
     )

@@ -954,3 +954,93 @@ class ListKmsKeysResponse(_message.Message):
     KEYS_FIELD_NUMBER: _ClassVar[int]
     keys: _containers.RepeatedCompositeFieldContainer[KmsKeyRecord]
     def __init__(self, keys: _Optional[_Iterable[_Union[KmsKeyRecord, _Mapping]]] = ...) -> None: ...
+
+class UsageQuery(_message.Message):
+    __slots__ = ("bucket", "owner", "from_hour", "to_hour")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    FROM_HOUR_FIELD_NUMBER: _ClassVar[int]
+    TO_HOUR_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    owner: str
+    from_hour: int
+    to_hour: int
+    def __init__(self, bucket: _Optional[str] = ..., owner: _Optional[str] = ..., from_hour: _Optional[int] = ..., to_hour: _Optional[int] = ...) -> None: ...
+
+class UsageReport(_message.Message):
+    __slots__ = ("report_json",)
+    REPORT_JSON_FIELD_NUMBER: _ClassVar[int]
+    report_json: str
+    def __init__(self, report_json: _Optional[str] = ...) -> None: ...
+
+class QuotaScope(_message.Message):
+    __slots__ = ("scope", "name")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    name: str
+    def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class QuotaRequest(_message.Message):
+    __slots__ = ("scope", "name", "max_bytes", "max_objects", "request_id")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    name: str
+    max_bytes: int
+    max_objects: int
+    request_id: str
+    def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ..., max_bytes: _Optional[int] = ..., max_objects: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class QuotaRecord(_message.Message):
+    __slots__ = ("scope", "name", "max_bytes", "max_objects", "is_set")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    IS_SET_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    name: str
+    max_bytes: int
+    max_objects: int
+    is_set: bool
+    def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ..., max_bytes: _Optional[int] = ..., max_objects: _Optional[int] = ..., is_set: _Optional[bool] = ...) -> None: ...
+
+class RequestUsageRecord(_message.Message):
+    __slots__ = ("hour", "bucket", "put_class", "get_class", "delete", "bytes_in", "bytes_out")
+    HOUR_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    PUT_CLASS_FIELD_NUMBER: _ClassVar[int]
+    GET_CLASS_FIELD_NUMBER: _ClassVar[int]
+    DELETE_FIELD_NUMBER: _ClassVar[int]
+    BYTES_IN_FIELD_NUMBER: _ClassVar[int]
+    BYTES_OUT_FIELD_NUMBER: _ClassVar[int]
+    hour: int
+    bucket: str
+    put_class: int
+    get_class: int
+    delete: int
+    bytes_in: int
+    bytes_out: int
+    def __init__(self, hour: _Optional[int] = ..., bucket: _Optional[str] = ..., put_class: _Optional[int] = ..., get_class: _Optional[int] = ..., delete: _Optional[int] = ..., bytes_in: _Optional[int] = ..., bytes_out: _Optional[int] = ...) -> None: ...
+
+class RequestUsageBatch(_message.Message):
+    __slots__ = ("request_id", "records", "retention_hours")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_HOURS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    records: _containers.RepeatedCompositeFieldContainer[RequestUsageRecord]
+    retention_hours: int
+    def __init__(self, request_id: _Optional[str] = ..., records: _Optional[_Iterable[_Union[RequestUsageRecord, _Mapping]]] = ..., retention_hours: _Optional[int] = ...) -> None: ...
+
+class RecountUsageRequest(_message.Message):
+    __slots__ = ("bucket", "request_id")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    request_id: str
+    def __init__(self, bucket: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...

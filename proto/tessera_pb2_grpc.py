@@ -546,6 +546,31 @@ class MetadataStub:
                 request_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
                 response_deserializer=proto_dot_tessera__pb2.ListKmsKeysResponse.FromString,
                 _registered_method=True)
+        self.GetUsage = channel.unary_unary(
+                '/tessera.Metadata/GetUsage',
+                request_serializer=proto_dot_tessera__pb2.UsageQuery.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.UsageReport.FromString,
+                _registered_method=True)
+        self.SetQuota = channel.unary_unary(
+                '/tessera.Metadata/SetQuota',
+                request_serializer=proto_dot_tessera__pb2.QuotaRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.QuotaRecord.FromString,
+                _registered_method=True)
+        self.GetQuota = channel.unary_unary(
+                '/tessera.Metadata/GetQuota',
+                request_serializer=proto_dot_tessera__pb2.QuotaScope.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.QuotaRecord.FromString,
+                _registered_method=True)
+        self.RecordRequestUsage = channel.unary_unary(
+                '/tessera.Metadata/RecordRequestUsage',
+                request_serializer=proto_dot_tessera__pb2.RequestUsageBatch.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.Empty.FromString,
+                _registered_method=True)
+        self.RecountUsage = channel.unary_unary(
+                '/tessera.Metadata/RecountUsage',
+                request_serializer=proto_dot_tessera__pb2.RecountUsageRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class MetadataServicer:
@@ -828,6 +853,42 @@ class MetadataServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetUsage(self, request, context):
+        """Usage and quotas (docs/usage-and-quotas.md). GetUsage answers the JSON
+        report `tessera admin usage --json` prints. RecordRequestUsage adds one
+        gateway flush of hourly request counters (its request id makes a retry
+        count once). SetQuota with neither limit clears the quota.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetQuota(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetQuota(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordRequestUsage(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecountUsage(self, request, context):
+        """Recomputes one bucket's storage counters from its records (data stored
+        before counters existed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetadataServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1035,6 +1096,31 @@ def add_MetadataServicer_to_server(servicer, server):
                     servicer.ListKmsKeys,
                     request_deserializer=proto_dot_tessera__pb2.Empty.FromString,
                     response_serializer=proto_dot_tessera__pb2.ListKmsKeysResponse.SerializeToString,
+            ),
+            'GetUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsage,
+                    request_deserializer=proto_dot_tessera__pb2.UsageQuery.FromString,
+                    response_serializer=proto_dot_tessera__pb2.UsageReport.SerializeToString,
+            ),
+            'SetQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetQuota,
+                    request_deserializer=proto_dot_tessera__pb2.QuotaRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.QuotaRecord.SerializeToString,
+            ),
+            'GetQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQuota,
+                    request_deserializer=proto_dot_tessera__pb2.QuotaScope.FromString,
+                    response_serializer=proto_dot_tessera__pb2.QuotaRecord.SerializeToString,
+            ),
+            'RecordRequestUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordRequestUsage,
+                    request_deserializer=proto_dot_tessera__pb2.RequestUsageBatch.FromString,
+                    response_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
+            ),
+            'RecountUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecountUsage,
+                    request_deserializer=proto_dot_tessera__pb2.RecountUsageRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2146,6 +2232,141 @@ class Metadata:
             '/tessera.Metadata/ListKmsKeys',
             proto_dot_tessera__pb2.Empty.SerializeToString,
             proto_dot_tessera__pb2.ListKmsKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/GetUsage',
+            proto_dot_tessera__pb2.UsageQuery.SerializeToString,
+            proto_dot_tessera__pb2.UsageReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/SetQuota',
+            proto_dot_tessera__pb2.QuotaRequest.SerializeToString,
+            proto_dot_tessera__pb2.QuotaRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/GetQuota',
+            proto_dot_tessera__pb2.QuotaScope.SerializeToString,
+            proto_dot_tessera__pb2.QuotaRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordRequestUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/RecordRequestUsage',
+            proto_dot_tessera__pb2.RequestUsageBatch.SerializeToString,
+            proto_dot_tessera__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecountUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/RecountUsage',
+            proto_dot_tessera__pb2.RecountUsageRequest.SerializeToString,
+            proto_dot_tessera__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

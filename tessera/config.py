@@ -189,6 +189,15 @@ class GatewaySettings(CommonSettings):
             "SSE-KMS (docs/encryption.md); empty: only SSE-C is available"
         ),
     )
+    usage_flush_seconds: float = field(
+        default=10.0,
+        metadata=_help(
+            "how often request counters go to metadata (a crash loses at most this much)"
+        ),
+    )
+    usage_retention_hours: int = field(
+        default=90 * 24, metadata=_help("hours of hourly request usage records kept")
+    )
     public_s3_url: str = field(
         default="",
         metadata=_help(

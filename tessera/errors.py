@@ -87,6 +87,8 @@ NoSuchWebsiteConfiguration = _error("NoSuchWebsiteConfiguration", 404, "The spec
 MalformedPolicy = _error("MalformedPolicy", 400, "Policies must be valid JSON and the first byte must be '{'.")
 NoSuchLifecycleConfiguration = _error("NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist.")
 NoSuchTagSet = _error("NoSuchTagSet", 404, "The TagSet does not exist.")
+# Quotas (docs/usage-and-quotas.md): the code MinIO and Ceph RGW answer, 403.
+QuotaExceeded = _error("QuotaExceeded", 403, "The bucket or its owner is over its quota.")
 # Admin operations on users and keys (IAM's codes; answered to the admin CLI only).
 NoSuchEntity = _error("NoSuchEntity", 404, "The user or access key does not exist.")
 EntityAlreadyExists = _error("EntityAlreadyExists", 409, "The user already exists.")
@@ -165,6 +167,7 @@ ALL_ERRORS: dict[str, type[TesseraError]] = {
         ServerSideEncryptionConfigurationNotFoundError,
         InvalidEncryptionAlgorithmError,
         KMS_NotFoundException,
+        QuotaExceeded,
     ]
 }
 

@@ -209,6 +209,7 @@ async def copy_object(
                 metadata=state.metadata,
                 executor=state.executor,
                 deadline=deadline,
+                reclaimer=state.reclaimer,
             )
     finally:
         await stripes.aclose()

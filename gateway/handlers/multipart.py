@@ -45,6 +45,7 @@ from gateway.put_inputs import (
 from gateway.responses import xml_response
 from gateway.routing import Route
 from gateway.state import GatewayState
+from gateway.usage_meter import add_bytes_in
 from gateway.validation import check_key
 from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, store_shard_set
 from tessera import access, errors, ids, limits, tagging
@@ -183,7 +184,7 @@ async def _store_part(
         replaced = await state.metadata.put_part(
             upload.bucket, upload.key, upload.upload_id, part, timeout=deadline.remaining()
         )
-    except (errors.NoSuchUpload, errors.NoSuchBucket):
+    except (errors.NoSuchUpload, errors.NoSuchBucket, errors.QuotaExceeded):
         state.reclaimer.unreferenced_parts([part])  # decided: the record was not written
         raise
     if replaced is not None:
@@ -221,6 +222,7 @@ async def upload_part(
     write = await _sealed_for_upload(request, state, upload, write, deadline)
     with state.admission.reserve(write_buffer_bytes(state.policy.geometry, SENDER_QUEUE_CHUNKS)):
         part = await _store_part(state, upload, part_number, body, write, deadline)
+    add_bytes_in(request, part.size_bytes)
     headers = {"ETag": f'"{part.etag}"', **_checksum_headers(part.checksums)}
     headers.update(sse.response_headers(upload.system_metadata))
     return web.Response(status=200, headers=headers)

@@ -53,6 +53,7 @@ from gateway.responses import (
 )
 from gateway.routing import Route
 from gateway.state import GatewayState
+from gateway.usage_meter import add_bytes_in, add_bytes_out
 from gateway.validation import check_key
 from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, write_object
 from tessera import access, caching, errors, limits, tagging
@@ -105,9 +106,11 @@ async def put_object(
             metadata=state.metadata,
             executor=state.executor,
             deadline=deadline,
+            reclaimer=state.reclaimer,
         )
     state.reclaimer.unreferenced(replaced)
     metrics.BYTES_IN.inc(body.size_bytes)
+    add_bytes_in(request, body.size_bytes)
     headers = {"ETag": quoted_etag(version)}
     headers.update(written_version_headers(bucket, version))
     headers.update(
@@ -365,6 +368,7 @@ async def _stream_body(
             while data is not None:
                 await response.write(data)
                 metrics.BYTES_OUT.inc(len(data))
+                add_bytes_out(request, len(data))
                 data = await anext(pieces, None)
             await response.write_eof()
         except (errors.TesseraError, ConnectionError) as exc:

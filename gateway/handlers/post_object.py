@@ -23,6 +23,7 @@ from gateway.form_body import FormUpload
 from gateway.responses import quoted_etag, xml_response
 from gateway.routing import Route
 from gateway.state import GatewayState
+from gateway.usage_meter import add_bytes_in
 from gateway.validation import check_key, check_user_metadata
 from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, write_object
 from tessera import errors, limits
@@ -93,8 +94,10 @@ async def post_object(
             metadata=state.metadata,
             executor=state.executor,
             deadline=deadline,
+            reclaimer=state.reclaimer,
         )
     state.reclaimer.unreferenced(replaced)
+    add_bytes_in(request, version.size_bytes)
     etag = quoted_etag(version)
     redirect = form.fields.get("success_action_redirect") or form.fields.get("redirect")
     if redirect:

@@ -25,6 +25,8 @@ from metadata.mutations import (
     PutObject,
     PutObjectTagging,
     PutPart,
+    RecordRequestUsage,
+    RecountUsage,
     RegisterNode,
     ReportShardProblem,
     RevokeAccessKey,
@@ -32,6 +34,7 @@ from metadata.mutations import (
     SetNodeState,
     SetObjectAcl,
     SetObjectLock,
+    SetQuota,
     SetRepairRate,
     UpdatePlacement,
 )
@@ -134,6 +137,9 @@ def every_mutation(make_version: VersionFactory) -> list[Mutation]:
         RevokeAccessKey("r26", "AKID"),
         CreateKmsKey("r27", "0f8e", "team-key", "00ff", 3.0),
         SetBucketAccess("r28", "b", "encryption", '{"algorithm": "AES256", "kms_key_id": ""}'),
+        SetQuota("r29", "bucket", "b", 1000, None),
+        RecordRequestUsage("r30", ((490_000, "b", {"put_class": 2, "bytes_in": 10}),), 2160),
+        RecountUsage("r31", "b"),
     ]
 
 
@@ -164,6 +170,9 @@ def test_every_kind_is_covered() -> None:
         "CreateAccessKey",
         "RevokeAccessKey",
         "CreateKmsKey",
+        "SetQuota",
+        "RecordRequestUsage",
+        "RecountUsage",
     }
 
 

@@ -18,6 +18,7 @@ from gateway.authorization import authorized_bucket
 from gateway.deadline import Deadline
 from gateway.responses import xml_response
 from gateway.routing import Route
+from gateway.small_body import read_small_body
 from gateway.state import GatewayState
 from gateway.validation import check_bucket_name
 from tessera import access, errors
@@ -68,9 +69,7 @@ async def create_bucket(
     lock_header = request.headers.get(OBJECT_LOCK_ENABLED_HEADER, "false").lower()
     if lock_header not in ("true", "false"):
         raise errors.InvalidArgument(f"{OBJECT_LOCK_ENABLED_HEADER} is true or false.")
-    if request.content_length and request.content_length > CREATE_BUCKET_BODY_MAX_BYTES:
-        raise errors.MalformedXML()
-    raw = await request.read() if request.can_read_body else b""
+    raw = await read_small_body(request, CREATE_BUCKET_BODY_MAX_BYTES)
     if raw.strip():
         s3xml.parse_create_bucket_configuration(raw)
     acl = access.check_canned_acl(request.headers.get("x-amz-acl", ""))

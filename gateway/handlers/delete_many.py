@@ -9,8 +9,6 @@ an integrity check (Content-MD5 or an x-amz-checksum-*), which is verified.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 
 from aiohttp import web
 
@@ -19,47 +17,20 @@ from gateway.authorization import allowed, may_bypass_governance
 from gateway.deadline import Deadline
 from gateway.responses import xml_response
 from gateway.routing import Route
+from gateway.small_body import read_small_body
 from gateway.state import GatewayState
 from gateway.validation import check_key
 from tessera import errors
-from tessera.checksum import CHECKSUM_ALGORITHMS, new_hasher
 
 BODY_MAX_BYTES = 2 * 1024 * 1024
 PARALLEL_DELETES = 16
-
-
-def check_integrity(request: web.Request, body: bytes, *, required: bool = True) -> None:
-    """Verifies a small body's Content-MD5 or x-amz-checksum-*; without
-    either, InvalidRequest when required."""
-    md5 = request.headers.get("Content-MD5")
-    if md5 is not None:
-        if base64.b64encode(hashlib.md5(body).digest()).decode() != md5.strip():
-            raise errors.BadDigest()
-        return
-    for algorithm in CHECKSUM_ALGORITHMS:
-        expected = request.headers.get(f"x-amz-checksum-{algorithm}")
-        if expected is not None:
-            hasher = new_hasher(algorithm)
-            hasher.update(body)
-            if base64.b64encode(hasher.digest()).decode() != expected.strip():
-                raise errors.BadDigest(
-                    f"The {algorithm.upper()} you specified did not match the calculated checksum."
-                )
-            return
-    if required:
-        raise errors.InvalidRequest("Missing required header for this request: Content-MD5")
 
 
 async def delete_objects(
     request: web.Request, state: GatewayState, route: Route, access_key: str
 ) -> web.StreamResponse:
     deadline = Deadline(state.settings.request_timeout_seconds)
-    if request.content_length is not None and request.content_length > BODY_MAX_BYTES:
-        raise errors.MalformedXML()
-    body = await request.content.read(BODY_MAX_BYTES + 1)
-    if len(body) > BODY_MAX_BYTES:
-        raise errors.MalformedXML()
-    check_integrity(request, body)
+    body = await read_small_body(request, BODY_MAX_BYTES, digest_required=True)
     wanted = s3xml.parse_delete_objects(body)
     # Authorized per key below, as S3 does (no bucket-level permission).
     bucket = await state.metadata.get_bucket(route.bucket, timeout=deadline.remaining())

@@ -21,7 +21,6 @@ shard set id. With SSE-C every UploadPart must carry the same customer key.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import replace
 
@@ -44,6 +43,7 @@ from gateway.put_inputs import (
 )
 from gateway.responses import xml_response
 from gateway.routing import Route
+from gateway.small_body import read_small_body
 from gateway.state import GatewayState
 from gateway.usage_meter import add_bytes_in
 from gateway.validation import check_key
@@ -320,26 +320,13 @@ async def upload_part_copy(
     return response
 
 
-async def _small_body(request: web.Request, max_bytes: int) -> bytes:
-    """A small XML request body, checked against the signed payload hash."""
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise errors.MalformedXML()
-    body = await request.content.read(max_bytes + 1)
-    if len(body) > max_bytes:
-        raise errors.MalformedXML()
-    expected = request[AUTH_RESULT].expected_payload_sha256
-    if expected is not None and hashlib.sha256(body).hexdigest() != expected:
-        raise errors.XAmzContentSHA256Mismatch()
-    return body
-
-
 async def complete_multipart_upload(
     request: web.Request, state: GatewayState, route: Route, access_key: str
 ) -> web.StreamResponse:
     deadline = _deadline(state)
     check_key(route.key)
     upload_id = _upload_id(request)
-    parts = s3xml.parse_complete_upload(await _small_body(request, COMPLETE_BODY_MAX_BYTES))
+    parts = s3xml.parse_complete_upload(await read_small_body(request, COMPLETE_BODY_MAX_BYTES))
     if_none_match = request.headers.get("If-None-Match")
     if if_none_match is not None and if_none_match.strip() != "*":
         raise errors.NotImplemented("A conditional write supports only If-None-Match: *.")

@@ -16,6 +16,7 @@ from gateway.deadline import Deadline
 from gateway.handlers.listing import parse_encoding, parse_max_keys
 from gateway.responses import xml_response
 from gateway.routing import Route
+from gateway.small_body import read_small_body
 from gateway.state import GatewayState
 from gateway.validation import check_key
 from tessera import errors
@@ -25,15 +26,6 @@ CONFIGURATION_BODY_MAX_BYTES = 64 * 1024
 
 def _deadline(state: GatewayState) -> Deadline:
     return Deadline(state.settings.request_timeout_seconds)
-
-
-async def _small_body(request: web.Request) -> bytes:
-    if request.content_length and request.content_length > CONFIGURATION_BODY_MAX_BYTES:
-        raise errors.MalformedXML()
-    body = await request.content.read(CONFIGURATION_BODY_MAX_BYTES + 1)
-    if len(body) > CONFIGURATION_BODY_MAX_BYTES:
-        raise errors.MalformedXML()
-    return body
 
 
 async def get_bucket_versioning(
@@ -47,7 +39,9 @@ async def put_bucket_versioning(
     request: web.Request, state: GatewayState, route: Route, access_key: str
 ) -> web.StreamResponse:
     deadline = _deadline(state)
-    status = s3xml_versions.parse_versioning(await _small_body(request))
+    status = s3xml_versions.parse_versioning(
+        await read_small_body(request, CONFIGURATION_BODY_MAX_BYTES)
+    )
     await authorized_bucket(request, state, route, access_key, deadline)
     await state.metadata.put_bucket_versioning(route.bucket, status, timeout=deadline.remaining())
     return web.Response(status=200)
@@ -127,7 +121,9 @@ async def put_object_tagging(
 ) -> web.StreamResponse:
     deadline = _deadline(state)
     check_key(route.key)
-    tags = s3xml_versions.parse_tagging(await _small_body(request))
+    tags = s3xml_versions.parse_tagging(
+        await read_small_body(request, CONFIGURATION_BODY_MAX_BYTES)
+    )
     return await _set_tags(request, state, route, access_key, tags, deadline, status=200)
 
 

@@ -28,7 +28,7 @@ class Signed:
 async def client() -> AsyncIterator[TestClient[Any, Any]]:
     async def handler(request: web.Request) -> web.Response:
         signed = request.headers.get("x-test-signed")
-        request[AUTH_RESULT] = Signed(signed or None)  # type: ignore[assignment]
+        request[AUTH_RESULT] = Signed(signed or None)  # type: ignore[misc,assignment]
         required = request.headers.get("x-test-required") == "1"
         try:
             body = await read_small_body(request, 64, digest_required=required)

@@ -72,6 +72,9 @@ if [ -n "$extras" ] && ! command -v nginx >/dev/null && ! [ -x /usr/sbin/nginx ]
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+        # The package may start its default site on port 80 of every address;
+        # the tests run their own nginx on 127.0.0.1 only.
+        if command -v service >/dev/null; then service nginx stop >/dev/null 2>&1 || true; fi
     else
         echo "bootstrap: the CDN tests need nginx (apt-get install nginx)" >&2
     fi

@@ -41,7 +41,7 @@ def test_zone_plus_one_then_replacements_restore_full_redundancy(tmp_path) -> No
     try:
         s3 = s3_client(cluster)
         bucket = f"zone-{uuid.uuid4().hex[:8]}"
-        objects = put_objects(s3, bucket, [1, 5000, MiB + 1, 6 * MiB + 3] + [60 * KiB] * 12)
+        objects = put_objects(s3, bucket, [4097, 5000, MiB + 1, 6 * MiB + 3] + [60 * KiB] * 12)
         keys = sorted(objects)
         for name in LOST:
             cluster.kill(name)

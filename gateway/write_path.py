@@ -7,8 +7,11 @@ is not cut into shards at all: it is verified like any body and committed
 inside the version record, which the metadata log replicates.
 
 Invariants:
-- the body is read one stripe at a time; at most SENDER_QUEUE_CHUNKS chunks per
-  shard wait in memory, so a request holds O(stripe) bytes, never the object;
+- the body is read one stripe at a time, the next one while the last is
+  hashed and encoded; at most SENDER_QUEUE_CHUNKS chunks per shard wait in
+  memory, so a request holds O(stripe) bytes, never the object;
+- the digests are fed the stripes in body order, so the ETag and every
+  checksum are those of the body as sent;
 - a version is committed to metadata only after at least write_quorum shards
   are durable (each node fsyncs before it answers), and the client hears 200
   only after that commit;
@@ -191,12 +194,11 @@ class _Sealing:
     blocks: int
 
 
-def _process_stripe(
-    data: bytes, geometry: Geometry, digests: BodyDigests, sealing: _Sealing | None, index: int
+def _encode_stripe(
+    data: bytes, geometry: Geometry, sealing: _Sealing | None, index: int
 ) -> list[tuple[bytes, int]]:
-    """Hashes, seals and encodes one stripe (runs in the executor: all of it
-    releases the GIL)."""
-    digests.update(data)
+    """Seals and encodes one stripe, with each chunk's CRC32C (runs in the
+    executor, beside the stripe's digest update: all of it releases the GIL)."""
     if sealing is not None:
         data = sealing.cipher.seal(index, data, index == sealing.blocks - 1)
     return [(chunk, crc32c(chunk)) for chunk in encode_stripe(data, geometry)]
@@ -414,28 +416,61 @@ async def _stream_stripes(
     loop: asyncio.AbstractEventLoop,
     executor: Executor,
 ) -> None:
+    """Reads, processes and sends the stripes as a pipeline: stripe i is
+    hashed (one executor job) and sealed and encoded (another, in parallel)
+    while stripe i + 1 is read from the client, so at most two stripes of the
+    body are held at once. The digests see the stripes in order: the job for
+    stripe i + 1 is submitted only after the one for stripe i has ended."""
     size = body.size_bytes
     count = sealing.blocks if sealing is not None else geometry.stripe_count(size)
-    for stripe_index in range(count):
-        if sealing is not None:
-            wanted = block_size_bytes(size, geometry, stripe_index)
-        else:
-            wanted = geometry.stripe_data_bytes(size, stripe_index)
-        data = await body.read_exactly(wanted)
-        chunks = await loop.run_in_executor(
-            executor, _process_stripe, data, geometry, digests, sealing, stripe_index
-        )
-        await asyncio.gather(
-            *(
-                s.send(pb.Chunk(stripe_index=stripe_index, data=chunk, crc32c=crc))
-                for s, (chunk, crc) in zip(senders, chunks, strict=True)
+    in_flight: _StripeJobs | None = None
+    try:
+        for stripe_index in range(count):
+            if sealing is not None:
+                wanted = block_size_bytes(size, geometry, stripe_index)
+            else:
+                wanted = geometry.stripe_data_bytes(size, stripe_index)
+            data = await body.read_exactly(wanted)
+            if in_flight is not None:
+                await _send_stripe(in_flight, senders, policy)
+            in_flight = _StripeJobs(
+                stripe_index,
+                loop.run_in_executor(executor, digests.update, data),
+                loop.run_in_executor(
+                    executor, _encode_stripe, data, geometry, sealing, stripe_index
+                ),
             )
+        if in_flight is not None:
+            await _send_stripe(in_flight, senders, policy)
+            in_flight = None
+    finally:
+        if in_flight is not None:  # failed mid-stripe: let the jobs end, unobserved
+            await asyncio.gather(in_flight.digest, in_flight.encoded, return_exceptions=True)
+
+
+@dataclass(frozen=True)
+class _StripeJobs:
+    """The executor jobs of one stripe: its digest update and its chunks."""
+
+    stripe_index: int
+    digest: asyncio.Future[None]
+    encoded: asyncio.Future[list[tuple[bytes, int]]]
+
+
+async def _send_stripe(jobs: _StripeJobs, senders: list[ShardSender], policy: WritePolicy) -> None:
+    await jobs.digest
+    chunks = await jobs.encoded
+    await asyncio.gather(
+        *(
+            s.send(pb.Chunk(stripe_index=jobs.stripe_index, data=chunk, crc32c=crc))
+            for s, (chunk, crc) in zip(senders, chunks, strict=True)
         )
-        healthy = sum(1 for s in senders if not s.failed)
-        if healthy < policy.write_quorum:
-            raise errors.ServiceUnavailable(
-                f"{len(senders) - healthy} shard streams failed; the write quorum is lost"
-            )
+    )
+    healthy = sum(1 for s in senders if not s.failed)
+    if healthy < policy.write_quorum:
+        raise errors.ServiceUnavailable(
+            f"{len(senders) - healthy} shard streams failed; the write quorum is lost"
+        )
 
 
 async def _delete_shards(

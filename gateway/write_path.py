@@ -169,8 +169,8 @@ class ShardSender:
 def chunk_request(stripe_index: int, data: bytes, crc: int) -> pb.PutShardRequest:
     """A PutShardRequest carrying one chunk, its fields set in place: building
     a pb.Chunk first and passing it as chunk= copies the message through a
-    slow path (~4 ms per 256 KiB chunk here, against ~20 us in place:
-    docs/benchmarks.md)."""
+    slow path (~1 ms per 256 KiB chunk here, up to 4 ms under load, against
+    ~10 us in place: docs/benchmarks.md), on the event loop."""
     request = pb.PutShardRequest()
     chunk = request.chunk
     chunk.stripe_index = stripe_index

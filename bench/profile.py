@@ -32,8 +32,13 @@ SAMPLE_RATE_HZ = 200
 # A stack belongs to the first request path whose marker it contains (the
 # gateway's handlers, the node's servicer methods, metadata's RPC names).
 PATHS = (
-    ("PUT", ("write_object", "store_shard_set", "store_inline", "PutShard", "PutObject")),
-    ("GET", ("serve_version", "read_range", "GetShard", "GetObject", "GetBucket")),
+    # Executor threads have no request frame: the node's ShardWriter/ShardReader
+    # (fsync, file I/O) name their path themselves.
+    (
+        "PUT",
+        ("write_object", "store_shard_set", "store_inline", "PutShard", "PutObject", "ShardWriter"),
+    ),
+    ("GET", ("serve_version", "read_range", "GetShard", "GetObject", "GetBucket", "ShardReader")),
     ("DELETE", ("DeleteObject", "DeleteShard", "reclaim")),
     ("LIST", ("ListObjects",)),
     ("commit/apply", ("commit", "apply", "shared_log", "follower")),

@@ -63,6 +63,22 @@ class Target:
         return f"{self.label}={self.endpoint},{self.access_key},{self.secret_key}"
 
 
+def parse_env(text: str) -> dict[str, str]:
+    """NAME=VALUE[,NAME=VALUE...]"""
+    pairs = [item.partition("=") for item in text.split(",") if item]
+    if not pairs or any(not name or not sep for name, sep, _ in pairs):
+        raise argparse.ArgumentTypeError("want NAME=VALUE[,NAME=VALUE...]")
+    return {name: value for name, _, value in pairs}
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, str]]:
+    """label:NAME=VALUE[,NAME=VALUE...]"""
+    label, sep, rest = text.partition(":")
+    if not sep or not label or label == TESSERA_LABEL:
+        raise argparse.ArgumentTypeError(f"want LABEL:NAME=VALUE,... (LABEL not {TESSERA_LABEL})")
+    return label, parse_env(rest)
+
+
 def parse_peer_endpoint(text: str) -> Target:
     """label=URL,ACCESS_KEY,SECRET_KEY"""
     label, sep, rest = text.partition("=")
@@ -73,28 +89,37 @@ def parse_peer_endpoint(text: str) -> Target:
 
 
 @contextmanager
-def local_tessera(data_dir: Path | None) -> Iterator[Target]:
-    """A fresh LocalCluster (3 zones x 2 nodes) on Tessera's benchmark ports.
-    A temporary data dir is deleted afterwards unless the bench failed."""
+def local_tessera(
+    data_dir: Path | None, env: dict[str, str] | None = None, label: str = TESSERA_LABEL
+) -> Iterator[Target]:
+    """A fresh LocalCluster (the default shape) with env set for every process:
+    the Tessera target on the benchmark ports, or a variant (any other label)
+    on free ports. A temporary data dir is deleted afterwards unless the bench
+    failed."""
     temp = data_dir is None
-    root = Path(tempfile.mkdtemp(prefix="tessera-bench-")) if data_dir is None else data_dir
-    ports: dict[str, Any] = {
-        "s3_port": S3_PORT,
-        "admin_port": ADMIN_PORT,
-        "metadata_port": METADATA_PORT,
-        "metadata_http_port": METADATA_HTTP_PORT,
-        "node_base_port": NODE_BASE_PORT,
-    }
-    if "etcd_base_port" in {f.name for f in fields(Layout)}:
-        ports["etcd_base_port"] = ETCD_BASE_PORT
-    cluster = LocalCluster(Layout(data_dir=root, **ports))
+    root = Path(tempfile.mkdtemp(prefix=f"{label}-bench-")) if data_dir is None else data_dir
+    if label == TESSERA_LABEL:
+        ports: dict[str, Any] = {
+            "s3_port": S3_PORT,
+            "admin_port": ADMIN_PORT,
+            "metadata_port": METADATA_PORT,
+            "metadata_http_port": METADATA_HTTP_PORT,
+            "node_base_port": NODE_BASE_PORT,
+        }
+        if "etcd_base_port" in {f.name for f in fields(Layout)}:
+            ports["etcd_base_port"] = ETCD_BASE_PORT
+        layout = Layout(data_dir=root, **ports)
+    else:
+        layout = Layout.with_free_ports(root)
+    layout.extra_env.update(env or {})
+    cluster = LocalCluster(layout)
     ok = False
     try:
         cluster.start()
         cluster.wait_ready(READY_TIMEOUT_SECONDS)
-        log(f"tessera up at {cluster.endpoint} (data {root})")
+        log(f"{label} up at {cluster.endpoint} (data {root}, env {env or {}})")
         c = cluster.credentials
-        yield Target(TESSERA_LABEL, cluster.endpoint, c.access_key, c.secret_key)
+        yield Target(label, cluster.endpoint, c.access_key, c.secret_key)
         ok = True
     finally:
         cluster.stop()
@@ -257,6 +282,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LABEL=URL,AK,SK",
         help="an already running peer",
     )
+    p.add_argument(
+        "--env",
+        type=parse_env,
+        default={},
+        metavar="NAME=VALUE,...",
+        help="environment of every process of the started Tessera",
+    )
+    p.add_argument(
+        "--variant",
+        type=parse_variant,
+        action="append",
+        default=[],
+        metavar="LABEL:NAME=VALUE,...",
+        help="also start a Tessera with this environment (free ports), compared as a peer: "
+        "a lever measured before/after in one interleaved run",
+    )
     p.add_argument("--keep-peers", action="store_true", help="do not stop started peers")
     p.add_argument("--quick", action="store_true", help="s3bench --quick (a few minutes)")
     p.add_argument("--repeats", type=int, help="repeats per cell and target")
@@ -291,8 +332,10 @@ def main(argv: list[str] | None = None) -> int:
         targets = [
             Target(TESSERA_LABEL, args.endpoint, args.access_key, args.secret_key)
             if args.endpoint
-            else stack.enter_context(local_tessera(args.data_dir))
+            else stack.enter_context(local_tessera(args.data_dir, args.env))
         ]
+        for label, env in args.variant:
+            targets.append(stack.enter_context(local_tessera(None, env, label)))
         for name in peers:
             try:
                 targets.append(stack.enter_context(peer(name, args.tools_dir, args.keep_peers)))

@@ -271,8 +271,9 @@ class NodeServicer(pb_grpc.NodeServicer):
                     )
                 elif kind == "chunk":
                     chunk = request.chunk
-                    await self._run(writer.append, chunk.stripe_index, chunk.data, chunk.crc32c)
-                    metrics.WRITTEN_BYTES.inc(len(chunk.data))
+                    data = chunk.data  # a fresh copy on every access (upb): take one
+                    await self._run(writer.append, chunk.stripe_index, data, chunk.crc32c)
+                    metrics.WRITTEN_BYTES.inc(len(data))
                 elif kind == "finish":
                     # Commit on Finish without waiting for the client to half-close.
                     stored_bytes = await self._run(writer.commit, request.finish.chunk_count)

@@ -98,11 +98,12 @@ class ShardStream:
         assert isinstance(msg, pb.Chunk)
         if msg.stripe_index != self._next_stripe:
             raise ShardReadError("out of order")
-        if crc32c(msg.data) != msg.crc32c:
+        data = msg.data  # each access to a bytes field is a fresh copy (upb): take one
+        if crc32c(data) != msg.crc32c:
             self._observer.checksum_failure()
             raise ShardReadError("checksum mismatch")
         self._next_stripe += 1
-        return msg.data
+        return data
 
     def cancel(self) -> None:
         if self._call is not None:

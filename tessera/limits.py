@@ -23,7 +23,7 @@ DATA_SHARDS_DEFAULT = 4
 PARITY_SHARDS_DEFAULT = 2
 # Small objects kept in the metadata record (docs/inline-objects.md has the
 # measurement): every inline byte passes through the etcd log, twice as hex.
-INLINE_DEFAULT_BYTES = 0  # off by default: docs/inline-objects.md says why
+INLINE_DEFAULT_BYTES = 4096  # docs/inline-objects.md has the measurement
 INLINE_MAX_BYTES = 64 * 1024
 CHUNK_SIZE_DEFAULT_BYTES = 256 * 1024  # one shard's piece of one stripe
 GRPC_MESSAGE_MAX_BYTES = 8 * 1024 * 1024

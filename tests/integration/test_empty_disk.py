@@ -40,7 +40,7 @@ def test_a_wiped_node_gets_its_shards_back_in_place(tmp_path) -> None:  # type: 
     try:
         s3 = s3_client(cluster)
         bucket = f"wipe-{uuid.uuid4().hex[:8]}"
-        objects = put_objects(s3, bucket, [1000, MiB + 1, 3 * MiB + 77] + [40 * KiB] * 20)
+        objects = put_objects(s3, bucket, [5000, MiB + 1, 3 * MiB + 77] + [40 * KiB] * 20)
         keys = sorted(objects)
         victim = "node-b2"
         held = shard_files(cluster, victim)

@@ -142,7 +142,9 @@ def admin(cluster: LocalCluster, *argv: str) -> str:
 def test_node_killed_for_good_is_rebuilt_elsewhere(own_cluster: LocalCluster) -> None:
     s3 = s3_client(own_cluster)
     bucket = f"heal-{uuid.uuid4().hex[:8]}"
-    objects = put_objects(s3, bucket, [1, 1000, MiB - 1, MiB + 1, 3 * MiB + 77] + [20 * KiB] * 15)
+    objects = put_objects(
+        s3, bucket, [4097, 5000, MiB - 1, MiB + 1, 3 * MiB + 77] + [20 * KiB] * 15
+    )
     keys = sorted(objects)
     vbucket = f"heal-v-{uuid.uuid4().hex[:8]}"
     old = put_noncurrent(s3, vbucket, 4)

@@ -114,9 +114,10 @@ def physical_bytes_of(version: ObjectVersion) -> int:
         return 0
     if version.segments:
         return sum(shard_set_physical_bytes(s.size_bytes, s.geometry) for s in version.segments)
-    if version.size_bytes == 0 or version.data_shards == 0:
+    if version.inline_data or version.size_bytes == 0 or version.data_shards == 0:
+        # Kept in the record (docs/inline-objects.md): the bytes once, on no node.
         return len(version.inline_data)
-    return shard_set_physical_bytes(version.size_bytes, version.geometry) + len(version.inline_data)
+    return shard_set_physical_bytes(version.size_bytes, version.geometry)
 
 
 def of_version(version: ObjectVersion | None) -> StorageUsage:

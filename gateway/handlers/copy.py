@@ -123,6 +123,25 @@ def _metadata_for_copy(
     return content_type, user_metadata, stored_headers
 
 
+async def authorize_copy_source(
+    request: web.Request, state: GatewayState, route: Route, access_key: str, deadline: Deadline
+) -> None:
+    """AccessDenied unless the requester may read the x-amz-copy-source object
+    (s3:GetObject, or s3:GetObjectVersion for a version), as S3 checks a copy."""
+    src_bucket, src_key, src_version = parse_copy_source(request.headers["x-amz-copy-source"])
+    await authorized_bucket(
+        request,
+        state,
+        route,
+        access_key,
+        deadline,
+        bucket_name=src_bucket,
+        key=src_key,
+        action="s3:GetObjectVersion" if src_version else "s3:GetObject",
+        operation="GetObject",
+    )
+
+
 async def copy_object(
     request: web.Request,
     state: GatewayState,
@@ -136,17 +155,7 @@ async def copy_object(
     lock = requested_lock(request)
     src_bucket, src_key, src_version = parse_copy_source(request.headers["x-amz-copy-source"])
     own_encryption = sse.requested(request.headers, None)  # checked before anything
-    await authorized_bucket(
-        request,
-        state,
-        route,
-        access_key,
-        deadline,
-        bucket_name=src_bucket,
-        key=src_key,
-        action="s3:GetObjectVersion" if src_version else "s3:GetObject",
-        operation="GetObject",
-    )
+    await authorize_copy_source(request, state, route, access_key, deadline)
     bucket = await authorized_bucket(request, state, route, access_key, deadline)
     check_lock_permissions(request, bucket, access_key, route, lock)
     if src_version:

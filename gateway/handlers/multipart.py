@@ -32,7 +32,12 @@ from gateway.auth_edge import AUTH_RESULT
 from gateway.authorization import authorized_bucket
 from gateway.body import BodySource, StreamBody
 from gateway.deadline import Deadline
-from gateway.handlers.copy import parse_copy_source, source_bytes, source_data_key
+from gateway.handlers.copy import (
+    authorize_copy_source,
+    parse_copy_source,
+    source_bytes,
+    source_data_key,
+)
 from gateway.object_lock_headers import check_lock_permissions, requested_lock
 from gateway.put_inputs import (
     announced_checksums,
@@ -262,17 +267,7 @@ async def upload_part_copy(
     part_number = part_number_of(request.query.get("partNumber"))
     upload_id = _upload_id(request)
     src_bucket, src_key, src_version = parse_copy_source(request.headers["x-amz-copy-source"])
-    await authorized_bucket(
-        request,
-        state,
-        route,
-        access_key,
-        deadline,
-        bucket_name=src_bucket,
-        key=src_key,
-        action="s3:GetObjectVersion" if src_version else "s3:GetObject",
-        operation="GetObject",
-    )
+    await authorize_copy_source(request, state, route, access_key, deadline)
     await authorized_bucket(request, state, route, access_key, deadline)
     upload = await state.metadata.get_multipart_upload(
         route.bucket, route.key, upload_id, timeout=deadline.remaining()

@@ -646,7 +646,7 @@ class MetadataClient:
         the bucket cache unless cache is False; any other change (a call with a
         request id) naming a bucket drops that bucket's entry, whatever it
         changed and whether or not its answer arrived."""
-        bucket = _changed_bucket(request)
+        bucket = _changed_bucket(method, request)
         try:
             reply = await self._call_once_answered(method, request, timeout)
         finally:
@@ -681,8 +681,31 @@ class MetadataClient:
             backoff = min(backoff * 2, RETRY_BACKOFF_MAX_SECONDS)
 
 
-def _changed_bucket(request: Any) -> str:
-    """The bucket a mutation (a request carrying a request id) names, or ""."""
+# Mutations of versions, uploads and usage counters: they never change a
+# bucket record, so they leave the bucket cache alone (an object PUT must not
+# cost the next GET its cached bucket). Any other mutation naming a bucket,
+# including ones added later, drops the bucket's entry.
+OBJECT_MUTATIONS = frozenset(
+    {
+        "PutObject",
+        "DeleteObject",
+        "PutObjectTagging",
+        "SetObjectAcl",
+        "SetObjectLock",
+        "CreateMultipartUpload",
+        "PutPart",
+        "CompleteMultipartUpload",
+        "AbortMultipartUpload",
+        "RecordRequestUsage",
+    }
+)
+
+
+def _changed_bucket(method: str, request: Any) -> str:
+    """The bucket a mutation (a request carrying a request id) that may change
+    a bucket record names, or ""."""
+    if method in OBJECT_MUTATIONS:
+        return ""
     fields = request.DESCRIPTOR.fields_by_name
     if "request_id" not in fields or not request.request_id:
         return ""

@@ -58,3 +58,18 @@ def test_entries_are_bounded() -> None:
     for i in range(5):
         cache.read(BucketInfo(name=f"b{i}", owner="o", created_at=1.0), 0)
     assert [cache.get(f"b{i}") is not None for i in range(5)] == [False, False, True, True, True]
+
+
+def test_only_mutations_that_may_change_a_bucket_record_drop_its_entry() -> None:
+    from metadata.client import _changed_bucket
+    from proto import tessera_pb2 as pb
+
+    access = pb.SetBucketAccessRequest(bucket="photos", field="acl", request_id="r1")
+    assert _changed_bucket("SetBucketAccess", access) == "photos"
+    assert _changed_bucket("SomeFutureBucketChange", access) == "photos"
+    assert _changed_bucket("DeleteBucket", pb.BucketName(name="photos", request_id="r2")) == (
+        "photos"
+    )
+    tagging = pb.TaggingRequest(bucket="photos", key="k", request_id="r3")
+    assert _changed_bucket("PutObjectTagging", tagging) == ""  # a version, not the bucket
+    assert _changed_bucket("GetBucket", pb.BucketName(name="photos")) == ""  # a read

@@ -105,6 +105,29 @@ def test_s3_round_trip_through_the_gateway_service(dev: Loopback) -> None:
     round_trip(dev, "deploy-round-trip")
 
 
+def test_website_service_serves_a_website_bucket(dev: Loopback) -> None:
+    s3 = s3_client(dev)
+    bucket = "deploy-site"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(
+        Bucket=bucket, Key="index.html", Body=b"<h1>hi</h1>", ContentType="text/html",
+        ACL="public-read",
+    )  # fmt: skip
+    s3.put_bucket_website(
+        Bucket=bucket, WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}}
+    )
+    with urllib.request.urlopen(f"{dev.url('tessera-website', 'website')}/{bucket}/") as got:
+        assert got.status == 200 and got.read() == b"<h1>hi</h1>"
+    with pytest.raises(urllib.error.HTTPError) as refused:  # read-only
+        urllib.request.urlopen(
+            urllib.request.Request(
+                f"{dev.url('tessera-website', 'website')}/{bucket}/x", data=b"x", method="PUT"
+            )
+        )
+    refused.value.close()
+    assert refused.value.code == 405
+
+
 def test_every_pod_serves_metrics_on_its_scraped_port(dev: Loopback) -> None:
     for name, proc in dev.processes.items():
         port = proc.pod.container_ports().get("ops") or proc.pod.container_ports()["metrics"]

@@ -216,10 +216,10 @@ def test_listen_addresses_are_the_declared_ports(overlay: str, rendered: Render)
     for pod in tessera_pods(m):
         env = env_of(m, pod)
         ports = pod.container_ports()
-        for var, name in (
-            ("TESSERA_LISTEN", main_port[pod.component]),
-            ("TESSERA_HTTP_LISTEN", "ops"),
-        ):
+        listens = [("TESSERA_LISTEN", main_port[pod.component]), ("TESSERA_HTTP_LISTEN", "ops")]
+        if pod.component == "gateway":
+            listens.append(("TESSERA_WEBSITE_LISTEN", "website"))
+        for var, name in listens:
             host, port = config.host_port(env[var])
             assert host == "0.0.0.0", f"{pod.name}: {var} must accept other pods"
             assert port == ports[name], f"{pod.name}: {var} is not the port named {name}"
@@ -251,6 +251,9 @@ def test_gateway_service_and_autoscaler(overlay: str, rendered: Render) -> None:
     service = m.get("Service", "tessera-gateway")
     assert [p["targetPort"] for p in service["spec"]["ports"]] == ["s3"]
     assert "clusterIP" not in service["spec"], "the S3 Service balances over gateways"
+    website = m.get("Service", "tessera-website")
+    assert [p["targetPort"] for p in website["spec"]["ports"]] == ["website"]
+    assert "clusterIP" not in website["spec"], "the website Service balances over gateways"
 
 
 @overlays
@@ -569,7 +572,7 @@ def test_network_policies_allow_exactly_the_paths_tessera_uses(
     for component in components:
         pod = m.pods_of(component)[0]
         sources.append(Peer(component, tuple(sorted(pod.labels.items())), own_ns, True))
-    expected = {("gateway", "s3", s.name) for s in sources}
+    expected = {("gateway", port, s.name) for s in sources for port in ("s3", "website")}
     expected |= {(c, port, "monitoring") for c in components for port in ("ops", "metrics")}
     expected |= {
         ("metadata", "grpc", "gateway"),

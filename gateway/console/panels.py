@@ -125,7 +125,8 @@ async def _repair(ctx: PanelContext) -> Any:
 
 
 async def repair_panel(ctx: PanelContext) -> dict[str, Any]:
-    """The repair queue: its length in shards and bytes, rate, progress and ETA."""
+    """The repair queue: its length in shards and bytes, rate, progress and ETA;
+    and the rebalance onto added nodes: shards and bytes left and moved."""
     s = await _repair(ctx)
     return {
         "leader": s.replica_id,
@@ -138,6 +139,12 @@ async def repair_panel(ctx: PanelContext) -> dict[str, Any]:
         "rate_limit_bytes_per_second": s.rate_limit_bytes_per_second,
         "eta_seconds": s.eta_seconds if s.eta_seconds >= 0 else None,
         "last_scan_at": s.last_scan_at or None,
+        # Moves onto new nodes (docs/repair.md): counted apart from repairs,
+        # they are not missing redundancy.
+        "rebalance_queue_shards": s.rebalance_queue_shards,
+        "rebalance_queue_bytes": s.rebalance_queue_bytes,
+        "rebalanced_shards_total": s.rebalanced_shards_total,
+        "rebalanced_bytes_total": s.rebalanced_bytes_total,
     }
 
 

@@ -25,6 +25,7 @@ from cli.local_cluster import LocalCluster
 from tessera.model import ObjectVersion
 from tessera.placement import zone_cap
 from tessera.repair_plan import ShardSet, ideal_nodes, shard_sets_of
+from tests.console.console_http import ConsoleHttp
 from tests.integration.harness import s3_client, start_small_54
 from tests.integration.test_repair import FAST, _map, _versions, admin, run, shard_files, wait_for
 
@@ -159,6 +160,14 @@ def test_adding_a_node_moves_its_share_and_nothing_else(cluster_54: LocalCluster
     found = re.search(r"rebalance: +0 shards to move .*, (\d+) moved", status)
     assert found is not None, status
     assert int(found.group(1)) >= len(moved)  # ours, and the first writes' during the join
+    # The web console's repair panel shows the same progress.
+    console = ConsoleHttp(cluster_54)
+    console.sign_in(cluster_54)
+    code, panel = console.call("GET", "/api/cluster/repair")
+    assert code == 200, panel
+    assert panel["rebalance_queue_shards"] == 0
+    assert panel["rebalanced_shards_total"] == int(found.group(1))
+    assert panel["rebalanced_bytes_total"] > 0
 
 
 def test_a_rebalance_cut_by_a_crash_loses_and_leaks_nothing(cluster_54: LocalCluster) -> None:

@@ -112,7 +112,6 @@ async def read_range(
     """Bytes first..last (inclusive) of version, in pieces of at most a stripe.
     data_key: the version's data key, required when it is encrypted."""
     assert (data_key is not None) == version.is_encrypted, version.version_id
-    """Bytes first..last (inclusive) of version, in pieces of at most a stripe."""
     if version.inline_data:  # kept in the record: no node is asked
         yield version.inline_data[first : last + 1]
         return

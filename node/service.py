@@ -220,13 +220,20 @@ class NodeServicer(pb_grpc.NodeServicer):
     ) -> AsyncIterator[pb.ShardHeader]:
         ids = await self._run(lambda: list(self._store.shard_ids()))
         for version_id, shard_index in ids:
+            trailer = b""
             try:
-                meta = await self._run(self._store.read_meta, version_id, shard_index)
+                if request.with_trailer:
+                    meta, trailer = await self._run(
+                        self._store.read_trailer, version_id, shard_index
+                    )
+                else:
+                    meta = await self._run(self._store.read_meta, version_id, shard_index)
                 modified_at = await self._run(self._store.modified_at, version_id, shard_index)
             except StoreError:
                 continue  # removed or quarantined meanwhile; corrupt ones are the scrubber's
             header = meta_to_pb(meta)
             header.modified_at = modified_at
+            header.trailer = trailer
             yield header
 
     async def RebuildShard(
@@ -240,6 +247,7 @@ class NodeServicer(pb_grpc.NodeServicer):
                 sources=[(s.shard_index, s.address) for s in request.sources],
                 secret=self._secret,
                 timeout_seconds=request.timeout_seconds or REBUILD_TIMEOUT_DEFAULT_SECONDS,
+                trailer=request.trailer,
             )
         except TesseraError as exc:  # not enough readable sources
             await context.abort(grpc.StatusCode.UNAVAILABLE, exc.message)
@@ -276,7 +284,10 @@ class NodeServicer(pb_grpc.NodeServicer):
                     metrics.WRITTEN_BYTES.inc(len(data))
                 elif kind == "finish":
                     # Commit on Finish without waiting for the client to half-close.
-                    stored_bytes = await self._run(writer.commit, request.finish.chunk_count)
+                    finish = request.finish
+                    stored_bytes = await self._run(
+                        writer.commit, finish.chunk_count, finish.trailer
+                    )
                     writer = None
                     metrics.SHARDS_WRITTEN.inc()
                     return stored_bytes

@@ -11,8 +11,8 @@ from node.errors import InvalidShard
 from node.shard_format import (
     PREFIX,
     RECORD,
-    FormatError,
     TRAILER,
+    FormatError,
     check_trailer,
     decode_header,
     decode_prefix,

@@ -17,6 +17,11 @@ Invariants:
 - a shard younger than the grace period is never deleted: an in-flight write
   has durable shards but no commit yet, and the grace period covers the
   time from its shards becoming durable to its commit;
+- a shard whose bucket does not exist is never deleted: metadata that lost
+  its state (restarted empty) must not collect the shards that
+  `tessera admin rebuild-metadata` rebuilds it from
+  (docs/metadata-recovery.md). The price: shards a reclaim missed in a
+  bucket that was then deleted stay until a bucket of that name exists again;
 - referenced() is pure, so the decision is tested without a cluster.
 
 Versioning: a noncurrent version keeps its shards; referenced() is given
@@ -141,7 +146,12 @@ class GarbageCollector:
         # Listed first, looked up after: a commit that landed meanwhile is seen.
         await self._consistent(CONSISTENT_READ_SECONDS)
         deleted = 0
+        bucket_exists: dict[str, bool] = {}
         for header in old:
+            if header.bucket not in bucket_exists:
+                bucket_exists[header.bucket] = await self._read(self._has_bucket, header.bucket)
+            if not bucket_exists[header.bucket]:
+                continue  # lost metadata, not garbage: kept for rebuild-metadata
             versions = await self._read(self._versions, header.bucket, header.key)
             parts = await self._read(self._state.pending_parts, header.bucket, header.key)
             if referenced(
@@ -151,6 +161,13 @@ class GarbageCollector:
             if await self._delete(node, header, cutoff):
                 deleted += 1
         return deleted, young + 0
+
+    def _has_bucket(self, name: str) -> bool:
+        try:
+            self._state.get_bucket(name)
+        except errors.NoSuchBucket:
+            return False
+        return True
 
     def _versions(self, bucket: str, key: str) -> list[ObjectVersion]:
         """Every version of the key: current and noncurrent ones."""

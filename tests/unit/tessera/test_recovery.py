@@ -28,6 +28,7 @@ from tessera.sse_keys import WRAPPED_DATA_KEY
 
 GEOMETRY = Geometry(2, 1, 64)
 OWNER = "AKIAROOT"
+PLAIN = BucketHints(OWNER)
 _clock = itertools.count(1700000000)
 
 
@@ -61,7 +62,7 @@ def version(key: str = "k", size: int = 1000, **fields: object) -> ObjectVersion
 
 def shards_of(
     v: ObjectVersion,
-    hints: BucketHints = BucketHints(OWNER),
+    hints: BucketHints = PLAIN,
     indexes: range | list[int] = range(3),
     trailer: bytes | None = None,
     stored_size: int | None = None,
@@ -148,9 +149,8 @@ def test_k_shards_are_enough_fewer_are_not() -> None:
 
 def test_duplicate_shards_count_once() -> None:
     v = version()
-    twice = shards_of(v, indexes=[1]) + [
-        ListedShard(**{**shards_of(v, indexes=[1])[0].__dict__, "node_id": "node-9"})
-    ]
+    (one,) = shards_of(v, indexes=[1])
+    twice = [one, ListedShard(**{**one.__dict__, "node_id": "node-9"})]
     assert plan(twice).skipped[0].reason == SKIP_TOO_FEW_SHARDS
 
 

@@ -71,9 +71,14 @@ def referenced(
 ) -> bool:
     """Whether the current version of the shard's key, one of its noncurrent
     versions (a versioned bucket), or a part of an upload of that key still
-    in progress, places that shard on that node."""
-    sets = shard_sets_of(current) if current is not None else []
-    for version in noncurrent:
+    in progress, places that shard on that node; or the shard is the
+    completion manifest of one of those versions (stored under the version
+    id of a multipart version, on any node: gateway/manifest.py)."""
+    versions = [current, *noncurrent] if current is not None else list(noncurrent)
+    if any(v.segments and v.version_id == shard_set_id for v in versions):
+        return True
+    sets = []
+    for version in versions:
         sets += shard_sets_of(version)
     placements = [s.placement for s in sets if s.shard_set_id == shard_set_id]
     placements += [p.placement for p in pending_parts if p.shard_set_id == shard_set_id]

@@ -11,15 +11,23 @@ gateway knew of the bucket (owner, versioning status, Object Lock). Every
 shard of a version carries the same trailer; the header names the bucket,
 key, version id and geometry.
 
+A multipart version's record lives in its completion manifest: shards of
+no data (stored under the version id, header size 0) whose trailer lists the
+segments; each part's own shards carry a part trailer (upload id, part
+number) and are used only through a manifest.
+
 Invariants of plan():
-- a version is committed only when at least k distinct shard indexes of it
-  were listed with consistent headers, and one of them has a readable
-  trailer that agrees with its header (bucket, key, stored size);
+- a single-part version is committed only when at least k distinct shard
+  indexes of it were listed with consistent headers, and one of them has a
+  readable trailer that agrees with its header (bucket, key, stored size);
+  a multipart version only when one manifest shard is readable and every
+  segment it names has k such shards of the size the manifest gives;
 - in a bucket whose versioning was never set, only the newest version of a
   key is committed (the older ones were overwritten); in a versioned bucket
   every version is, oldest first (version ids are time-ordered,
   tessera/ids.py), so the newest ends up current;
-- every listed version appears exactly once: rebuilt or skipped with a reason.
+- every listed shard set appears exactly once: rebuilt, used as a segment,
+  or skipped with a reason.
 """
 
 from __future__ import annotations
@@ -30,17 +38,21 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tessera.geometry import Geometry
-from tessera.model import VERSIONING_STATUSES, ObjectVersion, ShardLocation
+from tessera.model import VERSIONING_STATUSES, ObjectVersion, Segment, ShardLocation
 from tessera.sse import sealed_size_bytes
+from tessera.sse_keys import WRAPPED_DATA_KEY
 
 TRAILER_FORMAT = 1
 KIND_VERSION = "version"  # the shards of a single-part version
+KIND_MULTIPART = "multipart"  # a completion manifest: a multipart version's record
+KIND_PART = "part"  # the shards of one part of a multipart upload
 
 SKIP_TOO_FEW_SHARDS = "too few shards"
 SKIP_NO_TRAILER = "no readable trailer"
 SKIP_INCONSISTENT = "inconsistent headers"
 SKIP_SUPERSEDED = "superseded (unversioned bucket)"
-SKIP_NOT_A_VERSION = "not a single-part version (multipart part)"
+SKIP_PART = "part of an upload not completed (or whose completion manifest is lost)"
+SKIP_PART_MISSING = "a part has too few shards"
 
 
 class TrailerError(ValueError):
@@ -57,11 +69,13 @@ class BucketHints:
 
 
 def encode_trailer(version: ObjectVersion, bucket: BucketHints) -> bytes:
-    """The trailer of the shards of a single-part version (placement, map
-    epoch, request id and the S3 version id are decided later and left out)."""
+    """The trailer of the shards of a single-part version, or of the
+    completion manifest of a multipart one (with its segments). Placement,
+    map epoch, request id and the S3 version id are decided at commit and
+    left out."""
     fields: dict[str, Any] = {
         "f": TRAILER_FORMAT,
-        "kind": KIND_VERSION,
+        "kind": KIND_MULTIPART if version.segments else KIND_VERSION,
         "bucket_owner": bucket.owner,
         "bucket_versioning": bucket.versioning,
         "bucket_object_lock": bucket.object_lock,
@@ -77,6 +91,39 @@ def encode_trailer(version: ObjectVersion, bucket: BucketHints) -> bytes:
         "retain_until": version.retain_until,
         "legal_hold": version.legal_hold,
     }
+    if version.segments:
+        fields["segments"] = [
+            {
+                "shard_set_id": p.shard_set_id,
+                "part_number": p.part_number,
+                "size_bytes": p.size_bytes,
+                "etag": p.etag,
+                "data_shards": p.data_shards,
+                "parity_shards": p.parity_shards,
+                "chunk_size_bytes": p.chunk_size_bytes,
+                "last_modified": p.last_modified,
+                "checksums": p.checksums,
+            }
+            for p in version.segments
+        ]
+    return _dump(fields)
+
+
+def encode_part_trailer(upload_id: str, part_number: int, etag: str) -> bytes:
+    """The trailer of a part's shards: which upload it belongs to (the record
+    that makes it an object's segment is the completion manifest)."""
+    return _dump(
+        {
+            "f": TRAILER_FORMAT,
+            "kind": KIND_PART,
+            "upload_id": upload_id,
+            "part_number": part_number,
+            "etag": etag,
+        }
+    )
+
+
+def _dump(fields: dict[str, Any]) -> bytes:
     return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -96,6 +143,28 @@ class Trailer:
     lock_mode: str
     retain_until: float
     legal_hold: bool
+    segments: tuple[Segment, ...] = ()  # a completion manifest's parts (placement empty)
+
+    @property
+    def is_manifest(self) -> bool:
+        return bool(self.segments)
+
+
+def _segment(fields: object) -> Segment:
+    if not isinstance(fields, dict):
+        raise TrailerError("a segment is not an object")
+    return Segment(
+        shard_set_id=str(fields["shard_set_id"]),
+        part_number=int(fields["part_number"]),
+        size_bytes=int(fields["size_bytes"]),
+        etag=str(fields["etag"]),
+        data_shards=int(fields["data_shards"]),
+        parity_shards=int(fields["parity_shards"]),
+        chunk_size_bytes=int(fields["chunk_size_bytes"]),
+        placement=(),
+        last_modified=float(fields["last_modified"]),
+        checksums=_str_map(fields["checksums"], "checksums"),
+    )
 
 
 def _str_map(value: object, name: str) -> dict[str, str]:
@@ -114,12 +183,15 @@ def decode_trailer(raw: bytes) -> Trailer:
         raise TrailerError(f"not JSON: {exc}") from exc
     if not isinstance(fields, dict) or fields.get("f") != TRAILER_FORMAT:
         raise TrailerError("unknown trailer format")
-    if fields.get("kind") != KIND_VERSION:
-        raise TrailerError(f"trailer of kind {fields.get('kind')!r}")
+    kind = fields.get("kind")
+    if kind not in (KIND_VERSION, KIND_MULTIPART):
+        raise TrailerError(f"trailer of kind {kind!r}")
     try:
         versioning = str(fields["bucket_versioning"])
         if versioning and versioning not in VERSIONING_STATUSES:
             raise TrailerError(f"versioning status {versioning!r}")
+        if kind == KIND_MULTIPART and not fields.get("segments"):
+            raise TrailerError("a manifest without segments")
         size = int(fields["size_bytes"])
         if size < 0:
             raise TrailerError(f"size {size}")
@@ -140,6 +212,9 @@ def decode_trailer(raw: bytes) -> Trailer:
             lock_mode=str(fields["lock_mode"]),
             retain_until=float(fields["retain_until"]),
             legal_hold=bool(fields["legal_hold"]),
+            segments=tuple(_segment(p) for p in fields.get("segments", []))
+            if kind == KIND_MULTIPART
+            else (),
         )
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, TrailerError):
@@ -186,11 +261,17 @@ class Plan:
     skipped: list[Skipped] = field(default_factory=list)
 
 
-def to_version(
-    shard: ListedShard, trailer: Trailer, placement: Iterable[ShardLocation]
+def _to_version(
+    shard: ListedShard,
+    trailer: Trailer,
+    placement: Iterable[ShardLocation],
+    segments: tuple[Segment, ...] = (),
 ) -> ObjectVersion:
     """The version record a trailer and its shards describe (not yet committed:
-    no S3 version id, which the bucket's versioning decides at commit)."""
+    no S3 version id, which the bucket's versioning decides at commit). A
+    multipart version takes its geometry from its first segment, as a
+    completion does."""
+    geometry = segments[0].geometry if segments else shard.geometry
     return ObjectVersion(
         bucket=shard.bucket,
         key=shard.key,
@@ -199,12 +280,13 @@ def to_version(
         etag=trailer.etag,
         content_type=trailer.content_type,
         last_modified=trailer.last_modified,
-        data_shards=shard.geometry.data_shards,
-        parity_shards=shard.geometry.parity_shards,
-        chunk_size_bytes=shard.geometry.chunk_size_bytes,
+        data_shards=geometry.data_shards,
+        parity_shards=geometry.parity_shards,
+        chunk_size_bytes=geometry.chunk_size_bytes,
         placement=tuple(sorted(placement, key=lambda loc: loc.shard_index)),
         user_metadata=trailer.user_metadata,
         system_metadata=trailer.system_metadata,
+        segments=segments,
         tags=trailer.tags,
         acl=trailer.acl,
         lock_mode=trailer.lock_mode,
@@ -213,72 +295,125 @@ def to_version(
     )
 
 
-def _stored_size(trailer: Trailer, geometry: Geometry) -> int:
-    version = ObjectVersion(
-        bucket="-",
-        key="-",
-        version_id="-",
-        size_bytes=trailer.size_bytes,
-        etag="",
-        content_type="",
-        last_modified=0.0,
-        data_shards=geometry.data_shards,
-        parity_shards=geometry.parity_shards,
-        chunk_size_bytes=geometry.chunk_size_bytes,
-        placement=(),
-        system_metadata=trailer.system_metadata,
-    )
-    if version.is_encrypted and trailer.size_bytes > 0:
-        return sealed_size_bytes(trailer.size_bytes, geometry)
-    return trailer.size_bytes
+def _stored_size(size_bytes: int, geometry: Geometry, encrypted: bool) -> int:
+    """The bytes the shards of a run of size_bytes hold (sealed when encrypted)."""
+    return sealed_size_bytes(size_bytes, geometry) if encrypted and size_bytes > 0 else size_bytes
 
 
-def _version_of(
-    shards: list[ListedShard],
-) -> tuple[ObjectVersion, BucketHints] | str:
-    """The version one id's shards describe, or why it cannot be rebuilt."""
+def _is_encrypted(trailer: Trailer) -> bool:
+    return WRAPPED_DATA_KEY in trailer.system_metadata
+
+
+@dataclass(frozen=True)
+class _Group:
+    """The shards listed under one shard set id, checked for consistency."""
+
+    first: ListedShard
+    placement: dict[int, ShardLocation]  # one location per distinct shard index
+    trailers: tuple[bytes, ...]
+
+    @property
+    def readable(self) -> bool:
+        return len(self.placement) >= self.first.geometry.data_shards
+
+
+def _group(shards: list[ListedShard]) -> _Group | None:
+    """None when the headers disagree (bucket, key, geometry or size)."""
     first = shards[0]
     same = (first.bucket, first.key, first.geometry, first.object_size_bytes)
     if any((s.bucket, s.key, s.geometry, s.object_size_bytes) != same for s in shards):
-        return SKIP_INCONSISTENT
+        return None
     placement: dict[int, ShardLocation] = {}
     for s in sorted(shards, key=lambda s: (s.shard_index, s.node_id)):
         placement.setdefault(s.shard_index, ShardLocation(s.shard_index, s.node_id))
-    if len(placement) < first.geometry.data_shards:
-        return SKIP_TOO_FEW_SHARDS
-    trailer: Trailer | None = None
-    not_a_version = False
-    for s in shards:
-        if not s.trailer:
-            continue
+    return _Group(first, placement, tuple(s.trailer for s in shards if s.trailer))
+
+
+def _trailer_of(group: _Group) -> Trailer | str:
+    """The first trailer of the group that agrees with its header, or why none does."""
+    is_part = False
+    for raw in group.trailers:
         try:
-            candidate = decode_trailer(s.trailer)
+            trailer = decode_trailer(raw)
         except TrailerError as exc:
-            not_a_version = not_a_version or "kind" in str(exc)
+            is_part = is_part or repr(KIND_PART) in str(exc)
             continue
-        if _stored_size(candidate, first.geometry) == first.object_size_bytes:
-            trailer = candidate
-            break
-    if trailer is None:
-        return SKIP_NOT_A_VERSION if not_a_version else SKIP_NO_TRAILER
-    return to_version(first, trailer, placement.values()), trailer.bucket
+        header_size = group.first.object_size_bytes
+        if trailer.is_manifest:
+            if header_size == 0:
+                return trailer
+        elif header_size == _stored_size(
+            trailer.size_bytes, group.first.geometry, _is_encrypted(trailer)
+        ):
+            return trailer
+    return SKIP_PART if is_part else SKIP_NO_TRAILER
+
+
+def _segments_of(trailer: Trailer, groups: dict[str, _Group | None]) -> tuple[Segment, ...] | None:
+    """A manifest's segments with the placement their listed shards give,
+    or None when a part cannot be read (fewer than k shards, or headers
+    that disagree with the manifest)."""
+    segments = []
+    for seg in trailer.segments:
+        group = groups.get(seg.shard_set_id)
+        if group is None or not group.readable:
+            return None
+        stored = _stored_size(seg.size_bytes, seg.geometry, _is_encrypted(trailer))
+        if (group.first.geometry, group.first.object_size_bytes) != (seg.geometry, stored):
+            return None
+        placement = tuple(sorted(group.placement.values(), key=lambda loc: loc.shard_index))
+        segments.append(replace(seg, placement=placement))
+    return tuple(segments)
 
 
 def plan(shards: Iterable[ListedShard]) -> Plan:
-    """Groups listed shards by version and decides what to recreate."""
-    by_version: dict[str, list[ListedShard]] = {}
+    """Groups listed shards by shard set and decides what to recreate."""
+    by_set: dict[str, list[ListedShard]] = {}
     for s in shards:
-        by_version.setdefault(s.version_id, []).append(s)
+        by_set.setdefault(s.version_id, []).append(s)
+    groups = {set_id: _group(listed) for set_id, listed in by_set.items()}
     result = Plan()
     found: list[tuple[ObjectVersion, BucketHints]] = []
-    for version_id in sorted(by_version):
-        group = by_version[version_id]
-        outcome = _version_of(group)
-        if isinstance(outcome, str):
-            result.skipped.append(Skipped(group[0].bucket, group[0].key, version_id, outcome))
+    outcomes: dict[str, Trailer | str] = {}
+    for set_id, group in sorted(groups.items()):
+        if group is None:
+            outcomes[set_id] = SKIP_INCONSISTENT
         else:
-            found.append(outcome)
-    # The newest version of a bucket speaks for the bucket's owner and status.
+            outcomes[set_id] = _trailer_of(group)
+    # Completion manifests first: the parts they name are theirs, not skipped.
+    used: set[str] = set()
+    for set_id, outcome in sorted(outcomes.items()):
+        group = groups[set_id]
+        if isinstance(outcome, str) or not outcome.is_manifest or group is None:
+            continue
+        segments = _segments_of(outcome, groups)
+        if segments is None:
+            outcomes[set_id] = SKIP_PART_MISSING
+            continue
+        used.update(seg.shard_set_id for seg in segments)
+        found.append((_to_version(group.first, outcome, (), segments), outcome.bucket))
+    for set_id, outcome in sorted(outcomes.items()):
+        first = by_set[set_id][0]
+        if set_id in used:
+            continue
+        if isinstance(outcome, str):
+            result.skipped.append(Skipped(first.bucket, first.key, set_id, outcome))
+            continue
+        group = groups[set_id]
+        assert group is not None
+        if outcome.is_manifest:
+            continue
+        if not group.readable:
+            result.skipped.append(Skipped(first.bucket, first.key, set_id, SKIP_TOO_FEW_SHARDS))
+            continue
+        version = _to_version(group.first, outcome, group.placement.values())
+        found.append((version, outcome.bucket))
+    _decide(found, result)
+    return result
+
+
+def _decide(found: list[tuple[ObjectVersion, BucketHints]], result: Plan) -> None:
+    """Buckets from the newest version of each, then which versions to commit."""
     newest_hints: dict[str, tuple[str, BucketHints]] = {}
     for version, hints in found:
         seen = newest_hints.get(version.bucket)
@@ -301,7 +436,6 @@ def plan(shards: Iterable[ListedShard]) -> Plan:
             )
             continue
         result.versions.append(version)
-    return result
 
 
 def without_expired_lock(version: ObjectVersion, now: float) -> ObjectVersion:

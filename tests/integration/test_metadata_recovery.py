@@ -2,7 +2,8 @@
 
 A workload (three buckets; content types, user metadata, stored headers and
 tags; an overwritten key; a versioned bucket with overwrites; an SSE-S3
-object) is written and recorded through boto3. Then every metadata replica
+object; a multipart object, a multipart SSE-S3 one, and an upload left in
+progress) is written and recorded through boto3. Then every metadata replica
 and etcd member is stopped and its data folder deleted, they start empty,
 `tessera admin rebuild-metadata` runs, and listings, HEADs, tags and the
 bytes of every version are compared with what was recorded. A second run
@@ -29,6 +30,7 @@ from tests.integration.harness import s3_client, start_cluster
 pytestmark = pytest.mark.integration
 
 KiB = 1024
+MiB = 1024 * KiB
 HEAD_FIELDS = (
     "ContentType",
     "ContentLength",
@@ -81,6 +83,21 @@ def snapshot(s3: Any, buckets: list[str]) -> dict[str, Any]:
             body = s3.get_object(Bucket=bucket, Key=key, **by_id)["Body"].read()
             seen[f"{bucket}/{key} {version_id} bytes"] = body
     return seen
+
+
+def multipart(s3: Any, bucket: str, key: str, sizes: list[int], **create: Any) -> str:
+    """Uploads parts of these sizes and completes the upload; returns its id."""
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, **create)["UploadId"]
+    parts = []
+    for number, size in enumerate(sizes, start=1):
+        reply = s3.upload_part(
+            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=os.urandom(size)
+        )
+        parts.append({"PartNumber": number, "ETag": reply["ETag"]})
+    s3.complete_multipart_upload(
+        Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+    )
+    return str(upload_id)
 
 
 def wipe_metadata(cluster: LocalCluster) -> None:
@@ -164,8 +181,24 @@ def test_metadata_is_rebuilt_from_the_nodes(tmp_path) -> None:  # type: ignore[n
             ContentType="application/x-pem-file",
         )
         s3.put_object(Bucket=secret, Key="readme", Body=b"not encrypted")
+        multipart(
+            s3,
+            plain,
+            "big/video.mp4",
+            [5 * MiB, 100 * KiB + 3],
+            ContentType="video/mp4",
+            Metadata={"camera": "x100"},
+        )
+        multipart(s3, secret, "big/sealed.bin", [5 * MiB, 10 * KiB], ServerSideEncryption="AES256")
+        # An upload still in progress: its part is not an object's segment.
+        s3.create_multipart_upload(Bucket=plain, Key="unfinished")
+        unfinished = s3.list_multipart_uploads(Bucket=plain)["Uploads"][0]["UploadId"]
+        s3.upload_part(
+            Bucket=plain, Key="unfinished", UploadId=unfinished, PartNumber=1, Body=b"p" * 5000
+        )
         buckets = [plain, versioned, secret]
         before = snapshot(s3, buckets)
+        assert before[f"{plain}/big/video.mp4 null head"]["ETag"].endswith('-2"')
         assert len(before[f"{versioned} versions"]) == 4
         assert before[f"{secret}/vault/key.pem null head"]["ServerSideEncryption"] == "AES256"
 
@@ -183,15 +216,20 @@ def test_metadata_is_rebuilt_from_the_nodes(tmp_path) -> None:  # type: ignore[n
         report = admin(cluster, "rebuild-metadata")
         print(report)
         assert "buckets:        3 created, 0 existing" in report
-        # 3 current in plain (not the overwritten draft), 4 in versioned, 2 in secret
-        assert "versions:       9 rebuilt, 0 already present" in report
+        # 4 current in plain (not the overwritten draft), 4 in versioned, 3 in secret
+        assert "versions:       11 rebuilt, 0 already present" in report
+        assert (
+            f"{plain}/unfinished" in report
+            and "part of an upload not completed (or whose completion manifest is lost): 1"
+            in report
+        )
         after = snapshot(s3, buckets)
         assert after == before
 
         again = admin(cluster, "rebuild-metadata")
         print(again)
         assert "buckets:        0 created, 3 existing" in again
-        assert "versions:       0 rebuilt, 9 already present" in again
+        assert "versions:       0 rebuilt, 11 already present" in again
         assert snapshot(s3, buckets) == before
     finally:
         cluster.stop()

@@ -9,16 +9,19 @@ import pytest
 
 from tessera.geometry import Geometry
 from tessera.ids import new_version_id
-from tessera.model import ObjectVersion, ShardLocation
+from tessera.model import ObjectVersion, Segment, ShardLocation
 from tessera.recovery import (
     SKIP_INCONSISTENT,
     SKIP_NO_TRAILER,
+    SKIP_PART,
+    SKIP_PART_MISSING,
     SKIP_SUPERSEDED,
     SKIP_TOO_FEW_SHARDS,
     BucketHints,
     ListedShard,
     TrailerError,
     decode_trailer,
+    encode_part_trailer,
     encode_trailer,
     plan,
     without_expired_lock,
@@ -220,3 +223,83 @@ def test_an_ended_retention_is_dropped_a_running_one_kept() -> None:
     running = version(lock_mode="COMPLIANCE", retain_until=300.0)
     assert without_expired_lock(ended, 200.0).lock_mode == ""
     assert without_expired_lock(running, 200.0) == running
+
+
+def part_shards(
+    upload_id: str, number: int, size: int, indexes: range | list[int] = range(3)
+) -> tuple[Segment, list[ListedShard]]:
+    set_id = later_id()
+    segment = Segment(
+        shard_set_id=set_id,
+        part_number=number,
+        size_bytes=size,
+        etag=f"{number:032x}",
+        data_shards=GEOMETRY.data_shards,
+        parity_shards=GEOMETRY.parity_shards,
+        chunk_size_bytes=GEOMETRY.chunk_size_bytes,
+        placement=(),
+        last_modified=1700000000.0,
+        checksums={"crc32": "AAAAAA=="},
+    )
+    trailer = encode_part_trailer(upload_id, number, segment.etag)
+    listed = [
+        ListedShard(f"node-{i}", "b", "big", set_id, i, GEOMETRY, size, trailer) for i in indexes
+    ]
+    return segment, listed
+
+
+def manifest_shards(whole: ObjectVersion, indexes: list[int]) -> list[ListedShard]:
+    return [
+        ListedShard(
+            f"node-{i}",
+            whole.bucket,
+            whole.key,
+            whole.version_id,
+            i,
+            GEOMETRY,
+            0,
+            encode_trailer(whole, PLAIN),
+        )
+        for i in indexes
+    ]
+
+
+def test_a_multipart_version_is_rebuilt_from_its_manifest_and_parts() -> None:
+    one, one_shards = part_shards("up-1", 1, 5000)
+    two, two_shards = part_shards("up-1", 2, 700, indexes=[1, 2])
+    whole = version("big", size=5700, etag="f" * 32 + "-2", segments=(one, two))
+    result = plan([*one_shards, *two_shards, *manifest_shards(whole, [4])])
+    assert result.skipped == []  # the parts are the version's, not leftovers
+    (rebuilt,) = result.versions
+    assert [s.placement for s in rebuilt.segments] == [
+        tuple(ShardLocation(i, f"node-{i}") for i in range(3)),
+        tuple(ShardLocation(i, f"node-{i}") for i in (1, 2)),
+    ]
+    assert rebuilt.segments[0].checksums == {"crc32": "AAAAAA=="}
+    assert (rebuilt.size_bytes, rebuilt.etag, rebuilt.placement) == (5700, whole.etag, ())
+
+
+def test_a_multipart_version_with_an_unreadable_part_is_skipped() -> None:
+    one, one_shards = part_shards("up-1", 1, 5000)
+    two, two_shards = part_shards("up-1", 2, 700, indexes=[2])
+    whole = version("big", size=5700, segments=(one, two))
+    result = plan([*one_shards, *two_shards, *manifest_shards(whole, [0, 1])])
+    assert result.versions == []
+    assert [(s.version_id, s.reason) for s in result.skipped] == [
+        (one.shard_set_id, SKIP_PART),
+        (two.shard_set_id, SKIP_PART),
+        (whole.version_id, SKIP_PART_MISSING),
+    ]
+
+
+def test_parts_without_a_manifest_are_skipped_as_parts() -> None:
+    _, shards = part_shards("up-2", 1, 5000)
+    assert [s.reason for s in plan(shards).skipped] == [SKIP_PART]
+
+
+def test_a_manifest_must_list_segments() -> None:
+    fields = json.loads(encode_trailer(version(segments=(part_shards("u", 1, 9)[0],)), PLAIN))
+    assert fields["kind"] == "multipart"
+    fields["segments"] = []
+    with pytest.raises(TrailerError):
+        decode_trailer(json.dumps(fields).encode())

@@ -222,12 +222,9 @@ class NodeServicer(pb_grpc.NodeServicer):
         for version_id, shard_index in ids:
             trailer = b""
             try:
+                meta = await self._run(self._store.read_meta, version_id, shard_index)
                 if request.with_trailer:
-                    meta, trailer = await self._run(
-                        self._store.read_trailer, version_id, shard_index
-                    )
-                else:
-                    meta = await self._run(self._store.read_meta, version_id, shard_index)
+                    trailer = await self._trailer(version_id, shard_index)
                 modified_at = await self._run(self._store.modified_at, version_id, shard_index)
             except StoreError:
                 continue  # removed or quarantined meanwhile; corrupt ones are the scrubber's
@@ -254,6 +251,16 @@ class NodeServicer(pb_grpc.NodeServicer):
         except Exception as exc:
             await _abort(context, exc, _status_of(exc))
         return pb.RebuildShardResponse(stored_bytes=stored, read_bytes=read)
+
+    async def _trailer(self, version_id: str, shard_index: int) -> bytes:
+        """A shard's trailer; b"" when its trailer block is damaged (the shard
+        is still listed: its chunks are checked on their own, and the
+        scrubber quarantines it)."""
+        try:
+            return (await self._run(self._store.read_trailer, version_id, shard_index))[1]
+        except ShardCorrupt as exc:
+            log.warning("listing %s.%d without its trailer: %s", version_id, shard_index, exc)
+            return b""
 
     async def _quarantine(self, version_id: str, shard_index: int) -> None:
         """A read met a corrupt shard: move it aside and queue its repair."""

@@ -17,11 +17,14 @@ Invariants:
 - a shard younger than the grace period is never deleted: an in-flight write
   has durable shards but no commit yet, and the grace period covers the
   time from its shards becoming durable to its commit;
-- a shard whose bucket does not exist is never deleted: metadata that lost
-  its state (restarted empty) must not collect the shards that
-  `tessera admin rebuild-metadata` rebuilds it from
-  (docs/metadata-recovery.md). The price: shards a reclaim missed in a
-  bucket that was then deleted stay until a bucket of that name exists again;
+- a shard whose bucket does not exist is never deleted, nor, while its
+  bucket is younger than the grace period, a shard written before its
+  bucket was created (kept_for_rebuild): metadata that lost its state
+  (restarted empty) must not collect the shards `tessera admin
+  rebuild-metadata` rebuilds it from, before or while it recreates their
+  bucket and commits them (docs/metadata-recovery.md). The price: shards a
+  reclaim missed in a bucket that was then deleted stay until a bucket of
+  that name exists again, and are collected a grace period after that;
 - referenced() is pure, so the decision is tested without a cluster.
 
 Versioning: a noncurrent version keeps its shards; referenced() is given
@@ -52,7 +55,7 @@ from metadata.state import StateMachine
 from proto import tessera_pb2 as pb
 from tessera import errors, limits
 from tessera.geometry import Geometry
-from tessera.model import NODE_DOWN, NodeInfo, ObjectVersion, Segment
+from tessera.model import NODE_DOWN, BucketInfo, NodeInfo, ObjectVersion, Segment
 from tessera.repair_plan import shard_sets_of
 
 log = logging.getLogger(__name__)
@@ -87,6 +90,17 @@ def referenced(
         for placement in placements
         for loc in placement
     )
+
+
+def kept_for_rebuild(bucket: BucketInfo | None, modified_at: float, cutoff: float) -> bool:
+    """Whether a shard is kept because metadata may not know it yet: its
+    bucket does not exist (lost metadata), or the bucket was created after
+    the shard was written and less than a grace period ago (recreated by
+    rebuild-metadata, whose commits may still be on their way). cutoff:
+    now - the grace period."""
+    if bucket is None:
+        return True
+    return modified_at < bucket.created_at and bucket.created_at > cutoff
 
 
 class GarbageCollector:
@@ -151,12 +165,12 @@ class GarbageCollector:
         # Listed first, looked up after: a commit that landed meanwhile is seen.
         await self._consistent(CONSISTENT_READ_SECONDS)
         deleted = 0
-        bucket_exists: dict[str, bool] = {}
+        buckets: dict[str, BucketInfo | None] = {}
         for header in old:
-            if header.bucket not in bucket_exists:
-                bucket_exists[header.bucket] = await self._read(self._has_bucket, header.bucket)
-            if not bucket_exists[header.bucket]:
-                continue  # lost metadata, not garbage: kept for rebuild-metadata
+            if header.bucket not in buckets:
+                buckets[header.bucket] = await self._read(self._bucket, header.bucket)
+            if kept_for_rebuild(buckets[header.bucket], header.modified_at, cutoff):
+                continue
             versions = await self._read(self._versions, header.bucket, header.key)
             parts = await self._read(self._state.pending_parts, header.bucket, header.key)
             if referenced(
@@ -167,12 +181,11 @@ class GarbageCollector:
                 deleted += 1
         return deleted, young + 0
 
-    def _has_bucket(self, name: str) -> bool:
+    def _bucket(self, name: str) -> BucketInfo | None:
         try:
-            self._state.get_bucket(name)
+            return self._state.get_bucket(name)
         except errors.NoSuchBucket:
-            return False
-        return True
+            return None
 
     def _versions(self, bucket: str, key: str) -> list[ObjectVersion]:
         """Every version of the key: current and noncurrent ones."""

@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 
 from metadata.election import still_leading
-from metadata.gc import referenced
+from metadata.gc import kept_for_rebuild, referenced
 from metadata.repair import Progress, Throttle
-from tessera.model import Segment, ShardLocation
+from tessera.model import BucketInfo, Segment, ShardLocation
 from tests.unit.metadata.conftest import VersionFactory
 
 
@@ -76,3 +76,13 @@ def test_gc_keeps_the_manifest_of_a_multipart_version(make_version: VersionFacto
     plain = make_version("b", "k", size_bytes=1000)
     assert not referenced(plain, plain.version_id, 1, "n9")  # no manifest for a single part
     assert not referenced(None, whole.version_id, 0, "n1")  # the version is gone
+
+
+def test_gc_keeps_shards_metadata_may_not_know_yet() -> None:
+    cutoff = 1000.0  # now - grace
+    assert kept_for_rebuild(None, 10.0, cutoff)  # no such bucket: lost metadata
+    rebuilt = BucketInfo(name="b", owner="o", created_at=1500.0)  # younger than the grace
+    assert kept_for_rebuild(rebuilt, 900.0, cutoff)  # written before the bucket
+    settled = BucketInfo(name="b", owner="o", created_at=500.0)  # older than the grace
+    assert not kept_for_rebuild(settled, 400.0, cutoff)
+    assert not kept_for_rebuild(settled, 900.0, cutoff)  # written in the bucket's life

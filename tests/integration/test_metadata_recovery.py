@@ -18,7 +18,9 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +33,14 @@ pytestmark = pytest.mark.integration
 
 KiB = 1024
 MiB = 1024 * KiB
+GC_GRACE_SECONDS = 6.0
+ENV = {
+    "TESSERA_INLINE_MAX_BYTES": "0",  # every object in shards, whatever its size
+    # GC runs every second with a short grace: it has every chance to take
+    # the shards of a bucket that empty metadata does not know.
+    "TESSERA_GC_GRACE_SECONDS": str(GC_GRACE_SECONDS),
+    "TESSERA_GC_INTERVAL_SECONDS": "1",
+}
 HEAD_FIELDS = (
     "ContentType",
     "ContentLength",
@@ -100,9 +110,9 @@ def multipart(s3: Any, bucket: str, key: str, sizes: list[int], **create: Any) -
     return str(upload_id)
 
 
-def wipe_metadata(cluster: LocalCluster) -> None:
-    """Stops the gateway, every metadata replica and etcd member, deletes
-    their data, and starts them empty (the nodes keep running)."""
+def stop_and_wipe_metadata(cluster: LocalCluster) -> None:
+    """Stops the gateway, every metadata replica and etcd member, and
+    deletes their data (the nodes keep running)."""
     cluster.stop_process("gateway")
     for name in [*cluster.layout.metadata_names(), *cluster.layout.etcd_names()]:
         cluster.stop_process(name)
@@ -110,6 +120,9 @@ def wipe_metadata(cluster: LocalCluster) -> None:
         shutil.rmtree(cluster.metadata_data_dir(name))
     for name in cluster.layout.etcd_names():
         shutil.rmtree(cluster.etcd_data_dir(name))
+
+
+def start_metadata(cluster: LocalCluster) -> None:
     for name in [*cluster.layout.etcd_names(), *cluster.layout.metadata_names()]:
         cluster.start_process(name)
     cluster.wait_ready(90, [*cluster.layout.etcd_names(), *cluster.layout.metadata_names()])
@@ -123,6 +136,37 @@ async def registered_nodes(cluster: LocalCluster) -> int:
         return sum(1 for n in view.nodes if n.state == "up")
 
 
+def shard_files(cluster: LocalCluster) -> set[Path]:
+    return {
+        p
+        for node_id, _ in cluster.layout.node_names()
+        for p in (cluster.node_data_dir(node_id) / "shards").glob("*/*")
+    }
+
+
+def gc_passes(cluster: LocalCluster) -> float:
+    """Completed GC passes, summed over the metadata replicas (the repair
+    leader runs them)."""
+    total = 0.0
+    for name in cluster.layout.metadata_names():
+        url = f"http://{cluster.layout.host}:{cluster.http_port_of(name)}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            for line in reply.read().decode().splitlines():
+                if line.startswith('tessera_gc_passes_total{outcome="ok"}'):
+                    total += float(line.split()[-1])
+    return total
+
+
+def wait_for_gc_passes(cluster: LocalCluster, count: int) -> None:
+    """Waits until GC has made count more complete passes over every node."""
+    target = gc_passes(cluster) + count
+    deadline = time.monotonic() + 120
+    while gc_passes(cluster) < target:
+        if time.monotonic() > deadline:
+            raise AssertionError("GC made no progress")
+        time.sleep(0.5)
+
+
 def wait_for_nodes(cluster: LocalCluster, count: int) -> None:
     deadline = time.monotonic() + 60
     while asyncio.run(registered_nodes(cluster)) < count:
@@ -132,7 +176,7 @@ def wait_for_nodes(cluster: LocalCluster, count: int) -> None:
 
 
 def test_metadata_is_rebuilt_from_the_nodes(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    cluster = start_cluster(tmp_path / "cluster", {"TESSERA_INLINE_MAX_BYTES": "0"})
+    cluster = start_cluster(tmp_path / "cluster", ENV)
     try:
         s3 = s3_client(cluster)
         suffix = uuid.uuid4().hex[:8]
@@ -198,12 +242,20 @@ def test_metadata_is_rebuilt_from_the_nodes(tmp_path) -> None:  # type: ignore[n
         )
         buckets = [plain, versioned, secret]
         before = snapshot(s3, buckets)
+        written_at = time.monotonic()
         assert before[f"{plain}/big/video.mp4 null head"]["ETag"].endswith('-2"')
         assert len(before[f"{versioned} versions"]) == 4
         assert before[f"{secret}/vault/key.pem null head"]["ServerSideEncryption"] == "AES256"
 
-        wipe_metadata(cluster)
+        stop_and_wipe_metadata(cluster)
+        shards_before = shard_files(cluster)  # nothing but GC deletes shards from here on
+        start_metadata(cluster)
         wait_for_nodes(cluster, len(cluster.layout.node_names()))
+        # Every shard is now older than the grace period, and GC has passed
+        # over all nodes twice with no bucket known: it must have kept them.
+        time.sleep(max(0.0, written_at + GC_GRACE_SECONDS - time.monotonic()))
+        wait_for_gc_passes(cluster, 2)
+        assert shard_files(cluster) == shards_before
         cluster.start_process("gateway")
         cluster.wait_ready(60, ["gateway"])
         s3 = s3_client(cluster)
@@ -225,6 +277,12 @@ def test_metadata_is_rebuilt_from_the_nodes(tmp_path) -> None:  # type: ignore[n
         )
         after = snapshot(s3, buckets)
         assert after == before
+
+        # Once the rebuilt buckets are older than the grace period, GC works
+        # as usual again: it keeps every shard the rebuilt records reference,
+        # completion manifests included.
+        time.sleep(GC_GRACE_SECONDS)
+        wait_for_gc_passes(cluster, 2)
 
         again = admin(cluster, "rebuild-metadata")
         print(again)

@@ -13,6 +13,9 @@ Invariants:
   gateway verifies them again end to end; a corrupt chunk ends the stream with
   DATA_LOSS, and the shard is quarantined (moved aside, never deleted) and
   reported to metadata for repair;
+- the trailer of Finish (and of RebuildShard) is written into the shard
+  before it is made durable; ListShards returns trailers only when asked,
+  and lists a shard whose trailer block is damaged without one;
 - each StoreError class maps to one gRPC status (STATUS_FOR).
 """
 

@@ -12,10 +12,11 @@ shards in one folder, its last ones are random.
 
 Invariants:
 - a shard file exists under shards/ only once it is complete: it is written in
-  tmp/, fsynced, renamed into place, and its folder fsynced before commit()
-  returns; a writer that is aborted or fails leaves nothing behind;
+  tmp/ (header, chunk records, then the trailer block), fsynced, renamed into
+  place, and its folder fsynced before commit() returns; a writer that is
+  aborted or fails leaves nothing behind;
 - every chunk is checked against its CRC32C before it is written and before
-  it is returned; corrupt bytes raise ChunkCorrupt and are never returned, and
+  it is returned, and the trailer before it is returned; corrupt bytes raise ChunkCorrupt and are never returned, and
   the file is left in place (repair and forensics need it);
 - file names come only from validated version ids and shard indexes, so no
   request can name a path outside the data folder;

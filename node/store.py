@@ -16,8 +16,9 @@ Invariants:
   place, and its folder fsynced before commit() returns; a writer that is
   aborted or fails leaves nothing behind;
 - every chunk is checked against its CRC32C before it is written and before
-  it is returned, and the trailer before it is returned; corrupt bytes raise ChunkCorrupt and are never returned, and
-  the file is left in place (repair and forensics need it);
+  it is returned, and the trailer before it is returned; corrupt bytes raise
+  ChunkCorrupt (ShardCorrupt for a header or trailer) and are never
+  returned, and the file is left in place (repair and forensics need it);
 - file names come only from validated version ids and shard indexes, so no
   request can name a path outside the data folder;
 - used_bytes and shard_count equal the sizes and number of files under

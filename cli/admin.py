@@ -8,6 +8,8 @@
     tessera admin bucket show|cache-control one bucket; its default Cache-Control (admin_buckets.py)
     tessera admin kms create|list         the keys of SSE-KMS (cli/admin_kms.py)
     tessera admin usage|quota             usage report, quotas (cli/admin_usage.py)
+    tessera admin rebuild-metadata        buckets and versions from the nodes' shards
+                                          after metadata was lost (cli/admin_rebuild.py)
 
 The metadata address and cluster secret come from flags, TESSERA_METADATA_ADDRESS
 and TESSERA_CLUSTER_SECRET, or (for `tessera up`) the cluster.json in --data-dir.
@@ -23,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from cli import admin_access, admin_buckets, admin_kms, admin_usage
+from cli import admin_access, admin_buckets, admin_kms, admin_rebuild, admin_usage
 from metadata.client import MetadataClient
 from proto import tessera_pb2 as pb
 from tessera import errors
@@ -55,6 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     admin_buckets.add_parsers(what)
     admin_kms.add_parsers(what)
     admin_usage.add_parsers(what)
+    admin_rebuild.add_parsers(what)
     admin.set_defaults(role="admin")
 
 
@@ -85,6 +88,8 @@ async def _run(args: argparse.Namespace) -> int:
             return await admin_kms.run(args, client)
         if args.admin_command in ("usage", "quota"):
             return await admin_usage.run(args, client)
+        if args.admin_command == "rebuild-metadata":
+            return await admin_rebuild.run(args, client, _secret(args))
         if args.admin_command == "repair" and args.repair_command == "status":
             status = await client.repair_status(timeout=CALL_SECONDS)
             if status is None:

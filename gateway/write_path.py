@@ -18,6 +18,10 @@ Invariants:
 - a body that is short, too long or fails its digest cancels every shard
   stream (nodes keep nothing of a stream that did not Finish) and commits
   nothing;
+- every shard's last message (Finish) carries the trailer the caller made
+  from the ETag, checksums and time known once the body ended, and the
+  committed record is made from the very same values, so the nodes hold what
+  rebuilding the record needs (docs/metadata-recovery.md);
 - with a data key, each stripe is sealed (tessera/sse.py) before it is
   erasure coded: no shard, data or parity, receives a plaintext byte. The
   digests (ETag, Content-MD5, checksums) are still those of the plaintext.
@@ -30,8 +34,9 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import grpc.aio
 
@@ -48,9 +53,10 @@ from tessera import errors, ids
 from tessera.checksum import crc32c
 from tessera.codec import encode_stripe
 from tessera.geometry import Geometry
-from tessera.model import ObjectVersion, ShardLocation
+from tessera.model import BucketInfo, ObjectVersion, ShardLocation
 from tessera.object_lock import Lock
 from tessera.placement import NotEnoughNodes, place
+from tessera.recovery import BucketHints, encode_trailer
 from tessera.sse import BlockCipher, block_count, block_size_bytes, sealed_size_bytes
 
 log = logging.getLogger(__name__)
@@ -61,6 +67,9 @@ SENDER_QUEUE_CHUNKS = 4
 # the whole failure-detection grace period. Chaos runs measured 10-13 s stalls
 # at 10 s; a loaded 2-core machine still moves a 256 KiB chunk well within 4 s.
 SLOW_SHARD_SECONDS = 4.0
+
+# (shard set id, ETag, verified checksums, finished at) -> the shards' trailer
+TrailerMaker = Callable[[str, str, dict[str, str], float], bytes]
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,7 @@ class ShardSender:
             else errors.ServiceUnavailable(f"node {node_id} is down or not in the cluster map")
         )
         self.stored = False
+        self.trailer = b""  # sent with Finish; set before the finish is queued
         self._sent_chunks = 0
         self.task: asyncio.Task[None] | None = None  # the running stream, once started
 
@@ -126,7 +136,9 @@ class ShardSender:
         while True:
             request = await self._queue.get()
             if request is None:
-                yield pb.PutShardRequest(finish=pb.Finish(chunk_count=self._sent_chunks))
+                yield pb.PutShardRequest(
+                    finish=pb.Finish(chunk_count=self._sent_chunks, trailer=self.trailer)
+                )
                 return
             self._sent_chunks += 1
             yield request
@@ -232,6 +244,7 @@ class StoredShards:
     checksums: dict[str, str]  # verified additional checksums: algorithm -> base64
     map_epoch: int
     inline_data: bytes = b""  # the whole body, when it is kept in the record
+    finished_at: float = 0.0  # unix seconds, when the body had ended (the record's time)
 
 
 async def store_inline(
@@ -254,6 +267,7 @@ async def store_inline(
         checksums=verified,
         map_epoch=cluster.map.epoch,
         inline_data=data,
+        finished_at=time.time(),
     )
 
 
@@ -267,12 +281,14 @@ async def store_shard_set(
     deadline: Deadline,
     shard_set_id: str | None = None,
     also_compute: tuple[str, ...] = (),
+    make_trailer: TrailerMaker | None = None,
 ) -> StoredShards:
     """Streams the body into a new shard set (its headers name request.bucket,
     request.key and the shard set id) and returns it once the write quorum of
     shards is durable. Commits nothing: the caller records it (a version, a
     part) or reclaims it. also_compute: checksum algorithms computed for the
-    caller without an expected value."""
+    caller without an expected value. make_trailer: what every shard's Finish
+    carries (none without it)."""
     geometry = policy.geometry
     size = body.size_bytes
     set_id = shard_set_id or ids.new_version_id()
@@ -317,6 +333,12 @@ async def store_shard_set(
             await _stream_stripes(body, geometry, senders, policy, digests, sealing, loop, executor)
             trailers = await body.finish()
             verified = digests.check(trailers)
+            etag = secrets.token_hex(16) if request.opaque_etag else digests.etag()
+            finished_at = time.time()
+            if make_trailer is not None and senders:
+                trailer = make_trailer(set_id, etag, verified, finished_at)
+                for sender in senders:
+                    sender.trailer = trailer
             await asyncio.gather(*(s.send(None) for s in senders))
             await _await_quorum(senders, policy.write_quorum)
         except Exception as exc:  # re-raised below, once every stream is cancelled
@@ -339,9 +361,10 @@ async def store_shard_set(
         size_bytes=size,
         geometry=geometry,
         placement=tuple(ShardLocation(s.shard_index, s.node_id) for s in stored),
-        etag=secrets.token_hex(16) if request.opaque_etag else digests.etag(),
+        etag=etag,
         checksums=verified,
         map_epoch=cluster.map.epoch,
+        finished_at=finished_at,
     )
 
 
@@ -355,11 +378,50 @@ async def write_object(
     executor: Executor,
     deadline: Deadline,
     reclaimer: ShardReclaimer,
+    bucket: BucketInfo | None = None,
 ) -> tuple[ObjectVersion, ObjectVersion | None]:
     """Stores the body as a new version of bucket/key; returns the committed
     record and the one it replaced (if any). When metadata decides against the
     commit (a quota, a precondition, a bucket gone) the shards are reclaimed:
-    the refusal is recorded under the request id, so it can never land later."""
+    the refusal is recorded under the request id, so it can never land later.
+    bucket: the bucket as the caller read it; its owner and status go into
+    the shards' trailer (docs/metadata-recovery.md)."""
+    geometry = policy.geometry
+
+    def record(version_id: str, etag: str, checksums: dict[str, str], at: float) -> ObjectVersion:
+        return ObjectVersion(
+            bucket=request.bucket,
+            key=request.key,
+            version_id=version_id,
+            size_bytes=body.size_bytes,
+            etag=etag,
+            content_type=request.content_type,
+            last_modified=at,
+            data_shards=geometry.data_shards,
+            parity_shards=geometry.parity_shards,
+            chunk_size_bytes=geometry.chunk_size_bytes,
+            placement=(),
+            user_metadata=dict(request.user_metadata),
+            system_metadata={
+                **request.system_metadata,
+                **{f"x-amz-checksum-{a}": v for a, v in checksums.items()},
+            },
+            tags=dict(request.tags),
+            acl=request.acl,
+            lock_mode=request.lock.mode,
+            retain_until=request.lock.retain_until,
+            legal_hold=request.lock.legal_hold,
+        )
+
+    make_trailer: TrailerMaker | None = None
+    if bucket is not None:
+        hints = BucketHints(bucket.owner, bucket.versioning, bucket.object_lock_enabled)
+
+        def trailer_of(version_id: str, etag: str, checksums: dict[str, str], at: float) -> bytes:
+            return encode_trailer(record(version_id, etag, checksums, at), hints)
+
+        make_trailer = trailer_of
+
     # An encrypted body is never kept inline: the record would hold plaintext.
     if 0 < body.size_bytes <= policy.inline_max_bytes and request.data_key is None:
         stored = await store_inline(body=body, request=request, policy=policy, cluster=cluster)
@@ -371,33 +433,15 @@ async def write_object(
             cluster=cluster,
             executor=executor,
             deadline=deadline,
+            make_trailer=make_trailer,
         )
-    geometry = stored.geometry
-    version = ObjectVersion(
-        bucket=request.bucket,
-        key=request.key,
-        version_id=stored.shard_set_id,
-        size_bytes=stored.size_bytes,
-        etag=stored.etag,
-        content_type=request.content_type,
-        last_modified=time.time(),
-        data_shards=geometry.data_shards,
-        parity_shards=geometry.parity_shards,
-        chunk_size_bytes=geometry.chunk_size_bytes,
+    assert stored.geometry == geometry and stored.size_bytes == body.size_bytes
+    version = replace(
+        record(stored.shard_set_id, stored.etag, stored.checksums, stored.finished_at),
         placement=stored.placement,
         map_epoch=stored.map_epoch,
         inline_data=stored.inline_data,
-        user_metadata=dict(request.user_metadata),
-        system_metadata={
-            **request.system_metadata,
-            **{f"x-amz-checksum-{a}": v for a, v in stored.checksums.items()},
-        },
         request_id=ids.new_request_id(),
-        tags=dict(request.tags),
-        acl=request.acl,
-        lock_mode=request.lock.mode,
-        retain_until=request.lock.retain_until,
-        legal_hold=request.lock.legal_hold,
     )
     try:
         replaced = await metadata.put_object(

@@ -17,6 +17,14 @@ Invariants:
 - a shard younger than the grace period is never deleted: an in-flight write
   has durable shards but no commit yet, and the grace period covers the
   time from its shards becoming durable to its commit;
+- a shard whose bucket does not exist is never deleted, nor, while its
+  bucket is younger than the grace period, a shard written before its
+  bucket was created (kept_for_rebuild): metadata that lost its state
+  (restarted empty) must not collect the shards `tessera admin
+  rebuild-metadata` rebuilds it from, before or while it recreates their
+  bucket and commits them (docs/metadata-recovery.md). The price: shards a
+  reclaim missed in a bucket that was then deleted stay until a bucket of
+  that name exists again, and are collected a grace period after that;
 - referenced() is pure, so the decision is tested without a cluster.
 
 Versioning: a noncurrent version keeps its shards; referenced() is given
@@ -47,7 +55,7 @@ from metadata.state import StateMachine
 from proto import tessera_pb2 as pb
 from tessera import errors, limits
 from tessera.geometry import Geometry
-from tessera.model import NODE_DOWN, NodeInfo, ObjectVersion, Segment
+from tessera.model import NODE_DOWN, BucketInfo, NodeInfo, ObjectVersion, Segment
 from tessera.repair_plan import shard_sets_of
 
 log = logging.getLogger(__name__)
@@ -66,9 +74,14 @@ def referenced(
 ) -> bool:
     """Whether the current version of the shard's key, one of its noncurrent
     versions (a versioned bucket), or a part of an upload of that key still
-    in progress, places that shard on that node."""
-    sets = shard_sets_of(current) if current is not None else []
-    for version in noncurrent:
+    in progress, places that shard on that node; or the shard is the
+    completion manifest of one of those versions (stored under the version
+    id of a multipart version, on any node: gateway/manifest.py)."""
+    versions = [current, *noncurrent] if current is not None else list(noncurrent)
+    if any(v.segments and v.version_id == shard_set_id for v in versions):
+        return True
+    sets = []
+    for version in versions:
         sets += shard_sets_of(version)
     placements = [s.placement for s in sets if s.shard_set_id == shard_set_id]
     placements += [p.placement for p in pending_parts if p.shard_set_id == shard_set_id]
@@ -77,6 +90,17 @@ def referenced(
         for placement in placements
         for loc in placement
     )
+
+
+def kept_for_rebuild(bucket: BucketInfo | None, modified_at: float, cutoff: float) -> bool:
+    """Whether a shard is kept because metadata may not know it yet: its
+    bucket does not exist (lost metadata), or the bucket was created after
+    the shard was written and less than a grace period ago (recreated by
+    rebuild-metadata, whose commits may still be on their way). cutoff:
+    now - the grace period."""
+    if bucket is None:
+        return True
+    return modified_at < bucket.created_at and bucket.created_at > cutoff
 
 
 class GarbageCollector:
@@ -141,7 +165,12 @@ class GarbageCollector:
         # Listed first, looked up after: a commit that landed meanwhile is seen.
         await self._consistent(CONSISTENT_READ_SECONDS)
         deleted = 0
+        buckets: dict[str, BucketInfo | None] = {}
         for header in old:
+            if header.bucket not in buckets:
+                buckets[header.bucket] = await self._read(self._bucket, header.bucket)
+            if kept_for_rebuild(buckets[header.bucket], header.modified_at, cutoff):
+                continue
             versions = await self._read(self._versions, header.bucket, header.key)
             parts = await self._read(self._state.pending_parts, header.bucket, header.key)
             if referenced(
@@ -151,6 +180,12 @@ class GarbageCollector:
             if await self._delete(node, header, cutoff):
                 deleted += 1
         return deleted, young + 0
+
+    def _bucket(self, name: str) -> BucketInfo | None:
+        try:
+            return self._state.get_bucket(name)
+        except errors.NoSuchBucket:
+            return None
 
     def _versions(self, bucket: str, key: str) -> list[ObjectVersion]:
         """Every version of the key: current and noncurrent ones."""

@@ -53,6 +53,7 @@ from proto import tessera_pb2 as pb
 from tessera import errors, limits
 from tessera.ids import new_request_id
 from tessera.model import NODE_DOWN, NodeInfo, ObjectVersion
+from tessera.recovery import BucketHints, encode_trailer
 from tessera.repair_plan import (
     KIND_DRAIN,
     KIND_REBALANCE,
@@ -364,6 +365,7 @@ class RepairScheduler:
                     header=header,
                     sources=[pb.ShardSource(shard_index=i, address=n.address) for i, n in sources],
                     timeout_seconds=timeout,
+                    trailer=await self._trailer_of(shard_set),
                 ),
                 timeout=timeout + 5.0,
                 metadata=self._stubs.call_metadata,
@@ -473,6 +475,26 @@ class RepairScheduler:
                 node.node_id,
                 exc.code().name,
             )
+
+    async def _trailer_of(self, shard_set: ShardSet) -> bytes:
+        """The trailer a rebuilt shard of a single-part version carries, made
+        from its record (docs/metadata-recovery.md); b"" for a multipart
+        segment or a version gone meanwhile (its rebuild then loses its
+        compare-and-set anyway)."""
+        if shard_set.shard_set_id != shard_set.version_id:
+            return b""
+        try:
+            version = await self._read(
+                self._state.get_object_version,
+                shard_set.bucket,
+                shard_set.key,
+                shard_set.version_id,
+            )
+            bucket = await self._read(self._state.get_bucket, shard_set.bucket)
+        except errors.TesseraError:
+            return b""
+        hints = BucketHints(bucket.owner, bucket.versioning, bucket.object_lock_enabled)
+        return encode_trailer(version, hints)
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._reads, fn, *args)

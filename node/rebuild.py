@@ -66,10 +66,12 @@ async def rebuild_shard(
     sources: list[tuple[int, str]],
     secret: str,
     timeout_seconds: float,
+    trailer: bytes = b"",
 ) -> tuple[int, int]:
     """Makes meta's shard from sources [(shard index, address)]: a copy from a
     source with the same index when there is one, else (or when that copy
-    fails) a rebuild from the others; returns (stored bytes, chunk bytes read)."""
+    fails) a rebuild from the others; returns (stored bytes, chunk bytes read).
+    trailer: written at the end of the new shard (docs/metadata-recovery.md)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_seconds
     channels = {address: rpc.new_channel(address) for _, address in sources}
@@ -80,7 +82,9 @@ async def rebuild_shard(
                 continue
             source = reader.ShardSource(index, pb_grpc.NodeStub(channels[address]), address)
             try:
-                return await _copy(store, executor, meta, source, secret, deadline, observer)
+                return await _copy(
+                    store, executor, meta, source, secret, deadline, observer, trailer
+                )
             except reader.ShardReadError as exc:
                 observer.shard_failure(source, f"copy failed: {exc}")
         others = [
@@ -88,7 +92,7 @@ async def rebuild_shard(
             for index, address in sources
             if index != meta.shard_index
         ]
-        return await _rebuild(store, executor, meta, others, secret, deadline, observer)
+        return await _rebuild(store, executor, meta, others, secret, deadline, observer, trailer)
     finally:
         for channel in channels.values():
             await channel.close(None)
@@ -102,6 +106,7 @@ async def _copy(
     secret: str,
     deadline: float,
     observer: _Observer,
+    trailer: bytes,
 ) -> tuple[int, int]:
     loop = asyncio.get_running_loop()
     run = functools.partial(loop.run_in_executor, executor)
@@ -123,7 +128,7 @@ async def _copy(
             assert writer is not None
             await run(writer.append, stripe_index, chunk, crc32c(chunk))
         assert writer is not None
-        stored = await run(writer.commit, meta.stripe_count)
+        stored = await run(writer.commit, meta.stripe_count, trailer)
         writer = None
         metrics.SHARDS_REBUILT.inc()
         return stored, read
@@ -141,6 +146,7 @@ async def _rebuild(
     secret: str,
     deadline: float,
     observer: _Observer,
+    trailer: bytes,
 ) -> tuple[int, int]:
     loop = asyncio.get_running_loop()
     run = functools.partial(loop.run_in_executor, executor)
@@ -173,7 +179,7 @@ async def _rebuild(
         finally:
             await stripes.aclose()
         assert writer is not None
-        stored = await run(writer.commit, meta.stripe_count)
+        stored = await run(writer.commit, meta.stripe_count, trailer)
         writer = None
         metrics.SHARDS_REBUILT.inc()
         return stored, observer.read_bytes

@@ -13,6 +13,9 @@ Invariants:
   gateway verifies them again end to end; a corrupt chunk ends the stream with
   DATA_LOSS, and the shard is quarantined (moved aside, never deleted) and
   reported to metadata for repair;
+- the trailer of Finish (and of RebuildShard) is written into the shard
+  before it is made durable; ListShards returns trailers only when asked,
+  and lists a shard whose trailer block is damaged without one;
 - each StoreError class maps to one gRPC status (STATUS_FOR).
 """
 
@@ -220,13 +223,17 @@ class NodeServicer(pb_grpc.NodeServicer):
     ) -> AsyncIterator[pb.ShardHeader]:
         ids = await self._run(lambda: list(self._store.shard_ids()))
         for version_id, shard_index in ids:
+            trailer = b""
             try:
                 meta = await self._run(self._store.read_meta, version_id, shard_index)
+                if request.with_trailer:
+                    trailer = await self._trailer(version_id, shard_index)
                 modified_at = await self._run(self._store.modified_at, version_id, shard_index)
             except StoreError:
                 continue  # removed or quarantined meanwhile; corrupt ones are the scrubber's
             header = meta_to_pb(meta)
             header.modified_at = modified_at
+            header.trailer = trailer
             yield header
 
     async def RebuildShard(
@@ -240,12 +247,23 @@ class NodeServicer(pb_grpc.NodeServicer):
                 sources=[(s.shard_index, s.address) for s in request.sources],
                 secret=self._secret,
                 timeout_seconds=request.timeout_seconds or REBUILD_TIMEOUT_DEFAULT_SECONDS,
+                trailer=request.trailer,
             )
         except TesseraError as exc:  # not enough readable sources
             await context.abort(grpc.StatusCode.UNAVAILABLE, exc.message)
         except Exception as exc:
             await _abort(context, exc, _status_of(exc))
         return pb.RebuildShardResponse(stored_bytes=stored, read_bytes=read)
+
+    async def _trailer(self, version_id: str, shard_index: int) -> bytes:
+        """A shard's trailer; b"" when its trailer block is damaged (the shard
+        is still listed: its chunks are checked on their own, and the
+        scrubber quarantines it)."""
+        try:
+            return (await self._run(self._store.read_trailer, version_id, shard_index))[1]
+        except ShardCorrupt as exc:
+            log.warning("listing %s.%d without its trailer: %s", version_id, shard_index, exc)
+            return b""
 
     async def _quarantine(self, version_id: str, shard_index: int) -> None:
         """A read met a corrupt shard: move it aside and queue its repair."""
@@ -276,7 +294,10 @@ class NodeServicer(pb_grpc.NodeServicer):
                     metrics.WRITTEN_BYTES.inc(len(data))
                 elif kind == "finish":
                     # Commit on Finish without waiting for the client to half-close.
-                    stored_bytes = await self._run(writer.commit, request.finish.chunk_count)
+                    finish = request.finish
+                    stored_bytes = await self._run(
+                        writer.commit, finish.chunk_count, finish.trailer
+                    )
                     writer = None
                     metrics.SHARDS_WRITTEN.inc()
                     return stored_bytes

@@ -4,7 +4,7 @@ A shard file is self-describing, so the object index can be rebuilt from the
 nodes alone::
 
     offset 0   magic            4 bytes  b"TSHD"
-           4   format version   u8       1
+           4   format version   u8       2 (1: older files, no trailer block)
            5   header length    u32 LE   bytes of the JSON header that follows
            9   header crc32c    u32 LE   CRC32C of those header bytes
           13   header           JSON (UTF-8, sorted keys): bucket, key,
@@ -15,11 +15,20 @@ nodes alone::
                length           u32 LE   bytes of data
                crc32c           u32 LE   CRC32C of data
                data             length bytes
+    then (format 2 only) the trailer block:
+               length           u32 LE   bytes of the trailer (0: none)
+               crc32c           u32 LE   CRC32C of the trailer bytes
+               trailer          the version record's fields as the gateway
+                                knew them at the end of the body (JSON,
+                                tessera/recovery.py); opaque to the node
 
 Invariant: every chunk but the last is exactly chunk_size_bytes long, and the
 last is the length the stripe geometry gives (tessera.geometry), so the record
-of stripe s starts at 13 + header length + s * (8 + chunk_size_bytes) and the
-whole file is exactly expected_file_size_bytes(meta) long.
+of stripe s starts at 13 + header length + s * (8 + chunk_size_bytes), the
+trailer block (format 2) starts right after the last record, and the whole
+file is exactly expected_file_size_bytes(meta, format, trailer length) long.
+The trailer is written before the file is fsynced, so a durable format-2
+shard always has its trailer block (docs/metadata-recovery.md).
 """
 
 from __future__ import annotations
@@ -35,9 +44,12 @@ from tessera.geometry import Geometry
 from tessera.ids import is_version_id
 
 MAGIC = b"TSHD"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # what new shards are written as
+FORMAT_VERSIONS = (1, 2)  # what is read
 PREFIX = struct.Struct("<4sBII")  # magic, format version, header length, header crc32c
 RECORD = struct.Struct("<II")  # chunk length, chunk crc32c
+TRAILER = struct.Struct("<II")  # trailer length, trailer crc32c
+TRAILER_LENGTH_MAX_BYTES = 64 * 1024
 HEADER_LENGTH_MAX_BYTES = 16 * 1024
 SHARDS_PER_VERSION_MAX = 256
 CHUNK_SIZE_MAX_BYTES = limits.GRPC_MESSAGE_MAX_BYTES // 2  # a chunk plus framing fits a message
@@ -103,27 +115,29 @@ def validate(meta: ShardMeta) -> None:
         )
 
 
-def encode_header(meta: ShardMeta) -> bytes:
-    """The bytes a shard file starts with: prefix and header, before any chunk."""
+def encode_header(meta: ShardMeta, format_version: int = FORMAT_VERSION) -> bytes:
+    """The bytes a shard file starts with: prefix and header, before any chunk.
+    format_version 1 only for tests of older files."""
+    assert format_version in FORMAT_VERSIONS, format_version
     header = json.dumps(asdict(meta), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     raw = header.encode()
     if len(raw) > HEADER_LENGTH_MAX_BYTES:
         raise InvalidShard(f"header of {len(raw)} bytes is too long")
-    return PREFIX.pack(MAGIC, FORMAT_VERSION, len(raw), crc32c(raw)) + raw
+    return PREFIX.pack(MAGIC, format_version, len(raw), crc32c(raw)) + raw
 
 
-def decode_prefix(raw: bytes) -> tuple[int, int]:
-    """Parses the fixed prefix; returns (header length, header crc32c)."""
+def decode_prefix(raw: bytes) -> tuple[int, int, int]:
+    """Parses the fixed prefix; returns (format version, header length, header crc32c)."""
     if len(raw) != PREFIX.size:
         raise FormatError(f"short prefix ({len(raw)} bytes)")
     magic, version, header_length, header_crc = PREFIX.unpack(raw)
     if magic != MAGIC:
         raise FormatError(f"bad magic {magic!r}")
-    if version != FORMAT_VERSION:
+    if version not in FORMAT_VERSIONS:
         raise FormatError(f"unknown format version {version}")
     if not 0 < header_length <= HEADER_LENGTH_MAX_BYTES:
         raise FormatError(f"bad header length {header_length}")
-    return header_length, header_crc
+    return version, header_length, header_crc
 
 
 def decode_header(raw: bytes, header_crc: int) -> ShardMeta:
@@ -154,9 +168,32 @@ def record_offset_bytes(header_length: int, chunk_size_bytes: int, stripe_index:
     return PREFIX.size + header_length + stripe_index * (RECORD.size + chunk_size_bytes)
 
 
-def expected_file_size_bytes(meta: ShardMeta) -> int:
-    """The exact size of a complete shard file with this header."""
-    header_length = len(encode_header(meta)) - PREFIX.size
+def encode_trailer(trailer: bytes) -> bytes:
+    """The trailer block of a format-2 file (an empty trailer: none)."""
+    if len(trailer) > TRAILER_LENGTH_MAX_BYTES:
+        raise InvalidShard(f"trailer of {len(trailer)} bytes is too long")
+    return TRAILER.pack(len(trailer), crc32c(trailer) if trailer else 0) + trailer
+
+
+def decode_trailer_prefix(raw: bytes) -> tuple[int, int]:
+    """Parses the fixed part of a trailer block; returns (length, crc32c)."""
+    if len(raw) != TRAILER.size:
+        raise FormatError(f"short trailer block ({len(raw)} bytes)")
+    length, trailer_crc = TRAILER.unpack(raw)
+    if length > TRAILER_LENGTH_MAX_BYTES:
+        raise FormatError(f"bad trailer length {length}")
+    return length, trailer_crc
+
+
+def check_trailer(raw: bytes, trailer_crc: int) -> bytes:
+    """Returns the trailer bytes once their CRC32C is trailer_crc."""
+    if raw and crc32c(raw) != trailer_crc:
+        raise FormatError("trailer checksum mismatch")
+    return raw
+
+
+def trailer_offset_bytes(meta: ShardMeta, header_length: int) -> int:
+    """Where the trailer block of a format-2 file starts: after the last record."""
     if meta.stripe_count == 0:
         return PREFIX.size + header_length
     last = meta.stripe_count - 1
@@ -165,3 +202,16 @@ def expected_file_size_bytes(meta: ShardMeta) -> int:
         + RECORD.size
         + meta.chunk_length_bytes(last)
     )
+
+
+def expected_file_size_bytes(
+    meta: ShardMeta, format_version: int = FORMAT_VERSION, trailer_length_bytes: int = 0
+) -> int:
+    """The exact size of a complete shard file with this header (and, in
+    format 2, a trailer of trailer_length_bytes)."""
+    header_length = len(encode_header(meta, format_version)) - PREFIX.size
+    end = trailer_offset_bytes(meta, header_length)
+    if format_version == 1:
+        assert trailer_length_bytes == 0, "format 1 has no trailer"
+        return end
+    return end + TRAILER.size + trailer_length_bytes

@@ -12,11 +12,13 @@ shards in one folder, its last ones are random.
 
 Invariants:
 - a shard file exists under shards/ only once it is complete: it is written in
-  tmp/, fsynced, renamed into place, and its folder fsynced before commit()
-  returns; a writer that is aborted or fails leaves nothing behind;
+  tmp/ (header, chunk records, then the trailer block), fsynced, renamed into
+  place, and its folder fsynced before commit() returns; a writer that is
+  aborted or fails leaves nothing behind;
 - every chunk is checked against its CRC32C before it is written and before
-  it is returned; corrupt bytes raise ChunkCorrupt and are never returned, and
-  the file is left in place (repair and forensics need it);
+  it is returned, and the trailer before it is returned; corrupt bytes raise
+  ChunkCorrupt (ShardCorrupt for a header or trailer) and are never
+  returned, and the file is left in place (repair and forensics need it);
 - file names come only from validated version ids and shard indexes, so no
   request can name a path outside the data folder;
 - used_bytes and shard_count equal the sizes and number of files under
@@ -52,12 +54,17 @@ from node.errors import (
 from node.shard_format import (
     PREFIX,
     RECORD,
+    TRAILER,
     FormatError,
     ShardMeta,
+    check_trailer,
     decode_header,
     decode_prefix,
+    decode_trailer_prefix,
     encode_header,
+    encode_trailer,
     record_offset_bytes,
+    trailer_offset_bytes,
     validate,
     validate_shard_id,
 )
@@ -138,7 +145,7 @@ class ShardStore:
         except FileNotFoundError:
             raise ShardNotFound(f"no shard {version_id}.{shard_index}") from None
         try:
-            header_length, header_crc = decode_prefix(os.pread(fd, PREFIX.size, 0))
+            format_version, header_length, header_crc = decode_prefix(os.pread(fd, PREFIX.size, 0))
             meta = decode_header(os.pread(fd, header_length, PREFIX.size), header_crc)
             if (meta.version_id, meta.shard_index) != (version_id, shard_index):
                 raise FormatError(f"header names {meta.version_id}.{meta.shard_index}")
@@ -149,12 +156,17 @@ class ShardStore:
         except BaseException:
             os.close(fd)
             raise
-        return ShardReader(path, fd, meta, header_length)
+        return ShardReader(path, fd, meta, header_length, format_version)
 
     def read_meta(self, version_id: str, shard_index: int) -> ShardMeta:
         """A shard's verified header."""
         with self.open_reader(version_id, shard_index) as reader:
             return reader.meta
+
+    def read_trailer(self, version_id: str, shard_index: int) -> tuple[ShardMeta, bytes]:
+        """A shard's verified header and trailer (b"" when it has none)."""
+        with self.open_reader(version_id, shard_index) as reader:
+            return reader.meta, reader.read_trailer()
 
     def read_stripes(
         self, version_id: str, shard_index: int, stripe_start: int = 0, stripe_count: int = 0
@@ -229,6 +241,7 @@ class ShardStore:
             for stripe_index in reader.stripe_range(0, 0):
                 data, _ = reader.read_chunk(stripe_index)
                 read += len(data)
+            read += len(reader.read_trailer())
         return read
 
     def _install(self, tmp_path: Path, final_path: Path) -> int:
@@ -317,10 +330,11 @@ class ShardWriter:
                 raise
             self._next_stripe += 1
 
-    def commit(self, chunk_count: int) -> int:
-        """Makes the shard durable (fsync, rename, fsync folder); returns its
-        size in bytes. Raises InvalidShard if chunk_count is not what was sent
-        and what the header promised."""
+    def commit(self, chunk_count: int, trailer: bytes = b"") -> int:
+        """Writes the trailer block and makes the shard durable (fsync, rename,
+        fsync folder); returns its size in bytes. Raises InvalidShard if
+        chunk_count is not what was sent and what the header promised, or the
+        trailer is too long."""
         with self._lock:
             self._check_open()
             try:
@@ -329,6 +343,7 @@ class ShardWriter:
                         f"finish says {chunk_count} chunks; received {self._next_stripe}, "
                         f"header says {self.meta.stripe_count}"
                     )
+                _write_all(self._fd, [encode_trailer(trailer)])
                 started = time.perf_counter()
                 os.fsync(self._fd)
                 metrics.FSYNC_SECONDS.labels(target="file").observe(time.perf_counter() - started)
@@ -375,9 +390,12 @@ class ShardWriter:
 class ShardReader:
     """An open shard whose header has been verified; reads verified chunks."""
 
-    def __init__(self, path: Path, fd: int, meta: ShardMeta, header_length: int) -> None:
+    def __init__(
+        self, path: Path, fd: int, meta: ShardMeta, header_length: int, format_version: int
+    ) -> None:
         self.path = path
         self.meta = meta
+        self.format_version = format_version
         self._fd = fd
         self._header_length = header_length
         self._lock = threading.Lock()
@@ -416,6 +434,27 @@ class ShardReader:
             raise ChunkCorrupt(f"chunk {stripe_index}: {problem}", str(self.path), stripe_index)
         _, chunk_crc = RECORD.unpack_from(raw)
         return raw[RECORD.size :], chunk_crc
+
+    def read_trailer(self) -> bytes:
+        """The verified trailer (b"" for a format-1 file or a shard written
+        without one); raises ShardCorrupt when the trailer block is damaged."""
+        if self.format_version == 1:
+            return b""
+        offset = trailer_offset_bytes(self.meta, self._header_length)
+        with self._lock:
+            if self._fd < 0:
+                raise ValueError("read from a closed shard reader")
+            try:
+                length, trailer_crc = decode_trailer_prefix(
+                    os.pread(self._fd, TRAILER.size, offset)
+                )
+                raw = os.pread(self._fd, length, offset + TRAILER.size)
+                if len(raw) != length:
+                    raise FormatError(f"truncated trailer ({len(raw)} of {length} bytes)")
+                return check_trailer(raw, trailer_crc)
+            except FormatError as exc:
+                metrics.CHECKSUM_FAILURES.labels(stage="read").inc()
+                raise ShardCorrupt(f"trailer: {exc}", str(self.path)) from exc
 
     def close(self) -> None:
         with self._lock:

@@ -7,8 +7,10 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ListShardsRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("with_trailer",)
+    WITH_TRAILER_FIELD_NUMBER: _ClassVar[int]
+    with_trailer: bool
+    def __init__(self, with_trailer: _Optional[bool] = ...) -> None: ...
 
 class ShardSource(_message.Message):
     __slots__ = ("shard_index", "address")
@@ -19,14 +21,16 @@ class ShardSource(_message.Message):
     def __init__(self, shard_index: _Optional[int] = ..., address: _Optional[str] = ...) -> None: ...
 
 class RebuildShardRequest(_message.Message):
-    __slots__ = ("header", "sources", "timeout_seconds")
+    __slots__ = ("header", "sources", "timeout_seconds", "trailer")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     SOURCES_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    TRAILER_FIELD_NUMBER: _ClassVar[int]
     header: ShardHeader
     sources: _containers.RepeatedCompositeFieldContainer[ShardSource]
     timeout_seconds: float
-    def __init__(self, header: _Optional[_Union[ShardHeader, _Mapping]] = ..., sources: _Optional[_Iterable[_Union[ShardSource, _Mapping]]] = ..., timeout_seconds: _Optional[float] = ...) -> None: ...
+    trailer: bytes
+    def __init__(self, header: _Optional[_Union[ShardHeader, _Mapping]] = ..., sources: _Optional[_Iterable[_Union[ShardSource, _Mapping]]] = ..., timeout_seconds: _Optional[float] = ..., trailer: _Optional[bytes] = ...) -> None: ...
 
 class RebuildShardResponse(_message.Message):
     __slots__ = ("stored_bytes", "read_bytes")
@@ -37,7 +41,7 @@ class RebuildShardResponse(_message.Message):
     def __init__(self, stored_bytes: _Optional[int] = ..., read_bytes: _Optional[int] = ...) -> None: ...
 
 class ShardHeader(_message.Message):
-    __slots__ = ("bucket", "key", "version_id", "shard_index", "data_shards", "parity_shards", "chunk_size_bytes", "object_size_bytes", "stripe_count", "modified_at")
+    __slots__ = ("bucket", "key", "version_id", "shard_index", "data_shards", "parity_shards", "chunk_size_bytes", "object_size_bytes", "stripe_count", "modified_at", "trailer")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     VERSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +52,7 @@ class ShardHeader(_message.Message):
     OBJECT_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     STRIPE_COUNT_FIELD_NUMBER: _ClassVar[int]
     MODIFIED_AT_FIELD_NUMBER: _ClassVar[int]
+    TRAILER_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     version_id: str
@@ -58,7 +63,8 @@ class ShardHeader(_message.Message):
     object_size_bytes: int
     stripe_count: int
     modified_at: float
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., shard_index: _Optional[int] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., chunk_size_bytes: _Optional[int] = ..., object_size_bytes: _Optional[int] = ..., stripe_count: _Optional[int] = ..., modified_at: _Optional[float] = ...) -> None: ...
+    trailer: bytes
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., shard_index: _Optional[int] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., chunk_size_bytes: _Optional[int] = ..., object_size_bytes: _Optional[int] = ..., stripe_count: _Optional[int] = ..., modified_at: _Optional[float] = ..., trailer: _Optional[bytes] = ...) -> None: ...
 
 class Chunk(_message.Message):
     __slots__ = ("stripe_index", "data", "crc32c")
@@ -71,10 +77,12 @@ class Chunk(_message.Message):
     def __init__(self, stripe_index: _Optional[int] = ..., data: _Optional[bytes] = ..., crc32c: _Optional[int] = ...) -> None: ...
 
 class Finish(_message.Message):
-    __slots__ = ("chunk_count",)
+    __slots__ = ("chunk_count", "trailer")
     CHUNK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TRAILER_FIELD_NUMBER: _ClassVar[int]
     chunk_count: int
-    def __init__(self, chunk_count: _Optional[int] = ...) -> None: ...
+    trailer: bytes
+    def __init__(self, chunk_count: _Optional[int] = ..., trailer: _Optional[bytes] = ...) -> None: ...
 
 class PutShardRequest(_message.Message):
     __slots__ = ("header", "chunk", "finish")

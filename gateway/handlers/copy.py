@@ -219,6 +219,7 @@ async def copy_object(
                 executor=state.executor,
                 deadline=deadline,
                 reclaimer=state.reclaimer,
+                bucket=bucket,
             )
     finally:
         await stripes.aclose()

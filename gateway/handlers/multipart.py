@@ -38,6 +38,7 @@ from gateway.handlers.copy import (
     source_bytes,
     source_data_key,
 )
+from gateway.manifest import write_manifest
 from gateway.object_lock_headers import check_lock_permissions, requested_lock
 from gateway.put_inputs import (
     announced_checksums,
@@ -56,6 +57,7 @@ from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, store_shard_se
 from tessera import access, errors, ids, limits, tagging
 from tessera.model import MultipartUpload, Segment
 from tessera.multipart import checksum_type_for
+from tessera.recovery import encode_part_trailer
 
 COMPLETE_BODY_MAX_BYTES = 4 * 1024 * 1024  # 10,000 <Part> entries with checksums
 
@@ -171,6 +173,9 @@ async def _store_part(
         executor=state.executor,
         deadline=deadline,
         also_compute=wanted,
+        make_trailer=lambda _set_id, etag, _checksums, _at: encode_part_trailer(
+            upload.upload_id, part_number, etag
+        ),
     )
     geometry = stored.geometry
     part = Segment(
@@ -325,7 +330,7 @@ async def complete_multipart_upload(
     if_none_match = request.headers.get("If-None-Match")
     if if_none_match is not None and if_none_match.strip() != "*":
         raise errors.NotImplemented("A conditional write supports only If-None-Match: *.")
-    await authorized_bucket(request, state, route, access_key, deadline)
+    bucket = await authorized_bucket(request, state, route, access_key, deadline)
     done = await state.metadata.complete_multipart_upload(
         route.bucket,
         route.key,
@@ -339,6 +344,7 @@ async def complete_multipart_upload(
     state.reclaimer.unreferenced(done.replaced)
     state.reclaimer.unreferenced_parts(done.unreferenced)
     version = done.version
+    await write_manifest(version, bucket, state.policy.geometry, state.cluster, deadline)
     checksums = {
         name.removeprefix("x-amz-checksum-"): value
         for name, value in version.system_metadata.items()

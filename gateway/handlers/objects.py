@@ -107,6 +107,7 @@ async def put_object(
             executor=state.executor,
             deadline=deadline,
             reclaimer=state.reclaimer,
+            bucket=bucket,
         )
     state.reclaimer.unreferenced(replaced)
     metrics.BYTES_IN.inc(body.size_bytes)

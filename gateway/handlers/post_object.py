@@ -95,6 +95,7 @@ async def post_object(
             executor=state.executor,
             deadline=deadline,
             reclaimer=state.reclaimer,
+            bucket=bucket,
         )
     state.reclaimer.unreferenced(replaced)
     add_bytes_in(request, version.size_bytes)

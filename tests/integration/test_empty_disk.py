@@ -12,9 +12,20 @@ from __future__ import annotations
 import shutil
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
+from node.shard_format import (
+    PREFIX,
+    TRAILER,
+    check_trailer,
+    decode_header,
+    decode_prefix,
+    decode_trailer_prefix,
+    trailer_offset_bytes,
+)
+from tessera.recovery import Trailer, decode_trailer
 from tests.integration.harness import s3_client, start_small_54
 from tests.integration.test_repair import (
     FAST,
@@ -31,6 +42,18 @@ from tests.integration.test_repair import (
 )
 
 pytestmark = pytest.mark.integration
+
+
+def trailer_of(path: Path) -> Trailer:
+    """The trailer of a format-2 shard file, read from its bytes."""
+    raw = path.read_bytes()
+    version, header_length, header_crc = decode_prefix(raw[: PREFIX.size])
+    assert version == 2
+    meta = decode_header(raw[PREFIX.size : PREFIX.size + header_length], header_crc)
+    offset = trailer_offset_bytes(meta, header_length)
+    length, trailer_crc = decode_trailer_prefix(raw[offset : offset + TRAILER.size])
+    body = raw[offset + TRAILER.size : offset + TRAILER.size + length]
+    return decode_trailer(check_trailer(body, trailer_crc))
 
 
 def test_a_wiped_node_gets_its_shards_back_in_place(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -65,6 +88,10 @@ def test_a_wiped_node_gets_its_shards_back_in_place(tmp_path) -> None:  # type: 
                 if loc.node_id == victim:
                     got = run(_read_shard(cluster, victim, v.version_id, loc.shard_index))
                     assert got == _expected_shard(objects[v.key], v.geometry, loc.shard_index)
+                    # the rebuilt file carries the record's trailer (docs/metadata-recovery.md)
+                    path = cluster.node_data_dir(victim) / "shards" / v.version_id[-2:]
+                    trailer = trailer_of(path / f"{v.version_id}.{loc.shard_index}")
+                    assert (trailer.etag, trailer.size_bytes) == (v.etag, v.size_bytes)
         for key, body in objects.items():
             assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body, key
         status = admin(cluster, "repair", "status")

@@ -3,10 +3,12 @@ leadership expiry, and GC's "is this shard referenced" decision."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from metadata.election import still_leading
-from metadata.gc import referenced
+from metadata.gc import kept_for_rebuild, referenced
 from metadata.repair import Progress, Throttle
-from tessera.model import ShardLocation
+from tessera.model import BucketInfo, Segment, ShardLocation
 from tests.unit.metadata.conftest import VersionFactory
 
 
@@ -50,3 +52,37 @@ def test_gc_references(make_version: VersionFactory) -> None:
     newer = make_version("b", "k", size_bytes=1000)
     assert referenced(None, v.version_id, 1, "n2", noncurrent=[newer, v])
     assert not referenced(None, v.version_id, 1, "n2", noncurrent=[newer])
+
+
+def test_gc_keeps_the_manifest_of_a_multipart_version(make_version: VersionFactory) -> None:
+    part = make_version("b", "k", size_bytes=1000)
+    segment = Segment(
+        shard_set_id=part.version_id,
+        part_number=1,
+        size_bytes=1000,
+        etag="0" * 32,
+        data_shards=part.data_shards,
+        parity_shards=part.parity_shards,
+        chunk_size_bytes=part.chunk_size_bytes,
+        placement=part.placement,
+    )
+    whole = dataclasses.replace(
+        make_version("b", "k", size_bytes=1000), placement=(), segments=(segment,)
+    )
+    # the manifest: under the version id, on whichever node the gateway placed it
+    assert referenced(whole, whole.version_id, 5, "any-node")
+    assert referenced(None, whole.version_id, 0, "n1", noncurrent=[whole])
+    assert referenced(whole, part.version_id, 1, "n2")  # the part's own shards
+    plain = make_version("b", "k", size_bytes=1000)
+    assert not referenced(plain, plain.version_id, 1, "n9")  # no manifest for a single part
+    assert not referenced(None, whole.version_id, 0, "n1")  # the version is gone
+
+
+def test_gc_keeps_shards_metadata_may_not_know_yet() -> None:
+    cutoff = 1000.0  # now - grace
+    assert kept_for_rebuild(None, 10.0, cutoff)  # no such bucket: lost metadata
+    rebuilt = BucketInfo(name="b", owner="o", created_at=1500.0)  # younger than the grace
+    assert kept_for_rebuild(rebuilt, 900.0, cutoff)  # written before the bucket
+    settled = BucketInfo(name="b", owner="o", created_at=500.0)  # older than the grace
+    assert not kept_for_rebuild(settled, 400.0, cutoff)
+    assert not kept_for_rebuild(settled, 900.0, cutoff)  # written in the bucket's life

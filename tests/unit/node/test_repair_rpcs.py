@@ -64,7 +64,7 @@ async def nodes(tmp_path: Path) -> AsyncIterator[Cluster]:
             store.close()
 
 
-def write_version(cluster: Cluster, geometry: Geometry, data: bytes) -> str:
+def write_version(cluster: Cluster, geometry: Geometry, data: bytes, trailer: bytes = b"") -> str:
     """Stores shard i of a new version on node i, directly through the stores."""
     version_id = new_version_id()
     stripe_bytes = geometry.stripe_size_bytes
@@ -85,7 +85,7 @@ def write_version(cluster: Cluster, geometry: Geometry, data: bytes) -> str:
         with cluster.stores[shard_index].begin_write(meta) as writer:
             for s, chunks in enumerate(encoded):
                 writer.append(s, chunks[shard_index], crc32c(chunks[shard_index]))
-            writer.commit(len(stripes))
+            writer.commit(len(stripes), trailer)
     return version_id
 
 
@@ -93,12 +93,15 @@ def shard_file(store: ShardStore, version_id: str, index: int) -> Path:
     return store.shard_path(version_id, index)
 
 
-async def rebuild(cluster: Cluster, target: int, meta: ShardMeta, sources: list[int]):  # type: ignore[no-untyped-def]
+async def rebuild(  # type: ignore[no-untyped-def]
+    cluster: Cluster, target: int, meta: ShardMeta, sources: list[int], trailer: bytes = b""
+):
     return await cluster.stubs[target].RebuildShard(
         pb.RebuildShardRequest(
             header=meta_to_pb(meta),
             sources=[pb.ShardSource(shard_index=i, address=cluster.addresses[i]) for i in sources],
             timeout_seconds=30,
+            trailer=trailer,
         ),
         metadata=call_metadata(SECRET),
         timeout=60,
@@ -173,6 +176,41 @@ async def test_list_shards(nodes: Cluster) -> None:
     assert {h.version_id for h in headers} == vids
     assert {h.shard_index for h in headers} == {1}
     assert all(h.bucket == "b" and h.key == "k" and h.object_size_bytes == 3000 for h in headers)
+
+
+async def test_list_shards_with_trailers(nodes: Cluster) -> None:
+    geometry = Geometry(2, 2, 1000)
+    trailer = b'{"etag":"abc"}'
+    with_one = write_version(nodes, geometry, os.urandom(3000), trailer)
+    damaged = write_version(nodes, geometry, os.urandom(3000), trailer)
+    path = shard_file(nodes.stores[1], damaged, 1)
+    raw = bytearray(path.read_bytes())
+    raw[-2] ^= 0x01  # inside the trailer
+    path.write_bytes(bytes(raw))
+
+    async def listing(with_trailer: bool) -> dict[str, bytes]:
+        call = nodes.stubs[1].ListShards(
+            pb.ListShardsRequest(with_trailer=with_trailer),
+            metadata=call_metadata(SECRET),
+            timeout=10,
+        )
+        return {h.version_id: h.trailer async for h in call}
+
+    # a damaged trailer still lists the shard, without a trailer
+    assert await listing(True) == {with_one: trailer, damaged: b""}
+    assert await listing(False) == {with_one: b"", damaged: b""}
+
+
+async def test_rebuilt_shard_carries_the_trailer_it_is_given(nodes: Cluster) -> None:
+    geometry = Geometry(2, 2, 1000)
+    trailer = b'{"etag":"abc"}'
+    vid = write_version(nodes, geometry, os.urandom(5000), trailer)
+    original = shard_file(nodes.stores[3], vid, 3).read_bytes()
+    meta = nodes.stores[3].read_meta(vid, 3)
+    assert nodes.stores[3].delete(vid, 3)
+    await rebuild(nodes, 3, meta, [0, 1, 2], trailer)
+    assert shard_file(nodes.stores[3], vid, 3).read_bytes() == original
+    assert nodes.stores[3].read_trailer(vid, 3) == (meta, trailer)
 
 
 async def test_scrubber_quarantines_and_reports(nodes: Cluster) -> None:

@@ -1,4 +1,5 @@
-"""The shard file layout: header round trip, validation and offsets."""
+"""The shard file layout: header round trip, validation, offsets and the
+format-2 trailer block."""
 
 from __future__ import annotations
 
@@ -10,12 +11,17 @@ from node.errors import InvalidShard
 from node.shard_format import (
     PREFIX,
     RECORD,
+    TRAILER,
     FormatError,
+    check_trailer,
     decode_header,
     decode_prefix,
+    decode_trailer_prefix,
     encode_header,
+    encode_trailer,
     expected_file_size_bytes,
     record_offset_bytes,
+    trailer_offset_bytes,
     validate,
     validate_shard_id,
 )
@@ -24,8 +30,9 @@ from node.shard_format import (
 def test_header_round_trip(make_shard):
     meta = make_shard(object_size_bytes=12345).meta
     raw = encode_header(meta)
-    assert raw[:4] == b"TSHD" and raw[4] == 1
-    header_length, header_crc = decode_prefix(raw[: PREFIX.size])
+    assert raw[:4] == b"TSHD" and raw[4] == 2
+    format_version, header_length, header_crc = decode_prefix(raw[: PREFIX.size])
+    assert format_version == 2
     assert header_length == len(raw) - PREFIX.size
     assert decode_header(raw[PREFIX.size :], header_crc) == meta
 
@@ -33,14 +40,14 @@ def test_header_round_trip(make_shard):
 def test_header_keeps_unicode_keys(make_shard):
     meta = dataclasses.replace(make_shard().meta, key="dossier/été/😀.txt")
     raw = encode_header(meta)
-    _, header_crc = decode_prefix(raw[: PREFIX.size])
+    _, _, header_crc = decode_prefix(raw[: PREFIX.size])
     assert decode_header(raw[PREFIX.size :], header_crc).key == "dossier/été/😀.txt"
 
 
 def test_flipped_header_byte_is_detected(make_shard):
     raw = bytearray(encode_header(make_shard().meta))
     raw[PREFIX.size + 5] ^= 0x01
-    _, header_crc = decode_prefix(bytes(raw[: PREFIX.size]))
+    _, _, header_crc = decode_prefix(bytes(raw[: PREFIX.size]))
     with pytest.raises(FormatError, match="checksum"):
         decode_header(bytes(raw[PREFIX.size :]), header_crc)
 
@@ -49,7 +56,8 @@ def test_flipped_header_byte_is_detected(make_shard):
     "prefix",
     [
         b"XSHD\x01" + bytes(8),
-        PREFIX.pack(b"TSHD", 2, 10, 0),
+        PREFIX.pack(b"TSHD", 3, 10, 0),
+        PREFIX.pack(b"TSHD", 0, 10, 0),
         PREFIX.pack(b"TSHD", 1, 0, 0),
         PREFIX.pack(b"TSHD", 1, 1 << 30, 0),
         b"TSHD",
@@ -99,10 +107,46 @@ def test_last_chunk_length_comes_from_geometry(make_shard):
     assert meta.stripe_count == 8
     assert [meta.chunk_length_bytes(i) for i in range(8)] == [64] * 7 + [52]
     header_length = len(encode_header(meta)) - PREFIX.size
-    assert expected_file_size_bytes(meta) == PREFIX.size + header_length + 8 * 8 + 7 * 64 + 52
+    records = 8 * 8 + 7 * 64 + 52
+    assert expected_file_size_bytes(meta, 1) == PREFIX.size + header_length + records
+    assert trailer_offset_bytes(meta, header_length) == PREFIX.size + header_length + records
+    assert expected_file_size_bytes(meta, 2, 30) == PREFIX.size + header_length + records + 8 + 30
 
 
-def test_empty_object_has_header_only(make_shard):
+def test_empty_object_has_header_and_trailer_block_only(make_shard):
     meta = make_shard(object_size_bytes=0).meta
     assert meta.stripe_count == 0
-    assert expected_file_size_bytes(meta) == len(encode_header(meta))
+    assert expected_file_size_bytes(meta, 1) == len(encode_header(meta, 1))
+    assert expected_file_size_bytes(meta) == len(encode_header(meta)) + TRAILER.size
+
+
+def test_format_1_prefix_is_still_read(make_shard):
+    meta = make_shard().meta
+    raw = encode_header(meta, 1)
+    assert raw[4] == 1
+    format_version, _, header_crc = decode_prefix(raw[: PREFIX.size])
+    assert format_version == 1
+    assert decode_header(raw[PREFIX.size :], header_crc) == meta
+
+
+@pytest.mark.parametrize("trailer", [b"", b"{}", '{"etag":"é"}'.encode() * 100])
+def test_trailer_block_round_trip(trailer):
+    block = encode_trailer(trailer)
+    length, trailer_crc = decode_trailer_prefix(block[: TRAILER.size])
+    assert length == len(trailer)
+    assert check_trailer(block[TRAILER.size :], trailer_crc) == trailer
+
+
+def test_flipped_trailer_byte_is_detected():
+    block = bytearray(encode_trailer(b'{"etag":"abc"}'))
+    block[-3] ^= 0x01
+    _, trailer_crc = decode_trailer_prefix(bytes(block[: TRAILER.size]))
+    with pytest.raises(FormatError, match="checksum"):
+        check_trailer(bytes(block[TRAILER.size :]), trailer_crc)
+
+
+def test_oversized_trailers_are_refused():
+    with pytest.raises(InvalidShard):
+        encode_trailer(b"x" * (64 * 1024 + 1))
+    with pytest.raises(FormatError):
+        decode_trailer_prefix(TRAILER.pack(1 << 30, 0))

@@ -17,7 +17,13 @@ from node.errors import (
     ShardCorrupt,
     ShardNotFound,
 )
-from node.shard_format import PREFIX, RECORD, encode_header, expected_file_size_bytes
+from node.shard_format import (
+    PREFIX,
+    RECORD,
+    TRAILER,
+    encode_header,
+    expected_file_size_bytes,
+)
 from node.store import ShardStore, StoreLocked
 
 
@@ -181,12 +187,65 @@ def test_corrupt_length_field_and_truncation(store, make_shard):
     path = store.shard_path(vid, 0)
     header_length = len(encode_header(shard.meta)) - PREFIX.size
     flip_byte(path, PREFIX.size + header_length)  # stripe 0's length field
-    os.truncate(path, path.stat().st_size - 1)  # the last chunk loses a byte
+    # the (empty) trailer block goes, and the last chunk loses a byte
+    os.truncate(path, path.stat().st_size - TRAILER.size - 1)
     with store.open_reader(vid, 0) as reader:
         with pytest.raises(ChunkCorrupt, match="length"):
             reader.read_chunk(0)
         with pytest.raises(ChunkCorrupt, match="truncated"):
             reader.read_chunk(7)
+
+
+def test_trailer_round_trip(store, make_shard):
+    shard = make_shard(object_size_bytes=1000)
+    trailer = b'{"etag":"0123","content_type":"text/plain"}'
+    with store.begin_write(shard.meta) as writer:
+        for i, (chunk, crc) in enumerate(zip(shard.chunks, shard.crcs, strict=True)):
+            writer.append(i, chunk, crc)
+        size = writer.commit(len(shard.chunks), trailer)
+    assert size == expected_file_size_bytes(shard.meta, 2, len(trailer))
+    vid = shard.meta.version_id
+    assert store.read_trailer(vid, 0) == (shard.meta, trailer)
+    assert list(store.read_stripes(vid, 0)) == shard.chunks
+    assert store.verify(vid, 0) == sum(map(len, shard.chunks)) + len(trailer)
+
+
+def test_shard_without_trailer_reads_an_empty_one(store, make_shard):
+    shard = make_shard(object_size_bytes=0)
+    write(store, shard)
+    assert store.read_trailer(shard.meta.version_id, 0) == (shard.meta, b"")
+
+
+def test_format_1_shard_is_still_read(store, make_shard):
+    """A file written before the trailer existed: no trailer block at all."""
+    shard = make_shard(object_size_bytes=1000)
+    raw = bytearray(encode_header(shard.meta, 1))
+    for chunk, crc in zip(shard.chunks, shard.crcs, strict=True):
+        raw += RECORD.pack(len(chunk), crc) + chunk
+    assert len(raw) == expected_file_size_bytes(shard.meta, 1)
+    path = store.shard_path(shard.meta.version_id, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(raw))
+    vid = shard.meta.version_id
+    assert list(store.read_stripes(vid, 0)) == shard.chunks
+    assert store.read_trailer(vid, 0) == (shard.meta, b"")
+    assert store.verify(vid, 0) == sum(map(len, shard.chunks))
+
+
+def test_corrupt_trailer_is_detected(store, make_shard):
+    shard = make_shard(object_size_bytes=1000)
+    with store.begin_write(shard.meta) as writer:
+        for i, (chunk, crc) in enumerate(zip(shard.chunks, shard.crcs, strict=True)):
+            writer.append(i, chunk, crc)
+        writer.commit(len(shard.chunks), b'{"etag":"0123"}')
+    vid = shard.meta.version_id
+    path = store.shard_path(vid, 0)
+    flip_byte(path, path.stat().st_size - 3)
+    with pytest.raises(ShardCorrupt, match="trailer"):
+        store.read_trailer(vid, 0)
+    with pytest.raises(ShardCorrupt, match="trailer"):
+        store.verify(vid, 0)
+    assert list(store.read_stripes(vid, 0)) == shard.chunks  # the chunks are intact
 
 
 def test_corrupt_header_is_detected_on_open(store, make_shard):

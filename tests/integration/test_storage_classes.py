@@ -13,9 +13,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cli.local_cluster import LocalCluster
+from tessera import limits
+from tessera.geometry import Geometry
+from tessera.usage import shard_set_physical_bytes
 from tests.integration.harness import s3_client
 from tests.integration.test_post_policy import post_form
 from tests.integration.test_repair import _expected_shard, _read_shard, _versions, run, shard_files
+from tests.integration.test_usage import bucket_row, usage_json
 
 pytestmark = pytest.mark.integration
 
@@ -201,3 +205,20 @@ def test_post_form_upload_takes_the_class_field(  # type: ignore[no-untyped-def]
             assert answer.status == 400 and b"<Code>InvalidStorageClass</Code>" in answer.data
     assert_stored_as(cluster, bucket, "posted", RRS)
     assert s3.head_object(Bucket=bucket, Key="posted")["StorageClass"] == RRS
+
+
+def test_physical_usage_counts_each_version_by_its_own_geometry(  # type: ignore[no-untyped-def]
+    s3, cluster: LocalCluster
+) -> None:
+    name = f"sclass-usage-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name)
+    size = MiB + 5
+    s3.put_object(Bucket=name, Key="std", Body=os.urandom(size))
+    s3.put_object(Bucket=name, Key="rrs", Body=os.urandom(size), StorageClass=RRS)
+    chunk = limits.CHUNK_SIZE_DEFAULT_BYTES
+    expected = shard_set_physical_bytes(size, Geometry(4, 2, chunk)) + shard_set_physical_bytes(
+        size, Geometry(4, 1, chunk)
+    )
+    row = bucket_row(usage_json(cluster, "--bucket", name), name)
+    assert row["logical_bytes"] == 2 * size
+    assert row["physical_bytes"] == expected

@@ -64,7 +64,11 @@ def test_each_class_survives_what_it_promises_and_repairs_to_its_own_width(tmp_p
         for v in run(_versions(cluster, bucket, keys)):
             n = width[objects[v.key][0]]
             assert v.geometry.total_shards == n
-            assert shards_on_nodes(cluster, v.version_id) == Counter(range(n)), v.key
+            wait_for(
+                lambda v=v, n=n: shards_on_nodes(cluster, v.version_id) == Counter(range(n)),
+                60,
+                f"{v.key}: one shard file of each index 0..{n - 1}",
+            )
 
         cluster.kill(VICTIM)
         wait_for(lambda: run(_map(cluster)).node(VICTIM).state == NODE_DOWN, 60, f"{VICTIM} down")

@@ -11,6 +11,9 @@ the access key, the secret key and the internal cluster secret to
 <data_dir>/cluster.json (mode 0600); later starts reuse them, so a restarted
 cluster finds all its data (etcd members find their own data and peers again).
 
+Before anything starts, start() checks that every storage class the gateway
+will offer can be placed on the layout (tessera/storage_class.py).
+
 With metadata_replicas=0 the cluster runs one unreplicated metadata service
 and no etcd (the development shape; nothing survives losing it).
 
@@ -36,7 +39,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tessera import limits
 from tessera.sse_keys import new_master_key_text
+from tessera.storage_class import LayoutFit, StorageClass, check_layout, parse_storage_classes
 
 STOP_GRACE_SECONDS = 15.0
 ETCD_BINARY_ENV = "TESSERA_ETCD_BINARY"
@@ -118,6 +123,8 @@ class Layout:
     node_ports: list[int] = field(default_factory=list)  # overrides node_base_port
     data_shards: int = 0  # the gateway's k (0: its default)
     parity_shards: int = 0  # the gateway's m (0: its default)
+    # the gateway's storage classes, NAME=k+m,... ("": its default, docs/storage-classes.md)
+    storage_classes: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
     metadata_replicas: int = 3  # 0: one unreplicated metadata service, no etcd
     etcd_members: int = 3
@@ -197,6 +204,25 @@ class Layout:
         names.extend((node_id, zone) for node_id, zone, _, _ in self.added_nodes)
         return names
 
+    def storage_classes_table(self) -> dict[str, StorageClass]:
+        """The classes the gateway will offer (StorageClassError when malformed)."""
+        text = self.storage_classes or self.extra_env.get("TESSERA_STORAGE_CLASSES", "")
+        k = self.data_shards or int(
+            self.extra_env.get("TESSERA_DATA_SHARDS", limits.DATA_SHARDS_DEFAULT)
+        )
+        m = self.parity_shards or int(
+            self.extra_env.get("TESSERA_PARITY_SHARDS", limits.PARITY_SHARDS_DEFAULT)
+        )
+        return parse_storage_classes(text, k, m)
+
+    def storage_class_fits(self) -> list[LayoutFit]:
+        """What each class promises on this layout; StorageClassError when a
+        class cannot be placed on it (tessera/storage_class.py)."""
+        nodes_per_zone: dict[str, int] = {}
+        for _, zone in self.node_names():
+            nodes_per_zone[zone] = nodes_per_zone.get(zone, 0) + 1
+        return check_layout(self.storage_classes_table(), nodes_per_zone)
+
     def node_port_pair(self, index: int) -> tuple[int, int]:
         first_added = self.zones * self.nodes_per_zone
         if index >= first_added:
@@ -274,6 +300,8 @@ class LocalCluster:
                 env["TESSERA_DATA_SHARDS"] = str(lay.data_shards)
             if lay.parity_shards:
                 env["TESSERA_PARITY_SHARDS"] = str(lay.parity_shards)
+            if lay.storage_classes:
+                env["TESSERA_STORAGE_CLASSES"] = lay.storage_classes
             return env
         for index, (node_id, zone) in enumerate(lay.node_names()):
             if node_id == name:
@@ -375,6 +403,9 @@ class LocalCluster:
         ]
 
     def start(self) -> None:
+        """Starts every role; a storage class that cannot be placed on the
+        layout raises StorageClassError before any process starts."""
+        self.layout.storage_class_fits()
         for name in self.names():
             self.start_process(name)
 

@@ -47,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--zones", type=int, default=3)
     up.add_argument("--nodes-per-zone", type=int, default=4)
+    up.add_argument(
+        "--storage-classes",
+        default=os.environ.get("TESSERA_STORAGE_CLASSES", ""),
+        help="NAME=k+m,... (default: STANDARD for the layout and REDUCED_REDUNDANCY; "
+        "docs/storage-classes.md)",
+    )
     up.set_defaults(role="up")
     from cli.admin import add_parser as add_admin
 

@@ -3,6 +3,11 @@
 Prints the endpoint and credentials once every role is ready; on a signal it
 stops the gateway, the nodes, then metadata, each gracefully. A role that
 dies is reported; the rest keep serving (that is what erasure coding is for).
+
+STANDARD is placement.default_geometry for the layout and the cheaper
+REDUCED_REDUNDANCY follows from it (docs/storage-classes.md), unless
+--storage-classes says otherwise; a class the layout cannot place stops the
+start before any process runs.
 """
 
 from __future__ import annotations
@@ -15,8 +20,8 @@ from pathlib import Path
 from types import FrameType
 
 from cli.local_cluster import Layout, LocalCluster
-from tessera.geometry import Geometry
-from tessera.placement import default_geometry, zone_caps
+from tessera.placement import default_geometry
+from tessera.storage_class import LayoutFit, StorageClassError
 
 READY_TIMEOUT_SECONDS = 120.0
 
@@ -36,10 +41,16 @@ def run_up(args: argparse.Namespace) -> int:
         nodes_per_zone=args.nodes_per_zone,
         data_shards=k,
         parity_shards=m,
+        storage_classes=args.storage_classes,
     )
     clash = _website_clash(layout)
     if clash:
         print(f"tessera up: {clash}", file=sys.stderr)
+        return 2
+    try:
+        fits = layout.storage_class_fits()
+    except StorageClassError as exc:
+        print(f"tessera up: {exc}", file=sys.stderr)
         return 2
     cluster = LocalCluster(layout)
     stopping = False
@@ -64,8 +75,8 @@ def run_up(args: argparse.Namespace) -> int:
             f"  access key:   {c.access_key}\n"
             f"  secret key:   {c.secret_key}\n"
             f"  region:       us-east-1 (path-style addressing)\n"
-            f"  layout:       {args.zones} zones x {args.nodes_per_zone} nodes, "
-            f"erasure coding {k}+{m} ({(k + m) / k:.2f}x; {_survives(k, m, args.zones)})\n"
+            f"  layout:       {args.zones} zones x {args.nodes_per_zone} nodes\n"
+            f"  storage classes (x-amz-storage-class):\n{_class_lines(fits)}"
             f"  console:      http://{layout.host}:{layout.admin_port}/console/\n"
             f"  websites:     {_website_line(cluster)}\n"
             f"  metrics:      http://{layout.host}:{layout.admin_port}/metrics\n"
@@ -127,10 +138,5 @@ def _website_line(cluster: LocalCluster) -> str:
     return f"{cluster.website_endpoint}/<bucket>/ (buckets with PutBucketWebsite)"
 
 
-def _survives(k: int, m: int, zones: int) -> str:
-    spare = m - zone_caps(Geometry(k, m, 1), zones)[0] if zones > 1 else -1
-    if spare >= 1:
-        return f"survives a whole zone plus {spare} more node{'s' if spare > 1 else ''}"
-    if spare == 0:
-        return "survives a whole zone, with nothing to spare"
-    return f"survives {m} nodes"
+def _class_lines(fits: list[LayoutFit]) -> str:
+    return "".join(f"    {fit.describe()}\n" for fit in fits)

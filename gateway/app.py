@@ -45,10 +45,19 @@ from gateway.write_path import WritePolicy
 from metadata.client import MetadataClient
 from tessera import errors, ids, limits
 from tessera.config import GatewaySettings
-from tessera.geometry import Geometry
 from tessera.sealing import Sealer
+from tessera.storage_class import (
+    STANDARD,
+    StorageClass,
+    StorageClassError,
+    check_layout,
+    parse_storage_classes,
+    write_quorum,
+)
 
 log = logging.getLogger(__name__)
+
+CLASS_FIT_CHECK_SECONDS = 30.0
 
 Handler = Callable[[web.Request, GatewayState, Route, str], Awaitable[web.StreamResponse]]
 
@@ -143,6 +152,11 @@ def build_app(settings: GatewaySettings) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
 
     master_key = load_master_key(settings.master_key_file)  # a bad file stops the start
+    # A malformed storage-class setting stops the start too (StorageClassError).
+    classes = parse_storage_classes(
+        settings.storage_classes, settings.data_shards, settings.parity_shards
+    )
+    log.info("storage classes: %s", ", ".join(c.spec() for c in classes.values()))
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         metadata = MetadataClient(
@@ -153,17 +167,14 @@ def build_app(settings: GatewaySettings) -> web.Application:
         cluster = ClusterView(metadata, settings.cluster_secret)
         executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tessera-gw")
         root = {settings.access_key: settings.secret_key} if settings.access_key else {}
-        geometry = Geometry(settings.data_shards, settings.parity_shards, settings.chunk_size_bytes)
+        policies = _class_policies(settings, classes)
         app[STATE] = GatewayState(
             settings=settings,
             metadata=metadata,
             cluster=cluster,
             executor=executor,
-            policy=WritePolicy(
-                geometry=geometry,
-                write_quorum=settings.effective_write_quorum,
-                inline_max_bytes=max(0, min(settings.inline_max_bytes, limits.INLINE_MAX_BYTES)),
-            ),
+            policy=policies[STANDARD],
+            class_policies=policies,
             credentials=root,
             keys=KeyCache(metadata, Sealer(settings.cluster_secret), root),
             reclaimer=ShardReclaimer(cluster),
@@ -179,6 +190,9 @@ def build_app(settings: GatewaySettings) -> web.Application:
             asyncio.create_task(app[STATE].meter.run(), name="usage-meter"),
         ]
         await cluster.wait_loaded(10.0)
+        background.append(
+            asyncio.create_task(_report_class_fits(cluster, classes), name="class-fits")
+        )
         try:
             yield
         finally:
@@ -197,3 +211,39 @@ def build_app(settings: GatewaySettings) -> web.Application:
     app.on_response_prepare.append(cors.add_bucket_rule_headers)
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app
+
+
+def _class_policies(
+    settings: GatewaySettings, classes: dict[str, StorageClass]
+) -> dict[str, WritePolicy]:
+    inline_max_bytes = max(0, min(settings.inline_max_bytes, limits.INLINE_MAX_BYTES))
+    return {
+        name: WritePolicy(
+            geometry=c.geometry(settings.chunk_size_bytes),
+            write_quorum=write_quorum(c.data_shards, c.parity_shards, settings.write_quorum),
+            inline_max_bytes=inline_max_bytes,
+            storage_class=name,
+        )
+        for name, c in classes.items()
+    }
+
+
+async def _report_class_fits(cluster: ClusterView, classes: dict[str, StorageClass]) -> None:
+    """Logs what each class promises on the cluster map, and a warning for a
+    class the map cannot place (its PUTs answer 503 until nodes join), each
+    time the set of zones and nodes changes. Nodes join after the gateway
+    starts, so this informs rather than stops the start; `tessera up` and
+    cli/local_cluster.py refuse a layout that does not fit before starting."""
+    seen: dict[str, int] | None = None
+    while True:
+        layout: dict[str, int] = {}
+        for candidate in cluster.candidates():
+            layout[candidate.zone] = layout.get(candidate.zone, 0) + 1
+        if layout != seen:
+            seen = layout
+            try:
+                for fit in check_layout(classes, layout):
+                    log.info("storage class on %s: %s", layout, fit.describe())
+            except StorageClassError as exc:
+                log.warning("storage classes do not fit the cluster map %s: %s", layout, exc)
+        await asyncio.sleep(CLASS_FIT_CHECK_SECONDS)

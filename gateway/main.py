@@ -22,6 +22,7 @@ from gateway.website import build_website_app
 from service.ops_http import start_ops_server
 from service.process import run_role, setup_logging
 from tessera.config import GatewaySettings, host_port
+from tessera.storage_class import StorageClassError, parse_storage_classes
 
 log = logging.getLogger(__name__)
 
@@ -104,4 +105,11 @@ def _tls_context(settings: GatewaySettings) -> ssl.SSLContext | None:
 
 def main(settings: GatewaySettings) -> None:
     setup_logging(settings.log_level, "gateway")
+    try:  # a malformed setting: one line and exit status 2, not a traceback
+        parse_storage_classes(
+            settings.storage_classes, settings.data_shards, settings.parity_shards
+        )
+    except StorageClassError as exc:
+        log.error("bad storage classes setting (TESSERA_STORAGE_CLASSES): %s", exc)
+        raise SystemExit(2) from None
     run_role(lambda stop: serve(settings, stop))

@@ -417,6 +417,7 @@ class ListPartsResult:
     parts: Sequence[PartEntry]
     checksum_algorithm: str = ""
     checksum_type: str = ""
+    storage_class: str = STORAGE_CLASS_STANDARD  # the upload's
 
 
 def render_list_parts(page: ListPartsResult) -> bytes:
@@ -426,7 +427,7 @@ def render_list_parts(page: ListPartsResult) -> bytes:
         _el("UploadId", page.upload_id),
         _owner_as("Initiator", page.owner_id),
         _owner(page.owner_id, None),
-        _el("StorageClass", STORAGE_CLASS_STANDARD),
+        _el("StorageClass", page.storage_class),
         _el("PartNumberMarker", str(page.part_number_marker)),
     ]
     if page.parts:
@@ -454,6 +455,7 @@ class UploadEntry:
     initiated: float
     checksum_algorithm: str = ""
     checksum_type: str = ""
+    storage_class: str = STORAGE_CLASS_STANDARD
 
 
 @dataclass(frozen=True)
@@ -496,7 +498,7 @@ def render_list_uploads(page: ListUploadsResult) -> bytes:
             _el("UploadId", u.upload_id),
             _owner_as("Initiator", u.owner_id),
             _owner(u.owner_id, None),
-            _el("StorageClass", STORAGE_CLASS_STANDARD),
+            _el("StorageClass", u.storage_class),
             _el("Initiated", iso8601_milliseconds(u.initiated)),
         ]
         if u.checksum_algorithm:

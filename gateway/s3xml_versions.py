@@ -27,6 +27,7 @@ from gateway.s3xml import (
 from tessera import limits
 from tessera.errors import InvalidTag, MalformedXML
 from tessera.model import VERSIONING_STATUSES, ObjectVersion
+from tessera.storage_class import class_of
 from tessera.tagging import check_tags
 
 
@@ -96,7 +97,7 @@ def render_list_versions(page: VersionsResult) -> bytes:
                         *common,
                         _el("ETag", f'"{version.etag}"'),
                         _el("Size", str(version.size_bytes)),
-                        _el("StorageClass", "STANDARD"),
+                        _el("StorageClass", class_of(version.system_metadata)),
                         owner,
                     ],
                 )

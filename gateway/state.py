@@ -31,6 +31,13 @@ class GatewayState:
     keys: KeyCache  # every key: the root key from credentials, users' keys from metadata
     encryption: KeyService  # data keys of encryption at rest
     meter: UsageMeter
+    # Storage classes (docs/storage-classes.md): the write policy of each
+    # configured class; policy is STANDARD's.
+    class_policies: dict[str, WritePolicy]
+
+    def policy_for(self, storage_class: str) -> WritePolicy:
+        """The write policy of a configured class (requested_class checked the name)."""
+        return self.class_policies[storage_class]
 
     def secret_for(self, access_key: str) -> str | None:
         """The secret of a key known now (call keys.resolve first for users' keys)."""

@@ -58,6 +58,7 @@ from tessera.object_lock import Lock
 from tessera.placement import NotEnoughNodes, place
 from tessera.recovery import BucketHints, encode_trailer
 from tessera.sse import BlockCipher, block_count, block_size_bytes, sealed_size_bytes
+from tessera.storage_class import STANDARD, class_record, without_class
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +99,12 @@ class WriteRequest:
 
 @dataclass
 class WritePolicy:
+    """How one storage class writes (docs/storage-classes.md)."""
+
     geometry: Geometry
     write_quorum: int
     inline_max_bytes: int = 0  # bodies of 1..this many bytes go into the record
+    storage_class: str = STANDARD  # recorded in the version by write_object
 
 
 class ShardSender:
@@ -403,7 +407,8 @@ async def write_object(
             placement=(),
             user_metadata=dict(request.user_metadata),
             system_metadata={
-                **request.system_metadata,
+                **without_class(request.system_metadata),
+                **class_record(policy.storage_class),
                 **{f"x-amz-checksum-{a}": v for a, v in checksums.items()},
             },
             tags=dict(request.tags),

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from tessera import limits
+from tessera.storage_class import write_quorum
 
 
 def _help(text: str) -> dict[str, str]:
@@ -150,8 +151,17 @@ class GatewaySettings(CommonSettings):
     chunk_size_bytes: int = field(
         default=limits.CHUNK_SIZE_DEFAULT_BYTES, metadata=_help("bytes per shard per stripe")
     )
+    storage_classes: str = field(
+        default="",
+        metadata=_help(
+            "storage classes as NAME=k+m,... (e.g. STANDARD=5+4,REDUCED_REDUNDANCY=4+2); "
+            "STANDARD defaults to data_shards+parity_shards; empty: STANDARD and the "
+            "cheaper REDUCED_REDUNDANCY of docs/storage-classes.md"
+        ),
+    )
     write_quorum: int = field(
-        default=0, metadata=_help("durable shards needed to commit (0: k + 1, at most n)")
+        default=0,
+        metadata=_help("durable shards needed to commit (0: k + 1, at most n; for every class)"),
     )
     inline_max_bytes: int = field(
         default=limits.INLINE_DEFAULT_BYTES,
@@ -218,10 +228,8 @@ class GatewaySettings(CommonSettings):
 
     @property
     def effective_write_quorum(self) -> int:
-        n = self.data_shards + self.parity_shards
-        if self.write_quorum:
-            return max(self.data_shards, min(self.write_quorum, n))
-        return min(self.data_shards + 1, n)
+        """The write quorum of STANDARD (storage_class.write_quorum gives any class's)."""
+        return write_quorum(self.data_shards, self.parity_shards, self.write_quorum)
 
 
 S = TypeVar("S", bound=CommonSettings)

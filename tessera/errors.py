@@ -67,6 +67,7 @@ InvalidDigest = _error("InvalidDigest", 400, "The Content-MD5 you specified is n
 BadDigest = _error("BadDigest", 400, "The Content-MD5 you specified did not match what we received.")
 XAmzContentSHA256Mismatch = _error("XAmzContentSHA256Mismatch", 400, "The provided 'x-amz-content-sha256' header does not match what was computed.")
 InvalidArgument = _error("InvalidArgument", 400, "Invalid Argument.")
+InvalidStorageClass = _error("InvalidStorageClass", 400, "The storage class you specified is not valid.")
 InvalidRequest = _error("InvalidRequest", 400, "Invalid Request.")
 MalformedXML = _error("MalformedXML", 400, "The XML you provided was not well-formed or did not validate against our published schema.")
 InvalidRange = _error("InvalidRange", 416, "The requested range is not satisfiable.")
@@ -134,6 +135,7 @@ ALL_ERRORS: dict[str, type[TesseraError]] = {
         BadDigest,
         XAmzContentSHA256Mismatch,
         InvalidArgument,
+        InvalidStorageClass,
         InvalidRequest,
         MalformedXML,
         InvalidRange,

@@ -28,6 +28,7 @@ from gateway.state import GatewayState
 from gateway.validation import check_bucket_name, check_key
 from tessera import access, errors, limits, policy
 from tessera.model import NODE_UP, BucketInfo, ObjectVersion, ShardSet
+from tessera.storage_class import class_of
 
 DELIMITER = "/"
 
@@ -237,6 +238,7 @@ async def object_details(
         **_object_row(version),
         "bucket": bucket,
         "version_id": version.version_id,
+        "storage_class": class_of(version.system_metadata),
         "geometry": {
             "data_shards": version.data_shards,
             "parity_shards": version.parity_shards,

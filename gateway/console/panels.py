@@ -96,6 +96,15 @@ async def nodes_panel(ctx: PanelContext) -> dict[str, Any]:
             "chunk_size_bytes": policy.geometry.chunk_size_bytes,
             "write_quorum": policy.write_quorum,
         },
+        "storage_classes": [
+            {
+                "name": name,
+                "data_shards": p.geometry.data_shards,
+                "parity_shards": p.geometry.parity_shards,
+                "write_quorum": p.write_quorum,
+            }
+            for name, p in sorted(ctx.state.class_policies.items())
+        ],
     }
 
 

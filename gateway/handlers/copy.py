@@ -7,6 +7,9 @@ copied (x-amz-metadata-directive: COPY, the default) or replaced (REPLACE),
 and so are the tags (x-amz-tagging-directive: COPY, the default, or REPLACE
 with the x-amz-tagging header; no header: no tags); the copy-source
 conditions are checked against the source version.
+The copy is written in the class its x-amz-storage-class names (none:
+STANDARD), whatever the source's: a copy onto itself that names another class
+rewrites the data in that class's geometry (docs/storage-classes.md).
 Encryption (gateway/sse.py): an SSE-C source needs its key in the
 x-amz-copy-source-server-side-encryption-customer-* headers; the copy is
 encrypted as its own headers (or the bucket default) say, never by
@@ -34,6 +37,7 @@ from gateway.validation import check_key
 from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, write_object
 from tessera import access, errors, limits, tagging
 from tessera.model import ObjectVersion
+from tessera.storage_class import class_of, requested_class
 
 
 def parse_copy_source(header: str) -> tuple[str, str, str | None]:
@@ -155,6 +159,11 @@ async def copy_object(
     lock = requested_lock(request)
     src_bucket, src_key, src_version = parse_copy_source(request.headers["x-amz-copy-source"])
     own_encryption = sse.requested(request.headers, None)  # checked before anything
+    # The copy's class is its own header's (none: STANDARD), never the source's.
+    storage_class = requested_class(
+        request.headers.get("x-amz-storage-class"), state.class_policies
+    )
+    policy = state.policy_for(storage_class)
     await authorize_copy_source(request, state, route, access_key, deadline)
     bucket = await authorized_bucket(request, state, route, access_key, deadline)
     check_lock_permissions(request, bucket, access_key, route, lock)
@@ -179,7 +188,8 @@ async def copy_object(
     directive = request.headers.get("x-amz-metadata-directive", "COPY").upper()
     src_data_key = await source_data_key(request, state, source, deadline)
     same_key = (src_bucket, src_key) == (route.bucket, route.key)
-    if same_key and directive == "COPY" and own_encryption is None:
+    new_class = storage_class != class_of(source.system_metadata)
+    if same_key and directive == "COPY" and own_encryption is None and not new_class:
         raise errors.InvalidRequest(
             "This copy request is illegal because it is trying to copy an object to itself "
             "without changing the object's metadata, storage class, website redirect location "
@@ -205,15 +215,13 @@ async def copy_object(
     )
     geometry = source.geometry
     stripes = source_bytes(state, source, 0, source.size_bytes - 1, deadline, src_data_key)
-    reserve = read_buffer_bytes(geometry) + write_buffer_bytes(
-        state.policy.geometry, SENDER_QUEUE_CHUNKS
-    )
+    reserve = read_buffer_bytes(geometry) + write_buffer_bytes(policy.geometry, SENDER_QUEUE_CHUNKS)
     try:
         with state.admission.reserve(reserve):
             version, replaced = await write_object(
                 body=StreamBody(stripes, source.size_bytes),
                 request=write,
-                policy=state.policy,
+                policy=policy,
                 cluster=state.cluster,
                 metadata=state.metadata,
                 executor=state.executor,

@@ -20,6 +20,7 @@ from gateway.routing import Route
 from gateway.state import GatewayState
 from tessera import errors, limits
 from tessera.model import ListPage
+from tessera.storage_class import class_of
 
 
 def encode_token(start_after: str) -> str:
@@ -74,7 +75,13 @@ async def _page(
 
 def _entries(page: ListPage) -> list[s3xml.ListEntry]:
     return [
-        s3xml.ListEntry(key=v.key, last_modified=v.last_modified, etag=v.etag, size=v.size_bytes)
+        s3xml.ListEntry(
+            key=v.key,
+            last_modified=v.last_modified,
+            etag=v.etag,
+            size=v.size_bytes,
+            storage_class=class_of(v.system_metadata),
+        )
         for v in page.objects
     ]
 

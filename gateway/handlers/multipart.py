@@ -17,6 +17,10 @@ Encryption (gateway/sse.py): CreateMultipartUpload fixes the upload's
 encryption and makes its one data key (recorded wrapped with the upload);
 each part is sealed under a block key derived from it and the part's own
 shard set id. With SSE-C every UploadPart must carry the same customer key.
+
+Storage classes (docs/storage-classes.md): CreateMultipartUpload fixes the
+upload's class (recorded with it); every part, copied or not, is written in
+that class's geometry, and the completed version keeps the class.
 """
 
 from __future__ import annotations
@@ -53,11 +57,12 @@ from gateway.small_body import read_small_body
 from gateway.state import GatewayState
 from gateway.usage_meter import add_bytes_in
 from gateway.validation import check_key
-from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, store_shard_set
+from gateway.write_path import SENDER_QUEUE_CHUNKS, WritePolicy, WriteRequest, store_shard_set
 from tessera import access, errors, ids, limits, tagging
 from tessera.model import MultipartUpload, Segment
 from tessera.multipart import checksum_type_for
 from tessera.recovery import encode_part_trailer
+from tessera.storage_class import class_of, class_record, requested_class
 
 COMPLETE_BODY_MAX_BYTES = 4 * 1024 * 1024  # 10,000 <Part> entries with checksums
 
@@ -100,6 +105,9 @@ async def create_multipart_upload(
     algorithm = request.headers.get("x-amz-checksum-algorithm", "").strip().lower()
     checksum_type = checksum_type_for(algorithm, request.headers.get("x-amz-checksum-type", ""))
     sse.requested(request.headers, None)  # bad encryption headers: S3's error before anything
+    storage_class = requested_class(
+        request.headers.get("x-amz-storage-class"), state.class_policies
+    )
     lock = requested_lock(request)
     upload = MultipartUpload(
         bucket=route.bucket,
@@ -109,7 +117,7 @@ async def create_multipart_upload(
         owner=access_key,
         content_type=request.headers.get("Content-Type", "binary/octet-stream"),
         user_metadata=user_metadata(request),
-        system_metadata=stored_headers(request),
+        system_metadata={**stored_headers(request), **class_record(storage_class)},
         checksum_algorithm=algorithm,
         checksum_type=checksum_type,
         tags=tagging.parse_header(request.headers.get("x-amz-tagging", "")),
@@ -155,6 +163,18 @@ async def _sealed_for_upload(
     )
 
 
+def upload_policy(state: GatewayState, upload: MultipartUpload) -> WritePolicy:
+    """The write policy of the upload's class: every part is written in the
+    class CreateMultipartUpload chose (InvalidStorageClass once the class is
+    no longer configured)."""
+    storage_class = class_of(upload.system_metadata)
+    if storage_class not in state.class_policies:
+        raise errors.InvalidStorageClass(
+            f"The upload's storage class {storage_class} is no longer offered by this cluster."
+        )
+    return state.policy_for(storage_class)
+
+
 async def _store_part(
     state: GatewayState,
     upload: MultipartUpload,
@@ -163,12 +183,13 @@ async def _store_part(
     write: WriteRequest,
     deadline: Deadline,
 ) -> Segment:
-    """Stores a part's bytes as a shard set and records it under the upload."""
+    """Stores a part's bytes as a shard set, in the upload's class, and
+    records it under the upload."""
     wanted = (upload.checksum_algorithm,) if upload.checksum_algorithm else ()
     stored = await store_shard_set(
         body=body,
         request=write,
-        policy=state.policy,
+        policy=upload_policy(state, upload),
         cluster=state.cluster,
         executor=state.executor,
         deadline=deadline,
@@ -230,7 +251,8 @@ async def upload_part(
         route.bucket, route.key, upload_id, timeout=deadline.remaining()
     )
     write = await _sealed_for_upload(request, state, upload, write, deadline)
-    with state.admission.reserve(write_buffer_bytes(state.policy.geometry, SENDER_QUEUE_CHUNKS)):
+    geometry = upload_policy(state, upload).geometry
+    with state.admission.reserve(write_buffer_bytes(geometry, SENDER_QUEUE_CHUNKS)):
         part = await _store_part(state, upload, part_number, body, write, deadline)
     add_bytes_in(request, part.size_bytes)
     headers = {"ETag": f'"{part.etag}"', **_checksum_headers(part.checksums)}
@@ -300,7 +322,7 @@ async def upload_part_copy(
         )
     pieces = source_bytes(state, source, first, last, deadline, src_data_key)
     reserve = read_buffer_bytes(source.geometry) + write_buffer_bytes(
-        state.policy.geometry, SENDER_QUEUE_CHUNKS
+        upload_policy(state, upload).geometry, SENDER_QUEUE_CHUNKS
     )
     try:
         with state.admission.reserve(reserve):

@@ -19,6 +19,7 @@ from gateway.routing import Route
 from gateway.state import GatewayState
 from gateway.validation import check_key
 from tessera import errors, ids, limits
+from tessera.storage_class import class_of
 
 
 def _max_param(request: web.Request, name: str, cap: int) -> int:
@@ -64,6 +65,7 @@ async def list_parts(
             ],
             checksum_algorithm=page.upload.checksum_algorithm,
             checksum_type=page.upload.checksum_type,
+            storage_class=class_of(page.upload.system_metadata),
         )
     )
     return xml_response(body)
@@ -110,7 +112,13 @@ async def list_multipart_uploads(
             is_truncated=page.is_truncated,
             uploads=[
                 s3xml.UploadEntry(
-                    u.key, u.upload_id, u.owner, u.initiated, u.checksum_algorithm, u.checksum_type
+                    u.key,
+                    u.upload_id,
+                    u.owner,
+                    u.initiated,
+                    u.checksum_algorithm,
+                    u.checksum_type,
+                    class_of(u.system_metadata),
                 )
                 for u in page.uploads
             ],

@@ -60,6 +60,7 @@ from tessera import access, caching, errors, limits, tagging
 from tessera.geometry import InvalidRange, parse_range
 from tessera.model import BucketInfo, ObjectVersion
 from tessera.multipart import part_range
+from tessera.storage_class import requested_class
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,9 @@ async def put_object(
         raise errors.EntityTooLarge()
     checksums = announced_checksums(request)
     sse.requested(request.headers, None)  # bad encryption headers: S3's error before anything
+    policy = state.policy_for(
+        requested_class(request.headers.get("x-amz-storage-class"), state.class_policies)
+    )
     write = WriteRequest(
         bucket=route.bucket,
         key=route.key,
@@ -96,12 +100,11 @@ async def put_object(
     bucket = await authorized_bucket(request, state, route, access_key, deadline)
     check_lock_permissions(request, bucket, access_key, route, write.lock)
     write = await state.encryption.sealed(write, sse.requested(request.headers, bucket), deadline)
-    geometry = state.policy.geometry
-    with state.admission.reserve(write_buffer_bytes(geometry, SENDER_QUEUE_CHUNKS)):
+    with state.admission.reserve(write_buffer_bytes(policy.geometry, SENDER_QUEUE_CHUNKS)):
         version, replaced = await write_object(
             body=body,
             request=write,
-            policy=state.policy,
+            policy=policy,
             cluster=state.cluster,
             metadata=state.metadata,
             executor=state.executor,

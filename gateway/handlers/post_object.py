@@ -27,6 +27,7 @@ from gateway.usage_meter import add_bytes_in
 from gateway.validation import check_key, check_user_metadata
 from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, write_object
 from tessera import errors, limits
+from tessera.storage_class import requested_class
 
 STORED_FIELDS = ("cache-control", "content-disposition", "content-encoding", "expires")
 
@@ -60,6 +61,9 @@ async def post_object(
         raise errors.EntityTooLarge()
     # Encryption fields (x-amz-server-side-encryption...) as PutObject's headers.
     encryption = sse.requested(CIMultiDict(form.fields), None)
+    write_policy = state.policy_for(
+        requested_class(form.fields.get("x-amz-storage-class"), state.class_policies)
+    )
     bucket = await authorized_bucket(
         request,
         state,
@@ -85,11 +89,11 @@ async def post_object(
     if encryption is None:
         encryption = sse.requested({}, bucket)  # the bucket default
     write = await state.encryption.sealed(write, encryption, deadline)
-    with state.admission.reserve(write_buffer_bytes(state.policy.geometry, SENDER_QUEUE_CHUNKS)):
+    with state.admission.reserve(write_buffer_bytes(write_policy.geometry, SENDER_QUEUE_CHUNKS)):
         version, replaced = await write_object(
             body=form,
             request=write,
-            policy=state.policy,
+            policy=write_policy,
             cluster=state.cluster,
             metadata=state.metadata,
             executor=state.executor,

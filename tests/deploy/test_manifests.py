@@ -29,7 +29,7 @@ from gateway import main as gateway_main
 from metadata import main as metadata_main
 from node import main as node_main
 from service.ops_http import add_ops_routes
-from tessera import config, placement
+from tessera import config, placement, storage_class
 from tessera.geometry import Geometry
 from tests.deploy import dockerfile
 from tests.deploy.manifests import OVERLAYS, REPO, Manifests, Obj, Pod, labels_match
@@ -405,6 +405,11 @@ def test_geometry_survives_what_the_layout_allows(overlay: str, rendered: Render
         cap = placement.zone_cap(geometry, len(per_zone))
         worst_zone = max(min(cap, count) for count in per_zone.values())
         assert n - worst_zone >= k + 1, f"a zone loss leaves {n - worst_zone} shards, k={k}"
+    # Every storage class the gateway offers can be placed on the layout.
+    classes = storage_class.parse_storage_classes(
+        gateway.storage_classes, gateway.data_shards, gateway.parity_shards
+    )
+    storage_class.check_layout(classes, per_zone)
 
 
 @overlays

@@ -73,13 +73,23 @@ def start_up(data_dir: Path, base: int) -> tuple[subprocess.Popen[str], dict[str
             ("access_key", r"access key:\s+(\S+)"),
             ("secret_key", r"secret key:\s+(\S+)"),
             ("websites", r"websites:\s+(\S+)/<bucket>/"),
+            ("standard", r"^\s+STANDARD (\d+\+\d+) \(1\.80x\): survives a whole zone plus 1"),
+            ("reduced", r"^\s+REDUCED_REDUNDANCY (\d+\+\d+) \(1\.50x\): survives a whole zone"),
         ]:
             m = re.search(pattern, line)
             if m:
                 found[name] = m.group(1)
         if "Stop with Ctrl-C" in line or time.monotonic() > deadline:
             break
-    assert set(found) == {"endpoint", "access_key", "secret_key", "websites"}, found
+    assert set(found) == {
+        "endpoint",
+        "access_key",
+        "secret_key",
+        "websites",
+        "standard",
+        "reduced",
+    }, found
+    assert (found["standard"], found["reduced"]) == ("5+4", "4+2")
     return proc, found
 
 
@@ -114,6 +124,9 @@ def test_up_prints_credentials_stops_cleanly_and_keeps_data(tmp_path: Path) -> N
         s3 = client(info)
         s3.create_bucket(Bucket="kept")
         s3.put_object(Bucket="kept", Key="greeting", Body=b"hello again")
+        s3.put_object(
+            Bucket="kept", Key="cheap", Body=b"c" * 9000, StorageClass="REDUCED_REDUNDANCY"
+        )
         # The website endpoint is up too: a public page of a website bucket.
         s3.put_object(Bucket="kept", Key="index.html", Body=b"<p>hi</p>", ACL="public-read")
         s3.put_bucket_website(
@@ -129,5 +142,7 @@ def test_up_prints_credentials_stops_cleanly_and_keeps_data(tmp_path: Path) -> N
         assert again == info  # same credentials from the same data directory
         got = client(again).get_object(Bucket="kept", Key="greeting")["Body"].read()
         assert got == b"hello again"
+        cheap = client(again).head_object(Bucket="kept", Key="cheap")
+        assert cheap["StorageClass"] == "REDUCED_REDUNDANCY"
     finally:
         stop_up(proc)

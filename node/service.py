@@ -43,7 +43,7 @@ from node.errors import (
 )
 from node.rebuild import rebuild_shard
 from node.reports import ProblemReporter
-from node.shard_format import ShardMeta
+from node.shard_format import ShardMeta, validate
 from node.store import ShardReader, ShardStore, ShardWriter
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
@@ -258,23 +258,41 @@ class NodeServicer(pb_grpc.NodeServicer):
             self._reporter.report_nowait(version_id, shard_index)
 
     async def _put(self, requests: AsyncIterator[pb.PutShardRequest]) -> int:
+        meta: ShardMeta | None = None
         writer: ShardWriter | None = None
         try:
             async for request in requests:
                 kind = request.WhichOneof("item")
-                if writer is None:
+                if meta is None:
                     if kind != "header":
                         raise InvalidShard(f"first message is {kind}, not a header")
-                    writer = await self._acquire(
-                        functools.partial(self._store.begin_write, meta_from_pb(request.header)),
-                        ShardWriter.abort,
-                    )
+                    meta = meta_from_pb(request.header)
+                    validate(meta)  # a bad header fails before any file exists
                 elif kind == "chunk":
                     chunk = request.chunk
                     data = chunk.data  # a fresh copy on every access (upb): take one
-                    await self._run(writer.append, chunk.stripe_index, data, chunk.crc32c)
+                    if writer is None:
+                        # The temp file is created with the first chunk: one
+                        # executor job, not two, for a one-stripe shard.
+                        writer = await self._acquire(
+                            functools.partial(
+                                _begin_with_chunk,
+                                self._store,
+                                meta,
+                                chunk.stripe_index,
+                                data,
+                                chunk.crc32c,
+                            ),
+                            ShardWriter.abort,
+                        )
+                    else:
+                        await self._run(writer.append, chunk.stripe_index, data, chunk.crc32c)
                     metrics.WRITTEN_BYTES.inc(len(data))
                 elif kind == "finish":
+                    if writer is None:  # a shard of no stripes
+                        writer = await self._acquire(
+                            functools.partial(self._store.begin_write, meta), ShardWriter.abort
+                        )
                     # Commit on Finish without waiting for the client to half-close.
                     stored_bytes = await self._run(writer.commit, request.finish.chunk_count)
                     writer = None
@@ -283,7 +301,7 @@ class NodeServicer(pb_grpc.NodeServicer):
                 else:
                     raise InvalidShard(f"unexpected {kind} message")
             raise InvalidShard(
-                "stream ended without a header" if writer is None else "stream ended without Finish"
+                "stream ended without a header" if meta is None else "stream ended without Finish"
             )
         finally:
             if writer is not None:
@@ -317,6 +335,20 @@ class NodeServicer(pb_grpc.NodeServicer):
         cancelled again while waiting (the writer or reader lock orders it
         after any call still running in a thread)."""
         await asyncio.shield(self._submit(cleanup))
+
+
+def _begin_with_chunk(
+    store: ShardStore, meta: ShardMeta, stripe_index: int, data: bytes, chunk_crc32c: int
+) -> ShardWriter:
+    """Starts a shard and writes its first chunk (in one executor job); on any
+    failure nothing is left behind."""
+    writer = store.begin_write(meta)
+    try:
+        writer.append(stripe_index, data, chunk_crc32c)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer
 
 
 def _status_of(exc: Exception) -> grpc.StatusCode:

@@ -11,8 +11,8 @@ none); when no fsync of the folder is running, one of the pending round's
 callers starts it on its own thread (the executor thread it already runs on)
 and every caller of the round returns, or raises its error, once it ends.
 
-Invariants (the crash-consistency argument, docs/durability.md "Group commit
-of folder fsyncs"):
+Invariants (the crash-consistency argument: docs/erasure-coding.md, "Node
+write durability and group commit of folder fsyncs"):
 - a caller's round has not started when the caller joins it: a round leaves
   "pending" and its fsync starts only under the lock, after which nobody
   joins it. A caller calls sync() after its rename returned, so its rename

@@ -8,7 +8,9 @@ shard is never held in memory whole.
 Invariants:
 - PutShard answers only after the store's commit (file and folder fsynced);
   any other ending (an error, a bad checksum, no Finish, a cancelled call)
-  discards the temp file and stores nothing;
+  discards the temp file and stores nothing. A stream is a header, chunks in
+  stripe order and a Finish, or one WholeShard (a one-stripe shard: header,
+  chunk and Finish in one message, written in one executor job);
 - GetShard sends only chunks the store verified, with their CRC32C so the
   gateway verifies them again end to end; a corrupt chunk ends the stream with
   DATA_LOSS, and the shard is quarantined (moved aside, never deleted) and
@@ -264,6 +266,8 @@ class NodeServicer(pb_grpc.NodeServicer):
             async for request in requests:
                 kind = request.WhichOneof("item")
                 if meta is None:
+                    if kind == "whole":
+                        return await self._put_whole(request.whole)
                     if kind != "header":
                         raise InvalidShard(f"first message is {kind}, not a header")
                     meta = meta_from_pb(request.header)
@@ -307,6 +311,23 @@ class NodeServicer(pb_grpc.NodeServicer):
             if writer is not None:
                 await self._finally(writer.abort)
 
+    async def _put_whole(self, whole: pb.WholeShard) -> int:
+        """A one-stripe shard in one message: create, write, commit in one
+        executor job. It is complete (its Finish included), so whatever
+        follows on the stream is not read."""
+        meta = meta_from_pb(whole.header)
+        validate(meta)
+        if meta.stripe_count != 1:
+            raise InvalidShard(f"a whole-shard message for a {meta.stripe_count}-stripe shard")
+        chunk = whole.chunk
+        data = chunk.data  # a fresh copy on every access (upb): take one
+        stored_bytes = await self._run(
+            _write_whole, self._store, meta, chunk.stripe_index, data, chunk.crc32c
+        )
+        metrics.WRITTEN_BYTES.inc(len(data))
+        metrics.SHARDS_WRITTEN.inc()
+        return stored_bytes
+
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await self._submit(fn, *args)
 
@@ -349,6 +370,16 @@ def _begin_with_chunk(
         writer.abort()
         raise
     return writer
+
+
+def _write_whole(
+    store: ShardStore, meta: ShardMeta, stripe_index: int, data: bytes, chunk_crc32c: int
+) -> int:
+    """Writes and commits a one-stripe shard (in one executor job); a failure
+    leaves nothing behind (append and commit discard the writer)."""
+    writer = _begin_with_chunk(store, meta, stripe_index, data, chunk_crc32c)
+    with writer:  # aborts unless committed
+        return writer.commit(1)
 
 
 def _status_of(exc: Exception) -> grpc.StatusCode:

@@ -353,7 +353,7 @@ class ShardWriter:
         timestamps. The one timestamp read is mtime (GC's modified_before and
         ListShards' modified_at), and a file created by this writer cannot
         come back from a crash with an mtime older than its creation, inside
-        this same write: GC's grace period covers that (docs/durability.md).
+        this same write: GC's grace period covers that (docs/erasure-coding.md).
         The rename must follow the flush: renaming first could leave a
         complete-looking name over a file whose data never reached the disk."""
         with self._lock:

@@ -8,8 +8,9 @@ PUT (and from most of the machine's CPU noise). Two layouts:
 
 * ``spread``: every shard has its own version id, so shards fan out over the
   store's 1024 folders as PUTs of different objects do;
-* ``one-folder``: all shards share a version id's folder (shard indexes
-  0..n-1 of few versions), the case where commits can share folder fsyncs.
+* ``one-folder``: the i-th commit of every thread is shard <thread> of the
+  i-th version, so concurrent commits rename into the same folder: the case
+  where they can share folder fsyncs (at most 32 threads).
 
 Modes alternate (group, single, group, single, ...) repeat after repeat, and
 the table gives the medians and the per-repeat ratio group/single, plus the
@@ -44,7 +45,7 @@ def run_once(
     crc = crc32c(data)
     syncer = FolderSyncer(fsync_folder, coalesce=coalesce)
     store = ShardStore(Path(tempfile.mkdtemp(dir=root)), syncer)
-    shared = [new_version_id() for _ in range(threads * per_thread // SHARDS_PER_VERSION + 1)]
+    shared = [new_version_id() for _ in range(per_thread)]
     # Make all 1024 fan-out folders first, so both modes measure steady state.
     for a in ALPHABET:
         for b in ALPHABET:
@@ -69,9 +70,8 @@ def run_once(
     def worker(t: int) -> None:
         barrier.wait()
         for i in range(per_thread):
-            n = t * per_thread + i
-            if layout == "one-folder":
-                m = meta(shared[n // SHARDS_PER_VERSION], n % SHARDS_PER_VERSION)
+            if layout == "one-folder":  # step i of every thread: one version's folder
+                m = meta(shared[i], t)
             else:
                 m = meta(new_version_id(), 0)
             with store.begin_write(m) as writer:

@@ -135,7 +135,27 @@ class ShardSender:
         self._sent_chunks = 0
         self.task: asyncio.Task[None] | None = None  # the running stream, once started
 
+    @property
+    def whole(self) -> bool:
+        """A one-stripe shard goes as one WholeShard message (header, chunk and
+        Finish at once), sent when the body is complete, instead of three."""
+        return self._header.stripe_count == 1
+
+    def request(self, stripe_index: int, data: bytes, crc: int) -> pb.PutShardRequest:
+        """The request carrying one of this shard's chunks (queue it with send)."""
+        if self.whole:
+            return whole_request(self._header, stripe_index, data, crc)
+        return chunk_request(stripe_index, data, crc)
+
     async def _requests(self):  # type: ignore[no-untyped-def]
+        if self.whole:
+            # Wait for the chunk and then for the end of the body (None, queued
+            # only once the body is verified): a body that fails sends nothing.
+            only = await self._queue.get()
+            if only is not None and await self._queue.get() is None:
+                only.whole.trailer = self.trailer  # set before the end was queued
+                yield only
+            return  # anything else: nothing sent, the node stores nothing
         yield pb.PutShardRequest(header=self._header)
         while True:
             request = await self._queue.get()
@@ -164,7 +184,7 @@ class ShardSender:
         return self.error is not None
 
     async def send(self, request: pb.PutShardRequest | None) -> None:
-        """Queues a chunk's request (chunk_request; None: finish); drops this
+        """Queues a chunk's request (request(); None: finish); drops this
         shard if its node stalls."""
         if self.failed:
             return
@@ -181,6 +201,21 @@ class ShardSender:
             log.warning("shard %d to %s dropped: %s", self.shard_index, self.node_id, reason)
         if self.task is not None:
             self.task.cancel()
+
+
+def whole_request(
+    header: pb.ShardHeader, stripe_index: int, data: bytes, crc: int
+) -> pb.PutShardRequest:
+    """A PutShardRequest carrying a whole one-stripe shard, built in place
+    (see chunk_request)."""
+    request = pb.PutShardRequest()
+    whole = request.whole
+    whole.header.CopyFrom(header)  # a few short fields
+    chunk = whole.chunk
+    chunk.stripe_index = stripe_index
+    chunk.data = data
+    chunk.crc32c = crc
+    return request
 
 
 def chunk_request(stripe_index: int, data: bytes, crc: int) -> pb.PutShardRequest:
@@ -534,7 +569,7 @@ async def _send_stripe(jobs: _StripeJobs, senders: list[ShardSender], policy: Wr
     chunks = await jobs.encoded
     await asyncio.gather(
         *(
-            s.send(chunk_request(jobs.stripe_index, chunk, crc))
+            s.send(s.request(jobs.stripe_index, chunk, crc))
             for s, (chunk, crc) in zip(senders, chunks, strict=True)
         )
     )

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from metadata.client import MetadataClient
 from node import metrics
+from node.folder_sync import FolderSyncer
 from node.identity import advertised_address, resolve_node_id, resolve_store_id
 from node.membership import Membership, MembershipClient
 from node.reports import ProblemClient, ProblemReporter
@@ -55,7 +56,8 @@ async def serve(
         stack.push_async_callback(asyncio.to_thread, executor.shutdown, True)
 
         data_dir = Path(settings.data_dir)
-        store = await loop.run_in_executor(executor, ShardStore, data_dir)
+        syncer = FolderSyncer(coalesce=settings.group_fsync)
+        store = await loop.run_in_executor(executor, ShardStore, data_dir, syncer)
         stack.callback(store.close)
         node_id = await loop.run_in_executor(executor, resolve_node_id, data_dir, settings.node_id)
         capacity_bytes = settings.capacity_bytes

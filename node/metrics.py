@@ -36,6 +36,11 @@ FSYNC_SECONDS = Histogram(
     ["target"],
     buckets=_FSYNC_BUCKETS_SECONDS,
 )
+FOLDER_SYNC_CALLERS = Histogram(
+    "tessera_node_folder_sync_callers",
+    "Commits, deletes and moves made durable by one folder fsync (group commit).",
+    buckets=(1, 2, 4, 8, 16, 32),
+)
 PUT_SHARD_SECONDS = Histogram(
     "tessera_node_put_shard_duration_seconds",
     "PutShard calls from first message to answer, by gRPC status.",

@@ -8,7 +8,9 @@ shard is never held in memory whole.
 Invariants:
 - PutShard answers only after the store's commit (file and folder fsynced);
   any other ending (an error, a bad checksum, no Finish, a cancelled call)
-  discards the temp file and stores nothing;
+  discards the temp file and stores nothing. A stream is a header, chunks in
+  stripe order and a Finish, or one WholeShard (a one-stripe shard: header,
+  chunk and Finish in one message, written in one executor job);
 - GetShard sends only chunks the store verified, with their CRC32C so the
   gateway verifies them again end to end; a corrupt chunk ends the stream with
   DATA_LOSS, and the shard is quarantined (moved aside, never deleted) and
@@ -46,7 +48,7 @@ from node.errors import (
 )
 from node.rebuild import rebuild_shard
 from node.reports import ProblemReporter
-from node.shard_format import ShardMeta
+from node.shard_format import ShardMeta, validate
 from node.store import ShardReader, ShardStore, ShardWriter
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
@@ -276,23 +278,43 @@ class NodeServicer(pb_grpc.NodeServicer):
             self._reporter.report_nowait(version_id, shard_index)
 
     async def _put(self, requests: AsyncIterator[pb.PutShardRequest]) -> int:
+        meta: ShardMeta | None = None
         writer: ShardWriter | None = None
         try:
             async for request in requests:
                 kind = request.WhichOneof("item")
-                if writer is None:
+                if meta is None:
+                    if kind == "whole":
+                        return await self._put_whole(request.whole)
                     if kind != "header":
                         raise InvalidShard(f"first message is {kind}, not a header")
-                    writer = await self._acquire(
-                        functools.partial(self._store.begin_write, meta_from_pb(request.header)),
-                        ShardWriter.abort,
-                    )
+                    meta = meta_from_pb(request.header)
+                    validate(meta)  # a bad header fails before any file exists
                 elif kind == "chunk":
                     chunk = request.chunk
                     data = chunk.data  # a fresh copy on every access (upb): take one
-                    await self._run(writer.append, chunk.stripe_index, data, chunk.crc32c)
+                    if writer is None:
+                        # The temp file is created with the first chunk: one
+                        # executor job, not two, for a one-stripe shard.
+                        writer = await self._acquire(
+                            functools.partial(
+                                _begin_with_chunk,
+                                self._store,
+                                meta,
+                                chunk.stripe_index,
+                                data,
+                                chunk.crc32c,
+                            ),
+                            ShardWriter.abort,
+                        )
+                    else:
+                        await self._run(writer.append, chunk.stripe_index, data, chunk.crc32c)
                     metrics.WRITTEN_BYTES.inc(len(data))
                 elif kind == "finish":
+                    if writer is None:  # a shard of no stripes
+                        writer = await self._acquire(
+                            functools.partial(self._store.begin_write, meta), ShardWriter.abort
+                        )
                     # Commit on Finish without waiting for the client to half-close.
                     finish = request.finish
                     stored_bytes = await self._run(
@@ -304,11 +326,28 @@ class NodeServicer(pb_grpc.NodeServicer):
                 else:
                     raise InvalidShard(f"unexpected {kind} message")
             raise InvalidShard(
-                "stream ended without a header" if writer is None else "stream ended without Finish"
+                "stream ended without a header" if meta is None else "stream ended without Finish"
             )
         finally:
             if writer is not None:
                 await self._finally(writer.abort)
+
+    async def _put_whole(self, whole: pb.WholeShard) -> int:
+        """A one-stripe shard in one message: create, write, commit in one
+        executor job. It is complete (its Finish included), so whatever
+        follows on the stream is not read."""
+        meta = meta_from_pb(whole.header)
+        validate(meta)
+        if meta.stripe_count != 1:
+            raise InvalidShard(f"a whole-shard message for a {meta.stripe_count}-stripe shard")
+        chunk = whole.chunk
+        data = chunk.data  # a fresh copy on every access (upb): take one
+        stored_bytes = await self._run(
+            _write_whole, self._store, meta, chunk.stripe_index, data, chunk.crc32c, whole.trailer
+        )
+        metrics.WRITTEN_BYTES.inc(len(data))
+        metrics.SHARDS_WRITTEN.inc()
+        return stored_bytes
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await self._submit(fn, *args)
@@ -338,6 +377,36 @@ class NodeServicer(pb_grpc.NodeServicer):
         cancelled again while waiting (the writer or reader lock orders it
         after any call still running in a thread)."""
         await asyncio.shield(self._submit(cleanup))
+
+
+def _begin_with_chunk(
+    store: ShardStore, meta: ShardMeta, stripe_index: int, data: bytes, chunk_crc32c: int
+) -> ShardWriter:
+    """Starts a shard and writes its first chunk (in one executor job); on any
+    failure nothing is left behind."""
+    writer = store.begin_write(meta)
+    try:
+        writer.append(stripe_index, data, chunk_crc32c)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer
+
+
+def _write_whole(
+    store: ShardStore,
+    meta: ShardMeta,
+    stripe_index: int,
+    data: bytes,
+    chunk_crc32c: int,
+    trailer: bytes,
+) -> int:
+    """Writes and commits a one-stripe shard with its trailer (in one executor
+    job); a failure leaves nothing behind (append and commit discard the
+    writer)."""
+    writer = _begin_with_chunk(store, meta, stripe_index, data, chunk_crc32c)
+    with writer:  # aborts unless committed
+        return writer.commit(1, trailer)
 
 
 def _status_of(exc: Exception) -> grpc.StatusCode:

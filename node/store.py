@@ -12,9 +12,15 @@ shards in one folder, its last ones are random.
 
 Invariants:
 - a shard file exists under shards/ only once it is complete: it is written in
-  tmp/ (header, chunk records, then the trailer block), fsynced, renamed into
-  place, and its folder fsynced before commit() returns; a writer that is
-  aborted or fails leaves nothing behind;
+  tmp/ (header, chunk records, then the trailer block), fdatasynced, renamed
+  into place, and an fsync of its folder that started after the rename
+  (node/folder_sync.py: concurrent commits share one) has returned before
+  commit() returns; a writer that is aborted or fails leaves nothing behind;
+- a fan-out folder's own entry in shards/ is durable before any commit into
+  it returns: shards/ is fsynced at open (covering folders made by an earlier
+  process) and after each mkdir, before the folder counts as durable;
+- deletes and quarantine moves are durable (their folders fsynced) before
+  they return;
 - every chunk is checked against its CRC32C before it is written and before
   it is returned, and the trailer before it is returned; corrupt bytes raise
   ChunkCorrupt (ShardCorrupt for a header or trailer) and are never
@@ -51,6 +57,7 @@ from node.errors import (
     ShardCorrupt,
     ShardNotFound,
 )
+from node.folder_sync import FolderSyncer, fsync_folder
 from node.shard_format import (
     PREFIX,
     RECORD,
@@ -81,10 +88,15 @@ class StoreLocked(Exception):
 
 
 class ShardStore:
-    """The durable shards in one data folder. Opening it scans the folder."""
+    """The durable shards in one data folder. Opening it scans the folder.
+    folder_syncer makes renames and unlinks durable (one per store; a fresh
+    coalescing one by default)."""
 
-    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, data_dir: str | os.PathLike[str], folder_syncer: FolderSyncer | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
+        self._syncer = folder_syncer or FolderSyncer()
         self.shards_dir = self.data_dir / "shards"
         self.tmp_dir = self.data_dir / "tmp"
         self.quarantine_dir = self.data_dir / "quarantine"
@@ -93,12 +105,17 @@ class ShardStore:
         self._lock = threading.Lock()  # guards renames, unlinks and the counters
         self._used_bytes = 0
         self._shard_count = 0
+        self._durable_folders: set[str] = set()  # fan-out folders whose entry is fsynced
         try:
             self.shards_dir.mkdir(exist_ok=True)
             self.tmp_dir.mkdir(exist_ok=True)
             self.quarantine_dir.mkdir(exist_ok=True)
             self._remove_temp_files()
             self._scan()
+            # A folder made by an earlier process may not be durable yet (it
+            # may have stopped between mkdir and fsync): make them all so now.
+            fsync_folder(self.data_dir)
+            fsync_folder(self.shards_dir)
         except BaseException:
             os.close(self._lock_fd)
             raise
@@ -192,7 +209,7 @@ class ShardStore:
                 return False
             self._used_bytes -= size
             self._shard_count -= 1
-        _fsync_folder(path.parent)
+        self._syncer.sync(path.parent)
         return True
 
     def quarantine(self, version_id: str, shard_index: int) -> Path | None:
@@ -209,8 +226,8 @@ class ShardStore:
                 return None
             self._used_bytes -= size
             self._shard_count -= 1
-        _fsync_folder(path.parent)
-        _fsync_folder(self.quarantine_dir)
+        self._syncer.sync(path.parent)
+        self._syncer.sync(self.quarantine_dir)
         metrics.SHARDS_QUARANTINED.inc()
         log.error("quarantined corrupt shard %s as %s", path, target)
         return target
@@ -245,14 +262,14 @@ class ShardStore:
         return read
 
     def _install(self, tmp_path: Path, final_path: Path) -> int:
-        """Renames a complete, fsynced temp file into place and makes the
+        """Renames a complete, fdatasynced temp file into place and makes the
         rename durable. Returns the file's size."""
         size = os.stat(tmp_path).st_size
+        folder = final_path.parent
         with self._lock:
-            folder = final_path.parent
-            if not folder.is_dir():
+            new_folder = folder.name not in self._durable_folders
+            if new_folder:
                 folder.mkdir(exist_ok=True)
-                _fsync_folder(self.shards_dir)
             try:
                 replaced: int | None = final_path.stat().st_size
             except FileNotFoundError:
@@ -263,7 +280,13 @@ class ShardStore:
                 self._used_bytes += size
             else:  # a retried write of the same shard: same content, newest wins
                 self._used_bytes += size - replaced
-        _fsync_folder(folder)
+        if new_folder:
+            # Every commit that found the folder not yet durable syncs shards/
+            # (concurrent ones share the fsync); only then does it count as durable.
+            self._syncer.sync(self.shards_dir)
+            with self._lock:
+                self._durable_folders.add(folder.name)
+        self._syncer.sync(folder)
         return size
 
     def _remove_temp_files(self) -> None:
@@ -280,6 +303,7 @@ class ShardStore:
         for folder in os.scandir(self.shards_dir):
             if not folder.is_dir(follow_symlinks=False):
                 continue
+            self._durable_folders.add(folder.name)  # shards/ is fsynced right after the scan
             for entry in os.scandir(folder.path):
                 if not entry.is_file(follow_symlinks=False) or not _is_shard_name(entry.name):
                     log.warning("ignoring unexpected file %s", entry.path)
@@ -331,10 +355,20 @@ class ShardWriter:
             self._next_stripe += 1
 
     def commit(self, chunk_count: int, trailer: bytes = b"") -> int:
-        """Writes the trailer block and makes the shard durable (fsync, rename,
-        fsync folder); returns its size in bytes. Raises InvalidShard if
-        chunk_count is not what was sent and what the header promised, or the
-        trailer is too long."""
+        """Writes the trailer block and makes the shard durable (fdatasync,
+        rename, folder fsync shared with concurrent commits); returns its size
+        in bytes. Raises InvalidShard if chunk_count is not what was sent and
+        what the header promised, or the trailer is too long.
+
+        fdatasync, not fsync: it flushes the data and every metadata change
+        needed to read the data back (the file's size and block map, all
+        new here: the file was created by this writer); it may skip only
+        timestamps. The one timestamp read is mtime (GC's modified_before and
+        ListShards' modified_at), and a file created by this writer cannot
+        come back from a crash with an mtime older than its creation, inside
+        this same write: GC's grace period covers that (docs/erasure-coding.md).
+        The rename must follow the flush: renaming first could leave a
+        complete-looking name over a file whose data never reached the disk."""
         with self._lock:
             self._check_open()
             try:
@@ -345,7 +379,7 @@ class ShardWriter:
                     )
                 _write_all(self._fd, [encode_trailer(trailer)])
                 started = time.perf_counter()
-                os.fsync(self._fd)
+                os.fdatasync(self._fd)
                 metrics.FSYNC_SECONDS.labels(target="file").observe(time.perf_counter() - started)
                 os.close(self._fd)
                 self._fd = -1
@@ -489,16 +523,6 @@ def _write_all(fd: int, parts: Sequence[Buffer]) -> None:
             views.pop(0)
         if views and written:
             views[0] = views[0][written:]
-
-
-def _fsync_folder(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        started = time.perf_counter()
-        os.fsync(fd)
-        metrics.FSYNC_SECONDS.labels(target="folder").observe(time.perf_counter() - started)
-    finally:
-        os.close(fd)
 
 
 def _lock_folder(path: Path) -> int:

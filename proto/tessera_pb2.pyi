@@ -85,14 +85,16 @@ class Finish(_message.Message):
     def __init__(self, chunk_count: _Optional[int] = ..., trailer: _Optional[bytes] = ...) -> None: ...
 
 class PutShardRequest(_message.Message):
-    __slots__ = ("header", "chunk", "finish")
+    __slots__ = ("header", "chunk", "finish", "whole")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     FINISH_FIELD_NUMBER: _ClassVar[int]
+    WHOLE_FIELD_NUMBER: _ClassVar[int]
     header: ShardHeader
     chunk: Chunk
     finish: Finish
-    def __init__(self, header: _Optional[_Union[ShardHeader, _Mapping]] = ..., chunk: _Optional[_Union[Chunk, _Mapping]] = ..., finish: _Optional[_Union[Finish, _Mapping]] = ...) -> None: ...
+    whole: WholeShard
+    def __init__(self, header: _Optional[_Union[ShardHeader, _Mapping]] = ..., chunk: _Optional[_Union[Chunk, _Mapping]] = ..., finish: _Optional[_Union[Finish, _Mapping]] = ..., whole: _Optional[_Union[WholeShard, _Mapping]] = ...) -> None: ...
 
 class PutShardResponse(_message.Message):
     __slots__ = ("stored_bytes",)
@@ -1052,3 +1054,13 @@ class RecountUsageRequest(_message.Message):
     bucket: str
     request_id: str
     def __init__(self, bucket: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class WholeShard(_message.Message):
+    __slots__ = ("header", "chunk", "trailer")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    TRAILER_FIELD_NUMBER: _ClassVar[int]
+    header: ShardHeader
+    chunk: Chunk
+    trailer: bytes
+    def __init__(self, header: _Optional[_Union[ShardHeader, _Mapping]] = ..., chunk: _Optional[_Union[Chunk, _Mapping]] = ..., trailer: _Optional[bytes] = ...) -> None: ...

@@ -75,9 +75,9 @@ class NodeServicer:
 
     def PutShard(self, request_iterator, context):
         """Client stream: first message is a ShardHeader, then Chunk messages in
-        stripe order, then one Finish. The node answers only after the shard file
-        and its directory are fsynced. A stream that ends without Finish stores
-        nothing.
+        stripe order, then one Finish; or, for a shard of one stripe, a single
+        WholeShard. The node answers only after the shard file and its directory
+        are fsynced. A stream that ends without Finish stores nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

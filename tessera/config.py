@@ -125,6 +125,13 @@ class NodeSettings(CommonSettings):
         default=limits.SCRUB_INTERVAL_DEFAULT_SECONDS,
         metadata=_help("time from the start of one scrub pass to the next"),
     )
+    group_fsync: bool = field(
+        default=True,
+        metadata=_help(
+            "concurrent commits into one folder share a folder fsync "
+            "(false: one fsync each; for A/B benchmarks)"
+        ),
+    )
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,27 @@ def test_a_wrong_digest_on_a_late_stripe_stores_nothing(s3, bucket: str) -> None
         assert missing.value.response["Error"]["Code"] == "404"
 
 
+def test_a_one_stripe_body_goes_whole_and_a_wrong_digest_stores_nothing(
+    cluster: LocalCluster, s3, bucket: str
+) -> None:  # type: ignore[no-untyped-def]
+    """A body of one stripe (sent to each node as one WholeShard message, only
+    once the body is verified): a wrong Content-MD5 leaves no shard on any
+    node, and a right one stores all six (4 + 2) and reads back."""
+    body = os.urandom(100 * 1024)
+    before = all_shard_names(cluster)
+    with pytest.raises(ClientError) as err:
+        s3.put_object(
+            Bucket=bucket, Key="one", Body=body, ContentMD5=_b64(hashlib.md5(b"other").digest())
+        )
+    assert err.value.response["Error"]["Code"] == "BadDigest"
+    assert all_shard_names(cluster) - before == set()
+    s3.put_object(Bucket=bucket, Key="one", Body=body)
+    (version,) = run(_versions(cluster, bucket, ["one"]))
+    stored = {n for n in all_shard_names(cluster) - before if n.startswith(version.version_id)}
+    assert stored == {f"{version.version_id}.{i}" for i in range(6)}
+    assert s3.get_object(Bucket=bucket, Key="one")["Body"].read() == body
+
+
 def test_an_encrypted_body_of_many_stripes(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
     body = os.urandom(3 * MiB + 77)
     put = s3.put_object(

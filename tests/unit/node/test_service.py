@@ -315,3 +315,53 @@ async def test_full_disk_is_resource_exhausted_and_stores_nothing(node, make_sha
         await put(node, put_messages(make_shard()))
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert node.shard_files() == [] and node.temp_files() == []
+
+
+def whole_message(shard, crc: int | None = None) -> pb.PutShardRequest:
+    return pb.PutShardRequest(
+        whole=pb.WholeShard(
+            header=header_pb(shard.meta),
+            chunk=pb.Chunk(
+                stripe_index=0,
+                data=shard.chunks[0],
+                crc32c=shard.crcs[0] if crc is None else crc,
+            ),
+        )
+    )
+
+
+async def test_a_one_stripe_shard_in_one_whole_message(node, make_shard):
+    shard = make_shard(object_size_bytes=100, data_shards=2, chunk_size_bytes=64)
+    assert shard.meta.stripe_count == 1
+    response = await put(node, [whole_message(shard)])
+    path = node.store.shard_path(shard.meta.version_id, 0)
+    assert response.stored_bytes == path.stat().st_size
+    assert [c.data for c in await get_all(node, shard.meta.version_id)] == shard.chunks
+    assert node.temp_files() == []
+
+
+async def test_a_whole_message_with_a_bad_checksum_stores_nothing(node, make_shard):
+    shard = make_shard(object_size_bytes=100, data_shards=2, chunk_size_bytes=64)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await put(node, [whole_message(shard, crc=shard.crcs[0] ^ 1)])
+    assert raised.value.code() == grpc.StatusCode.DATA_LOSS
+    assert node.shard_files() == [] and node.temp_files() == []
+
+
+async def test_a_whole_message_for_more_than_one_stripe_is_refused(node, make_shard):
+    shard = make_shard(object_size_bytes=1000, data_shards=2, chunk_size_bytes=64)
+    assert shard.meta.stripe_count > 1
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await put(node, [whole_message(shard)])
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"{shard.meta.stripe_count}-stripe" in raised.value.details()
+    assert node.shard_files() == [] and node.temp_files() == []
+
+
+async def test_a_whole_message_after_a_header_is_refused(node, make_shard):
+    shard = make_shard(object_size_bytes=100, data_shards=2, chunk_size_bytes=64)
+    messages = [pb.PutShardRequest(header=header_pb(shard.meta)), whole_message(shard)]
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await put(node, messages)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert node.shard_files() == [] and node.temp_files() == []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from node.errors import (
     ShardCorrupt,
     ShardNotFound,
 )
+from node.folder_sync import FolderSyncer, fsync_folder
 from node.shard_format import (
     PREFIX,
     RECORD,
@@ -349,3 +352,91 @@ def test_closed_reader_refuses_reads(store, make_shard):
     reader.close()
     with pytest.raises(ValueError):
         reader.read_chunk(0)
+
+
+def test_concurrent_commits_into_one_folder_share_folder_fsyncs(tmp_path: Path, make_shard):
+    """Eight shards of one version (one fan-out folder) committed at once: the
+    folder is fsynced twice, not eight times, and each commit returns only
+    after an fsync that began with its file already in the folder."""
+    lock = threading.Lock()
+    log: list[tuple[str, object]] = []
+    gate = threading.Event()
+    gate.set()
+
+    def recording_fsync(folder: Path) -> None:
+        with lock:
+            log.append(("start", (folder, frozenset(os.listdir(folder)))))
+        if folder.parent.name == "shards":
+            assert gate.wait(30)
+        fsync_folder(folder)
+        with lock:
+            log.append(("end", folder))
+
+    syncer = FolderSyncer(recording_fsync)
+    store = ShardStore(tmp_path / "data", syncer)
+    vid = make_shard().meta.version_id
+    shards = [
+        make_shard(version_id=vid, data_shards=4, parity_shards=4, shard_index=i) for i in range(8)
+    ]
+    write(store, shards[0])  # makes the fan-out folder (and syncs shards/ for it)
+    folder = store.shards_dir / vid[-2:]
+    log.clear()
+    gate.clear()
+    done: list[tuple[int, int]] = []  # (shard index, log length at return)
+
+    def commit(shard) -> None:
+        write(store, shard)
+        with lock:
+            done.append((shard.meta.shard_index, len(log)))
+
+    first = threading.Thread(target=commit, args=(shards[1],))
+    first.start()
+    deadline = time.monotonic() + 30
+    while syncer.callers(folder) < 1:  # commit 1 renamed and holds the first fsync
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    rest = [threading.Thread(target=commit, args=(s,)) for s in shards[2:]]
+    for t in rest:
+        t.start()
+    while syncer.callers(folder) < 7:
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    gate.set()
+    for t in [first, *rest]:
+        t.join()
+    starts = [who for kind, who in log if kind == "start"]
+    assert [f for f, _ in starts] == [folder, folder]  # 7 commits, 2 fsyncs, no shards/ sync
+    for index, returned_at in done:
+        name = f"{vid}.{index}"
+        assert any(
+            kind == "start"
+            and name in who[1]  # type: ignore[index]
+            and ("end", folder) in log[i:returned_at]
+            for i, (kind, who) in enumerate(log[:returned_at])
+        ), f"shard {index} returned before an fsync that saw its file"
+    assert store.shard_count == 8
+    store.close()
+
+
+def test_a_new_fan_out_folder_is_made_durable_in_shards_before_commit_returns(
+    tmp_path: Path, make_shard
+):
+    synced: list[Path] = []
+    store = ShardStore(tmp_path / "data", FolderSyncer(synced.append))
+    shard = make_shard()
+    write(store, shard)
+    folder = store.shards_dir / shard.meta.version_id[-2:]
+    assert synced == [store.shards_dir, folder]
+    synced.clear()
+    write(store, make_shard(version_id=shard.meta.version_id, shard_index=1))
+    assert synced == [folder]  # the folder is known durable now
+    store.delete(shard.meta.version_id, 1)
+    assert synced == [folder, folder]
+    store.close()
+    # A reopened store fsyncs shards/ itself (a folder made by an earlier
+    # process may not be durable yet), so it does not sync shards/ per folder.
+    synced.clear()
+    reopened = ShardStore(tmp_path / "data", FolderSyncer(synced.append))
+    write(reopened, make_shard(version_id=shard.meta.version_id, shard_index=2))
+    assert synced == [folder]
+    reopened.close()

@@ -28,7 +28,10 @@ Invariants:
   a rebalance only ever changes a placement, never a version record;
 - a node with a store id not audited yet is listed against its placements
   during the scan (metadata/audit.py); what it lacks is reported "missing"
-  and rebuilt in place.
+  and rebuilt in place; the audited store id is state (NoteStoreAudited), so
+  a new leader does not audit again;
+- the parts of uploads in progress are shard sets like a version's: their
+  UpdatePlacement is a compare-and-set on the part record.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ from tessera.repair_plan import (
     plan,
     plan_rebalance,
     shard_sets_of,
+    shard_sets_of_upload,
 )
 
 log = logging.getLogger(__name__)
@@ -222,25 +226,39 @@ class RepairScheduler:
         unmatched = set(problems)
         margins = dict.fromkeys(MARGIN_LABELS, 0)
         tasks: dict[str, RepairTask] = {}
-        auditing = self._audit.due(nodes)
+        audited = await self._read(self._state.audited_stores)
+        auditing = self._audit.due(nodes, audited)
         expected: dict[str, set[tuple[str, int]]] = {n: set() for n in auditing}
         audited_sets: dict[str, ShardSet] = {}
+
+        def visit(shard_set: ShardSet) -> None:
+            set_id = shard_set.shard_set_id
+            reported = corrupt.get(set_id, set())
+            for loc in shard_set.placement:
+                unmatched.discard((set_id, loc.shard_index, loc.node_id))
+                if loc.node_id in expected:
+                    expected[loc.node_id].add((set_id, loc.shard_index))
+                    audited_sets[set_id] = shard_set
+            margins[margin_label(margin_of(shard_set, nodes, reported))] += 1
+            task = self._plan(shard_set, nodes, reported)
+            if task is not None:
+                tasks[set_id] = task
+
         after = b""
         while True:
             versions, after = await self._read(self._state.versions_page, after, SCAN_PAGE_VERSIONS)
             for version in versions:
                 for shard_set in shard_sets_of(version):
-                    set_id = shard_set.shard_set_id
-                    reported = corrupt.get(set_id, set())
-                    for loc in shard_set.placement:
-                        unmatched.discard((set_id, loc.shard_index, loc.node_id))
-                        if loc.node_id in expected:
-                            expected[loc.node_id].add((set_id, loc.shard_index))
-                            audited_sets[set_id] = shard_set
-                    margins[margin_label(margin_of(shard_set, nodes, reported))] += 1
-                    task = self._plan(shard_set, nodes, reported)
-                    if task is not None:
-                        tasks[set_id] = task
+                    visit(shard_set)
+            if not after:
+                break
+        # Parts of uploads still in progress: repaired, drained, rebalanced and
+        # audited like a version's sets (their CAS is on the part record).
+        while True:
+            uploads, after = await self._read(self._state.uploads_page, after, SCAN_PAGE_VERSIONS)
+            for upload, parts in uploads:
+                for shard_set in shard_sets_of_upload(upload, parts):
+                    visit(shard_set)
             if not after:
                 break
         for set_id, index, node_id in unmatched:  # the shard set is gone or moved on
@@ -249,6 +267,10 @@ class RepairScheduler:
             )
         for node_id, slots in expected.items():
             gone = await self._audit.missing(nodes[node_id], slots)
+            if gone is not None:
+                await self._log.submit(
+                    mutations.NoteStoreAudited(new_request_id(), node_id, nodes[node_id].store_id)
+                )
             for set_id, index in sorted(gone or ()):
                 await self._log.submit(
                     mutations.ReportShardProblem(
@@ -397,6 +419,7 @@ class RepairScheduler:
                     shard_index=rebuild.shard_index,
                     expected_node_id=rebuild.old_node_id,
                     new_node_id=target.node_id,
+                    upload_id=shard_set.upload_id,
                 )
             )
         except errors.PreconditionFailed as exc:
@@ -449,13 +472,17 @@ class RepairScheduler:
         versions: list[ObjectVersion] = await self._read(
             self._state.versions_of, shard_set.bucket, shard_set.key
         )
-        for version in versions:
-            for now_set in shard_sets_of(version):
-                if now_set.shard_set_id == shard_set.shard_set_id and any(
-                    loc.shard_index == rebuild.shard_index and loc.node_id == target.node_id
-                    for loc in now_set.placement
-                ):
-                    return
+        parts = await self._read(self._state.pending_parts, shard_set.bucket, shard_set.key)
+        placements = [s.placement for v in versions for s in shard_sets_of(v)]
+        placements += [p.placement for p in parts]
+        ids = [s.shard_set_id for v in versions for s in shard_sets_of(v)]
+        ids += [p.shard_set_id for p in parts]
+        for set_id, placement in zip(ids, placements, strict=True):
+            if set_id == shard_set.shard_set_id and any(
+                loc.shard_index == rebuild.shard_index and loc.node_id == target.node_id
+                for loc in placement
+            ):
+                return
         await self._delete(target, shard_set.shard_set_id, rebuild.shard_index)
 
     async def _delete(self, node: NodeInfo, shard_set_id: str, shard_index: int) -> None:

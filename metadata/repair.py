@@ -80,30 +80,39 @@ SCAN_PAGE_VERSIONS = 1000
 THROUGHPUT_WINDOW_SECONDS = 60.0
 CONSISTENT_READ_SECONDS = 10.0
 DELETE_TIMEOUT_SECONDS = 10.0
+THROTTLE_RECHECK_SECONDS = 1.0
 
 Consistent = Callable[[float], Awaitable[object]]
 
 
 class Throttle:
-    """Paces work to a byte rate: take(n) returns when n more bytes fit."""
+    """Paces work to a byte rate: the next piece goes once the last one's
+    bytes have had their time at the *current* rate, so a rate changed at
+    runtime (`tessera admin repair rate`) applies to a wait under way too."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._available_at = 0.0
+        self._last_at = 0.0
+        self._last_bytes = 0
 
     def delay_for(self, nbytes: int, rate_bytes_per_second: float) -> float:
-        """Seconds to wait before nbytes may go (and books them)."""
+        """Seconds still to wait before nbytes may go; 0 means go (and books them)."""
         assert rate_bytes_per_second > 0
         now = self._clock()
-        self._available_at = max(self._available_at, now)
-        wait = self._available_at - now
-        self._available_at += nbytes / rate_bytes_per_second
-        return wait
+        due = self._last_at + self._last_bytes / rate_bytes_per_second
+        if due > now:
+            return due - now
+        self._last_at, self._last_bytes = now, nbytes
+        return 0.0
 
-    async def take(self, nbytes: int, rate_bytes_per_second: float) -> None:
-        wait = self.delay_for(nbytes, rate_bytes_per_second)
-        if wait > 0:
-            await asyncio.sleep(wait)
+    async def take(self, nbytes: int, rate: Callable[[], Awaitable[float]]) -> None:
+        """Returns when nbytes may go, re-reading the rate at least every
+        THROTTLE_RECHECK_SECONDS while it waits."""
+        while True:
+            wait = self.delay_for(nbytes, await rate())
+            if wait <= 0:
+                return
+            await asyncio.sleep(min(wait, THROTTLE_RECHECK_SECONDS))
 
 
 @dataclass
@@ -337,8 +346,7 @@ class RepairScheduler:
                     continue
                 if time.monotonic() > deadline or not self._is_leader():
                     return done
-                rate = await self._rate()
-                await self._throttle.take(task.shard_bytes, rate)
+                await self._throttle.take(task.shard_bytes, self._rate)
                 if await self._rebuild(task, rebuild, nodes):
                     done += 1
                 self._publish_rates()

@@ -4,7 +4,8 @@ Each test starts its own small cluster (3 zones x 3 nodes, 4+2, one
 unreplicated metadata service, short grace periods):
 
 - a node that still holds shards is not removed (the message counts the
-  placements); drained, it is; a removed node that is still running is
+  placements, those of an upload's part included); drained (the part too),
+  it is; a removed node that is still running is
   refused when it registers again, until it is readmitted;
 - a node killed for good is force-removed while repair is held back; repair
   then rebuilds every set it was in, committed versions and the parts of an
@@ -101,8 +102,26 @@ def test_drain_then_remove_and_a_removed_node_is_refused(cluster: LocalCluster) 
     bucket = f"rm-{uuid.uuid4().hex[:8]}"
     objects = put_objects(s3, bucket, [70 * KiB] * 10 + [MiB + 3, 3 * MiB])
     keys = sorted(objects)
-    leaving = "node-c3"
-    naming = placements_naming(cluster, bucket, keys, leaving)
+    # An upload in progress: its part is drained like a version's shards.
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    part_body = os.urandom(MiB + 11)
+    etag = s3.upload_part(
+        Bucket=bucket, Key="mp", UploadId=upload_id, PartNumber=1, Body=part_body
+    )["ETag"]
+
+    [part] = run(_parts(cluster, bucket, "mp", upload_id))
+    leaving = sorted(loc.node_id for loc in part.placement)[-1]  # it holds a shard of the part
+
+    def naming_now() -> int:
+        in_parts = sum(
+            1
+            for p in run(_parts(cluster, bucket, "mp", upload_id))
+            for loc in p.placement
+            if loc.node_id == leaving
+        )
+        return placements_naming(cluster, bucket, keys, leaving) + in_parts
+
+    naming = naming_now()
     assert naming > 0
 
     # Up and holding shards: refused, with the count of placements naming it.
@@ -113,10 +132,7 @@ def test_drain_then_remove_and_a_removed_node_is_refused(cluster: LocalCluster) 
 
     admin(cluster, "node", "drain", leaving)
     wait_for(
-        lambda: (
-            placements_naming(cluster, bucket, keys, leaving) == 0
-            and not shard_files(cluster, leaving)
-        ),
+        lambda: naming_now() == 0 and not shard_files(cluster, leaving),
         120,
         "the drained node to hold nothing",
     )
@@ -136,6 +152,13 @@ def test_drain_then_remove_and_a_removed_node_is_refused(cluster: LocalCluster) 
     s3.put_object(Bucket=bucket, Key="after", Body=b"y" * 90_000)
     assert s3.get_object(Bucket=bucket, Key="after")["Body"].read() == b"y" * 90_000
     assert placements_naming(cluster, bucket, ["after"], leaving) == 0
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="mp",
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+    )
+    assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == part_body
 
     # Removing it again is an unknown node; readmitted, it joins as a new, up node.
     again = admin_result(cluster, "node", "remove", leaving)

@@ -211,6 +211,8 @@ def test_forced_removal_of_a_dead_node_then_repair_heals_versions_and_parts(
     out = admin(cluster, "node", "remove", "--force", dead)
     assert f"node {dead} removed" in out and "shard placements" in out, out
     assert dead not in node_ids(cluster)
+    for k, body in objects.items():  # before repair: decoded around the removed node
+        assert s3.get_object(Bucket=bucket, Key=k)["Body"].read() == body, k
     admin(cluster, "repair", "rate", "0")  # the configured rate again
 
     def healed() -> bool:

@@ -481,11 +481,9 @@ class RepairScheduler:
             self._state.versions_of, shard_set.bucket, shard_set.key
         )
         parts = await self._read(self._state.pending_parts, shard_set.bucket, shard_set.key)
-        placements = [s.placement for v in versions for s in shard_sets_of(v)]
-        placements += [p.placement for p in parts]
-        ids = [s.shard_set_id for v in versions for s in shard_sets_of(v)]
-        ids += [p.shard_set_id for p in parts]
-        for set_id, placement in zip(ids, placements, strict=True):
+        now_sets = [(s.shard_set_id, s.placement) for v in versions for s in shard_sets_of(v)]
+        now_sets += [(p.shard_set_id, p.placement) for p in parts]
+        for set_id, placement in now_sets:
             if set_id == shard_set.shard_set_id and any(
                 loc.shard_index == rebuild.shard_index and loc.node_id == target.node_id
                 for loc in placement

@@ -787,6 +787,8 @@ class MetadataService(UsageRpcs, pb_grpc.MetadataServicer):  # type: ignore[misc
             await self._consistent(_remaining(context))
             view = await self._read(self._state.cluster_map)
             if view.node(request.node_id) is None:
+                if await self._read(self._state.is_removed_node, request.node_id):
+                    return pb.RemoveNodeResponse()  # already removed (a retry): done
                 raise errors.InvalidArgument(f"no node {request.node_id!r} in the cluster map")
             found = await removal.naming(self._state, self._reads, request.node_id)
             removal.check(request.node_id, found, force=request.force)

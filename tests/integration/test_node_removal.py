@@ -160,9 +160,12 @@ def test_drain_then_remove_and_a_removed_node_is_refused(cluster: LocalCluster) 
     )
     assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == part_body
 
-    # Removing it again is an unknown node; readmitted, it joins as a new, up node.
+    # Removing it again is a no-op (a retry); an unknown node is an error;
+    # readmitted, the removed node joins as a new, up node.
     again = admin_result(cluster, "node", "remove", leaving)
-    assert again.returncode == 1 and "no node" in again.stderr, again
+    assert again.returncode == 0, again
+    unknown = admin_result(cluster, "node", "remove", "node-z9")
+    assert unknown.returncode == 1 and "no node" in unknown.stderr, unknown
     admin(cluster, "node", "readmit", leaving)
 
     def back_up() -> bool:

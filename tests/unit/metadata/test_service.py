@@ -191,6 +191,7 @@ async def test_remove_node_counts_placements_and_refuses_the_removed_node(
     assert reply.placements == 0
     view = await c.get_cluster_map(timeout=TIMEOUT)
     assert [n.node_id for n in view.nodes] == ["n1", "n2", "n3"]
+    assert (await c.remove_node("n4", force=False, timeout=TIMEOUT)).placements == 0  # a retry
     with pytest.raises(errors.InvalidRequest, match="removed from the cluster map"):
         await c.heartbeat("n4", 100, 1, timeout=TIMEOUT)
     with pytest.raises(errors.InvalidRequest, match="readmit"):

@@ -4,6 +4,8 @@
     tessera admin repair rate BYTES_PER_S change the repair rate at runtime (0: configured default)
     tessera admin node drain ID           move every shard off a node (then it may be removed)
     tessera admin node undrain ID         take a draining node back into placement
+    tessera admin node remove ID [--force] take a drained (or dead, --force) node out of the map
+    tessera admin node readmit ID         let a removed node's id register again (as a new node)
     tessera admin user|key|buckets|status users, access keys, overview (cli/admin_access.py)
     tessera admin bucket show|cache-control one bucket; its default Cache-Control (admin_buckets.py)
     tessera admin kms create|list         the keys of SSE-KMS (cli/admin_kms.py)
@@ -31,6 +33,7 @@ from proto import tessera_pb2 as pb
 from tessera import errors
 
 CALL_SECONDS = 10.0
+REMOVE_SECONDS = 120.0  # the check reads every placement in the state
 UP_METADATA_DEFAULT = "127.0.0.1:9100,127.0.0.1:9102,127.0.0.1:9104"
 
 
@@ -48,11 +51,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     repair_what.add_parser("status", help="print the repair leader's progress")
     rate = repair_what.add_parser("rate", help="set the repair rate in bytes/s")
     rate.add_argument("bytes_per_second", type=float)
-    node = what.add_parser("node", help="drain or undrain a node")
+    node = what.add_parser("node", help="drain, undrain, remove or readmit a node")
     node_what = node.add_subparsers(dest="node_command", required=True)
-    for name in ("drain", "undrain"):
+    for name in ("drain", "undrain", "readmit"):
         p = node_what.add_parser(name)
         p.add_argument("node_id")
+    remove = node_what.add_parser(
+        "remove", help="take a node out of the cluster map (refused while placements name it)"
+    )
+    remove.add_argument("node_id")
+    remove.add_argument(
+        "--force",
+        action="store_true",
+        help="the node is dead for good: remove it while placements still name it, "
+        "if every shard set stays readable without it (repair rebuilds them)",
+    )
     admin_access.add_parsers(what)
     admin_buckets.add_parsers(what)
     admin_kms.add_parsers(what)
@@ -100,6 +113,19 @@ async def _run(args: argparse.Namespace) -> int:
         if args.admin_command == "repair":
             await client.set_repair_rate(args.bytes_per_second, timeout=CALL_SECONDS)
             print(f"repair rate set to {args.bytes_per_second:.0f} bytes/s")
+            return 0
+        if args.node_command == "remove":
+            reply = await client.remove_node(args.node_id, force=args.force, timeout=REMOVE_SECONDS)
+            print(f"node {args.node_id} removed from the cluster map")
+            if reply.placements:
+                print(
+                    f"{reply.placements} shard placements ({reply.shard_sets} shard sets) "
+                    "named it: repair rebuilds them elsewhere"
+                )
+            return 0
+        if args.node_command == "readmit":
+            await client.readmit_node(args.node_id, timeout=CALL_SECONDS)
+            print(f"node {args.node_id} may register again")
             return 0
         state = "draining" if args.node_command == "drain" else "up"
         await client.set_node_state(args.node_id, state, timeout=CALL_SECONDS)

@@ -1,10 +1,11 @@
 """The store audit: shards a node should hold but does not (an empty disk).
 
 A node's shard store gets a random store id when it is created
-(node/identity.py) and the node registers with it. The repair leader keeps,
-in memory, the store id it last audited for each node; a node that is up
-with a different one (a disk wiped or replaced under the same node id, or
-any node when this replica starts leading) is due. Auditing it: the leader
+(node/identity.py) and the node registers with it. The state keeps the
+store id last audited for each node (NoteStoreAudited, written by the
+leader once a listing completed, so a new leader inherits it); a node that is
+up with a different one (a disk wiped or replaced under the same node id,
+or a node never audited) is due. Auditing it: the leader
 collects the (shard set id, shard index) slots the versions it just read
 place on that node, then lists the node's shards (ListShards). A slot with
 no shard is reported as a "missing" shard problem, so the planner treats
@@ -17,10 +18,11 @@ Invariants:
   shard cannot be reported missing; a report that is wrong anyway (a shard
   moved off the node meanwhile) only costs a rebuild that loses its
   compare-and-set, and the next scan clears the report;
-- a node counts as audited only after its listing completed;
+- a node counts as audited only after its listing completed (the caller then
+  records it in the state);
 - at most AUDIT_NODES_PER_PASS nodes per scan, so the slots kept in memory
-  are bounded by a few nodes' shard counts (a leader start audits the whole
-  cluster over several passes).
+  are bounded by a few nodes' shard counts (a new cluster is audited over
+  several passes).
 """
 
 from __future__ import annotations
@@ -46,20 +48,21 @@ Slot = tuple[str, int]  # (shard set id, shard index)
 class StoreAudit:
     def __init__(self, stubs: NodeStubs) -> None:
         self._stubs = stubs
-        self._audited: dict[str, str] = {}  # node id -> store id last audited
 
-    def due(self, nodes: Mapping[str, NodeInfo]) -> set[str]:
-        """Up nodes whose store was not audited yet (at most a few per pass)."""
+    @staticmethod
+    def due(nodes: Mapping[str, NodeInfo], audited: Mapping[str, str]) -> set[str]:
+        """Up nodes whose store was not audited yet (at most a few per pass);
+        audited: node id -> the store id last audited (the state's record)."""
         pending = sorted(
             n.node_id
             for n in nodes.values()
-            if n.state == NODE_UP and self._audited.get(n.node_id) != n.store_id
+            if n.state == NODE_UP and audited.get(n.node_id) != n.store_id
         )
         return set(pending[:AUDIT_NODES_PER_PASS])
 
     async def missing(self, node: NodeInfo, expected: Iterable[Slot]) -> set[Slot] | None:
         """The expected slots the node does not hold; None when it could not
-        be listed (it stays due)."""
+        be listed (it stays due). The caller records the audit in the state."""
         present: set[Slot] = set()
         try:
             call = self._stubs.stub(node.address).ListShards(
@@ -72,7 +75,6 @@ class StoreAudit:
         except grpc.aio.AioRpcError as exc:
             log.info("audit of %s postponed: %s", node.node_id, exc.code().name)
             return None
-        self._audited[node.node_id] = node.store_id
         gone = set(expected) - present
         if gone:
             log.warning(

@@ -530,6 +530,17 @@ class MetadataClient:
         request = pb.SetNodeStateRequest(node_id=node_id, state=state, request_id=new_request_id())
         await self._call("SetNodeState", request, timeout)
 
+    async def remove_node(
+        self, node_id: str, *, force: bool, timeout: float
+    ) -> pb.RemoveNodeResponse:
+        request = pb.RemoveNodeRequest(node_id=node_id, force=force, request_id=new_request_id())
+        reply: pb.RemoveNodeResponse = await self._call("RemoveNode", request, timeout)
+        return reply
+
+    async def readmit_node(self, node_id: str, *, timeout: float) -> None:
+        request = pb.SetNodeStateRequest(node_id=node_id, request_id=new_request_id())
+        await self._call("ReadmitNode", request, timeout)
+
     # ------------------------------------------------------------ usage and quotas
 
     async def get_usage(

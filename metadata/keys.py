@@ -19,6 +19,9 @@
     b"p/" + shard_set_id + NUL + index + NUL + node_id
                                             -> problem report JSON {"problem", "reported_at"}
     b"s/repair_rate"                        -> JSON float, repair bytes/s (runtime setting)
+    b"s/removed_node/" + node_id            -> JSON {"zone", "forced", "position"}: a node
+                                               taken out of the map (it may not register)
+    b"s/audited_store/" + node_id           -> store id the repair audit last listed
     b"a/u/" + user name                     -> UserInfo JSON
     b"a/k/" + access key id                 -> AccessKeyInfo JSON (secret sealed)
     b"a/m/" + KMS key id                    -> KmsKeyInfo JSON (key wrapped)
@@ -56,6 +59,8 @@ EPOCH = b"s/epoch"
 REQUEST = b"r/"
 PROBLEM = b"x/"  # shard problem reports (p/ is multipart parts)
 REPAIR_RATE = b"s/repair_rate"
+REMOVED_NODE = b"s/removed_node/"  # node ids taken out of the map for good
+AUDITED_STORE = b"s/audited_store/"  # node id -> the store id the repair audit listed
 REQUEST_BY_POSITION = b"q/"
 USER = b"a/u/"
 ACCESS_KEY = b"a/k/"
@@ -172,6 +177,14 @@ def access_key_key(access_key_id: str) -> bytes:
 
 def node_key(node_id: str) -> bytes:
     return NODE + node_id.encode()
+
+
+def removed_node_key(node_id: str) -> bytes:
+    return REMOVED_NODE + node_id.encode()
+
+
+def audited_store_key(node_id: str) -> bytes:
+    return AUDITED_STORE + node_id.encode()
 
 
 def liveness_key(node_id: str) -> bytes:

@@ -198,7 +198,8 @@ class UpdatePlacement:
     """Repair's compare-and-set: slot shard_index of a shard set moves from
     expected_node_id ("" for a slot never written) to new_node_id.
 
-    Applied only if bucket/key's current version is still version_id and the
+    Applied only if bucket/key's current version is still version_id (or,
+    for a part, the upload still holds a part with that shard set) and the
     slot still names expected_node_id; otherwise the outcome is
     PreconditionFailed and nothing changes (a concurrent overwrite or delete
     wins; the rebuilt shard is garbage). Clears the slot's problem reports.
@@ -212,6 +213,10 @@ class UpdatePlacement:
     shard_index: int
     expected_node_id: str
     new_node_id: str
+    # A part of an upload in progress: version_id is "" and the CAS is on
+    # the part record of this upload (PreconditionFailed once it completed,
+    # was aborted, or the part was replaced).
+    upload_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +257,39 @@ class SetNodeState:
     request_id: str
     node_id: str
     state: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveNode:
+    """Takes a node out of the cluster map for good (docs/operations.md).
+
+    Applied only if the node is draining or down (forced: down); the service
+    checked beforehand, at the log's head, that no placement names it (forced:
+    that every set naming it stays readable without it). The node's id is
+    remembered as removed, so the node registering again is refused until
+    ReadmitNode."""
+
+    request_id: str
+    node_id: str
+    force: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReadmitNode:
+    """Lets a removed node's id register again (as a new, empty node)."""
+
+    request_id: str
+    node_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class NoteStoreAudited:
+    """The repair leader listed a node's store with this store id against
+    its placements (metadata/audit.py): a later leader need not audit it again."""
+
+    request_id: str
+    node_id: str
+    store_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,6 +436,9 @@ Mutation = (
     | ClearShardProblem
     | SetRepairRate
     | SetNodeState
+    | RemoveNode
+    | ReadmitNode
+    | NoteStoreAudited
     | SetBucketAccess
     | SetObjectAcl
     | SetObjectLock
@@ -431,6 +472,9 @@ KINDS: dict[str, type[Mutation]] = {
         ClearShardProblem,
         SetRepairRate,
         SetNodeState,
+        RemoveNode,
+        ReadmitNode,
+        NoteStoreAudited,
         SetBucketAccess,
         SetObjectAcl,
         SetObjectLock,

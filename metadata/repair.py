@@ -28,7 +28,10 @@ Invariants:
   a rebalance only ever changes a placement, never a version record;
 - a node with a store id not audited yet is listed against its placements
   during the scan (metadata/audit.py); what it lacks is reported "missing"
-  and rebuilt in place.
+  and rebuilt in place; the audited store id is state (NoteStoreAudited), so
+  a new leader does not audit again;
+- the parts of uploads in progress are shard sets like a version's: their
+  UpdatePlacement is a compare-and-set on the part record.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ from tessera.repair_plan import (
     plan,
     plan_rebalance,
     shard_sets_of,
+    shard_sets_of_upload,
 )
 
 log = logging.getLogger(__name__)
@@ -77,30 +81,39 @@ SCAN_PAGE_VERSIONS = 1000
 THROUGHPUT_WINDOW_SECONDS = 60.0
 CONSISTENT_READ_SECONDS = 10.0
 DELETE_TIMEOUT_SECONDS = 10.0
+THROTTLE_RECHECK_SECONDS = 1.0
 
 Consistent = Callable[[float], Awaitable[object]]
 
 
 class Throttle:
-    """Paces work to a byte rate: take(n) returns when n more bytes fit."""
+    """Paces work to a byte rate: the next piece goes once the last one's
+    bytes have had their time at the *current* rate, so a rate changed at
+    runtime (`tessera admin repair rate`) applies to a wait under way too."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._available_at = 0.0
+        self._last_at = 0.0
+        self._last_bytes = 0
 
     def delay_for(self, nbytes: int, rate_bytes_per_second: float) -> float:
-        """Seconds to wait before nbytes may go (and books them)."""
+        """Seconds still to wait before nbytes may go; 0 means go (and books them)."""
         assert rate_bytes_per_second > 0
         now = self._clock()
-        self._available_at = max(self._available_at, now)
-        wait = self._available_at - now
-        self._available_at += nbytes / rate_bytes_per_second
-        return wait
+        due = self._last_at + self._last_bytes / rate_bytes_per_second
+        if due > now:
+            return due - now
+        self._last_at, self._last_bytes = now, nbytes
+        return 0.0
 
-    async def take(self, nbytes: int, rate_bytes_per_second: float) -> None:
-        wait = self.delay_for(nbytes, rate_bytes_per_second)
-        if wait > 0:
-            await asyncio.sleep(wait)
+    async def take(self, nbytes: int, rate: Callable[[], Awaitable[float]]) -> None:
+        """Returns when nbytes may go, re-reading the rate at least every
+        THROTTLE_RECHECK_SECONDS while it waits."""
+        while True:
+            wait = self.delay_for(nbytes, await rate())
+            if wait <= 0:
+                return
+            await asyncio.sleep(min(wait, THROTTLE_RECHECK_SECONDS))
 
 
 @dataclass
@@ -223,25 +236,39 @@ class RepairScheduler:
         unmatched = set(problems)
         margins = dict.fromkeys(MARGIN_LABELS, 0)
         tasks: dict[str, RepairTask] = {}
-        auditing = self._audit.due(nodes)
+        audited = await self._read(self._state.audited_stores)
+        auditing = self._audit.due(nodes, audited)
         expected: dict[str, set[tuple[str, int]]] = {n: set() for n in auditing}
         audited_sets: dict[str, ShardSet] = {}
+
+        def visit(shard_set: ShardSet) -> None:
+            set_id = shard_set.shard_set_id
+            reported = corrupt.get(set_id, set())
+            for loc in shard_set.placement:
+                unmatched.discard((set_id, loc.shard_index, loc.node_id))
+                if loc.node_id in expected:
+                    expected[loc.node_id].add((set_id, loc.shard_index))
+                    audited_sets[set_id] = shard_set
+            margins[margin_label(margin_of(shard_set, nodes, reported))] += 1
+            task = self._plan(shard_set, nodes, reported)
+            if task is not None:
+                tasks[set_id] = task
+
         after = b""
         while True:
             versions, after = await self._read(self._state.versions_page, after, SCAN_PAGE_VERSIONS)
             for version in versions:
                 for shard_set in shard_sets_of(version):
-                    set_id = shard_set.shard_set_id
-                    reported = corrupt.get(set_id, set())
-                    for loc in shard_set.placement:
-                        unmatched.discard((set_id, loc.shard_index, loc.node_id))
-                        if loc.node_id in expected:
-                            expected[loc.node_id].add((set_id, loc.shard_index))
-                            audited_sets[set_id] = shard_set
-                    margins[margin_label(margin_of(shard_set, nodes, reported))] += 1
-                    task = self._plan(shard_set, nodes, reported)
-                    if task is not None:
-                        tasks[set_id] = task
+                    visit(shard_set)
+            if not after:
+                break
+        # Parts of uploads still in progress: repaired, drained, rebalanced and
+        # audited like a version's sets (their CAS is on the part record).
+        while True:
+            uploads, after = await self._read(self._state.uploads_page, after, SCAN_PAGE_VERSIONS)
+            for upload, parts in uploads:
+                for shard_set in shard_sets_of_upload(upload, parts):
+                    visit(shard_set)
             if not after:
                 break
         for set_id, index, node_id in unmatched:  # the shard set is gone or moved on
@@ -250,6 +277,10 @@ class RepairScheduler:
             )
         for node_id, slots in expected.items():
             gone = await self._audit.missing(nodes[node_id], slots)
+            if gone is not None:
+                await self._log.submit(
+                    mutations.NoteStoreAudited(new_request_id(), node_id, nodes[node_id].store_id)
+                )
             for set_id, index in sorted(gone or ()):
                 await self._log.submit(
                     mutations.ReportShardProblem(
@@ -316,8 +347,7 @@ class RepairScheduler:
                     continue
                 if time.monotonic() > deadline or not self._is_leader():
                     return done
-                rate = await self._rate()
-                await self._throttle.take(task.shard_bytes, rate)
+                await self._throttle.take(task.shard_bytes, self._rate)
                 if await self._rebuild(task, rebuild, nodes):
                     done += 1
                 self._publish_rates()
@@ -399,6 +429,7 @@ class RepairScheduler:
                     shard_index=rebuild.shard_index,
                     expected_node_id=rebuild.old_node_id,
                     new_node_id=target.node_id,
+                    upload_id=shard_set.upload_id,
                 )
             )
         except errors.PreconditionFailed as exc:
@@ -451,13 +482,15 @@ class RepairScheduler:
         versions: list[ObjectVersion] = await self._read(
             self._state.versions_of, shard_set.bucket, shard_set.key
         )
-        for version in versions:
-            for now_set in shard_sets_of(version):
-                if now_set.shard_set_id == shard_set.shard_set_id and any(
-                    loc.shard_index == rebuild.shard_index and loc.node_id == target.node_id
-                    for loc in now_set.placement
-                ):
-                    return
+        parts = await self._read(self._state.pending_parts, shard_set.bucket, shard_set.key)
+        now_sets = [(s.shard_set_id, s.placement) for v in versions for s in shard_sets_of(v)]
+        now_sets += [(p.shard_set_id, p.placement) for p in parts]
+        for set_id, placement in now_sets:
+            if set_id == shard_set.shard_set_id and any(
+                loc.shard_index == rebuild.shard_index and loc.node_id == target.node_id
+                for loc in placement
+            ):
+                return
         await self._delete(target, shard_set.shard_set_id, rebuild.shard_index)
 
     async def _delete(self, node: NodeInfo, shard_set_id: str, shard_index: int) -> None:

@@ -28,12 +28,12 @@ from typing import Any, Protocol, TypeVar
 
 import grpc.aio
 
-from metadata import checkpoint, liveness, metrics, mutations
+from metadata import checkpoint, liveness, metrics, mutations, removal
 from metadata.commit import MutationLog
 from metadata.liveness import LiveSet
 from metadata.logformat import revision_of
 from metadata.repair import RepairScheduler
-from metadata.state import StateMachine
+from metadata.state import StateMachine, removed_message
 from metadata.usage_service import UsageRpcs
 from proto import convert
 from proto import tessera_pb2 as pb
@@ -663,6 +663,8 @@ class MetadataService(UsageRpcs, pb_grpc.MetadataServicer):  # type: ignore[misc
             if request.weight < 0:
                 raise errors.InvalidArgument("weight must not be negative")
             node = convert.node_from_pb(request)
+            if await self._read(self._state.is_removed_node, node.node_id):
+                raise errors.InvalidRequest(removed_message(node.node_id))
             live_revision = await self._liveness.register(node, timeout=_remaining(context))
             stored = await self._log.submit(
                 mutations.RegisterNode(new_request_id(), node, live_revision)
@@ -675,6 +677,8 @@ class MetadataService(UsageRpcs, pb_grpc.MetadataServicer):  # type: ignore[misc
 
     async def Heartbeat(self, request: pb.HeartbeatRequest, context: Any) -> pb.Empty:
         async def work() -> pb.Empty:
+            if await self._read(self._state.is_removed_node, request.node_id):
+                raise errors.InvalidRequest(removed_message(request.node_id))
             await self._liveness.heartbeat(request.node_id, timeout=_remaining(context))
             self._usage[request.node_id] = (
                 request.capacity_bytes,
@@ -773,6 +777,45 @@ class MetadataService(UsageRpcs, pb_grpc.MetadataServicer):  # type: ignore[misc
             return pb.Empty()
 
         return await _serve(context, "SetNodeState", work)
+
+    async def RemoveNode(
+        self, request: pb.RemoveNodeRequest, context: Any
+    ) -> pb.RemoveNodeResponse:
+        async def work() -> pb.RemoveNodeResponse:
+            if not request.node_id:
+                raise errors.InvalidArgument("node_id is required")
+            await self._consistent(_remaining(context))
+            view = await self._read(self._state.cluster_map)
+            if view.node(request.node_id) is None:
+                if await self._read(self._state.is_removed_node, request.node_id):
+                    return pb.RemoveNodeResponse()  # already removed (a retry): done
+                raise errors.InvalidArgument(f"no node {request.node_id!r} in the cluster map")
+            found = await removal.naming(self._state, self._reads, request.node_id)
+            removal.check(request.node_id, found, force=request.force)
+            await self._log.submit(
+                mutations.RemoveNode(
+                    request.request_id or new_request_id(), request.node_id, request.force
+                )
+            )
+            self._usage.pop(request.node_id, None)
+            log.warning(
+                "node %s removed from the cluster map%s; %d placements named it",
+                request.node_id,
+                " (forced)" if request.force else "",
+                found.placements,
+            )
+            return pb.RemoveNodeResponse(placements=found.placements, shard_sets=found.shard_sets)
+
+        return await _serve(context, "RemoveNode", work)
+
+    async def ReadmitNode(self, request: pb.SetNodeStateRequest, context: Any) -> pb.Empty:
+        async def work() -> pb.Empty:
+            await self._log.submit(
+                mutations.ReadmitNode(request.request_id or new_request_id(), request.node_id)
+            )
+            return pb.Empty()
+
+        return await _serve(context, "ReadmitNode", work)
 
     # ------------------------------------------------------------ helpers
 

@@ -56,13 +56,16 @@ from metadata.mutations import (
     LogEntry,
     Mutation,
     NodeLiveness,
+    NoteStoreAudited,
     PutBucketVersioning,
     PutObject,
     PutObjectTagging,
     PutPart,
+    ReadmitNode,
     RecordRequestUsage,
     RecountUsage,
     RegisterNode,
+    RemoveNode,
     ReportShardProblem,
     RevokeAccessKey,
     SetBucketAccess,
@@ -103,6 +106,7 @@ from tessera.model import (
     node_from_json,
     record_to_json,
     segment_from_json,
+    upload_from_json,
     user_from_json,
     version_from_json,
 )
@@ -265,6 +269,8 @@ class StateMachine:
                 _require_bucket(overlay, mutation.bucket)
                 return uploads.abort(overlay, mutation)
             case UpdatePlacement():
+                if mutation.upload_id:
+                    return uploads.update_part_placement(overlay, mutation)
                 return _update_placement(overlay, mutation)
             case ReportShardProblem():
                 body = {"problem": mutation.problem, "reported_at": mutation.reported_at}
@@ -284,6 +290,19 @@ class StateMachine:
                 return None
             case SetNodeState():
                 return _set_node_state(overlay, mutation, position)
+            case RemoveNode():
+                return _remove_node(overlay, mutation, position)
+            case ReadmitNode():
+                if overlay.get(keys.removed_node_key(mutation.node_id)) is None:
+                    raise errors.InvalidArgument(f"node {mutation.node_id!r} was not removed")
+                overlay.delete(keys.removed_node_key(mutation.node_id))
+                return None
+            case NoteStoreAudited():
+                if overlay.get(keys.node_key(mutation.node_id)) is not None:
+                    overlay.put(
+                        keys.audited_store_key(mutation.node_id), mutation.store_id.encode()
+                    )
+                return None
             case SetBucketAccess():
                 return access.set_bucket_access(overlay, mutation)
             case SetObjectAcl():
@@ -555,6 +574,45 @@ class StateMachine:
             return value
         return None
 
+    def is_removed_node(self, node_id: str) -> bool:
+        return self._db.get(keys.removed_node_key(node_id)) is not None
+
+    def removed_nodes(self) -> list[str]:
+        return [k[len(keys.REMOVED_NODE) :].decode() for k, _ in self._scan(keys.REMOVED_NODE)]
+
+    def audited_stores(self) -> dict[str, str]:
+        """node id -> the store id the repair audit last listed."""
+        return {
+            k[len(keys.AUDITED_STORE) :].decode(): v.decode()
+            for k, v in self._scan(keys.AUDITED_STORE)
+        }
+
+    def uploads_page(
+        self, after: bytes, limit: int
+    ) -> tuple[list[tuple[MultipartUpload, list[Segment]]], bytes]:
+        """Up to limit uploads in progress (every bucket), each with its
+        recorded parts, after the state key ``after`` (b"" from the start);
+        and the key to continue after (b"" when done)."""
+        found: list[tuple[MultipartUpload, list[Segment]]] = []
+        cursor = self._db.iter()
+        cursor.seek(max(after, keys.UPLOAD))
+        while cursor.valid():
+            key: bytes = cursor.key()
+            if not key.startswith(keys.UPLOAD):
+                break
+            if key != after:
+                if len(found) == limit:
+                    return found, after
+                upload = upload_from_json(cursor.value())
+                parts = [
+                    segment_from_json(raw)
+                    for _, raw in self._scan(keys.parts_prefix(upload.upload_id))
+                ]
+                found.append((upload, parts))
+                after = key
+            cursor.next()
+        return found, b""
+
     def shard_problems(self) -> list[tuple[str, int, str]]:
         """(shard set id, shard index, node id) of every open problem report."""
         return [keys.problem_from_key(k) for k, _ in self._scan(keys.PROBLEM)]
@@ -687,6 +745,32 @@ def _set_node_state(overlay: Overlay, m: SetNodeState, position: int) -> NodeInf
     return replace(updated, state=_effective(updated, liveness))
 
 
+def _remove_node(overlay: Overlay, m: RemoveNode, position: int) -> NodeInfo:
+    """Drops the node from the map (and its liveness and audit records) and
+    remembers its id as removed. The placement checks are the service's
+    (metadata/removal.py); the state only insists on the node's state."""
+    node, liveness = _read_node(overlay, m.node_id)
+    if node is None:
+        raise errors.InvalidArgument(f"no node {m.node_id!r} in the cluster map")
+    state = _effective(node, liveness)
+    if m.force and state != NODE_DOWN:
+        raise errors.InvalidRequest(
+            f"node {m.node_id!r} is {state}, not down: --force is for a node that is gone "
+            "for good; drain a live node instead"
+        )
+    if not m.force and state not in (NODE_DRAINING, NODE_DOWN):
+        raise errors.InvalidRequest(
+            f"node {m.node_id!r} is {state}: drain it first (tessera admin node drain {m.node_id})"
+        )
+    overlay.delete(keys.node_key(m.node_id))
+    overlay.delete(keys.liveness_key(m.node_id))
+    overlay.delete(keys.audited_store_key(m.node_id))
+    record = {"zone": node.zone, "forced": m.force, "position": position}
+    overlay.put(keys.removed_node_key(m.node_id), json.dumps(record).encode())
+    overlay.put(keys.EPOCH, keys.encode_position(position))
+    return replace(node, state=state)
+
+
 def _delete_object(
     overlay: Overlay, m: DeleteObject, position: int
 ) -> ObjectVersion | ObjectDeleted | None:
@@ -776,8 +860,18 @@ def _note_map_change(
         overlay.put(keys.EPOCH, keys.encode_position(position))
 
 
+def removed_message(node_id: str) -> str:
+    return (
+        f"node {node_id!r} was removed from the cluster map; "
+        f"`tessera admin node readmit {node_id}` lets it join again (as an empty node)"
+    )
+
+
 def _register_node(overlay: Overlay, m: RegisterNode, position: int) -> NodeInfo:
-    """Upserts the node; an operator's "draining" survives the node re-registering."""
+    """Upserts the node; an operator's "draining" survives the node re-registering.
+    A removed node's id is refused until it is readmitted."""
+    if overlay.get(keys.removed_node_key(m.node.node_id)) is not None:
+        raise errors.InvalidRequest(removed_message(m.node.node_id))
     previous, liveness = _read_node(overlay, m.node.node_id)
     state = NODE_UP
     if previous is not None and previous.state == NODE_DRAINING:

@@ -29,6 +29,7 @@ from metadata.mutations import (
     CompleteMultipartUpload,
     CreateMultipartUpload,
     PutPart,
+    UpdatePlacement,
 )
 from metadata.outcome import Outcome
 from metadata.overlay import Overlay
@@ -40,6 +41,7 @@ from tessera.model import (
     PartsPage,
     PartsReleased,
     Segment,
+    ShardLocation,
     UploadsPage,
     bucket_from_json,
     segment_from_json,
@@ -92,6 +94,32 @@ def put_part(overlay: Overlay, m: PutPart) -> Segment | None:
         return None
     replaced = segment_from_json(raw)
     return None if replaced.shard_set_id == m.part.shard_set_id else replaced
+
+
+def update_part_placement(overlay: Overlay, m: UpdatePlacement) -> Segment:
+    """Repair's compare-and-set on a part of an upload in progress: applied
+    only while the upload holds a part with that shard set and the slot still
+    names the expected node (a completed, aborted or replaced part wins)."""
+    if overlay.get(keys.upload_key(m.bucket, m.key, m.upload_id)) is None:
+        raise errors.PreconditionFailed("the upload is gone")
+    found = next(
+        ((k, p) for k, p in _parts(overlay, m.upload_id) if p.shard_set_id == m.shard_set_id), None
+    )
+    if found is None:
+        raise errors.PreconditionFailed("no such part in this upload")
+    part_key, part = found
+    current = next((loc.node_id for loc in part.placement if loc.shard_index == m.shard_index), "")
+    if current != m.expected_node_id:
+        raise errors.PreconditionFailed("the shard has moved since repair planned it")
+    assert 0 <= m.shard_index < part.geometry.total_shards, m
+    others = [loc for loc in part.placement if loc.shard_index != m.shard_index]
+    placement = tuple(
+        sorted([*others, ShardLocation(m.shard_index, m.new_node_id)], key=lambda s: s.shard_index)
+    )
+    updated = replace(part, placement=placement)
+    overlay.put(part_key, segment_to_json(updated))
+    overlay.delete(keys.problem_key(m.shard_set_id, m.shard_index, m.expected_node_id))
+    return updated
 
 
 def complete(overlay: Overlay, m: CompleteMultipartUpload, position: int) -> CompletedUpload:

@@ -1064,3 +1064,21 @@ class WholeShard(_message.Message):
     chunk: Chunk
     trailer: bytes
     def __init__(self, header: _Optional[_Union[ShardHeader, _Mapping]] = ..., chunk: _Optional[_Union[Chunk, _Mapping]] = ..., trailer: _Optional[bytes] = ...) -> None: ...
+
+class RemoveNodeRequest(_message.Message):
+    __slots__ = ("node_id", "force", "request_id")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    force: bool
+    request_id: str
+    def __init__(self, node_id: _Optional[str] = ..., force: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class RemoveNodeResponse(_message.Message):
+    __slots__ = ("placements", "shard_sets")
+    PLACEMENTS_FIELD_NUMBER: _ClassVar[int]
+    SHARD_SETS_FIELD_NUMBER: _ClassVar[int]
+    placements: int
+    shard_sets: int
+    def __init__(self, placements: _Optional[int] = ..., shard_sets: _Optional[int] = ...) -> None: ...

@@ -571,6 +571,16 @@ class MetadataStub:
                 request_serializer=proto_dot_tessera__pb2.RecountUsageRequest.SerializeToString,
                 response_deserializer=proto_dot_tessera__pb2.Empty.FromString,
                 _registered_method=True)
+        self.RemoveNode = channel.unary_unary(
+                '/tessera.Metadata/RemoveNode',
+                request_serializer=proto_dot_tessera__pb2.RemoveNodeRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.RemoveNodeResponse.FromString,
+                _registered_method=True)
+        self.ReadmitNode = channel.unary_unary(
+                '/tessera.Metadata/ReadmitNode',
+                request_serializer=proto_dot_tessera__pb2.SetNodeStateRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class MetadataServicer:
@@ -889,6 +899,22 @@ class MetadataServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RemoveNode(self, request, context):
+        """Takes a node out of the cluster map for good (docs/operations.md):
+        refused (InvalidRequest) while any placement names it, or, with force,
+        while a set naming it would be unreadable without it. A removed node's
+        id may not register until ReadmitNode.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadmitNode(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetadataServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1120,6 +1146,16 @@ def add_MetadataServicer_to_server(servicer, server):
             'RecountUsage': grpc.unary_unary_rpc_method_handler(
                     servicer.RecountUsage,
                     request_deserializer=proto_dot_tessera__pb2.RecountUsageRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
+            ),
+            'RemoveNode': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveNode,
+                    request_deserializer=proto_dot_tessera__pb2.RemoveNodeRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.RemoveNodeResponse.SerializeToString,
+            ),
+            'ReadmitNode': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReadmitNode,
+                    request_deserializer=proto_dot_tessera__pb2.SetNodeStateRequest.FromString,
                     response_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
             ),
     }
@@ -2366,6 +2402,60 @@ class Metadata:
             target,
             '/tessera.Metadata/RecountUsage',
             proto_dot_tessera__pb2.RecountUsageRequest.SerializeToString,
+            proto_dot_tessera__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveNode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/RemoveNode',
+            proto_dot_tessera__pb2.RemoveNodeRequest.SerializeToString,
+            proto_dot_tessera__pb2.RemoveNodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadmitNode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/ReadmitNode',
+            proto_dot_tessera__pb2.SetNodeStateRequest.SerializeToString,
             proto_dot_tessera__pb2.Empty.FromString,
             options,
             channel_credentials,

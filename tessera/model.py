@@ -275,6 +275,11 @@ class MultipartUpload:
     retain_until: float = 0.0
     legal_hold: bool = False
 
+    @property
+    def is_encrypted(self) -> bool:
+        """Its parts hold sealed streams (docs/encryption.md)."""
+        return WRAPPED_DATA_KEY in self.system_metadata
+
 
 @dataclass(frozen=True)
 class UploadsPage:

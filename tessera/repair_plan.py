@@ -20,8 +20,14 @@ Invariants:
   a set already on its ideal nodes needs nothing, so repeated passes converge.
 
 shard_sets_of() is the one place that knows how a version is cut into shard
-sets: a single-part version is one shard set whose id is its version id. When
-versions grow segments (multipart), it becomes `version.shard_sets()`.
+sets: a single-part version is one shard set whose id is its version id, a
+multipart version one per part (`version.shard_sets()`).
+shard_sets_of_upload() gives the parts of an upload still in progress: they
+are repaired, drained, rebalanced and audited like a version's sets, and their
+placement changes by the same compare-and-set on the part record.
+
+readable_without() says whether a set stays readable if a node leaves the map
+for good (`tessera admin node remove --force`).
 """
 
 from __future__ import annotations
@@ -31,7 +37,16 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from tessera.geometry import Geometry
-from tessera.model import NODE_DOWN, NODE_DRAINING, NODE_UP, NodeInfo, ObjectVersion, ShardLocation
+from tessera.model import (
+    NODE_DOWN,
+    NODE_DRAINING,
+    NODE_UP,
+    MultipartUpload,
+    NodeInfo,
+    ObjectVersion,
+    Segment,
+    ShardLocation,
+)
 from tessera.placement import Candidate, score, zone_caps
 
 KIND_REPAIR = "repair"
@@ -43,7 +58,9 @@ KINDS = tuple(KIND_ORDER)
 
 @dataclass(frozen=True, slots=True)
 class ShardSet:
-    """Shards coded together: one geometry, one placement (single-part: the version)."""
+    """Shards coded together: one geometry, one placement (single-part: the
+    version). A part of an upload in progress has no version id but its
+    upload id."""
 
     bucket: str
     key: str
@@ -52,6 +69,7 @@ class ShardSet:
     size_bytes: int
     geometry: Geometry
     placement: tuple[ShardLocation, ...]
+    upload_id: str = ""
 
 
 def shard_sets_of(version: ObjectVersion) -> list[ShardSet]:
@@ -70,6 +88,30 @@ def shard_sets_of(version: ObjectVersion) -> list[ShardSet]:
         )
         for s in version.shard_sets()
     ]
+
+
+def shard_sets_of_upload(upload: MultipartUpload, parts: Sequence[Segment]) -> list[ShardSet]:
+    """The shard sets of an upload's recorded parts (none for an empty part).
+    An encrypted upload's parts hold sealed streams, as its version will."""
+    sealed = upload.is_encrypted
+    found = []
+    for part in parts:
+        if part.size_bytes == 0 or not part.placement:
+            continue
+        s = part.shard_set(sealed=sealed)
+        found.append(
+            ShardSet(
+                bucket=upload.bucket,
+                key=upload.key,
+                version_id="",
+                shard_set_id=s.shard_set_id,
+                size_bytes=s.size_bytes,
+                geometry=s.geometry,
+                placement=s.placement,
+                upload_id=upload.upload_id,
+            )
+        )
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +172,12 @@ def plan(
     targets = _targets(shard_set, nodes, corrupt, staying, moving, by_index)
     rebuilds = tuple(Rebuild(i, by_index.get(i, ""), targets.get(i, "")) for i in moving)
     return RepairTask(shard_set, margin, kind, rebuilds, tuple(sorted(healthy.items())))
+
+
+def readable_without(shard_set: ShardSet, nodes: Mapping[str, NodeInfo], node_id: str) -> bool:
+    """True when the set keeps k healthy shards with node_id gone for good."""
+    rest = {n: info for n, info in nodes.items() if n != node_id}
+    return len(_healthy(shard_set, rest, ())) >= shard_set.geometry.data_shards
 
 
 def _healthy(

@@ -1,5 +1,5 @@
-"""Which nodes the store audit visits: up nodes whose store id it has not
-audited yet, a few per pass."""
+"""Which nodes the store audit visits: up nodes whose store id the state
+does not record as audited, a few per pass."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ def test_due_nodes_are_up_with_an_unaudited_store() -> None:
     }
     nodes["n0"] = NodeInfo("n0", "z", "h:0", state=NODE_DOWN, store_id="s0")
     nodes["n1"] = NodeInfo("n1", "z", "h:1", state=NODE_DRAINING, store_id="s1")
-    due = audit.due(nodes)
+    due = audit.due(nodes, {})
     assert len(due) == AUDIT_NODES_PER_PASS
     assert not due & {"n0", "n1"}
-    audit._audited.update({n.node_id: n.store_id for n in nodes.values()})
-    assert audit.due(nodes) == set()
+    audited = {n.node_id: n.store_id for n in nodes.values()}
+    assert audit.due(nodes, audited) == set()
     nodes["n3"] = NodeInfo("n3", "z", "h:3", store_id="wiped")  # same node, new disk
-    assert audit.due(nodes) == {"n3"}
+    assert audit.due(nodes, audited) == {"n3"}

@@ -17,6 +17,10 @@ def test_throttle_paces_to_the_rate() -> None:
     throttle = Throttle(clock=lambda: now[0])
     assert throttle.delay_for(1000, 1000.0) == 0.0
     assert throttle.delay_for(500, 1000.0) == 1.0  # the first 1000 bytes take a second
+    assert throttle.delay_for(500, 10.0) == 100.0  # a lower rate stretches the wait
+    now[0] = 100.5
+    assert throttle.delay_for(500, 1e4) == 0.0  # a higher one shortens it
+    assert throttle.delay_for(10, 1000.0) == 0.5  # the 500 bytes just booked
     now[0] = 110.0  # idle time is not banked beyond now
     assert throttle.delay_for(10, 1000.0) == 0.0
 

@@ -169,6 +169,53 @@ async def test_nodes_and_the_cluster_map(running: Running) -> None:
     assert [n.node_id for n in running.state.list_nodes()] == ["n1", "n2"]
 
 
+async def test_remove_node_counts_placements_and_refuses_the_removed_node(
+    running: Running, make_version: VersionFactory
+) -> None:
+    c = running.client
+    for i in (1, 2, 3, 4):
+        await c.register_node(NodeInfo(f"n{i}", "z", f"10.0.0.{i}:9200"), timeout=TIMEOUT)
+    await c.create_bucket("b", "alice", timeout=TIMEOUT)
+    for key in ("k1", "k2"):  # 2+1 on n1, n2, n3
+        await c.put_object(make_version("b", key), timeout=TIMEOUT)
+    with pytest.raises(errors.InvalidRequest, match="still holds 2 shard placements"):
+        await c.remove_node("n2", force=False, timeout=TIMEOUT)
+    with pytest.raises(errors.InvalidRequest, match="not down"):
+        await c.remove_node("n2", force=True, timeout=TIMEOUT)
+    with pytest.raises(errors.InvalidRequest, match="drain it first"):
+        await c.remove_node("n4", force=False, timeout=TIMEOUT)  # names nothing, but up
+    with pytest.raises(errors.InvalidArgument):
+        await c.remove_node("n9", force=False, timeout=TIMEOUT)
+    await c.set_node_state("n4", "draining", timeout=TIMEOUT)
+    reply = await c.remove_node("n4", force=False, timeout=TIMEOUT)
+    assert reply.placements == 0
+    view = await c.get_cluster_map(timeout=TIMEOUT)
+    assert [n.node_id for n in view.nodes] == ["n1", "n2", "n3"]
+    assert (await c.remove_node("n4", force=False, timeout=TIMEOUT)).placements == 0  # a retry
+    with pytest.raises(errors.InvalidRequest, match="removed from the cluster map"):
+        await c.heartbeat("n4", 100, 1, timeout=TIMEOUT)
+    with pytest.raises(errors.InvalidRequest, match="readmit"):
+        await c.register_node(NodeInfo("n4", "z", "10.0.0.4:9200"), timeout=TIMEOUT)
+    await c.readmit_node("n4", timeout=TIMEOUT)
+    view = await c.register_node(NodeInfo("n4", "z", "10.0.0.4:9200"), timeout=TIMEOUT)
+    assert view.node("n4") is not None and view.node("n4").state == NODE_UP  # type: ignore[union-attr]
+    # n2 dies for good: forced removal, each set still has k = 2 shards.
+    running.clock.now += 11
+    for i in (1, 3, 4):
+        await c.register_node(NodeInfo(f"n{i}", "z", f"10.0.0.{i}:9200"), timeout=TIMEOUT)
+    await running.service.reconcile_liveness(TIMEOUT)
+    await c.set_node_state("n3", "draining", timeout=TIMEOUT)  # still a healthy source
+    reply = await c.remove_node("n2", force=True, timeout=TIMEOUT)
+    assert (reply.placements, reply.shard_sets) == (2, 2)
+    # Without n2, n1 and n3 are the last two shards of each set: not even --force.
+    running.clock.now += 11
+    for i in (3, 4):
+        await c.register_node(NodeInfo(f"n{i}", "z", f"10.0.0.{i}:9200"), timeout=TIMEOUT)
+    await running.service.reconcile_liveness(TIMEOUT)
+    with pytest.raises(errors.InvalidRequest, match="2 shard sets that are unreadable"):
+        await c.remove_node("n3", force=True, timeout=TIMEOUT)
+
+
 async def test_a_wrong_secret_is_refused(running: Running) -> None:
     async with MetadataClient(running.address, "wrong") as intruder:
         with pytest.raises(errors.TesseraError):

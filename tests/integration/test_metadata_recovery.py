@@ -2,13 +2,14 @@
 
 A workload (three buckets; content types, user metadata, stored headers and
 tags; an overwritten key; a versioned bucket with overwrites; an SSE-S3
-object; a multipart object, a multipart SSE-S3 one, and an upload left in
+object; REDUCED_REDUNDANCY objects, single-part and multipart, with their own
+k+m; a multipart object, a multipart SSE-S3 one, and an upload left in
 progress) is written and recorded through boto3. Then every metadata replica
 and etcd member is stopped and its data folder deleted, they start empty,
-`tessera admin rebuild-metadata` runs, and listings, HEADs, tags and the
-bytes of every version are compared with what was recorded. A second run
-changes nothing. Objects go to shards whatever their size (inline objects
-live only in metadata and cannot be rebuilt)."""
+`tessera admin rebuild-metadata` runs, and listings, HEADs (storage class
+included), tags and the bytes of every version are compared with what was
+recorded. A second run changes nothing. Objects go to shards whatever their
+size (inline objects live only in metadata and cannot be rebuilt)."""
 
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ HEAD_FIELDS = (
     "ServerSideEncryption",
     "LastModified",
     "VersionId",
+    "StorageClass",
 )
 
 
@@ -76,7 +78,7 @@ def snapshot(s3: Any, buckets: list[str]) -> dict[str, Any]:
     for bucket in buckets:
         listing = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
         seen[f"{bucket} list"] = [
-            (o["Key"], o["ETag"], o["Size"], o["LastModified"]) for o in listing
+            (o["Key"], o["ETag"], o["Size"], o["LastModified"], o["StorageClass"]) for o in listing
         ]
         versions = s3.list_object_versions(Bucket=bucket).get("Versions", [])
         seen[f"{bucket} versions"] = [
@@ -217,6 +219,12 @@ def test_metadata_is_rebuilt_from_the_nodes(tmp_path) -> None:  # type: ignore[n
                 Metadata={"rev": str(i)},
             )
         s3.put_object(Bucket=versioned, Key="other", Body=os.urandom(5 * KiB))
+        cheap_id = s3.put_object(  # the cheaper class: its own geometry, its class in the record
+            Bucket=versioned,
+            Key="cheap.bin",
+            Body=os.urandom(40 * KiB),
+            StorageClass="REDUCED_REDUNDANCY",
+        )["VersionId"]
         s3.put_object(
             Bucket=secret,
             Key="vault/key.pem",
@@ -234,6 +242,7 @@ def test_metadata_is_rebuilt_from_the_nodes(tmp_path) -> None:  # type: ignore[n
             Metadata={"camera": "x100"},
         )
         multipart(s3, secret, "big/sealed.bin", [5 * MiB, 10 * KiB], ServerSideEncryption="AES256")
+        multipart(s3, plain, "big/cheap.bin", [5 * MiB, 1], StorageClass="REDUCED_REDUNDANCY")
         # An upload still in progress: its part is not an object's segment.
         s3.create_multipart_upload(Bucket=plain, Key="unfinished")
         unfinished = s3.list_multipart_uploads(Bucket=plain)["Uploads"][0]["UploadId"]
@@ -244,7 +253,11 @@ def test_metadata_is_rebuilt_from_the_nodes(tmp_path) -> None:  # type: ignore[n
         before = snapshot(s3, buckets)
         written_at = time.monotonic()
         assert before[f"{plain}/big/video.mp4 null head"]["ETag"].endswith('-2"')
-        assert len(before[f"{versioned} versions"]) == 4
+        assert len(before[f"{versioned} versions"]) == 5
+        assert before[f"{versioned}/cheap.bin {cheap_id} head"]["StorageClass"] == (
+            "REDUCED_REDUNDANCY"
+        )
+        assert before[f"{plain}/big/cheap.bin null head"]["StorageClass"] == "REDUCED_REDUNDANCY"
         assert before[f"{secret}/vault/key.pem null head"]["ServerSideEncryption"] == "AES256"
 
         stop_and_wipe_metadata(cluster)

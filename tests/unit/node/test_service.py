@@ -317,7 +317,7 @@ async def test_full_disk_is_resource_exhausted_and_stores_nothing(node, make_sha
     assert node.shard_files() == [] and node.temp_files() == []
 
 
-def whole_message(shard, crc: int | None = None) -> pb.PutShardRequest:
+def whole_message(shard, crc: int | None = None, trailer: bytes = b"") -> pb.PutShardRequest:
     return pb.PutShardRequest(
         whole=pb.WholeShard(
             header=header_pb(shard.meta),
@@ -326,6 +326,7 @@ def whole_message(shard, crc: int | None = None) -> pb.PutShardRequest:
                 data=shard.chunks[0],
                 crc32c=shard.crcs[0] if crc is None else crc,
             ),
+            trailer=trailer,
         )
     )
 
@@ -338,6 +339,13 @@ async def test_a_one_stripe_shard_in_one_whole_message(node, make_shard):
     assert response.stored_bytes == path.stat().st_size
     assert [c.data for c in await get_all(node, shard.meta.version_id)] == shard.chunks
     assert node.temp_files() == []
+
+
+async def test_a_whole_message_writes_its_trailer(node, make_shard):
+    shard = make_shard(object_size_bytes=100, data_shards=2, chunk_size_bytes=64)
+    await put(node, [whole_message(shard, trailer=b'{"kind":"version"}')])
+    _, trailer = node.store.read_trailer(shard.meta.version_id, 0)
+    assert trailer == b'{"kind":"version"}'
 
 
 async def test_a_whole_message_with_a_bad_checksum_stores_nothing(node, make_shard):

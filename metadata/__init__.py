@@ -18,6 +18,8 @@ membership  storage nodes' liveness under etcd leases
 replicas    the replica registry and log compaction
 checkpoint  RocksDB checkpoints streamed to a new or wiped replica
 usage       storage counters, quotas and hourly request records (docs/usage-and-quotas.md)
-service     the gRPC servicer (usage_service: its usage RPCs);  client  the async client
+service     the gRPC servicer, one mixin per area on service_core (bucket_service,
+            object_service, upload_service, user_service, cluster_service,
+            usage_service);  client  the async client
 main        the process;  metrics  the Prometheus metrics
 """

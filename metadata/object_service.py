@@ -1,0 +1,185 @@
+"""The object RPCs of the Metadata servicer: object versions and their listings.
+
+Committing, reading and deleting versions (delete markers included), the
+per-version settings (ACL, tags, Object Lock retention and legal hold), and
+the two listings (current objects, all versions). A mixin of MetadataService
+(service.py).
+
+Invariants: bucket and key are checked before anything reaches the state; a
+mutation that compares against "now" (Object Lock) carries this service's
+clock, stamped here at submission, never a clock read at apply time
+(docs/metadata.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from metadata import mutations
+from metadata.service_core import ServiceCore, check_bucket, check_key, rpc
+from proto import convert
+from proto import tessera_pb2 as pb
+from tessera import errors
+from tessera.ids import new_request_id, new_version_id
+from tessera.model import ObjectDeleted, ObjectVersion
+
+
+class ObjectRpcs(ServiceCore):
+    @rpc
+    async def PutObject(self, request: pb.PutObjectRequest, context: Any) -> pb.PutObjectResponse:
+        record = request.version
+        check_bucket(record.bucket, errors.NoSuchBucket)
+        check_key(record.key)
+        if not record.version_id:
+            raise errors.InvalidArgument("version_id is required")
+        version = convert.version_from_pb(record)
+        request_id = version.request_id or new_request_id()
+        replaced = await self._log.submit(
+            mutations.PutObject(
+                request_id,
+                version,
+                if_none_match_star=request.if_none_match_star,
+                if_match_etag=request.if_match_etag,
+                now=self._clock(),
+            )
+        )
+        if replaced is None:
+            return pb.PutObjectResponse(has_replaced=False)
+        assert isinstance(replaced, ObjectVersion)
+        return pb.PutObjectResponse(replaced=convert.version_to_pb(replaced), has_replaced=True)
+
+    @rpc
+    async def GetObject(self, request: pb.ObjectKey, context: Any) -> pb.ObjectRecord:
+        check_bucket(request.bucket, errors.NoSuchBucket)
+        check_key(request.key)
+        version = await self._strong_read(
+            context, self._state.get_object, request.bucket, request.key
+        )
+        return convert.version_to_pb(version)
+
+    @rpc
+    async def DeleteObject(self, request: pb.ObjectKey, context: Any) -> pb.DeleteObjectResponse:
+        check_bucket(request.bucket, errors.NoSuchBucket)
+        check_key(request.key)
+        result = await self._log.submit(
+            mutations.DeleteObject(
+                request_id=request.request_id or new_request_id(),
+                bucket=request.bucket,
+                key=request.key,
+                version_id=request.version_id,
+                marker_version_id=request.marker_version_id or new_version_id(),
+                last_modified=request.last_modified or self._clock(),
+                bypass_governance=request.bypass_governance,
+                now=self._clock(),
+            )
+        )
+        if isinstance(result, ObjectDeleted):
+            reply = pb.DeleteObjectResponse(
+                existed=result.removed is not None, has_marker=result.marker is not None
+            )
+            if result.removed is not None:
+                reply.deleted.CopyFrom(convert.version_to_pb(result.removed))
+            if result.marker is not None:
+                reply.marker.CopyFrom(convert.version_to_pb(result.marker))
+            return reply
+        if result is None:
+            return pb.DeleteObjectResponse(existed=False)
+        assert isinstance(result, ObjectVersion)
+        return pb.DeleteObjectResponse(deleted=convert.version_to_pb(result), existed=True)
+
+    @rpc
+    async def GetObjectVersion(self, request: pb.ObjectKey, context: Any) -> pb.ObjectRecord:
+        check_bucket(request.bucket, errors.NoSuchBucket)
+        check_key(request.key)
+        version = await self._strong_read(
+            context,
+            self._state.get_object_version,
+            request.bucket,
+            request.key,
+            request.version_id,
+        )
+        return convert.version_to_pb(version)
+
+    @rpc
+    async def ListObjects(
+        self, request: pb.ListObjectsRequest, context: Any
+    ) -> pb.ListObjectsResponse:
+        check_bucket(request.bucket, errors.NoSuchBucket)
+        page = await self._strong_read(
+            context,
+            self._state.list_objects,
+            request.bucket,
+            request.prefix,
+            request.delimiter,
+            request.start_after,
+            request.max_keys,
+        )
+        return convert.page_to_pb(page)
+
+    @rpc
+    async def ListObjectVersions(
+        self, request: pb.ListVersionsRequest, context: Any
+    ) -> pb.ListVersionsResponse:
+        check_bucket(request.bucket, errors.NoSuchBucket)
+        page = await self._strong_read(
+            context,
+            self._state.list_versions,
+            request.bucket,
+            request.prefix,
+            request.delimiter,
+            request.key_marker,
+            request.version_id_marker,
+            request.max_keys,
+        )
+        return convert.versions_page_to_pb(page)
+
+    @rpc
+    async def PutObjectTagging(self, request: pb.TaggingRequest, context: Any) -> pb.ObjectRecord:
+        check_bucket(request.bucket, errors.NoSuchBucket)
+        check_key(request.key)
+        version = await self._submit(
+            mutations.PutObjectTagging(
+                request_id=request.request_id or new_request_id(),
+                bucket=request.bucket,
+                key=request.key,
+                version_id=request.version_id,
+                tags=dict(request.tags),
+            ),
+            ObjectVersion,
+        )
+        return convert.version_to_pb(version)
+
+    @rpc
+    async def SetObjectAcl(self, request: pb.SetObjectAclRequest, context: Any) -> pb.ObjectRecord:
+        check_bucket(request.bucket, errors.NoSuchBucket)
+        check_key(request.key)
+        version = await self._submit(
+            mutations.SetObjectAcl(
+                request.request_id or new_request_id(), request.bucket, request.key, request.acl
+            ),
+            ObjectVersion,
+        )
+        return convert.version_to_pb(version)
+
+    @rpc
+    async def SetObjectLock(
+        self, request: pb.SetObjectLockRequest, context: Any
+    ) -> pb.ObjectRecord:
+        check_bucket(request.bucket, errors.NoSuchBucket)
+        check_key(request.key)
+        version = await self._submit(
+            mutations.SetObjectLock(
+                request_id=request.request_id or new_request_id(),
+                bucket=request.bucket,
+                key=request.key,
+                version_id=request.version_id,
+                field=request.field,
+                mode=request.mode,
+                retain_until=request.retain_until,
+                legal_hold=request.legal_hold,
+                bypass_governance=request.bypass_governance,
+                now=self._clock(),  # retention dates compare with this clock
+            ),
+            ObjectVersion,
+        )
+        return convert.version_to_pb(version)

@@ -43,7 +43,7 @@ from metadata.cluster_service import ClusterRpcs
 from metadata.liveness import LiveSet
 from metadata.logformat import revision_of
 from metadata.object_service import ObjectRpcs
-from metadata.service_core import LivenessSource, Replica, rpc
+from metadata.service_core import Replica, rpc
 from metadata.state import StateMachine
 from metadata.upload_service import UploadRpcs
 from metadata.usage_service import UsageRpcs
@@ -54,7 +54,7 @@ from proto.rpc import abort_with
 from tessera import errors
 from tessera.model import NodeInfo
 
-__all__ = ["LivenessSource", "LocalLivenessSource", "MetadataService", "Replica", "add_to_server"]
+__all__ = ["LocalLivenessSource", "MetadataService", "Replica", "add_to_server"]
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,8 @@
 """The call edge every Metadata RPC runs through (metadata/service_core.py): the
 @rpc decorator's answer, error mapping and metric label, called directly with a
-recording context (test_service.py covers the RPCs end to end over gRPC)."""
+recording context; and the handlers no other unit test calls (KMS keys, the
+replica's and the repair leader's status). test_service.py covers the rest end
+to end over gRPC."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from prometheus_client import REGISTRY
 
 from metadata.commit import CommitLog, MutationLog
 from metadata.liveness import LocalLiveness
-from metadata.service import LocalLivenessSource, MetadataService
+from metadata.service import LocalLivenessSource, MetadataService, _digest
 from metadata.service_core import ServiceCore, rpc
 from metadata.state import StateMachine
 from proto import tessera_pb2 as pb
@@ -62,9 +64,12 @@ async def parts(state: StateMachine) -> AsyncIterator[Parts]:
     reads.shutdown(wait=True)
 
 
+NOW = 1_700_000_000.0
+
+
 @pytest.fixture
 def service(parts: Parts) -> MetadataService:
-    return MetadataService(*parts)
+    return MetadataService(*parts, clock=lambda: NOW)
 
 
 async def test_an_answer_is_counted_under_the_method_name(service: MetadataService) -> None:
@@ -101,3 +106,31 @@ async def test_anything_else_is_answered_as_internal_error(parts: Parts) -> None
     assert context.trailers == ((S3_CODE_HEADER, "InternalError"),)
     assert context.status == grpc.StatusCode.INTERNAL
     assert calls("Explode", "InternalError") == before + 1
+
+
+async def test_kms_keys_are_created_found_and_listed(service: MetadataService) -> None:
+    context = RecordingContext()
+    key = pb.KmsKeyRecord(key_id="k-1", alias="invoices", wrapped_key=b"\x01\x02")
+    created = await service.CreateKmsKey(pb.CreateKmsKeyRequest(key=key), context)
+    assert (created.key_id, created.alias, created.wrapped_key) == ("k-1", "invoices", b"\x01\x02")
+    assert created.created_at == NOW
+    assert await service.GetKmsKey(pb.KmsKeyLookup(key="invoices"), context) == created
+    assert await service.GetKmsKey(pb.KmsKeyLookup(key="k-1"), context) == created
+    assert list((await service.ListKmsKeys(pb.Empty(), context)).keys) == [created]
+    with pytest.raises(errors.KMS_NotFoundException):
+        await service.GetKmsKey(pb.KmsKeyLookup(key="k-2"), context)
+    assert context.trailers == ((S3_CODE_HEADER, "KMS.NotFoundException"),)
+
+
+async def test_a_single_replica_reports_its_position_and_no_repair_leader(
+    service: MetadataService, state: StateMachine
+) -> None:
+    context = RecordingContext()
+    await service.CreateBucket(pb.CreateBucketRequest(name="b", owner="o"), context)
+    status = await service.ReplicaStatus(pb.Empty(), context)
+    assert status.replica_id == ""
+    assert status.applied_position == status.applied_revision == state.applied_position > 0
+    assert (status.state_digest, status.key_count) == _digest(state)
+    assert status.key_count > 0
+    repair = await service.RepairStatus(pb.Empty(), context)
+    assert (repair.is_leader, repair.replica_id) == (False, "single")

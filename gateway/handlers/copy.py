@@ -215,7 +215,9 @@ async def copy_object(
     )
     geometry = source.geometry
     stripes = source_bytes(state, source, 0, source.size_bytes - 1, deadline, src_data_key)
-    reserve = read_buffer_bytes(geometry) + write_buffer_bytes(policy.geometry, SENDER_QUEUE_CHUNKS)
+    reserve = read_buffer_bytes(geometry, source.size_bytes) + write_buffer_bytes(
+        policy.geometry, SENDER_QUEUE_CHUNKS, source.size_bytes
+    )
     try:
         with state.admission.reserve(reserve):
             version, replaced = await write_object(

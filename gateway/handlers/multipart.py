@@ -252,7 +252,9 @@ async def upload_part(
     )
     write = await _sealed_for_upload(request, state, upload, write, deadline)
     geometry = upload_policy(state, upload).geometry
-    with state.admission.reserve(write_buffer_bytes(geometry, SENDER_QUEUE_CHUNKS)):
+    with state.admission.reserve(
+        write_buffer_bytes(geometry, SENDER_QUEUE_CHUNKS, body.size_bytes)
+    ):
         part = await _store_part(state, upload, part_number, body, write, deadline)
     add_bytes_in(request, part.size_bytes)
     headers = {"ETag": f'"{part.etag}"', **_checksum_headers(part.checksums)}
@@ -321,8 +323,8 @@ async def upload_part_copy(
             "The specified copy range is larger than the maximum part size."
         )
     pieces = source_bytes(state, source, first, last, deadline, src_data_key)
-    reserve = read_buffer_bytes(source.geometry) + write_buffer_bytes(
-        upload_policy(state, upload).geometry, SENDER_QUEUE_CHUNKS
+    reserve = read_buffer_bytes(source.geometry, source.size_bytes) + write_buffer_bytes(
+        upload_policy(state, upload).geometry, SENDER_QUEUE_CHUNKS, length
     )
     try:
         with state.admission.reserve(reserve):

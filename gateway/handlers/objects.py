@@ -100,7 +100,9 @@ async def put_object(
     bucket = await authorized_bucket(request, state, route, access_key, deadline)
     check_lock_permissions(request, bucket, access_key, route, write.lock)
     write = await state.encryption.sealed(write, sse.requested(request.headers, bucket), deadline)
-    with state.admission.reserve(write_buffer_bytes(policy.geometry, SENDER_QUEUE_CHUNKS)):
+    with state.admission.reserve(
+        write_buffer_bytes(policy.geometry, SENDER_QUEUE_CHUNKS, body.size_bytes)
+    ):
         version, replaced = await write_object(
             body=body,
             request=write,
@@ -341,7 +343,7 @@ async def serve_version(
         await response.prepare(request)
         await response.write_eof()
         return response
-    with state.admission.reserve(read_buffer_bytes(version.geometry)):
+    with state.admission.reserve(read_buffer_bytes(version.geometry, version.size_bytes)):
         await _stream_body(request, response, state, version, first, last, data_key, deadline)
     return response
 

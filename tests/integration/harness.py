@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -36,10 +40,17 @@ def s3_client(cluster: LocalCluster, verify: str | None = None, **config: object
 def start_cluster(data_dir: Path, extra_env: dict[str, str] | None = None) -> LocalCluster:
     layout = Layout.with_free_ports(data_dir)
     layout.extra_env.update(extra_env or {})
+    return start_layout(layout, ready_seconds=90)
+
+
+def start_layout(layout: Layout, ready_seconds: float = 120) -> LocalCluster:
+    """Starts a cluster of this layout and waits until every process is
+    ready; if one is not, stops them all, prints the tail of each log, and
+    raises."""
     cluster = LocalCluster(layout)
     cluster.start()
     try:
-        cluster.wait_ready(90)
+        cluster.wait_ready(ready_seconds)
     except BaseException:
         cluster.stop()
         for name in cluster.names():
@@ -63,11 +74,47 @@ def start_small_54(
     )
     layout.data_shards, layout.parity_shards = 5, 4
     layout.extra_env.update(extra_env)
-    cluster = LocalCluster(layout)
-    cluster.start()
-    try:
-        cluster.wait_ready(120)
-    except BaseException:
-        cluster.stop()
-        raise
-    return cluster
+    return start_layout(layout)
+
+
+def run_admin(
+    cluster: LocalCluster,
+    *argv: str,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    timeout_seconds: float = 120.0,
+) -> subprocess.CompletedProcess[str]:
+    """`tessera admin ARGV...` against the cluster, as an operator runs it (a
+    separate process with the metadata address and the cluster secret; env
+    adds settings, e.g. TESSERA_MASTER_KEY_FILE). check: raise on a non-zero
+    exit."""
+    command_env = dict(os.environ)
+    command_env["TESSERA_METADATA_ADDRESS"] = cluster.layout.metadata_addresses()
+    command_env["TESSERA_CLUSTER_SECRET"] = cluster.credentials.cluster_secret
+    command_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", "admin", *argv],
+        env=command_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_seconds,
+        check=check,
+    )
+
+
+def admin_output(cluster: LocalCluster, *argv: str, env: dict[str, str] | None = None) -> str:
+    """What `tessera admin ARGV...` prints; fails the test (with its stderr)
+    if it exits non-zero."""
+    done = run_admin(cluster, *argv, check=False, env=env)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def gateway_metric(cluster: LocalCluster, name: str) -> float:
+    """The value of an unlabelled metric on the gateway's /metrics."""
+    url = f"http://{cluster.layout.host}:{cluster.layout.admin_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        for line in answer.read().decode().splitlines():
+            if line.startswith(f"{name} "):
+                return float(line.split()[1])
+    raise AssertionError(f"the gateway exports no {name}")

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -22,24 +19,9 @@ from botocore.exceptions import ClientError
 
 from cli.local_cluster import LocalCluster
 from gateway.principals import KEY_CACHE_SECONDS
+from tests.integration.harness import run_admin as admin
 
 REVOCATION_WAIT_SECONDS = KEY_CACHE_SECONDS + 8  # the cache, plus slack for a loaded machine
-
-
-def admin(
-    cluster: LocalCluster, *argv: str, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env["TESSERA_METADATA_ADDRESS"] = cluster.layout.metadata_addresses()
-    env["TESSERA_CLUSTER_SECRET"] = cluster.credentials.cluster_secret
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", "admin", *argv],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=check,
-    )
 
 
 def new_key(cluster: LocalCluster, user: str) -> tuple[str, str]:

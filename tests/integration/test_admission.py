@@ -14,7 +14,6 @@ from __future__ import annotations
 import http.client
 import os
 import time
-import urllib.request
 import uuid
 from urllib.parse import urlparse
 
@@ -25,7 +24,7 @@ from gateway.admission import write_buffer_bytes
 from gateway.write_path import SENDER_QUEUE_CHUNKS
 from tessera.geometry import Geometry
 from tessera.limits import CHUNK_SIZE_DEFAULT_BYTES
-from tests.integration.harness import s3_client
+from tests.integration.harness import gateway_metric, s3_client
 
 pytestmark = pytest.mark.integration
 
@@ -36,12 +35,7 @@ ADMITTED_WITHIN_SECONDS = 60.0
 
 
 def inflight_bytes(cluster: LocalCluster) -> float:
-    url = f"http://127.0.0.1:{cluster.layout.admin_port}/metrics"
-    with urllib.request.urlopen(url, timeout=10) as answer:
-        for line in answer.read().decode().splitlines():
-            if line.startswith("tessera_gateway_inflight_bytes "):
-                return float(line.split()[1])
-    raise AssertionError("no tessera_gateway_inflight_bytes")
+    return gateway_metric(cluster, "tessera_gateway_inflight_bytes")
 
 
 def test_many_small_puts_in_flight_are_all_admitted(cluster, s3) -> None:  # type: ignore[no-untyped-def]

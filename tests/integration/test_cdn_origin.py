@@ -6,9 +6,6 @@ default, immutable versioned URLs, Vary, and 304 revalidation
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from email.utils import parsedate_to_datetime
@@ -19,22 +16,12 @@ import pytest
 from cli.local_cluster import LocalCluster
 from tessera.caching import IMMUTABLE_CACHE_CONTROL
 from tessera.config import GatewaySettings
-from tests.integration.harness import s3_client
+from tests.integration.harness import run_admin, s3_client
 from tests.integration.http_plain import Answer, request
 
 pytestmark = pytest.mark.integration
 
 BUCKET_CACHE_SECONDS = GatewaySettings().bucket_cache_seconds
-
-
-def admin(cluster: LocalCluster, *argv: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env["TESSERA_METADATA_ADDRESS"] = cluster.layout.metadata_addresses()
-    env["TESSERA_CLUSTER_SECRET"] = cluster.credentials.cluster_secret
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", "admin", *argv],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
 
 
 def anonymous(cluster: LocalCluster, method: str, path: str, **headers: str) -> Answer:
@@ -101,16 +88,21 @@ def test_bucket_default_cache_control(cluster: LocalCluster, s3) -> None:  # typ
         Bucket=bucket, Key="b.css", Body=b"b{}", ACL="public-read", CacheControl="no-cache"
     )
     assert anonymous(cluster, "GET", f"/{bucket}/a.css").header("Cache-Control") is None
-    done = admin(cluster, "bucket", "cache-control", bucket, "public, max-age=600")
+    done = run_admin(cluster, "bucket", "cache-control", bucket, "public, max-age=600", check=False)
     assert done.returncode == 0, done.stderr
-    assert "public, max-age=600" in admin(cluster, "bucket", "show", bucket).stdout
+    assert "public, max-age=600" in run_admin(cluster, "bucket", "show", bucket, check=False).stdout
     assert settled_cache_control(cluster, f"/{bucket}/a.css") == "public, max-age=600"
     assert anonymous(cluster, "GET", f"/{bucket}/b.css").header("Cache-Control") == "no-cache"
-    bad = admin(cluster, "bucket", "cache-control", bucket, "max-age=1\nX-Evil: 1")
+    bad = run_admin(cluster, "bucket", "cache-control", bucket, "max-age=1\nX-Evil: 1", check=False)
     assert bad.returncode == 1 and "InvalidArgument" in bad.stderr
-    missing = admin(cluster, "bucket", "cache-control", f"{bucket}-none", "max-age=1")
+    missing = run_admin(
+        cluster, "bucket", "cache-control", f"{bucket}-none", "max-age=1", check=False
+    )
     assert missing.returncode == 1 and "NoSuchBucket" in missing.stderr
-    assert admin(cluster, "bucket", "cache-control", bucket, "--clear").returncode == 0
+    assert (
+        run_admin(cluster, "bucket", "cache-control", bucket, "--clear", check=False).returncode
+        == 0
+    )
     assert settled_cache_control(cluster, f"/{bucket}/a.css") is None
 
 
@@ -135,7 +127,12 @@ def test_private_objects_are_never_shared_cacheable(cluster: LocalCluster, s3) -
     s3.put_object(
         Bucket=bucket, Key="claimed.pdf", Body=b"%PDF", CacheControl="public, max-age=600"
     )
-    assert admin(cluster, "bucket", "cache-control", bucket, "public, max-age=60").returncode == 0
+    assert (
+        run_admin(
+            cluster, "bucket", "cache-control", bucket, "public, max-age=60", check=False
+        ).returncode
+        == 0
+    )
     assert anonymous(cluster, "GET", f"/{bucket}/invoice.pdf").status == 403
     signed = s3.get_object(Bucket=bucket, Key="invoice.pdf")
     assert signed["CacheControl"] == "private"

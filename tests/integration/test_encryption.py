@@ -9,9 +9,6 @@ import base64
 import hashlib
 import os
 import secrets
-import subprocess
-import sys
-import urllib.request
 from pathlib import Path
 
 import boto3
@@ -21,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cli.local_cluster import LocalCluster
+from tests.integration.harness import admin_output, gateway_metric
 
 STRIPE_BYTES = 4 * 256 * 1024  # the shared cluster's default geometry
 MiB = 1024 * 1024
@@ -49,30 +47,13 @@ def _marked_body(marker: bytes, size: int) -> bytes:
     return (marker * (size // len(marker) + 1))[:size]
 
 
-def _admin(cluster: LocalCluster, *argv: str) -> str:
-    env = dict(os.environ)
-    env["TESSERA_METADATA_ADDRESS"] = cluster.layout.metadata_addresses()
-    env["TESSERA_CLUSTER_SECRET"] = cluster.credentials.cluster_secret
-    env["TESSERA_MASTER_KEY_FILE"] = str(cluster.master_key_file)
-    done = subprocess.run(
-        [sys.executable, "-m", "cli.main", "admin", *argv],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return done.stdout
+def master_key_env(cluster: LocalCluster) -> dict[str, str]:
+    """The admin CLI opens KMS keys with the cluster's master key."""
+    return {"TESSERA_MASTER_KEY_FILE": str(cluster.master_key_file)}
 
 
 def _chunks_read(cluster: LocalCluster) -> float:
-    """The gateway's tessera_gateway_shard_chunks_read_total."""
-    url = f"http://127.0.0.1:{cluster.layout.admin_port}/metrics"
-    with urllib.request.urlopen(url, timeout=10) as answer:
-        for line in answer.read().decode().splitlines():
-            if line.startswith("tessera_gateway_shard_chunks_read_total "):
-                return float(line.split()[1])
-    raise AssertionError("no tessera_gateway_shard_chunks_read_total")
+    return gateway_metric(cluster, "tessera_gateway_shard_chunks_read_total")
 
 
 def _files_holding(root: Path, pattern: bytes) -> list[Path]:
@@ -275,7 +256,7 @@ def test_sse_kms_default_and_named_keys(cluster: LocalCluster, s3) -> None:  # t
     assert got["Body"].read() == body
     assert got["SSEKMSKeyId"] == default_arn
     # A named key, made with the admin command, by alias, id and ARN.
-    out = _admin(cluster, "kms", "create", "team-key")
+    out = admin_output(cluster, "kms", "create", "team-key", env=master_key_env(cluster))
     key_id = out.split()[0]
     for name in ("alias/team-key", key_id, f"arn:aws:kms:us-east-1:000000000000:key/{key_id}"):
         s3.put_object(
@@ -285,7 +266,7 @@ def test_sse_kms_default_and_named_keys(cluster: LocalCluster, s3) -> None:  # t
         assert head["SSEKMSKeyId"].endswith(f":key/{key_id}"), name
         ranged = s3.get_object(Bucket=bucket, Key="n", Range=f"bytes={STRIPE_BYTES - 3}-")
         assert ranged["Body"].read() == body[STRIPE_BYTES - 3 :]
-    listed = _admin(cluster, "kms", "list")
+    listed = admin_output(cluster, "kms", "list", env=master_key_env(cluster))
     assert key_id in listed and "team-key" in listed and "aws/s3" in listed
 
 

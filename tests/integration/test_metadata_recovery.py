@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -28,6 +26,7 @@ import pytest
 
 from cli.local_cluster import LocalCluster
 from metadata.client import MetadataClient
+from tests.integration.harness import admin_output as admin
 from tests.integration.harness import s3_client, start_cluster
 
 pytestmark = pytest.mark.integration
@@ -54,21 +53,6 @@ HEAD_FIELDS = (
     "VersionId",
     "StorageClass",
 )
-
-
-def admin(cluster: LocalCluster, *argv: str) -> str:
-    env = dict(os.environ)
-    env["TESSERA_METADATA_ADDRESS"] = cluster.layout.metadata_addresses()
-    env["TESSERA_CLUSTER_SECRET"] = cluster.credentials.cluster_secret
-    done = subprocess.run(
-        [sys.executable, "-m", "cli.main", "admin", *argv],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def snapshot(s3: Any, buckets: list[str]) -> dict[str, Any]:

@@ -18,8 +18,6 @@ unreplicated metadata service, short grace periods):
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -28,7 +26,7 @@ import pytest
 from cli.local_cluster import Layout, LocalCluster
 from tessera.model import NODE_DOWN, NODE_UP, Segment
 from tessera.repair_plan import ideal_nodes, shard_sets_of
-from tests.integration.harness import s3_client
+from tests.integration.harness import run_admin, s3_client, start_layout
 from tests.integration.test_repair import (
     FAST,
     KiB,
@@ -52,14 +50,7 @@ def start(data_dir: Path, extra: dict[str, str] | None = None) -> LocalCluster:
     layout = Layout.with_free_ports(data_dir, zones=3, nodes_per_zone=3, metadata_replicas=0)
     layout.data_shards, layout.parity_shards = 4, 2
     layout.extra_env.update({**FAST, **(extra or {})})
-    cluster = LocalCluster(layout)
-    cluster.start()
-    try:
-        cluster.wait_ready(120)
-    except BaseException:
-        cluster.stop()
-        raise
-    return cluster
+    return start_layout(layout)
 
 
 @pytest.fixture
@@ -67,20 +58,6 @@ def cluster(tmp_path: Path):  # type: ignore[no-untyped-def]
     c = start(tmp_path / "cluster")
     yield c
     c.stop()
-
-
-def admin_result(cluster: LocalCluster, *argv: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env["TESSERA_METADATA_ADDRESS"] = cluster.layout.metadata_addresses()
-    env["TESSERA_CLUSTER_SECRET"] = cluster.credentials.cluster_secret
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", "admin", *argv],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def placements_naming(cluster: LocalCluster, bucket: str, keys: list[str], node_id: str) -> int:
@@ -126,7 +103,7 @@ def test_drain_then_remove_and_a_removed_node_is_refused(cluster: LocalCluster) 
     # compare with a count that did not change around the call.)
     for _ in range(30):
         naming = naming_now()
-        refused = admin_result(cluster, "node", "remove", leaving)
+        refused = run_admin(cluster, "node", "remove", leaving, check=False)
         if naming_now() == naming:
             break
     assert naming > 0
@@ -166,9 +143,9 @@ def test_drain_then_remove_and_a_removed_node_is_refused(cluster: LocalCluster) 
 
     # Removing it again is a no-op (a retry); an unknown node is an error;
     # readmitted, the removed node joins as a new, up node.
-    again = admin_result(cluster, "node", "remove", leaving)
+    again = run_admin(cluster, "node", "remove", leaving, check=False)
     assert again.returncode == 0, again
-    unknown = admin_result(cluster, "node", "remove", "node-z9")
+    unknown = run_admin(cluster, "node", "remove", "node-z9", check=False)
     assert unknown.returncode == 1 and "no node" in unknown.stderr, unknown
     admin(cluster, "node", "readmit", leaving)
 
@@ -205,7 +182,7 @@ def test_forced_removal_of_a_dead_node_then_repair_heals_versions_and_parts(
     dead = sorted(set.intersection(*holders))[0]
 
     # --force is for a dead node only.
-    refused = admin_result(cluster, "node", "remove", "--force", dead)
+    refused = run_admin(cluster, "node", "remove", "--force", dead, check=False)
     assert refused.returncode == 1 and "not down" in refused.stderr, refused
 
     admin(cluster, "repair", "rate", "1")  # hold repair back (one shard at most)

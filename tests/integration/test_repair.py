@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -29,7 +27,8 @@ from tessera.codec import encode_stripe
 from tessera.geometry import Geometry
 from tessera.model import NODE_DOWN, ObjectVersion, ShardLocation
 from tessera.placement import zone_cap
-from tests.integration.harness import s3_client
+from tests.integration.harness import admin_output as admin
+from tests.integration.harness import s3_client, start_layout
 
 pytestmark = pytest.mark.integration
 
@@ -47,14 +46,7 @@ FAST = {
 def start(data_dir: Path, extra: dict[str, str] | None = None) -> LocalCluster:
     layout = Layout.with_free_ports(data_dir, zones=3, nodes_per_zone=3)
     layout.extra_env.update({**FAST, **(extra or {})})
-    cluster = LocalCluster(layout)
-    cluster.start()
-    try:
-        cluster.wait_ready(120)
-    except BaseException:
-        cluster.stop()
-        raise
-    return cluster
+    return start_layout(layout)
 
 
 @pytest.fixture
@@ -122,21 +114,6 @@ def put_objects(s3, bucket: str, sizes: list[int]) -> dict[str, bytes]:  # type:
         s3.put_object(Bucket=bucket, Key=f"obj-{i}", Body=body)
         objects[f"obj-{i}"] = body
     return objects
-
-
-def admin(cluster: LocalCluster, *argv: str) -> str:
-    env = dict(os.environ)
-    env["TESSERA_METADATA_ADDRESS"] = cluster.layout.metadata_addresses()
-    env["TESSERA_CLUSTER_SECRET"] = cluster.credentials.cluster_secret
-    done = subprocess.run(
-        [sys.executable, "-m", "cli.main", "admin", *argv],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return done.stdout
 
 
 def test_node_killed_for_good_is_rebuilt_elsewhere(own_cluster: LocalCluster) -> None:

@@ -7,9 +7,6 @@ writers."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -23,22 +20,7 @@ from cli.local_cluster import LocalCluster
 from tessera import limits
 from tessera.geometry import Geometry
 from tessera.usage import shard_set_physical_bytes
-
-
-def admin(
-    cluster: LocalCluster, *argv: str, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env["TESSERA_METADATA_ADDRESS"] = cluster.layout.metadata_addresses()
-    env["TESSERA_CLUSTER_SECRET"] = cluster.credentials.cluster_secret
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", "admin", *argv],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=check,
-    )
+from tests.integration.harness import run_admin as admin
 
 
 def usage_json(cluster: LocalCluster, *argv: str) -> dict[str, Any]:

@@ -208,7 +208,7 @@ def test_flipped_bytes_are_scrubbed_and_repaired(own_cluster: LocalCluster) -> N
                 return False
         return True
 
-    wait_for(repaired, 60, "every flipped shard quarantined and rebuilt in place")
+    wait_for(repaired, 120, "every flipped shard quarantined and rebuilt in place")
     for key in keys:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         assert hashlib.sha256(body).hexdigest() == digests[key]

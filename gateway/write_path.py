@@ -200,7 +200,7 @@ class ShardSender:
             return
         try:
             await stub.PutWholeShard(
-                request.whole, timeout=deadline - loop.time(), metadata=self._metadata
+                request.whole, timeout=max(0.001, deadline - loop.time()), metadata=self._metadata
             )
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
@@ -208,7 +208,9 @@ class ShardSender:
             # A node that predates PutWholeShard (the upgrade order is nodes
             # first, then gateways): the same message on a PutShard stream.
             await stub.PutShard(
-                iter([request]), timeout=deadline - loop.time(), metadata=self._metadata
+                iter([request]),
+                timeout=max(0.001, deadline - loop.time()),
+                metadata=self._metadata,
             )
 
     @property

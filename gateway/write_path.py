@@ -1,4 +1,4 @@
-"""The object write pipeline: body → stripes → zfec → one gRPC stream per shard.
+"""The object write pipeline: body → stripes → zfec → one gRPC call per shard.
 
 store_shard_set stores a body as one shard set (a single-part version's data,
 or one part of a multipart upload); write_object stores and then commits it
@@ -22,6 +22,9 @@ Invariants:
   from the ETag, checksums and time known once the body ended, and the
   committed record is made from the very same values, so the nodes hold what
   rebuilding the record needs (docs/metadata-recovery.md);
+- a one-stripe shard goes in one unary PutWholeShard call, made only once
+  the body is verified (a PutShard stream of the one WholeShard message to a
+  node that predates PutWholeShard); a longer one is a PutShard stream;
 - with a data key, each stripe is sealed (tessera/sse.py) before it is
   erasure coded: no shard, data or parity, receives a plaintext byte. The
   digests (ETag, Content-MD5, checksums) are still those of the plaintext.
@@ -138,7 +141,8 @@ class ShardSender:
     @property
     def whole(self) -> bool:
         """A one-stripe shard goes as one WholeShard message (header, chunk and
-        Finish at once), sent when the body is complete, instead of three."""
+        Finish at once) in one unary call, made when the body is complete and
+        verified, instead of a stream of three messages."""
         return self._header.stripe_count == 1
 
     def request(self, stripe_index: int, data: bytes, crc: int) -> pb.PutShardRequest:
@@ -147,15 +151,17 @@ class ShardSender:
             return whole_request(self._header, stripe_index, data, crc)
         return chunk_request(stripe_index, data, crc)
 
+    async def _whole_request(self) -> pb.PutShardRequest | None:
+        """The one message of a one-stripe shard, once the body is verified:
+        waits for the chunk and then for the end of the body (None, queued
+        only once the body is verified). None when anything else came."""
+        only = await self._queue.get()
+        if only is None or await self._queue.get() is not None:
+            return None
+        only.whole.trailer = self.trailer  # set before the end was queued
+        return only
+
     async def _requests(self):  # type: ignore[no-untyped-def]
-        if self.whole:
-            # Wait for the chunk and then for the end of the body (None, queued
-            # only once the body is verified): a body that fails sends nothing.
-            only = await self._queue.get()
-            if only is not None and await self._queue.get() is None:
-                only.whole.trailer = self.trailer  # set before the end was queued
-                yield only
-            return  # anything else: nothing sent, the node stores nothing
         yield pb.PutShardRequest(header=self._header)
         while True:
             request = await self._queue.get()
@@ -171,13 +177,41 @@ class ShardSender:
         if self.error is not None or self._stub is None:
             return
         try:
-            await self._stub.PutShard(
-                self._requests(), timeout=timeout_seconds, metadata=self._metadata
-            )
-            self.stored = True
+            if self.whole:
+                await self._put_whole(self._stub, timeout_seconds)
+            else:
+                await self._stub.PutShard(
+                    self._requests(), timeout=timeout_seconds, metadata=self._metadata
+                )
+            self.stored = self.error is None
         except grpc.aio.AioRpcError as exc:
             self.error = exc
             log.warning("shard %d to %s failed: %s", self.shard_index, self.node_id, exc.code())
+
+    async def _put_whole(self, stub: pb_grpc.NodeStub, timeout_seconds: float) -> None:
+        """Sends the one-stripe shard in one unary call once the body is
+        verified; the deadline counts from the start of the write, as the
+        stream's does."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_seconds
+        request = await self._whole_request()
+        if request is None:  # the producer broke off without cancelling us
+            self.error = errors.InternalError("the body ended without its shard")
+            return
+        try:
+            await stub.PutWholeShard(
+                request.whole, timeout=max(0.001, deadline - loop.time()), metadata=self._metadata
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+            # A node that predates PutWholeShard (the upgrade order is nodes
+            # first, then gateways): the same message on a PutShard stream.
+            await stub.PutShard(
+                iter([request]),
+                timeout=max(0.001, deadline - loop.time()),
+                metadata=self._metadata,
+            )
 
     @property
     def failed(self) -> bool:

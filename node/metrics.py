@@ -19,7 +19,9 @@ _FSYNC_BUCKETS_SECONDS = (
 # fmt: on
 
 SHARDS_WRITTEN = Counter("tessera_node_shards_written_total", "Shards made durable.")
-SHARDS_READ = Counter("tessera_node_shards_read_total", "GetShard streams served to the end.")
+SHARDS_READ = Counter(
+    "tessera_node_shards_read_total", "GetShard streams served to the end, ReadChunks answered."
+)
 SHARDS_DELETED = Counter("tessera_node_shards_deleted_total", "Shards removed by DeleteShard.")
 WRITTEN_BYTES = Counter(
     "tessera_node_written_bytes_total", "Chunk data bytes received and written."
@@ -50,6 +52,18 @@ PUT_SHARD_SECONDS = Histogram(
 GET_SHARD_SECONDS = Histogram(
     "tessera_node_get_shard_duration_seconds",
     "GetShard calls from request to end of stream, by gRPC status.",
+    ["code"],
+    buckets=_DURATION_BUCKETS_SECONDS,
+)
+PUT_WHOLE_SHARD_SECONDS = Histogram(
+    "tessera_node_put_whole_shard_duration_seconds",
+    "PutWholeShard calls (a one-stripe shard, unary) from request to answer, by gRPC status.",
+    ["code"],
+    buckets=_DURATION_BUCKETS_SECONDS,
+)
+READ_CHUNKS_SECONDS = Histogram(
+    "tessera_node_read_chunks_duration_seconds",
+    "ReadChunks calls (a short stripe range, unary) from request to answer, by gRPC status.",
     ["code"],
     buckets=_DURATION_BUCKETS_SECONDS,
 )

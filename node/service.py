@@ -1,4 +1,5 @@
-"""The Node gRPC servicer: PutShard, GetShard, DeleteShard and NodeStatus.
+"""The Node gRPC servicer: PutShard and PutWholeShard, GetShard and
+ReadChunks, DeleteShard, NodeStatus, ListShards and RebuildShard.
 
 Protobuf stays here, at the edge: messages become ShardMeta and plain bytes
 before they reach the store. Every store call runs in the bounded executor the
@@ -10,11 +11,15 @@ Invariants:
   any other ending (an error, a bad checksum, no Finish, a cancelled call)
   discards the temp file and stores nothing. A stream is a header, chunks in
   stripe order and a Finish, or one WholeShard (a one-stripe shard: header,
-  chunk and Finish in one message, written in one executor job);
+  chunk and Finish in one message, written in one executor job).
+  PutWholeShard is that one WholeShard as a unary call, with the same
+  commit before the answer;
 - GetShard sends only chunks the store verified, with their CRC32C so the
   gateway verifies them again end to end; a corrupt chunk ends the stream with
   DATA_LOSS, and the shard is quarantined (moved aside, never deleted) and
-  reported to metadata for repair;
+  reported to metadata for repair. ReadChunks (a short range in one message)
+  verifies every chunk before answering; a corrupt one fails the call with
+  DATA_LOSS and quarantines and reports the shard the same way;
 - the trailer of Finish (and of RebuildShard) is written into the shard
   before it is made durable; ListShards returns trailers only when asked,
   and lists a shard whose trailer block is damaged without one;
@@ -52,6 +57,7 @@ from node.shard_format import ShardMeta, validate
 from node.store import ShardReader, ShardStore, ShardWriter
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
+from tessera import limits
 from tessera.errors import TesseraError
 
 log = logging.getLogger(__name__)
@@ -257,6 +263,59 @@ class NodeServicer(pb_grpc.NodeServicer):
             await _abort(context, exc, _status_of(exc))
         return pb.RebuildShardResponse(stored_bytes=stored, read_bytes=read)
 
+    async def PutWholeShard(self, request: pb.WholeShard, context: Context) -> pb.PutShardResponse:
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            stored_bytes = await self._put_whole(request)
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception as exc:
+            code = _status_of(exc)
+            await _abort(context, exc, code)
+        finally:
+            metrics.PUT_WHOLE_SHARD_SECONDS.labels(code=code.name).observe(
+                time.perf_counter() - started
+            )
+        return pb.PutShardResponse(stored_bytes=stored_bytes)
+
+    async def ReadChunks(
+        self, request: pb.ReadChunksRequest, context: Context
+    ) -> pb.ReadChunksResponse:
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            chunks = await self._run(
+                _read_chunks,
+                self._store,
+                request.version_id,
+                request.shard_index,
+                request.stripe_start,
+                request.stripe_count,
+            )
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception as exc:
+            code = _status_of(exc)
+            if isinstance(exc, ShardCorrupt):
+                await self._quarantine(request.version_id, request.shard_index)
+            await _abort(context, exc, code)
+        finally:
+            metrics.READ_CHUNKS_SECONDS.labels(code=code.name).observe(
+                time.perf_counter() - started
+            )
+        response = pb.ReadChunksResponse()
+        for stripe_index, (data, chunk_crc) in enumerate(chunks, start=request.stripe_start):
+            chunk = response.chunks.add()  # fields set in place (see gateway chunk_request)
+            chunk.stripe_index = stripe_index
+            chunk.data = data
+            chunk.crc32c = chunk_crc
+            metrics.READ_BYTES.inc(len(data))
+        metrics.SHARDS_READ.inc()
+        return response
+
     async def _trailer(self, version_id: str, shard_index: int) -> bytes:
         """A shard's trailer; b"" when its trailer block is damaged (the shard
         is still listed: its chunks are checked on their own, and the
@@ -407,6 +466,29 @@ def _write_whole(
     writer = _begin_with_chunk(store, meta, stripe_index, data, chunk_crc32c)
     with writer:  # aborts unless committed
         return writer.commit(1, trailer)
+
+
+def _read_chunks(
+    store: ShardStore, version_id: str, shard_index: int, stripe_start: int, stripe_count: int
+) -> list[tuple[bytes, int]]:
+    """The verified chunks (data, crc32c) of a short stripe range, read in one
+    executor job: open, read, close. Raises InvalidShard for a range of no
+    stripes or of more than READ_CHUNKS_MAX_BYTES (GetShard streams those),
+    RangeNotSatisfiable outside the shard, ChunkCorrupt for a damaged chunk."""
+    if stripe_count < 1:
+        raise InvalidShard("ReadChunks needs a stripe count of at least 1")
+    with store.open_reader(version_id, shard_index) as reader:
+        stripes = reader.stripe_range(stripe_start, stripe_count)
+        meta = reader.meta
+        # Every chunk but the shard's last is chunk_size_bytes long.
+        last = stripes[-1]
+        total_bytes = (len(stripes) - 1) * meta.chunk_size_bytes + meta.chunk_length_bytes(last)
+        if total_bytes > limits.READ_CHUNKS_MAX_BYTES:
+            raise InvalidShard(
+                f"{total_bytes} bytes of chunks in one ReadChunks answer "
+                f"(at most {limits.READ_CHUNKS_MAX_BYTES}): use GetShard"
+            )
+        return [reader.read_chunk(i) for i in stripes]
 
 
 def _status_of(exc: Exception) -> grpc.StatusCode:

@@ -1082,3 +1082,21 @@ class RemoveNodeResponse(_message.Message):
     placements: int
     shard_sets: int
     def __init__(self, placements: _Optional[int] = ..., shard_sets: _Optional[int] = ...) -> None: ...
+
+class ReadChunksRequest(_message.Message):
+    __slots__ = ("version_id", "shard_index", "stripe_start", "stripe_count")
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    SHARD_INDEX_FIELD_NUMBER: _ClassVar[int]
+    STRIPE_START_FIELD_NUMBER: _ClassVar[int]
+    STRIPE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    version_id: str
+    shard_index: int
+    stripe_start: int
+    stripe_count: int
+    def __init__(self, version_id: _Optional[str] = ..., shard_index: _Optional[int] = ..., stripe_start: _Optional[int] = ..., stripe_count: _Optional[int] = ...) -> None: ...
+
+class ReadChunksResponse(_message.Message):
+    __slots__ = ("chunks",)
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    chunks: _containers.RepeatedCompositeFieldContainer[Chunk]
+    def __init__(self, chunks: _Optional[_Iterable[_Union[Chunk, _Mapping]]] = ...) -> None: ...

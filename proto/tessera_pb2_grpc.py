@@ -66,6 +66,16 @@ class NodeStub:
                 request_serializer=proto_dot_tessera__pb2.RebuildShardRequest.SerializeToString,
                 response_deserializer=proto_dot_tessera__pb2.RebuildShardResponse.FromString,
                 _registered_method=True)
+        self.PutWholeShard = channel.unary_unary(
+                '/tessera.Node/PutWholeShard',
+                request_serializer=proto_dot_tessera__pb2.WholeShard.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.PutShardResponse.FromString,
+                _registered_method=True)
+        self.ReadChunks = channel.unary_unary(
+                '/tessera.Node/ReadChunks',
+                request_serializer=proto_dot_tessera__pb2.ReadChunksRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.ReadChunksResponse.FromString,
+                _registered_method=True)
 
 
 class NodeServicer:
@@ -121,6 +131,28 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutWholeShard(self, request, context):
+        """A whole one-stripe shard in one unary call: the same as a PutShard stream
+        of one WholeShard message (the node answers only after the shard file and
+        its directory are fsynced; a bad checksum or a shard of more than one
+        stripe stores nothing), without the stream. Nodes keep serving PutShard.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadChunks(self, request, context):
+        """The chunks [stripe_start, stripe_start + stripe_count) of a shard in one
+        message, each verified before it is sent (and sent with its CRC32C). For
+        short ranges only: stripe_count >= 1 and at most READ_CHUNKS_MAX_BYTES of
+        chunk data (tessera/limits.py), else INVALID_ARGUMENT / OUT_OF_RANGE. A
+        corrupt chunk fails the whole call with DATA_LOSS, and the shard is
+        quarantined and reported for repair, as GetShard does.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -153,6 +185,16 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.RebuildShard,
                     request_deserializer=proto_dot_tessera__pb2.RebuildShardRequest.FromString,
                     response_serializer=proto_dot_tessera__pb2.RebuildShardResponse.SerializeToString,
+            ),
+            'PutWholeShard': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutWholeShard,
+                    request_deserializer=proto_dot_tessera__pb2.WholeShard.FromString,
+                    response_serializer=proto_dot_tessera__pb2.PutShardResponse.SerializeToString,
+            ),
+            'ReadChunks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReadChunks,
+                    request_deserializer=proto_dot_tessera__pb2.ReadChunksRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.ReadChunksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -319,6 +361,60 @@ class Node:
             '/tessera.Node/RebuildShard',
             proto_dot_tessera__pb2.RebuildShardRequest.SerializeToString,
             proto_dot_tessera__pb2.RebuildShardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutWholeShard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Node/PutWholeShard',
+            proto_dot_tessera__pb2.WholeShard.SerializeToString,
+            proto_dot_tessera__pb2.PutShardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadChunks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Node/ReadChunks',
+            proto_dot_tessera__pb2.ReadChunksRequest.SerializeToString,
+            proto_dot_tessera__pb2.ReadChunksResponse.FromString,
             options,
             channel_credentials,
             insecure,

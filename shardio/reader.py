@@ -1,12 +1,16 @@
 """Reading the stripes of a version from its shards, tolerating failures.
 
 read_stripes yields the data of stripes [span.stripe_start, +stripe_count), in
-order. It opens k streams on the preferred sources (data shards first: zfec
-is systematic, so no decoding is needed while they are healthy). A stream
+order. It opens k reads on the preferred sources (data shards first: zfec
+is systematic, so no decoding is needed while they are healthy). A read
 that fails, is slow, or delivers a chunk whose CRC32C does not match is
 dropped and replaced by the next source, opened at the current stripe; from
 then on stripes are decoded from any k chunks. Corrupt bytes are never
 yielded: when fewer than k shards can deliver, ServiceUnavailable is raised.
+
+A read of one stripe is one unary ReadChunks call (ChunksRead); a longer
+one a GetShard stream (ShardStream). Both verify every chunk the same way,
+and a node that predates ReadChunks is read with GetShard instead.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ log = logging.getLogger(__name__)
 # A shard that takes longer than this for one chunk is replaced by a spare: a
 # hung node costs a read this, not the failure-detection grace period.
 SLOW_CHUNK_SECONDS = 3.0
+# Reads of at most this many stripes are one ReadChunks call, not a stream
+# (docs/benchmarks.md, "Fewer gRPC calls"): the wait for them is the one
+# for a single chunk, SLOW_CHUNK_SECONDS.
+UNARY_READ_STRIPES_MAX = 1
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,28 @@ class ReadObserver(Protocol):
 
 class ShardReadError(Exception):
     """One shard could not deliver a verified chunk."""
+
+
+def _verified(msg: pb.Chunk, stripe_index: int, observer: ReadObserver) -> bytes:
+    """The data of a received chunk, if it is the stripe expected and its
+    CRC32C matches; else ShardReadError."""
+    if msg.stripe_index != stripe_index:
+        raise ShardReadError("out of order")
+    data = msg.data  # each access to a bytes field is a fresh copy (upb): take one
+    if crc32c(data) != msg.crc32c:
+        observer.checksum_failure()
+        raise ShardReadError("checksum mismatch")
+    return data
+
+
+class ShardRead(Protocol):
+    """Reads verified chunks of one shard, one stripe after another."""
+
+    source: ShardSource
+
+    async def read(self) -> bytes: ...
+
+    def cancel(self) -> None: ...
 
 
 class ShardStream:
@@ -96,18 +126,119 @@ class ShardStream:
         if msg is grpc.aio.EOF:  # type: ignore[attr-defined]
             raise ShardReadError("ended early")
         assert isinstance(msg, pb.Chunk)
-        if msg.stripe_index != self._next_stripe:
-            raise ShardReadError("out of order")
-        data = msg.data  # each access to a bytes field is a fresh copy (upb): take one
-        if crc32c(data) != msg.crc32c:
-            self._observer.checksum_failure()
-            raise ShardReadError("checksum mismatch")
+        data = _verified(msg, self._next_stripe, self._observer)
         self._next_stripe += 1
         return data
 
     def cancel(self) -> None:
         if self._call is not None:
             self._call.cancel()
+
+
+class ChunksRead:
+    """A ReadChunks call over a short run of stripes (one message), yielding
+    verified chunks as ShardStream does. A node without ReadChunks (one that
+    predates it) is read with a GetShard stream instead."""
+
+    def __init__(
+        self,
+        source: ShardSource,
+        version_id: str,
+        stripe_start: int,
+        stripe_count: int,
+        call_metadata: tuple[tuple[str, str], ...],
+        timeout_seconds: float,
+        observer: ReadObserver,
+    ) -> None:
+        self.source = source
+        self._version_id = version_id
+        self._stripe_start = stripe_start
+        self._stripe_count = stripe_count
+        self._next_stripe = stripe_start
+        self._metadata = call_metadata
+        self._deadline = asyncio.get_running_loop().time() + timeout_seconds
+        self._observer = observer
+        self._chunks: list[pb.Chunk] | None = None
+        self._fallback: ShardStream | None = None
+        self._call = None
+        if source.stub is not None:
+            self._call = source.stub.ReadChunks(
+                pb.ReadChunksRequest(
+                    version_id=version_id,
+                    shard_index=source.shard_index,
+                    stripe_start=stripe_start,
+                    stripe_count=stripe_count,
+                ),
+                timeout=timeout_seconds,
+                metadata=call_metadata,
+            )
+
+    async def read(self) -> bytes:
+        if self._fallback is not None:
+            return await self._fallback.read()
+        if self._call is None:
+            raise ShardReadError("node unknown")
+        if self._chunks is None:
+            try:
+                response = await asyncio.wait_for(self._answer(), SLOW_CHUNK_SECONDS)
+            except TimeoutError as exc:
+                raise ShardReadError("slow") from exc
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                    raise ShardReadError(exc.code().name) from exc
+                self._fallback = self._stream()
+                return await self._fallback.read()
+            self._chunks = list(response.chunks)
+        position = self._next_stripe - self._stripe_start
+        if position >= len(self._chunks):
+            raise ShardReadError("ended early")
+        data = _verified(self._chunks[position], self._next_stripe, self._observer)
+        self._next_stripe += 1
+        return data
+
+    async def _answer(self) -> pb.ReadChunksResponse:
+        assert self._call is not None
+        response = await self._call
+        assert isinstance(response, pb.ReadChunksResponse)
+        return response
+
+    def _stream(self) -> ShardStream:
+        """A GetShard stream over the same stripes, within the same deadline."""
+        remaining = self._deadline - asyncio.get_running_loop().time()
+        return ShardStream(
+            self.source,
+            self._version_id,
+            self._stripe_start,
+            self._stripe_count,
+            self._metadata,
+            max(0.001, remaining),
+            self._observer,
+        )
+
+    def cancel(self) -> None:
+        if self._fallback is not None:
+            self._fallback.cancel()
+        if self._call is not None:
+            self._call.cancel()
+
+
+def open_read(
+    source: ShardSource,
+    version_id: str,
+    stripe_start: int,
+    stripe_count: int,
+    call_metadata: tuple[tuple[str, str], ...],
+    timeout_seconds: float,
+    observer: ReadObserver,
+) -> ShardRead:
+    """A read of stripe_count stripes from stripe_start: one ReadChunks call
+    for a short run, a GetShard stream for a longer one."""
+    kind: type[ChunksRead] | type[ShardStream] = (
+        ChunksRead if stripe_count <= UNARY_READ_STRIPES_MAX else ShardStream
+    )
+    return kind(
+        source, version_id, stripe_start, stripe_count, call_metadata, timeout_seconds, observer
+    )
 
 
 async def read_stripes(
@@ -126,13 +257,13 @@ async def read_stripes(
     k = geometry.data_shards
     end = span.stripe_start + span.stripe_count
     spares = list(sources)
-    active: dict[int, ShardStream] = {}
+    active: dict[int, ShardRead] = {}
 
-    def open_streams(count: int, stripe: int) -> dict[int, ShardStream]:
-        opened: dict[int, ShardStream] = {}
+    def open_streams(count: int, stripe: int) -> dict[int, ShardRead]:
+        opened: dict[int, ShardRead] = {}
         while spares and len(opened) < count:
             source = spares.pop(0)
-            opened[source.shard_index] = ShardStream(
+            opened[source.shard_index] = open_read(
                 source,
                 version_id,
                 stripe,

@@ -27,6 +27,10 @@ INLINE_DEFAULT_BYTES = 4096  # docs/inline-objects.md has the measurement
 INLINE_MAX_BYTES = 64 * 1024
 CHUNK_SIZE_DEFAULT_BYTES = 256 * 1024  # one shard's piece of one stripe
 GRPC_MESSAGE_MAX_BYTES = 8 * 1024 * 1024
+# Chunk data one ReadChunks answer may carry (a one-message read of a short
+# stripe range; longer ranges go over the GetShard stream). Half the message
+# limit leaves room for the framing of up to this many chunks.
+READ_CHUNKS_MAX_BYTES = GRPC_MESSAGE_MAX_BYTES // 2
 
 # Request handling.
 REQUEST_TIMEOUT_DEFAULT_SECONDS = 300.0

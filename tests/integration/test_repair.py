@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import os
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ import pytest
 
 from cli.local_cluster import Layout, LocalCluster
 from metadata.client import MetadataClient
+from node.shard_format import PREFIX, RECORD, decode_prefix
 from proto import rpc
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
@@ -220,6 +222,65 @@ def test_flipped_bytes_are_scrubbed_and_repaired(own_cluster: LocalCluster) -> N
                 continue
             got = run(_read_shard(own_cluster, node_id, vid, index))
             assert got == _expected_shard(objects[v.key], v.geometry, index)
+
+
+def flip_chunk_byte(path: Path, offset_in_chunk: int) -> None:
+    """Flips one byte of the first chunk's data (not of its record or of the
+    trailer at the end of the file)."""
+    with open(path, "r+b") as f:
+        _, header_length, _ = decode_prefix(f.read(PREFIX.size))
+        offset = PREFIX.size + header_length + RECORD.size + offset_in_chunk
+        f.seek(offset)
+        byte = f.read(1)
+        f.seek(offset)
+        f.write(bytes([byte[0] ^ 0xFF]))
+
+
+def read_chunks_calls(cluster: LocalCluster, node_id: str, code: str) -> float:
+    url = f"http://{cluster.layout.host}:{cluster.http_port_of(node_id)}/metrics"
+    prefix = f'tessera_node_read_chunks_duration_seconds_count{{code="{code}"}}'
+    with urllib.request.urlopen(url, timeout=5) as reply:
+        for line in reply.read().decode().splitlines():
+            if line.startswith(prefix):
+                return float(line.split()[-1])
+    return 0.0
+
+
+def test_a_corrupt_shard_met_by_a_one_message_read_is_never_served_and_is_repaired(
+    tmp_path: Path,
+) -> None:
+    # No scrubbing: the read alone must find the damage and get it repaired.
+    cluster = start(tmp_path / "cluster", {"TESSERA_SCRUB_INTERVAL_SECONDS": "86400"})
+    try:
+        s3 = s3_client(cluster)
+        bucket = f"rot1-{uuid.uuid4().hex[:8]}"
+        body = os.urandom(MiB - 3)  # one stripe: each shard is read with ReadChunks
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key="k", Body=body)
+        (version,) = run(_versions(cluster, bucket, ["k"]))
+        assert version.geometry.stripe_count(len(body)) == 1
+        node_id = version.node_for_shard(0)
+        assert node_id is not None
+        path = cluster.node_data_dir(node_id) / "shards" / version.version_id[-2:]
+        flip_chunk_byte(path / f"{version.version_id}.0", 1000)  # body byte 1000
+
+        got = s3.get_object(Bucket=bucket, Key="k", Range="bytes=900-1099")["Body"].read()
+        assert got == body[900:1100]
+        assert read_chunks_calls(cluster, node_id, "DATA_LOSS") == 1
+        assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == body
+        quarantine = cluster.node_data_dir(node_id) / "quarantine"
+        assert [p.name.split(".")[:2] for p in quarantine.iterdir()] == [[version.version_id, "0"]]
+
+        def repaired() -> bool:
+            return f"{version.version_id}.0" in shard_files(cluster, node_id)
+
+        wait_for(repaired, 60, "the quarantined shard rebuilt in place")
+        got_shard = run(_read_shard(cluster, node_id, version.version_id, 0))
+        assert got_shard == _expected_shard(body, version.geometry, 0)
+        assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == body
+        assert read_chunks_calls(cluster, node_id, "OK") >= 1  # served again, repaired
+    finally:
+        cluster.stop()
 
 
 async def _read_shard(cluster: LocalCluster, node_id: str, vid: str, index: int) -> bytes:

@@ -79,7 +79,7 @@ def test_a_wrong_digest_on_a_late_stripe_stores_nothing(s3, bucket: str) -> None
 def test_a_one_stripe_body_goes_whole_and_a_wrong_digest_stores_nothing(
     cluster: LocalCluster, s3, bucket: str
 ) -> None:  # type: ignore[no-untyped-def]
-    """A body of one stripe (sent to each node as one WholeShard message, only
+    """A body of one stripe (sent to each node in one PutWholeShard call, only
     once the body is verified): a wrong Content-MD5 leaves no shard on any
     node, and a right one stores all six (4 + 2) and reads back."""
     body = os.urandom(100 * 1024)

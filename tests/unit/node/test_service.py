@@ -373,3 +373,193 @@ async def test_a_whole_message_after_a_header_is_refused(node, make_shard):
         await put(node, messages)
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert node.shard_files() == [] and node.temp_files() == []
+
+
+# PutWholeShard: a one-stripe shard in one unary call.
+
+
+async def put_whole(node: Node, whole: pb.WholeShard) -> pb.PutShardResponse:
+    return await node.stub.PutWholeShard(
+        whole, metadata=call_metadata(SECRET), timeout=TIMEOUT_SECONDS
+    )
+
+
+async def test_put_whole_shard_stores_the_shard_durably_named(node, make_shard):
+    shard = make_shard(object_size_bytes=100, data_shards=2, chunk_size_bytes=64, shard_index=1)
+    response = await put_whole(node, whole_message(shard).whole)
+    path = node.store.shard_path(shard.meta.version_id, 1)
+    assert path.parent.parent == node.store.shards_dir and path.is_file()
+    assert response.stored_bytes == path.stat().st_size
+    assert node.store.read_meta(shard.meta.version_id, 1) == shard.meta
+    assert list(node.store.read_stripes(shard.meta.version_id, 1)) == shard.chunks
+    assert node.temp_files() == [] and node.store.shard_count == 1
+
+
+async def test_put_whole_shard_writes_its_trailer(node, make_shard):
+    shard = make_shard(object_size_bytes=100, data_shards=2, chunk_size_bytes=64)
+    await put_whole(node, whole_message(shard, trailer=b'{"kind":"version","n":1}').whole)
+    _, trailer = node.store.read_trailer(shard.meta.version_id, 0)
+    assert trailer == b'{"kind":"version","n":1}'
+
+
+async def test_put_whole_shard_with_a_bad_checksum_stores_nothing(node, make_shard):
+    shard = make_shard(object_size_bytes=100, data_shards=2, chunk_size_bytes=64)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await put_whole(node, whole_message(shard, crc=shard.crcs[0] ^ 1).whole)
+    assert raised.value.code() == grpc.StatusCode.DATA_LOSS
+    assert node.shard_files() == [] and node.temp_files() == []
+    assert node.store.shard_count == 0
+
+
+async def test_put_whole_shard_refuses_a_shard_of_more_than_one_stripe(node, make_shard):
+    shard = make_shard(object_size_bytes=1000, data_shards=2, chunk_size_bytes=64)
+    assert shard.meta.stripe_count > 1
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await put_whole(node, whole_message(shard).whole)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"{shard.meta.stripe_count}-stripe" in raised.value.details()
+    assert node.shard_files() == [] and node.temp_files() == []
+
+
+async def test_put_whole_shard_refuses_a_bad_header(node, make_shard):
+    shard = make_shard(object_size_bytes=100, data_shards=2, chunk_size_bytes=64)
+    whole = whole_message(shard).whole
+    whole.header.version_id = "../../../../tmp/evil" + "0" * 6
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await put_whole(node, whole)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert node.shard_files() == [] and node.temp_files() == []
+
+
+# ReadChunks: a short stripe range in one message.
+
+
+class RecordingReporter:
+    def __init__(self) -> None:
+        self.reports: list[tuple[str, int]] = []
+
+    def report_nowait(self, shard_set_id: str, shard_index: int) -> None:
+        self.reports.append((shard_set_id, shard_index))
+
+
+@pytest.fixture
+async def reporting_node(tmp_path: Path) -> AsyncIterator[tuple[Node, RecordingReporter]]:
+    store = ShardStore(tmp_path)
+    executor = ThreadPoolExecutor(max_workers=2)
+    reporter = RecordingReporter()
+    server = new_server(SECRET)
+    identity = NodeIdentity("node-test", "zone-a", 10**12)
+    servicer = NodeServicer(store, executor, identity, reporter=reporter)  # type: ignore[arg-type]
+    pb_grpc.add_NodeServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    channel = new_channel(f"127.0.0.1:{port}")
+    try:
+        yield Node(store, pb_grpc.NodeStub(channel)), reporter
+    finally:
+        await channel.close(None)
+        await server.stop(None)
+        executor.shutdown(wait=True)
+        store.close()
+
+
+async def read_chunks(node: Node, version_id: str, shard_index: int = 0, start=0, count=1):
+    request = pb.ReadChunksRequest(
+        version_id=version_id, shard_index=shard_index, stripe_start=start, stripe_count=count
+    )
+    return await node.stub.ReadChunks(
+        request, metadata=call_metadata(SECRET), timeout=TIMEOUT_SECONDS
+    )
+
+
+async def test_read_chunks_answers_the_verified_chunks_of_a_range(node, make_shard):
+    shard = make_shard(object_size_bytes=1000)  # 8 stripes of 64-byte chunks, the last shorter
+    await put(node, put_messages(shard))
+    response = await read_chunks(node, shard.meta.version_id, start=6, count=2)
+    assert [(c.stripe_index, c.data, c.crc32c) for c in response.chunks] == [
+        (6, shard.chunks[6], shard.crcs[6]),
+        (7, shard.chunks[7], shard.crcs[7]),
+    ]
+    one = await read_chunks(node, shard.meta.version_id, start=0, count=1)
+    assert [c.data for c in one.chunks] == [shard.chunks[0]]
+
+
+async def test_read_chunks_of_a_whole_one_stripe_shard(node, make_shard):
+    chunk_size = limits.CHUNK_SIZE_DEFAULT_BYTES
+    shard = make_shard(
+        object_size_bytes=4 * chunk_size,
+        data_shards=4,
+        parity_shards=2,
+        chunk_size_bytes=chunk_size,
+        shard_index=4,
+    )
+    await put_whole(node, whole_message(shard).whole)
+    response = await read_chunks(node, shard.meta.version_id, shard_index=4)
+    assert [c.data for c in response.chunks] == shard.chunks
+    assert [c.crc32c for c in response.chunks] == shard.crcs
+
+
+@pytest.mark.parametrize(
+    ("start", "count", "code"),
+    [
+        (0, 0, grpc.StatusCode.INVALID_ARGUMENT),  # no "to the end" here
+        (7, 2, grpc.StatusCode.OUT_OF_RANGE),
+        (9, 1, grpc.StatusCode.OUT_OF_RANGE),
+    ],
+)
+async def test_read_chunks_refuses_ranges_outside_the_shard(node, make_shard, start, count, code):
+    shard = make_shard(object_size_bytes=1000)
+    await put(node, put_messages(shard))
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await read_chunks(node, shard.meta.version_id, start=start, count=count)
+    assert raised.value.code() == code
+
+
+async def test_read_chunks_refuses_more_than_its_bound(node, make_shard):
+    chunk_size = limits.CHUNK_SIZE_DEFAULT_BYTES
+    stripes = limits.READ_CHUNKS_MAX_BYTES // chunk_size + 1
+    shard = make_shard(
+        object_size_bytes=2 * chunk_size * stripes, data_shards=2, chunk_size_bytes=chunk_size
+    )
+    assert shard.meta.stripe_count == stripes
+    await put(node, put_messages(shard))
+    response = await read_chunks(node, shard.meta.version_id, count=stripes - 1)
+    assert len(response.chunks) == stripes - 1
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await read_chunks(node, shard.meta.version_id, count=stripes)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "GetShard" in raised.value.details()
+
+
+async def test_read_chunks_of_a_missing_shard_is_not_found(node):
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await read_chunks(node, "0" * 26)
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_read_chunks_refuses_a_corrupt_chunk_and_quarantines_the_shard(
+    reporting_node, make_shard, caplog
+):
+    node, reporter = reporting_node
+    shard = make_shard(object_size_bytes=1000)
+    await put(node, put_messages(shard))
+    path = node.store.shard_path(shard.meta.version_id, 0)
+    header_length = len(encode_header(shard.meta)) - PREFIX.size
+    offset = PREFIX.size + header_length + 2 * (RECORD.size + 64) + RECORD.size
+    overwrite(path, offset, bytes([shard.chunks[2][0] ^ 1]))
+    # A range that does not touch the bad chunk is still served.
+    response = await read_chunks(node, shard.meta.version_id, start=0, count=2)
+    assert [c.data for c in response.chunks] == shard.chunks[:2]
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await read_chunks(node, shard.meta.version_id, start=1, count=2)
+    assert raised.value.code() == grpc.StatusCode.DATA_LOSS
+    # Moved aside (never deleted, never served again) and reported for repair.
+    assert not path.exists()
+    assert [p.name.split(".")[0] for p in node.store.quarantine_dir.iterdir()] == [
+        shard.meta.version_id
+    ]
+    assert reporter.reports == [(shard.meta.version_id, 0)]
+    assert str(path) in caplog.text
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await read_chunks(node, shard.meta.version_id, start=0, count=1)
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND

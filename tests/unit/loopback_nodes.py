@@ -1,0 +1,101 @@
+"""Node servicers on 127.0.0.1 for the gateway and shardio tests: real
+stores in temporary folders, real grpc.aio servers and channels, a count of
+the calls each node served, and nodes as they were before the unary shard
+calls (PutWholeShard, ReadChunks) existed."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from node.service import NodeIdentity, NodeServicer
+from node.store import ShardStore
+from proto import tessera_pb2_grpc as pb_grpc
+from proto.rpc import call_metadata, new_channel, new_server
+
+SECRET = "test-secret"
+CALL_METADATA = call_metadata(SECRET)
+
+
+class CountingServicer(NodeServicer):
+    """A node that counts the calls it is asked, by method; old=True answers
+    the unary shard calls UNIMPLEMENTED, as a node that predates them does."""
+
+    def __init__(self, *args: Any, old: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls: Counter[str] = Counter()
+        self._old = old
+
+    async def PutShard(self, request_iterator, context):  # type: ignore[no-untyped-def]
+        self.calls["PutShard"] += 1
+        return await super().PutShard(request_iterator, context)
+
+    async def GetShard(self, request, context):  # type: ignore[no-untyped-def]
+        self.calls["GetShard"] += 1
+        async for chunk in super().GetShard(request, context):
+            yield chunk
+
+    async def PutWholeShard(self, request, context):  # type: ignore[no-untyped-def]
+        self.calls["PutWholeShard"] += 1
+        if self._old:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+        return await super().PutWholeShard(request, context)
+
+    async def ReadChunks(self, request, context):  # type: ignore[no-untyped-def]
+        self.calls["ReadChunks"] += 1
+        if self._old:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+        return await super().ReadChunks(request, context)
+
+
+@dataclass
+class LoopbackNode:
+    node_id: str
+    store: ShardStore
+    servicer: CountingServicer
+    stub: pb_grpc.NodeStub
+
+    def quarantined(self) -> list[str]:
+        return sorted(p.name for p in self.store.quarantine_dir.iterdir())
+
+
+@contextlib.asynccontextmanager
+async def loopback_nodes(
+    root: Path, count: int, old: bool = False
+) -> AsyncIterator[list[LoopbackNode]]:
+    """count nodes, each with its own store under root."""
+    executor = ThreadPoolExecutor(max_workers=4)
+    nodes: list[LoopbackNode] = []
+    servers: list[grpc.aio.Server] = []
+    channels: list[grpc.aio.Channel] = []
+    try:
+        for i in range(count):
+            node_id = f"node-{i}"
+            store = ShardStore(root / node_id)
+            servicer = CountingServicer(
+                store, executor, NodeIdentity(node_id, "zone-a", 10**12), old=old
+            )
+            server = new_server(SECRET)
+            pb_grpc.add_NodeServicer_to_server(servicer, server)
+            port = server.add_insecure_port("127.0.0.1:0")
+            await server.start()
+            servers.append(server)
+            channel = new_channel(f"127.0.0.1:{port}")
+            channels.append(channel)
+            nodes.append(LoopbackNode(node_id, store, servicer, pb_grpc.NodeStub(channel)))
+        yield nodes
+    finally:
+        for channel in channels:
+            await channel.close(None)
+        for server in servers:
+            await server.stop(None)
+        executor.shutdown(wait=True)
+        for node in nodes:
+            node.store.close()

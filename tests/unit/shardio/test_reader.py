@@ -1,0 +1,145 @@
+"""shardio/reader.py over real node servicers on 127.0.0.1: a one-stripe
+read is one ReadChunks call per shard, a longer one a GetShard stream; a
+corrupt chunk met by either is never yielded (the read fails over to parity
+and the node quarantines the shard); a node that predates ReadChunks is read
+with GetShard."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from node.shard_format import PREFIX, RECORD, ShardMeta, encode_header
+from shardio import reader
+from tessera.checksum import crc32c
+from tessera.codec import encode_stripe
+from tessera.geometry import Geometry, span_for_range
+from tessera.ids import new_version_id
+from tests.unit.loopback_nodes import CALL_METADATA, LoopbackNode, loopback_nodes
+
+pytestmark = pytest.mark.usefixtures("loop_watchdog")
+
+GEOMETRY = Geometry(2, 1, 64)
+
+
+class Observer:
+    def __init__(self) -> None:
+        self.failures: list[tuple[int, str]] = []
+        self.checksum_failures = 0
+        self.degraded = 0
+
+    def checksum_failure(self) -> None:
+        self.checksum_failures += 1
+
+    def degraded_stripe(self) -> None:
+        self.degraded += 1
+
+    def chunks_read(self, count: int) -> None:
+        pass
+
+    def shard_failure(self, source: reader.ShardSource, reason: str) -> None:
+        self.failures.append((source.shard_index, reason))
+
+
+def store_object(nodes: list[LoopbackNode], body: bytes) -> tuple[str, list[list[bytes]]]:
+    """Writes shard i of body to nodes[i], straight into the stores."""
+    version_id = new_version_id()
+    count = GEOMETRY.stripe_count(len(body))
+    shards: list[list[bytes]] = [[] for _ in nodes]
+    for stripe in range(count):
+        start = stripe * GEOMETRY.stripe_size_bytes
+        data = body[start : start + GEOMETRY.stripe_data_bytes(len(body), stripe)]
+        for i, chunk in enumerate(encode_stripe(data, GEOMETRY)):
+            shards[i].append(chunk)
+    for i, node in enumerate(nodes):
+        meta = ShardMeta("b", "k", version_id, i, 2, 1, 64, len(body), count)
+        with node.store.begin_write(meta) as writer:
+            for stripe, chunk in enumerate(shards[i]):
+                writer.append(stripe, chunk, crc32c(chunk))
+            writer.commit(count)
+    return version_id, shards
+
+
+def flip_chunk_byte(node: LoopbackNode, version_id: str, shard_index: int, stripe: int) -> None:
+    meta = node.store.read_meta(version_id, shard_index)
+    header_length = len(encode_header(meta)) - PREFIX.size
+    offset = PREFIX.size + header_length + stripe * (RECORD.size + 64) + RECORD.size
+    with open(node.store.shard_path(version_id, shard_index), "r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)
+        f.seek(offset)
+        f.write(bytes([byte[0] ^ 0xFF]))
+
+
+async def read(nodes: list[LoopbackNode], version_id: str, size: int, first: int, last: int):
+    observer = Observer()
+    sources = [reader.ShardSource(i, n.stub, n.node_id) for i, n in enumerate(nodes)]
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        span = span_for_range(GEOMETRY, first, last)
+        stripes = reader.read_stripes(
+            sources=sources,
+            version_id=version_id,
+            geometry=GEOMETRY,
+            size_bytes=size,
+            span=span,
+            executor=executor,
+            call_metadata=CALL_METADATA,
+            timeout_seconds=lambda: 10.0,
+            observer=observer,
+        )
+        data = b"".join([s async for s in stripes])
+    return data[span.skip_bytes : span.skip_bytes + span.length_bytes], observer
+
+
+async def test_a_one_stripe_read_is_one_read_chunks_call_per_data_shard(tmp_path: Path):
+    body = os.urandom(100)  # one stripe of 2 x 64 bytes
+    async with loopback_nodes(tmp_path, 3) as nodes:
+        version_id, _ = store_object(nodes, body)
+        data, observer = await read(nodes, version_id, len(body), 0, 99)
+        assert data == body
+        assert [dict(n.servicer.calls) for n in nodes] == [{"ReadChunks": 1}] * 2 + [{}]
+        assert observer.failures == [] and observer.degraded == 0
+
+
+async def test_a_longer_read_is_a_stream(tmp_path: Path):
+    body = os.urandom(1000)  # 8 stripes
+    async with loopback_nodes(tmp_path, 3) as nodes:
+        version_id, _ = store_object(nodes, body)
+        data, _ = await read(nodes, version_id, len(body), 100, 400)
+        assert data == body[100:401]
+        assert [dict(n.servicer.calls) for n in nodes] == [{"GetShard": 1}] * 2 + [{}]
+        # a range inside one stripe of a longer object: one message per shard
+        data, _ = await read(nodes, version_id, len(body), 260, 300)
+        assert data == body[260:301]
+        assert nodes[0].servicer.calls["ReadChunks"] == 1
+
+
+@pytest.mark.parametrize("size", [100, 1000])
+async def test_a_corrupt_chunk_is_never_yielded_and_its_shard_is_quarantined(
+    tmp_path: Path, size: int
+):
+    body = os.urandom(size)
+    async with loopback_nodes(tmp_path, 3) as nodes:
+        version_id, _ = store_object(nodes, body)
+        flip_chunk_byte(nodes[1], version_id, 1, 0)
+        data, observer = await read(nodes, version_id, size, 10, 90)  # stripe 0 only
+        assert data == body[10:91]
+        assert observer.failures == [(1, "DATA_LOSS")]
+        assert observer.degraded == 1  # decoded from shard 0 and the parity shard
+        assert nodes[2].servicer.calls["ReadChunks"] == 1
+        assert [name.split(".")[:2] for name in nodes[1].quarantined()] == [[version_id, "1"]]
+        assert nodes[0].quarantined() == [] and nodes[2].quarantined() == []
+
+
+async def test_a_node_that_predates_read_chunks_is_read_with_get_shard(tmp_path: Path):
+    body = os.urandom(100)
+    async with loopback_nodes(tmp_path, 3, old=True) as nodes:
+        version_id, _ = store_object(nodes, body)
+        data, observer = await read(nodes, version_id, len(body), 0, 99)
+        assert data == body
+        assert observer.failures == []
+        for node in nodes[:2]:
+            assert dict(node.servicer.calls) == {"ReadChunks": 1, "GetShard": 1}

@@ -33,13 +33,14 @@ import errno
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
 import grpc
 import grpc.aio
+from prometheus_client import Histogram
 
 from node import metrics
 from node.errors import (
@@ -146,19 +147,7 @@ class NodeServicer(pb_grpc.NodeServicer):
     async def PutShard(
         self, request_iterator: AsyncIterator[pb.PutShardRequest], context: Context
     ) -> pb.PutShardResponse:
-        started = time.perf_counter()
-        code = grpc.StatusCode.OK
-        try:
-            stored_bytes = await self._put(request_iterator)
-        except asyncio.CancelledError:
-            code = grpc.StatusCode.CANCELLED
-            raise
-        except Exception as exc:
-            code = _status_of(exc)
-            await _abort(context, exc, code)
-        finally:
-            metrics.PUT_SHARD_SECONDS.labels(code=code.name).observe(time.perf_counter() - started)
-        return pb.PutShardResponse(stored_bytes=stored_bytes)
+        return await _timed_put(self._put(request_iterator), metrics.PUT_SHARD_SECONDS, context)
 
     async def GetShard(
         self, request: pb.GetShardRequest, context: Context
@@ -264,21 +253,7 @@ class NodeServicer(pb_grpc.NodeServicer):
         return pb.RebuildShardResponse(stored_bytes=stored, read_bytes=read)
 
     async def PutWholeShard(self, request: pb.WholeShard, context: Context) -> pb.PutShardResponse:
-        started = time.perf_counter()
-        code = grpc.StatusCode.OK
-        try:
-            stored_bytes = await self._put_whole(request)
-        except asyncio.CancelledError:
-            code = grpc.StatusCode.CANCELLED
-            raise
-        except Exception as exc:
-            code = _status_of(exc)
-            await _abort(context, exc, code)
-        finally:
-            metrics.PUT_WHOLE_SHARD_SECONDS.labels(code=code.name).observe(
-                time.perf_counter() - started
-            )
-        return pb.PutShardResponse(stored_bytes=stored_bytes)
+        return await _timed_put(self._put_whole(request), metrics.PUT_WHOLE_SHARD_SECONDS, context)
 
     async def ReadChunks(
         self, request: pb.ReadChunksRequest, context: Context
@@ -489,6 +464,26 @@ def _read_chunks(
                 f"(at most {limits.READ_CHUNKS_MAX_BYTES}): use GetShard"
             )
         return [reader.read_chunk(i) for i in stripes]
+
+
+async def _timed_put(
+    put: Coroutine[Any, Any, int], seconds: Histogram, context: Context
+) -> pb.PutShardResponse:
+    """Runs a shard write, observing its duration under its outcome's status
+    code; a failure aborts the call with the status that names it."""
+    started = time.perf_counter()
+    code = grpc.StatusCode.OK
+    try:
+        stored_bytes = await put
+    except asyncio.CancelledError:
+        code = grpc.StatusCode.CANCELLED
+        raise
+    except Exception as exc:
+        code = _status_of(exc)
+        await _abort(context, exc, code)
+    finally:
+        seconds.labels(code=code.name).observe(time.perf_counter() - started)
+    return pb.PutShardResponse(stored_bytes=stored_bytes)
 
 
 def _status_of(exc: Exception) -> grpc.StatusCode:

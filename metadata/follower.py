@@ -225,13 +225,17 @@ class Follower:
             if not waiters:
                 continue
             try:
-                _, kv = await self._etcd.get(self._log_key, timeout=HEAD_FETCH_SECONDS)
+                # keys_only: the head's revision is all a read needs, not the
+                # last entry's value (a whole batch, inline object bytes included)
+                got = await self._etcd.range(
+                    self._log_key, timeout=HEAD_FETCH_SECONDS, keys_only=True
+                )
             except EtcdError as exc:
                 for w in waiters:
                     if not w.done():
                         w.set_exception(errors.ServiceUnavailable(f"etcd: {exc}"))
                 continue
-            head = kv.mod_revision if kv is not None else 0
+            head = got.kvs[0].mod_revision if got.kvs else 0
             self.expect(head)
             for w in waiters:
                 if not w.done():

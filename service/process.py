@@ -1,4 +1,5 @@
-"""Running one role as a process: logging, uvloop, and a clean stop on signals.
+"""Running one role as a process: logging, uvloop, malloc thresholds
+(service/malloc_tuning.py), and a clean stop on signals.
 
 run_role(main) runs the coroutine main(stop) on uvloop; stop is an Event set on
 SIGINT or SIGTERM, after which main is expected to shut down gracefully and
@@ -16,6 +17,8 @@ from typing import Any
 
 import uvloop
 
+from service.malloc_tuning import tune_malloc
+
 
 def setup_logging(level: str, role: str) -> None:
     logging.basicConfig(
@@ -26,6 +29,8 @@ def setup_logging(level: str, role: str) -> None:
 
 
 def run_role(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
+    tune_malloc()
+
     async def wrapper() -> None:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()

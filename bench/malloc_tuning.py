@@ -66,7 +66,9 @@ def _serve(port: int, chunk_bytes: int, tuned: bool, ready: EventType) -> None:
     uvloop.run(main())
 
 
-def _client(port: int, calls: int, callers: int, tuned: bool, server_pid: int, out: mp.Queue) -> None:
+def _client(
+    port: int, calls: int, callers: int, tuned: bool, server_pid: int, out: mp.Queue
+) -> None:
     import grpc.aio
     import uvloop
 

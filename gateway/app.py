@@ -34,6 +34,7 @@ from gateway.handlers import (
     post_object,
     versions,
 )
+from gateway.prefetch import VersionHints
 from gateway.principals import KeyCache
 from gateway.reclaim import ShardReclaimer
 from gateway.responses import error_response
@@ -183,6 +184,7 @@ def build_app(settings: GatewaySettings) -> web.Application:
             meter=UsageMeter(
                 metadata, settings.usage_flush_seconds, settings.usage_retention_hours
             ),
+            version_hints=VersionHints(),
         )
         background = [
             asyncio.create_task(cluster.run(), name="cluster-map"),

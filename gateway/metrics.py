@@ -19,6 +19,15 @@ INLINE_WRITES = Counter(
     "tessera_gateway_inline_objects_written_total",
     "Objects small enough to be kept in their metadata record (no shards)",
 )
+PREFETCHES = Counter(
+    "tessera_gateway_prefetches_total",
+    "GETs that began reading a hinted version while metadata was asked "
+    "(gateway/prefetch.py), by outcome: used, stale (another version answered), "
+    "failed (the early read failed; the GET read again)",
+    ["outcome"],
+)
+for _outcome in ("used", "stale", "failed"):
+    PREFETCHES.labels(outcome=_outcome)  # exported from the start, at 0
 SHARDS_READ = Counter("tessera_gateway_shard_chunks_read_total", "Shard chunks read")
 DEGRADED_READS = Counter(
     "tessera_gateway_degraded_stripes_total", "Stripes rebuilt from parity on read"

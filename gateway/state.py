@@ -9,6 +9,7 @@ from aiohttp import web
 
 from gateway.admission import Admission
 from gateway.cluster import ClusterView
+from gateway.prefetch import VersionHints
 from gateway.principals import KeyCache
 from gateway.reclaim import ShardReclaimer
 from gateway.sse import KeyService
@@ -34,6 +35,8 @@ class GatewayState:
     # Storage classes (docs/storage-classes.md): the write policy of each
     # configured class; policy is STANDARD's.
     class_policies: dict[str, WritePolicy]
+    # the current version of recently written or read keys (gateway/prefetch.py)
+    version_hints: VersionHints
 
     def policy_for(self, storage_class: str) -> WritePolicy:
         """The write policy of a configured class (requested_class checked the name)."""

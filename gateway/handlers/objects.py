@@ -20,6 +20,7 @@ and stream the data stripe by stripe.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from aiohttp import web
@@ -37,6 +38,7 @@ from gateway.deadline import Deadline
 from gateway.handlers.copy import copy_object
 from gateway.handlers.multipart import part_number_of
 from gateway.object_lock_headers import check_lock_permissions, requested_lock
+from gateway.prefetch import Prefetch
 from gateway.put_inputs import (
     announced_checksums,
     content_md5,
@@ -115,6 +117,7 @@ async def put_object(
             bucket=bucket,
         )
     state.reclaimer.unreferenced(replaced)
+    state.version_hints.remember(version)
     metrics.BYTES_IN.inc(body.size_bytes)
     add_bytes_in(request, body.size_bytes)
     headers = {"ETag": quoted_etag(version)}
@@ -276,10 +279,33 @@ async def _answer(
     request: web.Request, state: GatewayState, route: Route, access_key: str, *, body: bool
 ) -> web.StreamResponse:
     deadline = Deadline(state.settings.request_timeout_seconds)
-    bucket, version = await _read_version(request, state, route, access_key, deadline)
-    public = anyone_may_read(bucket, route.key, version.acl, versioned="versionId" in request.query)
-    extra = cache_headers(request, bucket, version, public=public)
-    return await serve_version(request, state, version, extra, body=body, deadline=deadline)
+    prefetch = None
+    if body:
+        prefetch = Prefetch.start(
+            request,
+            route.bucket,
+            route.key,
+            hints=state.version_hints,
+            cluster=state.cluster,
+            admission=state.admission,
+            executor=state.executor,
+            deadline=deadline,
+        )
+    try:
+        bucket, version = await _read_version(request, state, route, access_key, deadline)
+        if "versionId" not in request.query:
+            state.version_hints.remember(version)
+        public = anyone_may_read(
+            bucket, route.key, version.acl, versioned="versionId" in request.query
+        )
+        extra = cache_headers(request, bucket, version, public=public)
+        prefetched = await prefetch.take(version) if prefetch is not None else None
+        return await serve_version(
+            request, state, version, extra, body=body, deadline=deadline, prefetched=prefetched
+        )
+    finally:
+        if prefetch is not None:
+            await prefetch.close()
 
 
 async def serve_version(
@@ -291,11 +317,14 @@ async def serve_version(
     body: bool,
     deadline: Deadline,
     status: int = 200,
+    prefetched: AsyncGenerator[bytes, None] | None = None,
 ) -> web.StreamResponse:
     """Answers a GET (body) or HEAD of a version that may be read: conditional
     headers, Range and ?partNumber=, then the stripes streamed out.
     extra_headers (caching) go on every answer, 304 included (RFC 9110
-    §15.4.5); status replaces 200 (a website's error document)."""
+    §15.4.5); status replaces 200 (a website's error document). prefetched:
+    the whole version's bytes already being read (gateway/prefetch.py; its
+    reservation is held by the prefetch)."""
     customer = sse.customer_key(request.headers)
     data_key = await state.encryption.data_key(version.system_metadata, customer, deadline=deadline)
     # An error document (status other than 200) is never "not modified".
@@ -343,30 +372,29 @@ async def serve_version(
         await response.prepare(request)
         await response.write_eof()
         return response
+    if prefetched is not None and not ranged:
+        await _stream_body(request, response, version, prefetched)
+        return response
     with state.admission.reserve(read_buffer_bytes(version.geometry, version.size_bytes)):
-        await _stream_body(request, response, state, version, first, last, data_key, deadline)
+        pieces = read_range(
+            cluster=state.cluster,
+            version=version,
+            first=first,
+            last=last,
+            executor=state.executor,
+            deadline=deadline,
+            data_key=data_key,
+        )
+        await _stream_body(request, response, version, pieces)
     return response
 
 
 async def _stream_body(
     request: web.Request,
     response: web.StreamResponse,
-    state: GatewayState,
     version: ObjectVersion,
-    first: int,
-    last: int,
-    data_key: bytes | None,
-    deadline: Deadline,
+    pieces: AsyncGenerator[bytes, None],
 ) -> None:
-    pieces = read_range(
-        cluster=state.cluster,
-        version=version,
-        first=first,
-        last=last,
-        executor=state.executor,
-        deadline=deadline,
-        data_key=data_key,
-    )
     try:
         data: bytes | None = await anext(pieces)  # errors before the headers get an S3 answer
         await response.prepare(request)

@@ -157,12 +157,15 @@ async def authorized_bucket(
     action: str = "",
     operation: str = "",
     extra_values: Mapping[str, str] | None = None,
+    cached: bool = False,
 ) -> BucketInfo:
     """The bucket (route's, or bucket_name), once requester may perform the
     route's operation (or ``operation``) on it — on route.key (or ``key``)
-    for an object operation."""
+    for an object operation. cached: the bucket may come from the bucket
+    cache (only for a write whose commit then checks that the record is
+    unchanged: write_path.write_object's recheck)."""
     bucket = await state.metadata.get_bucket(
-        bucket_name or route.bucket, timeout=deadline.remaining()
+        bucket_name or route.bucket, timeout=deadline.remaining(), cached=cached
     )
     operation = operation or route.operation
     _, on_object = OPERATION_ACTIONS[operation]

@@ -19,6 +19,11 @@ INLINE_WRITES = Counter(
     "tessera_gateway_inline_objects_written_total",
     "Objects small enough to be kept in their metadata record (no shards)",
 )
+BUCKET_RECHECKS = Counter(
+    "tessera_gateway_bucket_rechecks_total",
+    "PUT commits refused because the bucket record changed after the gateway "
+    "authorized the write from its bucket cache (each then decided again)",
+)
 PREFETCHES = Counter(
     "tessera_gateway_prefetches_total",
     "GETs that began reading a hinted version while metadata was asked "

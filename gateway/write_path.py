@@ -37,7 +37,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 
@@ -56,7 +56,7 @@ from tessera import errors, ids
 from tessera.checksum import crc32c
 from tessera.codec import encode_stripe
 from tessera.geometry import Geometry
-from tessera.model import BucketInfo, ObjectVersion, ShardLocation
+from tessera.model import BucketInfo, ObjectVersion, ShardLocation, bucket_fingerprint
 from tessera.object_lock import Lock
 from tessera.placement import NotEnoughNodes, place
 from tessera.recovery import BucketHints, encode_trailer
@@ -66,6 +66,10 @@ from tessera.storage_class import STANDARD, class_record, without_class
 log = logging.getLogger(__name__)
 
 SENDER_QUEUE_CHUNKS = 4
+# Times a commit refused with BucketChanged is checked again and retried.
+BUCKET_RECHECKS_MAX = 2
+# Reads the bucket fresh and decides the write again (raising to refuse it).
+Recheck = Callable[[], Awaitable[BucketInfo]]
 # A shard whose queue stays full this long is dropped (the write goes on while
 # the quorum holds): a hung node (SIGSTOP, a cut link) costs a PUT this, not
 # the whole failure-detection grace period. Chaos runs measured 10-13 s stalls
@@ -452,13 +456,18 @@ async def write_object(
     deadline: Deadline,
     reclaimer: ShardReclaimer,
     bucket: BucketInfo | None = None,
+    recheck: Recheck | None = None,
 ) -> tuple[ObjectVersion, ObjectVersion | None]:
     """Stores the body as a new version of bucket/key; returns the committed
     record and the one it replaced (if any). When metadata decides against the
     commit (a quota, a precondition, a bucket gone) the shards are reclaimed:
     the refusal is recorded under the request id, so it can never land later.
     bucket: the bucket as the caller read it; its owner and status go into
-    the shards' trailer (docs/metadata-recovery.md)."""
+    the shards' trailer (docs/metadata-recovery.md).
+    recheck: given when bucket may be stale (read from the bucket cache): the
+    commit then holds only if the bucket record is still that one, and when
+    it is not, recheck() reads it fresh and decides again (raising to refuse
+    the write), and the commit is retried against the fresh record."""
     geometry = policy.geometry
 
     def record(version_id: str, etag: str, checksums: dict[str, str], at: float) -> ObjectVersion:
@@ -517,18 +526,38 @@ async def write_object(
         inline_data=stored.inline_data,
         request_id=ids.new_request_id(),
     )
-    try:
-        replaced = await metadata.put_object(
-            version,
-            timeout=deadline.remaining(),
-            if_none_match_star=request.if_none_match_star,
-            if_match_etag=request.if_match_etag,
-        )
-    except errors.TesseraError as exc:
-        if exc.http_status < 500:  # decided; a 5xx may still land, GC handles those
-            reclaimer.unreferenced(version)
-        raise
-    return version, replaced
+    checked = bucket if recheck is not None else None
+    for attempt in range(1, BUCKET_RECHECKS_MAX + 2):
+        try:
+            replaced = await metadata.put_object(
+                version,
+                timeout=deadline.remaining(),
+                if_none_match_star=request.if_none_match_star,
+                if_match_etag=request.if_match_etag,
+                if_bucket_fingerprint=bucket_fingerprint(checked) if checked else "",
+            )
+            return version, replaced
+        except errors.BucketChanged:
+            # decided: refused under this request id, so the shards are ours
+            # to reuse under a new one (or to reclaim)
+            metrics.BUCKET_RECHECKS.inc()
+            assert recheck is not None
+            if attempt > BUCKET_RECHECKS_MAX:
+                reclaimer.unreferenced(version)
+                raise errors.ServiceUnavailable(
+                    "The bucket's configuration kept changing during the request."
+                ) from None
+            try:
+                checked = await recheck()
+            except BaseException:
+                reclaimer.unreferenced(version)
+                raise
+            version = replace(version, request_id=ids.new_request_id())
+        except errors.TesseraError as exc:
+            if exc.http_status < 500:  # decided; a 5xx may still land, GC handles those
+                reclaimer.unreferenced(version)
+            raise
+    raise AssertionError("unreachable")
 
 
 async def _place(version_id: str, cluster: ClusterView, geometry: Geometry) -> list[str]:

@@ -244,6 +244,7 @@ class MetadataClient:
         timeout: float,
         if_none_match_star: bool = False,
         if_match_etag: str = "",
+        if_bucket_fingerprint: str = "",
     ) -> ObjectVersion | None:
         """Commits version as its key's current one; returns the record it replaced.
 
@@ -251,7 +252,8 @@ class MetadataClient:
         set it yourself to make your own retries of the same commit safe.
         if_none_match_star / if_match_etag make the commit conditional
         (PreconditionFailed when the condition does not hold; NoSuchKey for
-        If-Match on a key with no current version).
+        If-Match on a key with no current version); if_bucket_fingerprint
+        too (BucketChanged when the bucket record is no longer that one).
         """
         if not version.request_id:
             version = dataclasses.replace(version, request_id=new_request_id())
@@ -259,6 +261,7 @@ class MetadataClient:
             version=convert.version_to_pb(version),
             if_none_match_star=if_none_match_star,
             if_match_etag=if_match_etag,
+            if_bucket_fingerprint=if_bucket_fingerprint,
         )
         reply = await self._call("PutObject", request, timeout)
         return convert.version_from_pb(reply.replaced) if reply.has_replaced else None

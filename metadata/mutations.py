@@ -59,6 +59,9 @@ class PutObject:
     if_match_etag: only if the current version's ETag is this one (If-Match).
     A condition that does not hold is the outcome PreconditionFailed, decided
     when the entry is applied, identically on every replica.
+    if_bucket_fingerprint: only if the bucket record is still the one the
+    gateway authorized the write against (tessera.model.bucket_fingerprint);
+    else the outcome BucketChanged ("" checks nothing).
     """
 
     request_id: str
@@ -69,6 +72,7 @@ class PutObject:
     # dates are checked against it, and a bucket's default retention runs
     # from it (0 in entries older than Object Lock: last_modified is used).
     now: float = 0.0
+    if_bucket_fingerprint: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ class ObjectRpcs(ServiceCore):
                 if_none_match_star=request.if_none_match_star,
                 if_match_etag=request.if_match_etag,
                 now=self._clock(),
+                if_bucket_fingerprint=request.if_bucket_fingerprint,
             )
         )
         if replaced is None:

@@ -101,6 +101,7 @@ from tessera.model import (
     UserInfo,
     VersionsPage,
     access_key_from_json,
+    bucket_fingerprint,
     bucket_from_json,
     kms_key_from_json,
     node_from_json,
@@ -697,6 +698,8 @@ def _put_object(overlay: Overlay, m: PutObject, position: int) -> ObjectVersion 
     in a bucket with versioning enabled)."""
     version = m.version
     bucket = _require_bucket(overlay, version.bucket)
+    if m.if_bucket_fingerprint and m.if_bucket_fingerprint != bucket_fingerprint(bucket):
+        raise errors.BucketChanged()
     raw = overlay.get(keys.object_key(version.bucket, version.key))
     current = version_from_json(raw) if raw is not None else None
     preconditions.check(current, m.if_none_match_star, m.if_match_etag)

@@ -788,14 +788,16 @@ class ObjectKey(_message.Message):
     def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., request_id: _Optional[str] = ..., version_id: _Optional[str] = ..., marker_version_id: _Optional[str] = ..., last_modified: _Optional[float] = ..., bypass_governance: _Optional[bool] = ...) -> None: ...
 
 class PutObjectRequest(_message.Message):
-    __slots__ = ("version", "if_none_match_star", "if_match_etag")
+    __slots__ = ("version", "if_none_match_star", "if_match_etag", "if_bucket_fingerprint")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     IF_NONE_MATCH_STAR_FIELD_NUMBER: _ClassVar[int]
     IF_MATCH_ETAG_FIELD_NUMBER: _ClassVar[int]
+    IF_BUCKET_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     version: ObjectRecord
     if_none_match_star: bool
     if_match_etag: str
-    def __init__(self, version: _Optional[_Union[ObjectRecord, _Mapping]] = ..., if_none_match_star: _Optional[bool] = ..., if_match_etag: _Optional[str] = ...) -> None: ...
+    if_bucket_fingerprint: str
+    def __init__(self, version: _Optional[_Union[ObjectRecord, _Mapping]] = ..., if_none_match_star: _Optional[bool] = ..., if_match_etag: _Optional[str] = ..., if_bucket_fingerprint: _Optional[str] = ...) -> None: ...
 
 class PutObjectResponse(_message.Message):
     __slots__ = ("replaced", "has_replaced")

@@ -101,6 +101,11 @@ NoSuchObjectLockConfiguration = _error("NoSuchObjectLockConfiguration", 404, "Th
 OwnershipControlsNotFoundError = _error("OwnershipControlsNotFoundError", 404, "The bucket ownership controls were not found.")
 NoSuchPublicAccessBlockConfiguration = _error("NoSuchPublicAccessBlockConfiguration", 404, "The public access block configuration was not found.")
 AccessControlListNotSupported = _error("AccessControlListNotSupported", 400, "The bucket does not allow ACLs.")
+# Internal, never answered to an S3 client: a commit made against a bucket
+# record that changed since the gateway checked it (docs/gateway.md, "Bucket
+# cache"). The gateway checks again and retries; if it leaked, it would read
+# as a retryable 503.
+BucketChanged = _error("BucketChanged", 503, "The bucket's configuration changed during the request. Please try again.")
 InvalidBucketAclWithObjectOwnership = _error("InvalidBucketAclWithObjectOwnership", 400, "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting.")
 # fmt: on
 
@@ -110,6 +115,7 @@ ALL_ERRORS: dict[str, type[TesseraError]] = {
         InternalError,
         ServiceUnavailable,
         SlowDown,
+        BucketChanged,
         NoSuchBucket,
         NoSuchKey,
         NoSuchVersion,

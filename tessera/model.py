@@ -14,6 +14,7 @@ repairs or collects shards goes through shard_sets(), never placement alone.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -441,6 +442,16 @@ def record_to_json(record: BucketInfo | NodeInfo | UserInfo) -> bytes:
 
 def bucket_from_json(raw: bytes) -> BucketInfo:
     return BucketInfo(**json.loads(raw))
+
+
+def bucket_fingerprint(bucket: BucketInfo) -> str:
+    """A digest of every field of a bucket record: equal for two reads of an
+    unchanged record, whether it came from the store or over the wire (an
+    empty ACL travels as "private"), different after any change to it."""
+    fields = dataclasses.asdict(bucket)
+    fields["acl"] = bucket.acl or "private"
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def node_from_json(raw: bytes) -> NodeInfo:

@@ -99,9 +99,22 @@ async def put_object(
         acl=access.stored_object_acl(request.headers.get("x-amz-acl", "")),
         lock=requested_lock(request),
     )
-    bucket = await authorized_bucket(request, state, route, access_key, deadline)
+    # The bucket from the cache: the commit checks that its record did not
+    # change since (if it did, recheck decides again on a fresh read).
+    bucket = await authorized_bucket(request, state, route, access_key, deadline, cached=True)
     check_lock_permissions(request, bucket, access_key, route, write.lock)
-    write = await state.encryption.sealed(write, sse.requested(request.headers, bucket), deadline)
+    encryption = sse.requested(request.headers, bucket)
+    write = await state.encryption.sealed(write, encryption, deadline)
+
+    async def recheck() -> BucketInfo:
+        fresh = await authorized_bucket(request, state, route, access_key, deadline)
+        check_lock_permissions(request, fresh, access_key, route, write.lock)
+        if sse.requested(request.headers, fresh) != encryption:
+            raise errors.ServiceUnavailable(
+                "The bucket's default encryption changed during the request. Please try again."
+            )
+        return fresh
+
     with state.admission.reserve(
         write_buffer_bytes(policy.geometry, SENDER_QUEUE_CHUNKS, body.size_bytes)
     ):
@@ -115,6 +128,7 @@ async def put_object(
             deadline=deadline,
             reclaimer=state.reclaimer,
             bucket=bucket,
+            recheck=recheck,
         )
     state.reclaimer.unreferenced(replaced)
     state.version_hints.remember(version)

@@ -18,11 +18,21 @@ from metadata.mutations import (
     Mutation,
     PutObject,
     RegisterNode,
+    SetBucketAccess,
 )
 from metadata.outcome import Outcome
 from metadata.state import StateMachine, open_db
+from proto import convert
 from tessera import errors
-from tessera.model import NODE_DRAINING, BucketInfo, NodeInfo, ObjectVersion, record_to_json
+from tessera.model import (
+    NODE_DRAINING,
+    BucketInfo,
+    NodeInfo,
+    ObjectVersion,
+    bucket_fingerprint,
+    bucket_from_json,
+    record_to_json,
+)
 
 VersionFactory = Callable[..., ObjectVersion]
 
@@ -256,3 +266,43 @@ def test_register_node_keeps_draining(db: Rdict, state: StateMachine) -> None:
     again = one(state, RegisterNode("", NodeInfo("n1", "zone-a", "10.0.0.2:9200")))
     assert again == NodeInfo("n1", "zone-a", "10.0.0.2:9200", state=NODE_DRAINING)
     assert state.list_nodes() == [again]
+
+
+def test_put_holds_only_against_the_bucket_record_it_was_authorized_on(
+    state: StateMachine, make_version: VersionFactory
+) -> None:
+    one(state, create("b"))
+    seen = bucket_fingerprint(state.get_bucket("b"))
+    assert one(state, PutObject("p1", make_version("b", "k"), if_bucket_fingerprint=seen)) is None
+    one(state, SetBucketAccess("acl-1", "b", "acl", "public-read"))
+    with pytest.raises(errors.BucketChanged):
+        one(state, PutObject("p2", make_version("b", "k2"), if_bucket_fingerprint=seen))
+    with pytest.raises(errors.NoSuchKey):
+        state.get_object("b", "k2")
+    fresh = bucket_fingerprint(state.get_bucket("b"))
+    assert one(state, PutObject("p3", make_version("b", "k2"), if_bucket_fingerprint=fresh)) is None
+
+
+def test_a_bucket_fingerprint_survives_the_wire_and_the_store() -> None:
+    full = BucketInfo(
+        name="b",
+        owner="alice",
+        created_at=1_700_000_000.123456,
+        versioning="Enabled",
+        acl="public-read",
+        policy='{"Statement": []}',
+        cors="[]",
+        lifecycle="[]",
+        tags='{"a": "1"}',
+        website="{}",
+        cache_control="max-age=1",
+        object_lock="{}",
+        ownership="BucketOwnerEnforced",
+        public_access_block="{}",
+        encryption='{"mode": "AES256"}',
+    )
+    for bucket in (full, BucketInfo(name="b", owner="alice", created_at=1.5, acl="")):
+        stored = bucket_from_json(record_to_json(bucket))
+        wired = convert.bucket_from_pb(convert.bucket_to_pb(bucket))
+        assert bucket_fingerprint(stored) == bucket_fingerprint(wired) == bucket_fingerprint(bucket)
+    assert bucket_fingerprint(full) != bucket_fingerprint(replace(full, cache_control=""))

@@ -21,8 +21,8 @@ INLINE_WRITES = Counter(
 )
 BUCKET_RECHECKS = Counter(
     "tessera_gateway_bucket_rechecks_total",
-    "PUT commits refused because the bucket record changed after the gateway "
-    "authorized the write from its bucket cache (each then decided again)",
+    "PUT and DELETE commits refused because the bucket record changed after the "
+    "gateway authorized them from its bucket cache (each then decided again)",
 )
 PREFETCHES = Counter(
     "tessera_gateway_prefetches_total",

@@ -287,12 +287,14 @@ class MetadataClient:
         version_id: str = "",
         request_id: str = "",
         bypass_governance: bool = False,
+        if_bucket_fingerprint: str = "",
     ) -> ObjectDeleted:
         """DeleteObject with versioning: one version by id, or (without an id,
         in a versioned bucket) a new delete marker. ``removed`` is the record
         whose shards nothing references any more. A version under Object Lock
         is AccessDenied (bypass_governance: the caller checked the requester
-        may bypass a GOVERNANCE retention)."""
+        may bypass a GOVERNANCE retention). if_bucket_fingerprint: as
+        put_object's (BucketChanged when the bucket record is no longer that one)."""
         now = time.time()
         request = pb.ObjectKey(
             bucket=bucket,
@@ -302,6 +304,7 @@ class MetadataClient:
             marker_version_id=new_version_id(now),
             last_modified=now,
             bypass_governance=bypass_governance,
+            if_bucket_fingerprint=if_bucket_fingerprint,
         )
         reply = await self._call("DeleteObject", request, timeout)
         return ObjectDeleted(

@@ -101,6 +101,7 @@ class DeleteObject:
     if_not_newest: bool = False
     bypass_governance: bool = False
     now: float = 0.0
+    if_bucket_fingerprint: str = ""  # as PutObject's
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,6 +72,7 @@ class ObjectRpcs(ServiceCore):
                 last_modified=request.last_modified or self._clock(),
                 bypass_governance=request.bypass_governance,
                 now=self._clock(),
+                if_bucket_fingerprint=request.if_bucket_fingerprint,
             )
         )
         if isinstance(result, ObjectDeleted):

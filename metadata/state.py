@@ -778,6 +778,8 @@ def _delete_object(
     overlay: Overlay, m: DeleteObject, position: int
 ) -> ObjectVersion | ObjectDeleted | None:
     bucket = _require_bucket(overlay, m.bucket)
+    if m.if_bucket_fingerprint and m.if_bucket_fingerprint != bucket_fingerprint(bucket):
+        raise errors.BucketChanged()
     if m.if_newest_version_id or m.if_not_newest:
         _check_delete_guard(overlay, bucket, m)
     if bucket.versioning:

@@ -770,7 +770,7 @@ class ListUploadsResponse(_message.Message):
     def __init__(self, uploads: _Optional[_Iterable[_Union[UploadRecord, _Mapping]]] = ..., common_prefixes: _Optional[_Iterable[str]] = ..., is_truncated: _Optional[bool] = ...) -> None: ...
 
 class ObjectKey(_message.Message):
-    __slots__ = ("bucket", "key", "request_id", "version_id", "marker_version_id", "last_modified", "bypass_governance")
+    __slots__ = ("bucket", "key", "request_id", "version_id", "marker_version_id", "last_modified", "bypass_governance", "if_bucket_fingerprint")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
@@ -778,6 +778,7 @@ class ObjectKey(_message.Message):
     MARKER_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     LAST_MODIFIED_FIELD_NUMBER: _ClassVar[int]
     BYPASS_GOVERNANCE_FIELD_NUMBER: _ClassVar[int]
+    IF_BUCKET_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     request_id: str
@@ -785,7 +786,8 @@ class ObjectKey(_message.Message):
     marker_version_id: str
     last_modified: float
     bypass_governance: bool
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., request_id: _Optional[str] = ..., version_id: _Optional[str] = ..., marker_version_id: _Optional[str] = ..., last_modified: _Optional[float] = ..., bypass_governance: _Optional[bool] = ...) -> None: ...
+    if_bucket_fingerprint: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., request_id: _Optional[str] = ..., version_id: _Optional[str] = ..., marker_version_id: _Optional[str] = ..., last_modified: _Optional[float] = ..., bypass_governance: _Optional[bool] = ..., if_bucket_fingerprint: _Optional[str] = ...) -> None: ...
 
 class PutObjectRequest(_message.Message):
     __slots__ = ("version", "if_none_match_star", "if_match_etag", "if_bucket_fingerprint")

@@ -57,10 +57,15 @@ from gateway.routing import Route
 from gateway.state import GatewayState
 from gateway.usage_meter import add_bytes_in, add_bytes_out
 from gateway.validation import check_key
-from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, write_object
+from gateway.write_path import (
+    BUCKET_RECHECKS_MAX,
+    SENDER_QUEUE_CHUNKS,
+    WriteRequest,
+    write_object,
+)
 from tessera import access, caching, errors, limits, tagging
 from tessera.geometry import InvalidRange, parse_range
-from tessera.model import BucketInfo, ObjectVersion
+from tessera.model import BucketInfo, ObjectVersion, bucket_fingerprint
 from tessera.multipart import part_range
 from tessera.storage_class import requested_class
 
@@ -446,16 +451,30 @@ async def delete_object(
 ) -> web.StreamResponse:
     deadline = Deadline(state.settings.request_timeout_seconds)
     check_key(route.key)
-    bucket = await authorized_bucket(request, state, route, access_key, deadline)
     version_id = request.query.get("versionId", "")
-    bypass = may_bypass_governance(request, bucket, access_key, route.operation, route.key)
-    done = await state.metadata.delete_versioned(
-        route.bucket,
-        route.key,
-        version_id=version_id,
-        timeout=deadline.remaining(),
-        bypass_governance=bypass,
-    )
+    # As PUT: decided on the cached bucket record, committed only if metadata
+    # still has that record; else decided again on a fresh read.
+    cached = True
+    for attempt in range(1, BUCKET_RECHECKS_MAX + 2):
+        bucket = await authorized_bucket(request, state, route, access_key, deadline, cached=cached)
+        bypass = may_bypass_governance(request, bucket, access_key, route.operation, route.key)
+        try:
+            done = await state.metadata.delete_versioned(
+                route.bucket,
+                route.key,
+                version_id=version_id,
+                timeout=deadline.remaining(),
+                bypass_governance=bypass,
+                if_bucket_fingerprint=bucket_fingerprint(bucket),
+            )
+            break
+        except errors.BucketChanged:
+            metrics.BUCKET_RECHECKS.inc()
+            if attempt > BUCKET_RECHECKS_MAX:
+                raise errors.ServiceUnavailable(
+                    "The bucket's configuration kept changing during the request."
+                ) from None
+            cached = False
     state.reclaimer.unreferenced(done.removed)
     headers: dict[str, str] = {}
     if done.marker is not None:

@@ -306,3 +306,19 @@ def test_a_bucket_fingerprint_survives_the_wire_and_the_store() -> None:
         wired = convert.bucket_from_pb(convert.bucket_to_pb(bucket))
         assert bucket_fingerprint(stored) == bucket_fingerprint(wired) == bucket_fingerprint(bucket)
     assert bucket_fingerprint(full) != bucket_fingerprint(replace(full, cache_control=""))
+
+
+def test_delete_holds_only_against_the_bucket_record_it_was_authorized_on(
+    state: StateMachine, make_version: VersionFactory
+) -> None:
+    one(state, create("b"))
+    one(state, PutObject("p1", make_version("b", "k")))
+    seen = bucket_fingerprint(state.get_bucket("b"))
+    one(state, SetBucketAccess("acl-1", "b", "acl", "public-read"))
+    with pytest.raises(errors.BucketChanged):
+        one(state, DeleteObject("d1", "b", "k", if_bucket_fingerprint=seen))
+    assert state.get_object("b", "k").key == "k"
+    fresh = bucket_fingerprint(state.get_bucket("b"))
+    one(state, DeleteObject("d2", "b", "k", if_bucket_fingerprint=fresh))
+    with pytest.raises(errors.NoSuchKey):
+        state.get_object("b", "k")

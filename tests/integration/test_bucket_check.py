@@ -1,5 +1,5 @@
-"""A PUT authorizes against the gateway's cached bucket record, and its commit
-holds only if that record is unchanged (gateway/write_path.py, recheck;
+"""A PUT or DELETE authorizes against the gateway's cached bucket record, and
+its commit holds only if that record is unchanged (gateway/write_path.py, recheck;
 docs/gateway.md "Bucket cache"). A change made elsewhere — here straight
 through a metadata client, as another gateway would — between the gateway's
 cached read and the commit makes metadata refuse the commit; the gateway then
@@ -54,23 +54,25 @@ def test_an_unchanged_bucket_costs_no_recheck(cluster, s3, bucket) -> None:  # t
     assert gateway_metric(cluster, RECHECKS) == before
 
 
-def changed_then_put(cluster, s3, field, value_for, put):  # type: ignore[no-untyped-def]
-    """Creates a bucket through the gateway (which caches its record), changes
-    it behind the gateway's back and PUTs at once, until that PUT is one whose
-    commit found the change (the cache entry may expire before the PUT on a
-    slow machine: that PUT reads fresh and is not counted). Returns the
-    bucket's name and put()'s result."""
+def changed_then(cluster, s3, field, value_for, act, prepare=None):  # type: ignore[no-untyped-def]
+    """Creates a bucket through the gateway (which caches its record; prepare
+    may add to it), changes it behind the gateway's back and acts at once,
+    until the act is one whose commit found the change (the cache entry may
+    expire before it on a slow machine: that act reads fresh and is not
+    counted). Returns the bucket's name and act()'s result."""
     for _ in range(5):
         bucket = f"bucket-check-{uuid.uuid4().hex[:8]}"
         s3.create_bucket(Bucket=bucket)
+        if prepare is not None:
+            prepare(bucket)
         set_bucket_field(cluster, bucket, field, value_for(bucket))
         before = gateway_metric(cluster, RECHECKS)
-        result = put(bucket)
+        result = act(bucket)
         grown = gateway_metric(cluster, RECHECKS) - before
         assert grown in (0, 1)
         if grown == 1:
             return bucket, result
-    raise AssertionError("no PUT found the bucket changed at its commit")
+    raise AssertionError("nothing found the bucket changed at its commit")
 
 
 def test_a_change_that_still_allows_the_write_is_checked_and_the_put_lands(  # type: ignore[no-untyped-def]
@@ -81,18 +83,22 @@ def test_a_change_that_still_allows_the_write_is_checked_and_the_put_lands(  # t
     def put(bucket: str) -> None:
         s3.put_object(Bucket=bucket, Key="k", Body=body)
 
-    bucket, _ = changed_then_put(cluster, s3, "cache-control", lambda _: "public, max-age=60", put)
+    bucket, _ = changed_then(cluster, s3, "cache-control", lambda _: "public, max-age=60", put)
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == body
 
 
-def deny_puts(bucket: str) -> str:
+def deny(action: str, bucket: str) -> str:
     statement = {
         "Effect": "Deny",
         "Principal": "*",
-        "Action": "s3:PutObject",
+        "Action": action,
         "Resource": f"arn:aws:s3:::{bucket}/*",
     }
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def deny_puts(bucket: str) -> str:
+    return deny("s3:PutObject", bucket)
 
 
 @pytest.mark.parametrize("size", [100, 300_000], ids=["inline", "shards"])
@@ -104,8 +110,35 @@ def test_a_change_that_forbids_the_write_refuses_it_and_stores_nothing(  # type:
             s3.put_object(Bucket=bucket, Key="k", Body=os.urandom(size))
         return str(caught.value.response["Error"]["Code"])
 
-    bucket, code = changed_then_put(cluster, s3, "policy", deny_puts, put)
+    bucket, code = changed_then(cluster, s3, "policy", deny_puts, put)
     assert code == "AccessDenied"
     with pytest.raises(ClientError) as missing:
         s3.head_object(Bucket=bucket, Key="k")
     assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+@pytest.mark.parametrize("change", ["allows", "forbids"])
+def test_a_delete_is_checked_against_a_changed_bucket_too(cluster, s3, change) -> None:  # type: ignore[no-untyped-def]
+    body = os.urandom(1000)
+    field, value_for = "cache-control", (lambda _: "max-age=5")
+    if change == "forbids":
+        field, value_for = "policy", (lambda bucket: deny("s3:DeleteObject", bucket))
+
+    def prepare(bucket: str) -> None:
+        s3.put_object(Bucket=bucket, Key="k", Body=body)
+
+    def delete(bucket: str) -> str:
+        try:
+            s3.delete_object(Bucket=bucket, Key="k")
+        except ClientError as exc:
+            return str(exc.response["Error"]["Code"])
+        return "deleted"
+
+    bucket, outcome = changed_then(cluster, s3, field, value_for, delete, prepare)
+    if change == "allows":
+        assert outcome == "deleted"
+        with pytest.raises(ClientError):
+            s3.head_object(Bucket=bucket, Key="k")
+    else:
+        assert outcome == "AccessDenied"
+        assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == body

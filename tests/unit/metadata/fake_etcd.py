@@ -56,6 +56,8 @@ class FakeEtcd:
         return self.revision, self._current(key)
 
     async def range(self, key: bytes, *, timeout: float, **_: object) -> RangeResult:
+        if self.unavailable:
+            raise EtcdUnavailable("fake outage")
         kv = self._current(key)
         return RangeResult(self.revision, (kv,) if kv else ())
 

@@ -15,7 +15,9 @@ from metadata import checkpoint
 from metadata.client import _retryable, parse_addresses
 from metadata.etcd import (
     EtcdCompacted,
+    EtcdError,
     EtcdUnavailable,
+    _refusal,
     _watch_batch,
     grpc_target,
     prefix_end,
@@ -100,6 +102,53 @@ def test_watch_messages() -> None:
     assert info.value.compact_revision == 5
     with pytest.raises(EtcdUnavailable):
         _watch_batch(rpc_pb2.WatchResponse(canceled=True, cancel_reason="gone"))
+
+
+def rpc_error(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details=details)
+
+
+def test_which_etcd_answers_are_refusals() -> None:
+    compacted = _refusal(
+        rpc_error(
+            grpc.StatusCode.OUT_OF_RANGE, "etcdserver: mvcc: required revision has been compacted"
+        )
+    )
+    assert isinstance(compacted, EtcdCompacted)
+    future = _refusal(
+        rpc_error(
+            grpc.StatusCode.OUT_OF_RANGE, "etcdserver: mvcc: required revision is a future revision"
+        )
+    )
+    assert type(future) is EtcdError and "future" in str(future)
+    lease = _refusal(rpc_error(grpc.StatusCode.NOT_FOUND, "etcdserver: requested lease not found"))
+    assert type(lease) is EtcdError and "not found" in str(lease)
+    too_large = _refusal(
+        rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "etcdserver: request is too large")
+    )
+    assert type(too_large) is EtcdError
+    # Another member may answer these: the client moves on to it.
+    for code, details in [
+        (grpc.StatusCode.UNAVAILABLE, "etcdserver: no leader"),
+        (grpc.StatusCode.UNAVAILABLE, "etcdserver: request timed out"),
+        (grpc.StatusCode.UNAVAILABLE, "failed to connect to all addresses"),
+        (grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded"),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, "etcdserver: too many requests"),
+        (grpc.StatusCode.CANCELLED, "etcdserver: request cancelled"),
+        (grpc.StatusCode.UNKNOWN, "etcdserver: leader changed"),
+        (grpc.StatusCode.INTERNAL, "stream terminated by RST_STREAM"),
+    ]:
+        assert _refusal(rpc_error(code, details)) is None, (code, details)
+    refused = {c for c in grpc.StatusCode if _refusal(rpc_error(c, "x")) is not None}
+    assert refused == {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.OUT_OF_RANGE,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.UNAUTHENTICATED,
+    }
 
 
 def test_endpoints_become_grpc_targets() -> None:

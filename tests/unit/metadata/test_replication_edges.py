@@ -93,7 +93,9 @@ def test_watch_messages() -> None:
     revision, events = batch
     assert revision == 7 and events[0].kind == "PUT" and events[0].kv.value == b"v"
     assert events[0].kv.mod_revision == 7 and events[0].kv.create_revision == 2
-    deleted = rpc_pb2.WatchResponse(header=header, events=[kv_pb2.Event(type=1, kv=kv)])
+    deleted = rpc_pb2.WatchResponse(
+        header=header, events=[kv_pb2.Event(type=kv_pb2.Event.DELETE, kv=kv)]
+    )
     batch = _watch_batch(deleted)
     assert batch is not None and batch[1][0].kind == "DELETE"
     assert _watch_batch(rpc_pb2.WatchResponse(header=header, created=True)) is None
@@ -105,7 +107,9 @@ def test_watch_messages() -> None:
 
 
 def rpc_error(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
-    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details=details)
+    return grpc.aio.AioRpcError(
+        code, grpc.aio.Metadata(), grpc.aio.Metadata(), details=details, debug_error_string=""
+    )
 
 
 def test_which_etcd_answers_are_refusals() -> None:

@@ -1,12 +1,14 @@
 """What one etcd call costs through metadata.etcd.EtcdClient.
 
 Starts three etcd members on free loopback ports (as `tessera up` does,
-nothing else), then makes the two calls on the metadata request path — a
-linearizable keys-only range of the log key (every strong read's read index)
-and a put of a log-entry-sized value (every commit) — sequentially and from 16
-concurrent callers, and prints per cell: calls/s, p50 and p99 latency, the
-etcd members' CPU per call (utime + stime from /proc/<pid>/stat, summed over
-the three members) and this process's CPU per call (the client).
+nothing else), then makes the calls on the metadata request path — a
+linearizable keys-only range of the log key (every strong read's read index),
+a put of a log-entry-sized value (every commit's append), and that put until
+the client's own watch delivers it back (a commit as the appending replica
+sees it) — sequentially and from 16 concurrent callers, and prints per cell:
+calls/s, p50 and p99 latency, the etcd members' CPU per call (utime + stime
+from /proc/<pid>/stat, summed over the three members) and this process's CPU
+per call (the client).
 
 --baseline FILE also measures the EtcdClient class defined in FILE, e.g. an
 older transport exported with `git show REV:metadata/etcd.py > /tmp/old.py`;
@@ -39,6 +41,12 @@ LOG_KEY = b"/bench/meta/log"
 ENTRY_BYTES = 400  # a small group-committed batch of metadata mutations
 CALL_SECONDS = 10.0
 CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+OPERATIONS = ("range", "put", "commit")
+LABELS = {
+    "range": "range (linearizable, keys only)",
+    "put": f"put ({ENTRY_BYTES} B)",
+    "commit": "put, then its watch event",
+}
 
 
 @dataclass
@@ -68,6 +76,41 @@ def load_client_class(path: str) -> type[Any]:
     return module.EtcdClient  # type: ignore[no-any-return]
 
 
+class WatchedPuts:
+    """Puts that return once the client's own watch has delivered them back:
+    a commit as a replica sees it (the append, then the entry to apply)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._value = b"x" * ENTRY_BYTES
+        self._delivered = 0
+        self._changed = asyncio.Condition()
+
+    async def follow(self, start: int) -> None:
+        async for _, events in self._client.watch(LOG_KEY, start, connect_timeout=CALL_SECONDS):
+            async with self._changed:
+                self._delivered = max(e.kv.mod_revision for e in events)
+                self._changed.notify_all()
+
+    async def __call__(self, _: int) -> None:
+        revision = await self._client.put(LOG_KEY, self._value, timeout=CALL_SECONDS)
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._delivered >= revision)
+
+
+async def measure(client: Any, op: str, callers: int, calls: int, etcd_pids: list[int]) -> Cell:
+    """One cell; op is "range", "put" or "commit" (a put and its watch event)."""
+    if op != "commit":
+        return await measure_calls(operation(client, op), callers, calls, etcd_pids)
+    puts = WatchedPuts(client)
+    start = (await client.range(LOG_KEY, timeout=CALL_SECONDS)).revision + 1
+    async with asyncio.TaskGroup() as group:
+        watching = group.create_task(puts.follow(start))
+        cell = await measure_calls(puts, callers, calls, etcd_pids)
+        watching.cancel()
+    return cell
+
+
 def operation(client: Any, op: str) -> Callable[[int], Awaitable[object]]:
     value = b"x" * ENTRY_BYTES
     if op == "range":
@@ -75,8 +118,9 @@ def operation(client: Any, op: str) -> Callable[[int], Awaitable[object]]:
     return lambda _: client.put(LOG_KEY, value, timeout=CALL_SECONDS)
 
 
-async def measure(client: Any, op: str, callers: int, calls: int, etcd_pids: list[int]) -> Cell:
-    call = operation(client, op)
+async def measure_calls(
+    call: Callable[[int], Awaitable[object]], callers: int, calls: int, etcd_pids: list[int]
+) -> Cell:
     for i in range(20):  # warm: channels and connections open
         await call(i)
     latencies: list[float] = []
@@ -117,7 +161,7 @@ async def bench(
     opened = {label: cls(endpoints) for label, cls in clients.items()}
     try:
         for repeat in range(repeats):
-            for op in ("range", "put"):
+            for op in OPERATIONS:
                 for callers in levels:
                     for label, client in opened.items():
                         cell = await measure(client, op, callers, calls, etcd_pids)
@@ -140,12 +184,13 @@ def table(results: dict[tuple[str, str, int], list[Cell]]) -> str:
         "| client CPU ms/call |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for (label, op, callers), cells in sorted(results.items(), key=lambda x: (x[0][1], x[0][2])):
+    ordered = sorted(results.items(), key=lambda x: (OPERATIONS.index(x[0][1]), x[0][2]))
+    for (label, op, callers), cells in ordered:
 
         def med(field: str, cells: list[Cell] = cells) -> float:
             return statistics.median(getattr(c, field) for c in cells)
 
-        call = "range (linearizable, keys only)" if op == "range" else f"put ({ENTRY_BYTES} B)"
+        call = LABELS[op]
         rows.append(
             f"| {label} | {call} | {callers} | {med('calls_per_second'):,.0f} "
             f"| {med('p50_ms'):.2f} | {med('p99_ms'):.2f} | {med('etcd_cpu_ms_per_call'):.2f} "

@@ -12,7 +12,7 @@ outcome     a mutation's result or S3 error, as recorded for retries
 commit      group commit, and the single-replica log (no etcd)
 shared_log  group commit into the log in etcd
 follower    watching the log, applying it, the read index
-etcd        the etcd client (JSON gateway, deadlines, failover)
+etcd        the etcd client (gRPC, deadlines, failover)
 liveness    who is alive, and the corrections that keep the map in step
 membership  storage nodes' liveness under etcd leases
 replicas    the replica registry and log compaction

@@ -138,11 +138,11 @@ class ReplicaRegistry:
                 compacted = target
                 metrics.COMPACTED_REVISION.set(target)
                 status = await self._etcd.status(timeout=CALL_TIMEOUT_SECONDS)
-                metrics.ETCD_DB_BYTES.set(int(status.get("dbSize", 0)))
+                metrics.ETCD_DB_BYTES.set(status.db_size_bytes)
                 log.info(
-                    "compacted the log to revision %d (etcd db %s bytes)",
+                    "compacted the log to revision %d (etcd db %d bytes)",
                     target,
-                    status.get("dbSize"),
+                    status.db_size_bytes,
                 )
             except EtcdError as exc:
                 log.warning("log compaction skipped: %s", exc)

@@ -1,8 +1,10 @@
-"""Regenerates the protobuf and gRPC stubs from proto/tessera.proto.
+"""Regenerates the protobuf and gRPC stubs from the .proto files under proto/.
 
-The stubs are committed so that a fresh clone runs without a build step; the
-unit test tests/unit/proto/test_stubs_fresh.py regenerates them into a
-temporary folder and fails when the committed copies are stale.
+PROTOS lists them: tessera.proto (our own services) and the part of etcd's v3
+API that metadata/etcd.py speaks (proto/etcd/). The stubs are committed so
+that a fresh clone runs without a build step; the unit test
+tests/unit/proto/test_stubs_fresh.py regenerates them into a temporary folder
+and fails when the committed copies are stale.
 """
 
 from __future__ import annotations
@@ -12,9 +14,21 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
+# Relative to ROOT; each yields <name>_pb2.py, <name>_pb2.pyi and <name>_pb2_grpc.py.
+PROTOS = ("proto/tessera.proto", "proto/etcd/kv.proto", "proto/etcd/rpc.proto")
+
+
+def stub_paths() -> list[str]:
+    """Every generated file, relative to ROOT."""
+    return [
+        proto.removesuffix(".proto") + suffix
+        for proto in PROTOS
+        for suffix in ("_pb2.py", "_pb2_grpc.py", "_pb2.pyi")
+    ]
+
 
 def generate(out_dir: pathlib.Path) -> None:
-    """Writes proto/tessera_pb2.py and proto/tessera_pb2_grpc.py under out_dir."""
+    """Writes the stubs of every file in PROTOS under out_dir (proto/..., as in the tree)."""
     from grpc_tools import protoc  # build-time dependency only
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -25,7 +39,7 @@ def generate(out_dir: pathlib.Path) -> None:
             f"--python_out={out_dir}",
             f"--grpc_python_out={out_dir}",
             f"--pyi_out={out_dir}",
-            str(ROOT / "proto" / "tessera.proto"),
+            *(str(ROOT / proto) for proto in PROTOS),
         ]
     )
     if code != 0:

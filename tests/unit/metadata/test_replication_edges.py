@@ -1,10 +1,9 @@
 """The pure and local edges of replication: conditional puts in the state
-machine, checkpoints streamed and installed, etcd's JSON watch messages, and
-the client's address list and retry rule."""
+machine, checkpoints streamed and installed, etcd's watch messages and
+endpoints, and the client's address list and retry rule."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -14,9 +13,18 @@ from rocksdict import Rdict
 
 from metadata import checkpoint
 from metadata.client import _retryable, parse_addresses
-from metadata.etcd import EtcdCompacted, EtcdUnavailable, _watch_batch, prefix_end
+from metadata.etcd import (
+    EtcdCompacted,
+    EtcdError,
+    EtcdUnavailable,
+    _refusal,
+    _watch_batch,
+    grpc_target,
+    prefix_end,
+)
 from metadata.mutations import CreateBucket, LogEntry, Mutation, PutObject
 from metadata.state import StateMachine, open_db
+from proto.etcd import kv_pb2, rpc_pb2
 from proto.rpc import S3_CODE_HEADER
 from tessera import errors
 from tessera.model import ObjectVersion
@@ -78,24 +86,82 @@ async def test_a_checkpoint_never_writes_outside_its_folder(tmp_path: Path) -> N
 
 
 def test_watch_messages() -> None:
-    kv = {
-        "key": base64.b64encode(b"/l").decode(),
-        "value": base64.b64encode(b"v").decode(),
-        "mod_revision": "7",
-        "create_revision": "2",
-        "version": "3",
-    }
-    batch = _watch_batch({"result": {"header": {"revision": "7"}, "events": [{"kv": kv}]}})
+    kv = kv_pb2.KeyValue(key=b"/l", value=b"v", mod_revision=7, create_revision=2, version=3)
+    header = rpc_pb2.ResponseHeader(revision=7)
+    batch = _watch_batch(rpc_pb2.WatchResponse(header=header, events=[kv_pb2.Event(kv=kv)]))
     assert batch is not None
     revision, events = batch
     assert revision == 7 and events[0].kind == "PUT" and events[0].kv.value == b"v"
-    assert events[0].kv.mod_revision == 7
-    assert _watch_batch({"result": {"header": {"revision": "7"}, "created": True}}) is None
+    assert events[0].kv.mod_revision == 7 and events[0].kv.create_revision == 2
+    deleted = rpc_pb2.WatchResponse(
+        header=header, events=[kv_pb2.Event(type=kv_pb2.Event.DELETE, kv=kv)]
+    )
+    batch = _watch_batch(deleted)
+    assert batch is not None and batch[1][0].kind == "DELETE"
+    assert _watch_batch(rpc_pb2.WatchResponse(header=header, created=True)) is None
     with pytest.raises(EtcdCompacted) as info:
-        _watch_batch({"result": {"canceled": True, "compact_revision": "5"}})
+        _watch_batch(rpc_pb2.WatchResponse(canceled=True, compact_revision=5))
     assert info.value.compact_revision == 5
     with pytest.raises(EtcdUnavailable):
-        _watch_batch({"result": {"canceled": True, "cancel_reason": "gone"}})
+        _watch_batch(rpc_pb2.WatchResponse(canceled=True, cancel_reason="gone"))
+
+
+def rpc_error(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(
+        code, grpc.aio.Metadata(), grpc.aio.Metadata(), details=details, debug_error_string=""
+    )
+
+
+def test_which_etcd_answers_are_refusals() -> None:
+    compacted = _refusal(
+        rpc_error(
+            grpc.StatusCode.OUT_OF_RANGE, "etcdserver: mvcc: required revision has been compacted"
+        )
+    )
+    assert isinstance(compacted, EtcdCompacted)
+    future = _refusal(
+        rpc_error(
+            grpc.StatusCode.OUT_OF_RANGE, "etcdserver: mvcc: required revision is a future revision"
+        )
+    )
+    assert type(future) is EtcdError and "future" in str(future)
+    lease = _refusal(rpc_error(grpc.StatusCode.NOT_FOUND, "etcdserver: requested lease not found"))
+    assert type(lease) is EtcdError and "not found" in str(lease)
+    too_large = _refusal(
+        rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "etcdserver: request is too large")
+    )
+    assert type(too_large) is EtcdError
+    # Another member may answer these: the client moves on to it.
+    for code, details in [
+        (grpc.StatusCode.UNAVAILABLE, "etcdserver: no leader"),
+        (grpc.StatusCode.UNAVAILABLE, "etcdserver: request timed out"),
+        (grpc.StatusCode.UNAVAILABLE, "failed to connect to all addresses"),
+        (grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded"),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, "etcdserver: too many requests"),
+        (grpc.StatusCode.CANCELLED, "etcdserver: request cancelled"),
+        (grpc.StatusCode.UNKNOWN, "etcdserver: leader changed"),
+        (grpc.StatusCode.INTERNAL, "stream terminated by RST_STREAM"),
+    ]:
+        assert _refusal(rpc_error(code, details)) is None, (code, details)
+    refused = {c for c in grpc.StatusCode if _refusal(rpc_error(c, "x")) is not None}
+    assert refused == {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.OUT_OF_RANGE,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.UNAUTHENTICATED,
+    }
+
+
+def test_endpoints_become_grpc_targets() -> None:
+    assert grpc_target("http://127.0.0.1:2379") == ("127.0.0.1:2379", False)
+    assert grpc_target("https://etcd-0.etcd:2379/") == ("etcd-0.etcd:2379", True)
+    assert grpc_target("http://[::1]:2379") == ("[::1]:2379", False)
+    assert grpc_target("10.0.0.1:2379") == ("10.0.0.1:2379", False)
+    with pytest.raises(ValueError):
+        grpc_target("unix:///run/etcd.sock")
 
 
 def test_prefix_end() -> None:

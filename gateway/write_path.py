@@ -8,7 +8,7 @@ inside the version record, which the metadata log replicates.
 
 Invariants:
 - the body is read one stripe at a time, the next one while the last is
-  hashed and encoded; at most SENDER_QUEUE_CHUNKS chunks per shard wait in
+  hashed and encoded; at most sender_queue_chunks() chunks per shard wait in
   memory, so a request holds O(stripe) bytes, never the object;
 - the digests are fed the stripes in body order, so the ETag and every
   checksum are those of the body as sent;
@@ -44,6 +44,7 @@ from dataclasses import dataclass, field, replace
 import grpc.aio
 
 from gateway import metrics
+from gateway.admission import sender_queue_chunks
 from gateway.body import BodySource
 from gateway.cluster import ClusterView
 from gateway.deadline import Deadline
@@ -65,7 +66,6 @@ from tessera.storage_class import STANDARD, class_record, without_class
 
 log = logging.getLogger(__name__)
 
-SENDER_QUEUE_CHUNKS = 4
 # Times a commit refused with BucketChanged is checked again and retried.
 BUCKET_RECHECKS_MAX = 2
 # Reads the bucket fresh and decides the write again (raising to refuse it).
@@ -131,7 +131,10 @@ class ShardSender:
         self._stub = stub
         self._header = header
         self._metadata = call_metadata
-        self._queue: asyncio.Queue[pb.PutShardRequest | None] = asyncio.Queue(SENDER_QUEUE_CHUNKS)
+        geometry = Geometry(header.data_shards, header.parity_shards, header.chunk_size_bytes)
+        self._queue: asyncio.Queue[pb.PutShardRequest | None] = asyncio.Queue(
+            sender_queue_chunks(geometry)
+        )
         self.error: BaseException | None = (
             None
             if stub

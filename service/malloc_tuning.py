@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 
-# Above every buffer one request handles: chunks (256 KiB default), stripes
+# Above every buffer one request handles: chunks (1 MiB default), stripes
 # (k chunks), ReadChunks answers (4 MiB at most) and gRPC messages (8 MiB).
 MMAP_THRESHOLD_BYTES = 8 * 1024 * 1024 + 64 * 1024
 TRIM_THRESHOLD_BYTES = 32 * 1024 * 1024

@@ -25,7 +25,7 @@ PARITY_SHARDS_DEFAULT = 2
 # measurement): every inline byte passes through the etcd log, twice as hex.
 INLINE_DEFAULT_BYTES = 4096  # docs/inline-objects.md has the measurement
 INLINE_MAX_BYTES = 64 * 1024
-CHUNK_SIZE_DEFAULT_BYTES = 256 * 1024  # one shard's piece of one stripe
+CHUNK_SIZE_DEFAULT_BYTES = 1024 * 1024  # one shard's piece of one stripe (docs/erasure-coding.md)
 GRPC_MESSAGE_MAX_BYTES = 8 * 1024 * 1024
 # Chunk data one ReadChunks answer may carry (a one-message read of a short
 # stripe range; longer ranges go over the GetShard stream). Half the message

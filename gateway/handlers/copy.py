@@ -34,7 +34,7 @@ from gateway.responses import written_version_headers, xml_response
 from gateway.routing import Route
 from gateway.state import GatewayState
 from gateway.validation import check_key
-from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, write_object
+from gateway.write_path import WriteRequest, write_object
 from tessera import access, errors, limits, tagging
 from tessera.model import ObjectVersion
 from tessera.storage_class import class_of, requested_class
@@ -216,7 +216,7 @@ async def copy_object(
     geometry = source.geometry
     stripes = source_bytes(state, source, 0, source.size_bytes - 1, deadline, src_data_key)
     reserve = read_buffer_bytes(geometry, source.size_bytes) + write_buffer_bytes(
-        policy.geometry, SENDER_QUEUE_CHUNKS, source.size_bytes
+        policy.geometry, source.size_bytes
     )
     try:
         with state.admission.reserve(reserve):

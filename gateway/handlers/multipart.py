@@ -57,7 +57,7 @@ from gateway.small_body import read_small_body
 from gateway.state import GatewayState
 from gateway.usage_meter import add_bytes_in
 from gateway.validation import check_key
-from gateway.write_path import SENDER_QUEUE_CHUNKS, WritePolicy, WriteRequest, store_shard_set
+from gateway.write_path import WritePolicy, WriteRequest, store_shard_set
 from tessera import access, errors, ids, limits, tagging
 from tessera.model import MultipartUpload, Segment
 from tessera.multipart import checksum_type_for
@@ -252,9 +252,7 @@ async def upload_part(
     )
     write = await _sealed_for_upload(request, state, upload, write, deadline)
     geometry = upload_policy(state, upload).geometry
-    with state.admission.reserve(
-        write_buffer_bytes(geometry, SENDER_QUEUE_CHUNKS, body.size_bytes)
-    ):
+    with state.admission.reserve(write_buffer_bytes(geometry, body.size_bytes)):
         part = await _store_part(state, upload, part_number, body, write, deadline)
     add_bytes_in(request, part.size_bytes)
     headers = {"ETag": f'"{part.etag}"', **_checksum_headers(part.checksums)}
@@ -324,7 +322,7 @@ async def upload_part_copy(
         )
     pieces = source_bytes(state, source, first, last, deadline, src_data_key)
     reserve = read_buffer_bytes(source.geometry, source.size_bytes) + write_buffer_bytes(
-        upload_policy(state, upload).geometry, SENDER_QUEUE_CHUNKS, length
+        upload_policy(state, upload).geometry, length
     )
     try:
         with state.admission.reserve(reserve):

@@ -59,7 +59,6 @@ from gateway.usage_meter import add_bytes_in, add_bytes_out
 from gateway.validation import check_key
 from gateway.write_path import (
     BUCKET_RECHECKS_MAX,
-    SENDER_QUEUE_CHUNKS,
     WriteRequest,
     write_object,
 )
@@ -120,9 +119,7 @@ async def put_object(
             )
         return fresh
 
-    with state.admission.reserve(
-        write_buffer_bytes(policy.geometry, SENDER_QUEUE_CHUNKS, body.size_bytes)
-    ):
+    with state.admission.reserve(write_buffer_bytes(policy.geometry, body.size_bytes)):
         version, replaced = await write_object(
             body=body,
             request=write,

@@ -25,7 +25,7 @@ from gateway.routing import Route
 from gateway.state import GatewayState
 from gateway.usage_meter import add_bytes_in
 from gateway.validation import check_key, check_user_metadata
-from gateway.write_path import SENDER_QUEUE_CHUNKS, WriteRequest, write_object
+from gateway.write_path import WriteRequest, write_object
 from tessera import errors, limits
 from tessera.storage_class import requested_class
 
@@ -89,7 +89,7 @@ async def post_object(
     if encryption is None:
         encryption = sse.requested({}, bucket)  # the bucket default
     write = await state.encryption.sealed(write, encryption, deadline)
-    with state.admission.reserve(write_buffer_bytes(write_policy.geometry, SENDER_QUEUE_CHUNKS)):
+    with state.admission.reserve(write_buffer_bytes(write_policy.geometry)):
         version, replaced = await write_object(
             body=form,
             request=write,

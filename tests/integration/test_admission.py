@@ -21,7 +21,6 @@ import pytest
 
 from cli.local_cluster import LocalCluster
 from gateway.admission import write_buffer_bytes
-from gateway.write_path import SENDER_QUEUE_CHUNKS
 from tessera.geometry import Geometry
 from tessera.limits import CHUNK_SIZE_DEFAULT_BYTES
 from tests.integration.harness import gateway_metric, s3_client
@@ -60,7 +59,7 @@ def test_many_small_puts_in_flight_are_all_admitted(cluster, s3) -> None:  # typ
         # Every PUT is admitted and holds its reservation, waiting for its body
         # (the shared cluster: 3 zones x 2 nodes, so 4+2).
         geometry = Geometry(4, 2, CHUNK_SIZE_DEFAULT_BYTES)
-        expected = WRITERS * write_buffer_bytes(geometry, SENDER_QUEUE_CHUNKS, BODY_BYTES)
+        expected = WRITERS * write_buffer_bytes(geometry, BODY_BYTES)
         deadline = time.monotonic() + ADMITTED_WITHIN_SECONDS
         while (seen := inflight_bytes(cluster)) != expected:
             assert time.monotonic() < deadline, f"{seen:.0f} of {expected} bytes admitted"

@@ -18,9 +18,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cli.local_cluster import LocalCluster
+from tessera.limits import CHUNK_SIZE_DEFAULT_BYTES
 from tests.integration.harness import admin_output, gateway_metric
 
-STRIPE_BYTES = 4 * 256 * 1024  # the shared cluster's default geometry
+STRIPE_BYTES = 4 * CHUNK_SIZE_DEFAULT_BYTES  # the shared cluster's default geometry
 MiB = 1024 * 1024
 
 

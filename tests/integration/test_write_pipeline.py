@@ -16,13 +16,14 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cli.local_cluster import LocalCluster
+from tessera.limits import CHUNK_SIZE_DEFAULT_BYTES
 from tests.integration.test_inline_objects import all_shard_names
 from tests.integration.test_repair import _versions, run
 
 pytestmark = pytest.mark.integration
 
 MiB = 1024 * 1024
-STRIPE_BYTES = 4 * 256 * 1024  # the default geometry: 4 data shards of 256 KiB chunks
+STRIPE_BYTES = 4 * CHUNK_SIZE_DEFAULT_BYTES  # the default geometry: 4 data shards
 
 
 def _b64(raw: bytes) -> str:

@@ -134,23 +134,23 @@ def test_a_single_request_is_always_admitted() -> None:
 
 def test_buffer_estimates() -> None:
     g = Geometry(4, 2, 256 * 1024)
-    assert write_buffer_bytes(g, 4) == 1024 * 1024 + 5 * 6 * 256 * 1024
+    assert write_buffer_bytes(g) == 1024 * 1024 + 5 * 6 * 256 * 1024
     assert read_buffer_bytes(g) == 2 * 6 * 256 * 1024
 
 
 def test_a_small_body_reserves_what_it_can_hold() -> None:
     g = Geometry(4, 2, 256 * 1024)
     # 4 KiB (+ one 16-byte tag had it been sealed): the body and its six 1 KiB chunks.
-    assert write_buffer_bytes(g, 4, 4096) == 4112 + 6 * 1028
+    assert write_buffer_bytes(g, 4096) == 4112 + 6 * 1028
     assert read_buffer_bytes(g, 4096) == 4112 + 6 * 1028
-    assert write_buffer_bytes(g, 4, 0) == 0
+    assert write_buffer_bytes(g, 0) == 0
     # Large bodies reserve the full pipeline, never more.
-    assert write_buffer_bytes(g, 4, 64 * 1024 * 1024) == write_buffer_bytes(g, 4)
+    assert write_buffer_bytes(g, 64 * 1024 * 1024) == write_buffer_bytes(g)
     assert read_buffer_bytes(g, 64 * 1024 * 1024) == read_buffer_bytes(g)
     # Monotone in the size: a larger body never reserves less.
     sizes = [1, 100, 4096, 1 << 20, (1 << 20) + 1, 3 << 20, 64 << 20]
     for small, large in itertools.pairwise(sizes):
-        assert write_buffer_bytes(g, 4, small) <= write_buffer_bytes(g, 4, large)
+        assert write_buffer_bytes(g, small) <= write_buffer_bytes(g, large)
 
 
 def test_many_small_writes_fit_where_few_full_pipelines_do() -> None:
@@ -160,10 +160,10 @@ def test_many_small_writes_fit_where_few_full_pipelines_do() -> None:
     admission = Admission(inflight_bytes_max=512 * 1024 * 1024)
     with ExitStack() as held:
         for _ in range(1000):
-            held.enter_context(admission.reserve(write_buffer_bytes(g, 4, 4096)))
+            held.enter_context(admission.reserve(write_buffer_bytes(g, 4096)))
     with ExitStack() as held, pytest.raises(errors.SlowDown):
         for _ in range(1000):
-            held.enter_context(admission.reserve(write_buffer_bytes(g, 4, 64 << 20)))
+            held.enter_context(admission.reserve(write_buffer_bytes(g, 64 << 20)))
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -217,8 +218,13 @@ def render_list_objects_v1(page: ListV1Result) -> bytes:
 def iso8601_milliseconds(seconds: float) -> str:
     """Unix seconds as S3 writes timestamps in XML (2009-10-12T17:50:30.000Z), to the ms."""
     total_ms = round(seconds * 1000)
-    moment = datetime.fromtimestamp(total_ms // 1000, tz=UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{total_ms % 1000:03d}Z"
+    return f"{_iso8601_seconds(total_ms // 1000)}.{total_ms % 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso8601_seconds(whole_seconds: int) -> str:
+    # cached: the entries of a listing page were mostly written in a few seconds
+    return f"{datetime.fromtimestamp(whole_seconds, tz=UTC):%Y-%m-%dT%H:%M:%S}"
 
 
 # --- parsing ------------------------------------------------------------------

@@ -362,13 +362,17 @@ class MetadataClient:
         max_keys: int,
         *,
         timeout: float,
+        summary: bool = False,
     ) -> ListPage:
+        """A page of current versions; with summary, each only as a listing
+        shows it (no placement, segments, inline data or user metadata)."""
         request = pb.ListObjectsRequest(
             bucket=bucket,
             prefix=prefix,
             delimiter=delimiter,
             start_after=start_after,
             max_keys=max_keys,
+            summary=summary,
         )
         return convert.page_from_pb(await self._call("ListObjects", request, timeout))
 

@@ -116,7 +116,7 @@ class ObjectRpcs(ServiceCore):
             request.start_after,
             request.max_keys,
         )
-        return convert.page_to_pb(page)
+        return convert.page_to_pb(page, summary=request.summary)
 
     @rpc
     async def ListObjectVersions(

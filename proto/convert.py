@@ -304,9 +304,27 @@ def map_from_pb(m: pb.ClusterMap) -> ClusterMapView:
     return ClusterMapView(epoch=m.epoch, nodes=tuple(node_from_pb(n) for n in m.nodes))
 
 
-def page_to_pb(page: ListPage) -> pb.ListObjectsResponse:
+def version_summary_to_pb(v: ObjectVersion) -> pb.ObjectRecord:
+    """What a listing shows of a version: its key, ids, size, ETag, time and
+    system metadata (the storage class, checksums); not where its data is."""
+    return pb.ObjectRecord(
+        bucket=v.bucket,
+        key=v.key,
+        version_id=v.version_id,
+        size_bytes=v.size_bytes,
+        etag=v.etag,
+        last_modified=v.last_modified,
+        system_metadata=v.system_metadata,
+        s3_version_id=v.s3_version_id,
+        delete_marker=v.delete_marker,
+    )
+
+
+def page_to_pb(page: ListPage, *, summary: bool = False) -> pb.ListObjectsResponse:
+    """summary: each version as version_summary_to_pb, for a listing."""
+    convert = version_summary_to_pb if summary else version_to_pb
     return pb.ListObjectsResponse(
-        objects=[version_to_pb(v) for v in page.objects],
+        objects=[convert(v) for v in page.objects],
         common_prefixes=list(page.common_prefixes),
         is_truncated=page.is_truncated,
         next_start_after=page.next_start_after,

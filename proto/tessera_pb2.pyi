@@ -822,18 +822,20 @@ class DeleteObjectResponse(_message.Message):
     def __init__(self, deleted: _Optional[_Union[ObjectRecord, _Mapping]] = ..., existed: _Optional[bool] = ..., marker: _Optional[_Union[ObjectRecord, _Mapping]] = ..., has_marker: _Optional[bool] = ...) -> None: ...
 
 class ListObjectsRequest(_message.Message):
-    __slots__ = ("bucket", "prefix", "delimiter", "start_after", "max_keys")
+    __slots__ = ("bucket", "prefix", "delimiter", "start_after", "max_keys", "summary")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     PREFIX_FIELD_NUMBER: _ClassVar[int]
     DELIMITER_FIELD_NUMBER: _ClassVar[int]
     START_AFTER_FIELD_NUMBER: _ClassVar[int]
     MAX_KEYS_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     prefix: str
     delimiter: str
     start_after: str
     max_keys: int
-    def __init__(self, bucket: _Optional[str] = ..., prefix: _Optional[str] = ..., delimiter: _Optional[str] = ..., start_after: _Optional[str] = ..., max_keys: _Optional[int] = ...) -> None: ...
+    summary: bool
+    def __init__(self, bucket: _Optional[str] = ..., prefix: _Optional[str] = ..., delimiter: _Optional[str] = ..., start_after: _Optional[str] = ..., max_keys: _Optional[int] = ..., summary: _Optional[bool] = ...) -> None: ...
 
 class ListObjectsResponse(_message.Message):
     __slots__ = ("objects", "common_prefixes", "is_truncated", "next_start_after")

@@ -67,9 +67,16 @@ async def _page(
     max_keys: int,
 ) -> ListPage:
     deadline = Deadline(state.settings.request_timeout_seconds)
-    await authorized_bucket(request, state, route, access_key, deadline)
+    # a read, as GET and HEAD: the bucket may come from the bucket cache
+    await authorized_bucket(request, state, route, access_key, deadline, cached=True)
     return await state.metadata.list_objects(
-        route.bucket, prefix, delimiter, start_after, max_keys, timeout=deadline.remaining()
+        route.bucket,
+        prefix,
+        delimiter,
+        start_after,
+        max_keys,
+        timeout=deadline.remaining(),
+        summary=True,
     )
 
 

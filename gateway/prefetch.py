@@ -14,12 +14,14 @@ does (its ACL, tags, retention, or where its shards now live) — and the GET
 goes on from there; any other answer (another version, no key, an error) or a
 failed prefetch cancels it, and the GET reads as it always did.
 
-Only plain GETs prefetch: no versionId, Range or partNumber (a different
-span), no conditional headers (a revalidation usually ends in 304, which needs
-no bytes), and only versions kept in shards, unencrypted (an encrypted one
-needs its data key first). A prefetch holds its admission reservation
-(gateway/admission.py) from its start; when admission refuses, the GET does
-not prefetch.
+Only a requester the gateway's cached bucket record and the remembered
+version's ACL already allow is prefetched for — an anonymous or refused GET
+never makes a node read anything. Only plain GETs prefetch: no versionId,
+Range or partNumber (a different span), no conditional headers (a
+revalidation usually ends in 304, which needs no bytes), and only versions
+kept in shards, unencrypted (an encrypted one needs its data key first). A
+prefetch holds its admission reservation (gateway/admission.py) from its
+start; when admission refuses, the GET does not prefetch.
 
 Invariant: a response carries only bytes of the version metadata answered
 for this request, read after authorization allowed it to be sent; the
@@ -31,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import Executor
 
 from aiohttp import web
@@ -119,6 +121,7 @@ class Prefetch:
         bucket: str,
         key: str,
         *,
+        may_read: Callable[[ObjectVersion], bool],
         hints: VersionHints,
         cluster: ClusterView,
         admission: Admission,
@@ -126,11 +129,14 @@ class Prefetch:
         deadline: Deadline,
     ) -> Prefetch | None:
         """A prefetch of key's hinted version, or None (no hint, not a plain
-        GET, or admission full)."""
+        GET, a requester who may_read the guess does not allow, or admission
+        full). may_read decides on what the gateway already holds (its cached
+        bucket record and the guess's ACL): no node is read for a request
+        that would be refused on that."""
         if not plain_get(request):
             return None
         guess = hints.get(bucket, key)
-        if guess is None:
+        if guess is None or not may_read(guess):
             return None
         reservation = contextlib.ExitStack()
         try:

@@ -297,10 +297,18 @@ async def _answer(
     deadline = Deadline(state.settings.request_timeout_seconds)
     prefetch = None
     if body:
+
+        def may_read(guess: ObjectVersion) -> bool:
+            cached = state.metadata.buckets.get(route.bucket)
+            return cached is not None and allowed(
+                request, cached, access_key, route.operation, key=route.key, object_acl=guess.acl
+            )
+
         prefetch = Prefetch.start(
             request,
             route.bucket,
             route.key,
+            may_read=may_read,
             hints=state.version_hints,
             cluster=state.cluster,
             admission=state.admission,

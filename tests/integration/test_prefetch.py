@@ -13,7 +13,10 @@ from __future__ import annotations
 import os
 import uuid
 
+import boto3
 import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cli.local_cluster import LocalCluster
@@ -88,3 +91,20 @@ def test_ranges_versions_and_conditions_do_not_prefetch(cluster, s3, bucket) -> 
         s3.get_object(Bucket=bucket, Key="k", IfNoneMatch=put["ETag"])
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
     assert grew(before, counts(cluster)) == {"used": 0, "stale": 0, "failed": 0}
+
+
+def test_a_refused_requester_makes_no_node_read(cluster, s3, bucket) -> None:  # type: ignore[no-untyped-def]
+    s3.put_object(Bucket=bucket, Key="k", Body=os.urandom(BODY_BYTES))  # private; hinted
+    anonymous = boto3.client(
+        "s3",
+        endpoint_url=cluster.endpoint,
+        region_name="us-east-1",
+        config=Config(signature_version=UNSIGNED, s3={"addressing_style": "path"}),
+    )
+    before = counts(cluster), gateway_metric(cluster, "tessera_gateway_shard_chunks_read_total")
+    with pytest.raises(ClientError) as caught:
+        anonymous.get_object(Bucket=bucket, Key="k")
+    assert caught.value.response["Error"]["Code"] == "AccessDenied"
+    after = counts(cluster), gateway_metric(cluster, "tessera_gateway_shard_chunks_read_total")
+    assert grew(before[0], after[0]) == {"used": 0, "stale": 0, "failed": 0}
+    assert after[1] == before[1]  # not one chunk read for a request that was refused

@@ -519,10 +519,14 @@ def render_list_uploads(page: ListUploadsResult) -> bytes:
 
 # Characters XML 1.0 cannot carry (Char production of the XML 1.0 spec).
 _NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Anything _text would change: markup, \r, or a character XML cannot carry.
+_NEEDS_ESCAPE = re.compile("[&<>\r]|[^\t\n\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _text(value: str) -> str:
     """Text safe inside an element: invalid characters replaced, markup escaped."""
+    if _NEEDS_ESCAPE.search(value) is None:
+        return value  # most keys and values: one scan, no copies
     return escape(_NOT_XML_CHAR.sub("\ufffd", value), {"\r": "&#13;"})
 
 
@@ -549,16 +553,14 @@ def _owner_as(element: str, owner_id: str) -> str:
 
 
 def _contents(entry: ListEntry, enc: _Encode, owner: str | None) -> str:
-    parts = [
-        _el("Key", enc(entry.key)),
-        _el("LastModified", iso8601_milliseconds(entry.last_modified)),
-        _el("ETag", f'"{entry.etag}"'),
-        _el("Size", str(entry.size)),
-    ]
-    if owner is not None:
-        parts.append(owner)
-    parts.append(_el("StorageClass", entry.storage_class))
-    return _wrap("Contents", parts)
+    # one f-string: a listing page renders a thousand of these
+    etag = _text(f'"{entry.etag}"')
+    return (
+        f"<Contents><Key>{_text(enc(entry.key))}</Key>"
+        f"<LastModified>{iso8601_milliseconds(entry.last_modified)}</LastModified>"
+        f"<ETag>{etag}</ETag><Size>{entry.size}</Size>{owner or ''}"
+        f"<StorageClass>{_text(entry.storage_class)}</StorageClass></Contents>"
+    )
 
 
 def _common_prefix(prefix: str, enc: _Encode) -> str:

@@ -55,6 +55,7 @@ from tessera.model import (
     UploadsPage,
     UserInfo,
     VersionsPage,
+    VersionSummary,
 )
 from tessera.multipart import ListedPart
 from tessera.usage import Quota, RequestCounters
@@ -362,19 +363,38 @@ class MetadataClient:
         max_keys: int,
         *,
         timeout: float,
-        summary: bool = False,
-    ) -> ListPage:
-        """A page of current versions; with summary, each only as a listing
-        shows it (no placement, segments, inline data or user metadata)."""
+    ) -> ListPage[ObjectVersion]:
+        """A page of current versions, whole records."""
         request = pb.ListObjectsRequest(
             bucket=bucket,
             prefix=prefix,
             delimiter=delimiter,
             start_after=start_after,
             max_keys=max_keys,
-            summary=summary,
         )
         return convert.page_from_pb(await self._call("ListObjects", request, timeout))
+
+    async def list_object_summaries(
+        self,
+        bucket: str,
+        prefix: str,
+        delimiter: str,
+        start_after: str,
+        max_keys: int,
+        *,
+        timeout: float,
+    ) -> ListPage[VersionSummary]:
+        """A page of current versions as a listing shows them (no placement,
+        segments, inline data or user metadata): what ListObjects needs."""
+        request = pb.ListObjectsRequest(
+            bucket=bucket,
+            prefix=prefix,
+            delimiter=delimiter,
+            start_after=start_after,
+            max_keys=max_keys,
+            summary=True,
+        )
+        return convert.summary_page_from_pb(await self._call("ListObjects", request, timeout))
 
     # ------------------------------------------------------------ multipart
 

@@ -107,16 +107,18 @@ class ObjectRpcs(ServiceCore):
         self, request: pb.ListObjectsRequest, context: Any
     ) -> pb.ListObjectsResponse:
         check_bucket(request.bucket, errors.NoSuchBucket)
-        page = await self._strong_read(
-            context,
-            self._state.list_objects,
+        args = (
             request.bucket,
             request.prefix,
             request.delimiter,
             request.start_after,
             request.max_keys,
         )
-        return convert.page_to_pb(page, summary=request.summary)
+        if request.summary:
+            summaries = await self._strong_read(context, self._state.list_object_summaries, *args)
+            return convert.summary_page_to_pb(request.bucket, summaries)
+        page = await self._strong_read(context, self._state.list_objects, *args)
+        return convert.page_to_pb(page)
 
     @rpc
     async def ListObjectVersions(

@@ -18,6 +18,7 @@ from tessera.model import (
     UploadsPage,
     UserInfo,
     VersionsPage,
+    VersionSummary,
 )
 from tessera.usage import Quota
 
@@ -304,11 +305,11 @@ def map_from_pb(m: pb.ClusterMap) -> ClusterMapView:
     return ClusterMapView(epoch=m.epoch, nodes=tuple(node_from_pb(n) for n in m.nodes))
 
 
-def version_summary_to_pb(v: ObjectVersion) -> pb.ObjectRecord:
+def version_summary_to_pb(bucket: str, v: VersionSummary) -> pb.ObjectRecord:
     """What a listing shows of a version: its key, ids, size, ETag, time and
     system metadata (the storage class, checksums); not where its data is."""
     return pb.ObjectRecord(
-        bucket=v.bucket,
+        bucket=bucket,
         key=v.key,
         version_id=v.version_id,
         size_bytes=v.size_bytes,
@@ -320,20 +321,49 @@ def version_summary_to_pb(v: ObjectVersion) -> pb.ObjectRecord:
     )
 
 
-def page_to_pb(page: ListPage, *, summary: bool = False) -> pb.ListObjectsResponse:
-    """summary: each version as version_summary_to_pb, for a listing."""
-    convert = version_summary_to_pb if summary else version_to_pb
+def version_summary_from_pb(m: pb.ObjectRecord) -> VersionSummary:
+    return VersionSummary(
+        key=m.key,
+        version_id=m.version_id,
+        size_bytes=m.size_bytes,
+        etag=m.etag,
+        last_modified=m.last_modified,
+        system_metadata=dict(m.system_metadata),
+        s3_version_id=m.s3_version_id,
+        delete_marker=m.delete_marker,
+    )
+
+
+def page_to_pb(page: ListPage[ObjectVersion]) -> pb.ListObjectsResponse:
     return pb.ListObjectsResponse(
-        objects=[convert(v) for v in page.objects],
+        objects=[version_to_pb(v) for v in page.objects],
         common_prefixes=list(page.common_prefixes),
         is_truncated=page.is_truncated,
         next_start_after=page.next_start_after,
     )
 
 
-def page_from_pb(m: pb.ListObjectsResponse) -> ListPage:
+def summary_page_to_pb(bucket: str, page: ListPage[VersionSummary]) -> pb.ListObjectsResponse:
+    return pb.ListObjectsResponse(
+        objects=[version_summary_to_pb(bucket, v) for v in page.objects],
+        common_prefixes=list(page.common_prefixes),
+        is_truncated=page.is_truncated,
+        next_start_after=page.next_start_after,
+    )
+
+
+def page_from_pb(m: pb.ListObjectsResponse) -> ListPage[ObjectVersion]:
     return ListPage(
         objects=tuple(version_from_pb(v) for v in m.objects),
+        common_prefixes=tuple(m.common_prefixes),
+        is_truncated=m.is_truncated,
+        next_start_after=m.next_start_after,
+    )
+
+
+def summary_page_from_pb(m: pb.ListObjectsResponse) -> ListPage[VersionSummary]:
+    return ListPage(
+        objects=tuple(version_summary_from_pb(v) for v in m.objects),
         common_prefixes=tuple(m.common_prefixes),
         is_truncated=m.is_truncated,
         next_start_after=m.next_start_after,

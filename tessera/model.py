@@ -17,8 +17,9 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from tessera import fastjson
 from tessera.geometry import Geometry
 from tessera.object_lock import Lock
 from tessera.sse import sealed_size_bytes
@@ -247,8 +248,26 @@ class ClusterMapView:
 
 
 @dataclass(frozen=True, slots=True)
-class ListPage:
-    objects: tuple[ObjectVersion, ...]
+class VersionSummary:
+    """What a listing shows of a version: no data location, inline bytes or user
+    metadata — a listing page decodes and sends only these."""
+
+    key: str
+    version_id: str
+    size_bytes: int
+    etag: str
+    last_modified: float
+    system_metadata: dict[str, str] = field(default_factory=dict)
+    s3_version_id: str = ""
+    delete_marker: bool = False
+
+
+Entry = TypeVar("Entry", ObjectVersion, VersionSummary)
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage(Generic[Entry]):
+    objects: tuple[Entry, ...]
     common_prefixes: tuple[str, ...]
     is_truncated: bool
     next_start_after: str
@@ -397,7 +416,24 @@ def version_to_json(v: ObjectVersion) -> bytes:
 
 
 def version_from_json(raw: bytes) -> ObjectVersion:
-    return version_from_dict(json.loads(raw))
+    return version_from_dict(fastjson.loads(raw))
+
+
+def version_summary_from_json(raw: bytes) -> VersionSummary:
+    """A stored version record as a listing shows it, without building the
+    whole record (its placement, segments, inline bytes) — a listing page
+    decodes a thousand of these."""
+    d = fastjson.loads(raw)
+    return VersionSummary(
+        key=d["key"],
+        version_id=d["version_id"],
+        size_bytes=d["size_bytes"],
+        etag=d["etag"],
+        last_modified=d["last_modified"],
+        system_metadata=d.get("system_metadata", {}),
+        s3_version_id=d.get("s3_version_id", ""),
+        delete_marker=d.get("delete_marker", False),
+    )
 
 
 def upload_to_json(u: MultipartUpload) -> bytes:

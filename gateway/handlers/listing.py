@@ -19,7 +19,7 @@ from gateway.responses import xml_response
 from gateway.routing import Route
 from gateway.state import GatewayState
 from tessera import errors, limits
-from tessera.model import ListPage
+from tessera.model import ListPage, VersionSummary
 from tessera.storage_class import class_of
 
 
@@ -65,22 +65,21 @@ async def _page(
     delimiter: str,
     start_after: str,
     max_keys: int,
-) -> ListPage:
+) -> ListPage[VersionSummary]:
     deadline = Deadline(state.settings.request_timeout_seconds)
     # a read, as GET and HEAD: the bucket may come from the bucket cache
     await authorized_bucket(request, state, route, access_key, deadline, cached=True)
-    return await state.metadata.list_objects(
+    return await state.metadata.list_object_summaries(
         route.bucket,
         prefix,
         delimiter,
         start_after,
         max_keys,
         timeout=deadline.remaining(),
-        summary=True,
     )
 
 
-def _entries(page: ListPage) -> list[s3xml.ListEntry]:
+def _entries(page: ListPage[VersionSummary]) -> list[s3xml.ListEntry]:
     return [
         s3xml.ListEntry(
             key=v.key,

@@ -1,41 +1,69 @@
 """A listing's summary of a version keeps what a listing shows and drops
-where the data is (placement, segments, inline bytes) and user metadata."""
+where the data is (placement, segments, inline bytes) and user metadata —
+decoded from the stored record, sent over gRPC and read back."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 from proto import convert
-from tessera.model import ListPage, ObjectVersion, ShardLocation
+from tessera.model import (
+    ListPage,
+    ObjectVersion,
+    ShardLocation,
+    VersionSummary,
+    version_from_json,
+    version_summary_from_json,
+    version_to_json,
+)
+
+VERSION = ObjectVersion(
+    bucket="b",
+    key="photos/cat.jpg",
+    version_id="v1",
+    size_bytes=12345,
+    etag="0123abcd",
+    content_type="image/jpeg",
+    last_modified=1_700_000_000.25,
+    data_shards=4,
+    parity_shards=2,
+    chunk_size_bytes=1 << 20,
+    placement=tuple(ShardLocation(i, f"node-{i}") for i in range(6)),
+    user_metadata={"owner": "alice"},
+    system_metadata={"x-amz-storage-class": "REDUCED_REDUNDANCY"},
+    inline_data=b"",
+    s3_version_id="s3v1",
+)
+
+
+def _same_listing_fields(summary: VersionSummary, version: ObjectVersion) -> None:
+    for f in dataclasses.fields(VersionSummary):
+        assert getattr(summary, f.name) == getattr(version, f.name), f.name
 
 
 def test_a_summary_keeps_what_a_listing_shows_and_nothing_else() -> None:
-    version = ObjectVersion(
-        bucket="b",
-        key="photos/cat.jpg",
-        version_id="v1",
-        size_bytes=12345,
-        etag="0123abcd",
-        content_type="image/jpeg",
-        last_modified=1_700_000_000.25,
-        data_shards=4,
-        parity_shards=2,
-        chunk_size_bytes=1 << 20,
-        placement=tuple(ShardLocation(i, f"node-{i}") for i in range(6)),
-        user_metadata={"owner": "alice"},
-        system_metadata={"x-amz-storage-class": "REDUCED_REDUNDANCY"},
-        inline_data=b"",
-        s3_version_id="s3v1",
+    summary = version_summary_from_json(version_to_json(VERSION))
+    _same_listing_fields(summary, VERSION)
+    page = ListPage(
+        objects=(summary,), common_prefixes=("d/",), is_truncated=True, next_start_after="x"
     )
-    page = convert.page_from_pb(
-        convert.page_to_pb(convert.page_from_pb(convert.page_to_pb(_page(version))), summary=True)
-    )
-    (summary,) = page.objects
-    for name in ("bucket", "key", "version_id", "size_bytes", "etag", "last_modified"):
-        assert getattr(summary, name) == getattr(version, name)
-    assert summary.system_metadata == version.system_metadata
-    assert summary.s3_version_id == "s3v1" and not summary.delete_marker
-    assert summary.placement == () and summary.user_metadata == {}
-    assert summary.inline_data == b"" and summary.segments == ()
+    message = convert.summary_page_to_pb("b", page)
+    (record,) = message.objects
+    assert record.bucket == "b" and record.key == VERSION.key
+    assert not record.placement and not record.user_metadata and not record.content_type
+    assert convert.summary_page_from_pb(message) == page
 
 
-def _page(version: ObjectVersion) -> ListPage:
-    return ListPage(objects=(version,), common_prefixes=(), is_truncated=False, next_start_after="")
+def test_a_summary_decodes_every_record_shape_a_whole_decode_does() -> None:
+    # an old record without the fields added since (versioning, system metadata)
+    stored = json.loads(version_to_json(VERSION))
+    for name in ("s3_version_id", "delete_marker", "system_metadata"):
+        del stored[name]
+    raw = json.dumps(stored).encode()
+    _same_listing_fields(version_summary_from_json(raw), version_from_json(raw))
+    # a key that is not valid UTF-8 (kept with surrogateescape) and a delete marker
+    odd = dataclasses.replace(VERSION, key="bad-\udcff-key", delete_marker=True)
+    raw = version_to_json(odd)
+    assert version_from_json(raw).key == "bad-\udcff-key"
+    _same_listing_fields(version_summary_from_json(raw), odd)

@@ -116,7 +116,7 @@ class ObjectRpcs(ServiceCore):
         )
         if request.summary:
             summaries = await self._strong_read(context, self._state.list_object_summaries, *args)
-            return convert.summary_page_to_pb(request.bucket, summaries)
+            return convert.summary_page_to_pb(summaries)
         page = await self._strong_read(context, self._state.list_objects, *args)
         return convert.page_to_pb(page)
 

@@ -305,20 +305,21 @@ def map_from_pb(m: pb.ClusterMap) -> ClusterMapView:
     return ClusterMapView(epoch=m.epoch, nodes=tuple(node_from_pb(n) for n in m.nodes))
 
 
-def version_summary_to_pb(bucket: str, v: VersionSummary) -> pb.ObjectRecord:
-    """What a listing shows of a version: its key, ids, size, ETag, time and
-    system metadata (the storage class, checksums); not where its data is."""
-    return pb.ObjectRecord(
-        bucket=bucket,
+def _add_summary(records: object, v: VersionSummary) -> None:
+    """Appends what a listing shows of a version — its key, ids, size, ETag,
+    time and system metadata (the storage class, checksums), not where its data
+    is — to a repeated ObjectRecord field, built in place."""
+    record = records.add(  # type: ignore[attr-defined]
         key=v.key,
         version_id=v.version_id,
         size_bytes=v.size_bytes,
         etag=v.etag,
         last_modified=v.last_modified,
-        system_metadata=v.system_metadata,
         s3_version_id=v.s3_version_id,
         delete_marker=v.delete_marker,
     )
+    if v.system_metadata:  # a map field's update is Python-level: skip it when empty
+        record.system_metadata.update(v.system_metadata)
 
 
 def version_summary_from_pb(m: pb.ObjectRecord) -> VersionSummary:
@@ -328,7 +329,7 @@ def version_summary_from_pb(m: pb.ObjectRecord) -> VersionSummary:
         size_bytes=m.size_bytes,
         etag=m.etag,
         last_modified=m.last_modified,
-        system_metadata=dict(m.system_metadata),
+        system_metadata=dict(m.system_metadata) if m.system_metadata else {},
         s3_version_id=m.s3_version_id,
         delete_marker=m.delete_marker,
     )
@@ -343,13 +344,15 @@ def page_to_pb(page: ListPage[ObjectVersion]) -> pb.ListObjectsResponse:
     )
 
 
-def summary_page_to_pb(bucket: str, page: ListPage[VersionSummary]) -> pb.ListObjectsResponse:
-    return pb.ListObjectsResponse(
-        objects=[version_summary_to_pb(bucket, v) for v in page.objects],
+def summary_page_to_pb(page: ListPage[VersionSummary]) -> pb.ListObjectsResponse:
+    m = pb.ListObjectsResponse(
         common_prefixes=list(page.common_prefixes),
         is_truncated=page.is_truncated,
         next_start_after=page.next_start_after,
     )
+    for v in page.objects:  # in place: no copy of a thousand messages into the field
+        _add_summary(m.objects, v)
+    return m
 
 
 def page_from_pb(m: pb.ListObjectsResponse) -> ListPage[ObjectVersion]:

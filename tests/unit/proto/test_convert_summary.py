@@ -48,9 +48,9 @@ def test_a_summary_keeps_what_a_listing_shows_and_nothing_else() -> None:
     page = ListPage(
         objects=(summary,), common_prefixes=("d/",), is_truncated=True, next_start_after="x"
     )
-    message = convert.summary_page_to_pb("b", page)
+    message = convert.summary_page_to_pb(page)
     (record,) = message.objects
-    assert record.bucket == "b" and record.key == VERSION.key
+    assert record.key == VERSION.key
     assert not record.placement and not record.user_metadata and not record.content_type
     assert convert.summary_page_from_pb(message) == page
 

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from metadata.mutations import LogEntry, Mutation, from_fields, to_fields
+from tessera import fastjson
 
 FORMAT_VERSION = 1
 ENTRY_MUTATIONS_MAX = 4096
@@ -54,7 +55,8 @@ def encode(batch_id: str, mutations: Sequence[Mutation]) -> bytes:
 
 
 def decode(raw: bytes) -> Entry:
-    body = json.loads(raw)
+    # fastjson: an entry's integers came through protobuf's 64-bit fields
+    body = fastjson.loads(raw)
     if body.get("v") != FORMAT_VERSION:
         raise ValueError(f"unknown log entry format {body.get('v')!r}")
     return Entry(str(body["batch"]), tuple(from_fields(m) for m in body["m"]))

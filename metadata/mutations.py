@@ -22,6 +22,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from tessera import fastjson
 from tessera.model import (
     MultipartUpload,
     NodeInfo,
@@ -29,8 +30,8 @@ from tessera.model import (
     Segment,
     segment_from_dict,
     segment_to_dict,
-    version_from_json,
-    version_to_json,
+    version_from_dict,
+    version_to_dict,
 )
 from tessera.multipart import ListedPart
 
@@ -505,7 +506,7 @@ def to_fields(mutation: Mutation) -> dict[str, Any]:
     body = {f.name: getattr(mutation, f.name) for f in dataclasses.fields(mutation)}
     match mutation:
         case PutObject():
-            body["version"] = json.loads(version_to_json(mutation.version))
+            body["version"] = version_to_dict(mutation.version)
         case RegisterNode():
             body["node"] = dataclasses.asdict(mutation.node)
         case CreateMultipartUpload():
@@ -528,7 +529,7 @@ def from_fields(fields: dict[str, Any]) -> Mutation:
     if kind not in KINDS:
         raise ValueError(f"unknown mutation kind {kind!r}")
     if kind == "PutObject":
-        body["version"] = version_from_json(json.dumps(body["version"]).encode())
+        body["version"] = version_from_dict(body["version"])
     elif kind == "RegisterNode":
         body["node"] = NodeInfo(**body["node"])
     elif kind == "CreateMultipartUpload":
@@ -547,7 +548,7 @@ def encode(mutation: Mutation) -> bytes:
 
 
 def decode(raw: bytes) -> Mutation:
-    return from_fields(json.loads(raw))
+    return from_fields(fastjson.loads(raw))
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tessera import errors
+from tessera import errors, fastjson
 from tessera.model import (
     AccessKeyInfo,
     BucketInfo,
@@ -38,9 +38,7 @@ from tessera.model import (
     segment_to_dict,
     user_from_json,
     version_from_dict,
-    version_from_json,
     version_to_dict,
-    version_to_json,
 )
 
 Result = (
@@ -86,7 +84,7 @@ def encode(outcome: Outcome) -> bytes:
     if isinstance(result, BucketInfo):
         body["bucket"] = json.loads(record_to_json(result))
     elif isinstance(result, ObjectVersion):
-        body["version"] = json.loads(version_to_json(result))
+        body["version"] = version_to_dict(result)
     elif isinstance(result, NodeInfo):
         body["node"] = json.loads(record_to_json(result))
     elif isinstance(result, MultipartUpload):
@@ -116,12 +114,12 @@ def encode(outcome: Outcome) -> bytes:
 
 
 def decode(raw: bytes) -> Outcome:
-    body = json.loads(raw)
+    body = fastjson.loads(raw)
     result: Result = None
     if "bucket" in body:
         result = bucket_from_json(json.dumps(body["bucket"]).encode())
     elif "version" in body:
-        result = version_from_json(json.dumps(body["version"]).encode())
+        result = version_from_dict(body["version"])
     elif "node" in body:
         result = node_from_json(json.dumps(body["node"]).encode())
     elif "upload" in body:

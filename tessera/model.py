@@ -358,6 +358,10 @@ class PartsReleased:
     parts: tuple[Segment, ...] = ()
 
 
+_SEGMENT_FIELDS = tuple(f.name for f in dataclasses.fields(Segment))
+_VERSION_FIELDS = tuple(f.name for f in dataclasses.fields(ObjectVersion))
+
+
 def _placement_to_list(placement: tuple[ShardLocation, ...]) -> list[list[Any]]:
     return [[loc.shard_index, loc.node_id] for loc in placement]
 
@@ -366,8 +370,21 @@ def _placement_from_list(raw: list[list[Any]]) -> tuple[ShardLocation, ...]:
     return tuple(ShardLocation(int(i), str(n)) for i, n in raw)
 
 
+def _fields_of(record: object, names: tuple[str, ...]) -> dict[str, Any]:
+    """The record's fields in declaration order, as dataclasses.asdict gives
+    them for these flat records — without its recursive deep copy (most of the
+    cost of storing a version: ~50 µs with 4 KiB inline). Dict fields are
+    copied (one level: their values are strings); the caller converts the
+    fields that hold records (placement, segments)."""
+    d = {name: getattr(record, name) for name in names}
+    for name, value in d.items():
+        if type(value) is dict:
+            d[name] = dict(value)
+    return d
+
+
 def segment_to_dict(s: Segment) -> dict[str, Any]:
-    d: dict[str, Any] = dataclasses.asdict(s)
+    d = _fields_of(s, _SEGMENT_FIELDS)
     d["placement"] = _placement_to_list(s.placement)
     return d
 
@@ -388,7 +405,7 @@ def segment_from_json(raw: bytes) -> Segment:
 
 
 def version_to_dict(v: ObjectVersion) -> dict[str, Any]:
-    d: dict[str, Any] = dataclasses.asdict(v)
+    d = _fields_of(v, _VERSION_FIELDS)
     d["placement"] = _placement_to_list(v.placement)
     d["inline_data"] = v.inline_data.hex()
     if v.segments:

@@ -63,6 +63,8 @@ LIVENESS_CALL_SECONDS = 5.0
 CATCH_UP_TIMEOUT_SECONDS = 10.0
 CHECKPOINT_TIMEOUT_SECONDS = 600.0
 BOOTSTRAP_RETRY_SECONDS = 2.0
+# How often a replica looks again for the etcd leader (_prefer_etcd_leader).
+ETCD_LEADER_CHECK_SECONDS = 5.0
 # Idempotency records are kept for this many log revisions (replicated) — a
 # client's retries come within its request deadline, long before that.
 REQUEST_RETENTION_REVISIONS = 100_000
@@ -262,6 +264,7 @@ async def _run_replica(
             following = tasks.create_task(follower.run(), name="metadata-follower")
             background = [
                 tasks.create_task(registry.run(), name="metadata-registry"),
+                tasks.create_task(_prefer_etcd_leader(etcd), name="metadata-etcd-leader"),
                 tasks.create_task(
                     registry.compact_forever(
                         log_key,
@@ -290,6 +293,18 @@ async def _run_replica(
         stale = Path(settings.data_dir).with_name(Path(settings.data_dir).name + ".stale")
         await asyncio.to_thread(_move_aside, Path(settings.data_dir), stale)
     return lost
+
+
+async def _prefer_etcd_leader(etcd: EtcdClient) -> None:
+    """Keeps this replica's etcd calls on the leader's endpoint (a follower
+    forwards them: docs/metadata.md, "Talking to etcd"); checked again every
+    ETCD_LEADER_CHECK_SECONDS, since an election moves the leader."""
+    while True:
+        try:
+            await etcd.prefer_leader(timeout=ETCD_LEADER_CHECK_SECONDS)
+        except Exception:  # a cost lever only: never let it end the replica
+            log.exception("could not look for the etcd leader")
+        await asyncio.sleep(ETCD_LEADER_CHECK_SECONDS)
 
 
 def _move_aside(data_dir: Path, stale: Path) -> None:

@@ -2,8 +2,8 @@
 loopback ports (cli/local_cluster.py starts them as `tessera up` does),
 nothing else. Every call the metadata replicas make, etcd's refusals
 (compacted revisions), leases, watches (order, fragments, a member going
-away) and failover past a dead port and a member that accepts connections but
-never answers."""
+away), failover past a dead port and a member that accepts connections but
+never answers, and moving the calls to the leader."""
 
 from __future__ import annotations
 
@@ -212,6 +212,38 @@ async def test_failover_past_a_member_that_never_answers(etcd: LocalCluster) -> 
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+async def _leader_url(endpoints: list[str]) -> str:
+    for url in endpoints:
+        async with EtcdClient([url]) as one:
+            status = await one.status(timeout=CALL_SECONDS)
+            if status.leader_id == status.member_id:
+                return url
+    raise AssertionError("no member says it leads")
+
+
+async def test_prefer_leader_moves_calls_to_the_leader(etcd: LocalCluster) -> None:
+    members = urls(etcd)
+    leader = await _leader_url(members)
+    # the leader last, a dead port first: every member is asked in turn
+    ordered = [dead_endpoint(), *(u for u in members if u != leader), leader]
+    async with EtcdClient(ordered) as client:
+        assert client.preferred_endpoint != leader
+        assert await client.prefer_leader(timeout=CALL_SECONDS)
+        assert client.preferred_endpoint == leader
+        status = await client.status(timeout=CALL_SECONDS)
+        assert status.member_id == status.leader_id
+        # already there: nothing moves
+        assert await client.prefer_leader(timeout=CALL_SECONDS)
+        assert client.preferred_endpoint == leader
+
+
+async def test_prefer_leader_without_a_reachable_leader_keeps_the_preference() -> None:
+    dead = [dead_endpoint(), dead_endpoint()]
+    async with EtcdClient(dead) as client:
+        assert not await client.prefer_leader(timeout=1.0)
+        assert client.preferred_endpoint == dead[0]
 
 
 async def test_only_dead_endpoints_raise_unavailable() -> None:

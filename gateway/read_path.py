@@ -2,7 +2,8 @@
 
 A version's data is its shard sets concatenated (one for a single-part
 version, one per part for a multipart one); read_range touches only the shard
-sets, and within them only the stripes, that a byte range needs. Sources are
+sets, and within them only the stripes, that a byte range needs — and for a
+range inside one stripe, only the data chunks it needs (needed_columns). Sources are
 ordered data shards on up nodes first, then parity shards on up nodes, then
 anything left (the map may be stale); shardio.reader does the reading,
 failing over and decoding.
@@ -84,8 +85,10 @@ def read_stripes(
     span: StripeSpan,
     executor: Executor,
     deadline: Deadline,
+    columns: range | None = None,
 ) -> AsyncGenerator[bytes, None]:
-    """The stripes of span in one shard set of version."""
+    """The stripes of span in one shard set of version (columns: see
+    reader.read_stripes)."""
     return reader.read_stripes(
         sources=shard_sources(cluster, shard_set),
         version_id=shard_set.shard_set_id,
@@ -96,7 +99,23 @@ def read_stripes(
         call_metadata=cluster.call_metadata,
         timeout_seconds=deadline.remaining,
         observer=_MetricsObserver(version, shard_set.shard_set_id),
+        columns=columns,
     )
+
+
+def needed_columns(shard_set: ShardSet, span: StripeSpan) -> range | None:
+    """The data chunks a range inside one stripe needs, when that is fewer
+    than the stripe's k: with 1 MiB chunks, a 100-byte range of a large object
+    reads one 1 MiB chunk instead of a 4 MiB stripe. None: the whole stripe."""
+    if span.stripe_count != 1:
+        return None
+    geometry = shard_set.geometry
+    chunk_bytes = geometry.chunk_bytes(shard_set.size_bytes, span.stripe_start)
+    first = span.skip_bytes // chunk_bytes
+    last = (span.skip_bytes + span.length_bytes - 1) // chunk_bytes
+    if last - first + 1 >= geometry.data_shards:
+        return None
+    return range(first, last + 1)
 
 
 async def read_range(
@@ -119,9 +138,11 @@ async def read_range(
     plain_sizes = version.plain_sizes()
     for index, set_first, set_last in segment_ranges(plain_sizes, first, last):
         shard_set = shard_sets[index]
+        columns = None
         if data_key is None:
             span = span_for_range(shard_set.geometry, set_first, set_last)
-        else:
+            columns = needed_columns(shard_set, span)
+        else:  # a sealed block is a whole stripe: its tag covers every byte
             span = span_for_plain_range(shard_set.geometry, set_first, set_last)
         stripes = read_stripes(
             cluster=cluster,
@@ -130,6 +151,7 @@ async def read_range(
             span=span,
             executor=executor,
             deadline=deadline,
+            columns=columns,
         )
         if data_key is not None:
             stripes = _opened(
@@ -141,6 +163,10 @@ async def read_range(
             )
         try:
             skip = span.skip_bytes
+            if columns is not None:  # what comes starts at the first column
+                skip -= columns.start * shard_set.geometry.chunk_bytes(
+                    shard_set.size_bytes, span.stripe_start
+                )
             left = span.length_bytes
             while left > 0:
                 data = await anext(stripes, None)

@@ -7,6 +7,8 @@ that fails, is slow, or delivers a chunk whose CRC32C does not match is
 dropped and replaced by the next source, opened at the current stripe; from
 then on stripes are decoded from any k chunks. Corrupt bytes are never
 yielded: when fewer than k shards can deliver, ServiceUnavailable is raised.
+A range inside one stripe may ask for only some of its data chunks
+(``columns``): only their shards are read while they are healthy.
 
 A read of one stripe is one unary ReadChunks call (ChunksRead); a longer
 one a GetShard stream (ShardStream). Both verify every chunk the same way,
@@ -252,17 +254,29 @@ async def read_stripes(
     call_metadata: tuple[tuple[str, str], ...],
     timeout_seconds: Callable[[], float],
     observer: ReadObserver,
+    columns: range | None = None,
 ) -> AsyncGenerator[bytes, None]:
-    """Yields each stripe's data; sources in order of preference."""
+    """Yields each stripe's data; sources in order of preference.
+
+    columns: for a span of one stripe, only these data chunks are needed (a
+    small range): only their shards are read, and what is yielded is the
+    stripe's data from offset ``columns.start * chunk length`` through the end
+    of the last column. A column that cannot be read makes it a whole-stripe
+    read after all (k chunks, decoded), cut to the same bytes.
+    """
     k = geometry.data_shards
     end = span.stripe_start + span.stripe_count
     spares = list(sources)
     active: dict[int, ShardRead] = {}
 
-    def open_streams(count: int, stripe: int) -> dict[int, ShardRead]:
+    def open_streams(count: int, stripe: int, only: range | None = None) -> dict[int, ShardRead]:
         opened: dict[int, ShardRead] = {}
-        while spares and len(opened) < count:
-            source = spares.pop(0)
+        for source in list(spares):
+            if len(opened) == count:
+                break
+            if only is not None and source.shard_index not in only:
+                continue
+            spares.remove(source)
             opened[source.shard_index] = open_read(
                 source,
                 version_id,
@@ -275,9 +289,16 @@ async def read_stripes(
         active.update(opened)
         return opened
 
+    if columns is not None:
+        assert span.stripe_count == 1 and 0 <= columns.start < columns.stop <= k, columns
+        if sum(1 for s in spares if s.shard_index in columns) < len(columns):
+            columns = None  # a needed chunk has no source: read the stripe
     loop = asyncio.get_running_loop()
     try:
-        open_streams(k, span.stripe_start)
+        if columns is not None:
+            open_streams(len(columns), span.stripe_start, only=columns)
+        else:
+            open_streams(k, span.stripe_start)
         for stripe in range(span.stripe_start, end):
             chunks: dict[int, bytes] = {}
             pending = dict(active)
@@ -294,7 +315,7 @@ async def read_stripes(
                         del active[i]
                     else:
                         raise result
-                if len(chunks) >= k:
+                if len(chunks) >= k or (columns is not None and _has(chunks, columns)):
                     break
                 pending = open_streams(k - len(chunks), stripe)
                 if not pending:
@@ -303,13 +324,26 @@ async def read_stripes(
                     )
             observer.chunks_read(len(chunks))
             data_bytes = geometry.stripe_data_bytes(size_bytes, stripe)
+            if columns is not None and _has(chunks, columns):
+                chunk_bytes = geometry.chunk_bytes_for(data_bytes)
+                joined = b"".join(chunks[i] for i in columns)
+                yield joined[: data_bytes - columns.start * chunk_bytes]
+                continue
             if all(i in chunks for i in range(k)):
-                yield b"".join(chunks[i] for i in range(k))[:data_bytes]
+                data = b"".join(chunks[i] for i in range(k))[:data_bytes]
             else:
                 observer.degraded_stripe()
-                yield await loop.run_in_executor(
+                data = await loop.run_in_executor(
                     executor, decode_stripe, chunks, geometry, data_bytes
                 )
+            if columns is not None:
+                chunk_bytes = geometry.chunk_bytes_for(data_bytes)
+                data = data[columns.start * chunk_bytes : columns.stop * chunk_bytes]
+            yield data
     finally:
         for stream in active.values():
             stream.cancel()
+
+
+def _has(chunks: dict[int, bytes], columns: range) -> bool:
+    return all(i in chunks for i in columns)

@@ -2,7 +2,8 @@
 read is one ReadChunks call per shard, a longer one a GetShard stream; a
 corrupt chunk met by either is never yielded (the read fails over to parity
 and the node quarantines the shard); a node that predates ReadChunks is read
-with GetShard."""
+with GetShard; a range inside one stripe reads only the data chunks it needs,
+and the whole stripe when one of them cannot be read."""
 
 from __future__ import annotations
 
@@ -74,7 +75,14 @@ def flip_chunk_byte(node: LoopbackNode, version_id: str, shard_index: int, strip
         f.write(bytes([byte[0] ^ 0xFF]))
 
 
-async def read(nodes: list[LoopbackNode], version_id: str, size: int, first: int, last: int):
+async def read(
+    nodes: list[LoopbackNode],
+    version_id: str,
+    size: int,
+    first: int,
+    last: int,
+    columns: range | None = None,
+):
     observer = Observer()
     sources = [reader.ShardSource(i, n.stub, n.node_id) for i, n in enumerate(nodes)]
     with ThreadPoolExecutor(max_workers=2) as executor:
@@ -89,9 +97,13 @@ async def read(nodes: list[LoopbackNode], version_id: str, size: int, first: int
             call_metadata=CALL_METADATA,
             timeout_seconds=lambda: 10.0,
             observer=observer,
+            columns=columns,
         )
         data = b"".join([s async for s in stripes])
-    return data[span.skip_bytes : span.skip_bytes + span.length_bytes], observer
+    skip = span.skip_bytes
+    if columns is not None:
+        skip -= columns.start * GEOMETRY.chunk_bytes(size, span.stripe_start)
+    return data[skip : skip + span.length_bytes], observer
 
 
 async def test_a_one_stripe_read_is_one_read_chunks_call_per_data_shard(tmp_path: Path):
@@ -143,3 +155,42 @@ async def test_a_node_that_predates_read_chunks_is_read_with_get_shard(tmp_path:
         assert observer.failures == []
         for node in nodes[:2]:
             assert dict(node.servicer.calls) == {"ReadChunks": 1, "GetShard": 1}
+
+
+def calls(nodes: list[LoopbackNode]) -> list[int]:
+    return [n.servicer.calls["ReadChunks"] for n in nodes]
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "columns", "read_by"),
+    [
+        (260, 300, range(0, 1), [1, 0, 0]),  # stripe 2, bytes 4..44: chunk 0
+        (330, 350, range(1, 2), [0, 1, 0]),  # stripe 2, bytes 74..94: chunk 1
+        (960, 999, range(1, 2), [0, 1, 0]),  # the short last stripe (52-byte chunks)
+        (950, 955, range(1, 2), [0, 1, 0]),
+        (900, 905, range(0, 1), [1, 0, 0]),
+    ],
+)
+async def test_a_range_inside_one_stripe_reads_only_the_chunks_it_needs(
+    tmp_path: Path, first: int, last: int, columns: range, read_by: list[int]
+):
+    body = os.urandom(1000)  # 8 stripes of 2 x 64 bytes, the last 104 bytes
+    async with loopback_nodes(tmp_path, 3) as nodes:
+        version_id, _ = store_object(nodes, body)
+        data, observer = await read(nodes, version_id, len(body), first, last, columns)
+        assert data == body[first : last + 1]
+        assert calls(nodes) == read_by
+        assert observer.failures == [] and observer.degraded == 0
+
+
+async def test_a_chunk_a_range_needs_that_cannot_be_read_makes_it_a_whole_stripe_read(
+    tmp_path: Path,
+):
+    body = os.urandom(1000)
+    async with loopback_nodes(tmp_path, 3) as nodes:
+        version_id, _ = store_object(nodes, body)
+        flip_chunk_byte(nodes[1], version_id, 1, 2)  # stripe 2, chunk 1
+        data, observer = await read(nodes, version_id, len(body), 330, 350, range(1, 2))
+        assert data == body[330:351]  # decoded from chunk 0 and parity, never the bad bytes
+        assert observer.failures == [(1, "DATA_LOSS")] and observer.degraded == 1
+        assert calls(nodes) == [1, 1, 1]

@@ -365,13 +365,7 @@ class MetadataClient:
         timeout: float,
     ) -> ListPage[ObjectVersion]:
         """A page of current versions, whole records."""
-        request = pb.ListObjectsRequest(
-            bucket=bucket,
-            prefix=prefix,
-            delimiter=delimiter,
-            start_after=start_after,
-            max_keys=max_keys,
-        )
+        request = _list_request(bucket, prefix, delimiter, start_after, max_keys, summary=False)
         return convert.page_from_pb(await self._call("ListObjects", request, timeout))
 
     async def list_object_summaries(
@@ -386,14 +380,7 @@ class MetadataClient:
     ) -> ListPage[VersionSummary]:
         """A page of current versions as a listing shows them (no placement,
         segments, inline data or user metadata): what ListObjects needs."""
-        request = pb.ListObjectsRequest(
-            bucket=bucket,
-            prefix=prefix,
-            delimiter=delimiter,
-            start_after=start_after,
-            max_keys=max_keys,
-            summary=True,
-        )
+        request = _list_request(bucket, prefix, delimiter, start_after, max_keys, summary=True)
         return convert.summary_page_from_pb(await self._call("ListObjects", request, timeout))
 
     # ------------------------------------------------------------ multipart
@@ -776,3 +763,16 @@ def _replica_fields(reply: pb.ReplicaStatusResponse) -> dict[str, Any]:
         "state_digest": reply.state_digest,
         "key_count": reply.key_count,
     }
+
+
+def _list_request(
+    bucket: str, prefix: str, delimiter: str, start_after: str, max_keys: int, *, summary: bool
+) -> pb.ListObjectsRequest:
+    return pb.ListObjectsRequest(
+        bucket=bucket,
+        prefix=prefix,
+        delimiter=delimiter,
+        start_after=start_after,
+        max_keys=max_keys,
+        summary=summary,
+    )

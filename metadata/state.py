@@ -22,7 +22,7 @@ Invariants:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -89,6 +89,7 @@ from tessera.model import (
     BucketInfo,
     ClusterMapView,
     KmsKeyInfo,
+    Listed,
     ListPage,
     MultipartUpload,
     NodeInfo,
@@ -405,22 +406,29 @@ class StateMachine:
     def list_objects(
         self, bucket: str, prefix: str, delimiter: str, start_after: str, max_keys: int
     ) -> ListPage[ObjectVersion]:
-        page = self._walk(bucket, prefix, delimiter, start_after, max_keys)
-        return ListPage(
-            objects=tuple(version_from_json(raw) for _, raw in page.objects),
-            common_prefixes=page.common_prefixes,
-            is_truncated=page.is_truncated,
-            next_start_after=page.next_start_after,
-        )
+        return self._list(bucket, prefix, delimiter, start_after, max_keys, version_from_json)
 
     def list_object_summaries(
         self, bucket: str, prefix: str, delimiter: str, start_after: str, max_keys: int
     ) -> ListPage[VersionSummary]:
         """list_objects as a listing shows it: each version decoded only as far
         as its summary (a whole record costs ~18 µs to build, a summary ~3)."""
+        return self._list(
+            bucket, prefix, delimiter, start_after, max_keys, version_summary_from_json
+        )
+
+    def _list(
+        self,
+        bucket: str,
+        prefix: str,
+        delimiter: str,
+        start_after: str,
+        max_keys: int,
+        decode: Callable[[bytes], Listed],
+    ) -> ListPage[Listed]:
         page = self._walk(bucket, prefix, delimiter, start_after, max_keys)
         return ListPage(
-            objects=tuple(version_summary_from_json(raw) for _, raw in page.objects),
+            objects=tuple(decode(raw) for _, raw in page.objects),
             common_prefixes=page.common_prefixes,
             is_truncated=page.is_truncated,
             next_start_after=page.next_start_after,

@@ -262,12 +262,13 @@ class VersionSummary:
     delete_marker: bool = False
 
 
-Entry = TypeVar("Entry", ObjectVersion, VersionSummary)
+# What a listing page holds: whole records, or what a listing shows of them.
+Listed = TypeVar("Listed", ObjectVersion, VersionSummary)
 
 
 @dataclass(frozen=True, slots=True)
-class ListPage(Generic[Entry]):
-    objects: tuple[Entry, ...]
+class ListPage(Generic[Listed]):
+    objects: tuple[Listed, ...]
     common_prefixes: tuple[str, ...]
     is_truncated: bool
     next_start_after: str

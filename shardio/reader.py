@@ -269,12 +269,12 @@ async def read_stripes(
     spares = list(sources)
     active: dict[int, ShardRead] = {}
 
-    def open_streams(count: int, stripe: int, only: range | None = None) -> dict[int, ShardRead]:
+    def open_streams(count: int, stripe: int, among: range | None = None) -> dict[int, ShardRead]:
         opened: dict[int, ShardRead] = {}
         for source in list(spares):
             if len(opened) == count:
                 break
-            if only is not None and source.shard_index not in only:
+            if among is not None and source.shard_index not in among:
                 continue
             spares.remove(source)
             opened[source.shard_index] = open_read(
@@ -291,12 +291,17 @@ async def read_stripes(
 
     if columns is not None:
         assert span.stripe_count == 1 and 0 <= columns.start < columns.stop <= k, columns
-        if sum(1 for s in spares if s.shard_index in columns) < len(columns):
-            columns = None  # a needed chunk has no source: read the stripe
+    # Read only the needed chunks if each is among the k sources a whole read
+    # would try first; one that is not (its node is down, or it has no
+    # source) would only be waited on: read the stripe, and cut it the same.
+    first_choices = {s.shard_index for s in spares[:k]}
+    only: range | None = None
+    if columns is not None and all(i in first_choices for i in columns):
+        only = columns
     loop = asyncio.get_running_loop()
     try:
-        if columns is not None:
-            open_streams(len(columns), span.stripe_start, only=columns)
+        if only is not None:
+            open_streams(len(only), span.stripe_start, among=only)
         else:
             open_streams(k, span.stripe_start)
         for stripe in range(span.stripe_start, end):
@@ -315,7 +320,7 @@ async def read_stripes(
                         del active[i]
                     else:
                         raise result
-                if len(chunks) >= k or (columns is not None and _has(chunks, columns)):
+                if len(chunks) >= k or (only is not None and _has(chunks, only)):
                     break
                 pending = open_streams(k - len(chunks), stripe)
                 if not pending:
@@ -324,10 +329,10 @@ async def read_stripes(
                     )
             observer.chunks_read(len(chunks))
             data_bytes = geometry.stripe_data_bytes(size_bytes, stripe)
-            if columns is not None and _has(chunks, columns):
+            if only is not None and _has(chunks, only):
                 chunk_bytes = geometry.chunk_bytes_for(data_bytes)
-                joined = b"".join(chunks[i] for i in columns)
-                yield joined[: data_bytes - columns.start * chunk_bytes]
+                joined = b"".join(chunks[i] for i in only)
+                yield joined[: data_bytes - only.start * chunk_bytes]
                 continue
             if all(i in chunks for i in range(k)):
                 data = b"".join(chunks[i] for i in range(k))[:data_bytes]

@@ -82,9 +82,12 @@ async def read(
     first: int,
     last: int,
     columns: range | None = None,
+    order: list[int] | None = None,
 ):
+    """Bytes first..last; sources in the order given (shard indexes), else 0, 1, 2."""
     observer = Observer()
-    sources = [reader.ShardSource(i, n.stub, n.node_id) for i, n in enumerate(nodes)]
+    indexes = order if order is not None else list(range(len(nodes)))
+    sources = [reader.ShardSource(i, nodes[i].stub, nodes[i].node_id) for i in indexes]
     with ThreadPoolExecutor(max_workers=2) as executor:
         span = span_for_range(GEOMETRY, first, last)
         stripes = reader.read_stripes(
@@ -194,3 +197,14 @@ async def test_a_chunk_a_range_needs_that_cannot_be_read_makes_it_a_whole_stripe
         assert data == body[330:351]  # decoded from chunk 0 and parity, never the bad bytes
         assert observer.failures == [(1, "DATA_LOSS")] and observer.degraded == 1
         assert calls(nodes) == [1, 1, 1]
+
+
+async def test_a_needed_chunk_on_a_node_ranked_last_is_not_waited_for(tmp_path: Path):
+    body = os.urandom(1000)
+    async with loopback_nodes(tmp_path, 3) as nodes:
+        version_id, _ = store_object(nodes, body)
+        # as read_path orders them when shard 1's node is down: it comes last
+        data, observer = await read(nodes, version_id, len(body), 330, 350, range(1, 2), [0, 2, 1])
+        # a whole-stripe read from the first two sources, decoded
+        assert data == body[330:351]
+        assert calls(nodes) == [1, 0, 1] and observer.degraded == 1

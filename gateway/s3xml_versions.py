@@ -17,16 +17,18 @@ from gateway.s3xml import (
     _common_prefix,
     _document,
     _el,
+    _Encode,
     _encoder,
     _local_name,
     _owner,
     _parse,
+    _text,
     _wrap,
     iso8601_milliseconds,
 )
 from tessera import limits
 from tessera.errors import InvalidTag, MalformedXML
-from tessera.model import VERSIONING_STATUSES, ObjectVersion
+from tessera.model import VERSIONING_STATUSES, VersionSummary
 from tessera.storage_class import class_of
 from tessera.tagging import check_tags
 
@@ -41,7 +43,7 @@ class VersionsResult:
     version_id_marker: str
     max_keys: int
     is_truncated: bool
-    versions: Sequence[tuple[ObjectVersion, bool]] = ()  # (version or marker, is latest)
+    versions: Sequence[tuple[VersionSummary, bool]] = ()  # (version or marker, is latest)
     common_prefixes: Sequence[str] = ()
     next_key_marker: str = ""
     next_version_id_marker: str = ""
@@ -80,30 +82,27 @@ def render_list_versions(page: VersionsResult) -> bytes:
         parts.append(_el("EncodingType", page.encoding_type))
     parts.append(_el("IsTruncated", _bool(page.is_truncated)))
     owner = _owner(page.owner_id, None)
-    for version, latest in page.versions:
-        common = [
-            _el("Key", enc(version.key)),
-            _el("VersionId", version.s3_version_id or "null"),
-            _el("IsLatest", _bool(latest)),
-            _el("LastModified", iso8601_milliseconds(version.last_modified)),
-        ]
-        if version.delete_marker:
-            parts.append(_wrap("DeleteMarker", [*common, owner]))
-        else:
-            parts.append(
-                _wrap(
-                    "Version",
-                    [
-                        *common,
-                        _el("ETag", f'"{version.etag}"'),
-                        _el("Size", str(version.size_bytes)),
-                        _el("StorageClass", class_of(version.system_metadata)),
-                        owner,
-                    ],
-                )
-            )
+    parts += [_version(version, latest, enc, owner) for version, latest in page.versions]
     parts += [_common_prefix(prefix, enc) for prefix in page.common_prefixes]
     return _document("ListVersionsResult", parts)
+
+
+def _version(version: VersionSummary, latest: bool, enc: _Encode, owner: str) -> str:
+    # one f-string per entry, as s3xml._contents: a page renders a thousand
+    common = (
+        f"<Key>{_text(enc(version.key))}</Key>"
+        f"<VersionId>{_text(version.s3_version_id or 'null')}</VersionId>"
+        f"<IsLatest>{_bool(latest)}</IsLatest>"
+        f"<LastModified>{iso8601_milliseconds(version.last_modified)}</LastModified>"
+    )
+    if version.delete_marker:
+        return f"<DeleteMarker>{common}{owner}</DeleteMarker>"
+    etag = _text(f'"{version.etag}"')
+    return (
+        f"<Version>{common}<ETag>{etag}</ETag><Size>{version.size_bytes}</Size>"
+        f"<StorageClass>{_text(class_of(version.system_metadata))}</StorageClass>"
+        f"{owner}</Version>"
+    )
 
 
 def parse_tagging(body: bytes, tags_max: int = limits.TAGS_PER_OBJECT_MAX) -> dict[str, str]:

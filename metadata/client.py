@@ -334,7 +334,9 @@ class MetadataClient:
         max_keys: int,
         *,
         timeout: float,
-    ) -> VersionsPage:
+    ) -> VersionsPage[VersionSummary]:
+        """A page of ListObjectVersions, each version as a listing shows it
+        (no placement, segments, inline data, user metadata or tags)."""
         request = pb.ListVersionsRequest(
             bucket=bucket,
             prefix=prefix,
@@ -342,9 +344,10 @@ class MetadataClient:
             key_marker=key_marker,
             version_id_marker=version_id_marker,
             max_keys=max_keys,
+            summary=True,
         )
         reply = await self._call("ListObjectVersions", request, timeout)
-        return convert.versions_page_from_pb(reply)
+        return convert.summary_versions_page_from_pb(reply)
 
     async def put_object_tagging(
         self, bucket: str, key: str, version_id: str, tags: dict[str, str], *, timeout: float

@@ -125,9 +125,7 @@ class ObjectRpcs(ServiceCore):
         self, request: pb.ListVersionsRequest, context: Any
     ) -> pb.ListVersionsResponse:
         check_bucket(request.bucket, errors.NoSuchBucket)
-        page = await self._strong_read(
-            context,
-            self._state.list_versions,
+        args = (
             request.bucket,
             request.prefix,
             request.delimiter,
@@ -135,6 +133,10 @@ class ObjectRpcs(ServiceCore):
             request.version_id_marker,
             request.max_keys,
         )
+        if request.summary:
+            summaries = await self._strong_read(context, self._state.list_version_summaries, *args)
+            return convert.summary_versions_page_to_pb(summaries)
+        page = await self._strong_read(context, self._state.list_versions, *args)
         return convert.versions_page_to_pb(page)
 
     @rpc

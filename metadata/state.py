@@ -479,7 +479,41 @@ class StateMachine:
         key_marker: str,
         version_id_marker: str,
         max_keys: int,
-    ) -> VersionsPage:
+    ) -> VersionsPage[ObjectVersion]:
+        return self._list_versions(
+            bucket, prefix, delimiter, key_marker, version_id_marker, max_keys, version_from_json
+        )
+
+    def list_version_summaries(
+        self,
+        bucket: str,
+        prefix: str,
+        delimiter: str,
+        key_marker: str,
+        version_id_marker: str,
+        max_keys: int,
+    ) -> VersionsPage[VersionSummary]:
+        """list_versions as a listing shows them (see list_object_summaries)."""
+        return self._list_versions(
+            bucket,
+            prefix,
+            delimiter,
+            key_marker,
+            version_id_marker,
+            max_keys,
+            version_summary_from_json,
+        )
+
+    def _list_versions(
+        self,
+        bucket: str,
+        prefix: str,
+        delimiter: str,
+        key_marker: str,
+        version_id_marker: str,
+        max_keys: int,
+        decode: Callable[[bytes], Listed],
+    ) -> VersionsPage[Listed]:
         info = self.get_bucket(bucket)
         max_keys = max(0, min(max_keys, limits.LIST_KEYS_MAX))
         if not info.versioning:
@@ -494,6 +528,7 @@ class StateMachine:
                 start,
                 key_marker,
                 max_keys,
+                decode,
             )
         namespace = keys.version_namespace(bucket)
         start = namespace
@@ -513,6 +548,7 @@ class StateMachine:
             start,
             key_marker,
             max_keys,
+            decode,
         )
 
     def get_upload(self, bucket: str, key: str, upload_id: str) -> MultipartUpload:

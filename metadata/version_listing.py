@@ -24,7 +24,7 @@ from dataclasses import replace
 
 from metadata.keys import prefix_end
 from metadata.listing import Cursor
-from tessera.model import NULL_VERSION_ID, ObjectVersion, VersionsPage, version_from_json
+from tessera.model import NULL_VERSION_ID, Listed, VersionsPage
 
 
 def walk(
@@ -36,13 +36,15 @@ def walk(
     start: bytes,
     skip_key: str,
     max_keys: int,
-) -> VersionsPage:
+    decode: Callable[[bytes], Listed],
+) -> VersionsPage[Listed]:
     """Lists from ``start``; a record of ``skip_key`` met first is not latest
-    (the page resumes inside that key's versions)."""
+    (the page resumes inside that key's versions). decode: a stored record
+    into what the page holds (a whole version, or its listing summary)."""
     if max_keys <= 0:
         return VersionsPage((), (), False, "", "")
     base = namespace + prefix.encode()
-    entries: list[tuple[ObjectVersion, bool]] = []
+    entries: list[tuple[Listed, bool]] = []
     prefixes: list[str] = []
     previous_key = skip_key
     truncated = False
@@ -68,7 +70,7 @@ def walk(
         if len(entries) + len(prefixes) == max_keys:
             truncated = True
             break
-        version = version_from_json(cursor.value())
+        version = decode(cursor.value())
         if not version.s3_version_id:
             version = replace(version, s3_version_id=NULL_VERSION_ID)
         entries.append((version, key != previous_key))

@@ -305,19 +305,17 @@ def map_from_pb(m: pb.ClusterMap) -> ClusterMapView:
     return ClusterMapView(epoch=m.epoch, nodes=tuple(node_from_pb(n) for n in m.nodes))
 
 
-def _add_summary(records: object, v: VersionSummary) -> None:
-    """Appends what a listing shows of a version — its key, ids, size, ETag,
+def _fill_summary(record: pb.ObjectRecord, v: VersionSummary) -> None:
+    """Writes what a listing shows of a version — its key, ids, size, ETag,
     time and system metadata (the storage class, checksums), not where its data
-    is — to a repeated ObjectRecord field, built in place."""
-    record = records.add(  # type: ignore[attr-defined]
-        key=v.key,
-        version_id=v.version_id,
-        size_bytes=v.size_bytes,
-        etag=v.etag,
-        last_modified=v.last_modified,
-        s3_version_id=v.s3_version_id,
-        delete_marker=v.delete_marker,
-    )
+    is — into an empty record, in place (no copy of a thousand messages)."""
+    record.key = v.key
+    record.version_id = v.version_id
+    record.size_bytes = v.size_bytes
+    record.etag = v.etag
+    record.last_modified = v.last_modified
+    record.s3_version_id = v.s3_version_id
+    record.delete_marker = v.delete_marker
     if v.system_metadata:  # a map field's update is Python-level: skip it when empty
         record.system_metadata.update(v.system_metadata)
 
@@ -350,8 +348,8 @@ def summary_page_to_pb(page: ListPage[VersionSummary]) -> pb.ListObjectsResponse
         is_truncated=page.is_truncated,
         next_start_after=page.next_start_after,
     )
-    for v in page.objects:  # in place: no copy of a thousand messages into the field
-        _add_summary(m.objects, v)
+    for v in page.objects:
+        _fill_summary(m.objects.add(), v)
     return m
 
 
@@ -373,7 +371,30 @@ def summary_page_from_pb(m: pb.ListObjectsResponse) -> ListPage[VersionSummary]:
     )
 
 
-def versions_page_to_pb(page: VersionsPage) -> pb.ListVersionsResponse:
+def summary_versions_page_to_pb(page: VersionsPage[VersionSummary]) -> pb.ListVersionsResponse:
+    m = pb.ListVersionsResponse(
+        common_prefixes=page.common_prefixes,
+        is_truncated=page.is_truncated,
+        next_key_marker=page.next_key_marker,
+        next_version_id_marker=page.next_version_id_marker,
+    )
+    for v, latest in page.versions:
+        entry = m.versions.add(is_latest=latest)
+        _fill_summary(entry.version, v)
+    return m
+
+
+def summary_versions_page_from_pb(m: pb.ListVersionsResponse) -> VersionsPage[VersionSummary]:
+    return VersionsPage(
+        versions=tuple((version_summary_from_pb(e.version), e.is_latest) for e in m.versions),
+        common_prefixes=tuple(m.common_prefixes),
+        is_truncated=m.is_truncated,
+        next_key_marker=m.next_key_marker,
+        next_version_id_marker=m.next_version_id_marker,
+    )
+
+
+def versions_page_to_pb(page: VersionsPage[ObjectVersion]) -> pb.ListVersionsResponse:
     return pb.ListVersionsResponse(
         versions=[
             pb.VersionEntry(version=version_to_pb(v), is_latest=latest)
@@ -386,7 +407,7 @@ def versions_page_to_pb(page: VersionsPage) -> pb.ListVersionsResponse:
     )
 
 
-def versions_page_from_pb(m: pb.ListVersionsResponse) -> VersionsPage:
+def versions_page_from_pb(m: pb.ListVersionsResponse) -> VersionsPage[ObjectVersion]:
     return VersionsPage(
         versions=tuple((version_from_pb(e.version), e.is_latest) for e in m.versions),
         common_prefixes=tuple(m.common_prefixes),

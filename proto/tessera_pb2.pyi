@@ -385,20 +385,22 @@ class BucketVersioningRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., status: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class ListVersionsRequest(_message.Message):
-    __slots__ = ("bucket", "prefix", "delimiter", "key_marker", "version_id_marker", "max_keys")
+    __slots__ = ("bucket", "prefix", "delimiter", "key_marker", "version_id_marker", "max_keys", "summary")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     PREFIX_FIELD_NUMBER: _ClassVar[int]
     DELIMITER_FIELD_NUMBER: _ClassVar[int]
     KEY_MARKER_FIELD_NUMBER: _ClassVar[int]
     VERSION_ID_MARKER_FIELD_NUMBER: _ClassVar[int]
     MAX_KEYS_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     prefix: str
     delimiter: str
     key_marker: str
     version_id_marker: str
     max_keys: int
-    def __init__(self, bucket: _Optional[str] = ..., prefix: _Optional[str] = ..., delimiter: _Optional[str] = ..., key_marker: _Optional[str] = ..., version_id_marker: _Optional[str] = ..., max_keys: _Optional[int] = ...) -> None: ...
+    summary: bool
+    def __init__(self, bucket: _Optional[str] = ..., prefix: _Optional[str] = ..., delimiter: _Optional[str] = ..., key_marker: _Optional[str] = ..., version_id_marker: _Optional[str] = ..., max_keys: _Optional[int] = ..., summary: _Optional[bool] = ...) -> None: ...
 
 class VersionEntry(_message.Message):
     __slots__ = ("version", "is_latest")

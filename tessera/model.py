@@ -342,10 +342,10 @@ class ObjectDeleted:
 
 
 @dataclass(frozen=True)
-class VersionsPage:
+class VersionsPage(Generic[Listed]):
     """One page of ListObjectVersions: (version or delete marker, is latest)."""
 
-    versions: tuple[tuple[ObjectVersion, bool], ...]
+    versions: tuple[tuple[Listed, bool], ...]
     common_prefixes: tuple[str, ...]
     is_truncated: bool
     next_key_marker: str

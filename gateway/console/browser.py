@@ -27,7 +27,7 @@ from gateway.handlers.buckets import owned_bucket
 from gateway.state import GatewayState
 from gateway.validation import check_bucket_name, check_key
 from tessera import access, errors, limits, policy
-from tessera.model import NODE_UP, BucketInfo, ObjectVersion, ShardSet
+from tessera.model import NODE_UP, BucketInfo, ObjectVersion, ShardSet, VersionSummary
 from tessera.storage_class import class_of
 
 DELIMITER = "/"
@@ -91,7 +91,7 @@ async def object_versions(state: GatewayState, bucket: str, key: str) -> dict[st
     }
 
 
-def _version_row(version: ObjectVersion, latest: bool) -> dict[str, Any]:
+def _version_row(version: VersionSummary, latest: bool) -> dict[str, Any]:
     return {
         "version_id": version.s3_version_id or "null",
         "is_latest": latest,

@@ -169,3 +169,35 @@ def test_tags(state: StateMachine, make_version: VersionFactory) -> None:
     assert state.list_versions("b", "", "", "", "", 10).versions[0][0].tags == {"c": "3"}
     with pytest.raises(errors.InvalidTag):
         one(state, PutObjectTagging("t3", "b", "k", "", {str(i): "" for i in range(11)}))
+
+
+@pytest.mark.parametrize("versioning", ["Enabled", ""])
+def test_summaries_list_what_whole_records_list(
+    state: StateMachine, make_version: VersionFactory, versioning: str
+) -> None:
+    if versioning:
+        versioned(state, versioning)
+    else:
+        one(state, create("b"))
+    for n, key in enumerate(["a", "a", "d/x", "z"]):
+        put(state, make_version, key, n)
+    # a delete marker when versioned, the key gone when not
+    one(state, DeleteObject("del-z", "b", "z", "", marker_version_id=f"m{9:025d}"))
+    for args in [("", "", "", "", 1000), ("", "/", "", "", 1000), ("", "", "a", "", 2)]:
+        whole = state.list_versions("b", *args)
+        summaries = state.list_version_summaries("b", *args)
+        assert [
+            (s.key, s.s3_version_id, s.delete_marker, s.etag, s.size_bytes, latest)
+            for s, latest in summaries.versions
+        ] == [
+            (v.key, v.s3_version_id, v.delete_marker, v.etag, v.size_bytes, latest)
+            for v, latest in whole.versions
+        ]
+        assert (summaries.common_prefixes, summaries.is_truncated) == (
+            whole.common_prefixes,
+            whole.is_truncated,
+        )
+        assert (summaries.next_key_marker, summaries.next_version_id_marker) == (
+            whole.next_key_marker,
+            whole.next_version_id_marker,
+        )

@@ -138,6 +138,9 @@ class AppliedBatch:
     batch: WriteBatch
     outcomes: list[Outcome]
     position: int  # the applied position once written
+    # Every request-index key before this one is deleted once the batch is
+    # written (StateMachine._prune's starting point for the next batches).
+    pruned_through: bytes = keys.REQUEST_BY_POSITION
 
 
 class StateMachine:
@@ -153,6 +156,14 @@ class StateMachine:
         self._applied = keys.decode_position(raw) if raw is not None else 0
         self._no_sync = WriteOptions()
         self._no_sync.sync = False
+        # Where pruning resumes: every request-index key before it is deleted
+        # in the written state (in memory: after a restart it starts over).
+        # Seeking past the deleted keys matters: RocksDB keeps them as
+        # tombstones until a compaction, and a walk from the start of the
+        # index stepped over all of them for every mutation — with the
+        # retention reached, applying fell behind the log (docs/metadata.md).
+        self._pruned_through = keys.REQUEST_BY_POSITION
+        self._prune_from = keys.REQUEST_BY_POSITION  # within the batch being applied
 
     @property
     def applied_position(self) -> int:
@@ -181,6 +192,7 @@ class StateMachine:
         overlay = Overlay(self._db)
         results: list[Outcome] = []
         position = self._applied
+        self._prune_from = self._pruned_through
         for entry in entries:
             if entry.position <= self._applied:
                 # Already applied before a restart: answer from the record if kept.
@@ -193,7 +205,7 @@ class StateMachine:
         usage.finish_batch(overlay)
         if position > self._applied:
             overlay.put(keys.APPLIED, keys.encode_position(position))
-        return AppliedBatch(overlay.batch, results, position)
+        return AppliedBatch(overlay.batch, results, position, self._prune_from)
 
     def commit(self, applied: AppliedBatch, sync: bool = True) -> None:
         """Writes the batch (blocking: call from the writer thread).
@@ -209,6 +221,7 @@ class StateMachine:
         """
         self._db.write(applied.batch, self._no_sync)
         self._applied = max(self._applied, applied.position)
+        self._pruned_through = max(self._pruned_through, applied.pruned_through)
         if sync:
             self._db.flush_wal(True)
 
@@ -344,7 +357,9 @@ class StateMachine:
             return
         bound = keys.request_index_bound(oldest_kept)
         cursor = self._db.iter()
-        cursor.seek(keys.REQUEST_BY_POSITION)
+        # From where the last pruning stopped: the keys before it are deleted,
+        # so the same keys go as from the index's start, without the walk.
+        cursor.seek(self._prune_from)
         pruned = 0
         while pruned < PRUNE_PER_MUTATION_MAX and cursor.valid():
             index_key: bytes = cursor.key()
@@ -354,6 +369,7 @@ class StateMachine:
                 overlay.delete(index_key)
                 overlay.delete(keys.request_key(keys.request_id_from_index(index_key)))
                 pruned += 1
+                self._prune_from = index_key + b"\x00"  # the next key after it
             cursor.next()
 
     # ------------------------------------------------------------ reads

@@ -46,15 +46,15 @@ class Admission:
 SENDER_QUEUE_BYTES = 1024 * 1024
 
 
-def sender_queue_chunks(geometry: Geometry) -> int:
-    return max(1, SENDER_QUEUE_BYTES // geometry.chunk_size_bytes)
+def sender_queue_chunks(chunk_size_bytes: int) -> int:
+    return max(1, SENDER_QUEUE_BYTES // chunk_size_bytes)
 
 
 def write_buffer_bytes(geometry: Geometry, body_size_bytes: int | None = None) -> int:
     """Most body bytes one PUT holds: the stripe being encoded and its chunks,
     plus sender_queue_chunks() chunks waiting for each shard. With the body's
     size known, no more than a body of that size can occupy (see _sized_bytes)."""
-    queue_chunks = sender_queue_chunks(geometry)
+    queue_chunks = sender_queue_chunks(geometry.chunk_size_bytes)
     n = geometry.total_shards
     full = geometry.stripe_size_bytes + (1 + queue_chunks) * n * geometry.chunk_size_bytes
     if body_size_bytes is None:

@@ -131,9 +131,8 @@ class ShardSender:
         self._stub = stub
         self._header = header
         self._metadata = call_metadata
-        geometry = Geometry(header.data_shards, header.parity_shards, header.chunk_size_bytes)
         self._queue: asyncio.Queue[pb.PutShardRequest | None] = asyncio.Queue(
-            sender_queue_chunks(geometry)
+            sender_queue_chunks(header.chunk_size_bytes)
         )
         self.error: BaseException | None = (
             None

@@ -52,7 +52,7 @@ class BucketRpcs(ServiceCore):
     @rpc
     async def GetBucket(self, request: pb.BucketName, context: Any) -> pb.BucketRecord:
         check_bucket(request.name, errors.NoSuchBucket)
-        bucket = await self._strong_point_read(context, self._state.get_bucket, request.name)
+        bucket = await self._strong_read(context, self._state.get_bucket, request.name)
         return convert.bucket_to_pb(bucket)
 
     @rpc

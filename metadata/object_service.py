@@ -53,7 +53,7 @@ class ObjectRpcs(ServiceCore):
     async def GetObject(self, request: pb.ObjectKey, context: Any) -> pb.ObjectRecord:
         check_bucket(request.bucket, errors.NoSuchBucket)
         check_key(request.key)
-        version = await self._strong_point_read(
+        version = await self._strong_read(
             context, self._state.get_object, request.bucket, request.key
         )
         return convert.version_to_pb(version)
@@ -93,7 +93,7 @@ class ObjectRpcs(ServiceCore):
     async def GetObjectVersion(self, request: pb.ObjectKey, context: Any) -> pb.ObjectRecord:
         check_bucket(request.bucket, errors.NoSuchBucket)
         check_key(request.key)
-        version = await self._strong_point_read(
+        version = await self._strong_read(
             context,
             self._state.get_object_version,
             request.bucket,

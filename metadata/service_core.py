@@ -3,8 +3,7 @@
 ServiceCore holds what the servicer is built from (the state, the mutation
 log, the liveness source, the read executor, the clock, the replica and the
 repair scheduler) and the steps every handler is made of: a strong read
-(_consistent, then _read on the bounded read executor, or for one key's
-lookup _strong_point_read on the event loop), a submit whose
+(_consistent, then _read on the bounded read executor), a submit whose
 result has a known type (_submit), and the request checks. The RPCs
 themselves live in one mixin per area (bucket_service, object_service,
 upload_service, user_service, cluster_service, usage_service), composed into
@@ -107,14 +106,6 @@ class ServiceCore:
         the call's remaining deadline)."""
         await self._consistent(remaining(context))
         return await self._read(fn, *args)
-
-    async def _strong_point_read(self, context: Any, fn: Callable[..., T], *args: Any) -> T:
-        """_strong_read for one key's lookup (a RocksDB get or a one-record
-        seek, microseconds): on the event loop, without the hop to the read
-        executor and back, which costs more than the lookup and, under load,
-        waits for the GIL twice."""
-        await self._consistent(remaining(context))
-        return fn(*args)
 
     async def _submit(self, mutation: Mutation, result_type: type[T]) -> T:
         """Submits mutation to the log; its effect's result, which has result_type."""

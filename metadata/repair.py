@@ -10,7 +10,10 @@ order, throttled to the repair rate (bytes/s, the runtime setting in the
 state, else the configured one): RebuildShard on the chosen node, with the
 surviving shards' nodes as sources, then an UpdatePlacement compare-and-set.
 After REPAIR_PASS_SECONDS_MAX it rescans, so new damage is not queued
-behind old work.
+behind old work. The pause between scans is the configured interval, or
+SCAN_PAUSE_FACTOR times the last scan's duration when that is longer: a scan
+walks every version, so in a large store scanning keeps to a bounded share of
+the leader's CPU (at most 1 / (1 + SCAN_PAUSE_FACTOR) of it).
 
 Invariants:
 - a placement changes only through UpdatePlacement, which applies only if the
@@ -79,11 +82,18 @@ T = TypeVar("T")
 
 SCAN_PAGE_VERSIONS = 1000
 THROUGHPUT_WINDOW_SECONDS = 60.0
+SCAN_PAUSE_FACTOR = 4.0
 CONSISTENT_READ_SECONDS = 10.0
 DELETE_TIMEOUT_SECONDS = 10.0
 THROTTLE_RECHECK_SECONDS = 1.0
 
 Consistent = Callable[[float], Awaitable[object]]
+
+
+def scan_pause_seconds(interval_seconds: float, last_scan_seconds: float) -> float:
+    """The pause before the next scan: the configured interval, stretched to
+    SCAN_PAUSE_FACTOR times the last scan when that took longer."""
+    return max(interval_seconds, SCAN_PAUSE_FACTOR * last_scan_seconds)
 
 
 class Throttle:
@@ -197,6 +207,7 @@ class RepairScheduler:
         self._clock = clock
         self._throttle = Throttle()
         self._audit = StoreAudit(stubs)
+        self._last_scan_seconds = 0.0
         self.progress = Progress(rate_bytes_per_second=rate_bytes_per_second)
 
     @property
@@ -214,7 +225,7 @@ class RepairScheduler:
                     log.warning("repair pass failed: %s", exc)
                 except Exception:  # a bug must not take the metadata replica down
                     log.exception("repair pass failed")
-            await asyncio.sleep(self._interval)
+            await asyncio.sleep(scan_pause_seconds(self._interval, self._last_scan_seconds))
 
     async def run_once(self) -> int:
         """One scan and up to REPAIR_PASS_SECONDS_MAX of work; returns the
@@ -292,7 +303,8 @@ class RepairScheduler:
                 if task is not None:
                     tasks[set_id] = task
         queue = sorted(tasks.values(), key=lambda t: t.sort_key())
-        self._publish_scan(queue, margins, time.monotonic() - started)
+        self._last_scan_seconds = time.monotonic() - started
+        self._publish_scan(queue, margins, self._last_scan_seconds)
         return queue, nodes
 
     @staticmethod

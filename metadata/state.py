@@ -78,7 +78,7 @@ from metadata.mutations import (
 )
 from metadata.outcome import Outcome, Result
 from metadata.overlay import Overlay
-from tessera import errors, limits, object_lock
+from tessera import errors, fastjson, limits, object_lock
 from tessera.access import check_canned_acl
 from tessera.model import (
     NODE_DOWN,
@@ -111,7 +111,9 @@ from tessera.model import (
     segment_from_json,
     upload_from_json,
     user_from_json,
+    version_from_dict,
     version_from_json,
+    version_holds_shard_sets,
     version_summary_from_json,
 )
 from tessera.usage import Quota, StorageUsage
@@ -617,11 +619,16 @@ class StateMachine:
         return ClusterMapView(epoch=epoch, nodes=tuple(nodes))
 
     def versions_page(self, after: bytes, limit: int) -> tuple[list[ObjectVersion], bytes]:
-        """Up to limit versions holding data, after the state key ``after``
-        (b"" from the start): every current version (o/ records, in key order),
-        then every noncurrent one (v/ records that are not current and not
-        delete markers); and the key to continue after (b"" when done)."""
+        """The versions whose data lives in shard sets — what repair, drain,
+        rebalance, the store audit and node removal walk — among up to limit
+        records after the state key ``after`` (b"" from the start): every
+        current version (o/ records, in key order), then every noncurrent one
+        (v/ records that are not current); and the key to continue after (b""
+        when done). Inline and empty versions and delete markers are skipped
+        without being decoded into records, so a page may hold fewer than limit
+        versions, or none, before the end: limit bounds the work of one call."""
         found: list[ObjectVersion] = []
+        examined = 0
         for namespace in (keys.OBJECT, keys.VERSION):
             if after.startswith(keys.VERSION) and namespace == keys.OBJECT:
                 continue
@@ -632,20 +639,21 @@ class StateMachine:
                 if not key.startswith(namespace):
                     break
                 if key != after:
-                    if len(found) == limit:
+                    if examined == limit:
                         return found, after
-                    version = version_from_json(cursor.value())
-                    if namespace == keys.OBJECT or self._is_noncurrent(version):
-                        found.append(version)
+                    examined += 1
+                    fields = fastjson.loads(cursor.value())
+                    if version_holds_shard_sets(fields) and (
+                        namespace == keys.OBJECT or self._is_noncurrent(fields)
+                    ):
+                        found.append(version_from_dict(fields))
                     after = key
                 cursor.next()
         return found, b""
 
-    def _is_noncurrent(self, version: ObjectVersion) -> bool:
-        if version.delete_marker:
-            return False
-        raw = self._db.get(keys.object_key(version.bucket, version.key))
-        return raw is None or version_from_json(raw).version_id != version.version_id
+    def _is_noncurrent(self, fields: dict[str, Any]) -> bool:
+        raw = self._db.get(keys.object_key(fields["bucket"], fields["key"]))
+        return raw is None or fastjson.loads(raw)["version_id"] != fields["version_id"]
 
     def _scan_first(self, prefix: bytes) -> bytes | None:
         cursor = self._db.iter()

@@ -14,6 +14,7 @@ repairs or collects shards goes through shard_sets(), never placement alone.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -429,6 +430,13 @@ def version_from_dict(d: dict[str, Any]) -> ObjectVersion:
     return ObjectVersion(**d)
 
 
+def version_holds_shard_sets(d: dict[str, Any]) -> bool:
+    """Whether a stored version record (as decoded JSON) keeps its data in
+    shard sets: not inline, not empty (a delete marker is empty). The test of
+    tessera.repair_plan.shard_sets_of, made before building the record."""
+    return bool(d["size_bytes"]) and not d.get("inline_data")
+
+
 def version_to_json(v: ObjectVersion) -> bytes:
     return json.dumps(version_to_dict(v), separators=(",", ":")).encode()
 
@@ -498,6 +506,13 @@ def bucket_from_json(raw: bytes) -> BucketInfo:
     return BucketInfo(**json.loads(raw))
 
 
+# Every write checks the fingerprint of its bucket, in the gateway and in
+# each replica's apply: records are frozen and hashable, so equal records
+# share one computed digest (asdict, JSON and SHA-256 cost 30-80 us).
+BUCKET_FINGERPRINTS_CACHED = 256
+
+
+@functools.lru_cache(maxsize=BUCKET_FINGERPRINTS_CACHED)
 def bucket_fingerprint(bucket: BucketInfo) -> str:
     """A digest of every field of a bucket record: equal for two reads of an
     unchanged record, whether it came from the store or over the wire (an

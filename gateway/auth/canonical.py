@@ -18,6 +18,7 @@ secrets store, no I/O); the same inputs always give the same bytes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping, Sequence
@@ -112,6 +113,12 @@ def string_to_sign(amz_date: str, scope: str, canonical_request_text: str) -> st
     return f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
 
 
+# Every request of a day signs with the same derived key: four HMACs saved per
+# request. Bounded, keyed by the secret itself (never logged or exported).
+SIGNING_KEYS_CACHED = 256
+
+
+@functools.lru_cache(maxsize=SIGNING_KEYS_CACHED)
 def signing_key(secret_key: str, date: str, region: str, service: str = SERVICE) -> bytes:
     """The derived SigV4 key for one day, region and service."""
     key = _hmac(f"AWS4{secret_key}".encode(), date)
@@ -122,7 +129,7 @@ def signing_key(secret_key: str, date: str, region: str, service: str = SERVICE)
 
 def signature(key: bytes, text: str) -> str:
     """Lower-case hex HMAC-SHA256 of text under a derived signing key."""
-    return hmac.new(key, text.encode("utf-8", _TEXT_ERRORS), hashlib.sha256).hexdigest()
+    return hmac.digest(key, text.encode("utf-8", _TEXT_ERRORS), "sha256").hex()
 
 
 def signatures_equal(expected_hex: str, provided: str) -> bool:
@@ -131,4 +138,4 @@ def signatures_equal(expected_hex: str, provided: str) -> bool:
 
 
 def _hmac(key: bytes, text: str) -> bytes:
-    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).digest()
+    return hmac.digest(key, text.encode("utf-8"), "sha256")

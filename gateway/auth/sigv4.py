@@ -20,6 +20,7 @@ Pure: no I/O and no clock; the caller passes `now` and a secret lookup.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -392,6 +393,11 @@ def _presigned_payload_hash(req: RequestView) -> str:
 _DATE_REQUIRED = "AWS authentication requires a valid Date or x-amz-date header"
 
 
+# Concurrent requests carry the same second: the parse (strptime) is cached.
+AMZ_DATES_CACHED = 64
+
+
+@functools.lru_cache(maxsize=AMZ_DATES_CACHED)
 def _parse_amz_date(text: str) -> datetime | None:
     if not re.fullmatch(r"\d{8}T\d{6}Z", text):
         return None

@@ -7,7 +7,7 @@ import dataclasses
 
 from metadata.election import still_leading
 from metadata.gc import kept_for_rebuild, referenced
-from metadata.repair import Progress, Throttle
+from metadata.repair import SCAN_PAUSE_FACTOR, Progress, Throttle, scan_pause_seconds
 from tessera.model import BucketInfo, Segment, ShardLocation
 from tests.unit.metadata.conftest import VersionFactory
 
@@ -90,3 +90,10 @@ def test_gc_keeps_shards_metadata_may_not_know_yet() -> None:
     settled = BucketInfo(name="b", owner="o", created_at=500.0)  # older than the grace
     assert not kept_for_rebuild(settled, 400.0, cutoff)
     assert not kept_for_rebuild(settled, 900.0, cutoff)  # written in the bucket's life
+
+
+def test_scan_pause_stretches_with_a_long_scan() -> None:
+    assert scan_pause_seconds(10.0, 0.0) == 10.0  # a small store: the interval
+    assert scan_pause_seconds(10.0, 2.0) == 10.0
+    # a scan of 5 s in a large store: scanning keeps to 1/(1+factor) of the time
+    assert scan_pause_seconds(10.0, 5.0) == SCAN_PAUSE_FACTOR * 5.0 > 10.0

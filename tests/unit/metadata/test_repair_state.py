@@ -98,3 +98,18 @@ def test_repair_rate_and_drain(state: StateMachine) -> None:
     one(state, RegisterNode("reg2", NodeInfo("n1", "z", "h:1"), 2))
     assert state.cluster_map().nodes[0].state == NODE_DRAINING
     assert codes(run(state, SetNodeState("s2", "n1", "down"))) == ["InvalidArgument"]
+
+
+def test_versions_page_returns_only_versions_in_shard_sets(
+    state: StateMachine, make_version: VersionFactory
+) -> None:
+    one(state, create("b"))
+    sharded = make_version("b", "sharded")
+    one(state, PutObject("p1", make_version("b", "inline", 1, inline_data=b"x", placement=())))
+    one(state, PutObject("p2", make_version("b", "empty", 0, placement=())))
+    one(state, PutObject("p3", sharded))
+    assert state.versions_page(b"", 1000) == ([sharded], b"")
+    # the limit bounds the records examined, not the versions returned
+    first, after = state.versions_page(b"", 2)
+    assert first == [] and after
+    assert state.versions_page(after, 2) == ([sharded], b"")

@@ -1,0 +1,141 @@
+"""CPU per request in each role of a LocalCluster (docs/benchmarks.md, "Where
+a 1 MiB GET's CPU goes").
+
+Starts a LocalCluster (default shape, free ports, a temporary data dir),
+PUTs --objects objects of --size bytes, then GETs them from --concurrency
+callers for --seconds (presigned URLs, one aiohttp session, every body's
+length checked), and prints GET/s and the user and system CPU each role
+(storage nodes, gateway, metadata replicas, etcd) spent per GET, read from
+/proc before and after. A measurement, never a test.
+
+    .venv/bin/python -m bench.role_cpu [--size 1048576] [--concurrency 16] [--seconds 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import boto3
+import yarl
+from botocore.config import Config
+
+from cli.local_cluster import Layout, LocalCluster
+
+READY_TIMEOUT_SECONDS = 120.0
+BUCKET = "bench-role-cpu"
+ROLES = ("node", "gateway", "metadata", "etcd")
+
+
+def _role(process_name: str) -> str:
+    return next((r for r in ROLES if process_name.startswith(r)), process_name)
+
+
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of one process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def _snapshot(cluster: LocalCluster) -> dict[str, tuple[float, float]]:
+    totals: dict[str, tuple[float, float]] = {}
+    for name, proc in cluster.processes.items():
+        user, system = _cpu_seconds(proc.pid)
+        u, s = totals.get(_role(name), (0.0, 0.0))
+        totals[_role(name)] = (u + user, s + system)
+    return totals
+
+
+async def _load(urls: list[str], size: int, concurrency: int, seconds: float) -> tuple[int, float]:
+    """GETs the URLs round robin from concurrency callers; (GETs done, wall s)."""
+    done = 0
+    connector = aiohttp.TCPConnector(limit=concurrency + 4)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def get(url: str) -> None:
+            async with session.get(yarl.URL(url, encoded=True)) as r:
+                body = await r.read()
+                if r.status != 200 or len(body) != size:
+                    raise RuntimeError(f"GET {url}: {r.status}, {len(body)} bytes")
+
+        for url in urls[:concurrency]:  # warm the connections
+            await get(url)
+        started = time.monotonic()
+        stop_at = started + seconds
+
+        async def caller(first: int) -> None:
+            nonlocal done
+            i = first
+            while time.monotonic() < stop_at:
+                await get(urls[i % len(urls)])
+                done += 1
+                i += concurrency
+
+        await asyncio.gather(*(caller(j) for j in range(concurrency)))
+        return done, time.monotonic() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.role_cpu", description=__doc__)
+    p.add_argument("--size", type=int, default=1 << 20, help="object size, bytes")
+    p.add_argument("--objects", type=int, default=64)
+    p.add_argument("--concurrency", type=int, default=16)
+    p.add_argument("--seconds", type=float, default=15.0)
+    p.add_argument("--env", default="", help="NAME=VALUE,... for every process")
+    args = p.parse_args(argv)
+    layout = Layout.with_free_ports(Path(tempfile.mkdtemp(prefix="tessera-role-cpu-")))
+    for pair in filter(None, args.env.split(",")):
+        name, value = pair.split("=", 1)
+        layout.extra_env[name] = value
+    cluster = LocalCluster(layout)
+    cluster.start()
+    try:
+        cluster.wait_ready(READY_TIMEOUT_SECONDS)
+        creds = cluster.credentials
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=cluster.endpoint,
+            aws_access_key_id=creds.access_key,
+            aws_secret_access_key=creds.secret_key,
+            region_name="us-east-1",
+            config=Config(signature_version="s3v4"),
+        )
+        s3.create_bucket(Bucket=BUCKET)
+        body = os.urandom(args.size)
+        urls = []
+        for i in range(args.objects):
+            s3.put_object(Bucket=BUCKET, Key=f"k{i}", Body=body)
+            urls.append(
+                s3.generate_presigned_url(
+                    "get_object", Params={"Bucket": BUCKET, "Key": f"k{i}"}, ExpiresIn=3600
+                )
+            )
+        before = _snapshot(cluster)
+        done, wall = asyncio.run(_load(urls, args.size, args.concurrency, args.seconds))
+        after = _snapshot(cluster)
+    finally:
+        cluster.stop()
+    rate = done / wall
+    print(f"GET {args.size} B at {args.concurrency} callers: {rate:.1f} GET/s over {wall:.1f} s")
+    print(f"{'role':<9}  {'user ms/GET':>11}  {'sys ms/GET':>10}  {'% of a core':>11}")
+    total = 0.0
+    for role in ROLES:
+        user = after[role][0] - before[role][0]
+        system = after[role][1] - before[role][1]
+        total += user + system
+        print(
+            f"{role:<9}  {1e3 * user / done:>11.2f}  {1e3 * system / done:>10.2f}"
+            f"  {100 * (user + system) / wall:>11.0f}"
+        )
+    print(f"{'total':<9}  {1e3 * total / done:>11.2f} ms of CPU per GET (user + sys)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -75,6 +75,7 @@ from node.shard_format import (
     validate,
     validate_shard_id,
 )
+from node.writeback import start_writeback
 from tessera.checksum import crc32c
 from tessera.ids import is_version_id
 
@@ -353,6 +354,10 @@ class ShardWriter:
                 self._discard()
                 raise
             self._next_stripe += 1
+            if self._next_stripe < self.meta.stripe_count:
+                # more chunks to come: write this one out meanwhile (commit's
+                # fdatasync then has little left; node/writeback.py)
+                start_writeback(self._fd)
 
     def commit(self, chunk_count: int, trailer: bytes = b"") -> int:
         """Writes the trailer block and makes the shard durable (fdatasync,

@@ -440,3 +440,31 @@ def test_a_new_fan_out_folder_is_made_durable_in_shards_before_commit_returns(
     write(reopened, make_shard(version_id=shard.meta.version_id, shard_index=2))
     assert synced == [folder]
     reopened.close()
+
+
+def test_writeback_starts_while_more_chunks_are_to_come(store, make_shard, monkeypatch):
+    """Every chunk but the last starts the file's writeback (commit's
+    fdatasync covers the last); a one-stripe shard never does."""
+    import node.store
+
+    calls: list[int] = []
+    monkeypatch.setattr(node.store, "start_writeback", lambda fd: calls.append(fd) or True)
+    shard = make_shard(object_size_bytes=1000)  # 8 stripes of 2 x 64 bytes
+    assert shard.meta.stripe_count == 8
+    write(store, shard)
+    assert len(calls) == 7
+    calls.clear()
+    write(store, make_shard(object_size_bytes=100))  # one stripe
+    assert calls == []
+    assert list(store.read_stripes(shard.meta.version_id, 0)) == shard.chunks
+
+
+def test_start_writeback_is_accepted_by_the_kernel(tmp_path):
+    from node.writeback import start_writeback
+
+    fd = os.open(tmp_path / "f", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, b"x" * 65536)
+        assert start_writeback(fd)  # Linux: sync_file_range is there
+    finally:
+        os.close(fd)

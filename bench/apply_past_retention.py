@@ -24,7 +24,8 @@ BATCH_MUTATIONS = 4
 BODY = b"x" * 16
 
 
-def _put(n: int) -> PutObject:
+def inline_put(n: int) -> PutObject:
+    """PutObject of a 16-byte inline object at key k<n>, version id <n>."""
     version = ObjectVersion(
         bucket="b",
         key=f"k{n:08d}",
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                 entries = []
                 for n in range(first, first + BATCH_MUTATIONS):
                     position += 1
-                    entries.append(LogEntry(position, _put(n)))
+                    entries.append(LogEntry(position, inline_put(n)))
                 state.commit(state.apply_batch(entries), sync=False)
                 done = first + BATCH_MUTATIONS
                 if done % args.block == 0:

@@ -14,32 +14,27 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from dataclasses import replace
 
+from bench.apply_past_retention import inline_put
 from metadata.mutations import CreateBucket, LogEntry, PutObject
 from metadata.state import StateMachine, open_db
-from tessera.model import ObjectVersion, ShardLocation
+from tessera.model import ShardLocation
 
 BATCH_MUTATIONS = 500
 PAGE_RECORDS = 1000  # metadata/repair.py SCAN_PAGE_VERSIONS
-INLINE_BODY = b"x" * 16
 SHARDED_SIZE_BYTES = 4 << 20
 
 
-def _version(n: int, inline: bool) -> ObjectVersion:
-    return ObjectVersion(
-        bucket="b",
-        key=f"k{n:08d}",
-        version_id=f"{n:026d}",
-        size_bytes=len(INLINE_BODY) if inline else SHARDED_SIZE_BYTES,
-        etag="e",
-        content_type="",
-        last_modified=1.0,
-        data_shards=4,
-        parity_shards=2,
-        chunk_size_bytes=1 << 20,
-        placement=() if inline else tuple(ShardLocation(i, f"n{i}") for i in range(6)),
-        inline_data=INLINE_BODY if inline else b"",
+def _put(n: int, inline: bool) -> PutObject:
+    put = inline_put(n)
+    if inline:
+        return put
+    placement = tuple(ShardLocation(i, f"n{i}") for i in range(6))
+    version = replace(
+        put.version, size_bytes=SHARDED_SIZE_BYTES, placement=placement, inline_data=b""
     )
+    return replace(put, version=version)
 
 
 def _fill(state: StateMachine, inline: int, sharded: int) -> None:
@@ -53,7 +48,7 @@ def _fill(state: StateMachine, inline: int, sharded: int) -> None:
         for n in range(first, min(total, first + BATCH_MUTATIONS)):
             position += 1
             is_inline = n % every != 0 or n // every >= sharded
-            entries.append(LogEntry(position, PutObject(f"r{n}", _version(n, is_inline))))
+            entries.append(LogEntry(position, _put(n, is_inline)))
         state.commit(state.apply_batch(entries), sync=False)
 
 

@@ -19,10 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import logging
 from collections.abc import Callable
-
-log = logging.getLogger(__name__)
 
 SYNC_FILE_RANGE_WRITE = 2  # linux/fs.h
 

@@ -15,6 +15,9 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from metadata.mutations import CreateBucket, LogEntry, PutObject
 from metadata.state import StateMachine, open_db
@@ -43,33 +46,41 @@ def inline_put(n: int) -> PutObject:
     return PutObject(f"r{n}", version)
 
 
+@contextmanager
+def scratch_state(**options: Any) -> Iterator[StateMachine]:
+    """A StateMachine (options: its keyword arguments) on a temporary RocksDB,
+    with bucket "b" created at position 1; removed afterwards."""
+    with tempfile.TemporaryDirectory() as scratch:
+        db = open_db(scratch)
+        try:
+            state = StateMachine(db, **options)
+            state.commit(state.apply_batch([LogEntry(1, CreateBucket("cb", "b", "o", 1.0))]))
+            yield state
+        finally:
+            db.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.apply_past_retention", description=__doc__)
     p.add_argument("--mutations", type=int, default=120_000)
     p.add_argument("--retention", type=int, default=20_000, help="positions")
     p.add_argument("--block", type=int, default=20_000, help="mutations per printed line")
     args = p.parse_args(argv)
-    with tempfile.TemporaryDirectory() as scratch:
-        db = open_db(scratch)
-        try:
-            state = StateMachine(db, request_retention_positions=args.retention)
-            position = 1
-            state.commit(state.apply_batch([LogEntry(1, CreateBucket("cb", "b", "o", 1.0))]))
-            print(f"{'mutations':>10}  {'mutations/s in the block':>24}")
-            started = time.perf_counter()
-            for first in range(0, args.mutations, BATCH_MUTATIONS):
-                entries = []
-                for n in range(first, first + BATCH_MUTATIONS):
-                    position += 1
-                    entries.append(LogEntry(position, inline_put(n)))
-                state.commit(state.apply_batch(entries), sync=False)
-                done = first + BATCH_MUTATIONS
-                if done % args.block == 0:
-                    now = time.perf_counter()
-                    print(f"{done:>10}  {args.block / (now - started):>24.0f}", flush=True)
-                    started = now
-        finally:
-            db.close()
+    with scratch_state(request_retention_positions=args.retention) as state:
+        position = 1
+        print(f"{'mutations':>10}  {'mutations/s in the block':>24}")
+        started = time.perf_counter()
+        for first in range(0, args.mutations, BATCH_MUTATIONS):
+            entries = []
+            for n in range(first, first + BATCH_MUTATIONS):
+                position += 1
+                entries.append(LogEntry(position, inline_put(n)))
+            state.commit(state.apply_batch(entries), sync=False)
+            done = first + BATCH_MUTATIONS
+            if done % args.block == 0:
+                now = time.perf_counter()
+                print(f"{done:>10}  {args.block / (now - started):>24.0f}", flush=True)
+                started = now
     return 0
 
 

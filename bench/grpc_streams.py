@@ -36,6 +36,8 @@ OPTIONS = [
     ("grpc.max_receive_message_length", 64 << 20),
 ]
 ID = struct.Struct(">Q")
+CALL_TIMEOUT_SECONDS = 10.0  # a unary call
+STREAM_TIMEOUT_SECONDS = 300.0  # the one stream, for the whole measurement
 
 
 def _serve(port: int, size: int, ready: Any) -> None:
@@ -80,7 +82,9 @@ async def _measure(port: int, server_pid: int, messages: int, concurrency: int) 
     lines = []
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=OPTIONS) as channel:
         unary = channel.unary_unary("/b.B/Unary", None, None)  # bytes as they are
-        call = channel.stream_stream("/b.B/Stream", None, None)(None)  # requests written
+        call = channel.stream_stream("/b.B/Stream", None, None)(
+            None, timeout=STREAM_TIMEOUT_SECONDS
+        )  # requests written
         waiting: dict[int, asyncio.Future[bytes]] = {}
         write_lock = asyncio.Lock()  # one write at a time on a stream
         next_id = 0
@@ -99,7 +103,7 @@ async def _measure(port: int, server_pid: int, messages: int, concurrency: int) 
             return await future
 
         async def one_unary() -> bytes:
-            answer: bytes = await unary(b"x" * ID.size)
+            answer: bytes = await unary(b"x" * ID.size, timeout=CALL_TIMEOUT_SECONDS)
             return answer
 
         reader = asyncio.create_task(demux())

@@ -12,13 +12,12 @@ and the versions it returned. A measurement, never a test.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from dataclasses import replace
 
-from bench.apply_past_retention import inline_put
-from metadata.mutations import CreateBucket, LogEntry, PutObject
-from metadata.state import StateMachine, open_db
+from bench.apply_past_retention import inline_put, scratch_state
+from metadata.mutations import LogEntry, PutObject
+from metadata.state import StateMachine
 from tessera.model import ShardLocation
 
 BATCH_MUTATIONS = 500
@@ -41,8 +40,7 @@ def _fill(state: StateMachine, inline: int, sharded: int) -> None:
     """inline + sharded versions, the sharded ones spread evenly among them."""
     total = inline + sharded
     every = total // sharded if sharded else total + 1
-    position = 1
-    state.commit(state.apply_batch([LogEntry(1, CreateBucket("cb", "b", "o", 1.0))]))
+    position = 1  # the bucket's (scratch_state)
     for first in range(0, total, BATCH_MUTATIONS):
         entries = []
         for n in range(first, min(total, first + BATCH_MUTATIONS)):
@@ -57,22 +55,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--inline", type=int, default=50_000, help="inline versions")
     p.add_argument("--sharded", type=int, default=5_000, help="versions in shard sets")
     args = p.parse_args(argv)
-    with tempfile.TemporaryDirectory() as scratch:
-        db = open_db(scratch)
-        try:
-            state = StateMachine(db)
-            _fill(state, args.inline, args.sharded)
-            started = time.process_time()
-            after, found, pages = b"", 0, 0
-            while True:
-                versions, after = state.versions_page(after, PAGE_RECORDS)
-                found += len(versions)
-                pages += 1
-                if not after:
-                    break
-            cpu_seconds = time.process_time() - started
-        finally:
-            db.close()
+    with scratch_state() as state:
+        _fill(state, args.inline, args.sharded)
+        started = time.process_time()
+        after, found, pages = b"", 0, 0
+        while True:
+            versions, after = state.versions_page(after, PAGE_RECORDS)
+            found += len(versions)
+            pages += 1
+            if not after:
+                break
+        cpu_seconds = time.process_time() - started
     header = f"{'records':>9}  {'versions returned':>17}  {'pages':>5}  {'walk CPU s':>10}"
     print(f"{header}  {'us/record':>9}")
     records = args.inline + args.sharded

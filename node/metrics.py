@@ -27,6 +27,12 @@ WRITTEN_BYTES = Counter(
     "tessera_node_written_bytes_total", "Chunk data bytes received and written."
 )
 READ_BYTES = Counter("tessera_node_read_bytes_total", "Chunk data bytes read and sent.")
+READS_FROM_CACHE = Counter(
+    "tessera_node_chunk_reads_total",
+    "Chunk reads (ReadChunks answers, GetShard chunks) by where they ran: loop = copied"
+    " from the page cache on the event loop, executor = in a thread (not all cached).",
+    ["served"],
+)
 CHECKSUM_FAILURES = Counter(
     "tessera_node_checksum_failures_total",
     "Chunks or headers that failed their CRC32C (stage: receive = in flight, read = on disk).",

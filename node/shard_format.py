@@ -126,7 +126,7 @@ def encode_header(meta: ShardMeta, format_version: int = FORMAT_VERSION) -> byte
     return PREFIX.pack(MAGIC, format_version, len(raw), crc32c(raw)) + raw
 
 
-def decode_prefix(raw: bytes) -> tuple[int, int, int]:
+def decode_prefix(raw: bytes | bytearray) -> tuple[int, int, int]:
     """Parses the fixed prefix; returns (format version, header length, header crc32c)."""
     if len(raw) != PREFIX.size:
         raise FormatError(f"short prefix ({len(raw)} bytes)")
@@ -140,7 +140,7 @@ def decode_prefix(raw: bytes) -> tuple[int, int, int]:
     return version, header_length, header_crc
 
 
-def decode_header(raw: bytes, header_crc: int) -> ShardMeta:
+def decode_header(raw: bytes | bytearray, header_crc: int) -> ShardMeta:
     """Parses and checks the JSON header whose CRC32C should be header_crc."""
     if crc32c(raw) != header_crc:
         raise FormatError("header checksum mismatch")

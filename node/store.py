@@ -31,8 +31,10 @@ Invariants:
   shards/ (scanned at open, kept up to date under a lock).
 
 All methods do blocking file I/O: async callers run them in a bounded
-executor. ShardWriter and ShardReader serialise their own calls, so closing
-one while a call is still running in another thread is safe.
+executor, except reads with cached_only=True, which never wait for the disk
+(they raise NotCached instead) and may run on the event loop. ShardWriter
+and ShardReader serialise their own calls, so closing one while a call is
+still running in another thread is safe.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ from node.errors import (
     ShardNotFound,
 )
 from node.folder_sync import FolderSyncer, fsync_folder
+from node.page_cache import pread_cached
 from node.shard_format import (
     PREFIX,
     RECORD,
@@ -155,16 +158,21 @@ class ShardStore:
             raise
         return writer
 
-    def open_reader(self, version_id: str, shard_index: int) -> ShardReader:
-        """Opens a shard and checks its header; raises ShardNotFound or ShardCorrupt."""
+    def open_reader(
+        self, version_id: str, shard_index: int, cached_only: bool = False
+    ) -> ShardReader:
+        """Opens a shard and checks its header; raises ShardNotFound or
+        ShardCorrupt. cached_only: NotCached unless the header is in the page
+        cache (node/page_cache.py)."""
         path = self.shard_path(version_id, shard_index)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             raise ShardNotFound(f"no shard {version_id}.{shard_index}") from None
         try:
-            format_version, header_length, header_crc = decode_prefix(os.pread(fd, PREFIX.size, 0))
-            meta = decode_header(os.pread(fd, header_length, PREFIX.size), header_crc)
+            prefix = _pread(fd, PREFIX.size, 0, cached_only)
+            format_version, header_length, header_crc = decode_prefix(prefix)
+            meta = decode_header(_pread(fd, header_length, PREFIX.size, cached_only), header_crc)
             if (meta.version_id, meta.shard_index) != (version_id, shard_index):
                 raise FormatError(f"header names {meta.version_id}.{meta.shard_index}")
         except FormatError as exc:
@@ -457,8 +465,9 @@ class ShardReader:
             )
         return range(stripe_start, end)
 
-    def read_chunk(self, stripe_index: int) -> tuple[bytes, int]:
-        """Returns (data, crc32c) of one chunk, verified; raises ChunkCorrupt."""
+    def read_chunk(self, stripe_index: int, cached_only: bool = False) -> tuple[bytes, int]:
+        """Returns (data, crc32c) of one chunk, verified; raises ChunkCorrupt.
+        cached_only: NotCached unless the whole record is in the page cache."""
         meta = self.meta
         assert 0 <= stripe_index < meta.stripe_count, (stripe_index, meta.stripe_count)
         expected = meta.chunk_length_bytes(stripe_index)
@@ -466,13 +475,13 @@ class ShardReader:
         with self._lock:
             if self._fd < 0:
                 raise ValueError("read from a closed shard reader")
-            raw = os.pread(self._fd, RECORD.size + expected, offset)
+            raw = _pread(self._fd, RECORD.size + expected, offset, cached_only)
         problem = _record_problem(raw, expected)
         if problem is not None:
             metrics.CHECKSUM_FAILURES.labels(stage="read").inc()
             raise ChunkCorrupt(f"chunk {stripe_index}: {problem}", str(self.path), stripe_index)
         _, chunk_crc = RECORD.unpack_from(raw)
-        return raw[RECORD.size :], chunk_crc
+        return bytes(memoryview(raw)[RECORD.size :]), chunk_crc
 
     def read_trailer(self) -> bytes:
         """The verified trailer (b"" for a format-1 file or a shard written
@@ -502,7 +511,12 @@ class ShardReader:
                 self._fd = -1
 
 
-def _record_problem(raw: bytes, expected_length: int) -> str | None:
+def _pread(fd: int, length: int, offset: int, cached_only: bool) -> bytes | bytearray:
+    """os.pread, or with cached_only the page-cache-only read (NotCached)."""
+    return pread_cached(fd, length, offset) if cached_only else os.pread(fd, length, offset)
+
+
+def _record_problem(raw: bytes | bytearray, expected_length: int) -> str | None:
     """Why a chunk record is bad, or None when it is intact."""
     if len(raw) < RECORD.size + expected_length:
         return f"truncated ({len(raw)} bytes)"

@@ -12,6 +12,7 @@ from pathlib import Path
 import grpc
 import grpc.aio
 import pytest
+from prometheus_client import REGISTRY
 
 from node import errors
 from node.service import STATUS_FOR, NodeIdentity, NodeServicer, status_for
@@ -21,6 +22,7 @@ from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
 from proto.rpc import call_metadata, new_channel, new_server
 from tessera import limits
+from tests.unit.node.test_page_cache import evict
 
 SECRET = "test-secret"
 TIMEOUT_SECONDS = 10.0
@@ -563,3 +565,60 @@ async def test_read_chunks_refuses_a_corrupt_chunk_and_quarantines_the_shard(
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await read_chunks(node, shard.meta.version_id, start=0, count=1)
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+# Reads from the page cache run on the event loop; the others in the executor.
+
+
+def chunk_reads(served: str) -> float:
+    value = REGISTRY.get_sample_value("tessera_node_chunk_reads_total", {"served": served})
+    return value or 0.0
+
+
+async def test_cached_shards_are_read_on_the_loop_and_evicted_ones_in_the_executor(
+    node, make_shard
+):
+    shard = make_shard(object_size_bytes=1000)
+    await put(node, put_messages(shard))
+    version_id = shard.meta.version_id
+    loop_before, executor_before = chunk_reads("loop"), chunk_reads("executor")
+    response = await read_chunks(node, version_id, start=0, count=3)
+    assert [c.data for c in response.chunks] == shard.chunks[:3]
+    assert chunk_reads("loop") == loop_before + 1  # just written: in the page cache
+    assert chunk_reads("executor") == executor_before
+
+    evict(node.store.shard_path(version_id, 0))
+    response = await read_chunks(node, version_id, start=3, count=3)
+    assert [c.data for c in response.chunks] == shard.chunks[3:6]
+    assert chunk_reads("executor") == executor_before + 1
+    assert chunk_reads("loop") == loop_before + 1
+
+
+async def test_get_shard_streams_the_same_chunks_from_the_cache_or_the_disk(node, make_shard):
+    shard = make_shard(object_size_bytes=1000)
+    await put(node, put_messages(shard))
+    version_id = shard.meta.version_id
+    loop_before, executor_before = chunk_reads("loop"), chunk_reads("executor")
+    assert [c.data for c in await get_all(node, version_id)] == shard.chunks
+    assert chunk_reads("loop") == loop_before + shard.meta.stripe_count
+    assert chunk_reads("executor") == executor_before
+
+    # Evicted, the header read misses and the shard is opened in the executor
+    # (the miss starts readahead, so its small chunks may be cached by then).
+    evict(node.store.shard_path(version_id, 0))
+    assert [c.data for c in await get_all(node, version_id)] == shard.chunks
+
+
+async def test_a_corrupt_chunk_read_from_the_cache_is_never_sent(node, make_shard):
+    shard = make_shard(object_size_bytes=1000)
+    await put(node, put_messages(shard))
+    path = node.store.shard_path(shard.meta.version_id, 0)
+    header_length = len(encode_header(shard.meta)) - PREFIX.size
+    offset = PREFIX.size + header_length + 4 * (RECORD.size + 64) + RECORD.size
+    overwrite(path, offset, bytes([shard.chunks[4][0] ^ 1]))  # through the page cache
+    received: list[pb.Chunk] = []
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        async for chunk in await get(node, shard.meta.version_id):
+            received.append(chunk)
+    assert raised.value.code() == grpc.StatusCode.DATA_LOSS
+    assert [c.data for c in received] == shard.chunks[:4]  # the chunks before it, then the error

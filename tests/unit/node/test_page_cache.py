@@ -1,0 +1,94 @@
+"""Page-cache-only reads (node/page_cache.py) against the real kernel."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import mmap
+import os
+from pathlib import Path
+
+import pytest
+
+from node.page_cache import CACHED_READ_MAX_BYTES, NotCached, pread_cached
+
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+def resident_pages(path: Path) -> int:
+    """How many of a file's pages are in the page cache (mincore(2))."""
+    size = path.stat().st_size
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), size, access=mmap.ACCESS_COPY) as mapped:
+        pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
+        vector = (ctypes.c_ubyte * pages)()
+        address = ctypes.addressof(ctypes.c_char.from_buffer(mapped))
+        if _LIBC.mincore(ctypes.c_void_p(address), ctypes.c_size_t(size), vector) != 0:
+            raise OSError(ctypes.get_errno(), "mincore")
+        return sum(v & 1 for v in vector)
+
+
+def evict(path: Path) -> None:
+    """Drops a file's pages from the page cache (synced first, so they are
+    clean); skips the test where the file system keeps them (tmpfs). Checked
+    with mincore, not with a read: a RWF_NOWAIT miss starts readahead."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    if resident_pages(path):
+        pytest.skip("this file system keeps the file in memory; it cannot be evicted")
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_a_cached_range_comes_back_whole(tmp_path):
+    data = os.urandom(300_000)
+    path = write(tmp_path / "f", data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert pread_cached(fd, 100_000, 5) == data[5:100_005]
+        assert pread_cached(fd, 0, 0) == b""
+    finally:
+        os.close(fd)
+
+
+def test_an_evicted_file_is_not_cached_and_reads_normally_after(tmp_path):
+    data = os.urandom(200_000)
+    path = write(tmp_path / "f", data)
+    evict(path)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        with pytest.raises(NotCached):
+            pread_cached(fd, len(data), 0)
+        assert os.pread(fd, len(data), 0) == data  # the executor's read
+        assert pread_cached(fd, len(data), 0) == data  # now it is cached
+    finally:
+        os.close(fd)
+
+
+def test_a_read_past_the_end_is_left_to_the_blocking_read(tmp_path):
+    path = write(tmp_path / "f", b"x" * 1000)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        with pytest.raises(NotCached):
+            pread_cached(fd, 1001, 0)  # short: the blocking read reports truncation
+        with pytest.raises(NotCached):
+            pread_cached(fd, 10, 5000)
+    finally:
+        os.close(fd)
+
+
+def test_more_than_the_loop_may_copy_is_left_to_the_executor(tmp_path):
+    path = write(tmp_path / "f", b"\0" * (CACHED_READ_MAX_BYTES + 1))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert len(pread_cached(fd, CACHED_READ_MAX_BYTES, 0)) == CACHED_READ_MAX_BYTES
+        with pytest.raises(NotCached):
+            pread_cached(fd, CACHED_READ_MAX_BYTES + 1, 0)
+    finally:
+        os.close(fd)

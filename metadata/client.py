@@ -25,8 +25,8 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
 import grpc
 import grpc.aio
@@ -59,6 +59,8 @@ from tessera.model import (
 )
 from tessera.multipart import ListedPart
 from tessera.usage import Quota, RequestCounters
+
+T = TypeVar("T")
 
 RETRY_BACKOFF_FIRST_SECONDS = 0.05
 RETRY_BACKOFF_MAX_SECONDS = 1.0
@@ -378,13 +380,16 @@ class MetadataClient:
         delimiter: str,
         start_after: str,
         max_keys: int,
+        decode: Callable[[pb.ListObjectsResponse], T],
         *,
         timeout: float,
-    ) -> ListPage[VersionSummary]:
+    ) -> T:
         """A page of current versions as a listing shows them (no placement,
-        segments, inline data or user metadata): what ListObjects needs."""
+        segments, inline data or user metadata), decoded by the caller: a
+        listing renders a thousand records a page, and building each as a
+        VersionSummary first would cost as much as rendering it."""
         request = _list_request(bucket, prefix, delimiter, start_after, max_keys, summary=True)
-        return convert.summary_page_from_pb(await self._call("ListObjects", request, timeout))
+        return decode(await self._call("ListObjects", request, timeout))
 
     # ------------------------------------------------------------ multipart
 

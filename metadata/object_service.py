@@ -115,10 +115,22 @@ class ObjectRpcs(ServiceCore):
             request.max_keys,
         )
         if request.summary:
-            summaries = await self._strong_read(context, self._state.list_object_summaries, *args)
-            return convert.summary_page_to_pb(summaries)
+            return await self._strong_read(context, self._summary_page, *args)
         page = await self._strong_read(context, self._state.list_objects, *args)
         return convert.page_to_pb(page)
+
+    def _summary_page(
+        self, bucket: str, prefix: str, delimiter: str, start_after: str, max_keys: int
+    ) -> pb.ListObjectsResponse:
+        """A summary page built from the stored records in one pass (in the
+        reads executor): no VersionSummary between the JSON and the message."""
+        walk = self._state.list_object_records(bucket, prefix, delimiter, start_after, max_keys)
+        return convert.summary_records_to_pb(
+            (raw for _, raw in walk.objects),
+            walk.common_prefixes,
+            walk.is_truncated,
+            walk.next_start_after,
+        )
 
     @rpc
     async def ListObjectVersions(

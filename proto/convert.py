@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from proto import tessera_pb2 as pb
+from tessera import fastjson
 from tessera.model import (
     AccessKeyInfo,
     BucketInfo,
@@ -320,6 +323,42 @@ def _fill_summary(record: pb.ObjectRecord, v: VersionSummary) -> None:
         record.system_metadata.update(v.system_metadata)
 
 
+def summary_records_to_pb(
+    records: Iterable[bytes],
+    common_prefixes: Sequence[str],
+    is_truncated: bool,
+    next_start_after: str,
+) -> pb.ListObjectsResponse:
+    """A ListObjects summary page of stored version records (tessera.model's
+    JSON), each decoded straight into its message: what a listing shows of a
+    version (VersionSummary's fields), not where its data is. Half the cost of
+    building a VersionSummary per record first (docs/benchmarks.md, "Listing
+    pages")."""
+    m = pb.ListObjectsResponse(
+        common_prefixes=common_prefixes,
+        is_truncated=is_truncated,
+        next_start_after=next_start_after,
+    )
+    add = m.objects.add
+    for raw in records:
+        d = fastjson.loads(raw)  # VersionSummary's fields are the record's own
+        record = add()
+        record.key = d["key"]
+        record.version_id = d["version_id"]
+        record.size_bytes = d["size_bytes"]
+        record.etag = d["etag"]
+        record.last_modified = d["last_modified"]
+        s3_version_id = d.get("s3_version_id")
+        if s3_version_id:
+            record.s3_version_id = s3_version_id
+        if d.get("delete_marker"):
+            record.delete_marker = True
+        system_metadata = d.get("system_metadata")
+        if system_metadata:
+            record.system_metadata.update(system_metadata)
+    return m
+
+
 def version_summary_from_pb(m: pb.ObjectRecord) -> VersionSummary:
     return VersionSummary(
         key=m.key,
@@ -342,29 +381,9 @@ def page_to_pb(page: ListPage[ObjectVersion]) -> pb.ListObjectsResponse:
     )
 
 
-def summary_page_to_pb(page: ListPage[VersionSummary]) -> pb.ListObjectsResponse:
-    m = pb.ListObjectsResponse(
-        common_prefixes=list(page.common_prefixes),
-        is_truncated=page.is_truncated,
-        next_start_after=page.next_start_after,
-    )
-    for v in page.objects:
-        _fill_summary(m.objects.add(), v)
-    return m
-
-
 def page_from_pb(m: pb.ListObjectsResponse) -> ListPage[ObjectVersion]:
     return ListPage(
         objects=tuple(version_from_pb(v) for v in m.objects),
-        common_prefixes=tuple(m.common_prefixes),
-        is_truncated=m.is_truncated,
-        next_start_after=m.next_start_after,
-    )
-
-
-def summary_page_from_pb(m: pb.ListObjectsResponse) -> ListPage[VersionSummary]:
-    return ListPage(
-        objects=tuple(version_summary_from_pb(v) for v in m.objects),
         common_prefixes=tuple(m.common_prefixes),
         is_truncated=m.is_truncated,
         next_start_after=m.next_start_after,

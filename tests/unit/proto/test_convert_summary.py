@@ -9,7 +9,6 @@ import json
 
 from proto import convert
 from tessera.model import (
-    ListPage,
     ObjectVersion,
     ShardLocation,
     VersionSummary,
@@ -43,16 +42,31 @@ def _same_listing_fields(summary: VersionSummary, version: ObjectVersion) -> Non
 
 
 def test_a_summary_keeps_what_a_listing_shows_and_nothing_else() -> None:
-    summary = version_summary_from_json(version_to_json(VERSION))
+    raw = version_to_json(VERSION)
+    summary = version_summary_from_json(raw)
     _same_listing_fields(summary, VERSION)
-    page = ListPage(
-        objects=(summary,), common_prefixes=("d/",), is_truncated=True, next_start_after="x"
-    )
-    message = convert.summary_page_to_pb(page)
+    message = convert.summary_records_to_pb([raw], ["d/"], True, "x")
     (record,) = message.objects
     assert record.key == VERSION.key
     assert not record.placement and not record.user_metadata and not record.content_type
-    assert convert.summary_page_from_pb(message) == page
+    assert convert.version_summary_from_pb(record) == summary
+    assert list(message.common_prefixes) == ["d/"]
+    assert message.is_truncated and message.next_start_after == "x"
+
+
+def test_records_go_to_messages_as_their_summaries_do() -> None:
+    old = json.loads(version_to_json(VERSION))  # a record from before these fields
+    for name in ("s3_version_id", "delete_marker", "system_metadata"):
+        del old[name]
+    marker = dataclasses.replace(
+        VERSION, key="gone.txt", delete_marker=True, size_bytes=0, system_metadata={}
+    )
+    raws = [version_to_json(VERSION), json.dumps(old).encode(), version_to_json(marker)]
+    message = convert.summary_records_to_pb(raws, [], False, "")
+    assert [convert.version_summary_from_pb(r) for r in message.objects] == [
+        version_summary_from_json(raw) for raw in raws
+    ]
+    assert not message.is_truncated and not message.common_prefixes
 
 
 def test_a_summary_decodes_every_record_shape_a_whole_decode_does() -> None:

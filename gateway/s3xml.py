@@ -567,11 +567,19 @@ def _common_prefix(prefix: str, enc: _Encode) -> str:
     return _wrap("CommonPrefixes", [_el("Prefix", enc(prefix))])
 
 
+# What form encoding leaves as it is (quote_plus's always-safe set, and '/').
+_URL_UNCHANGED = re.compile("[A-Za-z0-9_.~/-]*")
+
+
 def _url_encode(value: str) -> str:
     """encoding-type=url as S3 applies it: form encoding (space as '+'), '/' kept.
 
-    surrogateescape: a key that is not valid UTF-8 keeps its exact bytes.
+    surrogateescape: a key that is not valid UTF-8 keeps its exact bytes. Most
+    keys have nothing to encode: one regex match returns them as they are
+    (quote_plus costs ~2 µs a key, and boto3 asks for this on every listing).
     """
+    if _URL_UNCHANGED.fullmatch(value):
+        return value
     return quote_plus(value.encode("utf-8", "surrogateescape"), safe="/")
 
 

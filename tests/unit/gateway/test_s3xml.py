@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
+from urllib.parse import quote_plus
 from xml.etree.ElementTree import fromstring
 
 import botocore.session
@@ -494,3 +495,15 @@ def test_multipart_documents_are_well_formed() -> None:
     ]
     for document in documents:
         fromstring(document)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    key=st.one_of(
+        st.text(max_size=40),  # anything, lone surrogates included
+        st.text(alphabet="AZaz09_.~/-+ %é", max_size=40),  # near the fast path's edge
+    )
+)
+def test_url_encoding_takes_its_shortcut_only_where_nothing_changes(key: str) -> None:
+    expected = quote_plus(key.encode("utf-8", "surrogateescape"), safe="/")
+    assert s3xml._url_encode(key) == expected

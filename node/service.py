@@ -2,9 +2,12 @@
 ReadChunks, DeleteShard, NodeStatus, ListShards and RebuildShard.
 
 Protobuf stays here, at the edge: messages become ShardMeta and plain bytes
-before they reach the store. Every store call runs in the bounded executor the
-servicer is given, one chunk at a time, so the event loop never blocks and a
-shard is never held in memory whole.
+before they reach the store. Every store call that may wait for the disk runs
+in the bounded executor the servicer is given, one chunk at a time, so the
+event loop never blocks and a shard is never held in memory whole. Reads
+(ReadChunks, GetShard's chunks) first try the page cache on the loop
+(node/page_cache.py: preadv2 RWF_NOWAIT, at most 1 MiB at once) and go to the
+executor only when something is not cached.
 
 Invariants:
 - PutShard answers only after the store's commit (file and folder fsynced);
@@ -129,7 +132,8 @@ REBUILD_TIMEOUT_DEFAULT_SECONDS = 600.0
 
 
 class NodeServicer(pb_grpc.NodeServicer):
-    """Serves one ShardStore; store calls run in executor (bounded, owned by the caller)."""
+    """Serves one ShardStore; store calls that may wait for the disk run in
+    executor (bounded, owned by the caller), page-cache reads on the loop."""
 
     def __init__(
         self,

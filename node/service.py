@@ -6,8 +6,8 @@ before they reach the store. Every store call that may wait for the disk runs
 in the bounded executor the servicer is given, one chunk at a time, so the
 event loop never blocks and a shard is never held in memory whole. Reads
 (ReadChunks, GetShard's chunks) first try the page cache on the loop
-(node/page_cache.py: preadv2 RWF_NOWAIT, at most 2 MiB at once) and go to the
-executor only when something is not cached.
+(node/page_cache.py: openat2 RESOLVE_CACHED and preadv2 RWF_NOWAIT, at most
+2 MiB at once) and go to the executor only when something is not cached.
 
 Invariants:
 - PutShard answers only after the store's commit (file and folder fsynced);

@@ -60,7 +60,7 @@ from node.errors import (
     ShardNotFound,
 )
 from node.folder_sync import FolderSyncer, fsync_folder
-from node.page_cache import pread_cached
+from node.page_cache import open_cached, pread_cached
 from node.shard_format import (
     PREFIX,
     RECORD,
@@ -162,11 +162,14 @@ class ShardStore:
         self, version_id: str, shard_index: int, cached_only: bool = False
     ) -> ShardReader:
         """Opens a shard and checks its header; raises ShardNotFound or
-        ShardCorrupt. cached_only: NotCached unless the header is in the page
-        cache (node/page_cache.py)."""
+        ShardCorrupt. cached_only: NotCached unless its path is in the lookup
+        cache and its header in the page cache (node/page_cache.py)."""
         path = self.shard_path(version_id, shard_index)
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            if cached_only:
+                fd = open_cached(path, os.O_RDONLY | os.O_CLOEXEC)
+            else:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             raise ShardNotFound(f"no shard {version_id}.{shard_index}") from None
         try:

@@ -1,4 +1,5 @@
-"""Page-cache-only reads (node/page_cache.py) against the real kernel."""
+"""Page-cache-only reads and lookup-cache-only opens (node/page_cache.py)
+against the real kernel."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from node.page_cache import CACHED_READ_MAX_BYTES, NotCached, pread_cached
+from node import page_cache
+from node.page_cache import CACHED_READ_MAX_BYTES, NotCached, open_cached, pread_cached
 
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
@@ -92,3 +94,28 @@ def test_more_than_the_loop_may_copy_is_left_to_the_executor(tmp_path):
             pread_cached(fd, CACHED_READ_MAX_BYTES + 1, 0)
     finally:
         os.close(fd)
+
+
+def test_a_cached_path_opens_without_io(tmp_path):
+    path = write(tmp_path / "f", b"hello")
+    fd = open_cached(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        assert os.pread(fd, 5, 0) == b"hello"
+    finally:
+        os.close(fd)
+
+
+def test_a_name_the_lookup_cache_does_not_hold_is_left_to_the_executor(tmp_path):
+    # Never looked up: openat2 with RESOLVE_CACHED will not go to disk to
+    # find out, so the plain open in the executor decides (here: not found).
+    with pytest.raises(NotCached):
+        open_cached(tmp_path / "never-seen", os.O_RDONLY)
+    with pytest.raises(FileNotFoundError):
+        os.open(tmp_path / "never-seen", os.O_RDONLY)
+
+
+def test_without_openat2_every_open_goes_to_the_executor(tmp_path, monkeypatch):
+    path = write(tmp_path / "f", b"hello")
+    monkeypatch.setattr(page_cache, "_SYS_OPENAT2", 1_000_000)  # ENOSYS, as on an old kernel
+    with pytest.raises(NotCached):
+        open_cached(path, os.O_RDONLY)

@@ -309,18 +309,43 @@ def map_from_pb(m: pb.ClusterMap) -> ClusterMapView:
 
 
 def _fill_summary(record: pb.ObjectRecord, v: VersionSummary) -> None:
+    """Writes a VersionSummary into an empty record (see _fill_summary_fields)."""
+    _fill_summary_fields(
+        record,
+        v.key,
+        v.version_id,
+        v.size_bytes,
+        v.etag,
+        v.last_modified,
+        v.s3_version_id,
+        v.delete_marker,
+        v.system_metadata,
+    )
+
+
+def _fill_summary_fields(
+    record: pb.ObjectRecord,
+    key: str,
+    version_id: str,
+    size_bytes: int,
+    etag: str,
+    last_modified: float,
+    s3_version_id: str,
+    delete_marker: bool,
+    system_metadata: dict[str, str] | None,
+) -> None:
     """Writes what a listing shows of a version — its key, ids, size, ETag,
     time and system metadata (the storage class, checksums), not where its data
     is — into an empty record, in place (no copy of a thousand messages)."""
-    record.key = v.key
-    record.version_id = v.version_id
-    record.size_bytes = v.size_bytes
-    record.etag = v.etag
-    record.last_modified = v.last_modified
-    record.s3_version_id = v.s3_version_id
-    record.delete_marker = v.delete_marker
-    if v.system_metadata:  # a map field's update is Python-level: skip it when empty
-        record.system_metadata.update(v.system_metadata)
+    record.key = key
+    record.version_id = version_id
+    record.size_bytes = size_bytes
+    record.etag = etag
+    record.last_modified = last_modified
+    record.s3_version_id = s3_version_id
+    record.delete_marker = delete_marker
+    if system_metadata:  # a map field's update is Python-level: skip it when empty
+        record.system_metadata.update(system_metadata)
 
 
 def summary_records_to_pb(
@@ -342,20 +367,17 @@ def summary_records_to_pb(
     add = m.objects.add
     for raw in records:
         d = fastjson.loads(raw)  # VersionSummary's fields are the record's own
-        record = add()
-        record.key = d["key"]
-        record.version_id = d["version_id"]
-        record.size_bytes = d["size_bytes"]
-        record.etag = d["etag"]
-        record.last_modified = d["last_modified"]
-        s3_version_id = d.get("s3_version_id")
-        if s3_version_id:
-            record.s3_version_id = s3_version_id
-        if d.get("delete_marker"):
-            record.delete_marker = True
-        system_metadata = d.get("system_metadata")
-        if system_metadata:
-            record.system_metadata.update(system_metadata)
+        _fill_summary_fields(
+            add(),
+            d["key"],
+            d["version_id"],
+            d["size_bytes"],
+            d["etag"],
+            d["last_modified"],
+            d.get("s3_version_id", ""),
+            d.get("delete_marker", False),
+            d.get("system_metadata"),
+        )
     return m
 
 

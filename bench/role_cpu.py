@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -89,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--env", default="", help="NAME=VALUE,... for every process")
     args = p.parse_args(argv)
-    layout = Layout.with_free_ports(Path(tempfile.mkdtemp(prefix="tessera-role-cpu-")))
+    scratch = Path(tempfile.mkdtemp(prefix="tessera-role-cpu-"))
+    layout = Layout.with_free_ports(scratch)
     for pair in filter(None, args.env.split(",")):
         name, value = pair.split("=", 1)
         layout.extra_env[name] = value
@@ -121,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         after = _snapshot(cluster)
     finally:
         cluster.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
     rate = done / wall
     print(f"GET {args.size} B at {args.concurrency} callers: {rate:.1f} GET/s over {wall:.1f} s")
     print(f"{'role':<9}  {'user ms/GET':>11}  {'sys ms/GET':>10}  {'% of a core':>11}")

@@ -22,7 +22,7 @@ from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
 from proto.rpc import call_metadata, new_channel, new_server
 from tessera import limits
-from tests.unit.node.test_page_cache import evict
+from tests.unit.node.test_page_cache import evict, require_cached_reads
 
 SECRET = "test-secret"
 TIMEOUT_SECONDS = 10.0
@@ -578,6 +578,7 @@ def chunk_reads(served: str) -> float:
 async def test_cached_shards_are_read_on_the_loop_and_evicted_ones_in_the_executor(
     node, make_shard
 ):
+    require_cached_reads(node.store.data_dir)
     shard = make_shard(object_size_bytes=1000)
     await put(node, put_messages(shard))
     version_id = shard.meta.version_id
@@ -595,6 +596,7 @@ async def test_cached_shards_are_read_on_the_loop_and_evicted_ones_in_the_execut
 
 
 async def test_get_shard_streams_the_same_chunks_from_the_cache_or_the_disk(node, make_shard):
+    require_cached_reads(node.store.data_dir)
     shard = make_shard(object_size_bytes=1000)
     await put(node, put_messages(shard))
     version_id = shard.meta.version_id

@@ -403,19 +403,16 @@ class NodeServicer(pb_grpc.NodeServicer):
         """One chunk: read now on the loop when it is all in the page cache,
         else in the executor. Either way its outcome (a corrupt chunk too)
         comes out of the future, when the chunk before it has been sent."""
+        read: asyncio.Future[tuple[bytes, int]] = asyncio.get_running_loop().create_future()
         try:
-            chunk = reader.read_chunk(stripe_index, cached_only=True)
+            read.set_result(reader.read_chunk(stripe_index, cached_only=True))
         except NotCached:
             metrics.READS_FROM_CACHE.labels(served="executor").inc()
             return self._submit(reader.read_chunk, stripe_index)
         except Exception as exc:
-            failed: asyncio.Future[tuple[bytes, int]] = asyncio.get_running_loop().create_future()
-            failed.set_exception(exc)
-            return failed
+            read.set_exception(exc)
         metrics.READS_FROM_CACHE.labels(served="loop").inc()
-        done: asyncio.Future[tuple[bytes, int]] = asyncio.get_running_loop().create_future()
-        done.set_result(chunk)
-        return done
+        return read
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await self._submit(fn, *args)

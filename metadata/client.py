@@ -640,6 +640,10 @@ class MetadataClient:
         """The current replica's place in the log and a digest of its state."""
         return _replica_fields(await self._call("ReplicaStatus", pb.Empty(), timeout))
 
+    async def wait_applied(self, revision: int, *, timeout: float) -> None:
+        """Returns once the current replica applied the log up to revision."""
+        await self._call("WaitApplied", pb.WaitAppliedRequest(revision=revision), timeout)
+
     async def replica_statuses(self, *, timeout: float) -> list[dict[str, Any]]:
         """Every configured replica's status (those that answer), each with its
         address; asked at once, so a hung replica costs one timeout, not one each."""

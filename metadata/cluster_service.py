@@ -78,8 +78,7 @@ class ClusterRpcs(ServiceCore):
 
     @rpc
     async def GetClusterMap(self, request: pb.Empty, context: Any) -> pb.ClusterMap:
-        await self._consistent(remaining(context))
-        return convert.map_to_pb(await self._map())
+        return convert.map_to_pb(await self._strong(context, self._map))
 
     # ------------------------------------------------------------ repair
 

@@ -3,8 +3,9 @@
 Follower.run() watches the log key from the revision after the last one
 applied and applies each entry (a batch of mutations) into the state machine
 as one WriteBatch together with its position, on the replica's one writer
-thread; then it tells the log (on_applied) so the callers waiting on that
-batch get their outcomes, and wakes readers waiting for that revision.
+thread; then it tells the read leases (on_lease) of every ReadLease in it,
+and the log (on_applied) so the callers waiting on that batch get their
+outcomes, and wakes readers waiting for that revision.
 
 A watch can break (member died) or go quiet (member hung or cut off from its
 peers, so it learns of no new entries). Anyone who knows the log has reached
@@ -38,6 +39,7 @@ from concurrent.futures import Executor
 
 from metadata import logformat, metrics
 from metadata.etcd import EtcdClient, EtcdCompacted, EtcdError, WatchEvent
+from metadata.mutations import ReadLease
 from metadata.outcome import Outcome
 from metadata.state import StateMachine
 from tessera import errors
@@ -73,6 +75,8 @@ class Follower:
         self.lost_log = False  # compacted past us: a checkpoint is needed
         self._head_waiters: list[asyncio.Future[int]] = []
         self._head_wakeup = asyncio.Event()
+        # told of every ReadLease applied, before any caller is answered
+        self.on_lease: Callable[[ReadLease], None] | None = None
 
     @property
     def applied_revision(self) -> int:
@@ -174,6 +178,10 @@ class Follower:
         await loop.run_in_executor(self._writer, self._state.commit, done, False)
         metrics.APPLY_DURATION.observe(time.perf_counter() - started)
         metrics.APPLIED_REVISION.set(self.applied_revision)
+        if self.on_lease is not None:
+            for applied_entry in entries:
+                if isinstance(applied_entry.mutation, ReadLease):
+                    self.on_lease(applied_entry.mutation)
         first = 0
         for batch_id, count in batches:
             self._on_applied(batch_id, done.outcomes[first : first + count])

@@ -43,6 +43,7 @@ from metadata.lifecycle import LifecycleWorker
 from metadata.liveness import LocalLiveness
 from metadata.membership import EtcdLiveness
 from metadata.node_stubs import NodeStubs
+from metadata.read_lease import PeerClients, ReadLeases, StrongReads, keep_lease
 from metadata.repair import RepairScheduler
 from metadata.replicas import ReplicaRegistry
 from metadata.service import LocalLivenessSource, MetadataService, Replica, add_to_server
@@ -254,7 +255,22 @@ async def _run_replica(
         )
         liveness = EtcdLiveness(etcd, prefix + b"/nodes/live/", settings.node_down_grace_seconds)
         scratch = Path(settings.data_dir).parent
-        replica = Replica(replica_id, follower.read_index, scratch)
+        peer_clients = PeerClients(settings.cluster_secret)
+        leases: ReadLeases | None = None
+        if settings.read_lease_seconds > 0:
+            leases = ReadLeases(
+                replica_id,
+                address,
+                settings.read_lease_seconds,
+                peer_clients.ask_applied,
+                follower.read_index,
+            )
+            follower.on_lease = leases.applied
+            shared.leases = leases
+        strong_reads = StrongReads(follower.read_index, lambda: follower.applied_revision, leases)
+        replica = Replica(
+            replica_id, follower.read_index, scratch, strong_reads, follower.wait_applied
+        )
         leadership = EtcdLeadership(etcd, prefix + b"/meta/repair-leader", replica_id)
         repair = _Repair(settings, state, shared, follower.read_index, reads, leadership)
         service = MetadataService(
@@ -274,6 +290,10 @@ async def _run_replica(
                     name="metadata-compactor",
                 ),
             ]
+            if leases is not None:
+                background.append(
+                    tasks.create_task(keep_lease(leases, shared), name="metadata-read-lease")
+                )
             try:
                 async with shared:
                     caught_up = _catch_up(follower, stop)
@@ -285,6 +305,7 @@ async def _run_replica(
                 for task in background:
                     task.cancel()
                 shared.abandon_pending()
+                await peer_clients.close()
     finally:
         await asyncio.to_thread(writer.shutdown, True)
         await asyncio.to_thread(db.close)

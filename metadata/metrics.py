@@ -62,6 +62,25 @@ READ_INDEX_DURATION = Histogram(
     "Time a strongly consistent read waited for the log's head to be applied.",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+STRONG_READS = Counter(
+    "tessera_metadata_strong_reads_total",
+    "Strong reads, by how they knew their state was current: a read lease or the read index.",
+    ["by"],
+)
+LEASE_RENEWALS = Counter(
+    "tessera_metadata_read_lease_renewals_total",
+    "Read leases this replica took or renewed, by outcome.",
+    ["outcome"],
+)
+LEASE_WAIT_DURATION = Histogram(
+    "tessera_metadata_read_lease_wait_seconds",
+    "Time a write's answer waited for peers holding read leases to apply it.",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0),
+)
+LEASE_WAITED_OUT = Counter(
+    "tessera_metadata_read_lease_waited_out_total",
+    "Peer read leases a write waited out because the peer did not confirm in time.",
+)
 ETCD_DB_BYTES = Gauge(
     "tessera_metadata_etcd_db_bytes",
     "Size of etcd's database as its member reported it at the last compaction check.",

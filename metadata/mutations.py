@@ -299,6 +299,19 @@ class NoteStoreAudited:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadLease:
+    """A replica takes (or renews) a read lease (metadata/read_lease.py): no
+    effect on the state; every replica that applies it learns the holder and
+    waits for it before answering a write, until the lease has run out."""
+
+    request_id: str
+    replica_id: str
+    address: str
+    duration_ms: int
+    nonce: str  # names the grant for its holder, which kept its clock at sending
+
+
+@dataclass(frozen=True, slots=True)
 class SetBucketAccess:
     """Sets one access field of a bucket: "acl" (a canned ACL), "policy",
     "cors", "lifecycle", "tags", "website" or "encryption" (JSON text; ""
@@ -445,6 +458,7 @@ Mutation = (
     | RemoveNode
     | ReadmitNode
     | NoteStoreAudited
+    | ReadLease
     | SetBucketAccess
     | SetObjectAcl
     | SetObjectLock
@@ -481,6 +495,7 @@ KINDS: dict[str, type[Mutation]] = {
         RemoveNode,
         ReadmitNode,
         NoteStoreAudited,
+        ReadLease,
         SetBucketAccess,
         SetObjectAcl,
         SetObjectLock,

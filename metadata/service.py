@@ -43,7 +43,7 @@ from metadata.cluster_service import ClusterRpcs
 from metadata.liveness import LiveSet
 from metadata.logformat import revision_of
 from metadata.object_service import ObjectRpcs
-from metadata.service_core import Replica, rpc
+from metadata.service_core import Replica, remaining, rpc
 from metadata.state import StateMachine
 from metadata.upload_service import UploadRpcs
 from metadata.usage_service import UsageRpcs
@@ -115,6 +115,13 @@ class MetadataService(  # type: ignore[misc]
             state_digest=digest,
             key_count=count,
         )
+
+    @rpc
+    async def WaitApplied(self, request: pb.WaitAppliedRequest, context: Any) -> pb.Empty:
+        if self._replica is None or self._replica.wait_applied is None:
+            raise errors.NotImplemented("not a replicated service")
+        await self._replica.wait_applied(request.revision, remaining(context))
+        return pb.Empty()
 
 
 def _digest(state: StateMachine) -> tuple[str, int]:

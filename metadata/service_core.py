@@ -34,6 +34,7 @@ from metadata import metrics
 from metadata.commit import MutationLog
 from metadata.liveness import LiveSet
 from metadata.mutations import Mutation
+from metadata.read_lease import ReadIndex, StrongReads
 from metadata.repair import RepairScheduler
 from metadata.state import StateMachine
 from proto.rpc import abort_with
@@ -58,7 +59,7 @@ class LivenessSource(Protocol):
     async def live_set(self, *, timeout: float) -> LiveSet: ...  # noqa: ASYNC109
 
 
-ReadIndex = Callable[[float], Awaitable[object]]
+WaitApplied = Callable[[int, float], Awaitable[None]]  # (revision, timeout)
 
 
 @dataclasses.dataclass
@@ -66,8 +67,10 @@ class Replica:
     """What a replicated service knows about itself (None for a single replica)."""
 
     replica_id: str
-    read_index: ReadIndex
+    read_index: ReadIndex  # etcd's: for the replica's own decisions
     scratch_dir: Path
+    reads: StrongReads | None = None  # what clients see: under the read lease, or settled
+    wait_applied: WaitApplied | None = None
 
 
 class ServiceCore:
@@ -91,7 +94,9 @@ class ServiceCore:
         self._usage: dict[str, tuple[int, int, float]] = {}  # node: capacity, used, seen at
 
     async def _consistent(self, timeout: float) -> None:  # noqa: ASYNC109
-        """The read index: waits until the log's current head is applied here."""
+        """The read index: waits until the log's current head is applied here
+        (for this replica's own decisions; what a client sees goes through
+        _strong)."""
         if self._replica is None:
             return
         started = time.perf_counter()
@@ -101,11 +106,18 @@ class ServiceCore:
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._reads, fn, *args)
 
+    async def _strong(self, context: Any, read: Callable[[], Awaitable[T]]) -> T:
+        """read()'s result, linearizable (within the call's remaining deadline)."""
+        if self._replica is None:
+            return await read()
+        if self._replica.reads is None:
+            await self._consistent(remaining(context))
+            return await read()
+        return await self._replica.reads.run(read, remaining(context))
+
     async def _strong_read(self, context: Any, fn: Callable[..., T], *args: Any) -> T:
-        """fn(*args) on the state, once it has applied the log's head (within
-        the call's remaining deadline)."""
-        await self._consistent(remaining(context))
-        return await self._read(fn, *args)
+        """fn(*args) on the state, linearizable."""
+        return await self._strong(context, lambda: self._read(fn, *args))
 
     async def _submit(self, mutation: Mutation, result_type: type[T]) -> T:
         """Submits mutation to the log; its effect's result, which has result_type."""

@@ -5,7 +5,8 @@ batches (window, count and byte limits) and each batch becomes one log entry
 appended with a single etcd put of the log key. Up to APPENDS_IN_FLIGHT_MAX
 appends run at once, so etcd batches their fsyncs too. The caller is answered
 when this replica's Follower applies the entry (on_applied with the batch
-id), with the outcome every replica computed identically.
+id), with the outcome every replica computed identically — once every peer
+replica that may hold a read lease has applied it too (metadata/read_lease.py).
 
 An append that fails or times out may still have landed. Its callers get
 ServiceUnavailable and retry (here or on another replica) with the same
@@ -33,6 +34,7 @@ from metadata.etcd import EtcdClient, EtcdError
 from metadata.follower import Follower
 from metadata.mutations import Mutation
 from metadata.outcome import Outcome
+from metadata.read_lease import ReadLeases
 from tessera import errors
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ class SharedLog(GroupCommit):
         self._in_flight = 0
         self._pending: dict[str, list[Waiter]] = {}
         self.follower: Follower | None = None  # set before start(); it reports applied entries
+        self.leases: ReadLeases | None = None  # set before start() when reads may hold leases
 
     def _worth_waiting(self) -> bool:
         # Nothing in flight: an append now costs no one anything (low load gets
@@ -76,8 +79,28 @@ class SharedLog(GroupCommit):
     def on_applied(self, batch_id: str, outcomes: Sequence[Outcome]) -> None:
         """Called by the follower for every entry it applied, in log order."""
         taken = self._pending.pop(batch_id, None)
-        if taken is not None:
+        if taken is None:
+            return
+        if self.leases is None or self.leases.settled_now():
             answer(taken, outcomes)
+        elif self._tasks is None:  # stopping: the callers retry with the same request ids
+            fail(taken, errors.ServiceUnavailable, "metadata log stopped")
+        else:
+            assert self.follower is not None
+            revision = self.follower.applied_revision  # this entry's, or a later one
+            self._tasks.create_task(self._answer_settled(taken, outcomes, revision))
+
+    async def _answer_settled(
+        self, taken: list[Waiter], outcomes: Sequence[Outcome], revision: int
+    ) -> None:
+        """Answers once every peer that may hold a read lease applied revision."""
+        assert self.leases is not None
+        try:
+            await self.leases.settle(revision)
+        except asyncio.CancelledError:
+            fail(taken, errors.ServiceUnavailable, "metadata log stopped")
+            raise
+        answer(taken, outcomes)
 
     def abandon_pending(self) -> None:
         """Fails every caller still waiting (the follower stopped for good)."""

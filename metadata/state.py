@@ -61,6 +61,7 @@ from metadata.mutations import (
     PutObject,
     PutObjectTagging,
     PutPart,
+    ReadLease,
     ReadmitNode,
     RecordRequestUsage,
     RecountUsage,
@@ -322,6 +323,8 @@ class StateMachine:
                         keys.audited_store_key(mutation.node_id), mutation.store_id.encode()
                     )
                 return None
+            case ReadLease():
+                return None  # read by the follower (metadata/read_lease.py), not the state
             case SetBucketAccess():
                 return access.set_bucket_access(overlay, mutation)
             case SetObjectAcl():

@@ -905,6 +905,12 @@ class CheckpointChunk(_message.Message):
     end_of_file: bool
     def __init__(self, file_name: _Optional[str] = ..., data: _Optional[bytes] = ..., end_of_file: _Optional[bool] = ...) -> None: ...
 
+class WaitAppliedRequest(_message.Message):
+    __slots__ = ("revision",)
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    revision: int
+    def __init__(self, revision: _Optional[int] = ...) -> None: ...
+
 class ReplicaStatusResponse(_message.Message):
     __slots__ = ("replica_id", "applied_revision", "applied_position", "state_digest", "key_count")
     REPLICA_ID_FIELD_NUMBER: _ClassVar[int]

@@ -607,6 +607,11 @@ class MetadataStub:
                 request_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
                 response_deserializer=proto_dot_tessera__pb2.ReplicaStatusResponse.FromString,
                 _registered_method=True)
+        self.WaitApplied = channel.unary_unary(
+                '/tessera.Metadata/WaitApplied',
+                request_serializer=proto_dot_tessera__pb2.WaitAppliedRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.Empty.FromString,
+                _registered_method=True)
         self.ReportShardProblem = channel.unary_unary(
                 '/tessera.Metadata/ReportShardProblem',
                 request_serializer=proto_dot_tessera__pb2.ShardProblem.SerializeToString,
@@ -907,6 +912,15 @@ class MetadataServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WaitApplied(self, request, context):
+        """Replica to replica: answers once this replica applied the log up to the
+        revision (a write's replica asks every peer holding a read lease before
+        answering the write: docs/metadata.md, "Read leases").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ReportShardProblem(self, request, context):
         """A node found a shard corrupt (scrub, or a read) and quarantined it; the
         repair scheduler rebuilds it. Idempotent.
@@ -1183,6 +1197,11 @@ def add_MetadataServicer_to_server(servicer, server):
                     servicer.ReplicaStatus,
                     request_deserializer=proto_dot_tessera__pb2.Empty.FromString,
                     response_serializer=proto_dot_tessera__pb2.ReplicaStatusResponse.SerializeToString,
+            ),
+            'WaitApplied': grpc.unary_unary_rpc_method_handler(
+                    servicer.WaitApplied,
+                    request_deserializer=proto_dot_tessera__pb2.WaitAppliedRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
             ),
             'ReportShardProblem': grpc.unary_unary_rpc_method_handler(
                     servicer.ReportShardProblem,
@@ -2175,6 +2194,33 @@ class Metadata:
             '/tessera.Metadata/ReplicaStatus',
             proto_dot_tessera__pb2.Empty.SerializeToString,
             proto_dot_tessera__pb2.ReplicaStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WaitApplied(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Metadata/WaitApplied',
+            proto_dot_tessera__pb2.WaitAppliedRequest.SerializeToString,
+            proto_dot_tessera__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

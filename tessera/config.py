@@ -50,6 +50,13 @@ class MetadataSettings(CommonSettings):
         ),
     )
     etcd_prefix: str = field(default="/tessera", metadata=_help("prefix of every etcd key"))
+    read_lease_seconds: float = field(
+        default=2.0,
+        metadata=_help(
+            "read lease length: strong reads skip etcd while held, a write may wait up to "
+            "this long for a lost holder; 0: every strong read asks etcd (docs/metadata.md)"
+        ),
+    )
     replica_id: str = field(
         default="", metadata=_help("stable, unique replica name (default: from listen)")
     )

@@ -26,6 +26,7 @@ from metadata.mutations import (
     PutObject,
     PutObjectTagging,
     PutPart,
+    ReadLease,
     ReadmitNode,
     RecordRequestUsage,
     RecountUsage,
@@ -146,6 +147,7 @@ def every_mutation(make_version: VersionFactory) -> list[Mutation]:
         RemoveNode("r32", "n1", True),
         ReadmitNode("r33", "n1"),
         NoteStoreAudited("r34", "n1", "store-1"),
+        ReadLease("", "replica-1", "127.0.0.1:9100", 2000, "0011aabb"),
         UpdatePlacement("r35", "b", "k", "", "set", 1, "n1", "n2", "upload-1"),
     ]
 
@@ -172,6 +174,7 @@ def test_every_kind_is_covered() -> None:
         "RemoveNode",
         "ReadmitNode",
         "NoteStoreAudited",
+        "ReadLease",
         "SetBucketAccess",
         "SetObjectAcl",
         "SetObjectLock",

@@ -18,6 +18,7 @@ from metadata.mutations import (
     LogEntry,
     Mutation,
     PutObject,
+    ReadLease,
     RegisterNode,
     SetBucketAccess,
 )
@@ -369,3 +370,13 @@ def test_pruning_resumes_past_what_it_pruned_before(db: Rdict) -> None:
     assert index_seeks == sorted(index_seeks)  # never back over pruned keys
     kept = [i for i in range(1050) if state.request_outcome(f"r{i}") is not None]
     assert kept == list(range(1000, 1050))
+
+
+def test_a_read_lease_changes_nothing_but_the_applied_position(state: StateMachine) -> None:
+    run(state, create("b"))
+    before = list(state.items_for_digest())
+    position = state.applied_position
+    (outcome,) = run(state, ReadLease("", "replica-1", "127.0.0.1:9100", 2000, "ab12"))
+    assert outcome.ok and outcome.result is None
+    assert list(state.items_for_digest()) == before
+    assert state.applied_position == position + 1

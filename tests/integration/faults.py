@@ -112,6 +112,25 @@ class PutLoad:
 # ---------------------------------------------------------------- one register
 
 
+def inline_version(bucket: str, key: str, etag: str) -> ObjectVersion:
+    """A one-byte inline version whose ETag is the value it stands for."""
+    return ObjectVersion(
+        bucket=bucket,
+        key=key,
+        version_id=new_version_id(),
+        size_bytes=1,
+        etag=etag,
+        content_type="text/plain",
+        last_modified=time.time(),
+        data_shards=1,
+        parity_shards=0,
+        chunk_size_bytes=1,
+        placement=(),
+        map_epoch=0,
+        inline_data=b"x",
+    )
+
+
 class RegisterLoad:
     """Workers on one key, recording a history: some through the metadata
     replicas directly (writes, reads, If-Match and If-None-Match writes, each
@@ -217,21 +236,7 @@ class RegisterLoad:
         if_match: str = "",
         if_absent: bool = False,
     ) -> None:
-        version = ObjectVersion(
-            bucket=self.bucket,
-            key=self.key,
-            version_id=new_version_id(),
-            size_bytes=1,
-            etag=value,
-            content_type="text/plain",
-            last_modified=time.time(),
-            data_shards=1,
-            parity_shards=0,
-            chunk_size_bytes=1,
-            placement=(),
-            map_epoch=0,
-            inline_data=b"x",
-        )
+        version = inline_version(self.bucket, self.key, value)
         start = time.monotonic()
         end = math.inf
         try:

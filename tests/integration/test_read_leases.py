@@ -17,9 +17,7 @@ import pytest
 
 from cli.local_cluster import LocalCluster
 from metadata.client import MetadataClient
-from tessera.ids import new_version_id
-from tessera.model import ObjectVersion
-from tests.integration.faults import RegisterLoad
+from tests.integration.faults import RegisterLoad, inline_version
 from tests.integration.harness import s3_client, start_cluster
 from tests.integration.linearizability import check
 
@@ -47,24 +45,6 @@ def metric(cluster: LocalCluster, name: str, series: str) -> float:
 
 def total(cluster: LocalCluster, series: str) -> float:
     return sum(metric(cluster, name, series) for name in cluster.layout.metadata_names())
-
-
-def version(bucket: str, key: str, etag: str) -> ObjectVersion:
-    return ObjectVersion(
-        bucket=bucket,
-        key=key,
-        version_id=new_version_id(),
-        size_bytes=1,
-        etag=etag,
-        content_type="text/plain",
-        last_modified=time.time(),
-        data_shards=1,
-        parity_shards=0,
-        chunk_size_bytes=1,
-        placement=(),
-        map_epoch=0,
-        inline_data=b"x",
-    )
 
 
 def test_reads_under_leases_stay_linearizable_with_writes_through_every_replica(
@@ -102,7 +82,7 @@ def test_a_write_waits_out_a_hung_lease_holder_which_then_reads_it(
             MetadataClient(first, secret) as reader,
             MetadataClient(second, secret) as writer,
         ):
-            await writer.put_object(version("hang", "k", "before"), timeout=CALL_SECONDS)
+            await writer.put_object(inline_version("hang", "k", "before"), timeout=CALL_SECONDS)
             deadline = time.monotonic() + 30
             lease = 'tessera_metadata_strong_reads_total{by="lease"}'
             while metric(cluster, holder, lease) < 20:  # reads make it take the lease
@@ -113,7 +93,7 @@ def test_a_write_waits_out_a_hung_lease_holder_which_then_reads_it(
             pid = cluster.processes[holder].pid
             os.kill(pid, signal.SIGSTOP)
             try:
-                await writer.put_object(version("hang", "k", "after"), timeout=CALL_SECONDS)
+                await writer.put_object(inline_version("hang", "k", "after"), timeout=CALL_SECONDS)
             finally:
                 os.kill(pid, signal.SIGCONT)
             waited_out = metric(

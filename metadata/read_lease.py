@@ -140,14 +140,17 @@ class ReadLeases:
 
     def applied(self, lease: ReadLease) -> None:
         """Called by the follower for every ReadLease it applies, in log order."""
-        if lease.replica_id != self.replica_id:
+        sent_at = (
+            self._asked.pop(lease.nonce, None) if lease.replica_id == self.replica_id else None
+        )
+        if sent_at is None:
+            # A peer's — or one under this replica's id that this run did not
+            # send (an earlier run's, or another process misconfigured with
+            # the same id): counted as a peer's, to be safe.
             ends_at = peer_lease_end(self._clock(), lease.duration_ms / 1000)
             known = self._peers.get(lease.replica_id)
             if known is None or known.ends_at < ends_at or known.address != lease.address:
                 self._peers[lease.replica_id] = PeerLease(lease.replica_id, lease.address, ends_at)
-            return
-        sent_at = self._asked.pop(lease.nonce, None)
-        if sent_at is None:  # a grant of an earlier run of this replica is not ours
             return
         until = sent_at + lease.duration_ms / 1000
         if self.own_valid() and self._others_ended():

@@ -100,6 +100,10 @@ class SharedLog(GroupCommit):
         except asyncio.CancelledError:
             fail(taken, errors.ServiceUnavailable, "metadata log stopped")
             raise
+        except Exception:  # a bug: answer the callers, keep the log running
+            log.exception("waiting for the read-lease holders failed")
+            fail(taken, errors.InternalError, None)
+            return
         answer(taken, outcomes)
 
     def abandon_pending(self) -> None:

@@ -42,9 +42,11 @@ earlier one showed. Everything a read sees was committed (the watch delivers
 only committed entries), so R sits at the moment it reads, as with the read
 index (docs/metadata.md, "Read leases" and "Linearizable reads").
 
-A replica holds a lease only while it serves strong reads (WANT_READS every
-D x CHECK_SHARE). A gateway sends all its calls to one replica, so usually
-the holder is also the writer and nothing waits on anyone.
+A replica holds a lease while it serves strong reads: it asks for one as
+soon as WANT_READS came within D x CHECK_SHARE, and keeps renewing it until
+reads have come less often than that for LINGER_SECONDS. A gateway sends
+all its calls to one replica, so usually the holder is also the writer and
+nothing waits on anyone.
 
 Invariants: own_valid() is true only inside a lease that started after every
 other lease this replica knew of ended; no write is answered, and no read is
@@ -55,7 +57,9 @@ applied the revision shown; leases are learnt only from applied log entries.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -76,6 +80,7 @@ CLOCK_MARGIN_SECONDS = 0.05
 RENEW_SHARE = 0.5  # renew once less than half of the lease is left
 CHECK_SHARE = 0.2  # look at the reads and the lease this often (a share of D)
 WANT_READS = 8  # strong reads between two looks that make a lease worth holding
+LINGER_SECONDS = 10.0  # a lease is kept this long after reads last came that often
 RENEW_TIMEOUT_SECONDS = 2.0
 
 ReadIndex = Callable[[float], Awaitable[object]]  # (timeout): etcd's read index
@@ -119,6 +124,8 @@ class ReadLeases:
         self._asked: dict[str, float] = {}  # nonce of a grant in flight: clock before sending
         self._starting: set[asyncio.Task[None]] = set()
         self._reads = 0
+        self._wanted_at = -math.inf
+        self.wakeup = asyncio.Event()  # reads came often: take a lease now, not at the next look
 
     # ------------------------------------------------------------ learning
 
@@ -199,11 +206,18 @@ class ReadLeases:
 
     def note_read(self) -> None:
         self._reads += 1
+        if self._reads == WANT_READS:
+            self._wanted_at = self._clock()
+            if self.renew_due():
+                self.wakeup.set()
 
     def wanted(self) -> bool:
-        """Whether reads came often enough since the last call to hold a lease."""
+        """Whether reads came often enough (since the last call, or within
+        LINGER_SECONDS) to hold a lease; starts counting afresh."""
         reads, self._reads = self._reads, 0
-        return reads >= WANT_READS
+        if reads >= WANT_READS:
+            self._wanted_at = self._clock()
+        return self._clock() - self._wanted_at < LINGER_SECONDS
 
     def renew_due(self) -> bool:
         return self._own_until - self._clock() < self.duration * RENEW_SHARE
@@ -282,11 +296,19 @@ class StrongReads:
 
 async def keep_lease(leases: ReadLeases, log_: MutationLog) -> None:
     """Takes and renews this replica's read lease while it serves strong reads."""
+    period = leases.duration * CHECK_SHARE
+    asked_at = -math.inf
     try:
         while True:
-            await asyncio.sleep(leases.duration * CHECK_SHARE)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(period):
+                    await leases.wakeup.wait()
+            leases.wakeup.clear()
             if not leases.wanted() or not leases.renew_due():
                 continue
+            if time.monotonic() - asked_at < period:
+                continue  # a grant went out just now (its lease may be waiting its turn)
+            asked_at = time.monotonic()
             lease = leases.grant()
             try:
                 async with asyncio.timeout(RENEW_TIMEOUT_SECONDS):

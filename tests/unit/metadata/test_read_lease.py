@@ -4,6 +4,7 @@ clock, and what a write waits for before it is answered."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
@@ -12,9 +13,11 @@ from metadata.mutations import ReadLease
 from metadata.read_lease import (
     CLOCK_MARGIN_SECONDS,
     CLOCK_RATE,
+    LINGER_SECONDS,
     WANT_READS,
     ReadLeases,
     StrongReads,
+    keep_lease,
     peer_lease_end,
 )
 
@@ -195,15 +198,55 @@ async def test_nothing_is_settled_while_blind_after_a_start_or_while_a_peer_hold
     assert mine.settled_now()
 
 
-def test_a_lease_is_wanted_only_while_reads_come() -> None:
-    mine = leases(Clock())
+def test_a_lease_is_wanted_at_once_when_reads_come_and_for_a_while_after() -> None:
+    clock = Clock()
+    mine = leases(clock)
     for _ in range(WANT_READS - 1):
         mine.note_read()
+    assert not mine.wakeup.is_set()
     assert not mine.wanted()
     for _ in range(WANT_READS):
         mine.note_read()
+    assert mine.wakeup.is_set()  # the lease is asked for now, not at the next look
     assert mine.wanted()
-    assert not mine.wanted()  # counted since the last look
+    clock.now += LINGER_SECONDS - 0.1
+    assert mine.wanted()  # no reads since, but not for long
+    clock.now += 0.1
+    assert not mine.wanted()
+
+
+class Log:
+    """A MutationLog that applies each ReadLease at once, as the follower would."""
+
+    def __init__(self, leases: ReadLeases) -> None:
+        self.leases = leases
+        self.submitted: list[ReadLease] = []
+
+    async def submit(self, mutation: object) -> None:
+        assert isinstance(mutation, ReadLease)
+        self.submitted.append(mutation)
+        self.leases.applied(mutation)
+
+
+async def test_keep_lease_takes_a_lease_as_soon_as_reads_come() -> None:
+    mine = leases(duration=10.0)  # looks every 2 s: the lease must come from the wakeup
+    log_ = Log(mine)
+    keeper = asyncio.create_task(keep_lease(mine, log_))
+    try:
+        await asyncio.sleep(0.05)
+        assert log_.submitted == []  # no reads, no lease
+        for _ in range(WANT_READS):
+            mine.note_read()
+        for _ in range(50):
+            await asyncio.sleep(0.01)
+            if mine.own_valid():
+                break
+        assert mine.own_valid()
+        assert len(log_.submitted) == 1
+    finally:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
 
 
 async def test_settle_asks_each_holding_peer_for_the_revision() -> None:

@@ -74,12 +74,13 @@ LEASE_RENEWALS = Counter(
 )
 LEASE_WAIT_DURATION = Histogram(
     "tessera_metadata_read_lease_wait_seconds",
-    "Time a write's answer waited for peers holding read leases to apply it.",
+    "Time an answer (a write's, or a read's without the lease) waited for peers that may"
+    " hold read leases to apply what it shows.",
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0),
 )
 LEASE_WAITED_OUT = Counter(
     "tessera_metadata_read_lease_waited_out_total",
-    "Peer read leases a write waited out because the peer did not confirm in time.",
+    "Peer read leases an answer waited out because the peer did not confirm in time.",
 )
 ETCD_DB_BYTES = Gauge(
     "tessera_metadata_etcd_db_bytes",

@@ -118,7 +118,7 @@ class MetadataService(  # type: ignore[misc]
 
     @rpc
     async def WaitApplied(self, request: pb.WaitAppliedRequest, context: Any) -> pb.Empty:
-        if self._replica is None or self._replica.wait_applied is None:
+        if self._replica is None:
             raise errors.NotImplemented("not a replicated service")
         await self._replica.wait_applied(request.revision, remaining(context))
         return pb.Empty()

@@ -69,8 +69,8 @@ class Replica:
     replica_id: str
     read_index: ReadIndex  # etcd's: for the replica's own decisions
     scratch_dir: Path
-    reads: StrongReads | None = None  # what clients see: under the read lease, or settled
-    wait_applied: WaitApplied | None = None
+    reads: StrongReads  # what clients see: under the read lease, or settled
+    wait_applied: WaitApplied
 
 
 class ServiceCore:
@@ -109,9 +109,6 @@ class ServiceCore:
     async def _strong(self, context: Any, read: Callable[[], Awaitable[T]]) -> T:
         """read()'s result, linearizable (within the call's remaining deadline)."""
         if self._replica is None:
-            return await read()
-        if self._replica.reads is None:
-            await self._consistent(remaining(context))
             return await read()
         return await self._replica.reads.run(read, remaining(context))
 

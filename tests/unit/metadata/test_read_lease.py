@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from metadata import metrics
 from metadata.mutations import ReadLease
 from metadata.read_lease import (
     CLOCK_MARGIN_SECONDS,
@@ -106,13 +107,13 @@ async def test_own_lease_starts_after_a_read_index_and_runs_from_the_sending() -
 
 
 async def test_own_lease_waits_until_every_other_lease_has_ended() -> None:
-    mine = leases(duration=0.3)
+    mine = leases(duration=1.0)
     mine.applied(peer_grant())  # a peer's lease of 2 s: longer than ours
-    (peer,) = mine.holders()
     mine.applied(mine.grant())
-    await asyncio.sleep(0.35)
-    assert not mine.own_valid()  # ours would have overlapped: it never starts
-    short = leases(duration=0.3)
+    await asyncio.sleep(0.1)  # well inside our 1 s window
+    assert not mine.own_valid()  # it would overlap the peer's: it does not start
+    await mine.close()
+    short = leases(duration=1.0)  # ample room after the peer's 0.1 s lease
     short.applied(ReadLease("", "r2", "127.0.0.1:2", 100, "aaaa"))
     (other,) = short.holders()
     short.applied(short.grant())
@@ -120,7 +121,6 @@ async def test_own_lease_waits_until_every_other_lease_has_ended() -> None:
     assert not short.own_valid()
     await asyncio.sleep(max(0.0, other.ends_at - time.monotonic()) + 0.02)
     assert short.own_valid()  # after the peer's end, within its own window
-    assert peer.ends_at > time.monotonic()
 
 
 async def test_a_running_lease_is_not_extended_once_a_peer_took_one() -> None:
@@ -237,7 +237,7 @@ async def test_keep_lease_takes_a_lease_as_soon_as_reads_come() -> None:
         assert log_.submitted == []  # no reads, no lease
         for _ in range(WANT_READS):
             mine.note_read()
-        for _ in range(50):
+        for _ in range(150):  # well under the 2 s look
             await asyncio.sleep(0.01)
             if mine.own_valid():
                 break
@@ -255,9 +255,9 @@ async def test_settle_asks_each_holding_peer_for_the_revision() -> None:
     await asyncio.sleep(peer_lease_end(0, 0.05))  # past the blind start
     mine.applied(peer_grant("r2", "127.0.0.1:2"))
     mine.applied(peer_grant("r3", "127.0.0.1:3"))
-    started = time.monotonic()
+    waited_out = metrics.LEASE_WAITED_OUT._value.get()
     await mine.settle(42)
-    assert time.monotonic() - started < 0.05  # they answered: no lease waited out
+    assert metrics.LEASE_WAITED_OUT._value.get() == waited_out  # they answered: none waited out
     assert sorted((a, r) for a, r, _ in asked.calls) == [("127.0.0.1:2", 42), ("127.0.0.1:3", 42)]
     assert all(0 < timeout <= 2.2 for _, _, timeout in asked.calls)
 

@@ -6,9 +6,12 @@ PUTs --objects objects of --size bytes, then GETs them from --concurrency
 callers for --seconds (presigned URLs, one aiohttp session, every body's
 length checked), and prints GET/s and the user and system CPU each role
 (storage nodes, gateway, metadata replicas, etcd) spent per GET, read from
-/proc before and after. A measurement, never a test.
+/proc before and after. With --op put, the callers PUT new keys instead
+(presigned URLs, so the payload is not signed: the gateway computes no
+SHA-256, unlike a signed PUT's). A measurement, never a test.
 
-    .venv/bin/python -m bench.role_cpu [--size 1048576] [--concurrency 16] [--seconds 15]
+    .venv/bin/python -m bench.role_cpu [--op get|put] [--size 1048576] [--concurrency 16]
+        [--seconds 15]
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -53,20 +57,30 @@ def _snapshot(cluster: LocalCluster) -> dict[str, tuple[float, float]]:
     return totals
 
 
-async def _load(urls: list[str], size: int, concurrency: int, seconds: float) -> tuple[int, float]:
-    """GETs the URLs round robin from concurrency callers; (GETs done, wall s)."""
+async def _load(
+    url_for: Callable[[int], str], body: bytes | None, size: int, concurrency: int, seconds: float
+) -> tuple[int, float]:
+    """From concurrency callers, GETs url_for(i) (body None) or PUTs body to
+    it, for i = 0, 1, 2...; (requests done, wall s)."""
     done = 0
     connector = aiohttp.TCPConnector(limit=concurrency + 4)
     async with aiohttp.ClientSession(connector=connector) as session:
 
         async def get(url: str) -> None:
             async with session.get(yarl.URL(url, encoded=True)) as r:
-                body = await r.read()
-                if r.status != 200 or len(body) != size:
-                    raise RuntimeError(f"GET {url}: {r.status}, {len(body)} bytes")
+                got = await r.read()
+                if r.status != 200 or len(got) != size:
+                    raise RuntimeError(f"GET {url}: {r.status}, {len(got)} bytes")
 
-        for url in urls[:concurrency]:  # warm the connections
-            await get(url)
+        async def put(url: str) -> None:
+            async with session.put(yarl.URL(url, encoded=True), data=body) as r:
+                await r.read()
+                if r.status != 200:
+                    raise RuntimeError(f"PUT {url}: {r.status}")
+
+        call = get if body is None else put
+        for i in range(concurrency):  # warm the connections
+            await call(url_for(i))
         started = time.monotonic()
         stop_at = started + seconds
 
@@ -74,7 +88,7 @@ async def _load(urls: list[str], size: int, concurrency: int, seconds: float) ->
             nonlocal done
             i = first
             while time.monotonic() < stop_at:
-                await get(urls[i % len(urls)])
+                await call(url_for(i))
                 done += 1
                 i += concurrency
 
@@ -84,6 +98,7 @@ async def _load(urls: list[str], size: int, concurrency: int, seconds: float) ->
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.role_cpu", description=__doc__)
+    p.add_argument("--op", choices=("get", "put"), default="get")
     p.add_argument("--size", type=int, default=1 << 20, help="object size, bytes")
     p.add_argument("--objects", type=int, default=64)
     p.add_argument("--concurrency", type=int, default=16)
@@ -110,23 +125,29 @@ def main(argv: list[str] | None = None) -> int:
         )
         s3.create_bucket(Bucket=BUCKET)
         body = os.urandom(args.size)
-        urls = []
-        for i in range(args.objects):
-            s3.put_object(Bucket=BUCKET, Key=f"k{i}", Body=body)
-            urls.append(
+        if args.op == "get":
+            for i in range(args.objects):
+                s3.put_object(Bucket=BUCKET, Key=f"k{i}", Body=body)
+
+        def url_for(i: int) -> str:
+            key = f"k{i % args.objects}" if args.op == "get" else f"new{i}"
+            return str(
                 s3.generate_presigned_url(
-                    "get_object", Params={"Bucket": BUCKET, "Key": f"k{i}"}, ExpiresIn=3600
+                    f"{args.op}_object", Params={"Bucket": BUCKET, "Key": key}, ExpiresIn=3600
                 )
             )
+
         before = _snapshot(cluster)
-        done, wall = asyncio.run(_load(urls, args.size, args.concurrency, args.seconds))
+        sent = body if args.op == "put" else None
+        done, wall = asyncio.run(_load(url_for, sent, args.size, args.concurrency, args.seconds))
         after = _snapshot(cluster)
     finally:
         cluster.stop()
         shutil.rmtree(scratch, ignore_errors=True)
     rate = done / wall
-    print(f"GET {args.size} B at {args.concurrency} callers: {rate:.1f} GET/s over {wall:.1f} s")
-    print(f"{'role':<9}  {'user ms/GET':>11}  {'sys ms/GET':>10}  {'% of a core':>11}")
+    op = args.op.upper()
+    print(f"{op} {args.size} B at {args.concurrency} callers: {rate:.1f} {op}/s over {wall:.1f} s")
+    print(f"{'role':<9}  {f'user ms/{op}':>11}  {f'sys ms/{op}':>10}  {'% of a core':>11}")
     total = 0.0
     for role in ROLES:
         user = after[role][0] - before[role][0]
@@ -136,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{role:<9}  {1e3 * user / done:>11.2f}  {1e3 * system / done:>10.2f}"
             f"  {100 * (user + system) / wall:>11.0f}"
         )
-    print(f"{'total':<9}  {1e3 * total / done:>11.2f} ms of CPU per GET (user + sys)")
+    print(f"{'total':<9}  {1e3 * total / done:>11.2f} ms of CPU per {op} (user + sys)")
     return 0
 
 

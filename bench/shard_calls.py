@@ -44,6 +44,7 @@ from node.service import NodeIdentity, NodeServicer
 from node.store import ShardStore
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
+from proto.node_rpc import add_node_servicer
 from proto.rpc import call_metadata, new_channel, new_server
 from shardio import reader
 from tessera.checksum import crc32c
@@ -63,7 +64,7 @@ async def serve(folder: Path, port_file: Path) -> None:
     executor = ThreadPoolExecutor(max_workers=16)
     server = new_server(SECRET)
     servicer = NodeServicer(store, executor, NodeIdentity("bench", "zone-a", 10**12))
-    pb_grpc.add_NodeServicer_to_server(servicer, server)
+    add_node_servicer(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     loop = asyncio.get_running_loop()

@@ -18,6 +18,7 @@ import grpc.aio
 from metadata.client import MetadataClient
 from proto import rpc
 from proto import tessera_pb2_grpc as pb_grpc
+from proto.node_rpc import NodeStub
 from tessera import limits
 from tessera.model import NODE_DRAINING, NODE_UP, ClusterMapView
 from tessera.placement import Candidate
@@ -92,7 +93,7 @@ class ClusterView:
         if cached is not None and cached[0] == node.address:
             return cached[2]
         channel = rpc.new_channel(node.address)
-        stub = pb_grpc.NodeStub(channel)
+        stub = NodeStub(channel)
         if cached is not None:
             self._retired.append(cached[1])  # in-flight calls may still use it
         self._channels[node_id] = (node.address, channel, stub)

@@ -53,6 +53,7 @@ from gateway.reclaim import ShardReclaimer
 from metadata.client import MetadataClient
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
+from proto.wire import PutChunk, WholeShardMessage, WireChunk
 from tessera import errors, ids
 from tessera.checksum import crc32c
 from tessera.codec import encode_stripe
@@ -78,6 +79,8 @@ SLOW_SHARD_SECONDS = 4.0
 
 # (shard set id, ETag, verified checksums, finished at) -> the shards' trailer
 TrailerMaker = Callable[[str, str, dict[str, str], float], bytes]
+# What a ShardSender queues: its one message, or a chunk of its stream.
+ShardItem = WholeShardMessage | PutChunk
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,7 @@ class ShardSender:
         self._stub = stub
         self._header = header
         self._metadata = call_metadata
-        self._queue: asyncio.Queue[pb.PutShardRequest | None] = asyncio.Queue(
+        self._queue: asyncio.Queue[ShardItem | None] = asyncio.Queue(
             sender_queue_chunks(header.chunk_size_bytes)
         )
         self.error: BaseException | None = (
@@ -151,21 +154,23 @@ class ShardSender:
         verified, instead of a stream of three messages."""
         return self._header.stripe_count == 1
 
-    def request(self, stripe_index: int, data: bytes, crc: int) -> pb.PutShardRequest:
-        """The request carrying one of this shard's chunks (queue it with send)."""
+    def request(self, stripe_index: int, data: bytes, crc: int) -> ShardItem:
+        """The request carrying one of this shard's chunks (queue it with
+        send): a WholeShardMessage for a one-stripe shard, whose trailer is
+        set when it is sent, else a chunk of the PutShard stream."""
+        chunk = WireChunk(stripe_index, data, crc)
         if self.whole:
-            return whole_request(self._header, stripe_index, data, crc)
-        return chunk_request(stripe_index, data, crc)
+            return WholeShardMessage(self._header, chunk, b"")
+        return PutChunk(chunk)
 
-    async def _whole_request(self) -> pb.PutShardRequest | None:
+    async def _whole_request(self) -> WholeShardMessage | None:
         """The one message of a one-stripe shard, once the body is verified:
         waits for the chunk and then for the end of the body (None, queued
         only once the body is verified). None when anything else came."""
         only = await self._queue.get()
-        if only is None or await self._queue.get() is not None:
+        if not isinstance(only, WholeShardMessage) or await self._queue.get() is not None:
             return None
-        only.whole.trailer = self.trailer  # set before the end was queued
-        return only
+        return replace(only, trailer=self.trailer)  # set before the end was queued
 
     async def _requests(self):  # type: ignore[no-untyped-def]
         yield pb.PutShardRequest(header=self._header)
@@ -206,7 +211,7 @@ class ShardSender:
             return
         try:
             await stub.PutWholeShard(
-                request.whole, timeout=max(0.001, deadline - loop.time()), metadata=self._metadata
+                request, timeout=max(0.001, deadline - loop.time()), metadata=self._metadata
             )
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
@@ -223,7 +228,7 @@ class ShardSender:
     def failed(self) -> bool:
         return self.error is not None
 
-    async def send(self, request: pb.PutShardRequest | None) -> None:
+    async def send(self, request: ShardItem | None) -> None:
         """Queues a chunk's request (request(); None: finish); drops this
         shard if its node stalls."""
         if self.failed:
@@ -241,34 +246,6 @@ class ShardSender:
             log.warning("shard %d to %s dropped: %s", self.shard_index, self.node_id, reason)
         if self.task is not None:
             self.task.cancel()
-
-
-def whole_request(
-    header: pb.ShardHeader, stripe_index: int, data: bytes, crc: int
-) -> pb.PutShardRequest:
-    """A PutShardRequest carrying a whole one-stripe shard, built in place
-    (see chunk_request)."""
-    request = pb.PutShardRequest()
-    whole = request.whole
-    whole.header.CopyFrom(header)  # a few short fields
-    chunk = whole.chunk
-    chunk.stripe_index = stripe_index
-    chunk.data = data
-    chunk.crc32c = crc
-    return request
-
-
-def chunk_request(stripe_index: int, data: bytes, crc: int) -> pb.PutShardRequest:
-    """A PutShardRequest carrying one chunk, its fields set in place: building
-    a pb.Chunk first and passing it as chunk= copies the message through a
-    slow path (~1 ms per 256 KiB chunk here, up to 4 ms under load, against
-    ~10 us in place: docs/benchmarks.md), on the event loop."""
-    request = pb.PutShardRequest()
-    chunk = request.chunk
-    chunk.stripe_index = stripe_index
-    chunk.data = data
-    chunk.crc32c = crc
-    return request
 
 
 async def _await_quorum(senders: list[ShardSender], quorum: int) -> None:

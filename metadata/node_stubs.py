@@ -10,6 +10,7 @@ import grpc.aio
 
 from proto import rpc
 from proto import tessera_pb2_grpc as pb_grpc
+from proto.node_rpc import NodeStub
 
 
 class NodeStubs:
@@ -21,7 +22,7 @@ class NodeStubs:
         found = self._channels.get(address)
         if found is None:
             channel = rpc.new_channel(address)
-            found = (channel, pb_grpc.NodeStub(channel))
+            found = (channel, NodeStub(channel))
             self._channels[address] = found
         return found[1]
 

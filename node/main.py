@@ -28,7 +28,7 @@ from node.reports import ProblemClient, ProblemReporter
 from node.scrubber import Scrubber
 from node.service import NodeIdentity, NodeServicer
 from node.store import ShardStore
-from proto import tessera_pb2_grpc as pb_grpc
+from proto.node_rpc import add_node_servicer
 from proto.rpc import new_server
 from service.ops_http import start_ops_server
 from service.process import run_role, setup_logging
@@ -79,7 +79,7 @@ async def serve(
         )
         server = new_server(settings.cluster_secret)
         identity = NodeIdentity(node_id, settings.zone, capacity_bytes)
-        pb_grpc.add_NodeServicer_to_server(
+        add_node_servicer(
             NodeServicer(store, executor, identity, settings.cluster_secret, reporter), server
         )
         port = server.add_insecure_port(settings.listen)

@@ -24,7 +24,7 @@ from node import metrics
 from node.shard_format import ShardMeta
 from node.store import ShardStore, ShardWriter
 from proto import rpc
-from proto import tessera_pb2_grpc as pb_grpc
+from proto.node_rpc import NodeStub
 from shardio import reader
 from tessera import errors
 from tessera.checksum import crc32c
@@ -80,7 +80,7 @@ async def rebuild_shard(
         for index, address in sources:
             if index != meta.shard_index:
                 continue
-            source = reader.ShardSource(index, pb_grpc.NodeStub(channels[address]), address)
+            source = reader.ShardSource(index, NodeStub(channels[address]), address)
             try:
                 return await _copy(
                     store, executor, meta, source, secret, deadline, observer, trailer
@@ -88,7 +88,7 @@ async def rebuild_shard(
             except reader.ShardReadError as exc:
                 observer.shard_failure(source, f"copy failed: {exc}")
         others = [
-            reader.ShardSource(index, pb_grpc.NodeStub(channels[address]), address)
+            reader.ShardSource(index, NodeStub(channels[address]), address)
             for index, address in sources
             if index != meta.shard_index
         ]

@@ -2,7 +2,10 @@
 ReadChunks, DeleteShard, NodeStatus, ListShards and RebuildShard.
 
 Protobuf stays here, at the edge: messages become ShardMeta and plain bytes
-before they reach the store. Every store call that may wait for the disk runs
+before they reach the store. The chunk-carrying methods' messages are
+encoded and decoded by proto/wire.py (registered by proto/node_rpc.py): a
+received chunk's data is a view into the message gRPC handed over, and an
+answer's chunks are joined into it once. Every store call that may wait for the disk runs
 in the bounded executor the servicer is given, one chunk at a time, so the
 event loop never blocks and a shard is never held in memory whole. Reads
 (ReadChunks, GetShard's chunks) first try the page cache on the loop
@@ -62,6 +65,14 @@ from node.shard_format import ShardMeta, validate
 from node.store import ShardReader, ShardStore, ShardWriter
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
+from proto.wire import (
+    Buffer,
+    ChunksAnswer,
+    PutChunk,
+    WholeShardMessage,
+    WireChunk,
+    whole_from_pb,
+)
 from tessera import limits
 from tessera.errors import TesseraError
 
@@ -150,17 +161,17 @@ class NodeServicer(pb_grpc.NodeServicer):
         self._reporter = reporter
 
     async def PutShard(
-        self, request_iterator: AsyncIterator[pb.PutShardRequest], context: Context
+        self, request_iterator: AsyncIterator[PutChunk | pb.PutShardRequest], context: Context
     ) -> pb.PutShardResponse:
         return await _timed_put(self._put(request_iterator), metrics.PUT_SHARD_SECONDS, context)
 
     async def GetShard(
         self, request: pb.GetShardRequest, context: Context
-    ) -> AsyncIterator[pb.Chunk]:
+    ) -> AsyncIterator[WireChunk]:
         started = time.perf_counter()
         code = grpc.StatusCode.OK
         reader: ShardReader | None = None
-        pending: asyncio.Future[tuple[bytes, int]] | None = None
+        pending: asyncio.Future[tuple[memoryview, int]] | None = None
         try:
             open_ = functools.partial(
                 self._store.open_reader, request.version_id, request.shard_index
@@ -178,7 +189,7 @@ class NodeServicer(pb_grpc.NodeServicer):
                 pending = None
                 if stripe_index + 1 < stripes.stop:
                     pending = self._read_ahead(reader, stripe_index + 1)
-                yield pb.Chunk(stripe_index=stripe_index, data=data, crc32c=chunk_crc)
+                yield WireChunk(stripe_index, data, chunk_crc)
                 metrics.READ_BYTES.inc(len(data))
             metrics.SHARDS_READ.inc()
         except (asyncio.CancelledError, GeneratorExit):
@@ -260,12 +271,12 @@ class NodeServicer(pb_grpc.NodeServicer):
             await _abort(context, exc, _status_of(exc))
         return pb.RebuildShardResponse(stored_bytes=stored, read_bytes=read)
 
-    async def PutWholeShard(self, request: pb.WholeShard, context: Context) -> pb.PutShardResponse:
+    async def PutWholeShard(
+        self, request: WholeShardMessage, context: Context
+    ) -> pb.PutShardResponse:
         return await _timed_put(self._put_whole(request), metrics.PUT_WHOLE_SHARD_SECONDS, context)
 
-    async def ReadChunks(
-        self, request: pb.ReadChunksRequest, context: Context
-    ) -> pb.ReadChunksResponse:
+    async def ReadChunks(self, request: pb.ReadChunksRequest, context: Context) -> ChunksAnswer:
         started = time.perf_counter()
         code = grpc.StatusCode.OK
         read = functools.partial(
@@ -295,15 +306,15 @@ class NodeServicer(pb_grpc.NodeServicer):
             metrics.READ_CHUNKS_SECONDS.labels(code=code.name).observe(
                 time.perf_counter() - started
             )
-        response = pb.ReadChunksResponse()
-        for stripe_index, (data, chunk_crc) in enumerate(chunks, start=request.stripe_start):
-            chunk = response.chunks.add()  # fields set in place (see gateway chunk_request)
-            chunk.stripe_index = stripe_index
-            chunk.data = data
-            chunk.crc32c = chunk_crc
-            metrics.READ_BYTES.inc(len(data))
+        answer = ChunksAnswer(
+            [
+                WireChunk(stripe_index, data, chunk_crc)
+                for stripe_index, (data, chunk_crc) in enumerate(chunks, start=request.stripe_start)
+            ]
+        )
+        metrics.READ_BYTES.inc(sum(len(data) for data, _ in chunks))
         metrics.SHARDS_READ.inc()
-        return response
+        return answer
 
     async def _trailer(self, version_id: str, shard_index: int) -> bytes:
         """A shard's trailer; b"" when its trailer block is damaged (the shard
@@ -325,22 +336,24 @@ class NodeServicer(pb_grpc.NodeServicer):
         if moved is not None and self._reporter is not None:
             self._reporter.report_nowait(version_id, shard_index)
 
-    async def _put(self, requests: AsyncIterator[pb.PutShardRequest]) -> int:
+    async def _put(self, requests: AsyncIterator[PutChunk | pb.PutShardRequest]) -> int:
         meta: ShardMeta | None = None
         writer: ShardWriter | None = None
         try:
             async for request in requests:
-                kind = request.WhichOneof("item")
+                kind = "chunk" if isinstance(request, PutChunk) else request.WhichOneof("item")
                 if meta is None:
                     if kind == "whole":
-                        return await self._put_whole(request.whole)
+                        assert isinstance(request, pb.PutShardRequest)
+                        return await self._put_whole(whole_from_pb(request.whole))
                     if kind != "header":
                         raise InvalidShard(f"first message is {kind}, not a header")
+                    assert isinstance(request, pb.PutShardRequest)
                     meta = meta_from_pb(request.header)
                     validate(meta)  # a bad header fails before any file exists
-                elif kind == "chunk":
+                elif isinstance(request, PutChunk):
                     chunk = request.chunk
-                    data = chunk.data  # a fresh copy on every access (upb): take one
+                    data = chunk.data  # a view into the received message (proto/wire.py)
                     if writer is None:
                         # The temp file is created with the first chunk: one
                         # executor job, not two, for a one-stripe shard.
@@ -359,6 +372,7 @@ class NodeServicer(pb_grpc.NodeServicer):
                         await self._run(writer.append, chunk.stripe_index, data, chunk.crc32c)
                     metrics.WRITTEN_BYTES.inc(len(data))
                 elif kind == "finish":
+                    assert isinstance(request, pb.PutShardRequest)
                     if writer is None:  # a shard of no stripes
                         writer = await self._acquire(
                             functools.partial(self._store.begin_write, meta), ShardWriter.abort
@@ -380,7 +394,7 @@ class NodeServicer(pb_grpc.NodeServicer):
             if writer is not None:
                 await self._finally(writer.abort)
 
-    async def _put_whole(self, whole: pb.WholeShard) -> int:
+    async def _put_whole(self, whole: WholeShardMessage) -> int:
         """A one-stripe shard in one message: create, write, commit in one
         executor job. It is complete (its Finish included), so whatever
         follows on the stream is not read."""
@@ -389,9 +403,15 @@ class NodeServicer(pb_grpc.NodeServicer):
         if meta.stripe_count != 1:
             raise InvalidShard(f"a whole-shard message for a {meta.stripe_count}-stripe shard")
         chunk = whole.chunk
-        data = chunk.data  # a fresh copy on every access (upb): take one
+        data = chunk.data
         stored_bytes = await self._run(
-            _write_whole, self._store, meta, chunk.stripe_index, data, chunk.crc32c, whole.trailer
+            _write_whole,
+            self._store,
+            meta,
+            chunk.stripe_index,
+            data,
+            chunk.crc32c,
+            bytes(whole.trailer),
         )
         metrics.WRITTEN_BYTES.inc(len(data))
         metrics.SHARDS_WRITTEN.inc()
@@ -399,11 +419,11 @@ class NodeServicer(pb_grpc.NodeServicer):
 
     def _read_ahead(
         self, reader: ShardReader, stripe_index: int
-    ) -> asyncio.Future[tuple[bytes, int]]:
+    ) -> asyncio.Future[tuple[memoryview, int]]:
         """One chunk: read now on the loop when it is all in the page cache,
         else in the executor. Either way its outcome (a corrupt chunk too)
         comes out of the future, when the chunk before it has been sent."""
-        read: asyncio.Future[tuple[bytes, int]] = asyncio.get_running_loop().create_future()
+        read: asyncio.Future[tuple[memoryview, int]] = asyncio.get_running_loop().create_future()
         try:
             read.set_result(reader.read_chunk(stripe_index, cached_only=True))
         except NotCached:
@@ -445,7 +465,7 @@ class NodeServicer(pb_grpc.NodeServicer):
 
 
 def _begin_with_chunk(
-    store: ShardStore, meta: ShardMeta, stripe_index: int, data: bytes, chunk_crc32c: int
+    store: ShardStore, meta: ShardMeta, stripe_index: int, data: Buffer, chunk_crc32c: int
 ) -> ShardWriter:
     """Starts a shard and writes its first chunk (in one executor job); on any
     failure nothing is left behind."""
@@ -462,7 +482,7 @@ def _write_whole(
     store: ShardStore,
     meta: ShardMeta,
     stripe_index: int,
-    data: bytes,
+    data: Buffer,
     chunk_crc32c: int,
     trailer: bytes,
 ) -> int:
@@ -481,7 +501,7 @@ def _read_chunks(
     stripe_start: int,
     stripe_count: int,
     cached_only: bool = False,
-) -> list[tuple[bytes, int]]:
+) -> list[tuple[memoryview, int]]:
     """The verified chunks (data, crc32c) of a short stripe range, read in one
     go: open, read, close. Raises InvalidShard for a range of no stripes or
     of more than READ_CHUNKS_MAX_BYTES (GetShard streams those),

@@ -199,7 +199,7 @@ class ShardStore:
 
     def read_stripes(
         self, version_id: str, shard_index: int, stripe_start: int = 0, stripe_count: int = 0
-    ) -> Iterator[bytes]:
+    ) -> Iterator[memoryview]:
         """Yields the verified chunks of a stripe range (count 0: to the end)."""
         with self.open_reader(version_id, shard_index) as reader:
             for stripe_index in reader.stripe_range(stripe_start, stripe_count):
@@ -468,9 +468,11 @@ class ShardReader:
             )
         return range(stripe_start, end)
 
-    def read_chunk(self, stripe_index: int, cached_only: bool = False) -> tuple[bytes, int]:
+    def read_chunk(self, stripe_index: int, cached_only: bool = False) -> tuple[memoryview, int]:
         """Returns (data, crc32c) of one chunk, verified; raises ChunkCorrupt.
-        cached_only: NotCached unless the whole record is in the page cache."""
+        The data is a view into the record read, not a copy (an answer joins
+        it into its message once: proto/wire.py). cached_only: NotCached
+        unless the whole record is in the page cache."""
         meta = self.meta
         assert 0 <= stripe_index < meta.stripe_count, (stripe_index, meta.stripe_count)
         expected = meta.chunk_length_bytes(stripe_index)
@@ -484,7 +486,7 @@ class ShardReader:
             metrics.CHECKSUM_FAILURES.labels(stage="read").inc()
             raise ChunkCorrupt(f"chunk {stripe_index}: {problem}", str(self.path), stripe_index)
         _, chunk_crc = RECORD.unpack_from(raw)
-        return bytes(memoryview(raw)[RECORD.size :]), chunk_crc
+        return memoryview(raw)[RECORD.size :], chunk_crc
 
     def read_trailer(self) -> bytes:
         """The verified trailer (b"" for a format-1 file or a shard written

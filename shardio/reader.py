@@ -28,6 +28,7 @@ import grpc.aio
 
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
+from proto.wire import Buffer, ChunksAnswer, WireChunk
 from tessera import errors
 from tessera.checksum import crc32c
 from tessera.codec import decode_stripe
@@ -65,12 +66,12 @@ class ShardReadError(Exception):
     """One shard could not deliver a verified chunk."""
 
 
-def _verified(msg: pb.Chunk, stripe_index: int, observer: ReadObserver) -> bytes:
-    """The data of a received chunk, if it is the stripe expected and its
-    CRC32C matches; else ShardReadError."""
+def _verified(msg: WireChunk, stripe_index: int, observer: ReadObserver) -> Buffer:
+    """The data of a received chunk (a view into the received message), if
+    it is the stripe expected and its CRC32C matches; else ShardReadError."""
     if msg.stripe_index != stripe_index:
         raise ShardReadError("out of order")
-    data = msg.data  # each access to a bytes field is a fresh copy (upb): take one
+    data = msg.data
     if crc32c(data) != msg.crc32c:
         observer.checksum_failure()
         raise ShardReadError("checksum mismatch")
@@ -82,7 +83,7 @@ class ShardRead(Protocol):
 
     source: ShardSource
 
-    async def read(self) -> bytes: ...
+    async def read(self) -> Buffer: ...
 
     def cancel(self) -> None: ...
 
@@ -116,7 +117,7 @@ class ShardStream:
                 metadata=call_metadata,
             )
 
-    async def read(self) -> bytes:
+    async def read(self) -> Buffer:
         if self._call is None:
             raise ShardReadError("node unknown")
         try:
@@ -127,7 +128,7 @@ class ShardStream:
             raise ShardReadError(exc.code().name) from exc
         if msg is grpc.aio.EOF:  # type: ignore[attr-defined]
             raise ShardReadError("ended early")
-        assert isinstance(msg, pb.Chunk)
+        assert isinstance(msg, WireChunk)
         data = _verified(msg, self._next_stripe, self._observer)
         self._next_stripe += 1
         return data
@@ -160,7 +161,7 @@ class ChunksRead:
         self._metadata = call_metadata
         self._deadline = asyncio.get_running_loop().time() + timeout_seconds
         self._observer = observer
-        self._chunks: list[pb.Chunk] | None = None
+        self._chunks: list[WireChunk] | None = None
         self._fallback: ShardStream | None = None
         self._call = None
         if source.stub is not None:
@@ -175,7 +176,7 @@ class ChunksRead:
                 metadata=call_metadata,
             )
 
-    async def read(self) -> bytes:
+    async def read(self) -> Buffer:
         if self._fallback is not None:
             return await self._fallback.read()
         if self._call is None:
@@ -190,7 +191,7 @@ class ChunksRead:
                     raise ShardReadError(exc.code().name) from exc
                 self._fallback = self._stream()
                 return await self._fallback.read()
-            self._chunks = list(response.chunks)
+            self._chunks = response.chunks
         position = self._next_stripe - self._stripe_start
         if position >= len(self._chunks):
             raise ShardReadError("ended early")
@@ -198,10 +199,10 @@ class ChunksRead:
         self._next_stripe += 1
         return data
 
-    async def _answer(self) -> pb.ReadChunksResponse:
+    async def _answer(self) -> ChunksAnswer:
         assert self._call is not None
         response = await self._call
-        assert isinstance(response, pb.ReadChunksResponse)
+        assert isinstance(response, ChunksAnswer)
         return response
 
     def _stream(self) -> ShardStream:
@@ -305,14 +306,14 @@ async def read_stripes(
         else:
             open_streams(k, span.stripe_start)
         for stripe in range(span.stripe_start, end):
-            chunks: dict[int, bytes] = {}
+            chunks: dict[int, Buffer] = {}
             pending = dict(active)
             while True:
                 results = await asyncio.gather(
                     *(s.read() for s in pending.values()), return_exceptions=True
                 )
                 for (i, stream), result in zip(pending.items(), results, strict=True):
-                    if isinstance(result, bytes):
+                    if isinstance(result, (bytes, memoryview)):
                         chunks[i] = result
                     elif isinstance(result, ShardReadError):
                         observer.shard_failure(stream.source, str(result))
@@ -350,5 +351,5 @@ async def read_stripes(
             stream.cancel()
 
 
-def _has(chunks: dict[int, bytes], columns: range) -> bool:
+def _has(chunks: dict[int, Buffer], columns: range) -> bool:
     return all(i in chunks for i in columns)

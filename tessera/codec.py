@@ -47,7 +47,9 @@ def encode_stripe(data: Buffer, geometry: Geometry) -> list[bytes]:
     return data_chunks + [bytes(p) for p in parity]
 
 
-def decode_stripe(chunks: Mapping[int, bytes], geometry: Geometry, data_bytes: int) -> bytes:
+def decode_stripe(
+    chunks: Mapping[int, bytes | memoryview], geometry: Geometry, data_bytes: int
+) -> bytes:
     """Rebuilds a stripe's data_bytes of data from any k chunks (by shard index)."""
     k = geometry.data_shards
     if all(i in chunks for i in range(k)):
@@ -66,7 +68,10 @@ def decode_stripe(chunks: Mapping[int, bytes], geometry: Geometry, data_bytes: i
 
 
 def rebuild_chunks(
-    chunks: Mapping[int, bytes], geometry: Geometry, data_bytes: int, wanted: Sequence[int]
+    chunks: Mapping[int, bytes | memoryview],
+    geometry: Geometry,
+    data_bytes: int,
+    wanted: Sequence[int],
 ) -> dict[int, bytes]:
     """Recomputes the chunks at the wanted shard indexes of one stripe from
     any k of its chunks (data_bytes: the stripe's data length)."""

@@ -18,6 +18,7 @@ import grpc
 from node.service import NodeIdentity, NodeServicer
 from node.store import ShardStore
 from proto import tessera_pb2_grpc as pb_grpc
+from proto.node_rpc import NodeStub, add_node_servicer
 from proto.rpc import call_metadata, new_channel, new_server
 
 SECRET = "test-secret"
@@ -83,13 +84,13 @@ async def loopback_nodes(
                 store, executor, NodeIdentity(node_id, "zone-a", 10**12), old=old
             )
             server = new_server(SECRET)
-            pb_grpc.add_NodeServicer_to_server(servicer, server)
+            add_node_servicer(servicer, server)
             port = server.add_insecure_port("127.0.0.1:0")
             await server.start()
             servers.append(server)
             channel = new_channel(f"127.0.0.1:{port}")
             channels.append(channel)
-            nodes.append(LoopbackNode(node_id, store, servicer, pb_grpc.NodeStub(channel)))
+            nodes.append(LoopbackNode(node_id, store, servicer, NodeStub(channel)))
         yield nodes
     finally:
         for channel in channels:

@@ -17,6 +17,7 @@ from node.shard_format import ShardMeta
 from node.store import ShardStore
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
+from proto.node_rpc import add_node_servicer
 from proto.rpc import call_metadata, new_channel, new_server
 from tessera.checksum import crc32c
 from tessera.codec import encode_stripe
@@ -43,7 +44,7 @@ async def nodes(tmp_path: Path) -> AsyncIterator[Cluster]:
         store = ShardStore(tmp_path / f"n{i}")
         server = new_server(SECRET)
         servicer = NodeServicer(store, executor, NodeIdentity(f"n{i}", "z", 10**12), SECRET)
-        pb_grpc.add_NodeServicer_to_server(servicer, server)
+        add_node_servicer(servicer, server)
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
         channel = new_channel(f"127.0.0.1:{port}")

@@ -20,6 +20,8 @@ from node.shard_format import PREFIX, RECORD, ShardMeta, encode_header
 from node.store import ShardStore, ShardWriter
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
+from proto import wire
+from proto.node_rpc import NodeStub, add_node_servicer
 from proto.rpc import call_metadata, new_channel, new_server
 from tessera import limits
 from tests.unit.node.test_page_cache import evict, require_cached_reads
@@ -32,7 +34,8 @@ pytestmark = pytest.mark.usefixtures("loop_watchdog")
 @dataclass
 class Node:
     store: ShardStore
-    stub: pb_grpc.NodeStub
+    stub: pb_grpc.NodeStub  # the generated stub
+    channel: grpc.aio.Channel
 
     def temp_files(self) -> list[Path]:
         return list(self.store.tmp_dir.iterdir())
@@ -47,12 +50,12 @@ async def node(tmp_path: Path) -> AsyncIterator[Node]:
     executor = ThreadPoolExecutor(max_workers=4)
     server = new_server(SECRET)
     identity = NodeIdentity("node-test", "zone-a", 10**12)
-    pb_grpc.add_NodeServicer_to_server(NodeServicer(store, executor, identity), server)
+    add_node_servicer(NodeServicer(store, executor, identity), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     channel = new_channel(f"127.0.0.1:{port}")
     try:
-        yield Node(store, pb_grpc.NodeStub(channel))
+        yield Node(store, pb_grpc.NodeStub(channel), channel)
     finally:
         await channel.close(None)
         await server.stop(None)
@@ -452,12 +455,12 @@ async def reporting_node(tmp_path: Path) -> AsyncIterator[tuple[Node, RecordingR
     server = new_server(SECRET)
     identity = NodeIdentity("node-test", "zone-a", 10**12)
     servicer = NodeServicer(store, executor, identity, reporter=reporter)  # type: ignore[arg-type]
-    pb_grpc.add_NodeServicer_to_server(servicer, server)
+    add_node_servicer(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     channel = new_channel(f"127.0.0.1:{port}")
     try:
-        yield Node(store, pb_grpc.NodeStub(channel)), reporter
+        yield Node(store, pb_grpc.NodeStub(channel), channel), reporter
     finally:
         await channel.close(None)
         await server.stop(None)
@@ -624,3 +627,70 @@ async def test_a_corrupt_chunk_read_from_the_cache_is_never_sent(node, make_shar
             received.append(chunk)
     assert raised.value.code() == grpc.StatusCode.DATA_LOSS
     assert [c.data for c in received] == shard.chunks[:4]  # the chunks before it, then the error
+
+
+# The chunk-carrying methods with proto/wire.py's encoding (proto/node_rpc.py).
+
+
+async def test_the_hand_encoded_stub_writes_and_reads_what_the_generated_one_does(node, make_shard):
+    stub = NodeStub(node.channel)
+    shard = make_shard(object_size_bytes=100, data_shards=2, chunk_size_bytes=64, shard_index=1)
+    generated = whole_message(shard).whole
+    whole = wire.whole_from_pb(generated)
+    await stub.PutWholeShard(whole, metadata=call_metadata(SECRET), timeout=TIMEOUT_SECONDS)
+    assert list(node.store.read_stripes(shard.meta.version_id, 1)) == shard.chunks
+    answer = await stub.ReadChunks(
+        pb.ReadChunksRequest(version_id=shard.meta.version_id, shard_index=1, stripe_count=1),
+        metadata=call_metadata(SECRET),
+        timeout=TIMEOUT_SECONDS,
+    )
+    assert isinstance(answer, wire.ChunksAnswer)
+    assert [(c.stripe_index, bytes(c.data), c.crc32c) for c in answer.chunks] == [
+        (0, shard.chunks[0], shard.crcs[0])
+    ]
+    streamed = [
+        chunk
+        async for chunk in stub.GetShard(
+            pb.GetShardRequest(version_id=shard.meta.version_id, shard_index=1),
+            metadata=call_metadata(SECRET),
+            timeout=TIMEOUT_SECONDS,
+        )
+    ]
+    assert [(c.stripe_index, bytes(c.data)) for c in streamed] == [(0, shard.chunks[0])]
+
+
+async def test_a_put_stream_of_hand_encoded_chunks_is_stored(node, make_shard):
+    stub = NodeStub(node.channel)
+    shard = make_shard(object_size_bytes=1000, data_shards=2, chunk_size_bytes=64)
+    items: list[wire.PutChunk | pb.PutShardRequest] = [
+        pb.PutShardRequest(header=header_pb(shard.meta))
+    ]
+    items += [
+        wire.PutChunk(wire.WireChunk(i, data, crc))
+        for i, (data, crc) in enumerate(zip(shard.chunks, shard.crcs, strict=True))
+    ]
+    items.append(pb.PutShardRequest(finish=pb.Finish(chunk_count=len(shard.chunks))))
+    await stub.PutShard(iter(items), metadata=call_metadata(SECRET), timeout=TIMEOUT_SECONDS)
+    assert list(node.store.read_stripes(shard.meta.version_id, 0)) == shard.chunks
+
+
+@pytest.mark.parametrize("method", ["PutWholeShard", "PutShard"])
+async def test_a_malformed_message_is_refused_and_stores_nothing(node, method):
+    channel = node.channel
+    garbage = b"\x12\x7fshort"  # a chunk field that runs past the end
+    if method == "PutWholeShard":
+        call = channel.unary_unary("/tessera.Node/PutWholeShard")(
+            garbage, metadata=call_metadata(SECRET), timeout=TIMEOUT_SECONDS
+        )
+    else:
+        call = channel.stream_unary("/tessera.Node/PutShard")(
+            iter([garbage]), metadata=call_metadata(SECRET), timeout=TIMEOUT_SECONDS
+        )
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await call
+    assert raised.value.code() != grpc.StatusCode.OK
+    assert node.shard_files() == [] and node.temp_files() == []
+    status = await node.stub.NodeStatus(
+        pb.NodeStatusRequest(), metadata=call_metadata(SECRET), timeout=TIMEOUT_SECONDS
+    )
+    assert status.node_id == "node-test"  # the node still answers

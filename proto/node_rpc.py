@@ -1,0 +1,110 @@
+"""The Node service with its shard bytes encoded by hand (proto/wire.py):
+the stub every caller of a node uses, and the registration of a servicer.
+
+The four methods that carry chunks (PutShard, PutWholeShard, GetShard,
+ReadChunks) get proto/wire.py's encoders and decoders in place of the
+generated classes' SerializeToString and FromString; every other method is
+registered as generated. The method names and the bytes on the wire are
+unchanged, so a node or a caller on the generated code talks to these.
+
+What the four carry, on either side:
+- PutShard: a PutChunk or a pb.PutShardRequest (header, finish, whole);
+- PutWholeShard: a WholeShardMessage;
+- GetShard: WireChunk answers;
+- ReadChunks: a ChunksAnswer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from proto import tessera_pb2 as pb
+from proto import tessera_pb2_grpc as pb_grpc
+from proto import wire
+
+SERVICE = "tessera.Node"
+# As the generated stub asks (grpc-stubs does not know the argument).
+_REGISTERED: dict[str, Any] = {"_registered_method": True}
+
+
+class NodeStub(pb_grpc.NodeStub):  # type: ignore[misc]
+    """The generated stub with the four chunk-carrying methods replaced."""
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        super().__init__(channel)
+        self.PutShard = channel.stream_unary(
+            f"/{SERVICE}/PutShard",
+            request_serializer=wire.encode_put_request,
+            response_deserializer=pb.PutShardResponse.FromString,
+            **_REGISTERED,
+        )
+        self.PutWholeShard = channel.unary_unary(
+            f"/{SERVICE}/PutWholeShard",
+            request_serializer=wire.encode_whole_shard,
+            response_deserializer=pb.PutShardResponse.FromString,
+            **_REGISTERED,
+        )
+        self.GetShard = channel.unary_stream(
+            f"/{SERVICE}/GetShard",
+            request_serializer=pb.GetShardRequest.SerializeToString,
+            response_deserializer=wire.decode_chunk,
+            **_REGISTERED,
+        )
+        self.ReadChunks = channel.unary_unary(
+            f"/{SERVICE}/ReadChunks",
+            request_serializer=pb.ReadChunksRequest.SerializeToString,
+            response_deserializer=wire.decode_chunks_answer,
+            **_REGISTERED,
+        )
+
+
+class _Capture:
+    """Stands in for a server to collect the generated handlers."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Any] = {}
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        pass
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
+        self.handlers = dict(handlers)
+
+
+def node_handlers(servicer: Any) -> dict[str, Any]:
+    """The Node service's method handlers for servicer, the four
+    chunk-carrying ones with proto/wire.py's encoding."""
+    capture = _Capture()
+    pb_grpc.add_NodeServicer_to_server(servicer, capture)
+    handlers = capture.handlers
+    handlers["PutShard"] = grpc.stream_unary_rpc_method_handler(
+        servicer.PutShard,
+        request_deserializer=wire.decode_put_request,
+        response_serializer=pb.PutShardResponse.SerializeToString,
+    )
+    handlers["PutWholeShard"] = grpc.unary_unary_rpc_method_handler(
+        servicer.PutWholeShard,
+        request_deserializer=wire.decode_whole_shard,
+        response_serializer=pb.PutShardResponse.SerializeToString,
+    )
+    handlers["GetShard"] = grpc.unary_stream_rpc_method_handler(
+        servicer.GetShard,
+        request_deserializer=pb.GetShardRequest.FromString,
+        response_serializer=wire.encode_chunk,
+    )
+    handlers["ReadChunks"] = grpc.unary_unary_rpc_method_handler(
+        servicer.ReadChunks,
+        request_deserializer=pb.ReadChunksRequest.FromString,
+        response_serializer=wire.encode_chunks_answer,
+    )
+    return handlers
+
+
+def add_node_servicer(servicer: Any, server: grpc.aio.Server) -> None:
+    """Registers servicer as the Node service on server."""
+    handlers = node_handlers(servicer)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    registering: Any = server  # as generated code does; grpc-stubs lacks the method
+    registering.add_registered_method_handlers(SERVICE, handlers)

@@ -178,7 +178,7 @@ def test_addresses() -> None:
 class _Failed(grpc.aio.AioRpcError):
     def __init__(self, code: grpc.StatusCode, s3_code: str = "") -> None:
         trailers = grpc.aio.Metadata(*([(S3_CODE_HEADER, s3_code)] if s3_code else []))
-        super().__init__(code, grpc.aio.Metadata(), trailers, details="x")
+        super().__init__(code, grpc.aio.Metadata(), trailers, details="x", debug_error_string="")
 
 
 def test_what_the_client_retries() -> None:

@@ -5,9 +5,10 @@ Protobuf stays here, at the edge: messages become ShardMeta and plain bytes
 before they reach the store. The chunk-carrying methods' messages are
 encoded and decoded by proto/wire.py (registered by proto/node_rpc.py): a
 received chunk's data is a view into the message gRPC handed over, and an
-answer's chunks are joined into it once. Every store call that may wait for the disk runs
-in the bounded executor the servicer is given, one chunk at a time, so the
-event loop never blocks and a shard is never held in memory whole. Reads
+answer's chunks are joined into it once. Every store call that may wait for
+the disk runs in the bounded executor the servicer is given, one chunk at a
+time, so the event loop never blocks and a shard is never held in memory
+whole. Reads
 (ReadChunks, GetShard's chunks) first try the page cache on the loop
 (node/page_cache.py: openat2 RESOLVE_CACHED and preadv2 RWF_NOWAIT, at most
 2 MiB at once) and go to the executor only when something is not cached.

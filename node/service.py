@@ -8,10 +8,10 @@ received chunk's data is a view into the message gRPC handed over, and an
 answer's chunks are joined into it once. Every store call that may wait for
 the disk runs in the bounded executor the servicer is given, one chunk at a
 time, so the event loop never blocks and a shard is never held in memory
-whole. Reads
-(ReadChunks, GetShard's chunks) first try the page cache on the loop
-(node/page_cache.py: openat2 RESOLVE_CACHED and preadv2 RWF_NOWAIT, at most
-2 MiB at once) and go to the executor only when something is not cached.
+whole. Reads (ReadChunks, GetShard's chunks) first try the page cache on the
+loop (node/page_cache.py: openat2 RESOLVE_CACHED and preadv2 RWF_NOWAIT, at
+most 2 MiB at once) and go to the executor only when something is not
+cached.
 
 Invariants:
 - PutShard answers only after the store's commit (file and folder fsynced);

@@ -44,7 +44,7 @@ from node.service import NodeIdentity, NodeServicer
 from node.store import ShardStore
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
-from proto.node_rpc import add_node_servicer
+from proto.node_rpc import NodeStub, add_node_servicer
 from proto.rpc import call_metadata, new_channel, new_server
 from shardio import reader
 from tessera.checksum import crc32c
@@ -163,7 +163,7 @@ async def run_mode(op: Op, calls: int, concurrency: int, node_pid: int) -> tuple
 async def bench(args: argparse.Namespace, port: int, node_pid: int) -> None:
     channel = new_channel(f"127.0.0.1:{port}")
     stub = pb_grpc.NodeStub(channel)
-    source = reader.ShardSource(0, stub, "bench")
+    source = reader.ShardSource(0, NodeStub(channel), "bench")  # reads as the gateway does
     # Shards to read, written once through the unary call.
     stored = [whole_shard(args.chunk_bytes) for _ in range(args.calls)]
     for whole in stored:

@@ -17,7 +17,6 @@ import grpc.aio
 
 from metadata.client import MetadataClient
 from proto import rpc
-from proto import tessera_pb2_grpc as pb_grpc
 from proto.node_rpc import NodeStub
 from tessera import limits
 from tessera.model import NODE_DRAINING, NODE_UP, ClusterMapView
@@ -34,7 +33,7 @@ class ClusterView:
         self.secret = secret
         self.call_metadata = rpc.call_metadata(secret)
         self.map = ClusterMapView(epoch=0, nodes=())
-        self._channels: dict[str, tuple[str, grpc.aio.Channel, pb_grpc.NodeStub]] = {}
+        self._channels: dict[str, tuple[str, grpc.aio.Channel, NodeStub]] = {}
         self._loaded = asyncio.Event()
         self._retired: list[grpc.aio.Channel] = []
 
@@ -84,7 +83,7 @@ class ClusterView:
         node = self.map.node(node_id)
         return node is not None and node.state == NODE_UP
 
-    def stub(self, node_id: str) -> pb_grpc.NodeStub | None:
+    def stub(self, node_id: str) -> NodeStub | None:
         """The stub for a node, or None when the map does not know it."""
         node = self.map.node(node_id)
         if node is None:

@@ -52,7 +52,7 @@ from gateway.digests import BodyDigests
 from gateway.reclaim import ShardReclaimer
 from metadata.client import MetadataClient
 from proto import tessera_pb2 as pb
-from proto import tessera_pb2_grpc as pb_grpc
+from proto.node_rpc import NodeStub
 from proto.wire import PutChunk, WholeShardMessage, WireChunk
 from tessera import errors, ids
 from tessera.checksum import crc32c
@@ -125,7 +125,7 @@ class ShardSender:
         self,
         shard_index: int,
         node_id: str,
-        stub: pb_grpc.NodeStub | None,
+        stub: NodeStub | None,
         header: pb.ShardHeader,
         call_metadata: tuple[tuple[str, str], ...],
     ) -> None:
@@ -199,7 +199,7 @@ class ShardSender:
             self.error = exc
             log.warning("shard %d to %s failed: %s", self.shard_index, self.node_id, exc.code())
 
-    async def _put_whole(self, stub: pb_grpc.NodeStub, timeout_seconds: float) -> None:
+    async def _put_whole(self, stub: NodeStub, timeout_seconds: float) -> None:
         """Sends the one-stripe shard in one unary call once the body is
         verified; the deadline counts from the start of the write, as the
         stream's does."""

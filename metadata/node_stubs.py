@@ -9,16 +9,15 @@ from __future__ import annotations
 import grpc.aio
 
 from proto import rpc
-from proto import tessera_pb2_grpc as pb_grpc
 from proto.node_rpc import NodeStub
 
 
 class NodeStubs:
     def __init__(self, secret: str) -> None:
         self.call_metadata = rpc.call_metadata(secret)
-        self._channels: dict[str, tuple[grpc.aio.Channel, pb_grpc.NodeStub]] = {}
+        self._channels: dict[str, tuple[grpc.aio.Channel, NodeStub]] = {}
 
-    def stub(self, address: str) -> pb_grpc.NodeStub:
+    def stub(self, address: str) -> NodeStub:
         found = self._channels.get(address)
         if found is None:
             channel = rpc.new_channel(address)

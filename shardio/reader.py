@@ -27,7 +27,7 @@ from typing import Protocol
 import grpc.aio
 
 from proto import tessera_pb2 as pb
-from proto import tessera_pb2_grpc as pb_grpc
+from proto.node_rpc import NodeStub
 from proto.wire import Buffer, ChunksAnswer, WireChunk
 from tessera import errors
 from tessera.checksum import crc32c
@@ -48,7 +48,7 @@ UNARY_READ_STRIPES_MAX = 1
 @dataclass(frozen=True)
 class ShardSource:
     shard_index: int
-    stub: pb_grpc.NodeStub | None  # None: the node is unknown (the shard is unreachable)
+    stub: NodeStub | None  # None: the node is unknown (the shard is unreachable)
     label: str  # for logs: the node id or address
 
 

@@ -1,5 +1,5 @@
-"""The Node gRPC servicer: PutShard and PutWholeShard, GetShard and
-ReadChunks, DeleteShard, NodeStatus, ListShards and RebuildShard.
+"""The Node gRPC servicer: PutShard and PutWholeShard, GetShard, ReadChunks
+and ReadChunksStream, DeleteShard, NodeStatus, ListShards and RebuildShard.
 
 Protobuf stays here, at the edge: messages become ShardMeta and plain bytes
 before they reach the store. The chunk-carrying methods' messages are
@@ -26,7 +26,10 @@ Invariants:
   DATA_LOSS, and the shard is quarantined (moved aside, never deleted) and
   reported to metadata for repair. ReadChunks (a short range in one message)
   verifies every chunk before answering; a corrupt one fails the call with
-  DATA_LOSS and quarantines and reports the shard the same way;
+  DATA_LOSS and quarantines and reports the shard the same way.
+  ReadChunksStream serves many such reads over one call: each answer is
+  what ReadChunks would have answered, chunks or status, under the
+  request's id;
 - the trailer of Finish (and of RebuildShard) is written into the shard
   before it is made durable; ListShards returns trailers only when asked,
   and lists a shard whose trailer block is damaged without one;
@@ -70,6 +73,7 @@ from proto.wire import (
     Buffer,
     ChunksAnswer,
     PutChunk,
+    StreamAnswer,
     WholeShardMessage,
     WireChunk,
     whole_from_pb,
@@ -278,6 +282,60 @@ class NodeServicer(pb_grpc.NodeServicer):
         return await _timed_put(self._put_whole(request), metrics.PUT_WHOLE_SHARD_SECONDS, context)
 
     async def ReadChunks(self, request: pb.ReadChunksRequest, context: Context) -> ChunksAnswer:
+        try:
+            return await self._serve_read(request)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await _abort(context, exc, _status_of(exc))
+
+    async def ReadChunksStream(
+        self, requests: AsyncIterator[pb.ReadChunksStreamRequest], context: Context
+    ) -> AsyncIterator[StreamAnswer]:
+        """Each request is served as ReadChunks would serve it, concurrently
+        with the others; each answer (chunks, or the status ReadChunks would
+        have failed with) is sent when it is ready. The stream ends once the
+        caller has closed its side and every read is answered."""
+        ready: asyncio.Queue[StreamAnswer | None] = asyncio.Queue()
+        serving: set[asyncio.Task[None]] = set()
+
+        async def serve(read_id: int, request: pb.ReadChunksRequest) -> None:
+            try:
+                answer = StreamAnswer(read_id, await self._serve_read(request))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                code = _status_of(exc)
+                _log_failure(exc, code)
+                answer = StreamAnswer(read_id, None, code.value[0], str(exc) or type(exc).__name__)
+            ready.put_nowait(answer)
+
+        async def take() -> None:
+            try:
+                async for item in requests:
+                    task = asyncio.ensure_future(serve(item.id, item.read))
+                    serving.add(task)
+                    task.add_done_callback(serving.discard)
+                while serving:
+                    await asyncio.wait(set(serving))
+            finally:
+                ready.put_nowait(None)
+
+        taker = asyncio.ensure_future(take())
+        try:
+            while (answer := await ready.get()) is not None:
+                yield answer
+            await taker  # a broken request stream fails the call
+        finally:
+            taker.cancel()
+            for task in list(serving):
+                task.cancel()
+
+    async def _serve_read(self, request: pb.ReadChunksRequest) -> ChunksAnswer:
+        """The verified chunks a ReadChunks request asks for: from the page
+        cache on the loop when all of it is there, else read in the executor.
+        A corrupt shard is quarantined and reported before the error is
+        raised."""
         started = time.perf_counter()
         code = grpc.StatusCode.OK
         read = functools.partial(
@@ -302,20 +360,19 @@ class NodeServicer(pb_grpc.NodeServicer):
             code = _status_of(exc)
             if isinstance(exc, ShardCorrupt):
                 await self._quarantine(request.version_id, request.shard_index)
-            await _abort(context, exc, code)
+            raise
         finally:
             metrics.READ_CHUNKS_SECONDS.labels(code=code.name).observe(
                 time.perf_counter() - started
             )
-        answer = ChunksAnswer(
+        metrics.READ_BYTES.inc(sum(len(data) for data, _ in chunks))
+        metrics.SHARDS_READ.inc()
+        return ChunksAnswer(
             [
                 WireChunk(stripe_index, data, chunk_crc)
                 for stripe_index, (data, chunk_crc) in enumerate(chunks, start=request.stripe_start)
             ]
         )
-        metrics.READ_BYTES.inc(sum(len(data) for data, _ in chunks))
-        metrics.SHARDS_READ.inc()
-        return answer
 
     async def _trailer(self, version_id: str, shard_index: int) -> bytes:
         """A shard's trailer; b"" when its trailer block is damaged (the shard
@@ -556,13 +613,17 @@ def _status_of(exc: Exception) -> grpc.StatusCode:
 
 
 async def _abort(context: Context, exc: Exception, code: grpc.StatusCode) -> NoReturn:
+    _log_failure(exc, code)
+    await context.abort(code, str(exc) or type(exc).__name__)
+
+
+def _log_failure(exc: Exception, code: grpc.StatusCode) -> None:
     if isinstance(exc, ShardCorrupt):
         log.error("corrupt shard (quarantined for repair): %s", exc)
     elif isinstance(exc, ChecksumMismatch):
         log.warning("chunk damaged in flight, shard not stored: %s", exc)
     elif not isinstance(exc, StoreError) and code is grpc.StatusCode.INTERNAL:
         log.exception("shard call failed")
-    await context.abort(code, str(exc) or type(exc).__name__)
 
 
 def _forget(future: asyncio.Future[Any]) -> None:

@@ -1,17 +1,21 @@
 """The Node service with its shard bytes encoded by hand (proto/wire.py):
 the stub every caller of a node uses, and the registration of a servicer.
 
-The four methods that carry chunks (PutShard, PutWholeShard, GetShard,
-ReadChunks) get proto/wire.py's encoders and decoders in place of the
-generated classes' SerializeToString and FromString; every other method is
-registered as generated. The method names and the bytes on the wire are
+The five methods that carry chunks (PutShard, PutWholeShard, GetShard,
+ReadChunks, ReadChunksStream) get proto/wire.py's encoders and decoders in
+place of the generated classes' SerializeToString and FromString; every
+other method is registered as generated. The method names and the bytes on the wire are
 unchanged, so a node or a caller on the generated code talks to these.
 
-What the four carry, on either side:
+What the five carry, on either side:
 - PutShard: a PutChunk or a pb.PutShardRequest (header, finish, whole);
 - PutWholeShard: a WholeShardMessage;
 - GetShard: WireChunk answers;
-- ReadChunks: a ChunksAnswer.
+- ReadChunks: a ChunksAnswer;
+- ReadChunksStream: StreamAnswer answers (requests as generated).
+
+A stub's read_stream (proto/read_stream.py) sends ReadChunks requests over
+one ReadChunksStream call per node instead of a unary call each.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import grpc
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
 from proto import wire
+from proto.read_stream import ReadStream
 
 SERVICE = "tessera.Node"
 # As the generated stub asks (grpc-stubs does not know the argument).
@@ -30,7 +35,8 @@ _REGISTERED: dict[str, Any] = {"_registered_method": True}
 
 
 class NodeStub(pb_grpc.NodeStub):  # type: ignore[misc]
-    """The generated stub with the four chunk-carrying methods replaced."""
+    """The generated stub with the five chunk-carrying methods replaced, and
+    a ReadStream over ReadChunksStream."""
 
     def __init__(self, channel: grpc.aio.Channel) -> None:
         super().__init__(channel)
@@ -58,6 +64,13 @@ class NodeStub(pb_grpc.NodeStub):  # type: ignore[misc]
             response_deserializer=wire.decode_chunks_answer,
             **_REGISTERED,
         )
+        self.ReadChunksStream = channel.stream_stream(
+            f"/{SERVICE}/ReadChunksStream",
+            request_serializer=pb.ReadChunksStreamRequest.SerializeToString,
+            response_deserializer=wire.decode_stream_answer,
+            **_REGISTERED,
+        )
+        self.read_stream = ReadStream(self.ReadChunksStream)
 
 
 class _Capture:
@@ -74,7 +87,7 @@ class _Capture:
 
 
 def node_handlers(servicer: Any) -> dict[str, Any]:
-    """The Node service's method handlers for servicer, the four
+    """The Node service's method handlers for servicer, the five
     chunk-carrying ones with proto/wire.py's encoding."""
     capture = _Capture()
     pb_grpc.add_NodeServicer_to_server(servicer, capture)
@@ -98,6 +111,11 @@ def node_handlers(servicer: Any) -> dict[str, Any]:
         servicer.ReadChunks,
         request_deserializer=pb.ReadChunksRequest.FromString,
         response_serializer=wire.encode_chunks_answer,
+    )
+    handlers["ReadChunksStream"] = grpc.stream_stream_rpc_method_handler(
+        servicer.ReadChunksStream,
+        request_deserializer=pb.ReadChunksStreamRequest.FromString,
+        response_serializer=wire.encode_stream_answer,
     )
     return handlers
 

@@ -1114,3 +1114,23 @@ class ReadChunksResponse(_message.Message):
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     chunks: _containers.RepeatedCompositeFieldContainer[Chunk]
     def __init__(self, chunks: _Optional[_Iterable[_Union[Chunk, _Mapping]]] = ...) -> None: ...
+
+class ReadChunksStreamRequest(_message.Message):
+    __slots__ = ("id", "read")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    READ_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    read: ReadChunksRequest
+    def __init__(self, id: _Optional[int] = ..., read: _Optional[_Union[ReadChunksRequest, _Mapping]] = ...) -> None: ...
+
+class ReadChunksStreamAnswer(_message.Message):
+    __slots__ = ("id", "answer", "code", "message")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    answer: ReadChunksResponse
+    code: int
+    message: str
+    def __init__(self, id: _Optional[int] = ..., answer: _Optional[_Union[ReadChunksResponse, _Mapping]] = ..., code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...

@@ -12,8 +12,9 @@ the wire is unchanged, byte for byte a valid message of the same type, so a
 peer that still uses the generated classes reads and writes the same
 messages.
 
-Covered: Chunk (GetShard's answers), ReadChunksResponse, WholeShard
-(PutWholeShard) and the chunk item of PutShardRequest. The decoders accept
+Covered: Chunk (GetShard's answers), ReadChunksResponse,
+ReadChunksStreamAnswer, WholeShard (PutWholeShard) and the chunk item of
+PutShardRequest. The decoders accept
 any valid encoding of their message (fields in any order, unknown fields
 skipped, the last of a repeated scalar winning, repeated sub-messages
 merged, as protobuf parsers do) and raise WireError on a malformed one.
@@ -54,6 +55,17 @@ class ChunksAnswer:
     """A ReadChunksResponse: the chunks, in the order they came."""
 
     chunks: list[WireChunk]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamAnswer:
+    """A ReadChunksStreamAnswer: the id of the request it answers, and its
+    chunks (code 0) or the gRPC status code and message of its failure."""
+
+    id: int
+    answer: ChunksAnswer | None
+    code: int = 0
+    message: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +118,36 @@ def encode_chunk(chunk: WireChunk) -> bytes:
     return b"".join(pieces)
 
 
-def encode_chunks_answer(answer: ChunksAnswer) -> bytes:
-    """A ReadChunksResponse message."""
+def _chunks_answer_pieces(answer: ChunksAnswer) -> tuple[list[Buffer], int]:
     out: list[Buffer] = []
     for chunk in answer.chunks:
         pieces, length = _chunk_pieces(chunk.stripe_index, chunk.data, chunk.crc32c)
         out.append(_len_prefix(1, length))
         out.extend(pieces)
+    return out, sum(len(p) for p in out)
+
+
+def encode_chunks_answer(answer: ChunksAnswer) -> bytes:
+    """A ReadChunksResponse message."""
+    pieces, _ = _chunks_answer_pieces(answer)
+    return b"".join(pieces)
+
+
+def encode_stream_answer(answer: StreamAnswer) -> bytes:
+    """A ReadChunksStreamAnswer message (its chunks joined once, as
+    encode_chunks_answer does)."""
+    out: list[Buffer] = []
+    if answer.id:
+        out.append(_varint(1 << 3 | _VARINT) + _varint(answer.id))
+    if answer.answer is not None:
+        pieces, length = _chunks_answer_pieces(answer.answer)
+        out.append(_len_prefix(2, length))
+        out.extend(pieces)
+    if answer.code:
+        out.append(_varint(3 << 3 | _VARINT) + _varint(answer.code))
+    if answer.message:
+        message = answer.message.encode()
+        out += [_len_prefix(4, len(message)), message]
     return b"".join(out)
 
 
@@ -225,6 +260,32 @@ def decode_chunks_answer(buffer: Buffer) -> ChunksAnswer:
             assert isinstance(value, memoryview)
             chunks.append(_decode_chunk_into([value]))
     return ChunksAnswer(chunks)
+
+
+def decode_stream_answer(buffer: Buffer) -> StreamAnswer:
+    """A ReadChunksStreamAnswer message (occurrences of its answer merged:
+    their chunks in the order they came)."""
+    answer_id = code = 0
+    message = ""
+    chunks: list[WireChunk] | None = None
+    for number, wire_type, value in _fields(_view(buffer)):
+        if number == 1:
+            _expect(wire_type, _VARINT, "id")
+            assert isinstance(value, int)
+            answer_id = value & 0xFFFFFFFFFFFFFFFF
+        elif number == 2:
+            _expect(wire_type, _LEN, "answer")
+            assert isinstance(value, memoryview)
+            chunks = (chunks or []) + decode_chunks_answer(value).chunks
+        elif number == 3:
+            _expect(wire_type, _VARINT, "code")
+            assert isinstance(value, int)
+            code = value & 0xFFFFFFFF
+        elif number == 4:
+            _expect(wire_type, _LEN, "message")
+            assert isinstance(value, memoryview)
+            message = bytes(value).decode(errors="replace")
+    return StreamAnswer(answer_id, None if chunks is None else ChunksAnswer(chunks), code, message)
 
 
 def decode_whole_shard(buffer: Buffer) -> WholeShardMessage:

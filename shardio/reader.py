@@ -10,15 +10,17 @@ yielded: when fewer than k shards can deliver, ServiceUnavailable is raised.
 A range inside one stripe may ask for only some of its data chunks
 (``columns``): only their shards are read while they are healthy.
 
-A read of one stripe is one unary ReadChunks call (ChunksRead); a longer
-one a GetShard stream (ShardStream). Both verify every chunk the same way,
-and a node that predates ReadChunks is read with GetShard instead.
+A read of one stripe is one ReadChunks request (ChunksRead), sent over the
+node's read stream (proto/read_stream.py) or as a unary call; a longer one
+a GetShard stream (ShardStream). Both verify every chunk the same way, and
+a node that predates ReadChunks is read with GetShard instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncGenerator, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ import grpc.aio
 
 from proto import tessera_pb2 as pb
 from proto.node_rpc import NodeStub
+from proto.read_stream import ReadFailed
 from proto.wire import Buffer, ChunksAnswer, WireChunk
 from tessera import errors
 from tessera.checksum import crc32c
@@ -43,6 +46,10 @@ SLOW_CHUNK_SECONDS = 3.0
 # (docs/benchmarks.md, "Fewer gRPC calls"): the wait for them is the one
 # for a single chunk, SLOW_CHUNK_SECONDS.
 UNARY_READ_STRIPES_MAX = 1
+# Such reads go over one stream per node (proto/read_stream.py) rather than
+# a call each; TESSERA_READ_STREAM=0 makes them unary calls again (for A/B
+# measurements, or a node that misbehaves on the stream).
+READ_STREAM = os.environ.get("TESSERA_READ_STREAM", "1") != "0"
 
 
 @dataclass(frozen=True)
@@ -139,9 +146,11 @@ class ShardStream:
 
 
 class ChunksRead:
-    """A ReadChunks call over a short run of stripes (one message), yielding
-    verified chunks as ShardStream does. A node without ReadChunks (one that
-    predates it) is read with a GetShard stream instead."""
+    """A ReadChunks request over a short run of stripes (one message),
+    yielding verified chunks as ShardStream does. Sent over the node's read
+    stream (proto/read_stream.py) when READ_STREAM is on and the node
+    serves it; else as a unary ReadChunks call; a node without ReadChunks
+    (one that predates it) is read with a GetShard stream instead."""
 
     def __init__(
         self,
@@ -163,18 +172,30 @@ class ChunksRead:
         self._observer = observer
         self._chunks: list[WireChunk] | None = None
         self._fallback: ShardStream | None = None
-        self._call = None
+        self._request = pb.ReadChunksRequest(
+            version_id=version_id,
+            shard_index=source.shard_index,
+            stripe_start=stripe_start,
+            stripe_count=stripe_count,
+        )
+        self._call: asyncio.Future[ChunksAnswer] | grpc.aio.UnaryUnaryCall | None = None
+        self._streamed = False
         if source.stub is not None:
-            self._call = source.stub.ReadChunks(
-                pb.ReadChunksRequest(
-                    version_id=version_id,
-                    shard_index=source.shard_index,
-                    stripe_start=stripe_start,
-                    stripe_count=stripe_count,
-                ),
-                timeout=timeout_seconds,
-                metadata=call_metadata,
-            )
+            stream = source.stub.read_stream
+            if READ_STREAM and not stream.unsupported:
+                self._call = stream.read(self._request, call_metadata)
+                self._streamed = True
+            else:
+                self._call = self._unary_call()
+
+    def _unary_call(self) -> grpc.aio.UnaryUnaryCall:
+        assert self.source.stub is not None
+        return self.source.stub.ReadChunks(
+            self._request, timeout=self._remaining_seconds(), metadata=self._metadata
+        )
+
+    def _remaining_seconds(self) -> float:
+        return max(0.001, self._deadline - asyncio.get_running_loop().time())
 
     async def read(self) -> Buffer:
         if self._fallback is not None:
@@ -183,12 +204,17 @@ class ChunksRead:
             raise ShardReadError("node unknown")
         if self._chunks is None:
             try:
-                response = await asyncio.wait_for(self._answer(), SLOW_CHUNK_SECONDS)
+                response = await self._answer()
             except TimeoutError as exc:
                 raise ShardReadError("slow") from exc
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
-                    raise ShardReadError(exc.code().name) from exc
+            except (grpc.aio.AioRpcError, ReadFailed) as exc:
+                code = exc.code if isinstance(exc, ReadFailed) else exc.code()
+                if code != grpc.StatusCode.UNIMPLEMENTED:
+                    raise ShardReadError(code.name) from exc
+                if self._streamed:  # a node without the stream: ask with a call
+                    self._streamed = False
+                    self._call = self._unary_call()
+                    return await self.read()
                 self._fallback = self._stream()
                 return await self._fallback.read()
             self._chunks = response.chunks
@@ -200,21 +226,25 @@ class ChunksRead:
         return data
 
     async def _answer(self) -> ChunksAnswer:
+        """The answer, within SLOW_CHUNK_SECONDS and the read's deadline (a
+        streamed read has no deadline of its own; a unary call has)."""
         assert self._call is not None
-        response = await self._call
+        wait = SLOW_CHUNK_SECONDS
+        if self._streamed:
+            wait = min(wait, self._remaining_seconds())
+        response = await asyncio.wait_for(self._call, wait)  # a timeout cancels it
         assert isinstance(response, ChunksAnswer)
         return response
 
     def _stream(self) -> ShardStream:
         """A GetShard stream over the same stripes, within the same deadline."""
-        remaining = self._deadline - asyncio.get_running_loop().time()
         return ShardStream(
             self.source,
             self._version_id,
             self._stripe_start,
             self._stripe_count,
             self._metadata,
-            max(0.001, remaining),
+            self._remaining_seconds(),
             self._observer,
         )
 

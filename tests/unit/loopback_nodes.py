@@ -1,7 +1,7 @@
 """Node servicers on 127.0.0.1 for the gateway and shardio tests: real
 stores in temporary folders, real grpc.aio servers and channels, a count of
 the calls each node served, and nodes as they were before the unary shard
-calls (PutWholeShard, ReadChunks) existed."""
+calls (PutWholeShard, ReadChunks) and the read stream existed."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ import grpc
 
 from node.service import NodeIdentity, NodeServicer
 from node.store import ShardStore
-from proto import tessera_pb2_grpc as pb_grpc
 from proto.node_rpc import NodeStub, add_node_servicer
 from proto.rpc import call_metadata, new_channel, new_server
 
@@ -26,13 +25,22 @@ CALL_METADATA = call_metadata(SECRET)
 
 
 class CountingServicer(NodeServicer):
-    """A node that counts the calls it is asked, by method; old=True answers
-    the unary shard calls UNIMPLEMENTED, as a node that predates them does."""
+    """A node that counts the calls it is asked, by method, and the reads
+    asked over ReadChunksStream ("streamed read"); old=True answers the
+    unary shard calls and the read stream UNIMPLEMENTED, as a node that
+    predates them does, no_stream=True only the read stream."""
 
-    def __init__(self, *args: Any, old: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, old: bool = False, no_stream: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.calls: Counter[str] = Counter()
         self._old = old
+        self._no_stream = no_stream or old
+
+    def reads(self) -> int:
+        """ReadChunks requests asked, by call or over the stream."""
+        return self.calls["ReadChunks"] + self.calls["streamed read"]
 
     async def PutShard(self, request_iterator, context):  # type: ignore[no-untyped-def]
         self.calls["PutShard"] += 1
@@ -55,13 +63,26 @@ class CountingServicer(NodeServicer):
             await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
         return await super().ReadChunks(request, context)
 
+    async def ReadChunksStream(self, requests, context):  # type: ignore[no-untyped-def]
+        self.calls["ReadChunksStream"] += 1
+        if self._no_stream:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+
+        async def counted():  # type: ignore[no-untyped-def]
+            async for item in requests:
+                self.calls["streamed read"] += 1
+                yield item
+
+        async for answer in super().ReadChunksStream(counted(), context):
+            yield answer
+
 
 @dataclass
 class LoopbackNode:
     node_id: str
     store: ShardStore
     servicer: CountingServicer
-    stub: pb_grpc.NodeStub
+    stub: NodeStub
 
     def quarantined(self) -> list[str]:
         return sorted(p.name for p in self.store.quarantine_dir.iterdir())
@@ -69,7 +90,11 @@ class LoopbackNode:
 
 @contextlib.asynccontextmanager
 async def loopback_nodes(
-    root: Path, count: int, old: bool = False
+    root: Path,
+    count: int,
+    old: bool = False,
+    no_stream: bool = False,
+    servicer_class: type[CountingServicer] = CountingServicer,
 ) -> AsyncIterator[list[LoopbackNode]]:
     """count nodes, each with its own store under root."""
     executor = ThreadPoolExecutor(max_workers=4)
@@ -80,8 +105,12 @@ async def loopback_nodes(
         for i in range(count):
             node_id = f"node-{i}"
             store = ShardStore(root / node_id)
-            servicer = CountingServicer(
-                store, executor, NodeIdentity(node_id, "zone-a", 10**12), old=old
+            servicer = servicer_class(
+                store,
+                executor,
+                NodeIdentity(node_id, "zone-a", 10**12),
+                old=old,
+                no_stream=no_stream,
             )
             server = new_server(SECRET)
             add_node_servicer(servicer, server)

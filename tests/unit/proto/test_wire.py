@@ -170,3 +170,54 @@ def test_a_malformed_chunk_is_a_wire_error(message: bytes) -> None:
 def test_a_malformed_header_is_a_wire_error() -> None:
     with pytest.raises(wire.WireError):
         wire.decode_whole_shard(b"\x0a\x02\x0a\x05")  # the header's bucket runs past its end
+
+
+@given(
+    answer_id=U64,
+    chunks=st.one_of(st.none(), st.lists(st.tuples(U64, DATA, U32), max_size=3)),
+    code=st.integers(0, 16),
+    message=st.text(max_size=40),
+)
+def test_a_stream_answer_is_encoded_as_generated(
+    answer_id: int, chunks: list[tuple[int, bytes, int]] | None, code: int, message: str
+) -> None:
+    plain = pb.ReadChunksStreamAnswer(id=answer_id, code=code, message=message)
+    answer = None
+    if chunks is not None:
+        plain.answer.SetInParent()  # present even with no chunks, as the hand encoder sends it
+        plain.answer.chunks.extend(pb.Chunk(stripe_index=s, data=d, crc32c=c) for s, d, c in chunks)
+        answer = wire.ChunksAnswer([wire.WireChunk(s, d, c) for s, d, c in chunks])
+    encoded = wire.encode_stream_answer(wire.StreamAnswer(answer_id, answer, code, message))
+    assert encoded == plain.SerializeToString()
+    back = wire.decode_stream_answer(encoded)
+    assert (back.id, back.code, back.message) == (answer_id, code, message)
+    if chunks is None:
+        assert back.answer is None
+    else:
+        assert back.answer is not None
+        assert [(c.stripe_index, bytes(c.data), c.crc32c) for c in back.answer.chunks] == chunks
+
+
+def test_a_stream_answer_sent_in_pieces_merges_as_generated() -> None:
+    first = pb.ReadChunksStreamAnswer(
+        id=4, answer=pb.ReadChunksResponse(chunks=[pb.Chunk(data=b"a")])
+    )
+    second = pb.ReadChunksStreamAnswer(
+        id=5, answer=pb.ReadChunksResponse(chunks=[pb.Chunk(stripe_index=1, data=b"b")])
+    )
+    unknown = b"\x48\x09"  # field 9, a varint
+    message = first.SerializeToString() + unknown + second.SerializeToString()
+    plain = pb.ReadChunksStreamAnswer()
+    plain.MergeFromString(first.SerializeToString() + second.SerializeToString())
+    got = wire.decode_stream_answer(message)
+    assert got.id == plain.id == 5
+    assert got.answer is not None
+    assert [(c.stripe_index, bytes(c.data)) for c in got.answer.chunks] == [
+        (c.stripe_index, c.data) for c in plain.answer.chunks
+    ]
+
+
+@pytest.mark.parametrize("message", [b"\x12\x05ab", b"\x0a\x01x", b"\x22\x03ab", b"\x18"])
+def test_a_malformed_stream_answer_is_a_wire_error(message: bytes) -> None:
+    with pytest.raises(wire.WireError):
+        wire.decode_stream_answer(message)

@@ -1,9 +1,11 @@
 """shardio/reader.py over real node servicers on 127.0.0.1: a one-stripe
-read is one ReadChunks call per shard, a longer one a GetShard stream; a
-corrupt chunk met by either is never yielded (the read fails over to parity
-and the node quarantines the shard); a node that predates ReadChunks is read
-with GetShard; a range inside one stripe reads only the data chunks it needs,
-and the whole stripe when one of them cannot be read."""
+read is one ReadChunks request per shard (over the node's read stream, or a
+unary call with TESSERA_READ_STREAM=0: every test runs both ways), a longer
+one a GetShard stream; a corrupt chunk met by either is never yielded (the
+read fails over to parity and the node quarantines the shard); a node
+without the read stream is asked with calls, and one that predates
+ReadChunks with GetShard; a range inside one stripe reads only the data
+chunks it needs, and the whole stripe when one of them cannot be read."""
 
 from __future__ import annotations
 
@@ -21,7 +23,19 @@ from tessera.geometry import Geometry, span_for_range
 from tessera.ids import new_version_id
 from tests.unit.loopback_nodes import CALL_METADATA, LoopbackNode, loopback_nodes
 
-pytestmark = pytest.mark.usefixtures("loop_watchdog")
+pytestmark = pytest.mark.usefixtures("loop_watchdog", "read_stream")
+
+
+@pytest.fixture(params=[True, False], ids=["stream", "calls"])
+def read_stream(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    monkeypatch.setattr(reader, "READ_STREAM", request.param)
+    return bool(request.param)
+
+
+def one_read(streamed: bool) -> dict[str, int]:
+    """What a node counts after one ReadChunks request."""
+    return {"ReadChunksStream": 1, "streamed read": 1} if streamed else {"ReadChunks": 1}
+
 
 GEOMETRY = Geometry(2, 1, 64)
 
@@ -109,14 +123,21 @@ async def read(
     return data[skip : skip + span.length_bytes], observer
 
 
-async def test_a_one_stripe_read_is_one_read_chunks_call_per_data_shard(tmp_path: Path):
+async def test_a_one_stripe_read_is_one_read_chunks_request_per_data_shard(
+    tmp_path: Path, read_stream: bool
+):
     body = os.urandom(100)  # one stripe of 2 x 64 bytes
     async with loopback_nodes(tmp_path, 3) as nodes:
         version_id, _ = store_object(nodes, body)
         data, observer = await read(nodes, version_id, len(body), 0, 99)
         assert data == body
-        assert [dict(n.servicer.calls) for n in nodes] == [{"ReadChunks": 1}] * 2 + [{}]
+        assert [dict(n.servicer.calls) for n in nodes] == [one_read(read_stream)] * 2 + [{}]
         assert observer.failures == [] and observer.degraded == 0
+        # more reads go over the same stream
+        for _ in range(3):
+            assert (await read(nodes, version_id, len(body), 0, 99))[0] == body
+        assert [n.servicer.reads() for n in nodes] == [4, 4, 0]
+        assert nodes[0].servicer.calls["ReadChunksStream"] == (1 if read_stream else 0)
 
 
 async def test_a_longer_read_is_a_stream(tmp_path: Path):
@@ -129,7 +150,7 @@ async def test_a_longer_read_is_a_stream(tmp_path: Path):
         # a range inside one stripe of a longer object: one message per shard
         data, _ = await read(nodes, version_id, len(body), 260, 300)
         assert data == body[260:301]
-        assert nodes[0].servicer.calls["ReadChunks"] == 1
+        assert nodes[0].servicer.reads() == 1
 
 
 @pytest.mark.parametrize("size", [100, 1000])
@@ -144,24 +165,42 @@ async def test_a_corrupt_chunk_is_never_yielded_and_its_shard_is_quarantined(
         assert data == body[10:91]
         assert observer.failures == [(1, "DATA_LOSS")]
         assert observer.degraded == 1  # decoded from shard 0 and the parity shard
-        assert nodes[2].servicer.calls["ReadChunks"] == 1
+        assert nodes[2].servicer.reads() == 1
         assert [name.split(".")[:2] for name in nodes[1].quarantined()] == [[version_id, "1"]]
         assert nodes[0].quarantined() == [] and nodes[2].quarantined() == []
 
 
-async def test_a_node_that_predates_read_chunks_is_read_with_get_shard(tmp_path: Path):
+async def test_a_node_that_predates_read_chunks_is_read_with_get_shard(
+    tmp_path: Path, read_stream: bool
+):
     body = os.urandom(100)
     async with loopback_nodes(tmp_path, 3, old=True) as nodes:
         version_id, _ = store_object(nodes, body)
         data, observer = await read(nodes, version_id, len(body), 0, 99)
         assert data == body
         assert observer.failures == []
+        asked = {"ReadChunks": 1, "GetShard": 1} | ({"ReadChunksStream": 1} if read_stream else {})
         for node in nodes[:2]:
-            assert dict(node.servicer.calls) == {"ReadChunks": 1, "GetShard": 1}
+            assert dict(node.servicer.calls) == asked
+
+
+async def test_a_node_without_the_read_stream_is_asked_with_calls(
+    tmp_path: Path, read_stream: bool
+):
+    body = os.urandom(100)
+    async with loopback_nodes(tmp_path, 3, no_stream=True) as nodes:
+        version_id, _ = store_object(nodes, body)
+        for _ in range(3):
+            data, observer = await read(nodes, version_id, len(body), 0, 99)
+            assert data == body and observer.failures == []
+        # asked for the stream once, then only with calls
+        asked = {"ReadChunks": 3} | ({"ReadChunksStream": 1} if read_stream else {})
+        for node in nodes[:2]:
+            assert dict(node.servicer.calls) == asked
 
 
 def calls(nodes: list[LoopbackNode]) -> list[int]:
-    return [n.servicer.calls["ReadChunks"] for n in nodes]
+    return [n.servicer.reads() for n in nodes]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,216 @@
+"""proto/read_stream.py against a real node servicer on 127.0.0.1: many
+reads share one ReadChunksStream call and each gets its own request's
+answer; a read that fails on the node fails alone, with ReadChunks' status;
+a read given up on is forgotten; when the node goes away every waiting read
+fails, and the next read opens a new stream."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+import pytest
+
+from node.service import NodeIdentity
+from node.shard_format import ShardMeta
+from node.store import ShardStore
+from proto import tessera_pb2 as pb
+from proto.node_rpc import NodeStub, add_node_servicer
+from proto.read_stream import ReadFailed
+from proto.rpc import new_channel, new_server
+from tessera.checksum import crc32c
+from tessera.ids import new_version_id
+from tests.unit.loopback_nodes import CALL_METADATA, SECRET, CountingServicer, loopback_nodes
+
+pytestmark = pytest.mark.usefixtures("loop_watchdog")
+
+CHUNK_BYTES = 64
+
+
+def put_shard(store: ShardStore, chunks: list[bytes]) -> str:
+    """One shard (index 0 of a 1 + 1 code) of len(chunks) stripes."""
+    version_id = new_version_id()
+    size = sum(len(c) for c in chunks)
+    meta = ShardMeta("b", "k", version_id, 0, 1, 1, CHUNK_BYTES, size, len(chunks))
+    with store.begin_write(meta) as writer:
+        for stripe, chunk in enumerate(chunks):
+            writer.append(stripe, chunk, crc32c(chunk))
+        writer.commit(len(chunks))
+    return version_id
+
+
+def request(version_id: str, stripe: int = 0, count: int = 1) -> pb.ReadChunksRequest:
+    return pb.ReadChunksRequest(
+        version_id=version_id, shard_index=0, stripe_start=stripe, stripe_count=count
+    )
+
+
+class HangingServicer(CountingServicer):
+    """Holds reads of the stripe HANG until release is set."""
+
+    HANG = 1
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.release = asyncio.Event()
+        self.held = asyncio.Event()
+
+    async def _serve_read(self, request):  # type: ignore[no-untyped-def]
+        if request.stripe_start == self.HANG:
+            self.held.set()
+            await self.release.wait()
+        return await super()._serve_read(request)
+
+
+async def test_many_reads_share_one_stream_and_each_gets_its_own_answer(tmp_path: Path):
+    async with loopback_nodes(tmp_path, 1) as (node,):
+        shards = {}
+        for _ in range(8):
+            chunks = [os.urandom(CHUNK_BYTES) for _ in range(3)]
+            shards[put_shard(node.store, chunks)] = chunks
+        asked = [(v, s) for v in shards for s in range(3)] * 3
+        answers = await asyncio.gather(
+            *(node.stub.read_stream.read(request(v, s), CALL_METADATA) for v, s in asked)
+        )
+        for (version_id, stripe), answer in zip(asked, answers, strict=True):
+            (chunk,) = answer.chunks
+            assert chunk.stripe_index == stripe
+            assert bytes(chunk.data) == shards[version_id][stripe]
+            assert chunk.crc32c == crc32c(shards[version_id][stripe])
+        assert node.servicer.calls["ReadChunksStream"] == 1
+        assert node.servicer.calls["streamed read"] == len(asked)
+        assert node.servicer.calls["ReadChunks"] == 0
+
+
+async def test_a_failed_read_fails_alone_with_the_status_read_chunks_would_give(
+    tmp_path: Path,
+):
+    async with loopback_nodes(tmp_path, 1) as (node,):
+        chunks = [os.urandom(CHUNK_BYTES) for _ in range(2)]
+        version_id = put_shard(node.store, chunks)
+        stream = node.stub.read_stream
+        good = stream.read(request(version_id, 1), CALL_METADATA)
+        missing = stream.read(request(new_version_id()), CALL_METADATA)
+        beyond = stream.read(request(version_id, 5), CALL_METADATA)
+        none = stream.read(request(version_id, 0, 0), CALL_METADATA)
+        assert bytes((await good).chunks[0].data) == chunks[1]
+        for future, code in (
+            (missing, grpc.StatusCode.NOT_FOUND),
+            (beyond, grpc.StatusCode.OUT_OF_RANGE),
+            (none, grpc.StatusCode.INVALID_ARGUMENT),
+        ):
+            with pytest.raises(ReadFailed) as failed:
+                await future
+            assert failed.value.code == code and failed.value.message
+            # the unary call fails the same way
+            with pytest.raises(grpc.aio.AioRpcError) as unary:
+                await node.stub.ReadChunks(
+                    request(version_id, 5)
+                    if code == grpc.StatusCode.OUT_OF_RANGE
+                    else request(version_id, 0, 0)
+                    if code == grpc.StatusCode.INVALID_ARGUMENT
+                    else request(new_version_id()),
+                    metadata=CALL_METADATA,
+                )
+            assert unary.value.code() == code
+        # the stream is still the one it was
+        assert (
+            bytes((await stream.read(request(version_id), CALL_METADATA)).chunks[0].data)
+            == (chunks[0])
+        )
+        assert node.servicer.calls["ReadChunksStream"] == 1
+
+
+async def test_answers_come_as_they_are_ready(tmp_path: Path):
+    async with loopback_nodes(tmp_path, 1, servicer_class=HangingServicer) as (node,):
+        servicer = node.servicer
+        assert isinstance(servicer, HangingServicer)
+        chunks = [os.urandom(CHUNK_BYTES) for _ in range(2)]
+        version_id = put_shard(node.store, chunks)
+        stream = node.stub.read_stream
+        slow = stream.read(request(version_id, HangingServicer.HANG), CALL_METADATA)
+        await servicer.held.wait()
+        fast = await stream.read(
+            request(version_id, 0), CALL_METADATA
+        )  # asked later, answered first
+        assert bytes(fast.chunks[0].data) == chunks[0] and not slow.done()
+        servicer.release.set()
+        assert bytes((await slow).chunks[0].data) == chunks[1]
+
+
+async def test_a_read_given_up_on_is_forgotten(tmp_path: Path):
+    async with loopback_nodes(tmp_path, 1, servicer_class=HangingServicer) as (node,):
+        servicer = node.servicer
+        assert isinstance(servicer, HangingServicer)
+        chunks = [os.urandom(CHUNK_BYTES) for _ in range(2)]
+        version_id = put_shard(node.store, chunks)
+        stream = node.stub.read_stream
+        slow = stream.read(request(version_id, HangingServicer.HANG), CALL_METADATA)
+        await servicer.held.wait()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(slow, 0.05)  # gives up: cancels the future
+        assert slow.cancelled()
+        # other reads go on meanwhile
+        fast = await stream.read(request(version_id, 0), CALL_METADATA)
+        assert bytes(fast.chunks[0].data) == chunks[0]
+        servicer.release.set()  # the slow answer comes, and is dropped
+        again = await stream.read(request(version_id, HangingServicer.HANG), CALL_METADATA)
+        assert bytes(again.chunks[0].data) == chunks[1]
+        assert all(not s.waiting for s in stream._streams.values())
+        assert servicer.calls["ReadChunksStream"] == 1
+
+
+async def _serve(servicer: CountingServicer, port: int = 0) -> tuple[grpc.aio.Server, int]:
+    server = new_server(SECRET)
+    add_node_servicer(servicer, server)
+    port = server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    return server, port
+
+
+async def test_reads_waiting_on_a_node_that_goes_away_fail_and_the_next_read_reopens(
+    tmp_path: Path,
+):
+    store = ShardStore(tmp_path / "node")
+    chunks = [os.urandom(CHUNK_BYTES) for _ in range(2)]
+    version_id = put_shard(store, chunks)
+    identity = NodeIdentity("node", "zone-a", 10**12)
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        servicer = HangingServicer(store, executor, identity)
+        server, port = await _serve(servicer)
+        channel = new_channel(f"127.0.0.1:{port}")
+        restarted: grpc.aio.Server | None = None
+        try:
+            stream = NodeStub(channel).read_stream
+            waiting = [
+                stream.read(request(version_id, HangingServicer.HANG), CALL_METADATA)
+                for _ in range(3)
+            ]
+            await servicer.held.wait()
+            await server.stop(None)  # the node goes away with three reads waiting
+            for future in waiting:
+                with pytest.raises(ReadFailed) as failed:
+                    await future
+                assert failed.value.code != grpc.StatusCode.OK
+            assert not stream._streams  # the ended stream is dropped
+            # the node comes back on the same port: a later read opens a new stream
+            back = CountingServicer(store, executor, identity)
+            restarted, _ = await _serve(back, port)
+            answer = None
+            for _ in range(100):
+                try:
+                    answer = await stream.read(request(version_id, 1), CALL_METADATA)
+                    break
+                except ReadFailed:  # the channel is still reconnecting
+                    await asyncio.sleep(0.05)
+            assert answer is not None and bytes(answer.chunks[0].data) == chunks[1]
+            assert back.calls["ReadChunksStream"] >= 1 and back.calls["streamed read"] >= 1
+        finally:
+            servicer.release.set()
+            await channel.close(None)
+            if restarted is not None:
+                await restarted.stop(None)
+            store.close()

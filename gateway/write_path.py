@@ -22,9 +22,12 @@ Invariants:
   from the ETag, checksums and time known once the body ended, and the
   committed record is made from the very same values, so the nodes hold what
   rebuilding the record needs (docs/metadata-recovery.md);
-- a one-stripe shard goes in one unary PutWholeShard call, made only once
-  the body is verified (a PutShard stream of the one WholeShard message to a
-  node that predates PutWholeShard); a longer one is a PutShard stream;
+- a one-stripe shard goes in one PutWholeShard request, made only once the
+  body is verified: over the node's write stream (proto/call_stream.py), as
+  a unary call to a node without it, and as a PutShard stream of the one
+  WholeShard message to a node that predates PutWholeShard; a longer shard
+  is a PutShard stream. Either way the node answers only once the shard is
+  durable;
 - with a data key, each stripe is sealed (tessera/sse.py) before it is
   erasure coded: no shard, data or parity, receives a plaintext byte. The
   digests (ETag, Content-MD5, checksums) are still those of the plaintext.
@@ -52,6 +55,7 @@ from gateway.digests import BodyDigests
 from gateway.reclaim import ShardReclaimer
 from metadata.client import MetadataClient
 from proto import tessera_pb2 as pb
+from proto.call_stream import CallFailed
 from proto.node_rpc import NodeStub
 from proto.wire import PutChunk, WholeShardMessage, WireChunk
 from tessera import errors, ids
@@ -198,6 +202,9 @@ class ShardSender:
         except grpc.aio.AioRpcError as exc:
             self.error = exc
             log.warning("shard %d to %s failed: %s", self.shard_index, self.node_id, exc.code())
+        except (CallFailed, errors.ServiceUnavailable) as exc:
+            self.error = exc
+            log.warning("shard %d to %s failed: %s", self.shard_index, self.node_id, exc)
 
     async def _put_whole(self, stub: NodeStub, timeout_seconds: float) -> None:
         """Sends the one-stripe shard in one unary call once the body is
@@ -209,6 +216,20 @@ class ShardSender:
         if request is None:  # the producer broke off without cancelling us
             self.error = errors.InternalError("the body ended without its shard")
             return
+        if stub.write_stream.usable:
+            # over the node's write stream (proto/call_stream.py); a node
+            # without it is asked with the unary call below
+            answer = stub.write_stream.call(request, self._metadata)
+            try:
+                await asyncio.wait_for(answer, max(0.001, deadline - loop.time()))
+                return
+            except TimeoutError:
+                raise errors.ServiceUnavailable(
+                    f"node {self.node_id} did not confirm shard {self.shard_index} in time"
+                ) from None
+            except CallFailed as exc:
+                if exc.code != grpc.StatusCode.UNIMPLEMENTED:
+                    raise
         try:
             await stub.PutWholeShard(
                 request, timeout=max(0.001, deadline - loop.time()), metadata=self._metadata

@@ -1,5 +1,5 @@
-"""The Node gRPC servicer: PutShard and PutWholeShard, GetShard, ReadChunks
-and ReadChunksStream, DeleteShard, NodeStatus, ListShards and RebuildShard.
+"""The Node gRPC servicer: PutShard, PutWholeShard and PutWholeShardStream,
+GetShard, ReadChunks and ReadChunksStream, DeleteShard, NodeStatus, ListShards and RebuildShard.
 
 Protobuf stays here, at the edge: messages become ShardMeta and plain bytes
 before they reach the store. The chunk-carrying methods' messages are
@@ -20,7 +20,8 @@ Invariants:
   stripe order and a Finish, or one WholeShard (a one-stripe shard: header,
   chunk and Finish in one message, written in one executor job).
   PutWholeShard is that one WholeShard as a unary call, with the same
-  commit before the answer;
+  commit before the answer, and PutWholeShardStream many of them over one
+  call, each answered only after its commit;
 - GetShard sends only chunks the store verified, with their CRC32C so the
   gateway verifies them again end to end; a corrupt chunk ends the stream with
   DATA_LOSS, and the shard is quarantined (moved aside, never deleted) and
@@ -43,7 +44,7 @@ import errno
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
@@ -84,6 +85,10 @@ from tessera.errors import TesseraError
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Item = TypeVar("Item")
+Req = TypeVar("Req")
+Ans = TypeVar("Ans")
+Out = TypeVar("Out")
 Context = grpc.aio.ServicerContext[Any, Any]
 
 STATUS_FOR: dict[type[StoreError], grpc.StatusCode] = {
@@ -168,7 +173,8 @@ class NodeServicer(pb_grpc.NodeServicer):
     async def PutShard(
         self, request_iterator: AsyncIterator[PutChunk | pb.PutShardRequest], context: Context
     ) -> pb.PutShardResponse:
-        return await _timed_put(self._put(request_iterator), metrics.PUT_SHARD_SECONDS, context)
+        put = _timed_put(self._put(request_iterator), metrics.PUT_SHARD_SECONDS)
+        return await _or_abort(put, context)
 
     async def GetShard(
         self, request: pb.GetShardRequest, context: Context
@@ -279,57 +285,37 @@ class NodeServicer(pb_grpc.NodeServicer):
     async def PutWholeShard(
         self, request: WholeShardMessage, context: Context
     ) -> pb.PutShardResponse:
-        return await _timed_put(self._put_whole(request), metrics.PUT_WHOLE_SHARD_SECONDS, context)
+        put = _timed_put(self._put_whole(request), metrics.PUT_WHOLE_SHARD_SECONDS)
+        return await _or_abort(put, context)
+
+    async def PutWholeShardStream(
+        self, requests: AsyncIterator[tuple[int, WholeShardMessage]], context: Context
+    ) -> AsyncIterator[pb.PutWholeShardStreamAnswer]:
+        """Each request is written as PutWholeShard writes it, concurrently
+        with the others; each answer is sent once its shard is durable (or
+        with the status PutWholeShard would have failed with)."""
+
+        def write(whole: WholeShardMessage) -> Awaitable[pb.PutShardResponse]:
+            return _timed_put(self._put_whole(whole), metrics.PUT_WHOLE_SHARD_SECONDS)
+
+        async for answer in _answer_each(requests, lambda item: item, write, _put_answer):
+            yield answer
 
     async def ReadChunks(self, request: pb.ReadChunksRequest, context: Context) -> ChunksAnswer:
-        try:
-            return await self._serve_read(request)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            await _abort(context, exc, _status_of(exc))
+        return await _or_abort(self._serve_read(request), context)
 
     async def ReadChunksStream(
         self, requests: AsyncIterator[pb.ReadChunksStreamRequest], context: Context
     ) -> AsyncIterator[StreamAnswer]:
         """Each request is served as ReadChunks would serve it, concurrently
         with the others; each answer (chunks, or the status ReadChunks would
-        have failed with) is sent when it is ready. The stream ends once the
-        caller has closed its side and every read is answered."""
-        ready: asyncio.Queue[StreamAnswer | None] = asyncio.Queue()
-        serving: set[asyncio.Task[None]] = set()
+        have failed with) is sent when it is ready."""
 
-        async def serve(read_id: int, request: pb.ReadChunksRequest) -> None:
-            try:
-                answer = StreamAnswer(read_id, await self._serve_read(request))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                code = _status_of(exc)
-                _log_failure(exc, code)
-                answer = StreamAnswer(read_id, None, code.value[0], str(exc) or type(exc).__name__)
-            ready.put_nowait(answer)
+        def split(item: pb.ReadChunksStreamRequest) -> tuple[int, pb.ReadChunksRequest]:
+            return item.id, item.read
 
-        async def take() -> None:
-            try:
-                async for item in requests:
-                    task = asyncio.ensure_future(serve(item.id, item.read))
-                    serving.add(task)
-                    task.add_done_callback(serving.discard)
-                while serving:
-                    await asyncio.wait(set(serving))
-            finally:
-                ready.put_nowait(None)
-
-        taker = asyncio.ensure_future(take())
-        try:
-            while (answer := await ready.get()) is not None:
-                yield answer
-            await taker  # a broken request stream fails the call
-        finally:
-            taker.cancel()
-            for task in list(serving):
-                task.cancel()
+        async for answer in _answer_each(requests, split, self._serve_read, StreamAnswer):
+            yield answer
 
     async def _serve_read(self, request: pb.ReadChunksRequest) -> ChunksAnswer:
         """The verified chunks a ReadChunks request asks for: from the page
@@ -584,11 +570,9 @@ def _read_chunks(
         return [reader.read_chunk(i, cached_only) for i in stripes]
 
 
-async def _timed_put(
-    put: Coroutine[Any, Any, int], seconds: Histogram, context: Context
-) -> pb.PutShardResponse:
+async def _timed_put(put: Coroutine[Any, Any, int], seconds: Histogram) -> pb.PutShardResponse:
     """Runs a shard write, observing its duration under its outcome's status
-    code; a failure aborts the call with the status that names it."""
+    code (the failure is raised)."""
     started = time.perf_counter()
     code = grpc.StatusCode.OK
     try:
@@ -598,10 +582,78 @@ async def _timed_put(
         raise
     except Exception as exc:
         code = _status_of(exc)
-        await _abort(context, exc, code)
+        raise
     finally:
         seconds.labels(code=code.name).observe(time.perf_counter() - started)
     return pb.PutShardResponse(stored_bytes=stored_bytes)
+
+
+async def _or_abort(work: Awaitable[T], context: Context) -> T:
+    """work's result; a failure aborts the call with the status that names it."""
+    try:
+        return await work
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        await _abort(context, exc, _status_of(exc))
+
+
+def _put_answer(
+    call_id: int, answer: pb.PutShardResponse | None, code: int, message: str
+) -> pb.PutWholeShardStreamAnswer:
+    reply = pb.PutWholeShardStreamAnswer(id=call_id, code=code, message=message)
+    if answer is not None:
+        reply.answer.CopyFrom(answer)
+    return reply
+
+
+async def _answer_each(
+    requests: AsyncIterator[Item],
+    split: Callable[[Item], tuple[int, Req]],
+    serve: Callable[[Req], Awaitable[Ans]],
+    reply: Callable[[int, Ans | None, int, str], Out],
+) -> AsyncIterator[Out]:
+    """The answers of a ...Stream method (docs/erasure-coding.md, "One stream
+    of calls per node"): each request, split into its id and what the unary
+    method takes, is served by serve in a task of its own, and its reply
+    (the answer, or the status code and message the unary method would have
+    failed with) is yielded as soon as it is ready. Ends once the caller has
+    closed its side and every request is answered; a broken request stream
+    fails the call."""
+    ready: asyncio.Queue[Out | None] = asyncio.Queue()
+    serving: set[asyncio.Task[None]] = set()
+
+    async def answer(call_id: int, request: Req) -> None:
+        try:
+            out = reply(call_id, await serve(request), 0, "")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            code = _status_of(exc)
+            _log_failure(exc, code)
+            out = reply(call_id, None, code.value[0], str(exc) or type(exc).__name__)
+        ready.put_nowait(out)
+
+    async def take() -> None:
+        try:
+            async for item in requests:
+                task = asyncio.ensure_future(answer(*split(item)))
+                serving.add(task)
+                task.add_done_callback(serving.discard)
+            while serving:
+                await asyncio.wait(set(serving))
+        finally:
+            ready.put_nowait(None)
+
+    taker = asyncio.ensure_future(take())
+    try:
+        while (out := await ready.get()) is not None:
+            yield out
+        await taker  # a broken request stream fails the call
+    finally:
+        taker.cancel()
+        for task in list(serving):
+            task.cancel()
 
 
 def _status_of(exc: Exception) -> grpc.StatusCode:

@@ -1,21 +1,24 @@
 """The Node service with its shard bytes encoded by hand (proto/wire.py):
 the stub every caller of a node uses, and the registration of a servicer.
 
-The five methods that carry chunks (PutShard, PutWholeShard, GetShard,
-ReadChunks, ReadChunksStream) get proto/wire.py's encoders and decoders in
-place of the generated classes' SerializeToString and FromString; every
-other method is registered as generated. The method names and the bytes on the wire are
+The six methods that carry chunks (PutShard, PutWholeShard,
+PutWholeShardStream, GetShard, ReadChunks, ReadChunksStream) get
+proto/wire.py's encoders and decoders in place of the generated classes'
+SerializeToString and FromString; every other method is registered as
+generated. The method names and the bytes on the wire are
 unchanged, so a node or a caller on the generated code talks to these.
 
-What the five carry, on either side:
+What the six carry, on either side:
 - PutShard: a PutChunk or a pb.PutShardRequest (header, finish, whole);
 - PutWholeShard: a WholeShardMessage;
+- PutWholeShardStream: (id, WholeShardMessage) requests (answers as generated);
 - GetShard: WireChunk answers;
 - ReadChunks: a ChunksAnswer;
 - ReadChunksStream: StreamAnswer answers (requests as generated).
 
-A stub's read_stream (proto/read_stream.py) sends ReadChunks requests over
-one ReadChunksStream call per node instead of a unary call each.
+A stub's read_stream and write_stream (proto/call_stream.py) send ReadChunks
+and PutWholeShard requests over one ReadChunksStream and one
+PutWholeShardStream call per node instead of a unary call each.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import grpc
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
 from proto import wire
-from proto.read_stream import ReadStream
+from proto.call_stream import CallStream, Reply
 
 SERVICE = "tessera.Node"
 # As the generated stub asks (grpc-stubs does not know the argument).
@@ -35,8 +38,8 @@ _REGISTERED: dict[str, Any] = {"_registered_method": True}
 
 
 class NodeStub(pb_grpc.NodeStub):  # type: ignore[misc]
-    """The generated stub with the five chunk-carrying methods replaced, and
-    a ReadStream over ReadChunksStream."""
+    """The generated stub with the six chunk-carrying methods replaced, and
+    the call streams over ReadChunksStream and PutWholeShardStream."""
 
     def __init__(self, channel: grpc.aio.Channel) -> None:
         super().__init__(channel)
@@ -70,7 +73,36 @@ class NodeStub(pb_grpc.NodeStub):  # type: ignore[misc]
             response_deserializer=wire.decode_stream_answer,
             **_REGISTERED,
         )
-        self.read_stream = ReadStream(self.ReadChunksStream)
+        self.PutWholeShardStream = channel.stream_stream(
+            f"/{SERVICE}/PutWholeShardStream",
+            request_serializer=wire.encode_whole_shard_item,
+            response_deserializer=pb.PutWholeShardStreamAnswer.FromString,
+            **_REGISTERED,
+        )
+        self.read_stream: CallStream[pb.ReadChunksRequest, wire.ChunksAnswer] = CallStream(
+            self.ReadChunksStream, _read_item, _read_reply
+        )
+        self.write_stream: CallStream[wire.WholeShardMessage, pb.PutShardResponse] = CallStream(
+            self.PutWholeShardStream, _write_item, _write_reply
+        )
+
+
+def _read_item(call_id: int, request: pb.ReadChunksRequest) -> pb.ReadChunksStreamRequest:
+    return pb.ReadChunksStreamRequest(id=call_id, read=request)
+
+
+def _read_reply(answer: wire.StreamAnswer) -> Reply[wire.ChunksAnswer]:
+    return Reply(answer.id, answer.answer, answer.code, answer.message)
+
+
+def _write_item(call_id: int, whole: wire.WholeShardMessage) -> tuple[int, wire.WholeShardMessage]:
+    return call_id, whole
+
+
+def _write_reply(answer: pb.PutWholeShardStreamAnswer) -> Reply[pb.PutShardResponse]:
+    return Reply(
+        answer.id, answer.answer if answer.HasField("answer") else None, answer.code, answer.message
+    )
 
 
 class _Capture:
@@ -87,7 +119,7 @@ class _Capture:
 
 
 def node_handlers(servicer: Any) -> dict[str, Any]:
-    """The Node service's method handlers for servicer, the five
+    """The Node service's method handlers for servicer, the six
     chunk-carrying ones with proto/wire.py's encoding."""
     capture = _Capture()
     pb_grpc.add_NodeServicer_to_server(servicer, capture)
@@ -111,6 +143,11 @@ def node_handlers(servicer: Any) -> dict[str, Any]:
         servicer.ReadChunks,
         request_deserializer=pb.ReadChunksRequest.FromString,
         response_serializer=wire.encode_chunks_answer,
+    )
+    handlers["PutWholeShardStream"] = grpc.stream_stream_rpc_method_handler(
+        servicer.PutWholeShardStream,
+        request_deserializer=wire.decode_whole_shard_item,
+        response_serializer=pb.PutWholeShardStreamAnswer.SerializeToString,
     )
     handlers["ReadChunksStream"] = grpc.stream_stream_rpc_method_handler(
         servicer.ReadChunksStream,

@@ -1134,3 +1134,23 @@ class ReadChunksStreamAnswer(_message.Message):
     code: int
     message: str
     def __init__(self, id: _Optional[int] = ..., answer: _Optional[_Union[ReadChunksResponse, _Mapping]] = ..., code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+
+class PutWholeShardStreamRequest(_message.Message):
+    __slots__ = ("id", "whole")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    WHOLE_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    whole: WholeShard
+    def __init__(self, id: _Optional[int] = ..., whole: _Optional[_Union[WholeShard, _Mapping]] = ...) -> None: ...
+
+class PutWholeShardStreamAnswer(_message.Message):
+    __slots__ = ("id", "answer", "code", "message")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    answer: PutShardResponse
+    code: int
+    message: str
+    def __init__(self, id: _Optional[int] = ..., answer: _Optional[_Union[PutShardResponse, _Mapping]] = ..., code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...

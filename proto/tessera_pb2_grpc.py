@@ -81,6 +81,11 @@ class NodeStub:
                 request_serializer=proto_dot_tessera__pb2.ReadChunksStreamRequest.SerializeToString,
                 response_deserializer=proto_dot_tessera__pb2.ReadChunksStreamAnswer.FromString,
                 _registered_method=True)
+        self.PutWholeShardStream = channel.stream_stream(
+                '/tessera.Node/PutWholeShardStream',
+                request_serializer=proto_dot_tessera__pb2.PutWholeShardStreamRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.PutWholeShardStreamAnswer.FromString,
+                _registered_method=True)
 
 
 class NodeServicer:
@@ -166,8 +171,18 @@ class NodeServicer:
         have failed with (a corrupt chunk: DATA_LOSS, and the shard quarantined
         and reported). The stream itself fails only when the node cannot go on
         (the caller then fails every read still waiting on it). It saves the
-        cost of a call per read (docs/erasure-coding.md, "One stream of reads
+        cost of a call per read (docs/erasure-coding.md, "One stream of calls
         per node").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutWholeShardStream(self, request_iterator, context):
+        """Many PutWholeShard over one long-lived stream, as ReadChunksStream does
+        for ReadChunks: an answer is sent only once its shard is durable (file
+        and folder fsynced), as PutWholeShard answers, or with the status
+        PutWholeShard would have failed with.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -220,6 +235,11 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.ReadChunksStream,
                     request_deserializer=proto_dot_tessera__pb2.ReadChunksStreamRequest.FromString,
                     response_serializer=proto_dot_tessera__pb2.ReadChunksStreamAnswer.SerializeToString,
+            ),
+            'PutWholeShardStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.PutWholeShardStream,
+                    request_deserializer=proto_dot_tessera__pb2.PutWholeShardStreamRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.PutWholeShardStreamAnswer.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -467,6 +487,33 @@ class Node:
             '/tessera.Node/ReadChunksStream',
             proto_dot_tessera__pb2.ReadChunksStreamRequest.SerializeToString,
             proto_dot_tessera__pb2.ReadChunksStreamAnswer.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutWholeShardStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/tessera.Node/PutWholeShardStream',
+            proto_dot_tessera__pb2.PutWholeShardStreamRequest.SerializeToString,
+            proto_dot_tessera__pb2.PutWholeShardStreamAnswer.FromString,
             options,
             channel_credentials,
             insecure,

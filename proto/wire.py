@@ -13,8 +13,8 @@ peer that still uses the generated classes reads and writes the same
 messages.
 
 Covered: Chunk (GetShard's answers), ReadChunksResponse,
-ReadChunksStreamAnswer, WholeShard (PutWholeShard) and the chunk item of
-PutShardRequest. The decoders accept
+ReadChunksStreamAnswer, WholeShard (PutWholeShard), PutWholeShardStreamRequest
+and the chunk item of PutShardRequest. The decoders accept
 any valid encoding of their message (fields in any order, unknown fields
 skipped, the last of a repeated scalar winning, repeated sub-messages
 merged, as protobuf parsers do) and raise WireError on a malformed one.
@@ -151,14 +151,27 @@ def encode_stream_answer(answer: StreamAnswer) -> bytes:
     return b"".join(out)
 
 
-def encode_whole_shard(whole: WholeShardMessage) -> bytes:
-    """A WholeShard message."""
+def _whole_shard_pieces(whole: WholeShardMessage) -> tuple[list[Buffer], int]:
     header = whole.header.SerializeToString()
     pieces, length = _chunk_pieces(whole.chunk.stripe_index, whole.chunk.data, whole.chunk.crc32c)
     out: list[Buffer] = [_len_prefix(1, len(header)), header, _len_prefix(2, length), *pieces]
     if len(whole.trailer):
         out += [_len_prefix(3, len(whole.trailer)), whole.trailer]
-    return b"".join(out)
+    return out, sum(len(p) for p in out)
+
+
+def encode_whole_shard(whole: WholeShardMessage) -> bytes:
+    """A WholeShard message."""
+    pieces, _ = _whole_shard_pieces(whole)
+    return b"".join(pieces)
+
+
+def encode_whole_shard_item(item: tuple[int, WholeShardMessage]) -> bytes:
+    """A PutWholeShardStreamRequest (id, whole shard), joined once."""
+    item_id, whole = item
+    pieces, length = _whole_shard_pieces(whole)
+    head = _varint(1 << 3 | _VARINT) + _varint(item_id) if item_id else b""
+    return b"".join([head, _len_prefix(2, length), *pieces])
 
 
 def encode_put_request(request: PutChunk | WholeShardMessage | pb.PutShardRequest) -> bytes:
@@ -310,6 +323,25 @@ def decode_whole_shard(buffer: Buffer) -> WholeShardMessage:
     except Exception as exc:  # upb's DecodeError
         raise WireError(f"the shard header: {exc}") from exc
     return WholeShardMessage(header, _decode_chunk_into(chunks), trailer)
+
+
+def decode_whole_shard_item(buffer: Buffer) -> tuple[int, WholeShardMessage]:
+    """A PutWholeShardStreamRequest: (id, whole shard). Occurrences of the
+    whole shard merge, as generated parsers merge them."""
+    item_id = 0
+    wholes: list[memoryview] = []
+    for number, wire_type, value in _fields(_view(buffer)):
+        if number == 1:
+            _expect(wire_type, _VARINT, "id")
+            assert isinstance(value, int)
+            item_id = value & 0xFFFFFFFFFFFFFFFF
+        elif number == 2:
+            _expect(wire_type, _LEN, "whole")
+            assert isinstance(value, memoryview)
+            wholes.append(value)
+    if len(wholes) == 1:
+        return item_id, decode_whole_shard(wholes[0])
+    return item_id, decode_whole_shard(b"".join(wholes))  # rare: merged by concatenation
 
 
 def whole_from_pb(whole: pb.WholeShard) -> WholeShardMessage:

@@ -11,7 +11,7 @@ A range inside one stripe may ask for only some of its data chunks
 (``columns``): only their shards are read while they are healthy.
 
 A read of one stripe is one ReadChunks request (ChunksRead), sent over the
-node's read stream (proto/read_stream.py) or as a unary call; a longer one
+node's read stream (proto/call_stream.py) or as a unary call; a longer one
 a GetShard stream (ShardStream). Both verify every chunk the same way, and
 a node that predates ReadChunks is read with GetShard instead.
 """
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncGenerator, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -29,8 +28,8 @@ from typing import Protocol
 import grpc.aio
 
 from proto import tessera_pb2 as pb
+from proto.call_stream import CallFailed
 from proto.node_rpc import NodeStub
-from proto.read_stream import ReadFailed
 from proto.wire import Buffer, ChunksAnswer, WireChunk
 from tessera import errors
 from tessera.checksum import crc32c
@@ -46,10 +45,6 @@ SLOW_CHUNK_SECONDS = 3.0
 # (docs/benchmarks.md, "Fewer gRPC calls"): the wait for them is the one
 # for a single chunk, SLOW_CHUNK_SECONDS.
 UNARY_READ_STRIPES_MAX = 1
-# Such reads go over one stream per node (proto/read_stream.py) rather than
-# a call each; TESSERA_READ_STREAM=0 makes them unary calls again (for A/B
-# measurements, or a node that misbehaves on the stream).
-READ_STREAM = os.environ.get("TESSERA_READ_STREAM", "1") != "0"
 
 
 @dataclass(frozen=True)
@@ -148,8 +143,8 @@ class ShardStream:
 class ChunksRead:
     """A ReadChunks request over a short run of stripes (one message),
     yielding verified chunks as ShardStream does. Sent over the node's read
-    stream (proto/read_stream.py) when READ_STREAM is on and the node
-    serves it; else as a unary ReadChunks call; a node without ReadChunks
+    stream (proto/call_stream.py) when streams are on and the node serves
+    it; else as a unary ReadChunks call; a node without ReadChunks
     (one that predates it) is read with a GetShard stream instead."""
 
     def __init__(
@@ -182,8 +177,8 @@ class ChunksRead:
         self._streamed = False
         if source.stub is not None:
             stream = source.stub.read_stream
-            if READ_STREAM and not stream.unsupported:
-                self._call = stream.read(self._request, call_metadata)
+            if stream.usable:
+                self._call = stream.call(self._request, call_metadata)
                 self._streamed = True
             else:
                 self._call = self._unary_call()
@@ -207,8 +202,8 @@ class ChunksRead:
                 response = await self._answer()
             except TimeoutError as exc:
                 raise ShardReadError("slow") from exc
-            except (grpc.aio.AioRpcError, ReadFailed) as exc:
-                code = exc.code if isinstance(exc, ReadFailed) else exc.code()
+            except (grpc.aio.AioRpcError, CallFailed) as exc:
+                code = exc.code if isinstance(exc, CallFailed) else exc.code()
                 if code != grpc.StatusCode.UNIMPLEMENTED:
                     raise ShardReadError(code.name) from exc
                 if self._streamed:  # a node without the stream: ask with a call

@@ -25,10 +25,11 @@ CALL_METADATA = call_metadata(SECRET)
 
 
 class CountingServicer(NodeServicer):
-    """A node that counts the calls it is asked, by method, and the reads
-    asked over ReadChunksStream ("streamed read"); old=True answers the
-    unary shard calls and the read stream UNIMPLEMENTED, as a node that
-    predates them does, no_stream=True only the read stream."""
+    """A node that counts the calls it is asked, by method, and the requests
+    asked over ReadChunksStream ("streamed read") and PutWholeShardStream
+    ("streamed write"); old=True answers the unary shard calls and the
+    streams UNIMPLEMENTED, as a node that predates them does, no_stream=True
+    only the streams."""
 
     def __init__(
         self, *args: Any, old: bool = False, no_stream: bool = False, **kwargs: Any
@@ -41,6 +42,14 @@ class CountingServicer(NodeServicer):
     def reads(self) -> int:
         """ReadChunks requests asked, by call or over the stream."""
         return self.calls["ReadChunks"] + self.calls["streamed read"]
+
+    def _counted(self, requests, name: str):  # type: ignore[no-untyped-def]
+        async def counted():  # type: ignore[no-untyped-def]
+            async for item in requests:
+                self.calls[name] += 1
+                yield item
+
+        return counted()
 
     async def PutShard(self, request_iterator, context):  # type: ignore[no-untyped-def]
         self.calls["PutShard"] += 1
@@ -67,13 +76,18 @@ class CountingServicer(NodeServicer):
         self.calls["ReadChunksStream"] += 1
         if self._no_stream:
             await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+        async for answer in super().ReadChunksStream(
+            self._counted(requests, "streamed read"), context
+        ):
+            yield answer
 
-        async def counted():  # type: ignore[no-untyped-def]
-            async for item in requests:
-                self.calls["streamed read"] += 1
-                yield item
-
-        async for answer in super().ReadChunksStream(counted(), context):
+    async def PutWholeShardStream(self, requests, context):  # type: ignore[no-untyped-def]
+        self.calls["PutWholeShardStream"] += 1
+        if self._no_stream:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+        async for answer in super().PutWholeShardStream(
+            self._counted(requests, "streamed write"), context
+        ):
             yield answer
 
 

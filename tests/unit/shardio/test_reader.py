@@ -1,6 +1,6 @@
 """shardio/reader.py over real node servicers on 127.0.0.1: a one-stripe
 read is one ReadChunks request per shard (over the node's read stream, or a
-unary call with TESSERA_READ_STREAM=0: every test runs both ways), a longer
+unary call with TESSERA_NODE_STREAMS=0: every test runs both ways), a longer
 one a GetShard stream; a corrupt chunk met by either is never yielded (the
 read fails over to parity and the node quarantines the shard); a node
 without the read stream is asked with calls, and one that predates
@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from node.shard_format import PREFIX, RECORD, ShardMeta, encode_header
+from proto import call_stream
 from shardio import reader
 from tessera.checksum import crc32c
 from tessera.codec import encode_stripe
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.usefixtures("loop_watchdog", "read_stream")
 
 @pytest.fixture(params=[True, False], ids=["stream", "calls"])
 def read_stream(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
-    monkeypatch.setattr(reader, "READ_STREAM", request.param)
+    monkeypatch.setattr(call_stream, "ENABLED", request.param)
     return bool(request.param)
 
 

@@ -1,8 +1,10 @@
-"""proto/read_stream.py against a real node servicer on 127.0.0.1: many
+"""proto/call_stream.py against a real node servicer on 127.0.0.1: many
 reads share one ReadChunksStream call and each gets its own request's
-answer; a read that fails on the node fails alone, with ReadChunks' status;
-a read given up on is forgotten; when the node goes away every waiting read
-fails, and the next read opens a new stream."""
+answer, in the order they are ready; a read that fails on the node fails
+alone, with ReadChunks' status; a read given up on is forgotten; when the
+node goes away every waiting read fails, and the next read opens a new
+stream. Writes share one PutWholeShardStream call, each answered once its
+shard is durable, a bad one refused alone."""
 
 from __future__ import annotations
 
@@ -18,9 +20,10 @@ from node.service import NodeIdentity
 from node.shard_format import ShardMeta
 from node.store import ShardStore
 from proto import tessera_pb2 as pb
+from proto.call_stream import CallFailed
 from proto.node_rpc import NodeStub, add_node_servicer
-from proto.read_stream import ReadFailed
 from proto.rpc import new_channel, new_server
+from proto.wire import WholeShardMessage, WireChunk
 from tessera.checksum import crc32c
 from tessera.ids import new_version_id
 from tests.unit.loopback_nodes import CALL_METADATA, SECRET, CountingServicer, loopback_nodes
@@ -73,7 +76,7 @@ async def test_many_reads_share_one_stream_and_each_gets_its_own_answer(tmp_path
             shards[put_shard(node.store, chunks)] = chunks
         asked = [(v, s) for v in shards for s in range(3)] * 3
         answers = await asyncio.gather(
-            *(node.stub.read_stream.read(request(v, s), CALL_METADATA) for v, s in asked)
+            *(node.stub.read_stream.call(request(v, s), CALL_METADATA) for v, s in asked)
         )
         for (version_id, stripe), answer in zip(asked, answers, strict=True):
             (chunk,) = answer.chunks
@@ -92,17 +95,17 @@ async def test_a_failed_read_fails_alone_with_the_status_read_chunks_would_give(
         chunks = [os.urandom(CHUNK_BYTES) for _ in range(2)]
         version_id = put_shard(node.store, chunks)
         stream = node.stub.read_stream
-        good = stream.read(request(version_id, 1), CALL_METADATA)
-        missing = stream.read(request(new_version_id()), CALL_METADATA)
-        beyond = stream.read(request(version_id, 5), CALL_METADATA)
-        none = stream.read(request(version_id, 0, 0), CALL_METADATA)
+        good = stream.call(request(version_id, 1), CALL_METADATA)
+        missing = stream.call(request(new_version_id()), CALL_METADATA)
+        beyond = stream.call(request(version_id, 5), CALL_METADATA)
+        none = stream.call(request(version_id, 0, 0), CALL_METADATA)
         assert bytes((await good).chunks[0].data) == chunks[1]
         for future, code in (
             (missing, grpc.StatusCode.NOT_FOUND),
             (beyond, grpc.StatusCode.OUT_OF_RANGE),
             (none, grpc.StatusCode.INVALID_ARGUMENT),
         ):
-            with pytest.raises(ReadFailed) as failed:
+            with pytest.raises(CallFailed) as failed:
                 await future
             assert failed.value.code == code and failed.value.message
             # the unary call fails the same way
@@ -118,7 +121,7 @@ async def test_a_failed_read_fails_alone_with_the_status_read_chunks_would_give(
             assert unary.value.code() == code
         # the stream is still the one it was
         assert (
-            bytes((await stream.read(request(version_id), CALL_METADATA)).chunks[0].data)
+            bytes((await stream.call(request(version_id), CALL_METADATA)).chunks[0].data)
             == (chunks[0])
         )
         assert node.servicer.calls["ReadChunksStream"] == 1
@@ -131,9 +134,9 @@ async def test_answers_come_as_they_are_ready(tmp_path: Path):
         chunks = [os.urandom(CHUNK_BYTES) for _ in range(2)]
         version_id = put_shard(node.store, chunks)
         stream = node.stub.read_stream
-        slow = stream.read(request(version_id, HangingServicer.HANG), CALL_METADATA)
+        slow = stream.call(request(version_id, HangingServicer.HANG), CALL_METADATA)
         await servicer.held.wait()
-        fast = await stream.read(
+        fast = await stream.call(
             request(version_id, 0), CALL_METADATA
         )  # asked later, answered first
         assert bytes(fast.chunks[0].data) == chunks[0] and not slow.done()
@@ -148,16 +151,16 @@ async def test_a_read_given_up_on_is_forgotten(tmp_path: Path):
         chunks = [os.urandom(CHUNK_BYTES) for _ in range(2)]
         version_id = put_shard(node.store, chunks)
         stream = node.stub.read_stream
-        slow = stream.read(request(version_id, HangingServicer.HANG), CALL_METADATA)
+        slow = stream.call(request(version_id, HangingServicer.HANG), CALL_METADATA)
         await servicer.held.wait()
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(slow, 0.05)  # gives up: cancels the future
         assert slow.cancelled()
         # other reads go on meanwhile
-        fast = await stream.read(request(version_id, 0), CALL_METADATA)
+        fast = await stream.call(request(version_id, 0), CALL_METADATA)
         assert bytes(fast.chunks[0].data) == chunks[0]
         servicer.release.set()  # the slow answer comes, and is dropped
-        again = await stream.read(request(version_id, HangingServicer.HANG), CALL_METADATA)
+        again = await stream.call(request(version_id, HangingServicer.HANG), CALL_METADATA)
         assert bytes(again.chunks[0].data) == chunks[1]
         assert all(not s.waiting for s in stream._streams.values())
         assert servicer.calls["ReadChunksStream"] == 1
@@ -186,13 +189,13 @@ async def test_reads_waiting_on_a_node_that_goes_away_fail_and_the_next_read_reo
         try:
             stream = NodeStub(channel).read_stream
             waiting = [
-                stream.read(request(version_id, HangingServicer.HANG), CALL_METADATA)
+                stream.call(request(version_id, HangingServicer.HANG), CALL_METADATA)
                 for _ in range(3)
             ]
             await servicer.held.wait()
             await server.stop(None)  # the node goes away with three reads waiting
             for future in waiting:
-                with pytest.raises(ReadFailed) as failed:
+                with pytest.raises(CallFailed) as failed:
                     await future
                 assert failed.value.code != grpc.StatusCode.OK
             assert not stream._streams  # the ended stream is dropped
@@ -202,9 +205,9 @@ async def test_reads_waiting_on_a_node_that_goes_away_fail_and_the_next_read_reo
             answer = None
             for _ in range(100):
                 try:
-                    answer = await stream.read(request(version_id, 1), CALL_METADATA)
+                    answer = await stream.call(request(version_id, 1), CALL_METADATA)
                     break
-                except ReadFailed:  # the channel is still reconnecting
+                except CallFailed:  # the channel is still reconnecting
                     await asyncio.sleep(0.05)
             assert answer is not None and bytes(answer.chunks[0].data) == chunks[1]
             assert back.calls["ReadChunksStream"] >= 1 and back.calls["streamed read"] >= 1
@@ -214,3 +217,42 @@ async def test_reads_waiting_on_a_node_that_goes_away_fail_and_the_next_read_reo
             if restarted is not None:
                 await restarted.stop(None)
             store.close()
+
+
+def whole_shard(chunk: bytes, crc: int | None = None) -> tuple[str, WholeShardMessage]:
+    version_id = new_version_id()
+    header = pb.ShardHeader(
+        bucket="b",
+        key="k",
+        version_id=version_id,
+        shard_index=0,
+        data_shards=1,
+        parity_shards=1,
+        chunk_size_bytes=CHUNK_BYTES,
+        object_size_bytes=len(chunk),
+        stripe_count=1,
+    )
+    crc = crc32c(chunk) if crc is None else crc
+    return version_id, WholeShardMessage(header, WireChunk(0, chunk, crc), b"trailer")
+
+
+async def test_writes_share_one_stream_and_each_is_durable_when_answered(tmp_path: Path):
+    async with loopback_nodes(tmp_path, 1) as (node,):
+        shards = [whole_shard(os.urandom(CHUNK_BYTES)) for _ in range(12)]
+        _, bad = whole_shard(os.urandom(CHUNK_BYTES), crc=0)
+        stream = node.stub.write_stream
+        futures = [stream.call(whole, CALL_METADATA) for _, whole in shards]
+        refused = stream.call(bad, CALL_METADATA)
+        for (version_id, whole), future in zip(shards, futures, strict=True):
+            answer = await future
+            assert answer.stored_bytes > len(whole.chunk.data)
+            # answered only once it is in the store, its trailer with it
+            assert list(node.store.read_stripes(version_id, 0)) == [whole.chunk.data]
+            assert node.store.read_trailer(version_id, 0)[1] == b"trailer"
+        with pytest.raises(CallFailed) as failed:
+            await refused  # a bad checksum fails alone, and stores nothing
+        assert failed.value.code == grpc.StatusCode.DATA_LOSS
+        assert node.store.shard_count == len(shards)
+        assert node.servicer.calls["PutWholeShardStream"] == 1
+        assert node.servicer.calls["streamed write"] == len(shards) + 1
+        assert "PutWholeShard" not in node.servicer.calls

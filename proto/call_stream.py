@@ -1,0 +1,206 @@
+"""Many unary requests to one node over one long-lived stream
+(docs/erasure-coding.md, "One stream of calls per node").
+
+A unary call costs both sides a fixed amount of CPU beyond its message:
+the call's set-up and tear-down in gRPC core and grpc.aio, its headers,
+the server's handler task and the secret check. A GET of a 1 MiB object
+makes four of them (ReadChunks), a PUT six (PutWholeShard). A CallStream
+sends such requests instead as messages of one stream call per node (the
+method's ...Stream twin: ReadChunksStream, PutWholeShardStream), each with
+an id, and matches the answers, which come in the order the node has them
+ready, back to their callers.
+
+CallStream.call(request, metadata) returns a future of the answer; a
+request that fails on the node fails its future with CallFailed, the status
+code and message the unary call would have ended with. When the stream
+itself ends (the node went away, the channel closed) every request waiting
+on it fails with CallFailed and the stream's code (UNAVAILABLE when it ended
+without one), and the next request opens a new stream. A node that does not
+know the method (UNIMPLEMENTED) is not asked again: the caller uses the
+unary call. TESSERA_NODE_STREAMS=0 in the environment turns the streams off
+(ENABLED): callers then make unary calls.
+
+Invariants:
+- a future gets the answer to its own request or an error, never another
+  request's answer: ids are never reused within a stream, and a stream's
+  waiting requests are failed when it ends;
+- cancelling a future (a caller giving up: timeout, cancelled request)
+  forgets it: its answer, if it comes, is dropped. The node may still have
+  done the work (as a unary call cancelled too late): a shard written for a
+  write given up on is an orphan, which GC removes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Generic, NamedTuple, TypeVar
+
+import grpc
+import grpc.aio
+
+log = logging.getLogger(__name__)
+
+ENABLED = os.environ.get("TESSERA_NODE_STREAMS", "1") != "0"
+
+Metadata = tuple[tuple[str, str], ...]
+Request = TypeVar("Request")
+Answer = TypeVar("Answer")
+
+
+class Reply(NamedTuple, Generic[Answer]):
+    """A stream answer, unwrapped: its id, and its answer (code 0) or the
+    gRPC status code and message of its failure."""
+
+    id: int
+    answer: Answer | None
+    code: int
+    message: str
+
+
+class CallFailed(Exception):
+    """A request answered with an error, or lost with its stream."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.message = message
+
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def status_code(value: int) -> grpc.StatusCode:
+    """The grpc.StatusCode of a numeric code (UNKNOWN for one gRPC does not define)."""
+    return _CODES.get(value, grpc.StatusCode.UNKNOWN)
+
+
+class _Stream(Generic[Request, Answer]):
+    """One stream call and the requests waiting on it."""
+
+    def __init__(
+        self,
+        open_call: Callable[..., Any],
+        wrap: Callable[[int, Request], Any],
+        metadata: Metadata,
+    ) -> None:
+        self.outbox: asyncio.Queue[Any] = asyncio.Queue()
+        self.waiting: dict[int, asyncio.Future[Answer]] = {}
+        self.next_id = 1
+        self.ended = False
+        self._wrap = wrap
+        self.call = open_call(self._requests(), metadata=metadata)
+
+    async def _requests(self) -> AsyncIterator[Any]:
+        while (item := await self.outbox.get()) is not None:
+            yield item
+
+    def send(self, request: Request) -> asyncio.Future[Answer]:
+        call_id = self.next_id
+        self.next_id += 1
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self.waiting[call_id] = future
+        future.add_done_callback(lambda done: self._forget(call_id, done))
+        self.outbox.put_nowait(self._wrap(call_id, request))
+        return future
+
+    def _forget(self, call_id: int, future: asyncio.Future[Answer]) -> None:
+        if self.waiting.get(call_id) is future:
+            del self.waiting[call_id]
+
+    def answer(self, reply: Reply[Answer]) -> None:
+        future = self.waiting.pop(reply.id, None)
+        if future is None or future.done():
+            return  # given up on by its caller
+        if reply.code == 0 and reply.answer is not None:
+            future.set_result(reply.answer)
+        elif reply.code == 0:
+            future.set_exception(CallFailed(grpc.StatusCode.INTERNAL, "an answer without a body"))
+        else:
+            future.set_exception(CallFailed(status_code(reply.code), reply.message))
+
+    def end(self, code: grpc.StatusCode, message: str) -> None:
+        self.ended = True
+        self.outbox.put_nowait(None)
+        waiting, self.waiting = self.waiting, {}
+        for future in waiting.values():
+            if not future.done():
+                future.set_exception(CallFailed(code, message))
+
+
+class CallStream(Generic[Request, Answer]):
+    """Requests of one method over one stream per (node channel, metadata).
+
+    open_call is the stub's multi-callable of the stream method; wrap(id,
+    request) builds a stream request, unwrap(message) reads a stream answer
+    into a Reply. The call is opened on first use, inside the event loop."""
+
+    def __init__(
+        self,
+        open_call: Callable[..., Any],
+        wrap: Callable[[int, Request], Any],
+        unwrap: Callable[[Any], Reply[Answer]],
+    ) -> None:
+        self._open_call = open_call
+        self._wrap = wrap
+        self._unwrap = unwrap
+        self._streams: dict[Metadata, _Stream[Request, Answer]] = {}
+        self._pumps: set[asyncio.Task[None]] = set()
+        self.unsupported = False  # the node answered UNIMPLEMENTED
+
+    @property
+    def usable(self) -> bool:
+        """Whether callers should use the stream (ENABLED, and the node has it)."""
+        return ENABLED and not self.unsupported
+
+    def call(self, request: Request, metadata: Metadata) -> asyncio.Future[Answer]:
+        """The answer to one request, as a future (cancel it to give up).
+        CallFailed(UNIMPLEMENTED) once the node is known not to serve the
+        stream."""
+        if self.unsupported:
+            future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+            future.set_exception(CallFailed(grpc.StatusCode.UNIMPLEMENTED, "no such stream"))
+            return future
+        stream = self._streams.get(metadata)
+        if stream is None or stream.ended:
+            stream = _Stream(self._open_call, self._wrap, metadata)
+            self._streams[metadata] = stream
+            pump = asyncio.ensure_future(self._pump(stream, metadata))
+            self._pumps.add(pump)
+            pump.add_done_callback(self._pumps.discard)
+        return stream.send(request)
+
+    async def _pump(self, stream: _Stream[Request, Answer], metadata: Metadata) -> None:
+        """Hands each answer to its request; fails the rest when the stream ends."""
+        code, message = grpc.StatusCode.UNAVAILABLE, "the stream ended"
+        try:
+            async for message_in in stream.call:
+                stream.answer(self._unwrap(message_in))
+        except grpc.aio.AioRpcError as exc:
+            code, message = exc.code(), exc.details() or code.name
+            if code == grpc.StatusCode.UNIMPLEMENTED:
+                self.unsupported = True
+            elif code != grpc.StatusCode.CANCELLED:
+                log.info("node stream ended: %s %s", code.name, message)
+        except asyncio.CancelledError:
+            code, message = grpc.StatusCode.CANCELLED, "the stream was cancelled"
+            raise
+        except Exception as exc:  # a malformed answer (WireError) or a bug: end this stream
+            code, message = grpc.StatusCode.INTERNAL, f"node stream: {exc!r}"
+            log.warning("node stream failed: %r", exc)
+        finally:
+            stream.end(code, message)
+            stream.call.cancel()
+            if self._streams.get(metadata) is stream:
+                del self._streams[metadata]
+
+    async def close(self) -> None:
+        """Ends every stream (their waiting requests fail with CANCELLED)."""
+        for stream in list(self._streams.values()):
+            stream.call.cancel()
+        for pump in list(self._pumps):
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump

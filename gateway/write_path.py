@@ -207,9 +207,10 @@ class ShardSender:
             log.warning("shard %d to %s failed: %s", self.shard_index, self.node_id, exc)
 
     async def _put_whole(self, stub: NodeStub, timeout_seconds: float) -> None:
-        """Sends the one-stripe shard in one unary call once the body is
-        verified; the deadline counts from the start of the write, as the
-        stream's does."""
+        """Sends the one-stripe shard in one request once the body is
+        verified (over the node's write stream, else a unary call, else a
+        PutShard stream); the deadline counts from the start of the write, as
+        a PutShard stream's does."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_seconds
         request = await self._whole_request()

@@ -255,6 +255,21 @@ def _decode_chunk_into(parts: Sequence[memoryview]) -> WireChunk:
     return WireChunk(stripe_index, data, crc)
 
 
+def _uint(wire_type: int, value: int | memoryview, name: str, bits: int) -> int:
+    """A varint field of an unsigned type of that many bits (a longer value
+    is cut to them, as generated parsers do)."""
+    _expect(wire_type, _VARINT, name)
+    assert isinstance(value, int)
+    return value & ((1 << bits) - 1)
+
+
+def _len_field(wire_type: int, value: int | memoryview, name: str) -> memoryview:
+    """A length-delimited field's bytes."""
+    _expect(wire_type, _LEN, name)
+    assert isinstance(value, memoryview)
+    return value
+
+
 def _view(buffer: Buffer) -> memoryview:
     return buffer if isinstance(buffer, memoryview) else memoryview(buffer)
 
@@ -283,21 +298,14 @@ def decode_stream_answer(buffer: Buffer) -> StreamAnswer:
     chunks: list[WireChunk] | None = None
     for number, wire_type, value in _fields(_view(buffer)):
         if number == 1:
-            _expect(wire_type, _VARINT, "id")
-            assert isinstance(value, int)
-            answer_id = value & 0xFFFFFFFFFFFFFFFF
+            answer_id = _uint(wire_type, value, "id", 64)
         elif number == 2:
-            _expect(wire_type, _LEN, "answer")
-            assert isinstance(value, memoryview)
-            chunks = (chunks or []) + decode_chunks_answer(value).chunks
+            answer = _len_field(wire_type, value, "answer")
+            chunks = (chunks or []) + decode_chunks_answer(answer).chunks
         elif number == 3:
-            _expect(wire_type, _VARINT, "code")
-            assert isinstance(value, int)
-            code = value & 0xFFFFFFFF
+            code = _uint(wire_type, value, "code", 32)
         elif number == 4:
-            _expect(wire_type, _LEN, "message")
-            assert isinstance(value, memoryview)
-            message = bytes(value).decode(errors="replace")
+            message = bytes(_len_field(wire_type, value, "message")).decode(errors="replace")
     return StreamAnswer(answer_id, None if chunks is None else ChunksAnswer(chunks), code, message)
 
 
@@ -332,13 +340,9 @@ def decode_whole_shard_item(buffer: Buffer) -> tuple[int, WholeShardMessage]:
     wholes: list[memoryview] = []
     for number, wire_type, value in _fields(_view(buffer)):
         if number == 1:
-            _expect(wire_type, _VARINT, "id")
-            assert isinstance(value, int)
-            item_id = value & 0xFFFFFFFFFFFFFFFF
+            item_id = _uint(wire_type, value, "id", 64)
         elif number == 2:
-            _expect(wire_type, _LEN, "whole")
-            assert isinstance(value, memoryview)
-            wholes.append(value)
+            wholes.append(_len_field(wire_type, value, "whole"))
     if len(wholes) == 1:
         return item_id, decode_whole_shard(wholes[0])
     return item_id, decode_whole_shard(b"".join(wholes))  # rare: merged by concatenation

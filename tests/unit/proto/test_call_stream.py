@@ -9,7 +9,9 @@ shard is durable, a bad one refused alone."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from node.service import NodeIdentity
 from node.shard_format import ShardMeta
 from node.store import ShardStore
 from proto import tessera_pb2 as pb
-from proto.call_stream import CallFailed
+from proto.call_stream import CallFailed, CallStream
 from proto.node_rpc import NodeStub, add_node_servicer
 from proto.rpc import new_channel, new_server
 from proto.wire import WholeShardMessage, WireChunk
@@ -31,6 +33,7 @@ from tests.unit.loopback_nodes import CALL_METADATA, SECRET, CountingServicer, l
 pytestmark = pytest.mark.usefixtures("loop_watchdog")
 
 CHUNK_BYTES = 64
+CHUNKS = [os.urandom(CHUNK_BYTES) for _ in range(2)]
 
 
 def put_shard(store: ShardStore, chunks: list[bytes]) -> str:
@@ -92,65 +95,51 @@ async def test_a_failed_read_fails_alone_with_the_status_read_chunks_would_give(
     tmp_path: Path,
 ):
     async with loopback_nodes(tmp_path, 1) as (node,):
-        chunks = [os.urandom(CHUNK_BYTES) for _ in range(2)]
-        version_id = put_shard(node.store, chunks)
+        version_id = put_shard(node.store, CHUNKS)
         stream = node.stub.read_stream
         good = stream.call(request(version_id, 1), CALL_METADATA)
-        missing = stream.call(request(new_version_id()), CALL_METADATA)
-        beyond = stream.call(request(version_id, 5), CALL_METADATA)
-        none = stream.call(request(version_id, 0, 0), CALL_METADATA)
-        assert bytes((await good).chunks[0].data) == chunks[1]
-        for future, code in (
-            (missing, grpc.StatusCode.NOT_FOUND),
-            (beyond, grpc.StatusCode.OUT_OF_RANGE),
-            (none, grpc.StatusCode.INVALID_ARGUMENT),
-        ):
+        bad = {
+            grpc.StatusCode.NOT_FOUND: request(new_version_id()),
+            grpc.StatusCode.OUT_OF_RANGE: request(version_id, 5),
+            grpc.StatusCode.INVALID_ARGUMENT: request(version_id, 0, 0),
+        }
+        failing = {code: stream.call(asked, CALL_METADATA) for code, asked in bad.items()}
+        assert bytes((await good).chunks[0].data) == CHUNKS[1]
+        for code, future in failing.items():
             with pytest.raises(CallFailed) as failed:
                 await future
             assert failed.value.code == code and failed.value.message
             # the unary call fails the same way
             with pytest.raises(grpc.aio.AioRpcError) as unary:
-                await node.stub.ReadChunks(
-                    request(version_id, 5)
-                    if code == grpc.StatusCode.OUT_OF_RANGE
-                    else request(version_id, 0, 0)
-                    if code == grpc.StatusCode.INVALID_ARGUMENT
-                    else request(new_version_id()),
-                    metadata=CALL_METADATA,
-                )
+                await node.stub.ReadChunks(bad[code], metadata=CALL_METADATA)
             assert unary.value.code() == code
         # the stream is still the one it was
-        assert (
-            bytes((await stream.call(request(version_id), CALL_METADATA)).chunks[0].data)
-            == (chunks[0])
-        )
+        again = await stream.call(request(version_id), CALL_METADATA)
+        assert bytes(again.chunks[0].data) == CHUNKS[0]
         assert node.servicer.calls["ReadChunksStream"] == 1
 
 
-async def test_answers_come_as_they_are_ready(tmp_path: Path):
+@contextlib.asynccontextmanager
+async def held_reads(tmp_path: Path) -> AsyncIterator[tuple[HangingServicer, CallStream, str]]:
+    """A node holding reads of stripe HANG, its read stream, and a shard of
+    two stripes (CHUNKS) on it."""
     async with loopback_nodes(tmp_path, 1, servicer_class=HangingServicer) as (node,):
-        servicer = node.servicer
-        assert isinstance(servicer, HangingServicer)
-        chunks = [os.urandom(CHUNK_BYTES) for _ in range(2)]
-        version_id = put_shard(node.store, chunks)
-        stream = node.stub.read_stream
+        assert isinstance(node.servicer, HangingServicer)
+        yield node.servicer, node.stub.read_stream, put_shard(node.store, CHUNKS)
+
+
+async def test_answers_come_as_they_are_ready(tmp_path: Path):
+    async with held_reads(tmp_path) as (servicer, stream, version_id):
         slow = stream.call(request(version_id, HangingServicer.HANG), CALL_METADATA)
         await servicer.held.wait()
-        fast = await stream.call(
-            request(version_id, 0), CALL_METADATA
-        )  # asked later, answered first
-        assert bytes(fast.chunks[0].data) == chunks[0] and not slow.done()
+        fast = await stream.call(request(version_id, 0), CALL_METADATA)  # asked later
+        assert bytes(fast.chunks[0].data) == CHUNKS[0] and not slow.done()  # answered first
         servicer.release.set()
-        assert bytes((await slow).chunks[0].data) == chunks[1]
+        assert bytes((await slow).chunks[0].data) == CHUNKS[1]
 
 
 async def test_a_read_given_up_on_is_forgotten(tmp_path: Path):
-    async with loopback_nodes(tmp_path, 1, servicer_class=HangingServicer) as (node,):
-        servicer = node.servicer
-        assert isinstance(servicer, HangingServicer)
-        chunks = [os.urandom(CHUNK_BYTES) for _ in range(2)]
-        version_id = put_shard(node.store, chunks)
-        stream = node.stub.read_stream
+    async with held_reads(tmp_path) as (servicer, stream, version_id):
         slow = stream.call(request(version_id, HangingServicer.HANG), CALL_METADATA)
         await servicer.held.wait()
         with pytest.raises(TimeoutError):
@@ -158,10 +147,10 @@ async def test_a_read_given_up_on_is_forgotten(tmp_path: Path):
         assert slow.cancelled()
         # other reads go on meanwhile
         fast = await stream.call(request(version_id, 0), CALL_METADATA)
-        assert bytes(fast.chunks[0].data) == chunks[0]
+        assert bytes(fast.chunks[0].data) == CHUNKS[0]
         servicer.release.set()  # the slow answer comes, and is dropped
         again = await stream.call(request(version_id, HangingServicer.HANG), CALL_METADATA)
-        assert bytes(again.chunks[0].data) == chunks[1]
+        assert bytes(again.chunks[0].data) == CHUNKS[1]
         assert all(not s.waiting for s in stream._streams.values())
         assert servicer.calls["ReadChunksStream"] == 1
 

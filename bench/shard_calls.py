@@ -12,13 +12,16 @@ makes the calls the gateway makes for a one-stripe shard:
   (fdatasync, rename, folder fsync before the answer);
 * ``get``: one chunk as a GetShard server stream (``stream``) or as one
   unary ReadChunks call (``unary``), read through shardio's ShardStream and
-  ChunksRead, CRC32C checked, as the gateway reads.
+  ChunksRead, CRC32C checked, as the gateway reads;
+* either, as a request on the node's long-lived ReadChunksStream or
+  PutWholeShardStream (``multiplexed``, proto/call_stream.py: what gateways
+  send by default).
 
-C tasks each make calls back to back, N calls in all per mode. Modes
-alternate (stream, unary, unary, stream, ...) repeat after repeat; the table
-gives per mode the calls per second and the CPU time per call of this
-process (the client) and of the node process, with the per-repeat ratios
-unary/stream. CPU time per call is the number to read on a shared machine:
+C tasks each make calls back to back, N calls in all per mode. The modes'
+order rotates repeat after repeat; the table gives per mode the calls per
+second and the CPU time per call of this process (the client) and of the
+node process, with the per-repeat ratios unary/stream and
+multiplexed/unary. CPU time per call is the number to read on a shared machine:
 it moves far less with other processes' load than wall time does. Timings
 live here only: not a test.
 """
@@ -42,10 +45,12 @@ import uvloop
 
 from node.service import NodeIdentity, NodeServicer
 from node.store import ShardStore
+from proto import call_stream, wire
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
 from proto.node_rpc import NodeStub, add_node_servicer
 from proto.rpc import call_metadata, new_channel, new_server
+from proto.wire import WholeShardMessage
 from shardio import reader
 from tessera.checksum import crc32c
 from tessera.ids import new_version_id
@@ -107,8 +112,12 @@ async def put_stream(stub: pb_grpc.NodeStub, whole: pb.WholeShard) -> None:
     await stub.PutShard(one(), timeout=TIMEOUT_SECONDS, metadata=METADATA)
 
 
-async def put_unary(stub: pb_grpc.NodeStub, whole: pb.WholeShard) -> None:
+async def put_unary(stub: NodeStub, whole: WholeShardMessage) -> None:
     await stub.PutWholeShard(whole, timeout=TIMEOUT_SECONDS, metadata=METADATA)
+
+
+async def put_multiplexed(stub: NodeStub, whole: WholeShardMessage) -> None:
+    await asyncio.wait_for(stub.write_stream.call(whole, METADATA), TIMEOUT_SECONDS)
 
 
 class _Quiet:
@@ -163,40 +172,55 @@ async def run_mode(op: Op, calls: int, concurrency: int, node_pid: int) -> tuple
 async def bench(args: argparse.Namespace, port: int, node_pid: int) -> None:
     channel = new_channel(f"127.0.0.1:{port}")
     stub = pb_grpc.NodeStub(channel)
-    source = reader.ShardSource(0, NodeStub(channel), "bench")  # reads as the gateway does
+    ours = NodeStub(channel)  # as the gateway's: hand-encoded, with the node streams
+    source = reader.ShardSource(0, ours, "bench")  # reads as the gateway does
     # Shards to read, written once through the unary call.
     stored = [whole_shard(args.chunk_bytes) for _ in range(args.calls)]
     for whole in stored:
-        await put_unary(stub, whole)
+        await put_unary(ours, wire.whole_from_pb(whole))
     ids = [w.header.version_id for w in stored]
 
-    def puts(send: Callable[[pb_grpc.NodeStub, pb.WholeShard], Awaitable[None]]) -> Op:
+    def puts_stream() -> Op:
         """Writes fresh shards (made before the clock starts)."""
         shards = [whole_shard(args.chunk_bytes) for _ in range(args.calls)]
 
         async def op(i: int) -> None:
-            await send(stub, shards[i])
+            await put_stream(stub, shards[i])
 
         return op
 
-    def gets(kind: type[reader.ShardStream] | type[reader.ChunksRead]) -> Op:
+    def puts(send: Callable[[NodeStub, WholeShardMessage], Awaitable[None]]) -> Op:
+        """Writes fresh shards (made before the clock starts) as the gateway
+        sends them: hand-encoded, through its stub."""
+        shards = [wire.whole_from_pb(whole_shard(args.chunk_bytes)) for _ in range(args.calls)]
+
         async def op(i: int) -> None:
+            await send(ours, shards[i])
+
+        return op
+
+    def gets(kind: type[reader.ShardStream] | type[reader.ChunksRead], streams: bool) -> Op:
+        async def op(i: int) -> None:
+            call_stream.ENABLED = streams  # ChunksRead: the node stream, or a call each
             await get_one(kind, source, ids[i])
 
         return op
 
     modes: dict[str, Callable[[], Op]] = {}
     if "put" in args.ops:
-        modes["put stream"] = lambda: puts(put_stream)
+        modes["put stream"] = puts_stream
         modes["put unary"] = lambda: puts(put_unary)
+        modes["put multiplexed"] = lambda: puts(put_multiplexed)
     if "get" in args.ops:
-        modes["get stream"] = lambda: gets(reader.ShardStream)
-        modes["get unary"] = lambda: gets(reader.ChunksRead)
+        modes["get stream"] = lambda: gets(reader.ShardStream, False)
+        modes["get unary"] = lambda: gets(reader.ChunksRead, False)
+        modes["get multiplexed"] = lambda: gets(reader.ChunksRead, True)
     results: dict[str, list[tuple[float, ...]]] = {m: [] for m in modes}
     await run_mode(modes[next(iter(modes))](), min(50, args.calls), args.concurrency, node_pid)
+    kinds = ["stream", "unary", "multiplexed"]
     for repeat in range(args.repeats):
         for op in args.ops:
-            order = ["stream", "unary"] if repeat % 2 == 0 else ["unary", "stream"]
+            order = kinds[repeat % 3 :] + kinds[: repeat % 3]
             for kind in order:
                 name = f"{op} {kind}"
                 results[name].append(
@@ -214,14 +238,15 @@ async def bench(args: argparse.Namespace, port: int, node_pid: int) -> None:
         medians = [statistics.median(r[i] for r in rows) for i in range(3)]
         print(f"| {op} | {kind} | {medians[0]:.0f} | {medians[1]:.0f} | {medians[2]:.0f} |")
     for op in args.ops:
-        s, u = results[f"{op} stream"], results[f"{op} unary"]
-        for i, what in enumerate(("calls/s", "client CPU/call", "node CPU/call")):
-            ratios = [b[i] / a[i] for a, b in zip(s, u, strict=True)]
-            print(
-                f"{op} unary/stream {what}: "
-                + " ".join(f"{r:.2f}" for r in ratios)
-                + f" (median {statistics.median(ratios):.2f})"
-            )
+        for new, old in (("unary", "stream"), ("multiplexed", "unary")):
+            before, after = results[f"{op} {old}"], results[f"{op} {new}"]
+            for i, what in enumerate(("calls/s", "client CPU/call", "node CPU/call")):
+                ratios = [b[i] / a[i] for a, b in zip(before, after, strict=True)]
+                print(
+                    f"{op} {new}/{old} {what}: "
+                    + " ".join(f"{r:.2f}" for r in ratios)
+                    + f" (median {statistics.median(ratios):.2f})"
+                )
 
 
 def main() -> None:

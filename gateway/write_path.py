@@ -199,12 +199,10 @@ class ShardSender:
                     self._requests(), timeout=timeout_seconds, metadata=self._metadata
                 )
             self.stored = self.error is None
-        except grpc.aio.AioRpcError as exc:
+        except (grpc.aio.AioRpcError, CallFailed, errors.ServiceUnavailable) as exc:
             self.error = exc
-            log.warning("shard %d to %s failed: %s", self.shard_index, self.node_id, exc.code())
-        except (CallFailed, errors.ServiceUnavailable) as exc:
-            self.error = exc
-            log.warning("shard %d to %s failed: %s", self.shard_index, self.node_id, exc)
+            why = exc.code() if isinstance(exc, grpc.aio.AioRpcError) else exc
+            log.warning("shard %d to %s failed: %s", self.shard_index, self.node_id, why)
 
     async def _put_whole(self, stub: NodeStub, timeout_seconds: float) -> None:
         """Sends the one-stripe shard in one request once the body is

@@ -306,7 +306,7 @@ class NodeServicer(pb_grpc.NodeServicer):
 
     async def ReadChunksStream(
         self, requests: AsyncIterator[pb.ReadChunksStreamRequest], context: Context
-    ) -> AsyncIterator[StreamAnswer]:
+    ) -> AsyncIterator[StreamAnswer[ChunksAnswer]]:
         """Each request is served as ReadChunks would serve it, concurrently
         with the others; each answer (chunks, or the status ReadChunks would
         have failed with) is sent when it is ready."""

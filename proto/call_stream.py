@@ -33,14 +33,15 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, TypeVar
 
 import grpc
 import grpc.aio
+
+from proto.wire import StreamAnswer
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +50,6 @@ ENABLED = os.environ.get("TESSERA_NODE_STREAMS", "1") != "0"
 Metadata = tuple[tuple[str, str], ...]
 Request = TypeVar("Request")
 Answer = TypeVar("Answer")
-
-
-class Reply(NamedTuple, Generic[Answer]):
-    """A stream answer, unwrapped: its id, and its answer (code 0) or the
-    gRPC status code and message of its failure."""
-
-    id: int
-    answer: Answer | None
-    code: int
-    message: str
 
 
 class CallFailed(Exception):
@@ -111,7 +102,7 @@ class _Stream(Generic[Request, Answer]):
         if self.waiting.get(call_id) is future:
             del self.waiting[call_id]
 
-    def answer(self, reply: Reply[Answer]) -> None:
+    def answer(self, reply: StreamAnswer[Answer]) -> None:
         future = self.waiting.pop(reply.id, None)
         if future is None or future.done():
             return  # given up on by its caller
@@ -135,14 +126,15 @@ class CallStream(Generic[Request, Answer]):
     """Requests of one method over one stream per (node channel, metadata).
 
     open_call is the stub's multi-callable of the stream method; wrap(id,
-    request) builds a stream request, unwrap(message) reads a stream answer
-    into a Reply. The call is opened on first use, inside the event loop."""
+    request) builds a stream request; unwrap(message) reads a stream answer
+    into a StreamAnswer (none: the method's deserializer already gives one).
+    The call is opened on first use, inside the event loop."""
 
     def __init__(
         self,
         open_call: Callable[..., Any],
         wrap: Callable[[int, Request], Any],
-        unwrap: Callable[[Any], Reply[Answer]],
+        unwrap: Callable[[Any], StreamAnswer[Answer]] | None = None,
     ) -> None:
         self._open_call = open_call
         self._wrap = wrap
@@ -178,7 +170,7 @@ class CallStream(Generic[Request, Answer]):
         code, message = grpc.StatusCode.UNAVAILABLE, "the stream ended"
         try:
             async for message_in in stream.call:
-                stream.answer(self._unwrap(message_in))
+                stream.answer(message_in if self._unwrap is None else self._unwrap(message_in))
         except grpc.aio.AioRpcError as exc:
             code, message = exc.code(), exc.details() or code.name
             if code == grpc.StatusCode.UNIMPLEMENTED:
@@ -196,11 +188,3 @@ class CallStream(Generic[Request, Answer]):
             stream.call.cancel()
             if self._streams.get(metadata) is stream:
                 del self._streams[metadata]
-
-    async def close(self) -> None:
-        """Ends every stream (their waiting requests fail with CANCELLED)."""
-        for stream in list(self._streams.values()):
-            stream.call.cancel()
-        for pump in list(self._pumps):
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump

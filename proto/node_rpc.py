@@ -30,7 +30,7 @@ import grpc
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
 from proto import wire
-from proto.call_stream import CallStream, Reply
+from proto.call_stream import CallStream
 
 SERVICE = "tessera.Node"
 # As the generated stub asks (grpc-stubs does not know the argument).
@@ -80,7 +80,7 @@ class NodeStub(pb_grpc.NodeStub):  # type: ignore[misc]
             **_REGISTERED,
         )
         self.read_stream: CallStream[pb.ReadChunksRequest, wire.ChunksAnswer] = CallStream(
-            self.ReadChunksStream, _read_item, _read_reply
+            self.ReadChunksStream, _read_item
         )
         self.write_stream: CallStream[wire.WholeShardMessage, pb.PutShardResponse] = CallStream(
             self.PutWholeShardStream, _write_item, _write_reply
@@ -91,16 +91,12 @@ def _read_item(call_id: int, request: pb.ReadChunksRequest) -> pb.ReadChunksStre
     return pb.ReadChunksStreamRequest(id=call_id, read=request)
 
 
-def _read_reply(answer: wire.StreamAnswer) -> Reply[wire.ChunksAnswer]:
-    return Reply(answer.id, answer.answer, answer.code, answer.message)
-
-
 def _write_item(call_id: int, whole: wire.WholeShardMessage) -> tuple[int, wire.WholeShardMessage]:
     return call_id, whole
 
 
-def _write_reply(answer: pb.PutWholeShardStreamAnswer) -> Reply[pb.PutShardResponse]:
-    return Reply(
+def _write_reply(answer: pb.PutWholeShardStreamAnswer) -> wire.StreamAnswer[pb.PutShardResponse]:
+    return wire.StreamAnswer(
         answer.id, answer.answer if answer.HasField("answer") else None, answer.code, answer.message
     )
 

@@ -24,10 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from proto import tessera_pb2 as pb
 
 Buffer = bytes | memoryview
+T = TypeVar("T")
 
 _VARINT = 0
 _FIXED64 = 1
@@ -58,12 +60,14 @@ class ChunksAnswer:
 
 
 @dataclass(frozen=True, slots=True)
-class StreamAnswer:
-    """A ReadChunksStreamAnswer: the id of the request it answers, and its
-    chunks (code 0) or the gRPC status code and message of its failure."""
+class StreamAnswer(Generic[T]):
+    """An answer on a node stream (proto/call_stream.py): the id of the
+    request it answers, and its answer (code 0) or the gRPC status code and
+    message of its failure. ReadChunksStreamAnswer is one with a
+    ChunksAnswer, encoded and decoded here."""
 
     id: int
-    answer: ChunksAnswer | None
+    answer: T | None
     code: int = 0
     message: str = ""
 
@@ -133,7 +137,7 @@ def encode_chunks_answer(answer: ChunksAnswer) -> bytes:
     return b"".join(pieces)
 
 
-def encode_stream_answer(answer: StreamAnswer) -> bytes:
+def encode_stream_answer(answer: StreamAnswer[ChunksAnswer]) -> bytes:
     """A ReadChunksStreamAnswer message (its chunks joined once, as
     encode_chunks_answer does)."""
     out: list[Buffer] = []
@@ -290,7 +294,7 @@ def decode_chunks_answer(buffer: Buffer) -> ChunksAnswer:
     return ChunksAnswer(chunks)
 
 
-def decode_stream_answer(buffer: Buffer) -> StreamAnswer:
+def decode_stream_answer(buffer: Buffer) -> StreamAnswer[ChunksAnswer]:
     """A ReadChunksStreamAnswer message (occurrences of its answer merged:
     their chunks in the order they came)."""
     answer_id = code = 0

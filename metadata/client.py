@@ -35,8 +35,10 @@ from metadata.bucket_cache import BucketCache
 from proto import convert
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
+from proto.call_stream import CallFailed
 from proto.convert import quota_from_pb
-from proto.rpc import S3_CODE_HEADER, call_metadata, error_from_rpc, new_channel
+from proto.metadata_calls import MetadataCalls
+from proto.rpc import call_metadata, error_from_rpc, error_from_status, new_channel, s3_code_of
 from tessera import errors
 from tessera.ids import new_request_id, new_version_id
 from tessera.model import (
@@ -81,13 +83,23 @@ def parse_addresses(address: str) -> list[str]:
 
 
 class MetadataClient:
-    def __init__(self, address: str, secret: str, *, bucket_cache_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        address: str,
+        secret: str,
+        *,
+        bucket_cache_seconds: float = 0.0,
+        streams: bool | None = None,
+    ) -> None:
         """bucket_cache_seconds: how long get_bucket may answer from this
-        client's cache (metadata/bucket_cache.py); 0, the default, never."""
+        client's cache (metadata/bucket_cache.py); 0, the default, never.
+        streams: whether unary calls go over each replica's Calls stream
+        (proto/metadata_calls.py; None: unless TESSERA_METADATA_STREAMS=0)."""
         self.addresses = parse_addresses(address)
         self.buckets = BucketCache(bucket_cache_seconds)
         self._channels = [new_channel(a) for a in self.addresses]
         self._stubs = [pb_grpc.MetadataStub(c) for c in self._channels]
+        self._calls = [MetadataCalls(stub, enabled=streams) for stub in self._stubs]
         self._current = 0
         self._metadata = call_metadata(secret)
 
@@ -709,16 +721,33 @@ class MetadataClient:
                 attempt = min(remaining, ATTEMPT_SECONDS_MAX, share)
             replica = self._current
             try:
-                stub_method = getattr(self._stubs[replica], method)
-                return await stub_method(request, timeout=attempt, metadata=self._metadata)
-            except grpc.aio.AioRpcError as exc:
-                retry = _retryable(exc, many_replicas=len(self._stubs) > 1)
+                return await self._attempt(replica, method, request, attempt)
+            except CallFailed as failed:
+                retry = _retryable(failed, many_replicas=len(self._stubs) > 1)
                 if not retry or deadline - time.monotonic() <= backoff:
-                    raise error_from_rpc(exc) from exc
+                    error = error_from_status(failed.code, failed.message or None, failed.s3_code)
+                    raise error from failed
             if replica == self._current:  # another call may have moved on already
                 self._current = (replica + 1) % len(self._stubs)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, RETRY_BACKOFF_MAX_SECONDS)
+
+    async def _attempt(self, replica: int, method: str, request: Any, timeout: float) -> Any:
+        """One replica's answer: over its Calls stream, or as a unary call
+        (streams off, or a replica without them). CallFailed: how it failed."""
+        calls = self._calls[replica]
+        if calls.usable:
+            try:
+                return await calls.call(method, request, timeout, self._metadata)
+            except CallFailed as failed:
+                if failed.code != grpc.StatusCode.UNIMPLEMENTED or calls.usable:
+                    raise
+                # a replica that predates Calls: this and later calls are unary
+        stub_method = getattr(self._stubs[replica], method)
+        try:
+            return await stub_method(request, timeout=timeout, metadata=self._metadata)
+        except grpc.aio.AioRpcError as exc:
+            raise CallFailed(exc.code(), exc.details() or "", s3_code=s3_code_of(exc)) from exc
 
 
 # Mutations of versions, uploads and usage counters: they never change a
@@ -757,14 +786,14 @@ def _changed_bucket(method: str, request: Any) -> str:
     return ""
 
 
-def _retryable(exc: grpc.aio.AioRpcError, *, many_replicas: bool) -> bool:
-    """Worth another attempt: the connection failed, or (with other replicas to
-    try) this replica was unavailable or too slow to answer."""
-    trailers: Any = exc.trailing_metadata() or ()
-    s3_code = next((str(v) for k, v in trailers if k == S3_CODE_HEADER), "")
-    if exc.code() == grpc.StatusCode.UNAVAILABLE:
-        return not s3_code or (many_replicas and s3_code == "ServiceUnavailable")
-    return many_replicas and exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+def _retryable(failed: CallFailed, *, many_replicas: bool) -> bool:
+    """Worth another attempt: the connection failed (a stream the call was
+    on ends UNAVAILABLE when its replica stops or goes away), or (with other
+    replicas to try) this replica was unavailable or too slow to answer."""
+    code = failed.code
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return not failed.s3_code or (many_replicas and failed.s3_code == "ServiceUnavailable")
+    return many_replicas and code == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
 def _replica_fields(reply: pb.ReplicaStatusResponse) -> dict[str, Any]:

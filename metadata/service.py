@@ -11,7 +11,9 @@ cluster_service  the cluster map, nodes, repair, node states and removal
 usage_service    usage reports and quotas
 
 This module keeps what belongs to the replica itself (its checkpoint and its
-status) and the adapter from LocalLiveness to the LivenessSource protocol.
+status), the stream of unary calls (Calls: each request served by the
+handler of the method it names, proto/metadata_calls.py) and the adapter
+from LocalLiveness to the LivenessSource protocol.
 
 Writes become mutations submitted to the log (a request id is generated when
 the caller sent none); strong reads (buckets, objects, listings, the cluster
@@ -50,6 +52,7 @@ from metadata.usage_service import UsageRpcs
 from metadata.user_service import UserRpcs
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
+from proto.metadata_calls import serve_calls
 from proto.rpc import abort_with
 from tessera import errors
 from tessera.model import NodeInfo
@@ -103,6 +106,14 @@ class MetadataService(  # type: ignore[misc]
             sent += len(data)
             yield pb.CheckpointChunk(file_name=name, data=data, end_of_file=last)
         log.info("sent a checkpoint: %d bytes in %.1f s", sent, time.perf_counter() - started)
+
+    async def Calls(
+        self, requests: AsyncIterator[pb.CallRequest], context: Any
+    ) -> AsyncIterator[pb.CallAnswer]:
+        """Unary calls over one stream (proto/metadata_calls.py): each
+        request served by this servicer's own handler of the method it names."""
+        async for answer in serve_calls(self, requests):
+            yield answer
 
     @rpc
     async def ReplicaStatus(self, request: pb.Empty, context: Any) -> pb.ReplicaStatusResponse:

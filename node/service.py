@@ -70,6 +70,7 @@ from node.shard_format import ShardMeta, validate
 from node.store import ShardReader, ShardStore, ShardWriter
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
+from proto.call_stream import answer_each
 from proto.wire import (
     Buffer,
     ChunksAnswer,
@@ -615,45 +616,24 @@ async def _answer_each(
 ) -> AsyncIterator[Out]:
     """The answers of a ...Stream method (docs/erasure-coding.md, "One stream
     of calls per node"): each request, split into its id and what the unary
-    method takes, is served by serve in a task of its own, and its reply
-    (the answer, or the status code and message the unary method would have
-    failed with) is yielded as soon as it is ready. Ends once the caller has
-    closed its side and every request is answered; a broken request stream
-    fails the call."""
-    ready: asyncio.Queue[Out | None] = asyncio.Queue()
-    serving: set[asyncio.Task[None]] = set()
+    method takes, is served by serve (proto.call_stream.answer_each: in a
+    task of its own), and its reply (the answer, or the status code and
+    message the unary method would have failed with) is yielded as soon as
+    it is ready."""
 
-    async def answer(call_id: int, request: Req) -> None:
+    async def answer(item: Item) -> Out:
+        call_id, request = split(item)
         try:
-            out = reply(call_id, await serve(request), 0, "")
+            return reply(call_id, await serve(request), 0, "")
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             code = _status_of(exc)
             _log_failure(exc, code)
-            out = reply(call_id, None, code.value[0], str(exc) or type(exc).__name__)
-        ready.put_nowait(out)
+            return reply(call_id, None, code.value[0], str(exc) or type(exc).__name__)
 
-    async def take() -> None:
-        try:
-            async for item in requests:
-                task = asyncio.ensure_future(answer(*split(item)))
-                serving.add(task)
-                task.add_done_callback(serving.discard)
-            while serving:
-                await asyncio.wait(set(serving))
-        finally:
-            ready.put_nowait(None)
-
-    taker = asyncio.ensure_future(take())
-    try:
-        while (out := await ready.get()) is not None:
-            yield out
-        await taker  # a broken request stream fails the call
-    finally:
-        taker.cancel()
-        for task in list(serving):
-            task.cancel()
+    async for out in answer_each(requests, answer):
+        yield out
 
 
 def _status_of(exc: Exception) -> grpc.StatusCode:

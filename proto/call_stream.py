@@ -1,5 +1,6 @@
-"""Many unary requests to one node over one long-lived stream
-(docs/erasure-coding.md, "One stream of calls per node").
+"""Many unary requests to one server over one long-lived stream
+(docs/erasure-coding.md, "One stream of calls per node"; docs/metadata.md,
+"One stream of calls per replica").
 
 A unary call costs both sides a fixed amount of CPU beyond its message:
 the call's set-up and tear-down in gRPC core and grpc.aio, its headers,
@@ -17,8 +18,13 @@ itself ends (the node went away, the channel closed) every request waiting
 on it fails with CallFailed and the stream's code (UNAVAILABLE when it ended
 without one), and the next request opens a new stream. A node that does not
 know the method (UNIMPLEMENTED) is not asked again: the caller uses the
-unary call. TESSERA_NODE_STREAMS=0 in the environment turns the streams off
-(ENABLED): callers then make unary calls.
+unary call. TESSERA_NODE_STREAMS=0 in the environment turns the node streams
+off (ENABLED): callers then make unary calls. The metadata client's stream
+of calls per replica (proto/metadata_calls.py) is the same machinery with
+its own switch.
+
+answer_each is the server's side: it serves each request of a stream in a
+task of its own and yields the answers as they are ready.
 
 Invariants:
 - a future gets the answer to its own request or an error, never another
@@ -35,7 +41,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 import grpc
@@ -50,15 +56,19 @@ ENABLED = os.environ.get("TESSERA_NODE_STREAMS", "1") != "0"
 Metadata = tuple[tuple[str, str], ...]
 Request = TypeVar("Request")
 Answer = TypeVar("Answer")
+Item = TypeVar("Item")
+Out = TypeVar("Out")
 
 
 class CallFailed(Exception):
-    """A request answered with an error, or lost with its stream."""
+    """A request answered with an error (its gRPC status, and the S3 error
+    code it names, if any), or lost with its stream."""
 
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+    def __init__(self, code: grpc.StatusCode, message: str, *, s3_code: str = "") -> None:
         super().__init__(f"{code.name}: {message}")
         self.code = code
         self.message = message
+        self.s3_code = s3_code
 
 
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
@@ -111,7 +121,8 @@ class _Stream(Generic[Request, Answer]):
         elif reply.code == 0:
             future.set_exception(CallFailed(grpc.StatusCode.INTERNAL, "an answer without a body"))
         else:
-            future.set_exception(CallFailed(status_code(reply.code), reply.message))
+            failed = CallFailed(status_code(reply.code), reply.message, s3_code=reply.s3_code)
+            future.set_exception(failed)
 
     def end(self, code: grpc.StatusCode, message: str) -> None:
         self.ended = True
@@ -128,6 +139,7 @@ class CallStream(Generic[Request, Answer]):
     open_call is the stub's multi-callable of the stream method; wrap(id,
     request) builds a stream request; unwrap(message) reads a stream answer
     into a StreamAnswer (none: the method's deserializer already gives one).
+    enabled: whether callers should use it (None: ENABLED, read at each use).
     The call is opened on first use, inside the event loop."""
 
     def __init__(
@@ -135,18 +147,23 @@ class CallStream(Generic[Request, Answer]):
         open_call: Callable[..., Any],
         wrap: Callable[[int, Request], Any],
         unwrap: Callable[[Any], StreamAnswer[Answer]] | None = None,
+        *,
+        enabled: bool | None = None,
     ) -> None:
         self._open_call = open_call
         self._wrap = wrap
         self._unwrap = unwrap
+        self._enabled = enabled
         self._streams: dict[Metadata, _Stream[Request, Answer]] = {}
         self._pumps: set[asyncio.Task[None]] = set()
         self.unsupported = False  # the node answered UNIMPLEMENTED
 
     @property
     def usable(self) -> bool:
-        """Whether callers should use the stream (ENABLED, and the node has it)."""
-        return ENABLED and not self.unsupported
+        """Whether callers should use the stream (it is enabled, and the
+        server has it)."""
+        enabled = ENABLED if self._enabled is None else self._enabled
+        return enabled and not self.unsupported
 
     def call(self, request: Request, metadata: Metadata) -> asyncio.Future[Answer]:
         """The answer to one request, as a future (cancel it to give up).
@@ -176,15 +193,52 @@ class CallStream(Generic[Request, Answer]):
             if code == grpc.StatusCode.UNIMPLEMENTED:
                 self.unsupported = True
             elif code != grpc.StatusCode.CANCELLED:
-                log.info("node stream ended: %s %s", code.name, message)
+                log.info("call stream ended: %s %s", code.name, message)
         except asyncio.CancelledError:
             code, message = grpc.StatusCode.CANCELLED, "the stream was cancelled"
             raise
         except Exception as exc:  # a malformed answer (WireError) or a bug: end this stream
-            code, message = grpc.StatusCode.INTERNAL, f"node stream: {exc!r}"
-            log.warning("node stream failed: %r", exc)
+            code, message = grpc.StatusCode.INTERNAL, f"call stream: {exc!r}"
+            log.warning("call stream failed: %r", exc)
         finally:
             stream.end(code, message)
             stream.call.cancel()
             if self._streams.get(metadata) is stream:
                 del self._streams[metadata]
+
+
+async def answer_each(
+    requests: AsyncIterator[Item], answer: Callable[[Item], Awaitable[Out]]
+) -> AsyncIterator[Out]:
+    """The answers of a stream of calls, server side: each request is
+    answered by answer (which turns every failure into an answer of its
+    own) in a task of its own, and each answer is yielded as soon as it is
+    ready. Ends once the caller has closed its side and every request is
+    answered; a broken request stream fails the call, and ending the call
+    cancels the requests still being served."""
+    ready: asyncio.Queue[Out | None] = asyncio.Queue()
+    serving: set[asyncio.Task[None]] = set()
+
+    async def serve(item: Item) -> None:
+        ready.put_nowait(await answer(item))
+
+    async def take() -> None:
+        try:
+            async for item in requests:
+                task = asyncio.ensure_future(serve(item))
+                serving.add(task)
+                task.add_done_callback(serving.discard)
+            while serving:
+                await asyncio.wait(set(serving))
+        finally:
+            ready.put_nowait(None)
+
+    taker = asyncio.ensure_future(take())
+    try:
+        while (out := await ready.get()) is not None:
+            yield out
+        await taker  # a broken request stream fails the call
+    finally:
+        taker.cancel()
+        for task in list(serving):
+            task.cancel()

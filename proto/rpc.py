@@ -92,10 +92,23 @@ async def abort_with(context: grpc.aio.ServicerContext, error: errors.TesseraErr
 
 def error_from_rpc(exc: grpc.aio.AioRpcError) -> errors.TesseraError:
     """The TesseraError a failed call stands for (ServiceUnavailable if none)."""
+    return error_from_status(exc.code(), exc.details(), s3_code_of(exc))
+
+
+def s3_code_of(exc: grpc.aio.AioRpcError) -> str:
+    """The S3 error code a failed call's trailers name ("" when none)."""
     trailers: Any = exc.trailing_metadata() or ()
-    for key, value in trailers:
-        if key == S3_CODE_HEADER:
-            return errors.from_code(str(value), exc.details())
-    if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-        return errors.ServiceUnavailable(f"internal call failed: {exc.code().name}")
-    return errors.InternalError(f"internal call failed: {exc.code().name}: {exc.details()}")
+    return next((str(value) for key, value in trailers if key == S3_CODE_HEADER), "")
+
+
+def error_from_status(
+    code: grpc.StatusCode, details: str | None, s3_code: str
+) -> errors.TesseraError:
+    """The TesseraError a call that failed with this status and S3 code
+    stands for (ServiceUnavailable if it names none and the call could not
+    be made or timed out)."""
+    if s3_code:
+        return errors.from_code(s3_code, details)
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return errors.ServiceUnavailable(f"internal call failed: {code.name}")
+    return errors.InternalError(f"internal call failed: {code.name}: {details}")

@@ -1154,3 +1154,29 @@ class PutWholeShardStreamAnswer(_message.Message):
     code: int
     message: str
     def __init__(self, id: _Optional[int] = ..., answer: _Optional[_Union[PutShardResponse, _Mapping]] = ..., code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+
+class CallRequest(_message.Message):
+    __slots__ = ("id", "method", "request", "timeout_seconds")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    method: str
+    request: bytes
+    timeout_seconds: float
+    def __init__(self, id: _Optional[int] = ..., method: _Optional[str] = ..., request: _Optional[bytes] = ..., timeout_seconds: _Optional[float] = ...) -> None: ...
+
+class CallAnswer(_message.Message):
+    __slots__ = ("id", "answer", "code", "message", "s3_code")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    S3_CODE_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    answer: bytes
+    code: int
+    message: str
+    s3_code: str
+    def __init__(self, id: _Optional[int] = ..., answer: _Optional[bytes] = ..., code: _Optional[int] = ..., message: _Optional[str] = ..., s3_code: _Optional[str] = ...) -> None: ...

@@ -781,6 +781,11 @@ class MetadataStub:
                 request_serializer=proto_dot_tessera__pb2.SetNodeStateRequest.SerializeToString,
                 response_deserializer=proto_dot_tessera__pb2.Empty.FromString,
                 _registered_method=True)
+        self.Calls = channel.stream_stream(
+                '/tessera.Metadata/Calls',
+                request_serializer=proto_dot_tessera__pb2.CallRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.CallAnswer.FromString,
+                _registered_method=True)
 
 
 class MetadataServicer:
@@ -1124,6 +1129,18 @@ class MetadataServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Calls(self, request_iterator, context):
+        """Many unary calls of this service over one long-lived stream, as
+        ReadChunksStream does for ReadChunks (docs/metadata.md, "One stream of
+        calls per replica"): a request names a unary method, carries its request
+        message and the call's timeout; its answer carries the method's answer,
+        or the status code, message and S3 code (what x-tessera-s3-code carries)
+        the unary call would have failed with. Answers come as they are ready.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetadataServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1371,6 +1388,11 @@ def add_MetadataServicer_to_server(servicer, server):
                     servicer.ReadmitNode,
                     request_deserializer=proto_dot_tessera__pb2.SetNodeStateRequest.FromString,
                     response_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
+            ),
+            'Calls': grpc.stream_stream_rpc_method_handler(
+                    servicer.Calls,
+                    request_deserializer=proto_dot_tessera__pb2.CallRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.CallAnswer.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2698,6 +2720,33 @@ class Metadata:
             '/tessera.Metadata/ReadmitNode',
             proto_dot_tessera__pb2.SetNodeStateRequest.SerializeToString,
             proto_dot_tessera__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Calls(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/tessera.Metadata/Calls',
+            proto_dot_tessera__pb2.CallRequest.SerializeToString,
+            proto_dot_tessera__pb2.CallAnswer.FromString,
             options,
             channel_credentials,
             insecure,

@@ -61,15 +61,17 @@ class ChunksAnswer:
 
 @dataclass(frozen=True, slots=True)
 class StreamAnswer(Generic[T]):
-    """An answer on a node stream (proto/call_stream.py): the id of the
+    """An answer on a stream of calls (proto/call_stream.py): the id of the
     request it answers, and its answer (code 0) or the gRPC status code and
-    message of its failure. ReadChunksStreamAnswer is one with a
-    ChunksAnswer, encoded and decoded here."""
+    message of its failure (and the S3 error code it names: metadata calls
+    only). ReadChunksStreamAnswer is one with a ChunksAnswer, encoded and
+    decoded here."""
 
     id: int
     answer: T | None
     code: int = 0
     message: str = ""
+    s3_code: str = ""
 
 
 @dataclass(frozen=True, slots=True)

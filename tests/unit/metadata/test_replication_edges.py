@@ -24,8 +24,8 @@ from metadata.etcd import (
 )
 from metadata.mutations import CreateBucket, LogEntry, Mutation, PutObject
 from metadata.state import StateMachine, open_db
+from proto.call_stream import CallFailed
 from proto.etcd import kv_pb2, rpc_pb2
-from proto.rpc import S3_CODE_HEADER
 from tessera import errors
 from tessera.model import ObjectVersion
 
@@ -175,20 +175,17 @@ def test_addresses() -> None:
         parse_addresses(" , ")
 
 
-class _Failed(grpc.aio.AioRpcError):
-    def __init__(self, code: grpc.StatusCode, s3_code: str = "") -> None:
-        trailers = grpc.aio.Metadata(*([(S3_CODE_HEADER, s3_code)] if s3_code else []))
-        super().__init__(code, grpc.aio.Metadata(), trailers, details="x", debug_error_string="")
-
-
 def test_what_the_client_retries() -> None:
-    unavailable = _Failed(grpc.StatusCode.UNAVAILABLE)
-    chose_503 = _Failed(grpc.StatusCode.UNAVAILABLE, "ServiceUnavailable")
-    slow = _Failed(grpc.StatusCode.DEADLINE_EXCEEDED)
-    s3_error = _Failed(grpc.StatusCode.NOT_FOUND, "NoSuchKey")
+    unavailable = CallFailed(grpc.StatusCode.UNAVAILABLE, "x")
+    chose_503 = CallFailed(grpc.StatusCode.UNAVAILABLE, "x", s3_code="ServiceUnavailable")
+    slow = CallFailed(grpc.StatusCode.DEADLINE_EXCEEDED, "x")
+    s3_error = CallFailed(grpc.StatusCode.NOT_FOUND, "x", s3_code="NoSuchKey")
+    refused = CallFailed(grpc.StatusCode.UNAUTHENTICATED, "bad cluster secret")
     assert _retryable(unavailable, many_replicas=False)
     assert not _retryable(chose_503, many_replicas=False)
     assert _retryable(chose_503, many_replicas=True)  # another replica may reach etcd
     assert not _retryable(slow, many_replicas=False)
     assert _retryable(slow, many_replicas=True)  # a hung replica: move on
     assert not _retryable(s3_error, many_replicas=True)
+    assert not _retryable(CallFailed(grpc.StatusCode.CANCELLED, "x"), many_replicas=True)
+    assert not _retryable(refused, many_replicas=True)

@@ -108,8 +108,8 @@ class MetadataService(  # type: ignore[misc]
         log.info("sent a checkpoint: %d bytes in %.1f s", sent, time.perf_counter() - started)
 
     async def Calls(
-        self, requests: AsyncIterator[pb.CallRequest], context: Any
-    ) -> AsyncIterator[pb.CallAnswer]:
+        self, requests: AsyncIterator[pb.CallRequests], context: Any
+    ) -> AsyncIterator[pb.CallAnswers]:
         """Unary calls over one stream (proto/metadata_calls.py): each
         request served by this servicer's own handler of the method it names."""
         async for answer in serve_calls(self, requests):

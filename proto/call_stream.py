@@ -42,7 +42,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import grpc
 import grpc.aio
@@ -79,6 +79,34 @@ def status_code(value: int) -> grpc.StatusCode:
     return _CODES.get(value, grpc.StatusCode.UNKNOWN)
 
 
+class Packer(Protocol):
+    """How several wrapped requests (answers) go as one message: join(items)
+    is that message, size(item) an item's size in bytes. A message is joined
+    from the items ready when it is sent, up to PACK_BYTES_MAX of them (an
+    item larger than that goes alone)."""
+
+    def join(self, items: list[Any]) -> Any: ...
+
+    def size(self, item: Any) -> int: ...
+
+
+PACK_BYTES_MAX = 1024 * 1024
+
+
+def _packed(first: Any, queue: asyncio.Queue[Any], packer: Packer) -> tuple[Any, bool]:
+    """The message of first and the items queued behind it (up to
+    PACK_BYTES_MAX), and whether the queue's end (None) was met."""
+    items = [first]
+    total_bytes = packer.size(first)
+    while not queue.empty() and total_bytes < PACK_BYTES_MAX:
+        item = queue.get_nowait()
+        if item is None:
+            return packer.join(items), True
+        items.append(item)
+        total_bytes += packer.size(item)
+    return packer.join(items), False
+
+
 class _Stream(Generic[Request, Answer]):
     """One stream call and the requests waiting on it."""
 
@@ -87,17 +115,25 @@ class _Stream(Generic[Request, Answer]):
         open_call: Callable[..., Any],
         wrap: Callable[[int, Request], Any],
         metadata: Metadata,
+        packer: Packer | None,
     ) -> None:
         self.outbox: asyncio.Queue[Any] = asyncio.Queue()
         self.waiting: dict[int, asyncio.Future[Answer]] = {}
         self.next_id = 1
         self.ended = False
         self._wrap = wrap
+        self._packer = packer
         self.call = open_call(self._requests(), metadata=metadata)
 
     async def _requests(self) -> AsyncIterator[Any]:
         while (item := await self.outbox.get()) is not None:
-            yield item
+            if self._packer is None:
+                yield item
+                continue
+            message, ended = _packed(item, self.outbox, self._packer)
+            yield message
+            if ended:
+                return
 
     def send(self, request: Request) -> asyncio.Future[Answer]:
         call_id = self.next_id
@@ -139,6 +175,8 @@ class CallStream(Generic[Request, Answer]):
     open_call is the stub's multi-callable of the stream method; wrap(id,
     request) builds a stream request; unwrap(message) reads a stream answer
     into a StreamAnswer (none: the method's deserializer already gives one).
+    With a packer, a message carries every wrapped request ready to go
+    (Packer), and unwrap reads a message into the StreamAnswers it carries.
     enabled: whether callers should use it (None: ENABLED, read at each use).
     The call is opened on first use, inside the event loop."""
 
@@ -146,13 +184,15 @@ class CallStream(Generic[Request, Answer]):
         self,
         open_call: Callable[..., Any],
         wrap: Callable[[int, Request], Any],
-        unwrap: Callable[[Any], StreamAnswer[Answer]] | None = None,
+        unwrap: Callable[[Any], Any] | None = None,
         *,
+        packer: Packer | None = None,
         enabled: bool | None = None,
     ) -> None:
         self._open_call = open_call
         self._wrap = wrap
         self._unwrap = unwrap
+        self._packer = packer
         self._enabled = enabled
         self._streams: dict[Metadata, _Stream[Request, Answer]] = {}
         self._pumps: set[asyncio.Task[None]] = set()
@@ -175,7 +215,7 @@ class CallStream(Generic[Request, Answer]):
             return future
         stream = self._streams.get(metadata)
         if stream is None or stream.ended:
-            stream = _Stream(self._open_call, self._wrap, metadata)
+            stream = _Stream(self._open_call, self._wrap, metadata, self._packer)
             self._streams[metadata] = stream
             pump = asyncio.ensure_future(self._pump(stream, metadata))
             self._pumps.add(pump)
@@ -187,7 +227,13 @@ class CallStream(Generic[Request, Answer]):
         code, message = grpc.StatusCode.UNAVAILABLE, "the stream ended"
         try:
             async for message_in in stream.call:
-                stream.answer(message_in if self._unwrap is None else self._unwrap(message_in))
+                if self._unwrap is None:
+                    stream.answer(message_in)
+                elif self._packer is None:
+                    stream.answer(self._unwrap(message_in))
+                else:
+                    for reply in self._unwrap(message_in):
+                        stream.answer(reply)
         except grpc.aio.AioRpcError as exc:
             code, message = exc.code(), exc.details() or code.name
             if code == grpc.StatusCode.UNIMPLEMENTED:
@@ -208,14 +254,17 @@ class CallStream(Generic[Request, Answer]):
 
 
 async def answer_each(
-    requests: AsyncIterator[Item], answer: Callable[[Item], Awaitable[Out]]
-) -> AsyncIterator[Out]:
+    requests: AsyncIterator[Item],
+    answer: Callable[[Item], Awaitable[Out]],
+    packer: Packer | None = None,
+) -> AsyncIterator[Any]:
     """The answers of a stream of calls, server side: each request is
     answered by answer (which turns every failure into an answer of its
     own) in a task of its own, and each answer is yielded as soon as it is
-    ready. Ends once the caller has closed its side and every request is
-    answered; a broken request stream fails the call, and ending the call
-    cancels the requests still being served."""
+    ready (with a packer, joined with every other answer ready by then).
+    Ends once the caller has closed its side and every request is answered;
+    a broken request stream fails the call, and ending the call cancels the
+    requests still being served."""
     ready: asyncio.Queue[Out | None] = asyncio.Queue()
     serving: set[asyncio.Task[None]] = set()
 
@@ -236,7 +285,13 @@ async def answer_each(
     taker = asyncio.ensure_future(take())
     try:
         while (out := await ready.get()) is not None:
-            yield out
+            if packer is None:
+                yield out
+                continue
+            message, ended = _packed(out, ready, packer)
+            yield message
+            if ended:
+                break
         await taker  # a broken request stream fails the call
     finally:
         taker.cancel()

@@ -9,7 +9,9 @@ carries such calls instead as messages of one stream per client and
 replica: a request names the unary method, carries its request message
 (serialized) and the call's timeout; the answer carries the method's answer
 (serialized), or the gRPC status, message and S3 error code the unary call
-would have failed with.
+would have failed with. A message carries every request (answer) its
+sender has ready when it sends, so under load several calls share the cost
+of one message.
 
 Client side, MetadataCalls (one per replica channel) is a CallStream
 (proto/call_stream.py): call() returns the answer message or raises
@@ -95,8 +97,27 @@ def _wrap(call_id: int, call: Call) -> pb.CallRequest:
     )
 
 
-def _unwrap(answer: pb.CallAnswer) -> StreamAnswer[bytes]:
-    return StreamAnswer(answer.id, answer.answer, answer.code, answer.message, answer.s3_code)
+def _unwrap(message: pb.CallAnswers) -> list[StreamAnswer[bytes]]:
+    return [
+        StreamAnswer(answer.id, answer.answer, answer.code, answer.message, answer.s3_code)
+        for answer in message.answers
+    ]
+
+
+class _RequestPacker:
+    def join(self, items: list[pb.CallRequest]) -> pb.CallRequests:
+        return pb.CallRequests(calls=items)
+
+    def size(self, item: pb.CallRequest) -> int:
+        return len(item.request)
+
+
+class _AnswerPacker:
+    def join(self, items: list[pb.CallAnswer]) -> pb.CallAnswers:
+        return pb.CallAnswers(answers=items)
+
+    def size(self, item: pb.CallAnswer) -> int:
+        return len(item.answer)
 
 
 class MetadataCalls:
@@ -105,7 +126,11 @@ class MetadataCalls:
     def __init__(self, stub: pb_grpc.MetadataStub, *, enabled: bool | None = None) -> None:
         """enabled: whether to use the stream (None: ENABLED)."""
         self._stream: CallStream[Call, bytes] = CallStream(
-            stub.Calls, _wrap, _unwrap, enabled=ENABLED if enabled is None else enabled
+            stub.Calls,
+            _wrap,
+            _unwrap,
+            packer=_RequestPacker(),
+            enabled=ENABLED if enabled is None else enabled,
         )
 
     @property
@@ -160,10 +185,16 @@ class StreamedContext:
 
 
 async def serve_calls(
-    servicer: Any, requests: AsyncIterator[pb.CallRequest]
-) -> AsyncIterator[pb.CallAnswer]:
+    servicer: Any, messages: AsyncIterator[pb.CallRequests]
+) -> AsyncIterator[pb.CallAnswers]:
     """The answers to a Calls stream: each request served by the servicer's
-    unary handler of the method it names, each answer yielded when ready."""
+    unary handler of the method it names, its answer sent with the others
+    ready by then."""
+
+    async def requests() -> AsyncIterator[pb.CallRequest]:
+        async for message in messages:
+            for request in message.calls:
+                yield request
 
     async def answer(item: pb.CallRequest) -> pb.CallAnswer:
         context = StreamedContext(item.timeout_seconds)
@@ -178,7 +209,7 @@ async def serve_calls(
             return _failed(item.id, grpc.StatusCode.INTERNAL, "the call failed")
         return pb.CallAnswer(id=item.id, answer=reply.SerializeToString())
 
-    async for out in answer_each(requests, answer):
+    async for out in answer_each(requests(), answer, _AnswerPacker()):
         yield out
 
 

@@ -1155,6 +1155,18 @@ class PutWholeShardStreamAnswer(_message.Message):
     message: str
     def __init__(self, id: _Optional[int] = ..., answer: _Optional[_Union[PutShardResponse, _Mapping]] = ..., code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
+class CallRequests(_message.Message):
+    __slots__ = ("calls",)
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    calls: _containers.RepeatedCompositeFieldContainer[CallRequest]
+    def __init__(self, calls: _Optional[_Iterable[_Union[CallRequest, _Mapping]]] = ...) -> None: ...
+
+class CallAnswers(_message.Message):
+    __slots__ = ("answers",)
+    ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    answers: _containers.RepeatedCompositeFieldContainer[CallAnswer]
+    def __init__(self, answers: _Optional[_Iterable[_Union[CallAnswer, _Mapping]]] = ...) -> None: ...
+
 class CallRequest(_message.Message):
     __slots__ = ("id", "method", "request", "timeout_seconds")
     ID_FIELD_NUMBER: _ClassVar[int]

@@ -783,8 +783,8 @@ class MetadataStub:
                 _registered_method=True)
         self.Calls = channel.stream_stream(
                 '/tessera.Metadata/Calls',
-                request_serializer=proto_dot_tessera__pb2.CallRequest.SerializeToString,
-                response_deserializer=proto_dot_tessera__pb2.CallAnswer.FromString,
+                request_serializer=proto_dot_tessera__pb2.CallRequests.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.CallAnswers.FromString,
                 _registered_method=True)
 
 
@@ -1136,6 +1136,8 @@ class MetadataServicer:
         message and the call's timeout; its answer carries the method's answer,
         or the status code, message and S3 code (what x-tessera-s3-code carries)
         the unary call would have failed with. Answers come as they are ready.
+        A message carries as many requests (answers) as its sender had ready,
+        so that under load the cost of a message is shared.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -1391,8 +1393,8 @@ def add_MetadataServicer_to_server(servicer, server):
             ),
             'Calls': grpc.stream_stream_rpc_method_handler(
                     servicer.Calls,
-                    request_deserializer=proto_dot_tessera__pb2.CallRequest.FromString,
-                    response_serializer=proto_dot_tessera__pb2.CallAnswer.SerializeToString,
+                    request_deserializer=proto_dot_tessera__pb2.CallRequests.FromString,
+                    response_serializer=proto_dot_tessera__pb2.CallAnswers.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2745,8 +2747,8 @@ class Metadata:
             request_iterator,
             target,
             '/tessera.Metadata/Calls',
-            proto_dot_tessera__pb2.CallRequest.SerializeToString,
-            proto_dot_tessera__pb2.CallAnswer.FromString,
+            proto_dot_tessera__pb2.CallRequests.SerializeToString,
+            proto_dot_tessera__pb2.CallAnswers.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,20 +39,22 @@ class Counting(MetadataService):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.streams = 0
+        self.messages = 0
         self.streamed: list[str] = []
         self.slow_arrived = asyncio.Event()
         self.slow_cancelled = asyncio.Event()
         self.release = asyncio.Event()
 
     async def Calls(
-        self, requests: AsyncIterator[pb.CallRequest], context: Any
-    ) -> AsyncIterator[pb.CallAnswer]:
+        self, requests: AsyncIterator[pb.CallRequests], context: Any
+    ) -> AsyncIterator[pb.CallAnswers]:
         self.streams += 1
 
-        async def counted() -> AsyncIterator[pb.CallRequest]:
-            async for request in requests:
-                self.streamed.append(request.method)
-                yield request
+        async def counted() -> AsyncIterator[pb.CallRequests]:
+            async for message in requests:
+                self.messages += 1
+                self.streamed.extend(request.method for request in message.calls)
+                yield message
 
         async for answer in super().Calls(counted(), context):
             yield answer
@@ -72,10 +74,10 @@ class Counting(MetadataService):
 class Old(Counting):
     """A replica that predates Calls."""
 
-    async def Calls(self, requests: Any, context: Any) -> AsyncIterator[pb.CallAnswer]:
+    async def Calls(self, requests: Any, context: Any) -> AsyncIterator[pb.CallAnswers]:
         self.streams += 1
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
-        yield pb.CallAnswer()  # pragma: no cover - never reached
+        yield pb.CallAnswers()  # pragma: no cover - never reached
 
 
 @asynccontextmanager
@@ -132,6 +134,8 @@ async def test_concurrent_calls_each_get_their_own_answer(state: StateMachine) -
         found = await asyncio.gather(*(c.get_bucket(n, timeout=TIMEOUT) for n in names))
         assert [(b.name, b.owner) for b in found] == [(n, f"owner-{n}") for n in names]
         assert service.streams == 1 and len(service.streamed) == 80
+        # calls made together share messages
+        assert service.messages < len(service.streamed) / 4
 
 
 async def test_streams_off_makes_unary_calls(state: StateMachine) -> None:
@@ -189,14 +193,17 @@ async def test_a_call_waiting_on_a_stopping_replica_is_retried_on_the_next(
 
 
 async def _raw_answers(address: str, requests: list[pb.CallRequest]) -> list[pb.CallAnswer]:
+    """The answers to requests sent over a Calls stream, one request a message."""
     async with new_channel(address) as channel:
         calls = channel.stream_stream(
             "/tessera.Metadata/Calls",
-            request_serializer=pb.CallRequest.SerializeToString,
-            response_deserializer=pb.CallAnswer.FromString,
+            request_serializer=pb.CallRequests.SerializeToString,
+            response_deserializer=pb.CallAnswers.FromString,
         )
-        stream = calls(iter(requests), metadata=call_metadata(SECRET), timeout=TIMEOUT)
-        return sorted([answer async for answer in stream], key=lambda answer: answer.id)
+        messages = [pb.CallRequests(calls=[request]) for request in requests]
+        stream = calls(iter(messages), metadata=call_metadata(SECRET), timeout=TIMEOUT)
+        answers = [answer async for message in stream for answer in message.answers]
+        return sorted(answers, key=lambda answer: answer.id)
 
 
 async def test_what_a_request_cannot_name_or_carry_runs_nothing(state: StateMachine) -> None:

@@ -22,7 +22,7 @@ from node.service import NodeIdentity
 from node.shard_format import ShardMeta
 from node.store import ShardStore
 from proto import tessera_pb2 as pb
-from proto.call_stream import CallFailed, CallStream
+from proto.call_stream import PACK_BYTES_MAX, CallFailed, CallStream, _packed
 from proto.node_rpc import NodeStub, add_node_servicer
 from proto.rpc import new_channel, new_server
 from proto.wire import WholeShardMessage, WireChunk
@@ -245,3 +245,28 @@ async def test_writes_share_one_stream_and_each_is_durable_when_answered(tmp_pat
         assert node.servicer.calls["PutWholeShardStream"] == 1
         assert node.servicer.calls["streamed write"] == len(shards) + 1
         assert "PutWholeShard" not in node.servicer.calls
+
+
+class _Lists:
+    """A Packer whose message is the list of its items (bytes)."""
+
+    def join(self, items: list[bytes]) -> list[bytes]:
+        return items
+
+    def size(self, item: bytes) -> int:
+        return len(item)
+
+
+def test_a_packed_message_takes_what_is_queued_up_to_its_byte_bound() -> None:
+    third = PACK_BYTES_MAX * 2 // 5
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+    for item in (b"a" * third, b"b" * third, b"c" * third, b"d", None, b"e"):
+        queue.put_nowait(item)
+    first = queue.get_nowait()
+    message, ended = _packed(first, queue, _Lists())
+    assert [m[:1] for m in message] == [b"a", b"b", b"c"] and not ended  # over the bound at c
+    message, ended = _packed(queue.get_nowait(), queue, _Lists())
+    assert (message, ended) == ([b"d"], True)  # the queue's end: nothing after it is sent
+    big = b"x" * (PACK_BYTES_MAX + 1)
+    queue.put_nowait(b"y")
+    assert _packed(big, queue, _Lists()) == ([big], False)  # goes alone

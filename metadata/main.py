@@ -111,7 +111,7 @@ async def _serve_single(
     loop = asyncio.get_running_loop()
     db = await loop.run_in_executor(reads, open_db, settings.data_dir)
     try:
-        state = StateMachine(db)
+        state = StateMachine(db, record_cache_bytes=settings.record_cache_bytes)
         metrics.watch_usage(state.cluster_usage)
         log.info(
             "state opened at %s, applied position %d", settings.data_dir, state.applied_position
@@ -234,7 +234,11 @@ async def _run_replica(
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="metadata-apply")
     lost = False
     try:
-        state = StateMachine(db, REQUEST_RETENTION_REVISIONS * logformat.ENTRY_MUTATIONS_MAX)
+        state = StateMachine(
+            db,
+            REQUEST_RETENTION_REVISIONS * logformat.ENTRY_MUTATIONS_MAX,
+            record_cache_bytes=settings.record_cache_bytes,
+        )
         metrics.watch_usage(state.cluster_usage)
         shared = SharedLog(etcd, log_key, replica_id, settings.group_commit_window_seconds)
         follower = Follower(etcd, state, writer, log_key, shared.on_applied)

@@ -67,6 +67,11 @@ STRONG_READS = Counter(
     "Strong reads, by how they knew their state was current: a read lease or the read index.",
     ["by"],
 )
+RECORD_CACHE = Counter(
+    "tessera_metadata_record_cache_total",
+    "GetObject reads that found the record decoded in memory (hit) or read the database (miss).",
+    ["result"],
+)
 LEASE_RENEWALS = Counter(
     "tessera_metadata_read_lease_renewals_total",
     "Read leases this replica took or renewed, by outcome.",

@@ -53,9 +53,7 @@ class ObjectRpcs(ServiceCore):
     async def GetObject(self, request: pb.ObjectKey, context: Any) -> pb.ObjectRecord:
         check_bucket(request.bucket, errors.NoSuchBucket)
         check_key(request.key)
-        version = await self._strong_read(
-            context, self._state.get_object, request.bucket, request.key
-        )
+        version = await self._strong(context, lambda: self._object(request.bucket, request.key))
         return convert.version_to_pb(version)
 
     @rpc

@@ -41,6 +41,10 @@ class Overlay:
                 batch.put(key, value)
         return batch
 
+    def written(self) -> list[bytes]:
+        """Every key the batch writes or deletes."""
+        return list(self._pending)
+
     def begin(self) -> None:
         """Starts a new undo scope (one mutation)."""
         self._journal.clear()

@@ -40,7 +40,7 @@ from metadata.state import StateMachine
 from proto.rpc import abort_with
 from tessera import errors, limits
 from tessera.ids import is_version_id
-from tessera.model import ClusterMapView, NodeInfo
+from tessera.model import ClusterMapView, NodeInfo, ObjectVersion
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,14 @@ class ServiceCore:
     async def _strong_read(self, context: Any, fn: Callable[..., T], *args: Any) -> T:
         """fn(*args) on the state, linearizable."""
         return await self._strong(context, lambda: self._read(fn, *args))
+
+    async def _object(self, bucket: str, key: str) -> ObjectVersion:
+        """The key's current record: on the loop when the state keeps it
+        decoded (metadata/record_cache.py), else read on the read executor."""
+        found = self._state.cached_object(bucket, key)
+        if found is not None:
+            return found
+        return await self._read(self._state.get_object, bucket, key)
 
     async def _submit(self, mutation: Mutation, result_type: type[T]) -> T:
         """Submits mutation to the log; its effect's result, which has result_type."""

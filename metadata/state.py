@@ -16,7 +16,9 @@ Invariants:
   recorded outcome is returned (records are kept for the last
   ``request_retention_positions`` positions);
 - an error that is not an S3 outcome (a bug, an I/O error) aborts the whole
-  batch unwritten.
+  batch unwritten;
+- cached_object never answers with a record older than the database's once
+  commit() returned (metadata/record_cache.py).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from metadata import (
     listing,
     locks,
     preconditions,
+    record_cache,
     uploads,
     usage,
     version_listing,
@@ -79,6 +82,7 @@ from metadata.mutations import (
 )
 from metadata.outcome import Outcome, Result
 from metadata.overlay import Overlay
+from metadata.record_cache import RecordCache
 from tessera import errors, fastjson, limits, object_lock
 from tessera.access import check_canned_acl
 from tessera.model import (
@@ -141,6 +145,7 @@ class AppliedBatch:
     batch: WriteBatch
     outcomes: list[Outcome]
     position: int  # the applied position once written
+    written: list[bytes]  # every key the batch writes or deletes
     # Every request-index key before this one is deleted once the batch is
     # written (StateMachine._prune's starting point for the next batches).
     pruned_through: bytes = keys.REQUEST_BY_POSITION
@@ -151,9 +156,13 @@ class StateMachine:
         self,
         db: Rdict,
         request_retention_positions: int = REQUEST_RETENTION_POSITIONS_DEFAULT,
+        record_cache_bytes: int = record_cache.BYTES_DEFAULT,
     ) -> None:
+        """record_cache_bytes bounds the object records kept decoded for
+        cached_object (metadata/record_cache.py; 0: none)."""
         assert request_retention_positions > 0
         self._db = db
+        self._records: RecordCache[ObjectVersion] = RecordCache(record_cache_bytes)
         self._retention = request_retention_positions
         raw = db.get(keys.APPLIED)
         self._applied = keys.decode_position(raw) if raw is not None else 0
@@ -208,7 +217,7 @@ class StateMachine:
         usage.finish_batch(overlay)
         if position > self._applied:
             overlay.put(keys.APPLIED, keys.encode_position(position))
-        return AppliedBatch(overlay.batch, results, position, self._prune_from)
+        return AppliedBatch(overlay.batch, results, position, overlay.written(), self._prune_from)
 
     def commit(self, applied: AppliedBatch, sync: bool = True) -> None:
         """Writes the batch (blocking: call from the writer thread).
@@ -222,7 +231,11 @@ class StateMachine:
         shared log, where etcd holds every entry durably and a replica that
         lost some simply applies them again from its durable position.
         """
+        # Invalidated before and after the write: a read that took its ticket
+        # in between may have read either value, and its fill is refused.
+        self._records.invalidate(applied.written)
         self._db.write(applied.batch, self._no_sync)
+        self._records.invalidate(applied.written)
         self._applied = max(self._applied, applied.position)
         self._pruned_through = max(self._pruned_through, applied.pruned_through)
         if sync:
@@ -418,11 +431,23 @@ class StateMachine:
         return [kms_key_from_json(raw) for _, raw in self._scan(keys.KMS_KEY)]
 
     def get_object(self, bucket: str, key: str) -> ObjectVersion:
-        raw = self._db.get(keys.object_key(bucket, key))
+        """The key's current record, read from the database (blocking: call
+        from the read executor); kept for cached_object."""
+        state_key = keys.object_key(bucket, key)
+        ticket = self._records.ticket()
+        raw = self._db.get(state_key)
         if raw is None:
             self.get_bucket(bucket)
             raise errors.NoSuchKey()
-        return version_from_json(raw)
+        version = version_from_json(raw)
+        self._records.fill(state_key, version, len(raw), ticket)
+        return version
+
+    def cached_object(self, bucket: str, key: str) -> ObjectVersion | None:
+        """The key's current record if a recent get_object kept it (None: ask
+        get_object). Never blocks: for the event loop. The record is shared:
+        do not change it."""
+        return self._records.get(keys.object_key(bucket, key))
 
     def list_objects(
         self, bucket: str, prefix: str, delimiter: str, start_after: str, max_keys: int

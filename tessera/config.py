@@ -42,6 +42,13 @@ class MetadataSettings(CommonSettings):
     group_commit_window_seconds: float = field(
         default=0.002, metadata=_help("how long a commit waits to batch concurrent writes")
     )
+    record_cache_bytes: int = field(
+        default=32 * 1024 * 1024,
+        metadata=_help(
+            "object records kept decoded for GETs answered on the event loop, in bytes "
+            "of their stored form (0: every GET reads the database; docs/metadata.md)"
+        ),
+    )
     etcd_endpoints: str = field(
         default="",
         metadata=_help(

@@ -112,6 +112,24 @@ async def test_object_lifecycle(running: Running, make_version: VersionFactory) 
         await c.get_object("nope", "k", timeout=TIMEOUT)
 
 
+async def test_a_get_answered_from_the_kept_record_sees_every_later_change(
+    running: Running, make_version: VersionFactory
+) -> None:
+    c = running.client
+    await c.create_bucket("b", "alice", timeout=TIMEOUT)
+    await c.put_object(make_version("b", "k", etag="1" * 32), timeout=TIMEOUT)
+    assert (await c.get_object("b", "k", timeout=TIMEOUT)).etag == "1" * 32
+    assert running.state.cached_object("b", "k") is not None  # the next GET is on the loop
+    assert (await c.get_object("b", "k", timeout=TIMEOUT)).etag == "1" * 32
+    await c.put_object(make_version("b", "k", etag="2" * 32), timeout=TIMEOUT)
+    assert (await c.get_object("b", "k", timeout=TIMEOUT)).etag == "2" * 32
+    await c.put_object_tagging("b", "k", "", {"color": "red"}, timeout=TIMEOUT)
+    assert (await c.get_object("b", "k", timeout=TIMEOUT)).tags == {"color": "red"}
+    await c.delete_object("b", "k", timeout=TIMEOUT)
+    with pytest.raises(errors.NoSuchKey):
+        await c.get_object("b", "k", timeout=TIMEOUT)
+
+
 async def test_list_objects(running: Running, make_version: VersionFactory) -> None:
     c = running.client
     await c.create_bucket("b", "alice", timeout=TIMEOUT)

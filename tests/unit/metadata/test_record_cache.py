@@ -1,0 +1,112 @@
+"""metadata/record_cache.py and StateMachine.cached_object: records kept
+decoded for reads on the loop are never older than the database once a
+commit returned, whatever mutation changed them; a fill that raced a commit
+is refused; the cache stays within its bytes."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from rocksdict import Rdict
+
+from metadata import keys
+from metadata.mutations import (
+    DeleteObject,
+    PutBucketVersioning,
+    PutObject,
+    PutObjectTagging,
+    SetObjectAcl,
+)
+from metadata.record_cache import RECORD_SHARE_MAX, RecordCache
+from metadata.state import StateMachine
+from tessera import errors
+from tessera.model import ObjectVersion, version_from_json
+from tests.unit.metadata.test_state import create, one, run
+
+VersionFactory = Callable[..., ObjectVersion]
+
+
+def test_fill_get_and_least_recently_used_out_by_bytes() -> None:
+    cache: RecordCache[str] = RecordCache(100 * RECORD_SHARE_MAX)
+    names = [f"r{i:02d}" for i in range(RECORD_SHARE_MAX)]
+    for name in names:
+        cache.fill(name.encode(), name, 100, cache.ticket())
+    assert [cache.get(name.encode()) for name in names] == names  # full: 16 x 100 bytes
+    assert cache.get(b"r00") == "r00"  # r00 is now the most recent, r01 the least
+    cache.fill(b"new", "new", 100, cache.ticket())
+    assert cache.get(b"r01") is None  # the least recently used went
+    assert cache.get(b"r00") == "r00" and cache.get(b"new") == "new"
+    cache.fill(b"big", "big", 101, cache.ticket())  # over a 1/RECORD_SHARE_MAX share
+    assert cache.get(b"big") is None and len(cache) == RECORD_SHARE_MAX
+
+
+def test_a_fill_that_raced_an_invalidation_is_refused() -> None:
+    cache: RecordCache[str] = RecordCache(1 << 20)
+    ticket = cache.ticket()  # a read starts...
+    cache.invalidate([b"other"])  # ...any commit comes in between...
+    cache.fill(b"k", "old", 10, ticket)  # ...and what it read is not kept
+    assert cache.get(b"k") is None
+    cache.fill(b"k", "new", 10, cache.ticket())
+    assert cache.get(b"k") == "new"
+    cache.invalidate([b"k"])
+    assert cache.get(b"k") is None
+
+
+def test_a_zero_byte_cache_keeps_nothing() -> None:
+    cache: RecordCache[str] = RecordCache(0)
+    cache.fill(b"k", "v", 1, cache.ticket())
+    assert cache.get(b"k") is None
+
+
+def _stored(db: Rdict, bucket: str, key: str) -> ObjectVersion | None:
+    raw = db.get(keys.object_key(bucket, key))
+    return None if raw is None else version_from_json(raw)
+
+
+def test_a_kept_record_is_the_stored_one_after_every_mutation(
+    db: Rdict, state: StateMachine, make_version: VersionFactory
+) -> None:
+    rng = random.Random(8)
+    one(state, create("b"))
+    names = ["k0", "k1", "k2"]
+    kept = 0
+    for step in range(400):
+        key = rng.choice(names)
+        kind = rng.randrange(6)
+        rid = f"r{step}"
+        if kind == 0:
+            mutation: object = PutObject(rid, make_version("b", key, size_bytes=rng.randrange(99)))
+        elif kind == 1:
+            mutation = DeleteObject(rid, "b", key, "", marker_version_id=f"m{step:025d}")
+        elif kind == 2:
+            mutation = PutObjectTagging(rid, "b", key, "", {"step": str(step)})
+        elif kind == 3:
+            mutation = SetObjectAcl(rid, "b", key, rng.choice(["private", "public-read"]))
+        elif kind == 4:
+            mutation = PutBucketVersioning(rid, "b", rng.choice(["Enabled", "Suspended"]))
+        else:
+            mutation = PutObject(rid, make_version("b", rng.choice(names)))
+        run(state, mutation)  # type: ignore[arg-type]
+        for name in names:
+            stored = _stored(db, "b", name)
+            cached = state.cached_object("b", name)
+            if cached is not None:
+                kept += 1
+                assert stored is not None and cached == stored, (step, name)
+            if stored is not None and rng.random() < 0.5:
+                assert state.get_object("b", name) == stored  # reads from the database, keeps it
+            elif stored is None and rng.random() < 0.5:
+                try:
+                    state.get_object("b", name)
+                except errors.NoSuchKey:
+                    pass
+    assert kept > 200  # the check above ran, often
+
+
+def test_a_state_without_a_cache_keeps_nothing(db: Rdict, make_version: VersionFactory) -> None:
+    state = StateMachine(db, record_cache_bytes=0)
+    one(state, create("b"))
+    one(state, PutObject("p", make_version("b", "k")))
+    state.get_object("b", "k")
+    assert state.cached_object("b", "k") is None

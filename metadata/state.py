@@ -156,10 +156,10 @@ class StateMachine:
         self,
         db: Rdict,
         request_retention_positions: int = REQUEST_RETENTION_POSITIONS_DEFAULT,
-        record_cache_bytes: int = record_cache.BYTES_DEFAULT,
+        record_cache_bytes: int = limits.RECORD_CACHE_BYTES_DEFAULT,
     ) -> None:
-        """record_cache_bytes bounds the object records kept decoded for
-        cached_object (metadata/record_cache.py; 0: none)."""
+        """record_cache_bytes bounds the memory of the object records kept
+        decoded for cached_object (metadata/record_cache.py; 0: none)."""
         assert request_retention_positions > 0
         self._db = db
         self._records: RecordCache[ObjectVersion] = RecordCache(record_cache_bytes)
@@ -440,7 +440,8 @@ class StateMachine:
             self.get_bucket(bucket)
             raise errors.NoSuchKey()
         version = version_from_json(raw)
-        self._records.fill(state_key, version, len(raw), ticket)
+        memory_bytes = len(raw) * record_cache.MEMORY_PER_STORED_BYTE
+        self._records.fill(state_key, version, memory_bytes, ticket)
         return version
 
     def cached_object(self, bucket: str, key: str) -> ObjectVersion | None:

@@ -43,10 +43,10 @@ class MetadataSettings(CommonSettings):
         default=0.002, metadata=_help("how long a commit waits to batch concurrent writes")
     )
     record_cache_bytes: int = field(
-        default=32 * 1024 * 1024,
+        default=limits.RECORD_CACHE_BYTES_DEFAULT,
         metadata=_help(
-            "object records kept decoded for GETs answered on the event loop, in bytes "
-            "of their stored form (0: every GET reads the database; docs/metadata.md)"
+            "memory for object records kept decoded, so GETs are answered on the event "
+            "loop (0: every GET reads the database; docs/metadata.md)"
         ),
     )
     etcd_endpoints: str = field(

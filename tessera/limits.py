@@ -80,3 +80,7 @@ LIFECYCLE_ACTIONS_PER_SECOND_DEFAULT = 50.0
 
 # Bucket tagging: tags per bucket.
 TAGS_PER_BUCKET_MAX = 50
+
+# Memory a metadata replica gives to object records kept decoded for GETs
+# on its event loop (metadata/record_cache.py; --record-cache-bytes).
+RECORD_CACHE_BYTES_DEFAULT = 64 * 1024 * 1024

@@ -143,8 +143,9 @@ class MetadataCalls:
     ) -> Any:
         """The method's answer message. CallFailed: the failure the unary
         call would have had (DEADLINE_EXCEEDED when timeout_seconds ran
-        out first), or a lost stream's (lost); UNIMPLEMENTED with usable
-        turned false: the replica has no Calls, ask with a unary call."""
+        out first), or the status its stream ended with (UNAVAILABLE when
+        the replica stopped or went away); UNIMPLEMENTED with usable turned
+        false: the replica has no Calls, ask with a unary call."""
         answer_class = METHODS[method].answer
         future = self._stream.call(Call(method, request, timeout_seconds), metadata)
         try:

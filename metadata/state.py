@@ -145,7 +145,7 @@ class AppliedBatch:
     batch: WriteBatch
     outcomes: list[Outcome]
     position: int  # the applied position once written
-    written: list[bytes]  # every key the batch writes or deletes
+    objects_written: list[bytes]  # the object-record keys it writes or deletes
     # Every request-index key before this one is deleted once the batch is
     # written (StateMachine._prune's starting point for the next batches).
     pruned_through: bytes = keys.REQUEST_BY_POSITION
@@ -217,7 +217,8 @@ class StateMachine:
         usage.finish_batch(overlay)
         if position > self._applied:
             overlay.put(keys.APPLIED, keys.encode_position(position))
-        return AppliedBatch(overlay.batch, results, position, overlay.written(), self._prune_from)
+        objects_written = [k for k in overlay.written() if k.startswith(keys.OBJECT)]
+        return AppliedBatch(overlay.batch, results, position, objects_written, self._prune_from)
 
     def commit(self, applied: AppliedBatch, sync: bool = True) -> None:
         """Writes the batch (blocking: call from the writer thread).
@@ -233,9 +234,9 @@ class StateMachine:
         """
         # Invalidated before and after the write: a read that took its ticket
         # in between may have read either value, and its fill is refused.
-        self._records.invalidate(applied.written)
+        self._records.invalidate(applied.objects_written)
         self._db.write(applied.batch, self._no_sync)
-        self._records.invalidate(applied.written)
+        self._records.invalidate(applied.objects_written)
         self._applied = max(self._applied, applied.position)
         self._pruned_through = max(self._pruned_through, applied.pruned_through)
         if sync:

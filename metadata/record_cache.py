@@ -10,22 +10,25 @@ keyed by their state key and bounded by an estimate of their memory
 (least recently used first out), and a read finds them there on the loop.
 
 Used from the loop (get), the read executor (ticket, fill) and the state's
-writer thread (invalidate), under one lock.
+writer thread (writing), under one lock.
 
-Invariant: the cache never holds a record older than the state's once a
-commit returns. StateMachine.commit invalidates every key its batch writes
-before writing it and again after (before the applied position moves), and
-a fill is dropped when any invalidation came between its ticket (taken
-before the database read) and the fill. A strong read looks here only once
-it waited for the log position it must see (the read index or the lease),
-so it finds either nothing or a record no older than that position's.
+Invariants: a kept record is the database's, except for the keys of a
+write in progress, which are not kept at all. StateMachine.commit writes
+its batch inside writing(keys): the keys are dropped when the write starts,
+and no fill is kept from then until the write ended; a fill is also
+dropped when a write started or ended between its ticket (taken before its
+database read) and the fill. So a read never finds a record older than one
+an earlier read got from the database, and a strong read, which looks here
+only once it waited for the log position it must see (the read index or the
+lease), finds nothing or a record no older than that position's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 from metadata import metrics
@@ -47,7 +50,8 @@ class RecordCache(Generic[Record]):
         self._bytes_max = max(0, bytes_max)
         self._entries: OrderedDict[bytes, tuple[Record, int]] = OrderedDict()
         self._bytes = 0
-        self._generation = 0
+        self._generation = 0  # bumped when a write starts and when it ends
+        self._writes = 0  # writes in progress
         self._lock = threading.Lock()
 
     def get(self, key: bytes) -> Record | None:
@@ -71,11 +75,11 @@ class RecordCache(Generic[Record]):
 
     def fill(self, key: bytes, record: Record, size_bytes: int, ticket: int) -> None:
         """Keeps record (read from the database after ticket() gave ticket)
-        unless a write invalidated anything since."""
+        unless a write is in progress, or started or ended since."""
         if not self._bytes_max or size_bytes * RECORD_SHARE_MAX > self._bytes_max:
             return
         with self._lock:
-            if ticket != self._generation:
+            if ticket != self._generation or self._writes:
                 return
             old = self._entries.pop(key, None)
             if old is not None:
@@ -86,14 +90,23 @@ class RecordCache(Generic[Record]):
                 _, (_, evicted_bytes) = self._entries.popitem(last=False)
                 self._bytes -= evicted_bytes
 
-    def invalidate(self, keys: Iterable[bytes]) -> None:
-        """Forgets keys, and refuses every fill whose ticket is older."""
+    @contextlib.contextmanager
+    def writing(self, keys: list[bytes]) -> Iterator[None]:
+        """Around a database write of keys: they are forgotten as it starts,
+        and no fill is kept until it ended (nor any whose ticket is older)."""
         with self._lock:
             self._generation += 1
+            self._writes += 1
             for key in keys:
                 old = self._entries.pop(key, None)
                 if old is not None:
                     self._bytes -= old[1]
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._generation += 1
+                self._writes -= 1
 
     def __len__(self) -> int:
         with self._lock:

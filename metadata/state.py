@@ -17,8 +17,8 @@ Invariants:
   ``request_retention_positions`` positions);
 - an error that is not an S3 outcome (a bug, an I/O error) aborts the whole
   batch unwritten;
-- cached_object never answers with a record older than the database's once
-  commit() returned (metadata/record_cache.py).
+- cached_object answers with the database's record or nothing (a batch's
+  object keys are not kept while it is written: metadata/record_cache.py).
 """
 
 from __future__ import annotations
@@ -232,11 +232,8 @@ class StateMachine:
         shared log, where etcd holds every entry durably and a replica that
         lost some simply applies them again from its durable position.
         """
-        # Invalidated before and after the write: a read that took its ticket
-        # in between may have read either value, and its fill is refused.
-        self._records.invalidate(applied.objects_written)
-        self._db.write(applied.batch, self._no_sync)
-        self._records.invalidate(applied.objects_written)
+        with self._records.writing(applied.objects_written):
+            self._db.write(applied.batch, self._no_sync)
         self._applied = max(self._applied, applied.position)
         self._pruned_through = max(self._pruned_through, applied.pruned_through)
         if sync:

@@ -130,6 +130,10 @@ class _Stream(Generic[Request, Answer]):
             if self._packer is None:
                 yield item
                 continue
+            # One turn of the loop first: callers that are about to send (the
+            # other requests of a burst) join this message. At 16 GETs in
+            # flight: -11 % of the cluster's CPU per GET (docs/benchmarks.md).
+            await asyncio.sleep(0)
             message, ended = _packed(item, self.outbox, self._packer)
             yield message
             if ended:

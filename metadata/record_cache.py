@@ -38,11 +38,12 @@ Record = TypeVar("Record")
 # A decoded ObjectVersion takes about this many bytes of memory per byte of
 # its stored JSON (measured: 1,991 for a 522-byte record of a 4+2 object).
 MEMORY_PER_STORED_BYTE = 4
-_HITS = metrics.RECORD_CACHE.labels("hit")
-_MISSES = metrics.RECORD_CACHE.labels("miss")
 # A record larger than this share of the cache is not kept (one large
 # record must not empty it).
 RECORD_SHARE_MAX = 16
+
+_HITS = metrics.RECORD_CACHE.labels("hit")
+_MISSES = metrics.RECORD_CACHE.labels("miss")
 
 
 class RecordCache(Generic[Record]):

@@ -149,7 +149,8 @@ class MetadataCalls:
         answer_class = METHODS[method].answer
         future = self._stream.call(Call(method, request, timeout_seconds), metadata)
         try:
-            answer = await asyncio.wait_for(future, timeout_seconds)
+            async with asyncio.timeout(timeout_seconds):
+                answer = await future  # given up on (cancelled) at the timeout
         except TimeoutError:
             raise CallFailed(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
         return answer_class.FromString(answer)

@@ -209,9 +209,12 @@ def test_max_objects_holds_under_concurrent_writers(cluster: LocalCluster, s3: A
     bucket = new_bucket(s3, "quota-objects")
     out = admin(cluster, "quota", "set", "--bucket", bucket, "--max-objects", "5").stdout
     assert "max 5 objects" in out
-    outcomes = _put_all(s3, bucket, [f"k{i:02d}" for i in range(24)], 1024)
+    keys = [f"k{i:02d}" for i in range(24)]
+    outcomes = _put_all(s3, bucket, keys, 1024)
     assert sorted(set(outcomes)) == ["QuotaExceeded", "ok"]
     assert outcomes.count("ok") == 5
+    # which five won the race is up to the scheduling; one of them is overwritten below
+    stored = next(key for key, outcome in zip(keys, outcomes, strict=True) if outcome == "ok")
     listed = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
     assert len(listed) == 5
     row = bucket_row(usage_json(cluster, "--bucket", bucket), bucket)
@@ -224,9 +227,9 @@ def test_max_objects_holds_under_concurrent_writers(cluster: LocalCluster, s3: A
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     assert refused.value.response["Error"]["Code"] == "QuotaExceeded"
     # an overwrite adds no object; a copy to a new key and a completed upload would
-    s3.put_object(Bucket=bucket, Key="k00", Body=b"smaller")
+    s3.put_object(Bucket=bucket, Key=stored, Body=b"smaller")
     with pytest.raises(ClientError) as copy_refused:
-        s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "k00"})
+        s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": stored})
     assert copy_refused.value.response["Error"]["Code"] == "QuotaExceeded"
     upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
     part = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=1, Body=b"p" * 10)

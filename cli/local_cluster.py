@@ -36,6 +36,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,9 @@ from tessera.sse_keys import new_master_key_text
 from tessera.storage_class import LayoutFit, StorageClass, check_layout, parse_storage_classes
 
 STOP_GRACE_SECONDS = 15.0
+# start(): how long one stage waits for the one before (then goes on anyway), and how often it looks
+STAGE_WAIT_SECONDS = 10.0
+STAGE_POLL_SECONDS = 0.05
 ETCD_BINARY_ENV = "TESSERA_ETCD_BINARY"
 
 
@@ -403,11 +407,46 @@ class LocalCluster:
         ]
 
     def start(self) -> None:
-        """Starts every role; a storage class that cannot be placed on the
-        layout raises StorageClassError before any process starts."""
+        """Starts every role, in stages (docs/local-cluster.md, "Start order"):
+        the etcd members one at a time, each once the one before answers; the
+        metadata replicas once etcd answers; the nodes and the gateway once the
+        replicas are ready. A stage that is slow only delays the next one by
+        at most STAGE_WAIT_SECONDS: wait_ready is what decides that the cluster
+        started. A storage class that cannot be placed on the layout raises
+        StorageClassError before any process starts."""
         self.layout.storage_class_fits()
-        for name in self.names():
+        for name in self.layout.etcd_names():
             self.start_process(name)
+            self._wait_stage([name], self._etcd_serves)
+        metadata = self.layout.metadata_names()
+        for name in metadata:
+            self.start_process(name)
+        self._wait_stage(metadata, self.is_ready)
+        for name in [*(n for n, _ in self.layout.node_names()), "gateway"]:
+            self.start_process(name)
+
+    def _wait_stage(self, names: list[str], check: Callable[[str], bool]) -> None:
+        """Until check holds for every name, one of them exited, or
+        STAGE_WAIT_SECONDS passed: the next stage starts either way."""
+        deadline = time.monotonic() + STAGE_WAIT_SECONDS
+        pending = list(names)
+        while pending and time.monotonic() < deadline:
+            pending = [
+                n for n in pending if self.processes[n].poll() is None and not check(n)
+            ]
+            if pending:
+                time.sleep(STAGE_POLL_SECONDS)
+
+    def _etcd_serves(self, name: str) -> bool:
+        """Whether the etcd member answers on its peer port (which it serves
+        before the members have a leader; its client port waits for one)."""
+        peer = self.layout.etcd_port_pair(self.layout.etcd_names().index(name))[1]
+        url = f"http://{self.layout.host}:{peer}/version"
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return True
+        except (urllib.error.URLError, OSError):
+            return False
 
     def add_node(self, zone: str, timeout_seconds: float = 60.0) -> str:
         """Starts one more node in `zone` (e.g. "zone-a"; a new zone is fine)

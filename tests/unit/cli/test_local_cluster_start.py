@@ -1,0 +1,92 @@
+"""LocalCluster.start's stages: etcd members one at a time, then the metadata
+replicas, then the nodes and the gateway; a stage that does not come up only
+delays the next one (wait_ready decides whether the cluster started)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+import pytest
+
+from cli import local_cluster
+from cli.local_cluster import Layout, LocalCluster
+
+
+class _Process:
+    def __init__(self, exited: bool) -> None:
+        self._exited = exited
+
+    def poll(self) -> int | None:
+        return 1 if self._exited else None
+
+
+class _Recorder(LocalCluster):
+    """Starts nothing: records what was started and what each stage's check saw."""
+
+    def __init__(self, layout: Layout, up: set[str], exited: frozenset[str] = frozenset()) -> None:
+        super().__init__(layout)
+        self.events: list[str] = []
+        self.up = up
+        self.exited = exited
+
+    def start_process(self, name: str, command_prefix: list[str] | None = None) -> _Process:  # type: ignore[override]
+        self.events.append(f"start {name}")
+        process = _Process(name in self.exited)
+        self.processes[name] = process  # type: ignore[assignment]
+        return process
+
+    def _etcd_serves(self, name: str) -> bool:
+        self.events.append(f"serves? {name}")
+        return name in self.up
+
+    def is_ready(self, name: str) -> bool:
+        self.events.append(f"ready? {name}")
+        return name in self.up
+
+
+def _layout(tmp_path: Path) -> Layout:
+    return Layout(data_dir=tmp_path)
+
+
+def test_each_stage_starts_once_the_one_before_answers(tmp_path: Path) -> None:
+    layout = _layout(tmp_path)
+    everyone = {*layout.etcd_names(), *layout.metadata_names()}
+    cluster = _Recorder(layout, up=everyone)
+    cluster.start()
+    starts = [e.removeprefix("start ") for e in cluster.events if e.startswith("start ")]
+    assert starts == cluster.names()
+    etcd = layout.etcd_names()
+    for before, after in itertools.pairwise(etcd):  # one member at a time
+        assert cluster.events.index(f"serves? {before}") < cluster.events.index(f"start {after}")
+    first_node = f"start {layout.node_names()[0][0]}"
+    for replica in layout.metadata_names():
+        assert cluster.events.index(f"start {etcd[-1]}") < cluster.events.index(f"start {replica}")
+        assert cluster.events.index(f"ready? {replica}") < cluster.events.index(first_node)
+
+
+def test_a_stage_that_never_answers_delays_the_next_by_the_stage_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(local_cluster, "STAGE_WAIT_SECONDS", 0.3)
+    layout = _layout(tmp_path)
+    cluster = _Recorder(layout, up=set(layout.etcd_names()))  # no replica gets ready
+    started = time.monotonic()
+    cluster.start()
+    assert 0.3 <= time.monotonic() - started < 5
+    assert cluster.events[-1] == "start gateway"  # everything was started anyway
+
+
+def test_a_process_that_exited_ends_its_stage_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(local_cluster, "STAGE_WAIT_SECONDS", 60.0)
+    layout = _layout(tmp_path)
+    cluster = _Recorder(
+        layout, up=set(layout.metadata_names()), exited=frozenset(layout.etcd_names())
+    )
+    started = time.monotonic()
+    cluster.start()
+    assert time.monotonic() - started < 30  # not 3 x 60 s: wait_ready reports the exit
+    assert cluster.events[-1] == "start gateway"

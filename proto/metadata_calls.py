@@ -50,6 +50,7 @@ from typing import Any, NoReturn
 
 import grpc
 from google.protobuf.message import DecodeError, Message
+from prometheus_client import Histogram
 
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
@@ -104,8 +105,21 @@ def _unwrap(message: pb.CallAnswers) -> list[StreamAnswer[bytes]]:
     ]
 
 
+# How far packing goes: calls per CallRequests message (the client's side:
+# gateways, nodes, tools) and answers per CallAnswers message (a replica's).
+CALLS_PER_MESSAGE = Histogram(
+    "tessera_metadata_stream_calls_per_message",
+    "Calls (requests or answers) one message of a metadata Calls stream carried",
+    ["side"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
+_REQUESTS_PER_MESSAGE = CALLS_PER_MESSAGE.labels("requests")
+_ANSWERS_PER_MESSAGE = CALLS_PER_MESSAGE.labels("answers")
+
+
 class _RequestPacker:
     def join(self, items: list[pb.CallRequest]) -> pb.CallRequests:
+        _REQUESTS_PER_MESSAGE.observe(len(items))
         return pb.CallRequests(calls=items)
 
     def size(self, item: pb.CallRequest) -> int:
@@ -114,6 +128,7 @@ class _RequestPacker:
 
 class _AnswerPacker:
     def join(self, items: list[pb.CallAnswer]) -> pb.CallAnswers:
+        _ANSWERS_PER_MESSAGE.observe(len(items))
         return pb.CallAnswers(answers=items)
 
     def size(self, item: pb.CallAnswer) -> int:

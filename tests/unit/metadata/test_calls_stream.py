@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 import grpc.aio
 import pytest
+from prometheus_client import REGISTRY
 
 from metadata.client import MetadataClient
 from metadata.commit import CommitLog
@@ -21,6 +22,7 @@ from metadata.liveness import LocalLiveness
 from metadata.service import LocalLivenessSource, MetadataService, add_to_server
 from metadata.state import StateMachine
 from proto import tessera_pb2 as pb
+from proto.call_stream import PACK_TURNS
 from proto.metadata_calls import METHODS
 from proto.rpc import call_metadata, new_channel, new_server
 from proto.tessera_pb2_grpc import MetadataServicer
@@ -136,6 +138,39 @@ async def test_concurrent_calls_each_get_their_own_answer(state: StateMachine) -
         assert service.streams == 1 and len(service.streamed) == 80
         # calls made together share messages
         assert service.messages < len(service.streamed) / 4
+
+
+def _calls_per_message(side: str) -> tuple[float, float]:
+    """(messages, calls) the metadata streams' histogram counted so far, on one side."""
+    labels = {"side": side}
+    name = "tessera_metadata_stream_calls_per_message"
+    count = REGISTRY.get_sample_value(f"{name}_count", labels) or 0.0
+    return count, REGISTRY.get_sample_value(f"{name}_sum", labels) or 0.0
+
+
+async def test_callers_a_few_loop_turns_apart_share_one_message(state: StateMachine) -> None:
+    """A burst's callers reach their call a turn or two apart (each request
+    handler awaits something first): the writer's turns before packing let
+    them all into one message, and the histogram counts it."""
+    async with replicas(state) as ([address], [service], _), MetadataClient(address, SECRET) as c:
+        await c.create_bucket("photos", "alice", timeout=TIMEOUT)  # the stream is open
+
+        async def caller(turns: int) -> str:
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            return (await c.get_bucket("photos", timeout=TIMEOUT)).owner
+
+        assert PACK_TURNS > 2
+        messages, calls = service.messages, len(service.streamed)
+        sent_before = _calls_per_message("requests")
+        answered_before = _calls_per_message("answers")
+        owners = await asyncio.gather(*(caller(i % 3) for i in range(12)))
+        assert owners == ["alice"] * 12
+        assert (service.messages - messages, len(service.streamed) - calls) == (1, 12)
+        sent = _calls_per_message("requests")
+        assert (sent[0] - sent_before[0], sent[1] - sent_before[1]) == (1, 12)
+        answered = _calls_per_message("answers")  # the replica's side, same process here
+        assert answered[1] - answered_before[1] == 12
 
 
 async def test_streams_off_makes_unary_calls(state: StateMachine) -> None:

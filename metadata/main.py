@@ -389,6 +389,7 @@ async def _serve_grpc(
             stopped.cancel()
     finally:
         readiness.reason = "stopping"
+        service.closing.set()  # the callers' streams end instead of holding the grace
         await server.stop(SHUTDOWN_GRACE_SECONDS)
     return following is not None and following.done() and following.result() is False
 

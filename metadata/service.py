@@ -112,7 +112,7 @@ class MetadataService(  # type: ignore[misc]
     ) -> AsyncIterator[pb.CallAnswers]:
         """Unary calls over one stream (proto/metadata_calls.py): each
         request served by this servicer's own handler of the method it names."""
-        async for answer in serve_calls(self, requests):
+        async for answer in serve_calls(self, requests, self.closing):
             yield answer
 
     @rpc

@@ -92,6 +92,9 @@ class ServiceCore:
         self._replica = replica
         self.repair = repair
         self._usage: dict[str, tuple[int, int, float]] = {}  # node: capacity, used, seen at
+        # Set when the replica starts to stop: its Calls streams take no new
+        # call and end once the ones taken are answered (proto/call_stream.py).
+        self.closing = asyncio.Event()
 
     async def _consistent(self, timeout: float) -> None:  # noqa: ASYNC109
         """The read index: waits until the log's current head is applied here

@@ -80,7 +80,8 @@ async def serve(
         server = new_server(settings.cluster_secret)
         identity = NodeIdentity(node_id, settings.zone, capacity_bytes)
         add_node_servicer(
-            NodeServicer(store, executor, identity, settings.cluster_secret, reporter), server
+            NodeServicer(store, executor, identity, settings.cluster_secret, reporter, stop),
+            server,
         )
         port = server.add_insecure_port(settings.listen)
         await server.start()

@@ -164,12 +164,16 @@ class NodeServicer(pb_grpc.NodeServicer):
         identity: NodeIdentity,
         secret: str = "",
         reporter: ProblemReporter | None = None,
+        closing: asyncio.Event | None = None,
     ) -> None:
+        """closing: set when the node starts to stop; its streams of calls
+        then take no new request and end once the ones taken are answered."""
         self._store = store
         self._executor = executor
         self._identity = identity
         self._secret = secret  # for calls to peers when rebuilding
         self._reporter = reporter
+        self.closing = closing if closing is not None else asyncio.Event()
 
     async def PutShard(
         self, request_iterator: AsyncIterator[PutChunk | pb.PutShardRequest], context: Context
@@ -299,7 +303,8 @@ class NodeServicer(pb_grpc.NodeServicer):
         def write(whole: WholeShardMessage) -> Awaitable[pb.PutShardResponse]:
             return _timed_put(self._put_whole(whole), metrics.PUT_WHOLE_SHARD_SECONDS)
 
-        async for answer in _answer_each(requests, lambda item: item, write, _put_answer):
+        answers = _answer_each(requests, lambda item: item, write, _put_answer, self.closing)
+        async for answer in answers:
             yield answer
 
     async def ReadChunks(self, request: pb.ReadChunksRequest, context: Context) -> ChunksAnswer:
@@ -315,7 +320,8 @@ class NodeServicer(pb_grpc.NodeServicer):
         def split(item: pb.ReadChunksStreamRequest) -> tuple[int, pb.ReadChunksRequest]:
             return item.id, item.read
 
-        async for answer in _answer_each(requests, split, self._serve_read, StreamAnswer):
+        answers = _answer_each(requests, split, self._serve_read, StreamAnswer, self.closing)
+        async for answer in answers:
             yield answer
 
     async def _serve_read(self, request: pb.ReadChunksRequest) -> ChunksAnswer:
@@ -613,13 +619,14 @@ async def _answer_each(
     split: Callable[[Item], tuple[int, Req]],
     serve: Callable[[Req], Awaitable[Ans]],
     reply: Callable[[int, Ans | None, int, str], Out],
+    closing: asyncio.Event,
 ) -> AsyncIterator[Out]:
     """The answers of a ...Stream method (docs/erasure-coding.md, "One stream
     of calls per node"): each request, split into its id and what the unary
     method takes, is served by serve (proto.call_stream.answer_each: in a
     task of its own), and its reply (the answer, or the status code and
     message the unary method would have failed with) is yielded as soon as
-    it is ready."""
+    it is ready. Once closing is set no new request is taken."""
 
     async def answer(item: Item) -> Out:
         call_id, request = split(item)
@@ -632,7 +639,7 @@ async def _answer_each(
             _log_failure(exc, code)
             return reply(call_id, None, code.value[0], str(exc) or type(exc).__name__)
 
-    async for out in answer_each(requests, answer):
+    async for out in answer_each(requests, answer, closing=closing):
         yield out
 
 

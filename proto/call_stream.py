@@ -266,6 +266,8 @@ async def answer_each(
     requests: AsyncIterator[Item],
     answer: Callable[[Item], Awaitable[Out]],
     packer: Packer | None = None,
+    *,
+    closing: asyncio.Event | None = None,
 ) -> AsyncIterator[Any]:
     """The answers of a stream of calls, server side: each request is
     answered by answer (which turns every failure into an answer of its
@@ -273,25 +275,47 @@ async def answer_each(
     ready (with a packer, joined with every other answer ready by then).
     Ends once the caller has closed its side and every request is answered;
     a broken request stream fails the call, and ending the call cancels the
-    requests still being served."""
+    requests still being served.
+
+    closing (the server is stopping): from then on no request is taken; the
+    ones taken are answered and the stream ends (OK), so that a graceful
+    stop does not wait its whole grace for the callers' long-lived streams.
+    A request the caller sent but that was not taken is failed on its side
+    when the stream ends (UNAVAILABLE), as a call refused by a stopping
+    server: it was not served."""
     ready: asyncio.Queue[Out | None] = asyncio.Queue()
     serving: set[asyncio.Task[None]] = set()
+    taking = True
 
     async def serve(item: Item) -> None:
         ready.put_nowait(await answer(item))
 
     async def take() -> None:
+        nonlocal taking
         try:
             async for item in requests:
                 task = asyncio.ensure_future(serve(item))
                 serving.add(task)
                 task.add_done_callback(serving.discard)
-            while serving:
-                await asyncio.wait(set(serving))
-        finally:
-            ready.put_nowait(None)
+        except asyncio.CancelledError:
+            if closing is None or not closing.is_set():
+                raise
+            current = asyncio.current_task()
+            assert current is not None
+            current.uncancel()  # closing: answer what was taken
+        taking = False
+        while serving:
+            await asyncio.wait(set(serving))
+
+    def stop_taking(_: object) -> None:
+        if taking and closing is not None and closing.is_set():
+            taker.cancel()
 
     taker = asyncio.ensure_future(take())
+    taker.add_done_callback(lambda _: ready.put_nowait(None))
+    watcher = asyncio.ensure_future(closing.wait()) if closing is not None else None
+    if watcher is not None:
+        watcher.add_done_callback(stop_taking)
     try:
         while (out := await ready.get()) is not None:
             if packer is None:
@@ -301,8 +325,11 @@ async def answer_each(
             yield message
             if ended:
                 break
-        await taker  # a broken request stream fails the call
+        if not taker.cancelled():  # cancelled before it started: closing
+            await taker  # a broken request stream fails the call
     finally:
+        if watcher is not None:
+            watcher.cancel()
         taker.cancel()
         for task in list(serving):
             task.cancel()

@@ -202,11 +202,14 @@ class StreamedContext:
 
 
 async def serve_calls(
-    servicer: Any, messages: AsyncIterator[pb.CallRequests]
+    servicer: Any,
+    messages: AsyncIterator[pb.CallRequests],
+    closing: asyncio.Event | None = None,
 ) -> AsyncIterator[pb.CallAnswers]:
     """The answers to a Calls stream: each request served by the servicer's
     unary handler of the method it names, its answer sent with the others
-    ready by then."""
+    ready by then. Once closing is set (the replica is stopping) no new
+    request is taken, and the stream ends once the ones taken are answered."""
 
     async def requests() -> AsyncIterator[pb.CallRequest]:
         async for message in messages:
@@ -226,7 +229,7 @@ async def serve_calls(
             return _failed(item.id, grpc.StatusCode.INTERNAL, "the call failed")
         return pb.CallAnswer(id=item.id, answer=reply.SerializeToString())
 
-    async for out in answer_each(requests(), answer, _AnswerPacker()):
+    async for out in answer_each(requests(), answer, _AnswerPacker(), closing=closing):
         yield out
 
 

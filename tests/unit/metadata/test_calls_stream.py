@@ -173,6 +173,24 @@ async def test_callers_a_few_loop_turns_apart_share_one_message(state: StateMach
         assert answered[1] - answered_before[1] == 12
 
 
+async def test_a_stopping_replica_ends_its_callers_streams_and_the_calls_go_on(
+    state: StateMachine,
+) -> None:
+    """A replica that starts to stop (closing) ends the streams of its
+    callers once it has answered what it took, so its graceful stop does not
+    wait out the grace; the client's next calls go to the other replica."""
+    async with (
+        replicas(state, count=2) as (addresses, services, servers),
+        MetadataClient(",".join(addresses), SECRET) as c,
+    ):
+        await c.create_bucket("photos", "alice", timeout=TIMEOUT)  # a stream is open
+        first = 0 if services[0].streams else 1
+        services[first].closing.set()
+        await asyncio.wait_for(servers[first].stop(60), 10)  # not the 60 s grace
+        assert (await c.get_bucket("photos", timeout=TIMEOUT)).owner == "alice"
+        assert services[1 - first].streamed[-1:] == ["GetBucket"]
+
+
 async def test_streams_off_makes_unary_calls(state: StateMachine) -> None:
     async with (
         replicas(state) as ([address], [service], _),

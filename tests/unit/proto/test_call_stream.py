@@ -208,6 +208,41 @@ async def test_reads_waiting_on_a_node_that_goes_away_fail_and_the_next_read_reo
             store.close()
 
 
+async def test_a_stopping_node_answers_the_reads_it_took_and_ends_the_stream(tmp_path: Path):
+    """Graceful stop: the node takes no new request on its streams, answers
+    the ones it took, and ends them, so stopping does not wait out its grace
+    for a caller's long-lived stream."""
+    store = ShardStore(tmp_path / "node")
+    version_id = put_shard(store, CHUNKS)
+    identity = NodeIdentity("node", "zone-a", 10**12)
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        servicer = HangingServicer(store, executor, identity)
+        server, port = await _serve(servicer)
+        channel = new_channel(f"127.0.0.1:{port}")
+        try:
+            stream = NodeStub(channel).read_stream
+            assert bytes((await stream.call(request(version_id, 0), CALL_METADATA)).chunks[0].data)
+            taken = stream.call(request(version_id, HangingServicer.HANG), CALL_METADATA)
+            await servicer.held.wait()
+            servicer.closing.set()  # the node starts to stop
+            late = stream.call(request(version_id, 0), CALL_METADATA)
+            stopping = asyncio.ensure_future(server.stop(60))  # a long grace
+            await asyncio.sleep(0.1)
+            assert not late.done()  # not taken (a read of stripe 0 is immediate)
+            servicer.release.set()
+            assert bytes((await taken).chunks[0].data) == CHUNKS[1]
+            with pytest.raises(CallFailed) as failed:
+                await late
+            assert failed.value.code == grpc.StatusCode.UNAVAILABLE
+            await asyncio.wait_for(stopping, 10)  # the stream ended: no 60 s wait
+            assert servicer.calls["streamed read"] == 2
+        finally:
+            servicer.release.set()
+            await channel.close(None)
+            await server.stop(None)
+            store.close()
+
+
 def whole_shard(chunk: bytes, crc: int | None = None) -> tuple[str, WholeShardMessage]:
     version_id = new_version_id()
     header = pb.ShardHeader(

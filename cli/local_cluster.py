@@ -431,9 +431,7 @@ class LocalCluster:
         deadline = time.monotonic() + STAGE_WAIT_SECONDS
         pending = list(names)
         while pending and time.monotonic() < deadline:
-            pending = [
-                n for n in pending if self.processes[n].poll() is None and not check(n)
-            ]
+            pending = [n for n in pending if self.processes[n].poll() is None and not check(n)]
             if pending:
                 time.sleep(STAGE_POLL_SECONDS)
 

@@ -2,9 +2,10 @@
 reports and ops endpoint.
 
 serve(settings, stop) runs until stop is set, then shuts down in order: stop
-heartbeating, stop accepting calls and give running ones STOP_GRACE_SECONDS,
-close the ops endpoint and the metadata client, release the data folder, and
-drain the I/O executor.
+heartbeating, end the callers' streams once what they asked is answered
+(NodeServicer.closing is stop), stop accepting calls and give running ones
+STOP_GRACE_SECONDS, close the ops endpoint and the metadata client, release
+the data folder, and drain the I/O executor.
 
 Invariant: all blocking file I/O runs in one ThreadPoolExecutor of
 IO_THREADS_MAX threads, owned here and shut down last, after no call can use it.

@@ -36,7 +36,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -406,23 +406,31 @@ class LocalCluster:
             "gateway",
         ]
 
-    def start(self) -> None:
-        """Starts every role, in stages (docs/local-cluster.md, "Start order"):
-        the etcd members one at a time, each once the one before answers; the
-        metadata replicas once etcd answers; the nodes and the gateway once the
-        replicas are ready. A stage that is slow only delays the next one by
-        at most STAGE_WAIT_SECONDS: wait_ready is what decides that the cluster
+    def start(self, names: Iterable[str] | None = None) -> None:
+        """Starts every role (or the ones named), in stages
+        (docs/local-cluster.md, "Start order"): the etcd members one at a time,
+        each once the one before answers; the metadata replicas once etcd
+        answers; the nodes and the gateway once the replicas are ready. A
+        stage that is slow only delays the next one by at most
+        STAGE_WAIT_SECONDS: wait_ready is what decides that the cluster
         started. A storage class that cannot be placed on the layout raises
-        StorageClassError before any process starts."""
-        self.layout.storage_class_fits()
+        StorageClassError before any process starts (when the gateway is one of
+        them: the classes are the gateway's)."""
+        chosen = set(self.names()) if names is None else {self._resolve(n) for n in names}
+        if "gateway" in chosen:
+            self.layout.storage_class_fits()
         for name in self.layout.etcd_names():
-            self.start_process(name)
-            self._wait_stage([name], self._etcd_serves)
-        metadata = self.layout.metadata_names()
+            if name in chosen:
+                self.start_process(name)
+                self._wait_stage([name], self._etcd_serves)
+        metadata = [n for n in self.layout.metadata_names() if n in chosen]
         for name in metadata:
             self.start_process(name)
-        self._wait_stage(metadata, self.is_ready)
-        for name in [*(n for n, _ in self.layout.node_names()), "gateway"]:
+        etcd = self.layout.etcd_names()
+        rest = [n for n in self.names() if n in chosen and n not in metadata and n not in etcd]
+        if metadata and rest:
+            self._wait_stage(metadata, self.is_ready)
+        for name in rest:
             self.start_process(name)
 
     def _wait_stage(self, names: list[str], check: Callable[[str], bool]) -> None:

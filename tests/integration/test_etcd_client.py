@@ -35,8 +35,7 @@ def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     layout = Layout.with_free_ports(tmp_path_factory.mktemp("etcd"), zones=1, nodes_per_zone=1)
     cluster = LocalCluster(layout)
     try:
-        for name in layout.etcd_names():
-            cluster.start_process(name)
+        cluster.start(layout.etcd_names())
         cluster.wait_ready(60, layout.etcd_names())
         yield cluster
     finally:

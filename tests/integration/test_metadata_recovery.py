@@ -109,8 +109,7 @@ def stop_and_wipe_metadata(cluster: LocalCluster) -> None:
 
 
 def start_metadata(cluster: LocalCluster) -> None:
-    for name in [*cluster.layout.etcd_names(), *cluster.layout.metadata_names()]:
-        cluster.start_process(name)
+    cluster.start([*cluster.layout.etcd_names(), *cluster.layout.metadata_names()])
     cluster.wait_ready(90, [*cluster.layout.etcd_names(), *cluster.layout.metadata_names()])
 
 

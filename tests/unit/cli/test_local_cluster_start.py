@@ -12,6 +12,7 @@ import pytest
 
 from cli import local_cluster
 from cli.local_cluster import Layout, LocalCluster
+from tessera.storage_class import StorageClassError
 
 
 class _Process:
@@ -90,3 +91,15 @@ def test_a_process_that_exited_ends_its_stage_at_once(
     cluster.start()
     assert time.monotonic() - started < 30  # not 3 x 60 s: wait_ready reports the exit
     assert cluster.events[-1] == "start gateway"
+
+
+def test_named_roles_start_alone_in_the_same_order(tmp_path: Path) -> None:
+    """What the tests that restart etcd and metadata use; a layout whose
+    storage classes do not fit is fine when the gateway is not started."""
+    layout = Layout(data_dir=tmp_path, zones=1, nodes_per_zone=1)
+    cluster = _Recorder(layout, up={*layout.etcd_names(), *layout.metadata_names()})
+    cluster.start([*layout.metadata_names(), *layout.etcd_names()])
+    starts = [e.removeprefix("start ") for e in cluster.events if e.startswith("start ")]
+    assert starts == [*layout.etcd_names(), *layout.metadata_names()]
+    with pytest.raises(StorageClassError):  # with the gateway, the classes must fit
+        cluster.start()

@@ -13,6 +13,7 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -163,55 +164,23 @@ async def _serve(servicer: CountingServicer, port: int = 0) -> tuple[grpc.aio.Se
     return server, port
 
 
-async def test_reads_waiting_on_a_node_that_goes_away_fail_and_the_next_read_reopens(
-    tmp_path: Path,
-):
-    store = ShardStore(tmp_path / "node")
-    chunks = [os.urandom(CHUNK_BYTES) for _ in range(2)]
-    version_id = put_shard(store, chunks)
-    identity = NodeIdentity("node", "zone-a", 10**12)
-    with ThreadPoolExecutor(max_workers=2) as executor:
-        servicer = HangingServicer(store, executor, identity)
-        server, port = await _serve(servicer)
-        channel = new_channel(f"127.0.0.1:{port}")
-        restarted: grpc.aio.Server | None = None
-        try:
-            stream = NodeStub(channel).read_stream
-            waiting = [
-                stream.call(request(version_id, HangingServicer.HANG), CALL_METADATA)
-                for _ in range(3)
-            ]
-            await servicer.held.wait()
-            await server.stop(None)  # the node goes away with three reads waiting
-            for future in waiting:
-                with pytest.raises(CallFailed) as failed:
-                    await future
-                assert failed.value.code != grpc.StatusCode.OK
-            assert not stream._streams  # the ended stream is dropped
-            # the node comes back on the same port: a later read opens a new stream
-            back = CountingServicer(store, executor, identity)
-            restarted, _ = await _serve(back, port)
-            answer = None
-            for _ in range(100):
-                try:
-                    answer = await stream.call(request(version_id, 1), CALL_METADATA)
-                    break
-                except CallFailed:  # the channel is still reconnecting
-                    await asyncio.sleep(0.05)
-            assert answer is not None and bytes(answer.chunks[0].data) == chunks[1]
-            assert back.calls["ReadChunksStream"] >= 1 and back.calls["streamed read"] >= 1
-        finally:
-            servicer.release.set()
-            await channel.close(None)
-            if restarted is not None:
-                await restarted.stop(None)
-            store.close()
+@dataclass
+class _OwnNode:
+    """A node of HangingServicer on its own server, its channel, and a shard
+    of CHUNKS on it."""
+
+    store: ShardStore
+    executor: ThreadPoolExecutor
+    identity: NodeIdentity
+    servicer: HangingServicer
+    server: grpc.aio.Server
+    port: int
+    channel: grpc.aio.Channel
+    version_id: str
 
 
-async def test_a_stopping_node_answers_the_reads_it_took_and_ends_the_stream(tmp_path: Path):
-    """Graceful stop: the node takes no new request on its streams, answers
-    the ones it took, and ends them, so stopping does not wait out its grace
-    for a caller's long-lived stream."""
+@contextlib.asynccontextmanager
+async def own_node(tmp_path: Path) -> AsyncIterator[_OwnNode]:
     store = ShardStore(tmp_path / "node")
     version_id = put_shard(store, CHUNKS)
     identity = NodeIdentity("node", "zone-a", 10**12)
@@ -220,27 +189,72 @@ async def test_a_stopping_node_answers_the_reads_it_took_and_ends_the_stream(tmp
         server, port = await _serve(servicer)
         channel = new_channel(f"127.0.0.1:{port}")
         try:
-            stream = NodeStub(channel).read_stream
-            assert bytes((await stream.call(request(version_id, 0), CALL_METADATA)).chunks[0].data)
-            taken = stream.call(request(version_id, HangingServicer.HANG), CALL_METADATA)
-            await servicer.held.wait()
-            servicer.closing.set()  # the node starts to stop
-            late = stream.call(request(version_id, 0), CALL_METADATA)
-            stopping = asyncio.ensure_future(server.stop(60))  # a long grace
-            await asyncio.sleep(0.1)
-            assert not late.done()  # not taken (a read of stripe 0 is immediate)
-            servicer.release.set()
-            assert bytes((await taken).chunks[0].data) == CHUNKS[1]
-            with pytest.raises(CallFailed) as failed:
-                await late
-            assert failed.value.code == grpc.StatusCode.UNAVAILABLE
-            await asyncio.wait_for(stopping, 10)  # the stream ended: no 60 s wait
-            assert servicer.calls["streamed read"] == 2
+            yield _OwnNode(store, executor, identity, servicer, server, port, channel, version_id)
         finally:
             servicer.release.set()
             await channel.close(None)
             await server.stop(None)
             store.close()
+
+
+async def test_reads_waiting_on_a_node_that_goes_away_fail_and_the_next_read_reopens(
+    tmp_path: Path,
+):
+    async with own_node(tmp_path) as node:
+        version_id = node.version_id
+        restarted: grpc.aio.Server | None = None
+        try:
+            stream = NodeStub(node.channel).read_stream
+            waiting = [
+                stream.call(request(version_id, HangingServicer.HANG), CALL_METADATA)
+                for _ in range(3)
+            ]
+            await node.servicer.held.wait()
+            await node.server.stop(None)  # the node goes away with three reads waiting
+            for future in waiting:
+                with pytest.raises(CallFailed) as failed:
+                    await future
+                assert failed.value.code != grpc.StatusCode.OK
+            assert not stream._streams  # the ended stream is dropped
+            # the node comes back on the same port: a later read opens a new stream
+            back = CountingServicer(node.store, node.executor, node.identity)
+            restarted, _ = await _serve(back, node.port)
+            answer = None
+            for _ in range(100):
+                try:
+                    answer = await stream.call(request(version_id, 1), CALL_METADATA)
+                    break
+                except CallFailed:  # the channel is still reconnecting
+                    await asyncio.sleep(0.05)
+            assert answer is not None and bytes(answer.chunks[0].data) == CHUNKS[1]
+            assert back.calls["ReadChunksStream"] >= 1 and back.calls["streamed read"] >= 1
+        finally:
+            if restarted is not None:
+                await restarted.stop(None)
+
+
+async def test_a_stopping_node_answers_the_reads_it_took_and_ends_the_stream(tmp_path: Path):
+    """Graceful stop: the node takes no new request on its streams, answers
+    the ones it took, and ends them, so stopping does not wait out its grace
+    for a caller's long-lived stream."""
+    async with own_node(tmp_path) as node:
+        servicer, version_id = node.servicer, node.version_id
+        stream = NodeStub(node.channel).read_stream
+        assert bytes((await stream.call(request(version_id, 0), CALL_METADATA)).chunks[0].data)
+        taken = stream.call(request(version_id, HangingServicer.HANG), CALL_METADATA)
+        await servicer.held.wait()
+        servicer.closing.set()  # the node starts to stop
+        late = stream.call(request(version_id, 0), CALL_METADATA)
+        stopping = asyncio.ensure_future(node.server.stop(60))  # a long grace
+        await asyncio.sleep(0.1)
+        assert not late.done()  # not taken (a read of stripe 0 is immediate)
+        servicer.release.set()
+        assert bytes((await taken).chunks[0].data) == CHUNKS[1]
+        with pytest.raises(CallFailed) as failed:
+            await late
+        assert failed.value.code == grpc.StatusCode.UNAVAILABLE
+        await asyncio.wait_for(stopping, 10)  # the stream ended: no 60 s wait
+        assert servicer.calls["streamed read"] == 2
 
 
 def whole_shard(chunk: bytes, crc: int | None = None) -> tuple[str, WholeShardMessage]:

@@ -75,7 +75,8 @@ def test_a_stage_that_never_answers_delays_the_next_by_the_stage_wait(
     cluster = _Recorder(layout, up=set(layout.etcd_names()))  # no replica gets ready
     started = time.monotonic()
     cluster.start()
-    assert 0.3 <= time.monotonic() - started < 5
+    assert time.monotonic() - started >= 0.3  # waited out the stage
+    assert cluster.events.count(f"ready? {layout.metadata_names()[0]}") > 1  # kept asking
     assert cluster.events[-1] == "start gateway"  # everything was started anyway
 
 
@@ -87,9 +88,9 @@ def test_a_process_that_exited_ends_its_stage_at_once(
     cluster = _Recorder(
         layout, up=set(layout.metadata_names()), exited=frozenset(layout.etcd_names())
     )
-    started = time.monotonic()
     cluster.start()
-    assert time.monotonic() - started < 30  # not 3 x 60 s: wait_ready reports the exit
+    # an exited member is not asked (the stage ends at once; wait_ready reports the exit)
+    assert not [e for e in cluster.events if e.startswith("serves?")]
     assert cluster.events[-1] == "start gateway"
 
 

@@ -89,8 +89,7 @@ class ChaosCluster:
         self.local.start_process(name, command_prefix=prefix or None)
 
     def start(self, ready_seconds: float = 90.0) -> None:
-        for name in self.local.names():
-            self.start_process(name)
+        self.local.start(start_one=self.start_process)  # in stages (docs/local-cluster.md)
         self.local.wait_ready(ready_seconds)
 
     def partition(self, names: list[str]) -> partition.Cut:

@@ -406,7 +406,11 @@ class LocalCluster:
             "gateway",
         ]
 
-    def start(self, names: Iterable[str] | None = None) -> None:
+    def start(
+        self,
+        names: Iterable[str] | None = None,
+        start_one: Callable[[str], object] | None = None,
+    ) -> None:
         """Starts every role (or the ones named), in stages
         (docs/local-cluster.md, "Start order"): the etcd members one at a time,
         each once the one before answers; the metadata replicas once etcd
@@ -415,23 +419,25 @@ class LocalCluster:
         STAGE_WAIT_SECONDS: wait_ready is what decides that the cluster
         started. A storage class that cannot be placed on the layout raises
         StorageClassError before any process starts (when the gateway is one of
-        them: the classes are the gateway's)."""
+        them: the classes are the gateway's). start_one(name) starts one role
+        (default start_process; the chaos harness wraps it in its cgroups)."""
+        launch = start_one or self.start_process
         chosen = set(self.names()) if names is None else {self._resolve(n) for n in names}
         if "gateway" in chosen:
             self.layout.storage_class_fits()
         for name in self.layout.etcd_names():
             if name in chosen:
-                self.start_process(name)
+                launch(name)
                 self._wait_stage([name], self._etcd_serves)
         metadata = [n for n in self.layout.metadata_names() if n in chosen]
         for name in metadata:
-            self.start_process(name)
+            launch(name)
         etcd = self.layout.etcd_names()
         rest = [n for n in self.names() if n in chosen and n not in metadata and n not in etcd]
         if metadata and rest:
             self._wait_stage(metadata, self.is_ready)
         for name in rest:
-            self.start_process(name)
+            launch(name)
 
     def _wait_stage(self, names: list[str], check: Callable[[str], bool]) -> None:
         """Until check holds for every name, one of them exited, or

@@ -15,6 +15,7 @@ from typing import Protocol
 from aiohttp import StreamReader
 from aiohttp.client_exceptions import ClientPayloadError
 
+from proto.wire import Buffer
 from tessera import errors
 
 
@@ -61,7 +62,7 @@ class StreamBody:
     """Object bytes from an async iterator of pieces (e.g. another object's
     read pipeline, for a server-side copy)."""
 
-    def __init__(self, pieces: AsyncIterator[bytes], size_bytes: int) -> None:
+    def __init__(self, pieces: AsyncIterator[Buffer], size_bytes: int) -> None:
         self._pieces = pieces
         self.size_bytes = size_bytes
         self._pending = bytearray()

@@ -43,6 +43,7 @@ from gateway.admission import Admission, read_buffer_bytes
 from gateway.cluster import ClusterView
 from gateway.deadline import Deadline
 from gateway.read_path import read_range
+from proto.wire import Buffer
 from tessera import errors
 from tessera.model import ObjectVersion
 
@@ -107,12 +108,12 @@ class Prefetch:
     def __init__(
         self,
         guess: ObjectVersion,
-        pieces: AsyncGenerator[bytes, None],
+        pieces: AsyncGenerator[Buffer, None],
         reservation: contextlib.ExitStack,
     ) -> None:
         self._guess = guess
         self._pieces = pieces
-        self._first: asyncio.Future[bytes] = asyncio.ensure_future(anext(pieces))
+        self._first: asyncio.Future[Buffer] = asyncio.ensure_future(anext(pieces))
         self._reservation = reservation
 
     @staticmethod
@@ -155,7 +156,7 @@ class Prefetch:
         )
         return Prefetch(guess, pieces, reservation)
 
-    async def take(self, version: ObjectVersion) -> AsyncGenerator[bytes, None] | None:
+    async def take(self, version: ObjectVersion) -> AsyncGenerator[Buffer, None] | None:
         """The whole of version's bytes, the first stripe already read, when
         version is the one guessed and the prefetch succeeded; else None
         (the prefetch is then cancelled)."""
@@ -174,7 +175,7 @@ class Prefetch:
         metrics.PREFETCHES.labels(outcome="used").inc()
         return self._continued(first)
 
-    async def _continued(self, first: bytes) -> AsyncGenerator[bytes, None]:
+    async def _continued(self, first: Buffer) -> AsyncGenerator[Buffer, None]:
         try:
             yield first
             async for piece in self._pieces:

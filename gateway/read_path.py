@@ -26,6 +26,7 @@ from concurrent.futures import Executor
 from gateway import metrics
 from gateway.cluster import ClusterView
 from gateway.deadline import Deadline
+from proto.wire import Buffer
 from shardio import reader
 from tessera import errors
 from tessera.geometry import StripeSpan, span_for_range
@@ -86,10 +87,10 @@ def read_stripes(
     executor: Executor,
     deadline: Deadline,
     columns: range | None = None,
-) -> AsyncGenerator[bytes, None]:
-    """The stripes of span in one shard set of version (columns: see
-    reader.read_stripes)."""
-    return reader.read_stripes(
+) -> AsyncGenerator[list[Buffer], None]:
+    """The stripes of span in one shard set of version, each as the pieces
+    it arrived in (columns: see reader.read_stripe_pieces)."""
+    return reader.read_stripe_pieces(
         sources=shard_sources(cluster, shard_set),
         version_id=shard_set.shard_set_id,
         geometry=shard_set.geometry,
@@ -127,9 +128,10 @@ async def read_range(
     executor: Executor,
     deadline: Deadline,
     data_key: bytes | None = None,
-) -> AsyncGenerator[bytes, None]:
-    """Bytes first..last (inclusive) of version, in pieces of at most a stripe.
-    data_key: the version's data key, required when it is encrypted."""
+) -> AsyncGenerator[Buffer, None]:
+    """Bytes first..last (inclusive) of version, in pieces of at most a stripe
+    (a plaintext version's: the chunks as received, views that were never
+    copied). data_key: the version's data key, required when it is encrypted."""
     assert (data_key is not None) == version.is_encrypted, version.version_id
     if version.inline_data:  # kept in the record: no node is asked
         yield version.inline_data[first : last + 1]
@@ -169,32 +171,41 @@ async def read_range(
                 )
             left = span.length_bytes
             while left > 0:
-                data = await anext(stripes, None)
-                if data is None:
+                stripe = await anext(stripes, None)
+                if stripe is None:
                     raise errors.InternalError(
                         f"{version.bucket}/{version.key}: shard set "
                         f"{shard_set.shard_set_id} ended early"
                     )
-                piece = data[skip : skip + left] if (skip or len(data) - skip > left) else data
-                skip = 0
-                left -= len(piece)
-                yield piece
+                for data in stripe:
+                    if left <= 0:
+                        break
+                    if skip >= len(data):
+                        skip -= len(data)
+                        continue
+                    if skip or len(data) - skip > left:
+                        data = memoryview(data)[skip : skip + left]
+                    skip = 0
+                    left -= len(data)
+                    yield data
         finally:
             await stripes.aclose()
 
 
 async def _opened(
-    sealed: AsyncGenerator[bytes, None],
+    sealed: AsyncGenerator[list[Buffer], None],
     cipher: BlockCipher,
     first_block: int,
     blocks: int,
     executor: Executor,
-) -> AsyncGenerator[bytes, None]:
-    """The plaintext of consecutive sealed blocks, from first_block on."""
+) -> AsyncGenerator[list[Buffer], None]:
+    """The plaintext of consecutive sealed blocks (one stripe each), from
+    first_block on, one piece per block."""
     loop = asyncio.get_running_loop()
     index = first_block
     try:
-        async for block in sealed:
+        async for pieces in sealed:
+            block = b"".join(pieces)  # a tag covers the block whole
             try:
                 plain = await loop.run_in_executor(
                     executor, cipher.open, index, block, index == blocks - 1
@@ -203,6 +214,6 @@ async def _opened(
                 metrics.SEALED_BLOCK_FAILURES.inc()
                 raise errors.InternalError(f"sealed block {index} failed its tag") from exc
             index += 1
-            yield plain
+            yield [plain]
     finally:
         await sealed.aclose()

@@ -282,7 +282,47 @@ async def read_stripes(
     observer: ReadObserver,
     columns: range | None = None,
 ) -> AsyncGenerator[bytes, None]:
-    """Yields each stripe's data; sources in order of preference.
+    """Yields each stripe's data in one piece (read_stripe_pieces, joined)."""
+    pieces = read_stripe_pieces(
+        sources=sources,
+        version_id=version_id,
+        geometry=geometry,
+        size_bytes=size_bytes,
+        span=span,
+        executor=executor,
+        call_metadata=call_metadata,
+        timeout_seconds=timeout_seconds,
+        observer=observer,
+        columns=columns,
+    )
+    try:
+        async for stripe in pieces:
+            yield (
+                stripe[0] if len(stripe) == 1 and isinstance(stripe[0], bytes) else b"".join(stripe)
+            )
+    finally:
+        await pieces.aclose()
+
+
+async def read_stripe_pieces(
+    *,
+    sources: Sequence[ShardSource],
+    version_id: str,
+    geometry: Geometry,
+    size_bytes: int,
+    span: StripeSpan,
+    executor: Executor,
+    call_metadata: tuple[tuple[str, str], ...],
+    timeout_seconds: Callable[[], float],
+    observer: ReadObserver,
+    columns: range | None = None,
+) -> AsyncGenerator[list[Buffer], None]:
+    """Yields each stripe's data as the pieces it arrived in: the verified
+    chunks (views into the received messages, the last cut at the end of the
+    data), or one decoded piece for a degraded stripe. Nothing is copied, so a
+    caller that sends them on (the gateway's GET) touches no byte; one that
+    needs the stripe whole joins them (read_stripes). Sources in order of
+    preference.
 
     columns: for a span of one stripe, only these data chunks are needed (a
     small range): only their shards are read, and what is yielded is the
@@ -355,22 +395,18 @@ async def read_stripes(
                     )
             observer.chunks_read(len(chunks))
             data_bytes = geometry.stripe_data_bytes(size_bytes, stripe)
+            chunk_bytes = geometry.chunk_bytes_for(data_bytes)
             if only is not None and _has(chunks, only):
-                chunk_bytes = geometry.chunk_bytes_for(data_bytes)
-                joined = b"".join(chunks[i] for i in only)
-                yield joined[: data_bytes - only.start * chunk_bytes]
+                yield _cut([chunks[i] for i in only], data_bytes - only.start * chunk_bytes)
                 continue
             if all(i in chunks for i in range(k)):
-                data = b"".join(chunks[i] for i in range(k))[:data_bytes]
-            else:
-                observer.degraded_stripe()
-                data = await loop.run_in_executor(
-                    executor, decode_stripe, chunks, geometry, data_bytes
-                )
+                yield _cut([chunks[i] for i in range(k)], data_bytes)
+                continue
+            observer.degraded_stripe()
+            data = await loop.run_in_executor(executor, decode_stripe, chunks, geometry, data_bytes)
             if columns is not None:
-                chunk_bytes = geometry.chunk_bytes_for(data_bytes)
                 data = data[columns.start * chunk_bytes : columns.stop * chunk_bytes]
-            yield data
+            yield [data]
     finally:
         for stream in active.values():
             stream.cancel()
@@ -378,3 +414,17 @@ async def read_stripes(
 
 def _has(chunks: dict[int, Buffer], columns: range) -> bool:
     return all(i in chunks for i in columns)
+
+
+def _cut(pieces: list[Buffer], length: int) -> list[Buffer]:
+    """pieces up to length bytes in all (views: nothing is copied); the
+    padding that fills a stripe's last chunk is dropped."""
+    out: list[Buffer] = []
+    for piece in pieces:
+        if length <= 0:
+            break
+        if len(piece) > length:
+            piece = memoryview(piece)[:length]
+        out.append(piece)
+        length -= len(piece)
+    return out

@@ -35,6 +35,7 @@ from gateway.routing import Route
 from gateway.state import GatewayState
 from gateway.validation import check_key
 from gateway.write_path import WriteRequest, write_object
+from proto.wire import Buffer
 from tessera import access, errors, limits, tagging
 from tessera.model import ObjectVersion
 from tessera.storage_class import class_of, requested_class
@@ -61,7 +62,7 @@ def parse_copy_source(header: str) -> tuple[str, str, str | None]:
     return bucket, key, version
 
 
-async def _nothing() -> AsyncGenerator[bytes, None]:
+async def _nothing() -> AsyncGenerator[Buffer, None]:
     return
     yield b""  # an async generator that yields nothing
 
@@ -73,7 +74,7 @@ def source_bytes(
     last: int,
     deadline: Deadline,
     data_key: bytes | None = None,
-) -> AsyncGenerator[bytes, None]:
+) -> AsyncGenerator[Buffer, None]:
     """Bytes first..last of a copy source (nothing for an empty range);
     data_key: the source's, when it is encrypted."""
     if last < first:

@@ -62,6 +62,7 @@ from gateway.write_path import (
     WriteRequest,
     write_object,
 )
+from proto.wire import Buffer
 from tessera import access, caching, errors, limits, tagging
 from tessera.geometry import InvalidRange, parse_range
 from tessera.model import BucketInfo, ObjectVersion, bucket_fingerprint
@@ -341,7 +342,7 @@ async def serve_version(
     body: bool,
     deadline: Deadline,
     status: int = 200,
-    prefetched: AsyncGenerator[bytes, None] | None = None,
+    prefetched: AsyncGenerator[Buffer, None] | None = None,
 ) -> web.StreamResponse:
     """Answers a GET (body) or HEAD of a version that may be read: conditional
     headers, Range and ?partNumber=, then the stripes streamed out.
@@ -417,10 +418,10 @@ async def _stream_body(
     request: web.Request,
     response: web.StreamResponse,
     version: ObjectVersion,
-    pieces: AsyncGenerator[bytes, None],
+    pieces: AsyncGenerator[Buffer, None],
 ) -> None:
     try:
-        data: bytes | None = await anext(pieces)  # errors before the headers get an S3 answer
+        data: Buffer | None = await anext(pieces)  # errors before the headers get an S3 answer
         await response.prepare(request)
         try:
             while data is not None:

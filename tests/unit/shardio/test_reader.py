@@ -17,6 +17,7 @@ import pytest
 
 from node.shard_format import PREFIX, RECORD, ShardMeta, encode_header
 from proto import call_stream
+from proto.wire import Buffer
 from shardio import reader
 from tessera.checksum import crc32c
 from tessera.codec import encode_stripe
@@ -248,3 +249,36 @@ async def test_a_needed_chunk_on_a_node_ranked_last_is_not_waited_for(tmp_path: 
         # a whole-stripe read from the first two sources, decoded
         assert data == body[330:351]
         assert calls(nodes) == [1, 0, 1] and observer.degraded == 1
+
+
+async def test_a_stripes_pieces_are_its_chunks_as_received_cut_at_the_end_of_the_data(
+    tmp_path: Path,
+):
+    body = os.urandom(99)  # one stripe: two chunks of 50 bytes, the second 49 of data
+    async with loopback_nodes(tmp_path, 3) as nodes:
+        version_id, _ = store_object(nodes, body)
+        sources = [reader.ShardSource(i, n.stub, n.node_id) for i, n in enumerate(nodes)]
+        with ThreadPoolExecutor(max_workers=2) as executor:
+
+            async def pieces() -> list[list[Buffer]]:
+                stripes = reader.read_stripe_pieces(
+                    sources=sources,
+                    version_id=version_id,
+                    geometry=GEOMETRY,
+                    size_bytes=len(body),
+                    span=span_for_range(GEOMETRY, 0, 98),
+                    executor=executor,
+                    call_metadata=CALL_METADATA,
+                    timeout_seconds=lambda: 10.0,
+                    observer=Observer(),
+                )
+                return [s async for s in stripes]
+
+            [healthy] = await pieces()
+            # views into the received messages, never copied; the padding dropped
+            assert [type(p) for p in healthy] == [memoryview, memoryview]
+            assert [len(p) for p in healthy] == [50, 49]
+            assert b"".join(healthy) == body
+            flip_chunk_byte(nodes[0], version_id, 0, 0)
+            [degraded] = await pieces()  # decoded from chunk 1 and parity: one piece
+            assert len(degraded) == 1 and bytes(degraded[0]) == body

@@ -8,9 +8,11 @@ length checked), and prints GET/s and the user and system CPU each role
 (storage nodes, gateway, metadata replicas, etcd) spent per GET, read from
 /proc before and after. With --op put, the callers PUT new keys instead
 (presigned URLs, so the payload is not signed: the gateway computes no
-SHA-256, unlike a signed PUT's). A measurement, never a test.
+SHA-256, unlike a signed PUT's); with --op delete they DELETE the stored
+objects, each once (the run ends when they are all gone). A measurement,
+never a test.
 
-    .venv/bin/python -m bench.role_cpu [--op get|put] [--size 1048576] [--concurrency 16]
+    .venv/bin/python -m bench.role_cpu [--op get|put|delete] [--size 1048576] [--concurrency 16]
         [--seconds 15]
 """
 
@@ -58,10 +60,18 @@ def _snapshot(cluster: LocalCluster) -> dict[str, tuple[float, float]]:
 
 
 async def _load(
-    url_for: Callable[[int], str], body: bytes | None, size: int, concurrency: int, seconds: float
+    url_for: Callable[[int], str],
+    op: str,
+    body: bytes,
+    concurrency: int,
+    seconds: float,
+    count: int | None = None,
 ) -> tuple[int, float]:
-    """From concurrency callers, GETs url_for(i) (body None) or PUTs body to
-    it, for i = 0, 1, 2...; (requests done, wall s)."""
+    """From concurrency callers, GETs url_for(i) (checking the body's
+    length), PUTs body to it or DELETEs it, for i = 0, 1, 2... (the first
+    concurrency warm the connections) until seconds have passed or, with
+    count, url_for(count - 1) was asked; (requests done after the warming,
+    wall s)."""
     done = 0
     connector = aiohttp.TCPConnector(limit=concurrency + 4)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -69,7 +79,7 @@ async def _load(
         async def get(url: str) -> None:
             async with session.get(yarl.URL(url, encoded=True)) as r:
                 got = await r.read()
-                if r.status != 200 or len(got) != size:
+                if r.status != 200 or len(got) != len(body):
                     raise RuntimeError(f"GET {url}: {r.status}, {len(got)} bytes")
 
         async def put(url: str) -> None:
@@ -78,29 +88,41 @@ async def _load(
                 if r.status != 200:
                     raise RuntimeError(f"PUT {url}: {r.status}")
 
-        call = get if body is None else put
+        async def delete(url: str) -> None:
+            async with session.delete(yarl.URL(url, encoded=True)) as r:
+                await r.read()
+                if r.status != 204:
+                    raise RuntimeError(f"DELETE {url}: {r.status}")
+
+        call = {"get": get, "put": put, "delete": delete}[op]
         for i in range(concurrency):  # warm the connections
             await call(url_for(i))
         started = time.monotonic()
         stop_at = started + seconds
+        end = count if count is not None else None
 
         async def caller(first: int) -> None:
             nonlocal done
             i = first
-            while time.monotonic() < stop_at:
+            while time.monotonic() < stop_at and (end is None or i < end):
                 await call(url_for(i))
                 done += 1
                 i += concurrency
 
-        await asyncio.gather(*(caller(j) for j in range(concurrency)))
+        await asyncio.gather(*(caller(concurrency + j) for j in range(concurrency)))
         return done, time.monotonic() - started
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.role_cpu", description=__doc__)
-    p.add_argument("--op", choices=("get", "put"), default="get")
+    p.add_argument("--op", choices=("get", "put", "delete"), default="get")
     p.add_argument("--size", type=int, default=1 << 20, help="object size, bytes")
-    p.add_argument("--objects", type=int, default=64)
+    p.add_argument(
+        "--objects",
+        type=int,
+        default=64,
+        help="stored first (get: read in turn, delete: each once)",
+    )
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--env", default="", help="NAME=VALUE,... for every process")
@@ -125,12 +147,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         s3.create_bucket(Bucket=BUCKET)
         body = os.urandom(args.size)
-        if args.op == "get":
+        if args.op in ("get", "delete"):
             for i in range(args.objects):
                 s3.put_object(Bucket=BUCKET, Key=f"k{i}", Body=body)
 
         def url_for(i: int) -> str:
-            key = f"k{i % args.objects}" if args.op == "get" else f"new{i}"
+            key = f"k{i % args.objects}" if args.op != "put" else f"new{i}"
             return str(
                 s3.generate_presigned_url(
                     f"{args.op}_object", Params={"Bucket": BUCKET, "Key": key}, ExpiresIn=3600
@@ -138,8 +160,10 @@ def main(argv: list[str] | None = None) -> int:
             )
 
         before = _snapshot(cluster)
-        sent = body if args.op == "put" else None
-        done, wall = asyncio.run(_load(url_for, sent, args.size, args.concurrency, args.seconds))
+        count = args.objects if args.op == "delete" else None
+        done, wall = asyncio.run(
+            _load(url_for, args.op, body, args.concurrency, args.seconds, count)
+        )
         after = _snapshot(cluster)
     finally:
         cluster.stop()

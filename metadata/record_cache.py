@@ -10,7 +10,7 @@ keyed by their state key and bounded by an estimate of their memory
 (least recently used first out), and a read finds them there on the loop.
 
 Used from the loop (get), the read executor (ticket, fill) and the state's
-writer thread (writing), under one lock.
+writes (writing: on the loop or the writer thread), under one lock.
 
 Invariants: a kept record is the database's, except for the keys of a
 write in progress, which are not kept at all. StateMachine.commit writes

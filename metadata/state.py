@@ -221,7 +221,8 @@ class StateMachine:
         return AppliedBatch(overlay.batch, results, position, objects_written, self._prune_from)
 
     def commit(self, applied: AppliedBatch, sync: bool = True) -> None:
-        """Writes the batch (blocking: call from the writer thread).
+        """Writes the batch (blocking: the follower calls it on the loop for
+        a few mutations, else on the writer thread).
 
         rocksdict holds the GIL through a synchronous write, so the batch is
         written without sync and the WAL is then fsynced by flush_wal, which

@@ -203,3 +203,39 @@ def test_log_entries_round_trip_with_positions(make_version: VersionFactory) -> 
     assert {logformat.revision_of(e.position) for e in placed} == {42}
     with pytest.raises(ValueError):
         logformat.decode(b'{"v":99,"batch":"x","m":[]}')
+
+
+class CountingExecutor(ThreadPoolExecutor):
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.used = 0
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.used += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+async def test_a_few_mutations_are_applied_on_the_loop_a_long_run_on_the_writer_thread(
+    tmp_path: Path, etcd: FakeEtcd, make_version: VersionFactory
+) -> None:
+    db = await asyncio.to_thread(open_db, str(tmp_path / "r"))
+    writer = CountingExecutor()
+    state = StateMachine(db)
+    follower = Follower(etcd, state, writer, LOG_KEY, lambda b, o: None)  # type: ignore[arg-type]
+    task = asyncio.create_task(follower.run())
+    try:
+        await etcd.put(
+            LOG_KEY, logformat.encode("x.1", [CreateBucket("c", "b", "o", 1.0)]), timeout=1
+        )
+        await follower.wait_applied(etcd.revision, timeout=5)
+        assert writer.used == 0  # one mutation: on the loop
+        many = follower_module.APPLY_ON_LOOP_MUTATIONS_MAX + 1
+        run = [PutObject(f"p{i}", make_version("b", f"k{i}")) for i in range(many)]
+        await etcd.put(LOG_KEY, logformat.encode("x.2", run), timeout=1)
+        await follower.wait_applied(etcd.revision, timeout=5)
+        assert writer.used == 2  # apply_batch and commit, on the thread
+        assert [state.get_object("b", f"k{i}").key for i in (0, many - 1)] == ["k0", f"k{many - 1}"]
+    finally:
+        await _cancel(task)
+        writer.shutdown()
+        db.close()

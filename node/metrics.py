@@ -22,7 +22,9 @@ SHARDS_WRITTEN = Counter("tessera_node_shards_written_total", "Shards made durab
 SHARDS_READ = Counter(
     "tessera_node_shards_read_total", "GetShard streams served to the end, ReadChunks answered."
 )
-SHARDS_DELETED = Counter("tessera_node_shards_deleted_total", "Shards removed by DeleteShard.")
+SHARDS_DELETED = Counter(
+    "tessera_node_shards_deleted_total", "Shards removed by DeleteShard and DeleteShards."
+)
 WRITTEN_BYTES = Counter(
     "tessera_node_written_bytes_total", "Chunk data bytes received and written."
 )

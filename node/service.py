@@ -1,5 +1,6 @@
 """The Node gRPC servicer: PutShard, PutWholeShard and PutWholeShardStream,
-GetShard, ReadChunks and ReadChunksStream, DeleteShard, NodeStatus, ListShards and RebuildShard.
+GetShard, ReadChunks and ReadChunksStream, DeleteShard and DeleteShards,
+NodeStatus, ListShards and RebuildShard.
 
 Protobuf stays here, at the edge: messages become ShardMeta and plain bytes
 before they reach the store. The chunk-carrying methods' messages are
@@ -238,6 +239,17 @@ class NodeServicer(pb_grpc.NodeServicer):
         if existed:
             metrics.SHARDS_DELETED.inc()
         return pb.DeleteShardResponse(existed=existed)
+
+    async def DeleteShards(
+        self, request: pb.DeleteShardsRequest, context: Context
+    ) -> pb.DeleteShardsResponse:
+        shards = [(s.version_id, s.shard_index, s.modified_before) for s in request.shards]
+        try:
+            existed = await self._run(self._store.delete_many, shards)
+        except Exception as exc:
+            await _abort(context, exc, _status_of(exc))
+        metrics.SHARDS_DELETED.inc(sum(existed))
+        return pb.DeleteShardsResponse(existed=existed)
 
     async def NodeStatus(
         self, request: pb.NodeStatusRequest, context: Context

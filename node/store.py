@@ -210,6 +210,29 @@ class ShardStore:
         modified_before > 0 (GC): only if the file was last modified before
         then, so a shard rewritten since GC listed it is kept."""
         path = self.shard_path(version_id, shard_index)
+        if not self._unlink(path, modified_before):
+            return False
+        self._syncer.sync(path.parent)
+        return True
+
+    def delete_many(self, shards: Sequence[tuple[str, int, float]]) -> list[bool]:
+        """Removes shards (version id, index, modified_before) as delete()
+        does, but fsyncs each folder once, after all of its unlinks; returns,
+        in order, whether each existed. Every id is checked (InvalidShard)
+        before anything is removed."""
+        paths = [self.shard_path(version_id, index) for version_id, index, _ in shards]
+        existed = [
+            self._unlink(path, modified_before)
+            for path, (_, _, modified_before) in zip(paths, shards, strict=True)
+        ]
+        for folder in dict.fromkeys(
+            p.parent for p, gone in zip(paths, existed, strict=True) if gone
+        ):
+            self._syncer.sync(folder)
+        return existed
+
+    def _unlink(self, path: Path, modified_before: float) -> bool:
+        """Unlinks one shard file (not yet durable); whether it existed."""
         with self._lock:
             try:
                 info = path.stat()
@@ -221,7 +244,6 @@ class ShardStore:
                 return False
             self._used_bytes -= size
             self._shard_count -= 1
-        self._syncer.sync(path.parent)
         return True
 
     def quarantine(self, version_id: str, shard_index: int) -> Path | None:

@@ -130,6 +130,18 @@ class DeleteShardResponse(_message.Message):
     existed: bool
     def __init__(self, existed: _Optional[bool] = ...) -> None: ...
 
+class DeleteShardsRequest(_message.Message):
+    __slots__ = ("shards",)
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
+    shards: _containers.RepeatedCompositeFieldContainer[DeleteShardRequest]
+    def __init__(self, shards: _Optional[_Iterable[_Union[DeleteShardRequest, _Mapping]]] = ...) -> None: ...
+
+class DeleteShardsResponse(_message.Message):
+    __slots__ = ("existed",)
+    EXISTED_FIELD_NUMBER: _ClassVar[int]
+    existed: _containers.RepeatedScalarFieldContainer[bool]
+    def __init__(self, existed: _Optional[_Iterable[bool]] = ...) -> None: ...
+
 class NodeStatusRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

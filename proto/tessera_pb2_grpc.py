@@ -51,6 +51,11 @@ class NodeStub:
                 request_serializer=proto_dot_tessera__pb2.DeleteShardRequest.SerializeToString,
                 response_deserializer=proto_dot_tessera__pb2.DeleteShardResponse.FromString,
                 _registered_method=True)
+        self.DeleteShards = channel.unary_unary(
+                '/tessera.Node/DeleteShards',
+                request_serializer=proto_dot_tessera__pb2.DeleteShardsRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.DeleteShardsResponse.FromString,
+                _registered_method=True)
         self.NodeStatus = channel.unary_unary(
                 '/tessera.Node/NodeStatus',
                 request_serializer=proto_dot_tessera__pb2.NodeStatusRequest.SerializeToString,
@@ -114,6 +119,16 @@ class NodeServicer:
 
     def DeleteShard(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteShards(self, request, context):
+        """Many DeleteShard in one call, answered once every one of them is done
+        (each durable, as DeleteShard's), in request order. A shard id or index
+        that is not valid fails the whole call (INVALID_ARGUMENT) before any is
+        deleted. A node that predates it answers UNIMPLEMENTED.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -205,6 +220,11 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.DeleteShard,
                     request_deserializer=proto_dot_tessera__pb2.DeleteShardRequest.FromString,
                     response_serializer=proto_dot_tessera__pb2.DeleteShardResponse.SerializeToString,
+            ),
+            'DeleteShards': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteShards,
+                    request_deserializer=proto_dot_tessera__pb2.DeleteShardsRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.DeleteShardsResponse.SerializeToString,
             ),
             'NodeStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.NodeStatus,
@@ -325,6 +345,33 @@ class Node:
             '/tessera.Node/DeleteShard',
             proto_dot_tessera__pb2.DeleteShardRequest.SerializeToString,
             proto_dot_tessera__pb2.DeleteShardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteShards(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.Node/DeleteShards',
+            proto_dot_tessera__pb2.DeleteShardsRequest.SerializeToString,
+            proto_dot_tessera__pb2.DeleteShardsResponse.FromString,
             options,
             channel_credentials,
             insecure,

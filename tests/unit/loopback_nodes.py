@@ -1,7 +1,7 @@
 """Node servicers on 127.0.0.1 for the gateway and shardio tests: real
 stores in temporary folders, real grpc.aio servers and channels, a count of
 the calls each node served, and nodes as they were before the unary shard
-calls (PutWholeShard, ReadChunks) and the read stream existed."""
+calls (PutWholeShard, ReadChunks), the streams and DeleteShards existed."""
 
 from __future__ import annotations
 
@@ -27,9 +27,9 @@ CALL_METADATA = call_metadata(SECRET)
 class CountingServicer(NodeServicer):
     """A node that counts the calls it is asked, by method, and the requests
     asked over ReadChunksStream ("streamed read") and PutWholeShardStream
-    ("streamed write"); old=True answers the unary shard calls and the
-    streams UNIMPLEMENTED, as a node that predates them does, no_stream=True
-    only the streams."""
+    ("streamed write"); old=True answers the unary shard calls, the streams
+    and DeleteShards UNIMPLEMENTED, as a node that predates them does,
+    no_stream=True only the streams."""
 
     def __init__(
         self, *args: Any, old: bool = False, no_stream: bool = False, **kwargs: Any
@@ -80,6 +80,16 @@ class CountingServicer(NodeServicer):
             self._counted(requests, "streamed read"), context
         ):
             yield answer
+
+    async def DeleteShard(self, request, context):  # type: ignore[no-untyped-def]
+        self.calls["DeleteShard"] += 1
+        return await super().DeleteShard(request, context)
+
+    async def DeleteShards(self, request, context):  # type: ignore[no-untyped-def]
+        self.calls["DeleteShards"] += 1
+        if self._old:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+        return await super().DeleteShards(request, context)
 
     async def PutWholeShardStream(self, requests, context):  # type: ignore[no-untyped-def]
         self.calls["PutWholeShardStream"] += 1

@@ -268,6 +268,44 @@ async def test_delete_and_status(node, make_shard):
     assert (status.used_bytes, status.shard_count) == (0, 0)
 
 
+async def test_delete_shards_removes_many_in_one_call(node, make_shard):
+    first = make_shard(object_size_bytes=1000)
+    shards = [first] + [
+        make_shard(object_size_bytes=1000, shard_index=i, version_id=first.meta.version_id)
+        for i in (1, 2)
+    ]
+    for shard in shards:
+        await put(node, put_messages(shard))
+    md = call_metadata(SECRET)
+    version_id = shards[0].meta.version_id
+
+    def request(*indexes: int, version: str = version_id) -> pb.DeleteShardsRequest:
+        return pb.DeleteShardsRequest(
+            shards=[pb.DeleteShardRequest(version_id=version, shard_index=i) for i in indexes]
+        )
+
+    answer = await node.stub.DeleteShards(request(0, 5, 2), metadata=md, timeout=5)
+    assert list(answer.existed) == [True, False, True]  # in request order
+    # one id that is not valid fails the call before anything is removed
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await node.stub.DeleteShards(
+            pb.DeleteShardsRequest(
+                shards=[
+                    pb.DeleteShardRequest(version_id=version_id, shard_index=1),
+                    pb.DeleteShardRequest(version_id="../evil", shard_index=0),
+                ]
+            ),
+            metadata=md,
+            timeout=5,
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    status = await node.stub.NodeStatus(pb.NodeStatusRequest(), metadata=md, timeout=5)
+    assert status.shard_count == 1  # shard 1 is still there
+    answer = await node.stub.DeleteShards(request(1), metadata=md, timeout=5)
+    assert list(answer.existed) == [True]
+    assert (await node.stub.DeleteShards(request(), metadata=md, timeout=5)).existed == []
+
+
 async def test_calls_without_the_secret_are_refused(node):
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await node.stub.NodeStatus(pb.NodeStatusRequest(), timeout=5)

@@ -309,6 +309,31 @@ def test_delete(store, make_shard):
         store.open_reader(shard.meta.version_id, 0)
 
 
+def test_delete_many_fsyncs_each_folder_once_after_its_unlinks(tmp_path: Path, make_shard):
+    synced: list[Path] = []
+    store = ShardStore(tmp_path / "data", FolderSyncer(synced.append))
+    first = make_shard()
+    other = make_shard()  # another version id: most likely another folder
+    for shard in (first, make_shard(version_id=first.meta.version_id, shard_index=1), other):
+        write(store, shard)
+    folders = [store.shards_dir / s.meta.version_id[-2:] for s in (first, other)]
+    synced.clear()
+    existed = store.delete_many(
+        [
+            (first.meta.version_id, 0, 0.0),
+            (first.meta.version_id, 1, 0.0),
+            (first.meta.version_id, 2, 0.0),  # never written
+            (other.meta.version_id, 0, 0.0),
+        ]
+    )
+    assert existed == [True, True, False, True]
+    assert synced == list(dict.fromkeys(folders))
+    assert (store.used_bytes, store.shard_count) == (0, 0)
+    with pytest.raises(InvalidShard):  # checked before anything is removed
+        store.delete_many([(first.meta.version_id, 0, 0.0), ("../x", 0, 0.0)])
+    store.close()
+
+
 def test_rewrite_replaces_and_counts_once(store, make_shard):
     shard = make_shard()
     size = write(store, shard)

@@ -78,7 +78,7 @@ def shard_sources(cluster: ClusterView, shard_set: ShardSet) -> list[reader.Shar
     ]
 
 
-def read_stripes(
+def read_stripe_pieces(
     *,
     cluster: ClusterView,
     version: ObjectVersion,
@@ -146,7 +146,7 @@ async def read_range(
             columns = needed_columns(shard_set, span)
         else:  # a sealed block is a whole stripe: its tag covers every byte
             span = span_for_plain_range(shard_set.geometry, set_first, set_last)
-        stripes = read_stripes(
+        stripes = read_stripe_pieces(
             cluster=cluster,
             version=version,
             shard_set=shard_set,

@@ -157,16 +157,18 @@ async def _rebuild(
         )
     writer: ShardWriter | None = await run(store.begin_write, meta)
     try:
-        stripes = reader.read_stripes(
-            sources=shard_sources,
-            version_id=meta.version_id,
-            geometry=geometry,
-            size_bytes=meta.object_size_bytes,
-            span=StripeSpan(0, meta.stripe_count, 0, meta.object_size_bytes),
-            executor=executor,
-            call_metadata=rpc.call_metadata(secret),
-            timeout_seconds=lambda: max(0.001, deadline - loop.time()),
-            observer=observer,
+        stripes = reader.joined(
+            reader.read_stripe_pieces(
+                sources=shard_sources,
+                version_id=meta.version_id,
+                geometry=geometry,
+                size_bytes=meta.object_size_bytes,
+                span=StripeSpan(0, meta.stripe_count, 0, meta.object_size_bytes),
+                executor=executor,
+                call_metadata=rpc.call_metadata(secret),
+                timeout_seconds=lambda: max(0.001, deadline - loop.time()),
+                observer=observer,
+            )
         )
         try:
             stripe_index = 0

@@ -1,14 +1,15 @@
 """Reading the stripes of a version from its shards, tolerating failures.
 
-read_stripes yields the data of stripes [span.stripe_start, +stripe_count), in
-order. It opens k reads on the preferred sources (data shards first: zfec
-is systematic, so no decoding is needed while they are healthy). A read
-that fails, is slow, or delivers a chunk whose CRC32C does not match is
-dropped and replaced by the next source, opened at the current stripe; from
-then on stripes are decoded from any k chunks. Corrupt bytes are never
-yielded: when fewer than k shards can deliver, ServiceUnavailable is raised.
-A range inside one stripe may ask for only some of its data chunks
-(``columns``): only their shards are read while they are healthy.
+read_stripe_pieces yields the data of stripes [span.stripe_start,
++stripe_count), in order, each as the pieces it arrived in (joined() makes
+each one piece). It opens k reads on the preferred sources (data shards
+first: zfec is systematic, so no decoding is needed while they are
+healthy). A read that fails, is slow, or delivers a chunk whose CRC32C does
+not match is dropped and replaced by the next source, opened at the current
+stripe; from then on stripes are decoded from any k chunks. Corrupt bytes
+are never yielded: when fewer than k shards can deliver, ServiceUnavailable
+is raised. A range inside one stripe may ask for only some of its data
+chunks (``columns``): only their shards are read while they are healthy.
 
 A read of one stripe is one ReadChunks request (ChunksRead), sent over the
 node's read stream (proto/call_stream.py) or as a unary call; a longer one
@@ -269,39 +270,17 @@ def open_read(
     )
 
 
-async def read_stripes(
-    *,
-    sources: Sequence[ShardSource],
-    version_id: str,
-    geometry: Geometry,
-    size_bytes: int,
-    span: StripeSpan,
-    executor: Executor,
-    call_metadata: tuple[tuple[str, str], ...],
-    timeout_seconds: Callable[[], float],
-    observer: ReadObserver,
-    columns: range | None = None,
-) -> AsyncGenerator[bytes, None]:
-    """Yields each stripe's data in one piece (read_stripe_pieces, joined)."""
-    pieces = read_stripe_pieces(
-        sources=sources,
-        version_id=version_id,
-        geometry=geometry,
-        size_bytes=size_bytes,
-        span=span,
-        executor=executor,
-        call_metadata=call_metadata,
-        timeout_seconds=timeout_seconds,
-        observer=observer,
-        columns=columns,
-    )
+async def joined(stripes: AsyncGenerator[list[Buffer], None]) -> AsyncGenerator[bytes, None]:
+    """Each stripe of read_stripe_pieces in one piece, for a caller that
+    needs it whole (a rebuild encoding it again)."""
     try:
-        async for stripe in pieces:
-            yield (
-                stripe[0] if len(stripe) == 1 and isinstance(stripe[0], bytes) else b"".join(stripe)
-            )
+        async for pieces in stripes:
+            if len(pieces) == 1 and isinstance(pieces[0], bytes):
+                yield pieces[0]
+            else:
+                yield b"".join(pieces)
     finally:
-        await pieces.aclose()
+        await stripes.aclose()
 
 
 async def read_stripe_pieces(
@@ -321,7 +300,7 @@ async def read_stripe_pieces(
     chunks (views into the received messages, the last cut at the end of the
     data), or one decoded piece for a degraded stripe. Nothing is copied, so a
     caller that sends them on (the gateway's GET) touches no byte; one that
-    needs the stripe whole joins them (read_stripes). Sources in order of
+    needs the stripe whole joins them (joined). Sources in order of
     preference.
 
     columns: for a span of one stripe, only these data chunks are needed (a

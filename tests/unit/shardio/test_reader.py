@@ -106,17 +106,19 @@ async def read(
     sources = [reader.ShardSource(i, nodes[i].stub, nodes[i].node_id) for i in indexes]
     with ThreadPoolExecutor(max_workers=2) as executor:
         span = span_for_range(GEOMETRY, first, last)
-        stripes = reader.read_stripes(
-            sources=sources,
-            version_id=version_id,
-            geometry=GEOMETRY,
-            size_bytes=size,
-            span=span,
-            executor=executor,
-            call_metadata=CALL_METADATA,
-            timeout_seconds=lambda: 10.0,
-            observer=observer,
-            columns=columns,
+        stripes = reader.joined(
+            reader.read_stripe_pieces(
+                sources=sources,
+                version_id=version_id,
+                geometry=GEOMETRY,
+                size_bytes=size,
+                span=span,
+                executor=executor,
+                call_metadata=CALL_METADATA,
+                timeout_seconds=lambda: 10.0,
+                observer=observer,
+                columns=columns,
+            )
         )
         data = b"".join([s async for s in stripes])
     skip = span.skip_bytes

@@ -52,6 +52,19 @@ def test_flipped_header_byte_is_detected(make_shard):
         decode_header(bytes(raw[PREFIX.size :]), header_crc)
 
 
+def test_a_header_met_before_is_not_parsed_again_and_a_damaged_one_still_fails(make_shard):
+    raw = encode_header(make_shard().meta)
+    _, _, header_crc = decode_prefix(raw[: PREFIX.size])
+    header = bytearray(raw[PREFIX.size :])  # as a page-cache read returns it
+    first = decode_header(header, header_crc)
+    assert decode_header(bytes(header), header_crc) is first  # kept, not parsed again
+    with pytest.raises(FormatError, match="checksum"):  # the same bytes, another CRC
+        decode_header(bytes(header), header_crc ^ 1)
+    header[7] ^= 0x01
+    with pytest.raises(FormatError, match="checksum"):
+        decode_header(header, header_crc)
+
+
 @pytest.mark.parametrize(
     "prefix",
     [

@@ -101,12 +101,11 @@ async def _load(
             await call(url_for(i))
         started = time.monotonic()
         stop_at = started + seconds
-        end = count if count is not None else None
 
         async def caller(first: int) -> None:
             nonlocal done
             i = first
-            while time.monotonic() < stop_at and (end is None or i < end):
+            while time.monotonic() < stop_at and (count is None or i < count):
                 await call(url_for(i))
                 done += 1
                 i += concurrency

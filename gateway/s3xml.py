@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 from urllib.parse import quote_plus
 from xml.etree.ElementTree import Element, ParseError
 from xml.sax.saxutils import escape
@@ -49,15 +50,19 @@ _Encode = Callable[[str], str]
 # --- inputs -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ListEntry:
-    """One object in a listing."""
+class ListEntry(NamedTuple):
+    """One object in a listing (a tuple: a page makes a thousand of them)."""
 
     key: str
     last_modified: float  # Unix seconds, as in tessera.model
     etag: str  # without quotes, as stored ("<hex md5>" or "<hex>-<parts>")
     size: int  # bytes
     storage_class: str = STORAGE_CLASS_STANDARD
+
+
+# A ListEntry's fields as a plain tuple: what a listing page zips from
+# metadata's columns (gateway/handlers/listing.py) without a ListEntry each.
+EntryFields = tuple[str, float, str, int, str]
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ class ListV2Result:
     prefix: str
     max_keys: int
     is_truncated: bool
-    entries: Sequence[ListEntry] = ()
+    entries: Sequence[EntryFields] = ()  # ListEntry or its fields
     common_prefixes: Sequence[str] = ()
     delimiter: str | None = None  # None or "" means none was given
     continuation_token: str | None = None  # echoed when the request carried one
@@ -96,7 +101,7 @@ class ListV1Result:
     prefix: str
     max_keys: int
     is_truncated: bool
-    entries: Sequence[ListEntry] = ()
+    entries: Sequence[EntryFields] = ()  # ListEntry or its fields
     common_prefixes: Sequence[str] = ()
     delimiter: str | None = None
     marker: str = ""
@@ -184,7 +189,7 @@ def render_list_objects_v2(page: ListV2Result) -> bytes:
         parts.append(_el("EncodingType", page.encoding_type))
     parts.append(_el("IsTruncated", _bool(page.is_truncated)))
     owner = None if page.owner_id is None else _owner(page.owner_id, page.owner_name)
-    parts += [_contents(entry, enc, owner) for entry in page.entries]
+    parts += _contents(page.entries, enc, owner)
     parts += [_common_prefix(prefix, enc) for prefix in page.common_prefixes]
     return _document("ListBucketResult", parts)
 
@@ -210,7 +215,7 @@ def render_list_objects_v1(page: ListV1Result) -> bytes:
         parts.append(_el("EncodingType", page.encoding_type))
     parts.append(_el("IsTruncated", _bool(page.is_truncated)))
     owner = None if page.owner_id is None else _owner(page.owner_id, page.owner_name)
-    parts += [_contents(entry, enc, owner) for entry in page.entries]
+    parts += _contents(page.entries, enc, owner)
     parts += [_common_prefix(prefix, enc) for prefix in page.common_prefixes]
     return _document("ListBucketResult", parts)
 
@@ -552,15 +557,40 @@ def _owner_as(element: str, owner_id: str) -> str:
     return _wrap(element, [_el("ID", owner_id), _el("DisplayName", owner_id)])
 
 
-def _contents(entry: ListEntry, enc: _Encode, owner: str | None) -> str:
-    # one f-string: a listing page renders a thousand of these
-    etag = _text(f'"{entry.etag}"')
-    return (
-        f"<Contents><Key>{_text(enc(entry.key))}</Key>"
-        f"<LastModified>{iso8601_milliseconds(entry.last_modified)}</LastModified>"
-        f"<ETag>{etag}</ETag><Size>{entry.size}</Size>{owner or ''}"
-        f"<StorageClass>{_text(entry.storage_class)}</StorageClass></Contents>"
-    )
+def _contents(entries: Sequence[EntryFields], enc: _Encode, owner: str | None) -> list[str]:
+    """A Contents element per entry: one f-string each, in one comprehension
+    (a listing page renders a thousand). When every key, ETag and class goes
+    in as it is (_as_they_are: one scan of the page; the usual case) none
+    passes through enc and _text; otherwise each does. The ETag's quotes are
+    not markup: only the value between them is escaped."""
+    owner_xml = owner or ""
+    when = iso8601_milliseconds
+    if _as_they_are(entries, enc):
+        return [
+            f"<Contents><Key>{key}</Key><LastModified>{when(seconds)}</LastModified>"
+            f'<ETag>"{etag}"</ETag><Size>{size}</Size>{owner_xml}'
+            f"<StorageClass>{storage_class}</StorageClass></Contents>"
+            for key, seconds, etag, size, storage_class in entries
+        ]
+    text = _text
+    return [
+        f"<Contents><Key>{text(enc(key))}</Key><LastModified>{when(seconds)}</LastModified>"
+        f'<ETag>"{text(etag)}"</ETag><Size>{size}</Size>{owner_xml}'
+        f"<StorageClass>{text(storage_class)}</StorageClass></Contents>"
+        for key, seconds, etag, size, storage_class in entries
+    ]
+
+
+def _as_they_are(entries: Sequence[EntryFields], enc: _Encode) -> bool:
+    """Whether enc and _text would leave every key, ETag and storage class of
+    the page as it is. With encoding-type=url a key is left as it is when it
+    holds only characters form encoding keeps, none of which XML escapes."""
+    keys = "".join([e[0] for e in entries])
+    if enc is _as_is:
+        plain_keys = _NEEDS_ESCAPE.search(keys) is None
+    else:
+        plain_keys = enc is _url_encode and _URL_UNCHANGED.fullmatch(keys) is not None
+    return plain_keys and _NEEDS_ESCAPE.search("".join([e[2] + e[4] for e in entries])) is None
 
 
 def _common_prefix(prefix: str, enc: _Encode) -> str:

@@ -396,11 +396,14 @@ class MetadataClient:
         *,
         timeout: float,
     ) -> T:
-        """A page of current versions as a listing shows them (no placement,
-        segments, inline data or user metadata), decoded by the caller: a
-        listing renders a thousand records a page, and building each as a
-        VersionSummary first would cost as much as rendering it."""
+        """A page of current versions as a listing shows them (key, time,
+        ETag, size, storage class), decoded by the caller: a listing renders a
+        thousand records a page, and building each as a VersionSummary first
+        would cost as much as rendering it. Asked for as columns (the answer's
+        ``columns``); a replica that predates them answers with ``objects``,
+        which decode must read as well."""
         request = _list_request(bucket, prefix, delimiter, start_after, max_keys, summary=True)
+        request.columns = True
         return decode(await self._call("ListObjects", request, timeout))
 
     # ------------------------------------------------------------ multipart

@@ -13,6 +13,7 @@ clock, stamped here at submission, never a clock read at apply time
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from metadata import mutations
@@ -22,6 +23,10 @@ from proto import tessera_pb2 as pb
 from tessera import errors
 from tessera.ids import new_request_id, new_version_id
 from tessera.model import ObjectDeleted, ObjectVersion
+
+# convert.summary_records_to_pb or summary_records_to_columns: (records,
+# common prefixes, is_truncated, next_start_after) -> the page's message
+SummaryBuilder = Callable[[Iterable[bytes], Sequence[str], bool, str], pb.ListObjectsResponse]
 
 
 class ObjectRpcs(ServiceCore):
@@ -113,17 +118,29 @@ class ObjectRpcs(ServiceCore):
             request.max_keys,
         )
         if request.summary:
-            return await self._strong_read(context, self._summary_page, *args)
+            build = (
+                convert.summary_records_to_columns
+                if request.columns
+                else convert.summary_records_to_pb
+            )
+            return await self._strong_read(context, self._summary_page, build, *args)
         page = await self._strong_read(context, self._state.list_objects, *args)
         return convert.page_to_pb(page)
 
     def _summary_page(
-        self, bucket: str, prefix: str, delimiter: str, start_after: str, max_keys: int
+        self,
+        build: SummaryBuilder,
+        bucket: str,
+        prefix: str,
+        delimiter: str,
+        start_after: str,
+        max_keys: int,
     ) -> pb.ListObjectsResponse:
         """A summary page built from the stored records in one pass (in the
-        reads executor): no VersionSummary between the JSON and the message."""
+        reads executor): no VersionSummary between the JSON and the message;
+        build makes it columns or one message per record."""
         walk = self._state.list_object_records(bucket, prefix, delimiter, start_after, max_keys)
-        return convert.summary_records_to_pb(
+        return build(
             (raw for _, raw in walk.objects),
             walk.common_prefixes,
             walk.is_truncated,

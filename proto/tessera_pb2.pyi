@@ -836,32 +836,50 @@ class DeleteObjectResponse(_message.Message):
     def __init__(self, deleted: _Optional[_Union[ObjectRecord, _Mapping]] = ..., existed: _Optional[bool] = ..., marker: _Optional[_Union[ObjectRecord, _Mapping]] = ..., has_marker: _Optional[bool] = ...) -> None: ...
 
 class ListObjectsRequest(_message.Message):
-    __slots__ = ("bucket", "prefix", "delimiter", "start_after", "max_keys", "summary")
+    __slots__ = ("bucket", "prefix", "delimiter", "start_after", "max_keys", "summary", "columns")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     PREFIX_FIELD_NUMBER: _ClassVar[int]
     DELIMITER_FIELD_NUMBER: _ClassVar[int]
     START_AFTER_FIELD_NUMBER: _ClassVar[int]
     MAX_KEYS_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     prefix: str
     delimiter: str
     start_after: str
     max_keys: int
     summary: bool
-    def __init__(self, bucket: _Optional[str] = ..., prefix: _Optional[str] = ..., delimiter: _Optional[str] = ..., start_after: _Optional[str] = ..., max_keys: _Optional[int] = ..., summary: _Optional[bool] = ...) -> None: ...
+    columns: bool
+    def __init__(self, bucket: _Optional[str] = ..., prefix: _Optional[str] = ..., delimiter: _Optional[str] = ..., start_after: _Optional[str] = ..., max_keys: _Optional[int] = ..., summary: _Optional[bool] = ..., columns: _Optional[bool] = ...) -> None: ...
+
+class SummaryColumns(_message.Message):
+    __slots__ = ("keys", "last_modified", "etags", "size_bytes", "storage_classes")
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    LAST_MODIFIED_FIELD_NUMBER: _ClassVar[int]
+    ETAGS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_CLASSES_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedScalarFieldContainer[str]
+    last_modified: _containers.RepeatedScalarFieldContainer[float]
+    etags: _containers.RepeatedScalarFieldContainer[str]
+    size_bytes: _containers.RepeatedScalarFieldContainer[int]
+    storage_classes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, keys: _Optional[_Iterable[str]] = ..., last_modified: _Optional[_Iterable[float]] = ..., etags: _Optional[_Iterable[str]] = ..., size_bytes: _Optional[_Iterable[int]] = ..., storage_classes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListObjectsResponse(_message.Message):
-    __slots__ = ("objects", "common_prefixes", "is_truncated", "next_start_after")
+    __slots__ = ("objects", "common_prefixes", "is_truncated", "next_start_after", "columns")
     OBJECTS_FIELD_NUMBER: _ClassVar[int]
     COMMON_PREFIXES_FIELD_NUMBER: _ClassVar[int]
     IS_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     NEXT_START_AFTER_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
     objects: _containers.RepeatedCompositeFieldContainer[ObjectRecord]
     common_prefixes: _containers.RepeatedScalarFieldContainer[str]
     is_truncated: bool
     next_start_after: str
-    def __init__(self, objects: _Optional[_Iterable[_Union[ObjectRecord, _Mapping]]] = ..., common_prefixes: _Optional[_Iterable[str]] = ..., is_truncated: _Optional[bool] = ..., next_start_after: _Optional[str] = ...) -> None: ...
+    columns: SummaryColumns
+    def __init__(self, objects: _Optional[_Iterable[_Union[ObjectRecord, _Mapping]]] = ..., common_prefixes: _Optional[_Iterable[str]] = ..., is_truncated: _Optional[bool] = ..., next_start_after: _Optional[str] = ..., columns: _Optional[_Union[SummaryColumns, _Mapping]] = ...) -> None: ...
 
 class NodeRecord(_message.Message):
     __slots__ = ("node_id", "zone", "address", "weight", "capacity_bytes", "used_bytes", "state", "last_heartbeat", "store_id")

@@ -61,23 +61,31 @@ def parse_encoding(request: web.Request) -> str | None:
 class _Page:
     """A page of current versions as the listing XML shows them."""
 
-    entries: list[s3xml.ListEntry]
+    entries: list[s3xml.EntryFields]
     common_prefixes: list[str]
     is_truncated: bool
     next_start_after: str
 
 
 def _page_from_pb(m: pb.ListObjectsResponse) -> _Page:
-    """The page straight from metadata's answer, one ListEntry per record:
-    building a VersionSummary first, then the entry, cost about 4 µs a record,
-    more than rendering it (docs/benchmarks.md, "Listing pages")."""
-    return _Page(
-        entries=[
+    """The page straight from metadata's answer: its columns zipped into
+    entries (docs/metadata.md, "Listing pages as columns"), or, from a replica
+    that predates columns, one entry per record."""
+    entries: list[s3xml.EntryFields]
+    if m.objects:
+        entries = [
             s3xml.ListEntry(
                 r.key, r.last_modified, r.etag, r.size_bytes, class_of(r.system_metadata)
             )
             for r in m.objects
-        ],
+        ]
+    else:
+        c = m.columns
+        entries = list(
+            zip(c.keys, c.last_modified, c.etags, c.size_bytes, c.storage_classes, strict=True)
+        )
+    return _Page(
+        entries=entries,
         common_prefixes=list(m.common_prefixes),
         is_truncated=m.is_truncated,
         next_start_after=m.next_start_after,

@@ -507,3 +507,38 @@ def test_multipart_documents_are_well_formed() -> None:
 def test_url_encoding_takes_its_shortcut_only_where_nothing_changes(key: str) -> None:
     expected = quote_plus(key.encode("utf-8", "surrogateescape"), safe="/")
     assert s3xml._url_encode(key) == expected
+
+
+entry_fields = st.tuples(
+    st.one_of(st.text(max_size=12), st.from_regex(r"[a-z0-9/._-]{0,12}", fullmatch=True)),
+    st.floats(min_value=0, max_value=4e9),
+    st.text(max_size=8),
+    st.integers(min_value=0, max_value=5 << 40),
+    st.sampled_from(["STANDARD", "REDUCED_REDUNDANCY", "a&b"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    entries=st.lists(entry_fields, max_size=6),
+    owner=st.sampled_from([None, "<Owner/>"]),
+    url=st.booleans(),
+)
+def test_contents_taken_as_they_are_match_the_escaping_path(
+    entries: list[s3xml.EntryFields], owner: str | None, url: bool
+) -> None:
+    # The shortcut (nothing on the page to escape or encode: values go in as
+    # they are) writes what encoding and escaping each value would. An
+    # encoder that is neither of the two named ones always takes the long way.
+    enc = s3xml._url_encode if url else s3xml._as_is
+    assert s3xml._contents(entries, enc, owner) == s3xml._contents(
+        entries, lambda key: enc(key), owner
+    )
+
+
+def test_one_entry_that_needs_escaping_is_escaped_among_plain_ones() -> None:
+    entries = [entry("plain/1"), entry("a&b<c>\r"), entry("plain/2")]
+    page = ListV2Result("bucket", "", 1000, False, entries=entries)
+    listed = parse("ListObjectsV2", s3xml.render_list_objects_v2(page))["Contents"]
+    assert [c["Key"] for c in listed] == ["plain/1", "a&b<c>\r", "plain/2"]
+    assert [c["ETag"] for c in listed] == ['"9b2cf535f27731c9"'] * 3

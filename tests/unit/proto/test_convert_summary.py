@@ -81,3 +81,22 @@ def test_a_summary_decodes_every_record_shape_a_whole_decode_does() -> None:
     raw = version_to_json(odd)
     assert version_from_json(raw).key == "bad-\udcff-key"
     _same_listing_fields(version_summary_from_json(raw), odd)
+
+
+def test_columns_carry_what_a_listing_shows_of_every_record_shape() -> None:
+    old = json.loads(version_to_json(VERSION))  # a record from before system metadata
+    for name in ("s3_version_id", "delete_marker", "system_metadata"):
+        del old[name]
+    standard = dataclasses.replace(VERSION, key="plain.txt", system_metadata={"x-amz-meta": "1"})
+    raws = [version_to_json(VERSION), json.dumps(old).encode(), version_to_json(standard)]
+    message = convert.summary_records_to_columns(raws, ["d/"], True, "x")
+    message = type(message).FromString(message.SerializeToString())  # as it travels
+    c = message.columns
+    assert list(c.keys) == [VERSION.key, VERSION.key, "plain.txt"]
+    assert list(c.last_modified) == [VERSION.last_modified] * 3
+    assert list(c.etags) == [VERSION.etag] * 3
+    assert list(c.size_bytes) == [VERSION.size_bytes] * 3
+    assert list(c.storage_classes) == ["REDUCED_REDUNDANCY", "STANDARD", "STANDARD"]
+    assert not message.objects
+    assert list(message.common_prefixes) == ["d/"]
+    assert message.is_truncated and message.next_start_after == "x"

@@ -542,3 +542,9 @@ def test_one_entry_that_needs_escaping_is_escaped_among_plain_ones() -> None:
     listed = parse("ListObjectsV2", s3xml.render_list_objects_v2(page))["Contents"]
     assert [c["Key"] for c in listed] == ["plain/1", "a&b<c>\r", "plain/2"]
     assert [c["ETag"] for c in listed] == ['"9b2cf535f27731c9"'] * 3
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=st.one_of(st.text(max_size=30), st.text(st.characters(max_codepoint=127))))
+def test_the_quick_plain_check_agrees_with_the_escaping_rule(value: str) -> None:
+    assert s3xml._plain(value) == (s3xml._NEEDS_ESCAPE.search(value) is None)

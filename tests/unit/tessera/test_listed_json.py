@@ -1,0 +1,76 @@
+"""listed() reads a stored version record's listed fields as json.loads
+does, on msgspec's path and on the fallback: every record shape
+tessera.model writes, records from before system metadata, and keys that
+are not valid UTF-8."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tessera.listed_json import Listed, listed
+from tessera.model import ObjectVersion, ShardLocation, version_to_json
+
+BASE = ObjectVersion(
+    bucket="b",
+    key="k",
+    version_id="v1",
+    size_bytes=0,
+    etag="",
+    content_type="application/octet-stream",
+    last_modified=0.0,
+    data_shards=4,
+    parity_shards=2,
+    chunk_size_bytes=1 << 18,
+    placement=tuple(ShardLocation(i, f"node-{i}") for i in range(6)),
+    user_metadata={"x-amz-storage-class": "not this one"},
+)
+
+any_text = st.text(max_size=20)  # lone surrogates included: a key kept with surrogateescape
+
+
+def _expected(raw: bytes) -> Listed:
+    d = json.loads(raw)
+    return Listed(
+        d["key"], d["etag"], d["size_bytes"], d["last_modified"], d.get("system_metadata") or {}
+    )
+
+
+@given(
+    key=any_text,
+    etag=any_text,
+    size=st.integers(min_value=0, max_value=5 << 40),
+    seconds=st.floats(min_value=0, max_value=2e10) | st.integers(min_value=0, max_value=2**31),
+    system_metadata=st.dictionaries(any_text, any_text, max_size=3),
+    shape=st.sampled_from(["current", "without system metadata", "null system metadata"]),
+)
+def test_listed_fields_are_what_json_reads(
+    key: str, etag: str, size: int, seconds: float, system_metadata: dict[str, str], shape: str
+) -> None:
+    version = dataclasses.replace(
+        BASE,
+        key=key,
+        etag=etag,
+        size_bytes=size,
+        last_modified=seconds,
+        system_metadata=system_metadata,
+    )
+    raw = version_to_json(version)
+    if shape != "current":
+        stored = json.loads(raw)
+        if shape == "without system metadata":
+            del stored["system_metadata"]
+        else:
+            stored["system_metadata"] = None
+        raw = json.dumps(stored).encode()
+    got = listed(raw)
+    assert got == _expected(raw)
+    assert type(got.size_bytes) is int and type(got.last_modified) is float
+
+
+def test_a_key_that_is_not_utf8_takes_the_fallback_and_keeps_its_bytes() -> None:
+    raw = version_to_json(dataclasses.replace(BASE, key="bad-\udcff-key"))
+    assert listed(raw).key == "bad-\udcff-key"

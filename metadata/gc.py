@@ -9,7 +9,11 @@ placement does not put that shard index on that node (a failed or
 overwritten write, a deleted object, a duplicate left by a node that came
 back after its shards were rebuilt elsewhere). Garbage is deleted with
 ``modified_before`` = the cutoff, so a file rewritten since it was listed
-(a fresh rebuild) is kept.
+(a fresh rebuild) is kept. A node is asked for its garbage in batches
+(DeleteShards: up to DELETE_BATCH_SHARDS_MAX shards, sent once that many are
+found or DELETE_BATCH_SECONDS after the first of them was; the node fsyncs
+each folder once per batch); a node that predates DeleteShards is asked
+shard by shard.
 
 Invariants:
 - a shard referenced by any version of its key (current or noncurrent) is
@@ -62,6 +66,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 DELETE_TIMEOUT_SECONDS = 10.0
+DELETE_BATCH_SHARDS_MAX = 256
+# A shard found to be garbage is deleted at most this long after its lookup
+# (plus the call): the same checks, a bounded wait (docs/repair.md, "GC").
+DELETE_BATCH_SECONDS = 1.0
 
 
 def referenced(
@@ -166,7 +174,12 @@ class GarbageCollector:
         await self._consistent(CONSISTENT_READ_SECONDS)
         deleted = 0
         buckets: dict[str, BucketInfo | None] = {}
+        garbage: list[pb.ShardHeader] = []
+        found_at = 0.0  # when the first shard of the batch was found to be garbage
         for header in old:
+            if garbage and time.monotonic() - found_at >= DELETE_BATCH_SECONDS:
+                deleted += await self._delete(node, garbage, cutoff)
+                garbage = []
             if header.bucket not in buckets:
                 buckets[header.bucket] = await self._read(self._bucket, header.bucket)
             if kept_for_rebuild(buckets[header.bucket], header.modified_at, cutoff):
@@ -177,8 +190,14 @@ class GarbageCollector:
                 None, header.version_id, header.shard_index, node.node_id, parts, versions
             ):
                 continue
-            if await self._delete(node, header, cutoff):
-                deleted += 1
+            if not garbage:
+                found_at = time.monotonic()
+            garbage.append(header)
+            if len(garbage) >= DELETE_BATCH_SHARDS_MAX:
+                deleted += await self._delete(node, garbage, cutoff)
+                garbage = []
+        if garbage:
+            deleted += await self._delete(node, garbage, cutoff)
         return deleted, young + 0
 
     def _bucket(self, name: str) -> BucketInfo | None:
@@ -191,22 +210,47 @@ class GarbageCollector:
         """Every version of the key: current and noncurrent ones."""
         return self._state.versions_of(bucket, key)
 
-    async def _delete(self, node: NodeInfo, header: pb.ShardHeader, cutoff: float) -> bool:
+    async def _delete(self, node: NodeInfo, headers: list[pb.ShardHeader], cutoff: float) -> int:
+        """Deletes garbage shards of one node with one DeleteShards call (shard
+        by shard on a node that predates it); returns how many it removed."""
+        request = pb.DeleteShardsRequest(
+            shards=[_delete_request(header, cutoff) for header in headers]
+        )
+        try:
+            reply = await self._stubs.stub(node.address).DeleteShards(
+                request, timeout=DELETE_TIMEOUT_SECONDS, metadata=self._stubs.call_metadata
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                return sum([await self._delete_one(node, header, cutoff) for header in headers])
+            log.info("gc: delete on %s failed: %s", node.node_id, exc.code().name)
+            return 0
+        if len(reply.existed) != len(headers):
+            log.warning(
+                "gc: %s answered %d of %d deletes", node.node_id, len(reply.existed), len(headers)
+            )
+            return 0
+        removed = [h for h, existed in zip(headers, reply.existed, strict=True) if existed]
+        for header in removed:
+            self._note_deleted(node, header)
+        return len(removed)
+
+    async def _delete_one(self, node: NodeInfo, header: pb.ShardHeader, cutoff: float) -> bool:
+        """One shard, on a node that predates DeleteShards."""
         try:
             reply = await self._stubs.stub(node.address).DeleteShard(
-                pb.DeleteShardRequest(
-                    version_id=header.version_id,
-                    shard_index=header.shard_index,
-                    modified_before=cutoff,
-                ),
+                _delete_request(header, cutoff),
                 timeout=DELETE_TIMEOUT_SECONDS,
                 metadata=self._stubs.call_metadata,
             )
         except grpc.aio.AioRpcError as exc:
             log.info("gc: delete on %s failed: %s", node.node_id, exc.code().name)
             return False
-        if not reply.existed:
-            return False
+        if reply.existed:
+            self._note_deleted(node, header)
+        return reply.existed
+
+    def _note_deleted(self, node: NodeInfo, header: pb.ShardHeader) -> None:
         geometry = Geometry(header.data_shards, header.parity_shards, header.chunk_size_bytes)
         metrics.GC_DELETED_SHARDS.inc()
         metrics.GC_DELETED_BYTES.inc(geometry.shard_size_bytes(header.object_size_bytes))
@@ -219,7 +263,13 @@ class GarbageCollector:
             header.key,
             node.node_id,
         )
-        return True
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._reads, fn, *args)
+
+
+def _delete_request(header: pb.ShardHeader, cutoff: float) -> pb.DeleteShardRequest:
+    """Deletes the listed shard unless its file was written at or after cutoff."""
+    return pb.DeleteShardRequest(
+        version_id=header.version_id, shard_index=header.shard_index, modified_before=cutoff
+    )

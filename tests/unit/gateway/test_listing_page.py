@@ -10,22 +10,10 @@ from gateway import s3xml
 from gateway.handlers.listing import _page_from_pb
 from proto import convert
 from proto import tessera_pb2 as pb
-from tessera.model import ObjectVersion, version_to_json
+from tessera.model import version_to_json
+from tests.unit.versions import a_version
 
-BASE = ObjectVersion(
-    bucket="b",
-    key="k",
-    version_id="v1",
-    size_bytes=16,
-    etag="45ed9cc2f92b77cd8b2f5bd59ff635f8",
-    content_type="binary/octet-stream",
-    last_modified=1_790_000_000.455,
-    data_shards=4,
-    parity_shards=2,
-    chunk_size_bytes=1 << 18,
-    placement=(),
-    inline_data=b"x" * 16,
-)
+BASE = a_version(inline_data=b"x" * 16)
 
 RECORDS = [
     version_to_json(dataclasses.replace(BASE, key="a/1", size_bytes=0)),

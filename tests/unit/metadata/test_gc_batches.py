@@ -26,6 +26,7 @@ from tessera.checksum import crc32c
 from tessera.ids import new_version_id
 from tessera.model import NodeInfo, ObjectVersion, ShardLocation
 from tests.unit.loopback_nodes import CALL_METADATA, LoopbackNode, loopback_nodes
+from tests.unit.versions import a_version
 
 pytestmark = pytest.mark.usefixtures("loop_watchdog")
 
@@ -101,14 +102,10 @@ def garbage_and_kept(
     referenced, young = new_version_id(), new_version_id()
     write_shard(node.store, referenced, "kept", HOUR)
     write_shard(node.store, young, "young", 0)
-    version = ObjectVersion(
-        bucket="b",
+    version = a_version(
         key="kept",
         version_id=referenced,
         size_bytes=100,
-        etag="e",
-        content_type="application/octet-stream",
-        last_modified=1.0,
         data_shards=2,
         parity_shards=1,
         chunk_size_bytes=64,

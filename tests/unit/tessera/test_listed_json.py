@@ -12,19 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tessera.listed_json import Listed, listed
-from tessera.model import ObjectVersion, ShardLocation, version_to_json
+from tessera.model import ShardLocation, version_to_json
+from tests.unit.versions import a_version
 
-BASE = ObjectVersion(
-    bucket="b",
-    key="k",
-    version_id="v1",
-    size_bytes=0,
-    etag="",
-    content_type="application/octet-stream",
-    last_modified=0.0,
-    data_shards=4,
-    parity_shards=2,
-    chunk_size_bytes=1 << 18,
+BASE = a_version(
     placement=tuple(ShardLocation(i, f"node-{i}") for i in range(6)),
     user_metadata={"x-amz-storage-class": "not this one"},
 )

@@ -24,7 +24,6 @@ import grpc.aio
 
 from gateway.cluster import ClusterView
 from proto import tessera_pb2 as pb
-from proto.node_rpc import NodeStub
 from tessera.model import ObjectVersion, Segment, ShardSet
 
 log = logging.getLogger(__name__)
@@ -83,26 +82,11 @@ class ShardReclaimer:
         stub = self._cluster.stub(node_id)
         if stub is None:
             return
-        request = pb.DeleteShardsRequest(
-            shards=[pb.DeleteShardRequest(version_id=v, shard_index=i) for v, i in shards]
-        )
         try:
-            await stub.DeleteShards(
-                request, timeout=DELETE_TIMEOUT_SECONDS, metadata=self._cluster.call_metadata
-            )
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
-                await asyncio.gather(*(self._delete_one(stub, node_id, s) for s in shards))
-                return
-            log.info("%d shards on %s left to GC: %s", len(shards), node_id, exc.code().name)
-
-    async def _delete_one(self, stub: NodeStub, node_id: str, shard: Shard) -> None:
-        """One shard, on a node that predates DeleteShards."""
-        try:
-            await stub.DeleteShard(
-                pb.DeleteShardRequest(version_id=shard[0], shard_index=shard[1]),
-                timeout=DELETE_TIMEOUT_SECONDS,
+            await stub.delete_shards(
+                [pb.DeleteShardRequest(version_id=v, shard_index=i) for v, i in shards],
+                timeout_seconds=DELETE_TIMEOUT_SECONDS,
                 metadata=self._cluster.call_metadata,
             )
         except grpc.aio.AioRpcError as exc:
-            log.info("shard %s.%d on %s left to GC: %s", *shard, node_id, exc.code().name)
+            log.info("%d shards on %s left to GC: %s", len(shards), node_id, exc.code().name)

@@ -213,42 +213,19 @@ class GarbageCollector:
     async def _delete(self, node: NodeInfo, headers: list[pb.ShardHeader], cutoff: float) -> int:
         """Deletes garbage shards of one node with one DeleteShards call (shard
         by shard on a node that predates it); returns how many it removed."""
-        request = pb.DeleteShardsRequest(
-            shards=[_delete_request(header, cutoff) for header in headers]
-        )
         try:
-            reply = await self._stubs.stub(node.address).DeleteShards(
-                request, timeout=DELETE_TIMEOUT_SECONDS, metadata=self._stubs.call_metadata
+            existed = await self._stubs.stub(node.address).delete_shards(
+                [_delete_request(header, cutoff) for header in headers],
+                timeout_seconds=DELETE_TIMEOUT_SECONDS,
+                metadata=self._stubs.call_metadata,
             )
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
-                return sum([await self._delete_one(node, header, cutoff) for header in headers])
-            log.info("gc: delete on %s failed: %s", node.node_id, exc.code().name)
+        except (grpc.aio.AioRpcError, ValueError) as exc:
+            log.info("gc: delete on %s failed: %s", node.node_id, exc)
             return 0
-        if len(reply.existed) != len(headers):
-            log.warning(
-                "gc: %s answered %d of %d deletes", node.node_id, len(reply.existed), len(headers)
-            )
-            return 0
-        removed = [h for h, existed in zip(headers, reply.existed, strict=True) if existed]
+        removed = [h for h, gone in zip(headers, existed, strict=True) if gone]
         for header in removed:
             self._note_deleted(node, header)
         return len(removed)
-
-    async def _delete_one(self, node: NodeInfo, header: pb.ShardHeader, cutoff: float) -> bool:
-        """One shard, on a node that predates DeleteShards."""
-        try:
-            reply = await self._stubs.stub(node.address).DeleteShard(
-                _delete_request(header, cutoff),
-                timeout=DELETE_TIMEOUT_SECONDS,
-                metadata=self._stubs.call_metadata,
-            )
-        except grpc.aio.AioRpcError as exc:
-            log.info("gc: delete on %s failed: %s", node.node_id, exc.code().name)
-            return False
-        if reply.existed:
-            self._note_deleted(node, header)
-        return reply.existed
 
     def _note_deleted(self, node: NodeInfo, header: pb.ShardHeader) -> None:
         geometry = Geometry(header.data_shards, header.parity_shards, header.chunk_size_bytes)

@@ -18,11 +18,15 @@ What the six carry, on either side:
 
 A stub's read_stream and write_stream (proto/call_stream.py) send ReadChunks
 and PutWholeShard requests over one ReadChunksStream and one
-PutWholeShardStream call per node instead of a unary call each.
+PutWholeShardStream call per node instead of a unary call each;
+delete_shards removes shards with one DeleteShards call, or one DeleteShard
+each on a node that predates it.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
@@ -30,7 +34,7 @@ import grpc
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
 from proto import wire
-from proto.call_stream import CallStream
+from proto.call_stream import CallStream, Metadata
 
 SERVICE = "tessera.Node"
 # As the generated stub asks (grpc-stubs does not know the argument).
@@ -85,6 +89,28 @@ class NodeStub(pb_grpc.NodeStub):  # type: ignore[misc]
         self.write_stream: CallStream[wire.WholeShardMessage, pb.PutShardResponse] = CallStream(
             self.PutWholeShardStream, _write_item, _write_reply
         )
+
+    async def delete_shards(
+        self, shards: Sequence[pb.DeleteShardRequest], *, timeout_seconds: float, metadata: Metadata
+    ) -> list[bool]:
+        """Deletes shards with one DeleteShards call (the node fsyncs each
+        folder once); a node that predates it (UNIMPLEMENTED) is asked one
+        DeleteShard per shard, concurrently. Returns whether each shard
+        existed; raises the call's AioRpcError (or a fallback call's)."""
+        try:
+            reply = await self.DeleteShards(
+                pb.DeleteShardsRequest(shards=shards), timeout=timeout_seconds, metadata=metadata
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+            replies = await asyncio.gather(
+                *(self.DeleteShard(s, timeout=timeout_seconds, metadata=metadata) for s in shards)
+            )
+            return [r.existed for r in replies]
+        if len(reply.existed) != len(shards):
+            raise ValueError(f"{len(reply.existed)} answers to {len(shards)} deletes")
+        return list(reply.existed)
 
 
 def _read_item(call_id: int, request: pb.ReadChunksRequest) -> pb.ReadChunksStreamRequest:

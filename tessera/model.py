@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 
 from tessera import fastjson
 from tessera.geometry import Geometry
+from tessera.listed_json import listed
 from tessera.object_lock import Lock
 from tessera.sse import sealed_size_bytes
 from tessera.sse_keys import WRAPPED_DATA_KEY
@@ -449,16 +450,16 @@ def version_summary_from_json(raw: bytes) -> VersionSummary:
     """A stored version record as a listing shows it, without building the
     whole record (its placement, segments, inline bytes) — a listing page
     decodes a thousand of these."""
-    d = fastjson.loads(raw)
+    f = listed(raw)  # only these fields decoded (tessera.listed_json)
     return VersionSummary(
-        key=d["key"],
-        version_id=d["version_id"],
-        size_bytes=d["size_bytes"],
-        etag=d["etag"],
-        last_modified=d["last_modified"],
-        system_metadata=d.get("system_metadata", {}),
-        s3_version_id=d.get("s3_version_id", ""),
-        delete_marker=d.get("delete_marker", False),
+        key=f.key,
+        version_id=f.version_id,
+        size_bytes=f.size_bytes,
+        etag=f.etag,
+        last_modified=f.last_modified,
+        system_metadata=f.system_metadata,
+        s3_version_id=f.s3_version_id,
+        delete_marker=f.delete_marker,
     )
 
 

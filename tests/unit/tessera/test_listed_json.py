@@ -1,7 +1,7 @@
 """listed() reads a stored version record's listed fields as json.loads
 does, on msgspec's path and on the fallback: every record shape
-tessera.model writes, records from before system metadata, and keys that
-are not valid UTF-8."""
+tessera.model writes, records from before the versioning and system
+metadata fields, and keys that are not valid UTF-8."""
 
 from __future__ import annotations
 
@@ -26,7 +26,14 @@ any_text = st.text(max_size=20)  # lone surrogates included: a key kept with sur
 def _expected(raw: bytes) -> Listed:
     d = json.loads(raw)
     return Listed(
-        d["key"], d["etag"], d["size_bytes"], d["last_modified"], d.get("system_metadata") or {}
+        d["key"],
+        d["version_id"],
+        d["etag"],
+        d["size_bytes"],
+        d["last_modified"],
+        d.get("system_metadata") or {},
+        d.get("s3_version_id", ""),
+        d.get("delete_marker", False),
     )
 
 
@@ -36,10 +43,19 @@ def _expected(raw: bytes) -> Listed:
     size=st.integers(min_value=0, max_value=5 << 40),
     seconds=st.floats(min_value=0, max_value=2e10) | st.integers(min_value=0, max_value=2**31),
     system_metadata=st.dictionaries(any_text, any_text, max_size=3),
-    shape=st.sampled_from(["current", "without system metadata", "null system metadata"]),
+    s3_version_id=st.sampled_from(["", "null", "v1"]),
+    delete_marker=st.booleans(),
+    shape=st.sampled_from(["current", "older", "null system metadata"]),
 )
 def test_listed_fields_are_what_json_reads(
-    key: str, etag: str, size: int, seconds: float, system_metadata: dict[str, str], shape: str
+    key: str,
+    etag: str,
+    size: int,
+    seconds: float,
+    system_metadata: dict[str, str],
+    s3_version_id: str,
+    delete_marker: bool,
+    shape: str,
 ) -> None:
     version = dataclasses.replace(
         BASE,
@@ -48,12 +64,15 @@ def test_listed_fields_are_what_json_reads(
         size_bytes=size,
         last_modified=seconds,
         system_metadata=system_metadata,
+        s3_version_id=s3_version_id,
+        delete_marker=delete_marker,
     )
     raw = version_to_json(version)
     if shape != "current":
         stored = json.loads(raw)
-        if shape == "without system metadata":
-            del stored["system_metadata"]
+        if shape == "older":  # a record from before these fields
+            for name in ("system_metadata", "s3_version_id", "delete_marker"):
+                del stored[name]
         else:
             stored["system_metadata"] = None
         raw = json.dumps(stored).encode()

@@ -503,8 +503,26 @@ def record_to_json(record: BucketInfo | NodeInfo | UserInfo) -> bytes:
     return json.dumps(dataclasses.asdict(record), separators=(",", ":")).encode()
 
 
+# A replica decodes its bucket's record for every write it applies (the
+# checks, the owner of the usage counters), most often the same few records:
+# equal bytes give an equal frozen record, so the last ones decoded are kept,
+# unless large (a long policy or lifecycle): at most about 8 MiB of them
+# (docs/metadata.md, "Decoded bucket records").
+BUCKET_RECORDS_CACHED = 256
+BUCKET_RECORD_CACHED_BYTES_MAX = 16 * 1024
+
+
 def bucket_from_json(raw: bytes) -> BucketInfo:
+    if len(raw) <= BUCKET_RECORD_CACHED_BYTES_MAX:
+        return _bucket_cached(raw)
+    return _bucket_decoded(raw)
+
+
+def _bucket_decoded(raw: bytes) -> BucketInfo:
     return BucketInfo(**json.loads(raw))
+
+
+_bucket_cached = functools.lru_cache(maxsize=BUCKET_RECORDS_CACHED)(_bucket_decoded)
 
 
 # Every write checks the fingerprint of its bucket, in the gateway and in

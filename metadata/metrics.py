@@ -72,6 +72,12 @@ RECORD_CACHE = Counter(
     "GetObject reads that found the record decoded in memory (hit) or read the database (miss).",
     ["result"],
 )
+LIST_PAGES_AHEAD = Counter(
+    "tessera_metadata_list_pages_ahead_total",
+    "Listing pages read ahead, by what became of them: served, stale (the bucket "
+    "changed, or too old), failed, or dropped (never asked for, or one too many).",
+    ["outcome"],
+)
 LEASE_RENEWALS = Counter(
     "tessera_metadata_read_lease_renewals_total",
     "Read leases this replica took or renewed, by outcome.",

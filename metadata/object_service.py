@@ -118,14 +118,37 @@ class ObjectRpcs(ServiceCore):
             request.max_keys,
         )
         if request.summary:
-            build = (
-                convert.summary_records_to_columns
-                if request.columns
-                else convert.summary_records_to_pb
-            )
-            return await self._strong_read(context, self._summary_page, build, *args)
+            return await self._strong(context, lambda: self._summary_page_ahead(request))
         page = await self._strong_read(context, self._state.list_objects, *args)
         return convert.page_to_pb(page)
+
+    async def _summary_page_ahead(self, request: pb.ListObjectsRequest) -> pb.ListObjectsResponse:
+        """A summary page (after the strong read's wait): the one read ahead
+        for exactly this request if nothing changed the bucket since, else
+        read now; when it is truncated, the next page is read ahead
+        (metadata/list_ahead.py)."""
+        columns = request.columns
+        build = convert.summary_records_to_columns if columns else convert.summary_records_to_pb
+        bucket, prefix, delimiter, max_keys = (
+            request.bucket,
+            request.prefix,
+            request.delimiter,
+            request.max_keys,
+        )
+        asked = (bucket, prefix, delimiter, request.start_after, max_keys, columns)
+        page = await self._pages_ahead.take(asked)
+        if page is None:
+            page = await self._read(self._summary_page, build, *asked[:5])
+        if page.is_truncated and page.next_start_after:
+            following = page.next_start_after
+            self._pages_ahead.read_ahead(
+                bucket,
+                (bucket, prefix, delimiter, following, max_keys, columns),
+                lambda: self._read(
+                    self._summary_page, build, bucket, prefix, delimiter, following, max_keys
+                ),
+            )
+        return page
 
     def _summary_page(
         self,

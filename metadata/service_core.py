@@ -32,11 +32,13 @@ from typing import Any, Protocol, TypeVar
 
 from metadata import metrics
 from metadata.commit import MutationLog
+from metadata.list_ahead import PagesAhead
 from metadata.liveness import LiveSet
 from metadata.mutations import Mutation
 from metadata.read_lease import ReadIndex, StrongReads
 from metadata.repair import RepairScheduler
 from metadata.state import StateMachine
+from proto import tessera_pb2 as pb
 from proto.rpc import abort_with
 from tessera import errors, limits
 from tessera.ids import is_version_id
@@ -95,6 +97,8 @@ class ServiceCore:
         # Set when the replica starts to stop: its Calls streams take no new
         # call and end once the ones taken are answered (proto/call_stream.py).
         self.closing = asyncio.Event()
+        # listing pages read ahead (metadata/list_ahead.py)
+        self._pages_ahead: PagesAhead[pb.ListObjectsResponse] = PagesAhead(state.bucket_writes)
 
     async def _consistent(self, timeout: float) -> None:  # noqa: ASYNC109
         """The read index: waits until the log's current head is applied here

@@ -44,6 +44,7 @@ from metadata import (
     versions,
 )
 from metadata import outcome as outcomes
+from metadata.list_ahead import BucketWrites, buckets_of
 from metadata.mutations import (
     AbortMultipartUpload,
     ClearShardProblem,
@@ -146,6 +147,7 @@ class AppliedBatch:
     outcomes: list[Outcome]
     position: int  # the applied position once written
     objects_written: list[bytes]  # the object-record keys it writes or deletes
+    buckets_written: set[str]  # the buckets whose listings it may change
     # Every request-index key before this one is deleted once the batch is
     # written (StateMachine._prune's starting point for the next batches).
     pruned_through: bytes = keys.REQUEST_BY_POSITION
@@ -163,6 +165,8 @@ class StateMachine:
         assert request_retention_positions > 0
         self._db = db
         self._records: RecordCache[ObjectVersion] = RecordCache(record_cache_bytes)
+        # which buckets' listings writes changed (for pages read ahead)
+        self.bucket_writes = BucketWrites()
         self._retention = request_retention_positions
         raw = db.get(keys.APPLIED)
         self._applied = keys.decode_position(raw) if raw is not None else 0
@@ -217,8 +221,16 @@ class StateMachine:
         usage.finish_batch(overlay)
         if position > self._applied:
             overlay.put(keys.APPLIED, keys.encode_position(position))
-        objects_written = [k for k in overlay.written() if k.startswith(keys.OBJECT)]
-        return AppliedBatch(overlay.batch, results, position, objects_written, self._prune_from)
+        written = overlay.written()
+        objects_written = [k for k in written if k.startswith(keys.OBJECT)]
+        return AppliedBatch(
+            overlay.batch,
+            results,
+            position,
+            objects_written,
+            buckets_of(written),
+            self._prune_from,
+        )
 
     def commit(self, applied: AppliedBatch, sync: bool = True) -> None:
         """Writes the batch (blocking: the follower calls it on the loop for
@@ -233,7 +245,10 @@ class StateMachine:
         shared log, where etcd holds every entry durably and a replica that
         lost some simply applies them again from its durable position.
         """
-        with self._records.writing(applied.objects_written):
+        with (
+            self._records.writing(applied.objects_written),
+            self.bucket_writes.writing(applied.buckets_written),
+        ):
             self._db.write(applied.batch, self._no_sync)
         self._applied = max(self._applied, applied.position)
         self._pruned_through = max(self._pruned_through, applied.pruned_through)

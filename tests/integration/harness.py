@@ -110,6 +110,21 @@ def admin_output(cluster: LocalCluster, *argv: str, env: dict[str, str] | None =
     return done.stdout
 
 
+def replica_metric(cluster: LocalCluster, name: str, series: str) -> float:
+    """One series (its name with labels, as /metrics prints it) of a replica."""
+    url = f"http://127.0.0.1:{cluster.http_port_of(name)}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        for line in answer.read().decode().splitlines():
+            if line.startswith(series + " "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def replicas_metric_total(cluster: LocalCluster, series: str) -> float:
+    """A series summed over every metadata replica."""
+    return sum(replica_metric(cluster, name, series) for name in cluster.layout.metadata_names())
+
+
 def gateway_metric(cluster: LocalCluster, name: str) -> float:
     """The value of an unlabelled metric on the gateway's /metrics."""
     url = f"http://{cluster.layout.host}:{cluster.layout.admin_port}/metrics"

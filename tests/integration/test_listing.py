@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.integration.harness import replicas_metric_total
+
 pytestmark = pytest.mark.integration
 
 KEYS = sorted(
@@ -89,3 +91,47 @@ def test_listing_reports_sizes_and_etags(s3, listed: str) -> None:  # type: igno
     for obj in page["Contents"]:
         assert obj["Size"] == len(obj["Key"])
         assert obj["ETag"] == f'"{hashlib.md5(obj["Key"].encode()).hexdigest()}"'
+
+
+SERVED = 'tessera_metadata_list_pages_ahead_total{outcome="served"}'
+STALE = 'tessera_metadata_list_pages_ahead_total{outcome="stale"}'
+
+
+def test_pages_read_ahead_are_served_only_while_their_bucket_is_unchanged(  # type: ignore[no-untyped-def]
+    cluster, s3
+) -> None:
+    name = f"ahead-{uuid.uuid4().hex[:10]}"
+    other = f"ahead-other-{uuid.uuid4().hex[:10]}"
+    for bucket in (name, other):
+        s3.create_bucket(Bucket=bucket)
+    for i in range(10):
+        s3.put_object(Bucket=name, Key=f"k{i}", Body=b"x")
+
+    # A walk of four pages: the replica reads pages 2-4 ahead and serves them.
+    served = replicas_metric_total(cluster, SERVED)
+    keys, _, pages = all_pages(s3, Bucket=name, PaginationConfig={"PageSize": 3})
+    assert keys == [f"k{i}" for i in range(10)] and pages == 4
+    assert replicas_metric_total(cluster, SERVED) == served + 3
+
+    # A write to another bucket leaves the page read ahead good.
+    first = s3.list_objects_v2(Bucket=name, MaxKeys=3)
+    s3.put_object(Bucket=other, Key="k3a", Body=b"x")
+    second = s3.list_objects_v2(
+        Bucket=name, MaxKeys=3, ContinuationToken=first["NextContinuationToken"]
+    )
+    assert [o["Key"] for o in second["Contents"]] == ["k3", "k4", "k5"]
+    assert replicas_metric_total(cluster, SERVED) == served + 4
+
+    # Writes to the bucket after its next page was read ahead: the request
+    # for that page sees them (the page read ahead is stale, not served).
+    stale = replicas_metric_total(cluster, STALE)
+    first = s3.list_objects_v2(Bucket=name, MaxKeys=3)
+    assert [o["Key"] for o in first["Contents"]] == ["k0", "k1", "k2"]
+    s3.put_object(Bucket=name, Key="k3a", Body=b"new")
+    s3.delete_object(Bucket=name, Key="k4")
+    second = s3.list_objects_v2(
+        Bucket=name, MaxKeys=3, ContinuationToken=first["NextContinuationToken"]
+    )
+    assert [(o["Key"], o["Size"]) for o in second["Contents"]] == [("k3", 1), ("k3a", 3), ("k5", 1)]
+    assert replicas_metric_total(cluster, STALE) == stale + 1
+    assert replicas_metric_total(cluster, SERVED) == served + 4

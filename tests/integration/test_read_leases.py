@@ -9,7 +9,6 @@ import asyncio
 import os
 import signal
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,8 @@ import pytest
 from cli.local_cluster import LocalCluster
 from metadata.client import MetadataClient
 from tests.integration.faults import RegisterLoad, inline_version
+from tests.integration.harness import replica_metric as metric
+from tests.integration.harness import replicas_metric_total as total
 from tests.integration.harness import s3_client, start_cluster
 from tests.integration.linearizability import check
 
@@ -31,20 +32,6 @@ def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
     c = start_cluster(tmp_path / "cluster")
     yield c
     c.stop()
-
-
-def metric(cluster: LocalCluster, name: str, series: str) -> float:
-    """One series (its name with labels, as /metrics prints it) of a replica."""
-    url = f"http://127.0.0.1:{cluster.http_port_of(name)}/metrics"
-    with urllib.request.urlopen(url, timeout=10) as answer:
-        for line in answer.read().decode().splitlines():
-            if line.startswith(series + " "):
-                return float(line.split()[1])
-    return 0.0
-
-
-def total(cluster: LocalCluster, series: str) -> float:
-    return sum(metric(cluster, name, series) for name in cluster.layout.metadata_names())
 
 
 def test_reads_under_leases_stay_linearizable_with_writes_through_every_replica(

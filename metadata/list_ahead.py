@@ -23,9 +23,10 @@ Invariants:
   progress when ticket() was taken or started after it (it may be True in
   more cases: the table of buckets is bounded, and forgetting it counts as a
   change of every bucket);
-- a page is kept at most PAGE_SECONDS_MAX and at most PAGES_MAX pages are
-  kept (least recently stored first out); a stale or failed read ahead is
-  dropped and the request reads afresh.
+- at most PAGES_MAX pages are kept (least recently started first out); a
+  page is served only within PAGE_SECONDS_MAX of its read, and pages older
+  than that are dropped as the next read ahead starts; a stale or failed read
+  ahead is dropped and the request reads afresh.
 """
 
 from __future__ import annotations
@@ -147,9 +148,23 @@ class PagesAhead(Generic[T]):
                 return None
             return _Page(bucket, ticket, self._clock(), page)
 
+        self._drop_old()
         self._pages[request] = asyncio.ensure_future(run())
         while len(self._pages) > PAGES_MAX:
             self._pages.popitem(last=False)[1].cancel()
+            metrics.LIST_PAGES_AHEAD.labels("dropped").inc()
+
+    def _drop_old(self) -> None:
+        """Drops the pages, oldest first, that are too old to be served."""
+        now = self._clock()
+        while self._pages:
+            request, pending = next(iter(self._pages.items()))
+            if not pending.done():
+                return
+            found = None if pending.cancelled() else pending.result()
+            if found is not None and now - found.stored_at <= PAGE_SECONDS_MAX:
+                return
+            del self._pages[request]
             metrics.LIST_PAGES_AHEAD.labels("dropped").inc()
 
     async def take(self, request: tuple[object, ...]) -> T | None:

@@ -123,3 +123,14 @@ async def test_failed_and_dropped_reads_ahead_leave_the_request_to_read_afresh(
     pages.read_ahead("a", ("a", 3), lambda: _page("3"))  # the oldest, 1, is dropped
     assert await taken is None
     assert await pages.take(("a", 3)) == "3"
+
+
+async def test_pages_nobody_asked_for_are_dropped_once_too_old_to_serve() -> None:
+    clock = [0.0]
+    _, pages = _pages(clock)
+    pages.read_ahead("a", ("a", 1), lambda: _page("1"))
+    await asyncio.sleep(0.01)
+    clock[0] += list_ahead.PAGE_SECONDS_MAX + 1
+    pages.read_ahead("a", ("a", 2), lambda: _page("2"))
+    assert ("a", 1) not in pages._pages
+    assert await pages.take(("a", 2)) == "2"

@@ -13,7 +13,7 @@ clock, stamped here at submission, never a clock read at apply time
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from metadata import mutations
@@ -110,16 +110,17 @@ class ObjectRpcs(ServiceCore):
         self, request: pb.ListObjectsRequest, context: Any
     ) -> pb.ListObjectsResponse:
         check_bucket(request.bucket, errors.NoSuchBucket)
-        args = (
+        if request.summary:
+            return await self._strong(context, lambda: self._summary_page_ahead(request))
+        page = await self._strong_read(
+            context,
+            self._state.list_objects,
             request.bucket,
             request.prefix,
             request.delimiter,
             request.start_after,
             request.max_keys,
         )
-        if request.summary:
-            return await self._strong(context, lambda: self._summary_page_ahead(request))
-        page = await self._strong_read(context, self._state.list_objects, *args)
         return convert.page_to_pb(page)
 
     async def _summary_page_ahead(self, request: pb.ListObjectsRequest) -> pb.ListObjectsResponse:
@@ -127,27 +128,23 @@ class ObjectRpcs(ServiceCore):
         for exactly this request if nothing changed the bucket since, else
         read now; when it is truncated, the next page is read ahead
         (metadata/list_ahead.py)."""
-        columns = request.columns
+        bucket, prefix, delimiter = request.bucket, request.prefix, request.delimiter
+        max_keys, columns = request.max_keys, request.columns
         build = convert.summary_records_to_columns if columns else convert.summary_records_to_pb
-        bucket, prefix, delimiter, max_keys = (
-            request.bucket,
-            request.prefix,
-            request.delimiter,
-            request.max_keys,
-        )
-        asked = (bucket, prefix, delimiter, request.start_after, max_keys, columns)
-        page = await self._pages_ahead.take(asked)
+
+        def asking(start_after: str) -> tuple[object, ...]:
+            return (bucket, prefix, delimiter, start_after, max_keys, columns)
+
+        def read(start_after: str) -> Awaitable[pb.ListObjectsResponse]:
+            walk = (bucket, prefix, delimiter, start_after, max_keys)
+            return self._read(self._summary_page, build, *walk)
+
+        page = await self._pages_ahead.take(asking(request.start_after))
         if page is None:
-            page = await self._read(self._summary_page, build, *asked[:5])
-        if page.is_truncated and page.next_start_after:
-            following = page.next_start_after
-            self._pages_ahead.read_ahead(
-                bucket,
-                (bucket, prefix, delimiter, following, max_keys, columns),
-                lambda: self._read(
-                    self._summary_page, build, bucket, prefix, delimiter, following, max_keys
-                ),
-            )
+            page = await read(request.start_after)
+        following = page.next_start_after
+        if page.is_truncated and following:
+            self._pages_ahead.read_ahead(bucket, asking(following), lambda: read(following))
         return page
 
     def _summary_page(

@@ -110,14 +110,19 @@ def admin_output(cluster: LocalCluster, *argv: str, env: dict[str, str] | None =
     return done.stdout
 
 
-def replica_metric(cluster: LocalCluster, name: str, series: str) -> float:
-    """One series (its name with labels, as /metrics prints it) of a replica."""
-    url = f"http://127.0.0.1:{cluster.http_port_of(name)}/metrics"
+def _series(url: str, series: str) -> float | None:
+    """One series (its name with labels, as /metrics prints it) at url."""
     with urllib.request.urlopen(url, timeout=10) as answer:
         for line in answer.read().decode().splitlines():
             if line.startswith(series + " "):
                 return float(line.split()[1])
-    return 0.0
+    return None
+
+
+def replica_metric(cluster: LocalCluster, name: str, series: str) -> float:
+    """One series of a replica (0 when it has not been counted yet)."""
+    value = _series(f"http://127.0.0.1:{cluster.http_port_of(name)}/metrics", series)
+    return 0.0 if value is None else value
 
 
 def replicas_metric_total(cluster: LocalCluster, series: str) -> float:
@@ -127,9 +132,7 @@ def replicas_metric_total(cluster: LocalCluster, series: str) -> float:
 
 def gateway_metric(cluster: LocalCluster, name: str) -> float:
     """The value of an unlabelled metric on the gateway's /metrics."""
-    url = f"http://{cluster.layout.host}:{cluster.layout.admin_port}/metrics"
-    with urllib.request.urlopen(url, timeout=10) as answer:
-        for line in answer.read().decode().splitlines():
-            if line.startswith(f"{name} "):
-                return float(line.split()[1])
+    value = _series(f"http://{cluster.layout.host}:{cluster.layout.admin_port}/metrics", name)
+    if value is not None:
+        return value
     raise AssertionError(f"the gateway exports no {name}")

@@ -10,11 +10,12 @@ length checked), and prints GET/s and the user and system CPU each role
 (presigned URLs, so the payload is not signed: the gateway computes no
 SHA-256, unlike a signed PUT's); with --op delete they DELETE the stored
 objects, each once (the run ends when they are all gone; the CPU is read a
-second later, so the gateway's removal of their shards counts). A
-measurement, never a test.
+second later, so the gateway's removal of their shards counts). With
+--per-process, a row per process (which etcd member leads, which replica the
+gateway writes through) instead of per role. A measurement, never a test.
 
     .venv/bin/python -m bench.role_cpu [--op get|put|delete] [--size 1048576] [--concurrency 16]
-        [--seconds 15]
+        [--seconds 15] [--per-process]
 """
 
 from __future__ import annotations
@@ -52,12 +53,14 @@ def _cpu_seconds(pid: int) -> tuple[float, float]:
     return int(fields[11]) / tick, int(fields[12]) / tick
 
 
-def _snapshot(cluster: LocalCluster) -> dict[str, tuple[float, float]]:
+def _snapshot(cluster: LocalCluster, per_process: bool) -> dict[str, tuple[float, float]]:
+    """(user, system) CPU seconds by role, or by process name when per_process."""
     totals: dict[str, tuple[float, float]] = {}
     for name, proc in cluster.processes.items():
         user, system = _cpu_seconds(proc.pid)
-        u, s = totals.get(_role(name), (0.0, 0.0))
-        totals[_role(name)] = (u + user, s + system)
+        row = name if per_process else _role(name)
+        u, s = totals.get(row, (0.0, 0.0))
+        totals[row] = (u + user, s + system)
     return totals
 
 
@@ -127,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--env", default="", help="NAME=VALUE,... for every process")
+    p.add_argument("--per-process", action="store_true", help="a row per process, not per role")
     args = p.parse_args(argv)
     scratch = Path(tempfile.mkdtemp(prefix="tessera-role-cpu-"))
     layout = Layout.with_free_ports(scratch)
@@ -160,31 +164,31 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
 
-        before = _snapshot(cluster)
+        before = _snapshot(cluster, args.per_process)
         count = args.objects if args.op == "delete" else None
         done, wall = asyncio.run(
             _load(url_for, args.op, body, args.concurrency, args.seconds, count)
         )
         if args.op == "delete":  # the shard removal that trails the last DELETEs counts too
             time.sleep(RECLAIM_SETTLE_SECONDS)
-        after = _snapshot(cluster)
+        after = _snapshot(cluster, args.per_process)
     finally:
         cluster.stop()
         shutil.rmtree(scratch, ignore_errors=True)
     rate = done / wall
     op = args.op.upper()
     print(f"{op} {args.size} B at {args.concurrency} callers: {rate:.1f} {op}/s over {wall:.1f} s")
-    print(f"{'role':<9}  {f'user ms/{op}':>11}  {f'sys ms/{op}':>10}  {'% of a core':>11}")
+    print(f"{'role':<12}  {f'user ms/{op}':>11}  {f'sys ms/{op}':>10}  {'% of a core':>11}")
     total = 0.0
-    for role in ROLES:
+    for role in sorted(after) if args.per_process else ROLES:
         user = after[role][0] - before[role][0]
         system = after[role][1] - before[role][1]
         total += user + system
         print(
-            f"{role:<9}  {1e3 * user / done:>11.2f}  {1e3 * system / done:>10.2f}"
+            f"{role:<12}  {1e3 * user / done:>11.2f}  {1e3 * system / done:>10.2f}"
             f"  {100 * (user + system) / wall:>11.0f}"
         )
-    print(f"{'total':<9}  {1e3 * total / done:>11.2f} ms of CPU per {op} (user + sys)")
+    print(f"{'total':<12}  {1e3 * total / done:>11.2f} ms of CPU per {op} (user + sys)")
     return 0
 
 

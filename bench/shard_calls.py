@@ -51,6 +51,7 @@ from proto import tessera_pb2_grpc as pb_grpc
 from proto.node_rpc import NodeStub, add_node_servicer
 from proto.rpc import call_metadata, new_channel, new_server
 from proto.wire import WholeShardMessage
+from service.malloc_tuning import tune_malloc
 from shardio import reader
 from tessera.checksum import crc32c
 from tessera.ids import new_version_id
@@ -258,6 +259,7 @@ def main() -> None:
     p.add_argument("--ops", default="put,get", type=lambda s: s.split(","))
     p.add_argument("--serve", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
+    tune_malloc()  # as every role does at start (service/process.py), on both sides
     if args.serve:
         uvloop.run(serve(*args.serve))
         return

@@ -34,6 +34,7 @@ import boto3
 import yarl
 from botocore.config import Config
 
+from bench.run import parse_env
 from cli.local_cluster import Layout, LocalCluster
 
 READY_TIMEOUT_SECONDS = 120.0
@@ -129,14 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--seconds", type=float, default=15.0)
-    p.add_argument("--env", default="", help="NAME=VALUE,... for every process")
+    p.add_argument(
+        "--env", default="", help="NAME=VALUE,... for every process (values may hold commas)"
+    )
     p.add_argument("--per-process", action="store_true", help="a row per process, not per role")
     args = p.parse_args(argv)
     scratch = Path(tempfile.mkdtemp(prefix="tessera-role-cpu-"))
     layout = Layout.with_free_ports(scratch)
-    for pair in filter(None, args.env.split(",")):
-        name, value = pair.split("=", 1)
-        layout.extra_env[name] = value
+    layout.extra_env.update(parse_env(args.env) if args.env else {})
     cluster = LocalCluster(layout)
     cluster.start()
     try:

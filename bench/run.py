@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -64,8 +65,9 @@ class Target:
 
 
 def parse_env(text: str) -> dict[str, str]:
-    """NAME=VALUE[,NAME=VALUE...]"""
-    pairs = [item.partition("=") for item in text.split(",") if item]
+    """NAME=VALUE[,NAME=VALUE...]; a comma not followed by NAME= belongs to
+    the value (GRPC_EXPERIMENTS=-a,-b)."""
+    pairs = [item.partition("=") for item in re.split(r",(?=[A-Za-z_]\w*=)", text) if item]
     if not pairs or any(not name or not sep for name, sep, _ in pairs):
         raise argparse.ArgumentTypeError("want NAME=VALUE[,NAME=VALUE...]")
     return {name: value for name, _, value in pairs}

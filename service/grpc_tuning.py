@@ -1,8 +1,8 @@
 """gRPC's client connections on its POSIX endpoints, not its EventEngine
 client: set once, at process start, before gRPC is imported.
 
-Why: every role is a gRPC client on its request path (the gateway of the
-metadata replicas and the nodes, a replica of etcd). With grpcio 1.85's
+Why: every role is a gRPC client on its request path (the gateway calls the
+metadata replicas and the nodes, a replica calls etcd). With grpcio 1.85's
 default EventEngine client, a GET 4 KiB at one caller cost the cluster
 0.93-1.02 ms of CPU and ran at 792-858 GET/s; with the `event_engine_client`
 experiment off (gRPC's own switch back to its POSIX TCP client endpoints)
@@ -15,7 +15,7 @@ Servers are unchanged: the listener experiment measured even.
 gRPC reads GRPC_EXPERIMENTS once, when it is first imported, so this must run
 before anything imports grpc; an operator's own GRPC_EXPERIMENTS wins, and
 TESSERA_GRPC_TUNING=0 leaves gRPC's defaults. A gRPC release without the
-experiment ignores the name (it logs it as unknown).
+experiment logs "Unknown experiment" once and runs with its defaults.
 
 Invariant: only which of gRPC's own endpoint implementations carries the
 client's bytes changes; the HTTP/2 transport, its options and every call's

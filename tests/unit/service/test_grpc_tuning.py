@@ -37,11 +37,17 @@ def test_does_nothing_once_grpc_is_imported() -> None:
 
 def test_the_cli_connects_through_the_posix_client_endpoints() -> None:
     """The real effect, seen in gRPC's own trace: cli.main's entry turns the
-    experiment off before grpc loads, so a channel connects with the POSIX
-    TCP client (tcp_client_posix), not the EventEngine one."""
+    experiment off before it loads grpc (its parser imports the admin
+    client), so a channel connects with the POSIX TCP client
+    (tcp_client_posix), not the EventEngine one."""
     script = (
-        "import asyncio, cli.main as m\n"
-        "m.prefer_posix_client()\n"
+        "import asyncio, sys, cli.main as m\n"
+        "assert 'grpc' not in sys.modules\n"
+        "try:\n"
+        "    m.main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "assert 'grpc' in sys.modules\n"
         "import grpc.aio\n"
         "async def go():\n"
         "    ch = grpc.aio.insecure_channel('127.0.0.1:1')\n"
@@ -64,6 +70,7 @@ def test_the_cli_connects_through_the_posix_client_endpoints() -> None:
             text=True,
             timeout=60,
         )
+        assert done.returncode == 0, done.stderr[-2000:]
         return done.stderr
 
     assert "tcp_client_posix" in trace(base)

@@ -398,8 +398,7 @@ async def serve_version(
         await response.write_eof()
         return response
     if prefetched is not None and not ranged:
-        await _stream_body(request, response, version, prefetched)
-        return response
+        return await _stream_body(request, response, version, prefetched)
     with state.admission.reserve(read_buffer_bytes(version.geometry, version.size_bytes)):
         pieces = read_range(
             cluster=state.cluster,
@@ -410,8 +409,7 @@ async def serve_version(
             deadline=deadline,
             data_key=data_key,
         )
-        await _stream_body(request, response, version, pieces)
-    return response
+        return await _stream_body(request, response, version, pieces)
 
 
 async def _stream_body(
@@ -419,9 +417,21 @@ async def _stream_body(
     response: web.StreamResponse,
     version: ObjectVersion,
     pieces: AsyncGenerator[Buffer, None],
-) -> None:
+) -> web.StreamResponse:
+    """Sends the pieces as response's body; returns the response sent. A body
+    that comes as one piece (an inline object, a small range) goes out with
+    its headers in one write, as a Response: a StreamResponse sends its
+    headers on their own first."""
     try:
         data: Buffer | None = await anext(pieces)  # errors before the headers get an S3 answer
+        assert data is not None
+        if len(data) == response.content_length:
+            whole = web.Response(status=response.status, headers=response.headers, body=data)
+            await whole.prepare(request)
+            await whole.write_eof()
+            metrics.BYTES_OUT.inc(len(data))
+            add_bytes_out(request, len(data))
+            return whole
         await response.prepare(request)
         try:
             while data is not None:
@@ -436,6 +446,7 @@ async def _stream_body(
             log.warning("%s/%s: body cut after headers: %s", version.bucket, version.key, exc)
             if request.transport is not None:
                 request.transport.close()
+        return response
     finally:
         await pieces.aclose()
 

@@ -425,21 +425,19 @@ async def _stream_body(
     try:
         data: Buffer | None = await anext(pieces)  # errors before the headers get an S3 answer
         assert data is not None
-        if len(data) == response.content_length:
-            whole = web.Response(status=response.status, headers=response.headers, body=data)
-            await whole.prepare(request)
-            await whole.write_eof()
-            metrics.BYTES_OUT.inc(len(data))
-            add_bytes_out(request, len(data))
-            return whole
+        whole: Buffer | None = None
+        if len(data) == response.content_length:  # sent by write_eof, with the headers
+            whole, data = data, None
+            response = web.Response(status=response.status, headers=response.headers, body=whole)
         await response.prepare(request)
         try:
             while data is not None:
                 await response.write(data)
-                metrics.BYTES_OUT.inc(len(data))
-                add_bytes_out(request, len(data))
+                _count_out(request, len(data))
                 data = await anext(pieces, None)
             await response.write_eof()
+            if whole is not None:
+                _count_out(request, len(whole))
         except (errors.TesseraError, ConnectionError) as exc:
             # The status line is gone: all that is left is to cut the
             # connection, so the client sees a short body, never wrong bytes.
@@ -449,6 +447,11 @@ async def _stream_body(
         return response
     finally:
         await pieces.aclose()
+
+
+def _count_out(request: web.Request, sent_bytes: int) -> None:
+    metrics.BYTES_OUT.inc(sent_bytes)
+    add_bytes_out(request, sent_bytes)
 
 
 async def get_object(

@@ -412,21 +412,29 @@ async def serve_version(
         return await _stream_body(request, response, version, pieces)
 
 
+# A one-piece body up to this size is answered with its headers in one write
+# (_stream_body). Larger ones (an encrypted stripe of up to 4 MiB) stream as
+# before: the saved write is nothing to them, and aiohttp warns of big bodies
+# given to a Response whole.
+ONE_WRITE_BYTES_MAX = 64 * 1024
+
+
 async def _stream_body(
     request: web.Request,
     response: web.StreamResponse,
     version: ObjectVersion,
     pieces: AsyncGenerator[Buffer, None],
 ) -> web.StreamResponse:
-    """Sends the pieces as response's body; returns the response sent. A body
-    that comes as one piece (an inline object, a small range) goes out with
-    its headers in one write, as a Response: a StreamResponse sends its
+    """Sends the pieces as response's body; returns the response sent. A small
+    body that comes as one piece (an inline object, a small range) goes out
+    with its headers in one write, as a Response: a StreamResponse sends its
     headers on their own first."""
     try:
         data: Buffer | None = await anext(pieces)  # errors before the headers get an S3 answer
         assert data is not None
         whole: Buffer | None = None
-        if len(data) == response.content_length:  # sent by write_eof, with the headers
+        if len(data) == response.content_length and len(data) <= ONE_WRITE_BYTES_MAX:
+            # sent by write_eof, with the headers
             whole, data = data, None
             response = web.Response(status=response.status, headers=response.headers, body=whole)
         await response.prepare(request)

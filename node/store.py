@@ -19,6 +19,9 @@ Invariants:
 - a fan-out folder's own entry in shards/ is durable before any commit into
   it returns: shards/ is fsynced at open (covering folders made by an earlier
   process) and after each mkdir, before the folder counts as durable;
+- a committed parity shard (index >= data_shards) is dropped from the page
+  cache once it is durable (node/writeback.py: a hint, after the fdatasync);
+  data shards stay cached;
 - deletes and quarantine moves are durable (their folders fsynced) before
   they return;
 - every chunk is checked against its CRC32C before it is written and before
@@ -78,7 +81,7 @@ from node.shard_format import (
     validate,
     validate_shard_id,
 )
-from node.writeback import start_writeback
+from node.writeback import drop_cached, start_writeback
 from tessera.checksum import crc32c
 from tessera.ids import is_version_id
 
@@ -426,6 +429,8 @@ class ShardWriter:
                 started = time.perf_counter()
                 os.fdatasync(self._fd)
                 metrics.FSYNC_SECONDS.labels(target="file").observe(time.perf_counter() - started)
+                if self.meta.shard_index >= self.meta.data_shards:
+                    drop_cached(self._fd)  # parity: read only when a data shard fails
                 os.close(self._fd)
                 self._fd = -1
                 size = self._store._install(self._tmp_path, self._final_path)

@@ -13,12 +13,24 @@ It is a hint: durability is unchanged. commit() still fdatasyncs the file
 before the rename, and nothing counts as durable before that. Where the call
 does not exist (not Linux, or no C library found) it does nothing; an error
 from it is ignored.
+
+drop_cached(fd) is the other write-side hint: once a parity shard is
+durable, commit() asks the kernel (posix_fadvise POSIX_FADV_DONTNEED) to
+drop its pages from the page cache. Gateways read parity only when a data
+shard is missing, corrupt or slow (gateway/read_path.py), so those pages
+would only crowd out data that is read, and the next writes reuse them
+instead of growing the cache into fresh memory (docs/erasure-coding.md,
+"Parity shards leave the page cache"). Data shards stay cached: a GET soon
+after a PUT reads them from memory. Also a hint: it runs after the
+fdatasync, so every page is clean and nothing is lost; where the call does
+not exist it does nothing, and an error from it is ignored.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 from collections.abc import Callable
 
 SYNC_FILE_RANGE_WRITE = 2  # linux/fs.h
@@ -48,3 +60,16 @@ def start_writeback(fd: int) -> bool:
         return False
     # offset 0, nbytes 0: from the start to the end of the file
     return _sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) == 0
+
+
+def drop_cached(fd: int) -> bool:
+    """Asks the kernel to drop the file's clean pages from the page cache.
+    Returns whether it accepted the request."""
+    fadvise = getattr(os, "posix_fadvise", None)
+    if fadvise is None:
+        return False
+    try:
+        fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # offset 0, len 0: the whole file
+    except OSError:
+        return False
+    return True

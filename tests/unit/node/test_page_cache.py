@@ -3,9 +3,6 @@ against the real kernel."""
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import mmap
 import os
 import time
 from pathlib import Path
@@ -14,23 +11,10 @@ import pytest
 
 from node import page_cache
 from node.page_cache import CACHED_READ_MAX_BYTES, NotCached, open_cached, pread_cached
+from tests.unit.node.residency import resident_pages
 
 EVICT_ROUNDS = 20
 EVICT_SETTLE_SECONDS = 0.1  # out for this long after a drop: no read-ahead was in flight
-
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-
-
-def resident_pages(path: Path) -> int:
-    """How many of a file's pages are in the page cache (mincore(2))."""
-    size = path.stat().st_size
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), size, access=mmap.ACCESS_COPY) as mapped:
-        pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
-        vector = (ctypes.c_ubyte * pages)()
-        address = ctypes.addressof(ctypes.c_char.from_buffer(mapped))
-        if _LIBC.mincore(ctypes.c_void_p(address), ctypes.c_size_t(size), vector) != 0:
-            raise OSError(ctypes.get_errno(), "mincore")
-        return sum(v & 1 for v in vector)
 
 
 def evict(path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import mmap
 import os
 import threading
 import time
@@ -28,6 +29,7 @@ from node.shard_format import (
     expected_file_size_bytes,
 )
 from node.store import ShardStore, StoreLocked
+from tests.unit.node.residency import resident_pages
 
 
 @pytest.fixture
@@ -143,6 +145,41 @@ def test_abort_after_commit_keeps_the_shard(store, make_shard):
     writer.commit(len(shard.chunks))
     writer.abort()
     assert list(store.read_stripes(shard.meta.version_id, 0)) == shard.chunks
+
+
+def test_parity_shards_leave_the_page_cache_and_data_shards_stay(store, make_shard, tmp_path):
+    """Once durable, a parity shard's pages are dropped from the page cache
+    (gateways read parity only when a data shard fails); a data shard's stay,
+    for the GET that follows its PUT."""
+    probe = tmp_path / "probe"
+    probe.write_bytes(os.urandom(256 * 1024))
+    fd = os.open(probe, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    if resident_pages(probe):
+        pytest.skip("this file system keeps written files in memory (tmpfs)")
+    version_id = make_shard().meta.version_id
+    shards = [
+        make_shard(
+            object_size_bytes=3 * 2 * 64 * 1024,  # three stripes of two 64 KiB chunks
+            data_shards=2,
+            parity_shards=2,
+            chunk_size_bytes=64 * 1024,
+            shard_index=index,
+            version_id=version_id,
+        )
+        for index in range(4)
+    ]
+    for shard in shards:
+        write(store, shard)
+    resident = [resident_pages(store.shard_path(version_id, index)) for index in range(4)]
+    whole = -(-store.shard_path(version_id, 0).stat().st_size // mmap.PAGESIZE)
+    assert resident == [whole, whole, 0, 0]
+    # still readable, from the disk
+    assert list(store.read_stripes(version_id, 3)) == shards[3].chunks
 
 
 def flip_byte(path: Path, offset: int) -> None:

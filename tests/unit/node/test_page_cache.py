@@ -4,38 +4,13 @@ against the real kernel."""
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
 
 from node import page_cache
 from node.page_cache import CACHED_READ_MAX_BYTES, NotCached, open_cached, pread_cached
-from tests.unit.node.residency import resident_pages
-
-EVICT_ROUNDS = 20
-EVICT_SETTLE_SECONDS = 0.1  # out for this long after a drop: no read-ahead was in flight
-
-
-def evict(path: Path) -> None:
-    """Drops a file's pages from the page cache (synced first, so they are
-    clean) and waits until they stay out — a read-ahead still in flight (the
-    node's or the kernel's) may bring them back just after; skips the test
-    where the file system keeps them (tmpfs). Checked with mincore, not with
-    a read: a RWF_NOWAIT miss starts readahead."""
-    for _ in range(EVICT_ROUNDS):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        finally:
-            os.close(fd)
-        if not resident_pages(path):
-            time.sleep(EVICT_SETTLE_SECONDS)
-            if not resident_pages(path):
-                return
-        time.sleep(EVICT_SETTLE_SECONDS)
-    pytest.skip("this file system keeps the file in memory; it cannot be evicted")
+from tests.unit.node.residency import evict
 
 
 def require_cached_reads(folder: Path) -> None:

@@ -29,7 +29,7 @@ from node.shard_format import (
     expected_file_size_bytes,
 )
 from node.store import ShardStore, StoreLocked
-from tests.unit.node.residency import resident_pages
+from tests.unit.node.residency import evict, resident_pages
 
 
 @pytest.fixture
@@ -153,14 +153,7 @@ def test_parity_shards_leave_the_page_cache_and_data_shards_stay(store, make_sha
     for the GET that follows its PUT."""
     probe = tmp_path / "probe"
     probe.write_bytes(os.urandom(256 * 1024))
-    fd = os.open(probe, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
-    if resident_pages(probe):
-        pytest.skip("this file system keeps written files in memory (tmpfs)")
+    evict(probe)  # skips where the file system keeps written files in memory (tmpfs)
     version_id = make_shard().meta.version_id
     shards = [
         make_shard(

@@ -5,8 +5,10 @@ Starts a LocalCluster (default shape, free ports, a temporary data dir),
 PUTs --objects objects of --size bytes, then GETs them from --concurrency
 callers for --seconds (presigned URLs, one aiohttp session, every body's
 length checked), and prints GET/s and the user and system CPU each role
-(storage nodes, gateway, metadata replicas, etcd) spent per GET, read from
-/proc before and after. With --op put, the callers PUT new keys instead
+(storage nodes, gateway, metadata replicas, etcd) spent per GET, and the
+minor page faults it took per GET (memory touched for the first time, or
+again after it was given back: docs/benchmarks.md, "Cold guest memory"),
+read from /proc before and after. With --op put, the callers PUT new keys instead
 (presigned URLs, so the payload is not signed: the gateway computes no
 SHA-256, unlike a signed PUT's); with --op delete they DELETE the stored
 objects, each once (the run ends when they are all gone; the CPU is read a
@@ -47,21 +49,21 @@ def _role(process_name: str) -> str:
     return next((r for r in ROLES if process_name.startswith(r)), process_name)
 
 
-def _cpu_seconds(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds of one process."""
+def _usage(pid: int) -> tuple[float, float, int]:
+    """(user CPU seconds, system CPU seconds, minor page faults) of one process."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     tick = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / tick, int(fields[12]) / tick
+    return int(fields[11]) / tick, int(fields[12]) / tick, int(fields[7])
 
 
-def _snapshot(cluster: LocalCluster, per_process: bool) -> dict[str, tuple[float, float]]:
-    """(user, system) CPU seconds by role, or by process name when per_process."""
-    totals: dict[str, tuple[float, float]] = {}
+def _snapshot(cluster: LocalCluster, per_process: bool) -> dict[str, tuple[float, float, int]]:
+    """(user, system, minor faults) by role, or by process name when per_process."""
+    totals: dict[str, tuple[float, float, int]] = {}
     for name, proc in cluster.processes.items():
-        user, system = _cpu_seconds(proc.pid)
+        user, system, faults = _usage(proc.pid)
         row = name if per_process else _role(name)
-        u, s = totals.get(row, (0.0, 0.0))
-        totals[row] = (u + user, s + system)
+        u, s, f = totals.get(row, (0.0, 0.0, 0))
+        totals[row] = (u + user, s + system, f + faults)
     return totals
 
 
@@ -179,15 +181,19 @@ def main(argv: list[str] | None = None) -> int:
     rate = done / wall
     op = args.op.upper()
     print(f"{op} {args.size} B at {args.concurrency} callers: {rate:.1f} {op}/s over {wall:.1f} s")
-    print(f"{'role':<12}  {f'user ms/{op}':>11}  {f'sys ms/{op}':>10}  {'% of a core':>11}")
+    print(
+        f"{'role':<12}  {f'user ms/{op}':>11}  {f'sys ms/{op}':>10}  {'% of a core':>11}"
+        f"  {f'faults/{op}':>11}"
+    )
     total = 0.0
     for role in sorted(after) if args.per_process else ROLES:
         user = after[role][0] - before[role][0]
         system = after[role][1] - before[role][1]
+        faults = after[role][2] - before[role][2]
         total += user + system
         print(
             f"{role:<12}  {1e3 * user / done:>11.2f}  {1e3 * system / done:>10.2f}"
-            f"  {100 * (user + system) / wall:>11.0f}"
+            f"  {100 * (user + system) / wall:>11.0f}  {faults / done:>11.0f}"
         )
     print(f"{'total':<12}  {1e3 * total / done:>11.2f} ms of CPU per {op} (user + sys)")
     return 0

@@ -80,6 +80,11 @@ class ShardMeta:
     def geometry(self) -> Geometry:
         return Geometry(self.data_shards, self.parity_shards, self.chunk_size_bytes)
 
+    @property
+    def is_parity(self) -> bool:
+        """A parity shard: read only when a data shard is missing, corrupt or slow."""
+        return self.shard_index >= self.data_shards
+
     def chunk_length_bytes(self, stripe_index: int) -> int:
         """The exact length chunk stripe_index of this shard must have."""
         assert 0 <= stripe_index < self.stripe_count, (stripe_index, self.stripe_count)

@@ -20,8 +20,8 @@ Invariants:
   it returns: shards/ is fsynced at open (covering folders made by an earlier
   process) and after each mkdir, before the folder counts as durable;
 - a committed parity shard (index >= data_shards) is dropped from the page
-  cache once it is durable (node/writeback.py: a hint, after the fdatasync);
-  data shards stay cached;
+  cache once it is durable (node/writeback.py: a hint, after the fdatasync),
+  and again after verify() read it (the scrubber); data shards stay cached;
 - deletes and quarantine moves are durable (their folders fsynced) before
   they return;
 - every chunk is checked against its CRC32C before it is written and before
@@ -303,6 +303,8 @@ class ShardStore:
                 data, _ = reader.read_chunk(stripe_index)
                 read += len(data)
             read += len(reader.read_trailer())
+            if reader.meta.is_parity:
+                reader.drop_cached()  # as after its commit: parity stays out of the cache
         return read
 
     def _install(self, tmp_path: Path, final_path: Path) -> int:
@@ -429,8 +431,8 @@ class ShardWriter:
                 started = time.perf_counter()
                 os.fdatasync(self._fd)
                 metrics.FSYNC_SECONDS.labels(target="file").observe(time.perf_counter() - started)
-                if self.meta.shard_index >= self.meta.data_shards:
-                    drop_cached(self._fd)  # parity: read only when a data shard fails
+                if self.meta.is_parity:
+                    drop_cached(self._fd)
                 os.close(self._fd)
                 self._fd = -1
                 size = self._store._install(self._tmp_path, self._final_path)
@@ -542,6 +544,13 @@ class ShardReader:
             except FormatError as exc:
                 metrics.CHECKSUM_FAILURES.labels(stage="read").inc()
                 raise ShardCorrupt(f"trailer: {exc}", self.path) from exc
+
+    def drop_cached(self) -> None:
+        """Asks the kernel to drop this shard's pages from the page cache (a
+        hint: node/writeback.py)."""
+        with self._lock:
+            if self._fd >= 0:
+                drop_cached(self._fd)
 
     def close(self) -> None:
         with self._lock:

@@ -175,6 +175,29 @@ def test_parity_shards_leave_the_page_cache_and_data_shards_stay(store, make_sha
     assert list(store.read_stripes(version_id, 3)) == shards[3].chunks
 
 
+def test_verify_leaves_a_parity_shard_out_of_the_page_cache(store, make_shard):
+    """The scrubber's full read of a parity shard does not leave it cached;
+    a data shard it reads stays as the read left it."""
+    version_id = make_shard().meta.version_id
+    for index in (0, 2):
+        write(
+            store,
+            make_shard(
+                object_size_bytes=2 * 64 * 1024,
+                data_shards=2,
+                parity_shards=1,
+                chunk_size_bytes=64 * 1024,
+                shard_index=index,
+                version_id=version_id,
+            ),
+        )
+        path = store.shard_path(version_id, index)
+        evict(path)  # skips where the file system keeps written files in memory (tmpfs)
+        assert store.verify(version_id, index) == 64 * 1024
+    assert resident_pages(store.shard_path(version_id, 0)) > 0
+    assert resident_pages(store.shard_path(version_id, 2)) == 0
+
+
 def flip_byte(path: Path, offset: int) -> None:
     with open(path, "r+b") as f:
         f.seek(offset)

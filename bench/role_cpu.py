@@ -8,8 +8,8 @@ length checked), and prints GET/s and the user and system CPU each role
 (storage nodes, gateway, metadata replicas, etcd) spent per GET, and the
 minor page faults it took per GET (memory touched for the first time, or
 again after it was given back: docs/benchmarks.md, "Cold guest memory"),
-read from /proc before and after. With --op put, the callers PUT new keys instead
-(presigned URLs, so the payload is not signed: the gateway computes no
+read from /proc before and after. With --op put, the callers PUT new keys
+instead (presigned URLs, so the payload is not signed: the gateway computes no
 SHA-256, unlike a signed PUT's); with --op delete they DELETE the stored
 objects, each once (the run ends when they are all gone; the CPU is read a
 second later, so the gateway's removal of their shards counts). With

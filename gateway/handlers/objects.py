@@ -430,12 +430,12 @@ async def _stream_body(
     with its headers in one write, as a Response: a StreamResponse sends its
     headers on their own first."""
     try:
-        data: Buffer | None = await anext(pieces)  # errors before the headers get an S3 answer
-        assert data is not None
+        first = await anext(pieces)  # errors before the headers get an S3 answer
+        data: Buffer | None = first
         whole: Buffer | None = None
-        if len(data) == response.content_length and len(data) <= ONE_WRITE_BYTES_MAX:
+        if len(first) == response.content_length and len(first) <= ONE_WRITE_BYTES_MAX:
             # sent by write_eof, with the headers
-            whole, data = data, None
+            whole, data = first, None
             response = web.Response(status=response.status, headers=response.headers, body=whole)
         await response.prepare(request)
         try:

@@ -44,9 +44,13 @@ index (docs/metadata.md, "Read leases" and "Linearizable reads").
 
 A replica holds a lease while it serves strong reads: it asks for one as
 soon as WANT_READS came within D x CHECK_SHARE, and keeps renewing it until
-reads have come less often than that for LINGER_SECONDS. A gateway sends
-all its calls to one replica, so usually the holder is also the writer and
-nothing waits on anyone.
+reads have come less often than that for LINGER_SECONDS. The replica that
+held the last lease (no peer has taken one since) asks again after a lull
+as soon as RETAKE_READS came within one look, without lingering on them: a
+burst of reads after a quiet spell is back under the lease after two reads,
+not after eight plus the append. A gateway sends all its calls to one
+replica, so usually the holder is also the writer and nothing waits on
+anyone.
 
 Invariants: own_valid() is true only inside a lease that started after every
 other lease this replica knew of ended; no write is answered, and no read is
@@ -80,6 +84,7 @@ CLOCK_MARGIN_SECONDS = 0.05
 RENEW_SHARE = 0.5  # renew once less than half of the lease is left
 CHECK_SHARE = 0.2  # look at the reads and the lease this often (a share of D)
 WANT_READS = 8  # strong reads between two looks that make a lease worth holding
+RETAKE_READS = 2  # the same for the last holder after a lull (one lease, no linger)
 LINGER_SECONDS = 10.0  # a lease is kept this long after reads last came that often
 RENEW_TIMEOUT_SECONDS = 2.0
 
@@ -121,6 +126,7 @@ class ReadLeases:
         self._blind_until = peer_lease_end(clock(), duration_seconds)
         self._peers: dict[str, PeerLease] = {}
         self._own_until = 0.0
+        self._held_last = False  # this replica's lease was the last to start; no peer's since
         self._asked: dict[str, float] = {}  # nonce of a grant in flight: clock before sending
         self._starting: set[asyncio.Task[None]] = set()
         self._reads = 0
@@ -158,6 +164,7 @@ class ReadLeases:
             known = self._peers.get(lease.replica_id)
             if known is None or known.ends_at < ends_at or known.address != lease.address:
                 self._peers[lease.replica_id] = PeerLease(lease.replica_id, lease.address, ends_at)
+            self._held_last = False
             return
         until = sent_at + lease.duration_ms / 1000
         if self.own_valid() and self._others_ended():
@@ -185,6 +192,7 @@ class ReadLeases:
                 await self._read_index(until - now)
                 if self._others_ended() and self._clock() < until:
                     self._own_until = until
+                    self._held_last = True
                     return
         except Exception as exc:
             log.info("could not start a read lease: %s", exc)
@@ -208,15 +216,21 @@ class ReadLeases:
         self._reads += 1
         if self._reads == WANT_READS:
             self._wanted_at = self._clock()
-            if self.renew_due():
-                self.wakeup.set()
+        if self._reads in (WANT_READS, self._retake_reads()) and self.renew_due():
+            self.wakeup.set()
+
+    def _retake_reads(self) -> int:
+        return RETAKE_READS if self._held_last else WANT_READS
 
     def wanted(self) -> bool:
         """Whether reads came often enough (since the last call, or within
-        LINGER_SECONDS) to hold a lease; starts counting afresh."""
+        LINGER_SECONDS) to hold a lease, or this replica held the last one
+        and RETAKE_READS came since the last call; starts counting afresh."""
         reads, self._reads = self._reads, 0
         if reads >= WANT_READS:
             self._wanted_at = self._clock()
+        if reads >= self._retake_reads():
+            return True
         return self._clock() - self._wanted_at < LINGER_SECONDS
 
     def renew_due(self) -> bool:

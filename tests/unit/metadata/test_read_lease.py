@@ -15,6 +15,7 @@ from metadata.read_lease import (
     CLOCK_MARGIN_SECONDS,
     CLOCK_RATE,
     LINGER_SECONDS,
+    RETAKE_READS,
     WANT_READS,
     ReadLeases,
     StrongReads,
@@ -213,6 +214,39 @@ def test_a_lease_is_wanted_at_once_when_reads_come_and_for_a_while_after() -> No
     assert mine.wanted()  # no reads since, but not for long
     clock.now += 0.1
     assert not mine.wanted()
+
+
+async def test_the_last_holder_takes_the_lease_back_after_two_reads_without_lingering() -> None:
+    clock = Clock()
+    mine = leases(clock)
+    mine.applied(mine.grant())
+    await settle_tasks()
+    assert mine.own_valid()
+    clock.now += LINGER_SECONDS + DURATION_SECONDS  # a lull: the lease ended, the linger too
+    assert not mine.own_valid()
+    assert not mine.wanted()
+    mine.note_read()
+    assert not mine.wakeup.is_set()
+    mine.note_read()
+    assert mine.wakeup.is_set()  # RETAKE_READS, not WANT_READS: asked for at once
+    assert RETAKE_READS == 2 < WANT_READS
+    assert mine.wanted()
+    clock.now += 0.4
+    assert not mine.wanted()  # no linger on a retake: no reads since, no more renewals
+
+
+async def test_a_replica_whose_lease_a_peer_followed_waits_for_the_usual_reads() -> None:
+    clock = Clock()
+    mine = leases(clock)
+    mine.applied(mine.grant())
+    await settle_tasks()
+    assert mine.own_valid()
+    mine.applied(peer_grant())  # a peer took the lease after ours
+    clock.now += LINGER_SECONDS + DURATION_SECONDS
+    for _ in range(WANT_READS - 1):
+        mine.note_read()
+    assert not mine.wakeup.is_set()
+    assert not mine.wanted()  # a few reads here must not contest the peer's lease
 
 
 class Log:

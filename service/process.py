@@ -1,5 +1,6 @@
 """Running one role as a process: logging, uvloop, malloc thresholds
-(service/malloc_tuning.py), and a clean stop on signals.
+(service/malloc_tuning.py), start-up objects out of the garbage collector's
+full walks (service/gc_tuning.py), and a clean stop on signals.
 
 run_role(main) runs the coroutine main(stop) on uvloop; stop is an Event set on
 SIGINT or SIGTERM, after which main is expected to shut down gracefully and
@@ -17,6 +18,7 @@ from typing import Any
 
 import uvloop
 
+from service.gc_tuning import freeze_startup_objects
 from service.malloc_tuning import tune_malloc
 
 
@@ -30,6 +32,7 @@ def setup_logging(level: str, role: str) -> None:
 
 def run_role(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
     tune_malloc()
+    freeze_startup_objects()
 
     async def wrapper() -> None:
         loop = asyncio.get_running_loop()

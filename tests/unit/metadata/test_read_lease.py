@@ -83,6 +83,15 @@ async def settle_tasks() -> None:
         await asyncio.sleep(0)
 
 
+async def holding(clock: Clock) -> ReadLeases:
+    """Leases of a replica that has just taken its own lease (by clock)."""
+    mine = leases(clock)
+    mine.applied(mine.grant())
+    await settle_tasks()
+    assert mine.own_valid()
+    return mine
+
+
 async def test_own_lease_starts_after_a_read_index_and_runs_from_the_sending() -> None:
     clock = Clock()
     read_index = ReadIndex()
@@ -126,10 +135,7 @@ async def test_own_lease_waits_until_every_other_lease_has_ended() -> None:
 
 async def test_a_running_lease_is_not_extended_once_a_peer_took_one() -> None:
     clock = Clock()
-    mine = leases(clock)
-    mine.applied(mine.grant())
-    await settle_tasks()
-    assert mine.own_valid()
+    mine = await holding(clock)
     mine.applied(peer_grant())
     mine.applied(mine.grant())  # waits for the peer's lease to end
     clock.now = 100.0 + DURATION_SECONDS
@@ -218,10 +224,7 @@ def test_a_lease_is_wanted_at_once_when_reads_come_and_for_a_while_after() -> No
 
 async def test_the_last_holder_takes_the_lease_back_after_two_reads_without_lingering() -> None:
     clock = Clock()
-    mine = leases(clock)
-    mine.applied(mine.grant())
-    await settle_tasks()
-    assert mine.own_valid()
+    mine = await holding(clock)
     clock.now += LINGER_SECONDS + DURATION_SECONDS  # a lull: the lease ended, the linger too
     assert not mine.own_valid()
     assert not mine.wanted()
@@ -237,10 +240,7 @@ async def test_the_last_holder_takes_the_lease_back_after_two_reads_without_ling
 
 async def test_a_replica_whose_lease_a_peer_followed_waits_for_the_usual_reads() -> None:
     clock = Clock()
-    mine = leases(clock)
-    mine.applied(mine.grant())
-    await settle_tasks()
-    assert mine.own_valid()
+    mine = await holding(clock)
     mine.applied(peer_grant())  # a peer took the lease after ours
     clock.now += LINGER_SECONDS + DURATION_SECONDS
     for _ in range(WANT_READS - 1):

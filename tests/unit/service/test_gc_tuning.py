@@ -5,12 +5,7 @@ runs in a new interpreter: a freeze lasts for the process."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.unit.service.fresh_interpreter import run_probe
 
 PROBE = """
 import gc, weakref
@@ -31,14 +26,7 @@ print(tuned, gc.get_freeze_count() > 1000, gone() is None, tracked < 1000)
 
 
 def _probe(**env: str) -> str:
-    environment = dict(os.environ)
-    environment.pop("TESSERA_GC_TUNING", None)
-    environment.update(env)
-    environment["PYTHONPATH"] = str(ROOT)
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE], env=environment, capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
+    return run_probe(PROBE, env, drop=("TESSERA_GC_TUNING",))
 
 
 def test_startup_objects_leave_the_full_walks_and_startup_garbage_is_freed() -> None:

@@ -4,14 +4,11 @@ interpreter, since glibc reads its environment once, at start."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.unit.service.fresh_interpreter import run_probe
 
 # Ask glibc what it does now: after tune_malloc(), a 1 MiB block must come
 # from the heap (below the new mmap threshold), so freeing it and allocating
@@ -38,14 +35,7 @@ print(tuned, mapped >= (1 << 20))
 
 
 def _probe(**env: str) -> str:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    environment.pop("TESSERA_MALLOC_TUNING", None)
-    environment.update(env)
-    environment["PYTHONPATH"] = str(ROOT)
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE], env=environment, capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
+    return run_probe(PROBE, env, drop=("MALLOC_", "TESSERA_MALLOC_TUNING"))
 
 
 pytestmark = pytest.mark.skipif(

@@ -5,11 +5,11 @@ Why: a full collection (generation 2) walks every object the collector
 tracks. After start-up a role holds ~55,000-63,000 of them (modules,
 classes, functions, protobuf descriptors, the libraries' tables) that live
 as long as the process, and each full collection walked them all on the
-event loop: 21-25 ms in the gateway, ~20 ms in a metadata replica, during
-which no request moved (measured with gc.callbacks in a benchmark run:
+event loop: 21-38 ms in the gateway, 20-31 ms in a metadata replica, during
+which no request moved (measured with gc.callbacks in benchmark runs:
 docs/benchmarks.md, "Full collections off the start-up heap").
 gc.freeze() moves them to the collector's permanent generation, so a full
-collection walks only what was made since: 1.7-4.3 ms. The younger
+collection walks only what was made since: 1-4 ms. The younger
 generations' collections are unchanged.
 
 It collects once first, so start-up garbage is freed rather than frozen.

@@ -1,6 +1,7 @@
 """Running one role as a process: logging, uvloop, malloc thresholds
 (service/malloc_tuning.py), start-up objects out of the garbage collector's
-full walks (service/gc_tuning.py), and a clean stop on signals.
+full walks (service/gc_tuning.py), the event loop's lag on /metrics
+(service/loop_lag.py), and a clean stop on signals.
 
 run_role(main) runs the coroutine main(stop) on uvloop; stop is an Event set on
 SIGINT or SIGTERM, after which main is expected to shut down gracefully and
@@ -19,6 +20,7 @@ from typing import Any
 import uvloop
 
 from service.gc_tuning import freeze_startup_objects
+from service.loop_lag import sample_seconds, watch_loop_lag
 from service.malloc_tuning import tune_malloc
 
 
@@ -47,7 +49,13 @@ def run_role(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal)
-        await main(stop)
+        period = sample_seconds()
+        watch = asyncio.create_task(watch_loop_lag(period)) if period > 0 else None
+        try:
+            await main(stop)
+        finally:
+            if watch is not None:
+                watch.cancel()
 
     try:
         uvloop.run(wrapper())

@@ -631,6 +631,7 @@ def registered_metric_names() -> set[str]:
     import gateway.metrics  # noqa: F401  (registers the role's metrics)
     import metadata.metrics  # noqa: F401
     import node.metrics  # noqa: F401
+    import service.loop_lag  # noqa: F401  (every role's event-loop lag)
 
     names = set()
     suffixes = {

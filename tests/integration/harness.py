@@ -119,15 +119,15 @@ def _series(url: str, series: str) -> float | None:
     return None
 
 
-def replica_metric(cluster: LocalCluster, name: str, series: str) -> float:
-    """One series of a replica (0 when it has not been counted yet)."""
+def role_metric(cluster: LocalCluster, name: str, series: str) -> float:
+    """One series of a role's process, by name (0 when it has not been counted yet)."""
     value = _series(f"http://127.0.0.1:{cluster.http_port_of(name)}/metrics", series)
     return 0.0 if value is None else value
 
 
 def replicas_metric_total(cluster: LocalCluster, series: str) -> float:
     """A series summed over every metadata replica."""
-    return sum(replica_metric(cluster, name, series) for name in cluster.layout.metadata_names())
+    return sum(role_metric(cluster, name, series) for name in cluster.layout.metadata_names())
 
 
 def gateway_metric(cluster: LocalCluster, name: str) -> float:

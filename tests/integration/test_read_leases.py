@@ -17,8 +17,8 @@ import pytest
 from cli.local_cluster import LocalCluster
 from metadata.client import MetadataClient
 from tests.integration.faults import RegisterLoad, inline_version
-from tests.integration.harness import replica_metric as metric
 from tests.integration.harness import replicas_metric_total as total
+from tests.integration.harness import role_metric as metric
 from tests.integration.harness import s3_client, start_cluster
 from tests.integration.linearizability import check
 

@@ -8,7 +8,9 @@ length checked), and prints GET/s and the user and system CPU each role
 (storage nodes, gateway, metadata replicas, etcd) spent per GET, and the
 minor page faults it took per GET (memory touched for the first time, or
 again after it was given back: docs/benchmarks.md, "Cold guest memory"),
-read from /proc before and after. With --op put, the callers PUT new keys
+read from /proc before and after, and how late each role's event loop ran
+its timers meanwhile (p50 and p99 of tessera_event_loop_lag_seconds, as
+bucket bounds: service/loop_lag.py). With --op put, the callers PUT new keys
 instead (presigned URLs, so the payload is not signed: the gateway computes no
 SHA-256, unlike a signed PUT's); with --op delete they DELETE the stored
 objects, each once (the run ends when they are all gone; the CPU is read a
@@ -25,9 +27,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import shutil
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,6 +69,47 @@ def _snapshot(cluster: LocalCluster, per_process: bool) -> dict[str, tuple[float
         u, s, f = totals.get(row, (0.0, 0.0, 0))
         totals[row] = (u + user, s + system, f + faults)
     return totals
+
+
+LAG_BUCKET = re.compile(r'^tessera_event_loop_lag_seconds_bucket\{le="([^"]+)"\} (\S+)$', re.M)
+
+
+def _lag_buckets(cluster: LocalCluster, per_process: bool) -> dict[str, dict[float, float]]:
+    """Cumulative event-loop lag bucket counts (bound -> samples), by role or
+    process; etcd has none."""
+    totals: dict[str, dict[float, float]] = {}
+    for name in cluster.processes:
+        if cluster.role_of(name) == "etcd":
+            continue
+        url = f"http://127.0.0.1:{cluster.http_port_of(name)}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            text = answer.read().decode()
+        row = totals.setdefault(name if per_process else _role(name), {})
+        for bound, count in LAG_BUCKET.findall(text):
+            row[float(bound)] = row.get(float(bound), 0.0) + float(count)
+    return totals
+
+
+def lag_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float | None:
+    """The upper bound of the bucket holding quantile q of the samples taken
+    between two cumulative readings (None without samples)."""
+    bounds = sorted(after)
+    total = after[bounds[-1]] - before.get(bounds[-1], 0.0) if bounds else 0.0
+    if total <= 0:
+        return None
+    for bound in bounds:
+        if after[bound] - before.get(bound, 0.0) >= q * total:
+            return bound
+    return bounds[-1]
+
+
+def _lag_text(before: dict[float, float] | None, after: dict[float, float] | None) -> str:
+    if before is None or after is None:
+        return ""
+    p50, p99 = (lag_quantile(before, after, q) for q in (0.5, 0.99))
+    if p50 is None or p99 is None:
+        return ""
+    return f"  {'<=' + format(p50 * 1e3, 'g'):>8}  {'<=' + format(p99 * 1e3, 'g'):>8}"
 
 
 async def _load(
@@ -168,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             )
 
         before = _snapshot(cluster, args.per_process)
+        lag_before = _lag_buckets(cluster, args.per_process)
         count = args.objects if args.op == "delete" else None
         done, wall = asyncio.run(
             _load(url_for, args.op, body, args.concurrency, args.seconds, count)
@@ -175,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.op == "delete":  # the shard removal that trails the last DELETEs counts too
             time.sleep(RECLAIM_SETTLE_SECONDS)
         after = _snapshot(cluster, args.per_process)
+        lag_after = _lag_buckets(cluster, args.per_process)
     finally:
         cluster.stop()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -183,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{op} {args.size} B at {args.concurrency} callers: {rate:.1f} {op}/s over {wall:.1f} s")
     print(
         f"{'role':<12}  {f'user ms/{op}':>11}  {f'sys ms/{op}':>10}  {'% of a core':>11}"
-        f"  {f'faults/{op}':>11}"
+        f"  {f'faults/{op}':>11}  {'lag p50 ms':>10}  {'p99 ms':>8}"
     )
     total = 0.0
     for role in sorted(after) if args.per_process else ROLES:
@@ -194,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{role:<12}  {1e3 * user / done:>11.2f}  {1e3 * system / done:>10.2f}"
             f"  {100 * (user + system) / wall:>11.0f}  {faults / done:>11.0f}"
+            f"{_lag_text(lag_before.get(role), lag_after.get(role))}"
         )
     print(f"{'total':<12}  {1e3 * total / done:>11.2f} ms of CPU per {op} (user + sys)")
     return 0

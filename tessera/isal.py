@@ -1,0 +1,92 @@
+"""Parity through Intel's ISA-L (libisal), when the machine has it.
+
+zfec multiplies in GF(2^8) one byte at a time (its `_addmul1` loop: ~1.6 ms
+of CPU for the two parity chunks of a 1 MiB stripe at 4+2 here); ISA-L's
+`ec_encode_data` does the same multiply-and-add over the same field (both
+use the polynomial 0x11d) with SIMD table lookups, ~30x faster. Given the
+very coefficients zfec's encoder uses (tessera/codec.py reads them off zfec
+by encoding unit vectors), it produces byte for byte the parity zfec would:
+the code on disk is zfec's, and zfec still decodes it. tests/unit/tessera/
+test_codec.py checks the two agree for every geometry the product offers.
+
+The library is Debian's libisal2 (scripts/bootstrap.sh installs it; the
+Docker image carries it in its virtualenv and names it in
+TESSERA_ISAL_LIBRARY), loaded with ctypes; ctypes releases the GIL during
+the call.
+Without it, or with TESSERA_EC_ISAL=0 in the environment, encoding stays
+with zfec. Measured in docs/benchmarks.md, "Parity through ISA-L".
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from collections.abc import Sequence
+
+SWITCH_ENV = "TESSERA_EC_ISAL"
+LIBRARY_ENV = "TESSERA_ISAL_LIBRARY"  # a path to libisal.so.2, else the linker's search
+GF_TABLE_BYTES = 32  # ec_init_tables: 32 bytes of tables per coefficient
+
+
+def _load() -> ctypes.CDLL | None:
+    if os.environ.get(SWITCH_ENV, "1") == "0":
+        return None
+    name = os.environ.get(LIBRARY_ENV) or ctypes.util.find_library("isal")
+    if name is None:
+        return None
+    try:
+        lib = ctypes.CDLL(name)
+        init, encode = lib.ec_init_tables, lib.ec_encode_data
+    except (OSError, AttributeError):
+        return None
+    init.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+    init.restype = None
+    encode.argtypes = [
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+    ]
+    encode.restype = None
+    return lib
+
+
+_lib = _load()
+
+
+def available() -> bool:
+    """Whether parity is computed through ISA-L in this process."""
+    return _lib is not None
+
+
+class ParityTables:
+    """ISA-L's expanded tables for one coefficient matrix: rows[j][i] is
+    data chunk i's coefficient in parity chunk j. Immutable once made, so
+    threads share one."""
+
+    def __init__(self, rows: Sequence[Sequence[int]]) -> None:
+        if _lib is None:
+            raise RuntimeError("libisal is not loaded")
+        self.parity = len(rows)
+        self.data = len(rows[0])
+        flat = [c for row in rows for c in row]
+        matrix = (ctypes.c_ubyte * len(flat))(*flat)
+        self._tables = (ctypes.c_ubyte * (GF_TABLE_BYTES * len(flat)))()
+        _lib.ec_init_tables(self.data, self.parity, matrix, self._tables)
+
+    def encode(self, data_chunks: Sequence[bytes]) -> list[bytes]:
+        """The parity chunks of data_chunks (all of one length)."""
+        assert _lib is not None and len(data_chunks) == self.data
+        length = len(data_chunks[0])
+        if length == 0:
+            return [b""] * self.parity
+        sources = (ctypes.c_char_p * self.data)(*data_chunks)
+        outputs = [bytearray(length) for _ in range(self.parity)]
+        targets = (ctypes.c_void_p * self.parity)(
+            *(ctypes.addressof((ctypes.c_char * length).from_buffer(out)) for out in outputs)
+        )
+        _lib.ec_encode_data(length, self.data, self.parity, self._tables, sources, targets)
+        return [bytes(out) for out in outputs]

@@ -3,8 +3,9 @@ repair; metadata decides what to rebuild where).
 
 The stripes are read from any k of the sources through shardio.reader (which
 fails over and decodes, never passing corrupt bytes), this shard's chunk of
-each stripe is recomputed with zfec, and the shard is written through the
-store exactly as a PutShard would: temp file, fsync, rename, fsync folder.
+each stripe is recomputed (tessera/codec.py: zfec's code, through ISA-L where
+present), and the shard is written through the store exactly as a PutShard
+would: temp file, fsync, rename, fsync folder.
 Nothing is visible unless every stripe was rebuilt.
 
 A move (drain, rebalance) names the shard's current holder among the sources

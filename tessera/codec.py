@@ -3,7 +3,9 @@
 encode_stripe turns a stripe's data into n equal-length chunks, the first k
 being the data itself; decode_stripe rebuilds the data from any k of them.
 Where libisal is present, the parity chunks are computed through it with
-zfec's own coefficients: the same bytes, ~30x less CPU (tessera/isal.py).
+zfec's own coefficients: the same bytes, 12-17x less CPU (tessera/isal.py);
+lost data chunks are rebuilt through it too, from the inverse of the chosen
+rows of the same code.
 zfec and ISA-L release the GIL, so callers run these in a thread pool.
 """
 
@@ -87,6 +89,11 @@ def decode_stripe(
     if len(chunks) < k:
         raise NotEnoughShards(f"{len(chunks)} of {k} chunks")
     chosen = sorted(chunks)[:k]
+    if isal.available():
+        lost = tuple(i for i in range(k) if i not in chunks)
+        tables = _isal_decode_tables(k, geometry.total_shards, tuple(chosen), lost)
+        rebuilt = dict(zip(lost, tables.encode([bytes(chunks[i]) for i in chosen]), strict=True))
+        return b"".join(rebuilt[i] if i in rebuilt else chunks[i] for i in range(k))[:data_bytes]
     # zfec wants primary blocks at their own positions when present.
     primaries = [i for i in chosen if i < k]
     others = [i for i in chosen if i >= k]
@@ -94,6 +101,19 @@ def decode_stripe(
     decoder = zfec.Decoder(k, geometry.total_shards)
     parts = decoder.decode(tuple(chunks[i] for i in order), tuple(order))
     return b"".join(parts)[:data_bytes]
+
+
+@functools.lru_cache(maxsize=256)
+def _isal_decode_tables(
+    data_shards: int, total_shards: int, chosen: tuple[int, ...], lost: tuple[int, ...]
+) -> isal.ParityTables:
+    """Tables that turn the chosen chunks (k of them, in order) into the lost
+    data chunks: the rows for `lost` of the inverse of the chosen rows of the
+    code's generator matrix (identity on top, zfec's coefficients below)."""
+    parity = parity_coefficients(data_shards, total_shards)
+    generator = [[int(i == j) for j in range(data_shards)] for i in range(data_shards)] + parity
+    inverse = isal.invert([generator[i] for i in chosen])
+    return isal.ParityTables([inverse[i] for i in lost])
 
 
 def rebuild_chunks(

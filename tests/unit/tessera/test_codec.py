@@ -144,3 +144,29 @@ def test_the_switch_turns_isal_off() -> None:
     env = {**os.environ, "TESSERA_EC_ISAL": "0"}
     off = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
     assert off.stdout.strip() == "False", off.stderr
+
+
+@pytest.mark.parametrize("engine", ["isal", "zfec"])
+@pytest.mark.parametrize(("k", "m"), [(4, 2), (5, 4), (2, 1), (3, 3)])
+def test_every_erasure_pattern_decodes_with_either_engine(
+    engine: str, k: int, m: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if engine == "isal" and not isal.available():
+        pytest.skip("libisal is not installed")
+    monkeypatch.setattr(isal, "available", lambda: engine == "isal")
+    geometry = Geometry(k, m, 1000)
+    payload = os.urandom(geometry.stripe_size_bytes - 77)
+    chunks = encode_stripe(payload, geometry)
+    for lost in range(1, m + 1):
+        for erased in itertools.combinations(range(k + m), lost):
+            survivors = {i: memoryview(c) for i, c in enumerate(chunks) if i not in erased}
+            assert decode_stripe(survivors, geometry, len(payload)) == payload, erased
+
+
+@needs_isal
+def test_isal_inverts_matrices_and_refuses_singular_ones() -> None:
+    rows = parity_coefficients(3, 6)  # a 3x3 block of an MDS code: invertible
+    inverse = isal.invert(rows)
+    assert isal.invert(inverse) == rows
+    with pytest.raises(ValueError, match="singular"):
+        isal.invert([[1, 2], [1, 2]])

@@ -33,7 +33,7 @@ need=()
 command -v etcd >/dev/null || [ -n "${TESSERA_ETCD_BINARY:-}" ] || need+=(etcd-server)
 # libisal2 (Intel ISA-L): parity computed ~15x faster than zfec alone, the same
 # bytes (tessera/isal.py); optional, so only asked for as root.
-if [ "$(id -u)" = 0 ] && ! ldconfig -p 2>/dev/null | grep -q 'libisal\.so\.2'; then
+if [ "$(id -u)" = 0 ] && ! compgen -G '/usr/lib/*-linux-gnu/libisal.so.2' >/dev/null; then
     need+=(libisal2)
 fi
 if [ -n "$extras" ] && [ "$(id -u)" = 0 ] && ! command -v iptables >/dev/null; then

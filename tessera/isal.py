@@ -63,7 +63,7 @@ _lib = _load()
 
 
 def available() -> bool:
-    """Whether parity is computed through ISA-L in this process."""
+    """Whether ISA-L encodes and decodes in this process."""
     return _lib is not None
 
 
@@ -90,23 +90,29 @@ class ParityTables:
     def __init__(self, rows: Sequence[Sequence[int]]) -> None:
         if _lib is None:
             raise RuntimeError("libisal is not loaded")
-        self.parity = len(rows)
-        self.data = len(rows[0])
+        self.outputs = len(rows)
+        self.sources = len(rows[0])
         flat = [c for row in rows for c in row]
         matrix = (ctypes.c_ubyte * len(flat))(*flat)
         self._tables = (ctypes.c_ubyte * (GF_TABLE_BYTES * len(flat)))()
-        _lib.ec_init_tables(self.data, self.parity, matrix, self._tables)
+        _lib.ec_init_tables(self.sources, self.outputs, matrix, self._tables)
 
-    def encode(self, data_chunks: Sequence[bytes]) -> list[bytes]:
-        """The output chunks made from data_chunks (all of one length)."""
-        assert _lib is not None and len(data_chunks) == self.data
-        length = len(data_chunks[0])
+    def encode(self, chunks: Sequence[bytes]) -> list[bytes]:
+        """The output chunks made from the source chunks (all of one
+        length: ISA-L reads that many bytes of each, so a shorter one is
+        refused here, never read past)."""
+        assert _lib is not None
+        if len(chunks) != self.sources:
+            raise ValueError(f"{len(chunks)} chunks for {self.sources} sources")
+        length = len(chunks[0])
+        if any(len(c) != length for c in chunks):
+            raise ValueError("chunks of different lengths")
         if length == 0:
-            return [b""] * self.parity
-        sources = (ctypes.c_char_p * self.data)(*data_chunks)
-        outputs = [bytearray(length) for _ in range(self.parity)]
-        targets = (ctypes.c_void_p * self.parity)(
+            return [b""] * self.outputs
+        sources = (ctypes.c_char_p * self.sources)(*chunks)
+        outputs = [bytearray(length) for _ in range(self.outputs)]
+        targets = (ctypes.c_void_p * self.outputs)(
             *(ctypes.addressof((ctypes.c_char * length).from_buffer(out)) for out in outputs)
         )
-        _lib.ec_encode_data(length, self.data, self.parity, self._tables, sources, targets)
+        _lib.ec_encode_data(length, self.sources, self.outputs, self._tables, sources, targets)
         return [bytes(out) for out in outputs]

@@ -170,3 +170,12 @@ def test_isal_inverts_matrices_and_refuses_singular_ones() -> None:
     assert isal.invert(inverse) == rows
     with pytest.raises(ValueError, match="singular"):
         isal.invert([[1, 2], [1, 2]])
+
+
+@needs_isal
+def test_isal_refuses_chunks_of_different_lengths() -> None:
+    tables = isal.ParityTables(parity_coefficients(2, 3))
+    with pytest.raises(ValueError, match="different lengths"):
+        tables.encode([b"abcd", b"ab"])
+    with pytest.raises(ValueError, match="3 chunks for 2 sources"):
+        tables.encode([b"ab", b"cd", b"ef"])

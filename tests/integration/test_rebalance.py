@@ -24,10 +24,19 @@ import pytest
 from cli.local_cluster import LocalCluster
 from tessera.model import ObjectVersion
 from tessera.placement import zone_cap
-from tessera.repair_plan import ShardSet, ideal_nodes, shard_sets_of
+from tessera.repair_plan import shard_sets_of
 from tests.console.console_http import ConsoleHttp
 from tests.integration.harness import s3_client, start_small_54
-from tests.integration.test_repair import FAST, _map, _versions, admin, run, shard_files, wait_for
+from tests.integration.test_repair import (
+    FAST,
+    _map,
+    _versions,
+    admin,
+    on_ideal_nodes,
+    run,
+    shard_files,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -50,16 +59,6 @@ def slots(versions: list[ObjectVersion]) -> dict[tuple[str, int], str]:
         for s in shard_sets_of(v)
         for loc in s.placement
     }
-
-
-def on_ideal_nodes(cluster: LocalCluster, bucket: str, keys: list[str]) -> bool:
-    nodes = {n.node_id: n for n in run(_map(cluster)).nodes}
-    sets: list[ShardSet] = [
-        s for v in run(_versions(cluster, bucket, keys)) for s in shard_sets_of(v)
-    ]
-    return all(
-        set(ideal_nodes(s, nodes) or ()) == {loc.node_id for loc in s.placement} for s in sets
-    )
 
 
 def test_adding_a_node_moves_its_share_and_nothing_else(cluster_54: LocalCluster) -> None:

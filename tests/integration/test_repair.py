@@ -29,6 +29,7 @@ from tessera.codec import encode_stripe
 from tessera.geometry import Geometry
 from tessera.model import NODE_DOWN, ObjectVersion, ShardLocation
 from tessera.placement import zone_cap
+from tessera.repair_plan import ShardSet, ideal_nodes, shard_sets_of
 from tests.integration.harness import admin_output as admin
 from tests.integration.harness import s3_client, start_layout
 
@@ -172,6 +173,27 @@ def test_node_killed_for_good_is_rebuilt_elsewhere(own_cluster: LocalCluster) ->
     print(status)
 
 
+def on_ideal_nodes(cluster: LocalCluster, bucket: str, keys: list[str]) -> bool:
+    """Every shard set of these objects sits on the nodes placement would
+    pick now (nothing left for the rebalance to move)."""
+    nodes = {n.node_id: n for n in run(_map(cluster)).nodes}
+    sets: list[ShardSet] = [
+        s for v in run(_versions(cluster, bucket, keys)) for s in shard_sets_of(v)
+    ]
+    return all(
+        set(ideal_nodes(s, nodes) or ()) == {loc.node_id for loc in s.placement} for s in sets
+    )
+
+
+def settled(cluster: LocalCluster, bucket: str, keys: list[str]) -> bool:
+    """Every node of the layout is in the map and these objects are on their
+    ideal nodes: no rebalance will copy or delete their shards. (A node that
+    registers after the first PUTs were placed gets its share moved onto it,
+    and a test that damages a shard must not race that move.)"""
+    expected = len(cluster.layout.node_names())
+    return len(run(_map(cluster)).nodes) == expected and on_ideal_nodes(cluster, bucket, keys)
+
+
 def flip_byte(path: Path, offset_from_end: int = 100) -> None:
     with open(path, "r+b") as f:
         f.seek(-offset_from_end, os.SEEK_END)
@@ -185,6 +207,7 @@ def test_flipped_bytes_are_scrubbed_and_repaired(own_cluster: LocalCluster) -> N
     bucket = f"rot-{uuid.uuid4().hex[:8]}"
     objects = put_objects(s3, bucket, [MiB + 5, 2 * MiB, 300 * KiB, 70 * KiB])
     keys = sorted(objects)
+    wait_for(lambda: settled(own_cluster, bucket, keys), 60, "the objects on their ideal nodes")
     versions = run(_versions(own_cluster, bucket, keys))
     flipped: list[tuple[str, int, str]] = []
     for v, index in zip(versions, (0, 3, 5, 1), strict=True):

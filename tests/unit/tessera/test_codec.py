@@ -89,8 +89,6 @@ needs_isal = pytest.mark.skipif(not isal.available(), reason="libisal is not ins
 def test_isal_parity_is_byte_for_byte_zfecs(
     k: int, m: int, length: int, data: st.DataObject
 ) -> None:
-    if k + m > 256:
-        m = 256 - k
     geometry = Geometry(k, m, max(1, length))
     chunks = [data.draw(st.binary(min_size=length, max_size=length)) for _ in range(k)]
     assert isal.ParityTables(parity_coefficients(k, k + m)).encode(chunks) == zfec_parity(
@@ -100,12 +98,15 @@ def test_isal_parity_is_byte_for_byte_zfecs(
 
 @needs_isal
 @pytest.mark.parametrize(("k", "m"), [(4, 2), (5, 4), (2, 1), (4, 1), (8, 4), (10, 4), (1, 1)])
-def test_the_offered_geometries_encode_as_zfec_does_on_full_chunks(k: int, m: int) -> None:
+def test_the_offered_geometries_encode_as_zfec_does_on_full_chunks(
+    k: int, m: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     geometry = Geometry(k, m, 256 * 1024)
     payload = os.urandom(geometry.stripe_size_bytes - 12345)  # a short last chunk, padded
-    chunks = encode_stripe(payload, geometry)
+    chunks = encode_stripe(payload, geometry)  # through ISA-L
     assert chunks[k:] == zfec_parity(chunks[:k], geometry)
     # and zfec decodes what ISA-L encoded, with the first m chunks lost
+    monkeypatch.setattr(isal, "available", lambda: False)
     survivors = {i: c for i, c in enumerate(chunks) if i >= m}
     assert decode_stripe(survivors, geometry, len(payload)) == payload
 

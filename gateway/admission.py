@@ -51,36 +51,15 @@ def sender_queue_chunks(chunk_size_bytes: int) -> int:
 
 
 def write_buffer_bytes(geometry: Geometry, body_size_bytes: int | None = None) -> int:
-    """Most body bytes one PUT holds (_pipeline_bytes), with
-    sender_queue_chunks() chunks waiting for each shard. With the body's
-    size known, no more than a body of that size can occupy."""
+    """Most body bytes one PUT holds: the stripe being encoded and its chunks,
+    plus sender_queue_chunks() chunks waiting for each shard. With the body's
+    size known, no more than a body of that size can occupy (see _sized_bytes)."""
     queue_chunks = sender_queue_chunks(geometry.chunk_size_bytes)
-    set_bytes = geometry.total_shards * geometry.chunk_size_bytes
-    full = _pipeline_bytes(geometry.stripe_size_bytes, set_bytes, None, queue_chunks)
+    n = geometry.total_shards
+    full = geometry.stripe_size_bytes + (1 + queue_chunks) * n * geometry.chunk_size_bytes
     if body_size_bytes is None:
         return full
-    shape = _stored_shape(geometry, body_size_bytes)
-    if shape is None:
-        return 0
-    stripes, stripe_bytes, set_bytes = shape
-    return min(full, _pipeline_bytes(stripe_bytes, set_bytes, stripes, queue_chunks))
-
-
-def _pipeline_bytes(
-    stripe_bytes: int, chunk_set_bytes: int, stripes: int | None, queue_chunks: int
-) -> int:
-    """What the write pipeline (write_path._stream_stripes) holds at its
-    fullest: while stripe i - 1 is handed to the senders, stripe i and the
-    chunks of both; while stripe i + 1 is read, stripes i and i + 1 and the
-    chunks of i; at either moment queue_chunks chunks queued per shard. Never
-    more stripes or chunk sets than the body has (stripes; None: unbounded)."""
-
-    def at_most(count: int) -> int:
-        return count if stripes is None else min(count, stripes)
-
-    handing = stripe_bytes + at_most(queue_chunks + 2) * chunk_set_bytes
-    reading = at_most(2) * stripe_bytes + at_most(queue_chunks + 1) * chunk_set_bytes
-    return max(handing, reading)
+    return min(full, _sized_bytes(geometry, 1 + queue_chunks, body_size_bytes))
 
 
 def read_buffer_bytes(geometry: Geometry, object_size_bytes: int | None = None) -> int:
@@ -93,25 +72,18 @@ def read_buffer_bytes(geometry: Geometry, object_size_bytes: int | None = None) 
 
 
 def _sized_bytes(geometry: Geometry, stripes_in_flight: int, size_bytes: int) -> int:
-    """A bound on what a body of size_bytes can occupy: its stored size read
-    into at most two stripes at once, and the chunks of at most
-    stripes_in_flight stripes."""
-    shape = _stored_shape(geometry, size_bytes)
-    if shape is None:
-        return 0
-    stripes, stripe_bytes, set_bytes = shape
-    return min(2, stripes) * stripe_bytes + min(stripes_in_flight, stripes) * set_bytes
-
-
-def _stored_shape(geometry: Geometry, size_bytes: int) -> tuple[int, int, int] | None:
-    """(stripes, bytes of the largest stripe, bytes of its chunks, every
-    shard's) of a body of size_bytes as stored — a sealed stream is a little
-    larger; counted for every body, a few bytes too many for a plain one —
-    or None for an empty body. No chunk is larger than the first stripe's,
-    so that stripe's chunk length bounds them all."""
+    """A bound on what a body of size_bytes can occupy: its stored size (a
+    sealed stream is a little larger; counted for every body, a few bytes too
+    many for a plain one) read into at most two stripes at once, and the
+    chunks of at most stripes_in_flight stripes. No chunk is larger than the
+    first stripe's, so that stripe's chunk length bounds them all."""
     stored_bytes = sealed_size_bytes(size_bytes, geometry)
     if stored_bytes <= 0:
-        return None
+        return 0
     stripes = geometry.stripe_count(stored_bytes)
     stripe_bytes = min(stored_bytes, geometry.stripe_size_bytes)
-    return stripes, stripe_bytes, geometry.total_shards * geometry.chunk_bytes(stored_bytes, 0)
+    chunk_bytes = geometry.chunk_bytes(stored_bytes, 0)
+    return (
+        min(2, stripes) * stripe_bytes
+        + min(stripes_in_flight, stripes) * geometry.total_shards * chunk_bytes
+    )

@@ -37,21 +37,10 @@ class BodyDigests:
     def update(self, data: bytes) -> None:
         """Feeds the next body bytes (hashlib and crc32c release the GIL)."""
         self.md5.update(data)
-        self.update_checks(data)
-
-    def update_checks(self, data: bytes) -> None:
-        """Feeds the next body bytes to every digest but the MD5 (which
-        md5.update takes): the two can run at once, each seeing the body in
-        order (gateway/write_path.py)."""
         if self._sha is not None:
             self._sha.update(data)
         for hasher in self._hashers.values():
             hasher.update(data)
-
-    @property
-    def has_checks(self) -> bool:
-        """Whether update_checks has any digest to feed."""
-        return self._sha is not None or bool(self._hashers)
 
     def check(self, trailers: dict[str, str]) -> dict[str, str]:
         """Raises the S3 error for the first digest that does not match;

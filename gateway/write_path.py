@@ -43,7 +43,6 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import grpc.aio
 
@@ -586,17 +585,14 @@ async def _stream_stripes(
     loop: asyncio.AbstractEventLoop,
     executor: Executor,
 ) -> None:
-    """Reads, processes and sends the stripes as a pipeline: once stripe i is
-    read, its executor jobs start (the MD5, the other digests, and the seal +
-    encode, all three at once) while stripe i - 1 is handed to the shard
-    senders, and stripe i + 1 is read after that. Each digest sees the
-    stripes in order (_InOrder); at most two stripes of the body are held at
-    once, plus the chunks of two (admission.write_buffer_bytes)."""
+    """Reads, processes and sends the stripes as a pipeline: stripe i is
+    hashed (one executor job) and sealed and encoded (another, in parallel)
+    while stripe i + 1 is read from the client, so at most two stripes of the
+    body are held at once. The digests see the stripes in order: the job for
+    stripe i + 1 is submitted only after the one for stripe i has ended."""
     size = body.size_bytes
     count = sealing.blocks if sealing is not None else geometry.stripe_count(size)
-    md5 = _InOrder(loop, executor, digests.md5.update)
-    checks = _InOrder(loop, executor, digests.update_checks) if digests.has_checks else None
-    pending: list[_StripeJobs] = []
+    in_flight: _StripeJobs | None = None
     try:
         for stripe_index in range(count):
             if sealing is not None:
@@ -604,71 +600,34 @@ async def _stream_stripes(
             else:
                 wanted = geometry.stripe_data_bytes(size, stripe_index)
             data = await body.read_exactly(wanted)
-            digest_jobs = [md5.submit(data)]
-            if checks is not None:
-                digest_jobs.append(checks.submit(data))
-            pending.append(
-                _StripeJobs(
-                    stripe_index,
-                    tuple(digest_jobs),
-                    loop.run_in_executor(
-                        executor, _encode_stripe, data, geometry, sealing, stripe_index
-                    ),
-                )
+            if in_flight is not None:
+                await _send_stripe(in_flight, senders, policy)
+            in_flight = _StripeJobs(
+                stripe_index,
+                loop.run_in_executor(executor, digests.update, data),
+                loop.run_in_executor(
+                    executor, _encode_stripe, data, geometry, sealing, stripe_index
+                ),
             )
-            if len(pending) > 1:
-                await _send_stripe(pending[0], senders, policy)
-                pending.pop(0)
-        while pending:
-            await _send_stripe(pending[0], senders, policy)
-            pending.pop(0)
+        if in_flight is not None:
+            await _send_stripe(in_flight, senders, policy)
+            in_flight = None
     finally:
-        if pending:  # failed mid-body: let the jobs end, unobserved
-            unfinished: list[asyncio.Future[Any]] = []
-            for stripe in pending:
-                unfinished += [*stripe.digests, stripe.encoded]
-            await asyncio.gather(*unfinished, return_exceptions=True)
-
-
-class _InOrder:
-    """Runs one digest's updates in the executor one after another, in the
-    order they were submitted (a digest must see the body in order), each
-    beside the other jobs of its stripe."""
-
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        executor: Executor,
-        update: Callable[[bytes], None],
-    ) -> None:
-        self._loop = loop
-        self._executor = executor
-        self._update = update
-        self._last: asyncio.Future[None] | None = None
-
-    def submit(self, data: bytes) -> asyncio.Future[None]:
-        previous = self._last
-        self._last = job = asyncio.ensure_future(self._run(previous, data))
-        return job
-
-    async def _run(self, previous: asyncio.Future[None] | None, data: bytes) -> None:
-        if previous is not None:
-            await previous
-        await self._loop.run_in_executor(self._executor, self._update, data)
+        if in_flight is not None:  # failed mid-stripe: let the jobs end, unobserved
+            await asyncio.gather(in_flight.digest, in_flight.encoded, return_exceptions=True)
 
 
 @dataclass(frozen=True)
 class _StripeJobs:
-    """The executor jobs of one stripe: its digest updates and its chunks."""
+    """The executor jobs of one stripe: its digest update and its chunks."""
 
     stripe_index: int
-    digests: tuple[asyncio.Future[None], ...]
+    digest: asyncio.Future[None]
     encoded: asyncio.Future[list[tuple[bytes, int]]]
 
 
 async def _send_stripe(jobs: _StripeJobs, senders: list[ShardSender], policy: WritePolicy) -> None:
-    for digest in jobs.digests:
-        await digest
+    await jobs.digest
     chunks = await jobs.encoded
     await asyncio.gather(
         *(

@@ -134,9 +134,7 @@ def test_a_single_request_is_always_admitted() -> None:
 
 def test_buffer_estimates() -> None:
     g = Geometry(4, 2, 256 * 1024)
-    # Stripe i with the chunks of stripes i - 1 and i, and four chunks queued
-    # per shard (tests/unit/gateway/test_write_pipeline.py).
-    assert write_buffer_bytes(g) == 1024 * 1024 + 6 * 6 * 256 * 1024
+    assert write_buffer_bytes(g) == 1024 * 1024 + 5 * 6 * 256 * 1024
     assert read_buffer_bytes(g) == 2 * 6 * 256 * 1024
 
 
@@ -156,7 +154,7 @@ def test_a_small_body_reserves_what_it_can_hold() -> None:
 
 
 def test_many_small_writes_fit_where_few_full_pipelines_do() -> None:
-    """The default budget (512 MiB) admits ~50 full 4+2 pipelines at once,
+    """The default budget (512 MiB) admits ~60 full 4+2 pipelines at once,
     but thousands of 4 KiB PUTs."""
     g = Geometry(4, 2, 256 * 1024)
     admission = Admission(inflight_bytes_max=512 * 1024 * 1024)

@@ -58,7 +58,9 @@ async def serve(
 
         data_dir = Path(settings.data_dir)
         syncer = FolderSyncer(coalesce=settings.group_fsync)
-        store = await loop.run_in_executor(executor, ShardStore, data_dir, syncer)
+        store = await loop.run_in_executor(
+            executor, ShardStore, data_dir, syncer, settings.spare_bytes
+        )
         stack.callback(store.close)
         node_id = await loop.run_in_executor(executor, resolve_node_id, data_dir, settings.node_id)
         capacity_bytes = settings.capacity_bytes

@@ -78,6 +78,13 @@ READ_CHUNKS_SECONDS = Histogram(
 USED_BYTES = Gauge("tessera_node_used_bytes", "Bytes of durable shard files.")
 CAPACITY_BYTES = Gauge("tessera_node_capacity_bytes", "Capacity reported to metadata.")
 SHARDS_STORED = Gauge("tessera_node_shards", "Durable shard files on this node.")
+SPARE_BYTES = Gauge(
+    "tessera_node_spare_bytes", "Bytes of removed shard files kept for reuse (node/spares.py)."
+)
+SPARE_FILES = Gauge("tessera_node_spare_files", "Removed shard files kept for reuse.")
+SPARES_REUSED = Counter(
+    "tessera_node_spares_reused_total", "Shards written over a kept file instead of a new one."
+)
 REGISTERED = Gauge(
     "tessera_node_registered", "1 while the last registration or heartbeat succeeded."
 )

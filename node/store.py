@@ -23,7 +23,11 @@ Invariants:
   cache once it is durable (node/writeback.py: a hint, after the fdatasync),
   and again after verify() read it (the scrubber); data shards stay cached;
 - deletes and quarantine moves are durable (their folders fsynced) before
-  they return;
+  they return; a deleted shard's file is unlinked, or renamed into spares/
+  (node/spares.py) when no reader has it open, so a file being read is never
+  overwritten; a shard written over a spare is truncated at its end and
+  fsynced (not fdatasynced: its mtime must not come back older than the
+  write), then installed as any other;
 - every chunk is checked against its CRC32C before it is written and before
   it is returned, and the trailer before it is returned; corrupt bytes raise
   ChunkCorrupt (ShardCorrupt for a header or trailer) and are never
@@ -49,7 +53,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -76,12 +80,15 @@ from node.shard_format import (
     decode_trailer_prefix,
     encode_header,
     encode_trailer,
+    expected_file_size_bytes,
     record_offset_bytes,
     trailer_offset_bytes,
     validate,
     validate_shard_id,
 )
+from node.spares import SparePool
 from node.writeback import drop_cached, start_writeback
+from tessera import limits
 from tessera.checksum import crc32c
 from tessera.ids import is_version_id
 
@@ -100,7 +107,10 @@ class ShardStore:
     coalescing one by default)."""
 
     def __init__(
-        self, data_dir: str | os.PathLike[str], folder_syncer: FolderSyncer | None = None
+        self,
+        data_dir: str | os.PathLike[str],
+        folder_syncer: FolderSyncer | None = None,
+        spare_bytes_max: int = limits.SPARE_FILES_DEFAULT_BYTES,
     ) -> None:
         self.data_dir = Path(data_dir)
         self._syncer = folder_syncer or FolderSyncer()
@@ -114,10 +124,12 @@ class ShardStore:
         self._used_bytes = 0
         self._shard_count = 0
         self._durable_folders: set[str] = set()  # fan-out folders whose entry is fsynced
+        self._open_readers: dict[str, int] = {}  # shard file -> readers holding it open
         try:
             self.shards_dir.mkdir(exist_ok=True)
             self.tmp_dir.mkdir(exist_ok=True)
             self.quarantine_dir.mkdir(exist_ok=True)
+            self._spares = SparePool(self.data_dir / "spares", spare_bytes_max)
             self._remove_temp_files()
             self._scan()
             # A folder made by an earlier process may not be durable yet (it
@@ -159,8 +171,12 @@ class ShardStore:
         validate(meta)
         final_path = self.shard_path(meta.version_id, meta.shard_index)
         tmp_path = self.tmp_dir / f"{meta.version_id}.{meta.shard_index}.{secrets.token_hex(4)}.tmp"
-        fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-        writer = ShardWriter(self, meta, fd, tmp_path, final_path)
+        recycled = self._spares.take(tmp_path, expected_file_size_bytes(meta))
+        if recycled:
+            fd = os.open(tmp_path, os.O_WRONLY | os.O_CLOEXEC)
+        else:
+            fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        writer = ShardWriter(self, meta, fd, tmp_path, final_path, recycled)
         try:
             _write_all(fd, [encode_header(meta)])
         except BaseException:
@@ -175,13 +191,18 @@ class ShardStore:
         ShardCorrupt. cached_only: NotCached unless its path is in the lookup
         cache and its header in the page cache (node/page_cache.py)."""
         path = self._shard_file(version_id, shard_index)
+        self._reading(path, +1)  # before the open: a delete meanwhile unlinks, never recycles
         try:
             if cached_only:
                 fd = open_cached(path, os.O_RDONLY | os.O_CLOEXEC)
             else:
                 fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
+            self._reading(path, -1)
             raise ShardNotFound(f"no shard {version_id}.{shard_index}") from None
+        except BaseException:
+            self._reading(path, -1)
+            raise
         try:
             prefix = _pread(fd, PREFIX.size, 0, cached_only)
             format_version, header_length, header_crc = decode_prefix(prefix)
@@ -190,12 +211,24 @@ class ShardStore:
                 raise FormatError(f"header names {meta.version_id}.{meta.shard_index}")
         except FormatError as exc:
             os.close(fd)
+            self._reading(path, -1)
             metrics.CHECKSUM_FAILURES.labels(stage="read").inc()
             raise ShardCorrupt(str(exc), path) from exc
         except BaseException:
             os.close(fd)
+            self._reading(path, -1)
             raise
-        return ShardReader(path, fd, meta, header_length, format_version)
+        return ShardReader(
+            path, fd, meta, header_length, format_version, lambda: self._reading(path, -1)
+        )
+
+    def _reading(self, path: str, change: int) -> None:
+        with self._lock:
+            held = self._open_readers.get(path, 0) + change
+            if held:
+                self._open_readers[path] = held
+            else:
+                del self._open_readers[path]
 
     def read_meta(self, version_id: str, shard_index: int) -> ShardMeta:
         """A shard's verified header."""
@@ -249,7 +282,9 @@ class ShardStore:
                 if modified_before and info.st_mtime >= modified_before:
                     return False
                 size = info.st_size
-                path.unlink()
+                name = str(path)
+                if name in self._open_readers or not self._spares.keep(name, size):
+                    path.unlink()
             except FileNotFoundError:
                 return False
             self._used_bytes -= size
@@ -335,6 +370,10 @@ class ShardStore:
         self._syncer.sync(folder)
         return size
 
+    def release_spares(self) -> int:
+        """Unlinks every kept spare file (a write ran out of space)."""
+        return self._spares.release()
+
     def _remove_temp_files(self) -> None:
         removed = 0
         for entry in os.scandir(self.tmp_dir):
@@ -365,11 +404,20 @@ class ShardWriter:
     commit(). Any failure, or abort(), removes the temp file."""
 
     def __init__(
-        self, store: ShardStore, meta: ShardMeta, fd: int, tmp_path: Path, final_path: Path
+        self,
+        store: ShardStore,
+        meta: ShardMeta,
+        fd: int,
+        tmp_path: Path,
+        final_path: Path,
+        recycled: bool = False,
     ) -> None:
+        """recycled: fd is a spare file (node/spares.py), overwritten from its
+        start; commit() cuts it at the end of what was written."""
         self.meta = meta
         self._store = store
         self._fd = fd
+        self._recycled = recycled
         self._tmp_path = tmp_path
         self._final_path = final_path
         self._next_stripe = 0
@@ -395,8 +443,8 @@ class ShardWriter:
             try:
                 self._check_chunk(stripe_index, data, chunk_crc32c)
                 _write_all(self._fd, [RECORD.pack(len(data), chunk_crc32c), data])
-            except BaseException:
-                self._discard()
+            except BaseException as exc:
+                self._discard(exc)
                 raise
             self._next_stripe += 1
             if self._next_stripe < self.meta.stripe_count:
@@ -417,6 +465,8 @@ class ShardWriter:
         ListShards' modified_at), and a file created by this writer cannot
         come back from a crash with an mtime older than its creation, inside
         this same write: GC's grace period covers that (docs/erasure-coding.md).
+        A spare written over (recycled) could come back with the mtime of the
+        shard it held before, so it is fsynced instead.
         The rename must follow the flush: renaming first could leave a
         complete-looking name over a file whose data never reached the disk."""
         with self._lock:
@@ -429,15 +479,21 @@ class ShardWriter:
                     )
                 _write_all(self._fd, [encode_trailer(trailer)])
                 started = time.perf_counter()
-                os.fdatasync(self._fd)
+                if self._recycled:
+                    # Cut off the spare's old bytes; fsync, because fdatasync
+                    # may leave the mtime of the spare's old shard on disk.
+                    os.ftruncate(self._fd, os.lseek(self._fd, 0, os.SEEK_CUR))
+                    os.fsync(self._fd)
+                else:
+                    os.fdatasync(self._fd)
                 metrics.FSYNC_SECONDS.labels(target="file").observe(time.perf_counter() - started)
                 if self.meta.is_parity:
                     drop_cached(self._fd)
                 os.close(self._fd)
                 self._fd = -1
                 size = self._store._install(self._tmp_path, self._final_path)
-            except BaseException:
-                self._discard()
+            except BaseException as exc:
+                self._discard(exc)
                 raise
             self._done = True
             return size
@@ -465,24 +521,35 @@ class ShardWriter:
             metrics.CHECKSUM_FAILURES.labels(stage="receive").inc()
             raise ChecksumMismatch(f"chunk {stripe_index} of {meta.version_id}.{meta.shard_index}")
 
-    def _discard(self) -> None:
+    def _discard(self, failure: BaseException | None = None) -> None:
+        """Removes the temp file; a write that ran out of space (failure)
+        first lets the store give its spare files back."""
         self._done = True
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
         self._tmp_path.unlink(missing_ok=True)
+        if isinstance(failure, OSError) and failure.errno in (errno.ENOSPC, errno.EDQUOT):
+            self._store.release_spares()
 
 
 class ShardReader:
     """An open shard whose header has been verified; reads verified chunks."""
 
     def __init__(
-        self, path: str, fd: int, meta: ShardMeta, header_length: int, format_version: int
+        self,
+        path: str,
+        fd: int,
+        meta: ShardMeta,
+        header_length: int,
+        format_version: int,
+        on_close: Callable[[], None] = lambda: None,
     ) -> None:
         self.path = path
         self.meta = meta
         self.format_version = format_version
         self._fd = fd
+        self._on_close = on_close
         self._header_length = header_length
         self._lock = threading.Lock()
 
@@ -557,6 +624,7 @@ class ShardReader:
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
+                self._on_close()
 
 
 def _pread(fd: int, length: int, offset: int, cached_only: bool) -> bytes | bytearray:

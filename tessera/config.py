@@ -146,6 +146,13 @@ class NodeSettings(CommonSettings):
             "(false: one fsync each; for A/B benchmarks)"
         ),
     )
+    spare_bytes: int = field(
+        default=limits.SPARE_FILES_DEFAULT_BYTES,
+        metadata=_help(
+            "removed shard files kept, up to this many bytes, for new shards to be "
+            "written over (0: unlink them; node/spares.py)"
+        ),
+    )
 
 
 @dataclass(frozen=True)

@@ -502,6 +502,31 @@ class LocalCluster:
                 raise TimeoutError(f"not ready after {timeout_seconds}s: {pending}")
             if pending:
                 time.sleep(0.2)
+        if names is None and "gateway" in self.processes:
+            self._wait_gateway_sees_nodes(deadline)
+
+    def _wait_gateway_sees_nodes(self, deadline: float) -> None:
+        """A node is ready once it has registered, but the gateway polls the
+        cluster map once a second: until it has every node, new objects are
+        placed on fewer nodes and the rebalance moves them later (a test that
+        damages a shard must not race that move)."""
+        expected = sum(1 for n, _ in self.layout.node_names() if n in self.processes)
+        while (seen := self._gateway_map_up_nodes()) < expected:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the gateway's map has {seen} of {expected} nodes up")
+            time.sleep(0.1)
+
+    def _gateway_map_up_nodes(self) -> int:
+        url = f"http://{self.layout.host}:{self.layout.admin_port}/metrics"
+        series = 'tessera_gateway_cluster_map_nodes{state="up"} '
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                for line in resp.read().decode().splitlines():
+                    if line.startswith(series):
+                        return int(float(line[len(series) :]))
+        except (urllib.error.URLError, OSError):
+            pass
+        return 0
 
     def log_path(self, name: str) -> Path:
         return self.data_dir / "logs" / f"{self._resolve(name)}.log"

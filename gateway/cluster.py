@@ -15,11 +15,12 @@ import logging
 
 import grpc.aio
 
+from gateway import metrics
 from metadata.client import MetadataClient
 from proto import rpc
 from proto.node_rpc import NodeStub
 from tessera import limits
-from tessera.model import NODE_DRAINING, NODE_UP, ClusterMapView
+from tessera.model import NODE_DOWN, NODE_DRAINING, NODE_UP, ClusterMapView
 from tessera.placement import Candidate
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,9 @@ class ClusterView:
         view = await self._metadata.get_cluster_map(timeout=limits.METADATA_CALL_TIMEOUT_SECONDS)
         self.map = view
         self._loaded.set()
+        metrics.MAP_EPOCH.set(view.epoch)
+        for state in (NODE_UP, NODE_DOWN, NODE_DRAINING):
+            metrics.MAP_NODES.labels(state=state).set(sum(n.state == state for n in view.nodes))
 
     async def run(self) -> None:
         """Refreshes the map forever; failures keep the last good map."""

@@ -15,6 +15,12 @@ REQUEST_SECONDS = Histogram(
 BYTES_IN = Counter("tessera_gateway_received_bytes_total", "Object bytes received")
 BYTES_OUT = Counter("tessera_gateway_sent_bytes_total", "Object bytes sent")
 SHARDS_WRITTEN = Counter("tessera_gateway_shards_written_total", "Shards stored durably")
+MAP_EPOCH = Gauge("tessera_gateway_cluster_map_epoch", "Epoch of the cluster map this gateway uses")
+MAP_NODES = Gauge(
+    "tessera_gateway_cluster_map_nodes",
+    "Storage nodes in the cluster map this gateway uses, by state (up, down, draining)",
+    ["state"],
+)
 INLINE_WRITES = Counter(
     "tessera_gateway_inline_objects_written_total",
     "Objects small enough to be kept in their metadata record (no shards)",

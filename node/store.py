@@ -172,15 +172,18 @@ class ShardStore:
         final_path = self.shard_path(meta.version_id, meta.shard_index)
         tmp_path = self.tmp_dir / f"{meta.version_id}.{meta.shard_index}.{secrets.token_hex(4)}.tmp"
         recycled = self._spares.take(tmp_path, expected_file_size_bytes(meta))
-        if recycled:
-            fd = os.open(tmp_path, os.O_WRONLY | os.O_CLOEXEC)
-        else:
-            fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        flags = os.O_WRONLY | os.O_CLOEXEC
+        try:
+            fd = os.open(tmp_path, flags if recycled else flags | os.O_CREAT | os.O_EXCL, 0o644)
+        except OSError as exc:
+            if _out_of_space(exc):
+                self.release_spares()
+            raise
         writer = ShardWriter(self, meta, fd, tmp_path, final_path, recycled)
         try:
             _write_all(fd, [encode_header(meta)])
-        except BaseException:
-            writer.abort()
+        except BaseException as exc:
+            writer._discard(exc)
             raise
         return writer
 
@@ -529,7 +532,7 @@ class ShardWriter:
             os.close(self._fd)
             self._fd = -1
         self._tmp_path.unlink(missing_ok=True)
-        if isinstance(failure, OSError) and failure.errno in (errno.ENOSPC, errno.EDQUOT):
+        if isinstance(failure, OSError) and _out_of_space(failure):
             self._store.release_spares()
 
 
@@ -647,6 +650,10 @@ def _record_problem(raw: bytes | bytearray, expected_length: int) -> str | None:
 def _is_shard_name(name: str) -> bool:
     version_id, _, index = name.partition(".")
     return is_version_id(version_id) and index.isdigit() and index == str(int(index))
+
+
+def _out_of_space(error: OSError) -> bool:
+    return error.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def _write_all(fd: int, parts: Sequence[Buffer]) -> None:

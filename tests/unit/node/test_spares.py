@@ -197,3 +197,21 @@ def test_spares_left_by_an_earlier_process_are_adopted(tmp_path, make_shard):
     assert not spare.exists()
     assert spare_files(second) == []
     second.close()
+
+
+def test_a_create_out_of_space_gives_the_spares_back(store, make_shard, monkeypatch):
+    big = make_shard(object_size_bytes=400_000, chunk_size_bytes=4096)
+    write(store, big)
+    store.delete(big.meta.version_id, 0)  # too large to fit the shard below
+    assert len(spare_files(store)) == 1
+    real_open = os.open
+
+    def full(path, flags, mode=0o777):  # type: ignore[no-untyped-def]
+        if flags & os.O_CREAT and str(path).startswith(str(store.tmp_dir)):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", full)
+    with pytest.raises(OSError):
+        store.begin_write(make_shard(object_size_bytes=1000).meta)
+    assert spare_files(store) == []

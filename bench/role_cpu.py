@@ -12,14 +12,17 @@ read from /proc before and after, and how late each role's event loop ran
 its timers meanwhile (p50 and p99 of tessera_event_loop_lag_seconds, as
 bucket bounds: service/loop_lag.py). With --op put, the callers PUT new keys
 instead (presigned URLs, so the payload is not signed: the gateway computes no
-SHA-256, unlike a signed PUT's); with --op delete they DELETE the stored
+SHA-256, unlike a signed PUT's), or with --overwrite PUT over the --objects
+stored keys in turn (each replaces a version whose shards are then removed,
+and the nodes write later shards over their files: node/spares.py); with
+--op delete they DELETE the stored
 objects, each once (the run ends when they are all gone; the CPU is read a
 second later, so the gateway's removal of their shards counts). With
 --per-process, a row per process (which etcd member leads, which replica the
 gateway writes through) instead of per role. A measurement, never a test.
 
     .venv/bin/python -m bench.role_cpu [--op get|put|delete] [--size 1048576] [--concurrency 16]
-        [--seconds 15] [--per-process]
+        [--seconds 15] [--per-process] [--overwrite]
 """
 
 from __future__ import annotations
@@ -181,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         "--env", default="", help="NAME=VALUE,... for every process (values may hold commas)"
     )
     p.add_argument("--per-process", action="store_true", help="a row per process, not per role")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="put: over the --objects stored keys in turn, not new keys",
+    )
     args = p.parse_args(argv)
     scratch = Path(tempfile.mkdtemp(prefix="tessera-role-cpu-"))
     layout = Layout.with_free_ports(scratch)
@@ -200,12 +208,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         s3.create_bucket(Bucket=BUCKET)
         body = os.urandom(args.size)
-        if args.op in ("get", "delete"):
+        if args.op in ("get", "delete") or args.overwrite:
             for i in range(args.objects):
                 s3.put_object(Bucket=BUCKET, Key=f"k{i}", Body=body)
 
         def url_for(i: int) -> str:
-            key = f"k{i % args.objects}" if args.op != "put" else f"new{i}"
+            key = f"new{i}" if args.op == "put" and not args.overwrite else f"k{i % args.objects}"
             return str(
                 s3.generate_presigned_url(
                     f"{args.op}_object", Params={"Bucket": BUCKET, "Key": key}, ExpiresIn=3600

@@ -18,8 +18,8 @@ contents are overwritten from offset 0 and truncated at the new end before
 the file is flushed and renamed into shards/ (node/store.py). Files left in
 spares/ by an earlier process are adopted at start, oldest first.
 
-Thread-safe: the store calls keep() from deleting threads and take() from
-writing ones.
+Thread-safe: the store calls stash() and admit() from deleting threads and
+take() from writing ones; no call holds the pool's lock across file I/O.
 """
 
 from __future__ import annotations
@@ -56,26 +56,24 @@ class SparePool:
         folder.mkdir(exist_ok=True)
         self._adopt()
 
-    @property
-    def total_bytes(self) -> int:
-        return self._bytes
-
-    @property
-    def count(self) -> int:
-        return len(self._files)
-
-    def keep(self, path: str, size_bytes: int) -> bool:
-        """Moves the file of a shard being removed into the pool (a rename),
-        unlinking the oldest spares past the bound. False, with the file
+    def stash(self, path: str, size_bytes: int) -> str | None:
+        """Renames the file of a shard being removed into spares/ and returns
+        its new path, not yet in the pool: the caller admit()s it, or
+        discard()s it if a reader may still have it open. None, with the file
         untouched, when there is no pool, the file alone is over the bound,
         or the file system is short of space: the caller unlinks it."""
         if not 0 < size_bytes <= self._max_bytes or not self._space_to_spare():
-            return False
+            return None
         target = f"{self._folder}/{secrets.token_hex(8)}"
+        os.rename(path, target)
+        return target
+
+    def admit(self, spare: str, size_bytes: int) -> None:
+        """Adds a stashed file to the pool, unlinking the oldest spares past
+        the bound."""
         evicted: list[str] = []
         with self._lock:
-            os.rename(path, target)
-            self._files.append((target, size_bytes))
+            self._files.append((spare, size_bytes))
             self._bytes += size_bytes
             while self._bytes > self._max_bytes:
                 old, old_size = self._files.popleft()
@@ -84,7 +82,11 @@ class SparePool:
             self._publish()
         for old in evicted:
             _unlink_quietly(old)
-        return True
+
+    @staticmethod
+    def discard(spare: str) -> None:
+        """Unlinks a stashed file instead of admitting it."""
+        _unlink_quietly(spare)
 
     def take(self, target: Path, wanted_bytes: int) -> bool:
         """Renames a spare to target for a writer to overwrite: among the

@@ -24,7 +24,8 @@ Invariants:
   and again after verify() read it (the scrubber); data shards stay cached;
 - deletes and quarantine moves are durable (their folders fsynced) before
   they return; a deleted shard's file is unlinked, or renamed into spares/
-  (node/spares.py) when no reader has it open, so a file being read is never
+  (node/spares.py) and kept there only if no reader has it open (readers
+  count themselves before opening), so a file being read is never
   overwritten; a shard written over a spare is truncated at its end and
   fsynced (not fdatasynced: its mtime must not come back older than the
   write), then installed as any other;
@@ -125,6 +126,7 @@ class ShardStore:
         self._shard_count = 0
         self._durable_folders: set[str] = set()  # fan-out folders whose entry is fsynced
         self._open_readers: dict[str, int] = {}  # shard file -> readers holding it open
+        self._readers_lock = threading.Lock()  # guards _open_readers only, never held over I/O
         try:
             self.shards_dir.mkdir(exist_ok=True)
             self.tmp_dir.mkdir(exist_ok=True)
@@ -226,12 +228,16 @@ class ShardStore:
         )
 
     def _reading(self, path: str, change: int) -> None:
-        with self._lock:
+        with self._readers_lock:
             held = self._open_readers.get(path, 0) + change
             if held:
                 self._open_readers[path] = held
             else:
                 del self._open_readers[path]
+
+    def _is_read(self, path: str) -> bool:
+        with self._readers_lock:
+            return path in self._open_readers
 
     def read_meta(self, version_id: str, shard_index: int) -> ShardMeta:
         """A shard's verified header."""
@@ -286,8 +292,16 @@ class ShardStore:
                     return False
                 size = info.st_size
                 name = str(path)
-                if name in self._open_readers or not self._spares.keep(name, size):
+                spare = self._spares.stash(name, size)
+                if spare is None:
                     path.unlink()
+                elif self._is_read(name):
+                    # A reader counts itself before it opens the path, so one
+                    # not counted now finds the path gone; one counted may hold
+                    # this very file open, and must never see it written over.
+                    self._spares.discard(spare)
+                else:
+                    self._spares.admit(spare, size)
             except FileNotFoundError:
                 return False
             self._used_bytes -= size

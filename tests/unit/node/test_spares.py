@@ -6,6 +6,7 @@ runs out of space, and adopts what an earlier process left."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import stat
@@ -215,3 +216,40 @@ def test_a_create_out_of_space_gives_the_spares_back(store, make_shard, monkeypa
     with pytest.raises(OSError):
         store.begin_write(make_shard(object_size_bytes=1000).meta)
     assert spare_files(store) == []
+
+
+def test_a_getshard_stream_open_across_a_delete_and_a_rewrite_sends_its_own_shard(
+    tmp_path, make_shard
+):
+    """Through a real node servicer: a GetShard stream that has sent its first
+    chunk keeps reading its shard while the shard is deleted and new shards
+    of the same size are written on the node; every chunk it sends is the
+    old shard's (the open file is unlinked, never written over)."""
+    from proto import tessera_pb2 as pb
+    from tests.unit.loopback_nodes import CALL_METADATA, loopback_nodes
+
+    old = make_shard(object_size_bytes=2 * 64 * 64 * 1024, chunk_size_bytes=64 * 1024)
+    news = [
+        make_shard(object_size_bytes=2 * 64 * 64 * 1024, chunk_size_bytes=64 * 1024)
+        for _ in range(3)
+    ]
+
+    async def main() -> list[bytes]:
+        async with loopback_nodes(tmp_path, 1) as (node,):
+            write(node.store, old)
+            call = node.stub.GetShard(
+                pb.GetShardRequest(version_id=old.meta.version_id, shard_index=0),
+                metadata=CALL_METADATA,
+                timeout=30,
+            )
+            got = []
+            async for chunk in call:
+                got.append(bytes(chunk.data))
+                if len(got) == 1:
+                    assert node.store.delete(old.meta.version_id, 0)
+                    for new in news:
+                        write(node.store, new)
+            return got
+
+    got = asyncio.run(main())
+    assert got == [bytes(c) for c in old.chunks]

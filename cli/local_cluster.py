@@ -518,15 +518,11 @@ class LocalCluster:
 
     def _gateway_map_up_nodes(self) -> int:
         url = f"http://{self.layout.host}:{self.layout.admin_port}/metrics"
-        series = 'tessera_gateway_cluster_map_nodes{state="up"} '
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                for line in resp.read().decode().splitlines():
-                    if line.startswith(series):
-                        return int(float(line[len(series) :]))
+            value = metric_series(url, 'tessera_gateway_cluster_map_nodes{state="up"}')
         except (urllib.error.URLError, OSError):
-            pass
-        return 0
+            return 0
+        return 0 if value is None else int(value)
 
     def log_path(self, name: str) -> Path:
         return self.data_dir / "logs" / f"{self._resolve(name)}.log"
@@ -578,3 +574,13 @@ class LocalCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def metric_series(url: str, series: str) -> float | None:
+    """One series (its name with labels, as /metrics prints it) at url, or
+    None when it is not there; raises what urlopen raises."""
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        for line in answer.read().decode().splitlines():
+            if line.startswith(series + " "):
+                return float(line.split()[1])
+    return None

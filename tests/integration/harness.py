@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import boto3
 from botocore.config import Config
 
-from cli.local_cluster import Layout, LocalCluster
+from cli.local_cluster import Layout, LocalCluster, metric_series
 
 VHOST_DOMAIN = "s3.tessera.test"  # the shared cluster's domain for bucket.<domain> addressing
 WEBSITE_DOMAIN = "web.tessera.test"  # the shared cluster's domain for bucket.<domain> websites
@@ -110,18 +109,9 @@ def admin_output(cluster: LocalCluster, *argv: str, env: dict[str, str] | None =
     return done.stdout
 
 
-def _series(url: str, series: str) -> float | None:
-    """One series (its name with labels, as /metrics prints it) at url."""
-    with urllib.request.urlopen(url, timeout=10) as answer:
-        for line in answer.read().decode().splitlines():
-            if line.startswith(series + " "):
-                return float(line.split()[1])
-    return None
-
-
 def role_metric(cluster: LocalCluster, name: str, series: str) -> float:
     """One series of a role's process, by name (0 when it has not been counted yet)."""
-    value = _series(f"http://127.0.0.1:{cluster.http_port_of(name)}/metrics", series)
+    value = metric_series(f"http://127.0.0.1:{cluster.http_port_of(name)}/metrics", series)
     return 0.0 if value is None else value
 
 
@@ -132,7 +122,7 @@ def replicas_metric_total(cluster: LocalCluster, series: str) -> float:
 
 def gateway_metric(cluster: LocalCluster, name: str) -> float:
     """The value of an unlabelled metric on the gateway's /metrics."""
-    value = _series(f"http://{cluster.layout.host}:{cluster.layout.admin_port}/metrics", name)
+    value = metric_series(f"http://{cluster.layout.host}:{cluster.layout.admin_port}/metrics", name)
     if value is not None:
         return value
     raise AssertionError(f"the gateway exports no {name}")

@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from service.grpc_tuning import prefer_posix_client
+from service.grpc_tuning import prefer_posix_endpoints
 from tessera import config
 
 
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    prefer_posix_client()  # before anything imports grpc (service/grpc_tuning.py)
+    prefer_posix_endpoints()  # before anything imports grpc (service/grpc_tuning.py)
     args = build_parser().parse_args(argv)
     if args.role == "admin":
         from cli.admin import run_admin

@@ -13,11 +13,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -34,12 +35,39 @@ UPLOAD_BYTES = b"uploaded through the console\n" * 2000 + bytes(range(256)) * 40
 KILLED = "node-c2"
 
 
-def wait(driver: Any, seconds: float = WAIT_SECONDS) -> WebDriverWait[Any]:
-    # The page redraws its panels every poll: an element found a moment ago may
-    # be gone when read (stale) - that is "not yet", so the wait tries again.
-    return WebDriverWait(
-        driver, seconds, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,)
-    )
+# chromedriver's report of an element detached between its lookup and a read
+# (e.g. isDisplayed while the page swaps the sign-in form for the app): a
+# generic WebDriverException, not StaleElementReferenceException.
+DETACHED_NODE = "does not belong to the document"
+
+
+class Wait:
+    """WebDriverWait whose conditions treat an element that went away while
+    being read as "not yet": the page redraws its panels every poll, so an
+    element found a moment ago may be gone (stale, or detached) when read."""
+
+    def __init__(self, driver: Any, seconds: float) -> None:
+        self._wait: WebDriverWait[Any] = WebDriverWait(
+            driver,
+            seconds,
+            poll_frequency=0.2,
+            ignored_exceptions=(StaleElementReferenceException,),
+        )
+
+    def until(self, condition: Callable[[Any], Any]) -> Any:
+        def tolerant(driver: Any) -> Any:
+            try:
+                return condition(driver)
+            except WebDriverException as exc:
+                if DETACHED_NODE in str(exc):
+                    return False
+                raise
+
+        return self._wait.until(tolerant)
+
+
+def wait(driver: Any, seconds: float = WAIT_SECONDS) -> Wait:
+    return Wait(driver, seconds)
 
 
 def visible(driver: Any, css: str) -> Any:
@@ -313,3 +341,27 @@ def test_killed_node_goes_down(
     )
     assert margin.startswith(f"Margin {2 - lost} of 2"), (margin, lost)
     shot(browser, artifacts, "08-object-after-kill")
+
+
+def test_wait_treats_a_detached_element_as_not_yet() -> None:
+    """The waits above go on through chromedriver's "does not belong to the
+    document" (an element detached while read), and fail on any other error."""
+    seen: list[int] = []
+
+    def detached_twice(_: Any) -> bool:
+        seen.append(1)
+        if len(seen) <= 2:
+            raise WebDriverException(
+                "unknown error: unhandled inspector error: "
+                '{"code":-32000,"message":"Node with given id does not belong to the document"}'
+            )
+        return True
+
+    assert Wait(object(), 5).until(detached_twice) is True
+    assert len(seen) == 3
+
+    def broken(_: Any) -> bool:
+        raise WebDriverException("unknown error: session deleted because of page crash")
+
+    with pytest.raises(WebDriverException, match="page crash"):
+        Wait(object(), 5).until(broken)

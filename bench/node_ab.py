@@ -25,7 +25,6 @@ ratios B/A. A measurement, never a test:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import statistics
 import subprocess
@@ -37,7 +36,7 @@ from pathlib import Path
 import uvloop
 
 from bench.run import parse_env
-from bench.shard_calls import cpu_seconds, put_multiplexed, whole_shard
+from bench.shard_calls import put_multiplexed, run_mode, whole_shard
 from node.service import meta_from_pb
 from node.shard_format import expected_file_size_bytes
 from proto import wire
@@ -94,21 +93,12 @@ async def run_block(
 ) -> tuple[float, float]:
     """calls whole-shard PUTs from concurrency tasks; (calls/s, node CPU µs per call)."""
     shards = [wire.whole_from_pb(whole_shard(chunk_bytes)) for _ in range(calls)]
-    next_call = 0
 
-    async def worker() -> None:
-        nonlocal next_call
-        while next_call < calls:
-            i = next_call
-            next_call += 1
-            await put_multiplexed(stub, shards[i])
+    async def put(i: int) -> None:
+        await put_multiplexed(stub, shards[i])
 
-    cpu_before, started = cpu_seconds(pid), time.perf_counter()
-    async with asyncio.TaskGroup() as group:
-        for _ in range(concurrency):
-            group.create_task(worker())
-    wall = time.perf_counter() - started
-    return calls / wall, 1e6 * (cpu_seconds(pid) - cpu_before) / calls
+    rate, _, node_us = await run_mode(put, calls, concurrency, pid)
+    return rate, node_us
 
 
 async def bench(args: argparse.Namespace, ports: list[int], pids: list[int]) -> None:

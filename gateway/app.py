@@ -164,6 +164,7 @@ def build_app(settings: GatewaySettings) -> web.Application:
             settings.metadata_address,
             settings.cluster_secret,
             bucket_cache_seconds=settings.bucket_cache_seconds,
+            record_lease_bytes=settings.record_lease_bytes,
         )
         cluster = ClusterView(metadata, settings.cluster_secret)
         executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tessera-gw")

@@ -32,6 +32,7 @@ import grpc
 import grpc.aio
 
 from metadata.bucket_cache import BucketCache
+from metadata.leased_records import LeasedRecords
 from proto import convert
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
@@ -90,11 +91,14 @@ class MetadataClient:
         *,
         bucket_cache_seconds: float = 0.0,
         streams: bool | None = None,
+        record_lease_bytes: int = 0,
     ) -> None:
         """bucket_cache_seconds: how long get_bucket may answer from this
         client's cache (metadata/bucket_cache.py); 0, the default, never.
         streams: whether unary calls go over each replica's Calls stream
-        (proto/metadata_calls.py; None: unless TESSERA_METADATA_STREAMS=0)."""
+        (proto/metadata_calls.py; None: unless TESSERA_METADATA_STREAMS=0).
+        record_lease_bytes: how much memory get_object's records may take,
+        answered under record leases (metadata/leased_records.py; 0: none)."""
         self.addresses = parse_addresses(address)
         self.buckets = BucketCache(bucket_cache_seconds)
         self._channels = [new_channel(a) for a in self.addresses]
@@ -102,6 +106,11 @@ class MetadataClient:
         self._calls = [MetadataCalls(stub, enabled=streams) for stub in self._stubs]
         self._current = 0
         self._metadata = call_metadata(secret)
+        self.records: LeasedRecords | None = None
+        if record_lease_bytes > 0:
+            self.records = LeasedRecords(
+                lambda: self._stubs[self._current], self._metadata, record_lease_bytes
+            )
 
     async def __aenter__(self) -> MetadataClient:
         return self
@@ -110,6 +119,8 @@ class MetadataClient:
         await self.close()
 
     async def close(self) -> None:
+        if self.records is not None:
+            await self.records.close()
         for channel in self._channels:
             await channel.close(None)
 
@@ -282,8 +293,20 @@ class MetadataClient:
         return convert.version_from_pb(reply.replaced) if reply.has_replaced else None
 
     async def get_object(self, bucket: str, key: str, *, timeout: float) -> ObjectVersion:
+        """The key's current version: from a leased record when this client
+        keeps one, else asked (and, leases allowing, kept)."""
+        records = self.records
+        if records is not None:
+            found = records.get(bucket, key)
+            if found is not None:
+                return found
+            ticket = records.ticket()
         request = pb.ObjectKey(bucket=bucket, key=key)
-        return convert.version_from_pb(await self._call("GetObject", request, timeout))
+        reply = await self._call("GetObject", request, timeout)
+        version = convert.version_from_pb(reply)
+        if records is not None:
+            records.fill(ticket, version, reply.read_revision)
+        return version
 
     async def delete_object(
         self, bucket: str, key: str, *, timeout: float, request_id: str = ""

@@ -4,9 +4,11 @@ Follower.run() watches the log key from the revision after the last one
 applied and applies each entry (a batch of mutations) into the state machine
 as one WriteBatch together with its position (a few mutations on the event
 loop, a longer run, as when catching up, on the replica's one writer
-thread); then it tells the read leases (on_lease) of every ReadLease in it,
-and the log (on_applied) so the callers waiting on that batch get their
-outcomes, and wakes readers waiting for that revision.
+thread) — between computing the batch and writing it, gateways holding
+record leases are told which records it changes (before_commit); then it
+tells the read leases (on_lease) of every ReadLease in it, and the log
+(on_applied) so the callers waiting on that batch get their outcomes, and
+wakes readers waiting for that revision.
 
 A watch can break (member died) or go quiet (member hung or cut off from its
 peers, so it learns of no new entries). Anyone who knows the log has reached
@@ -35,14 +37,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 
 from metadata import logformat, metrics
 from metadata.etcd import EtcdClient, EtcdCompacted, EtcdError, WatchEvent
 from metadata.mutations import ReadLease
 from metadata.outcome import Outcome
-from metadata.state import StateMachine
+from metadata.state import AppliedBatch, StateMachine
 from tessera import errors
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ RETRY_BACKOFF_MAX_SECONDS = 1.0
 APPLY_ON_LOOP_MUTATIONS_MAX = 32
 
 OnApplied = Callable[[str, Sequence[Outcome]], None]
+BeforeCommit = Callable[[int, Sequence[bytes]], Awaitable[None]]
 
 
 class Follower:
@@ -82,6 +85,10 @@ class Follower:
         self._head_wakeup = asyncio.Event()
         # told of every ReadLease applied, before any caller is answered
         self.on_lease: Callable[[ReadLease], None] | None = None
+        # awaited with a batch's revision and the object records it writes,
+        # after it is computed and before it is written (record leases:
+        # metadata/record_leases.py)
+        self.before_commit: BeforeCommit | None = None
 
     @property
     def applied_revision(self) -> int:
@@ -183,9 +190,11 @@ class Follower:
             # Applying holds the GIL on the thread too: the two hops to it
             # and back would only add their cost (metadata.md).
             done = self._state.apply_batch(entries)
+            await self._announce(done)
             self._state.commit(done, False)
         else:
             done = await loop.run_in_executor(self._writer, self._state.apply_batch, entries)
+            await self._announce(done)
             await loop.run_in_executor(self._writer, self._state.commit, done, False)
         metrics.APPLY_DURATION.observe(time.perf_counter() - started)
         metrics.APPLIED_REVISION.set(self.applied_revision)
@@ -199,6 +208,10 @@ class Follower:
             first += count
         async with self._progress:
             self._progress.notify_all()
+
+    async def _announce(self, done: AppliedBatch) -> None:
+        if self.before_commit is not None and done.objects_written:
+            await self.before_commit(logformat.revision_of(done.position), done.objects_written)
 
     # ------------------------------------------------------------ reads
 

@@ -44,6 +44,7 @@ from metadata.liveness import LocalLiveness
 from metadata.membership import EtcdLiveness
 from metadata.node_stubs import NodeStubs
 from metadata.read_lease import PeerClients, ReadLeases, StrongReads, keep_lease
+from metadata.record_leases import RecordLeases
 from metadata.repair import RepairScheduler
 from metadata.replicas import ReplicaRegistry
 from metadata.service import LocalLivenessSource, MetadataService, Replica, add_to_server
@@ -261,6 +262,7 @@ async def _run_replica(
         scratch = Path(settings.data_dir).parent
         peer_clients = PeerClients(settings.cluster_secret)
         leases: ReadLeases | None = None
+        record_leases: RecordLeases | None = None
         if settings.read_lease_seconds > 0:
             leases = ReadLeases(
                 replica_id,
@@ -271,9 +273,16 @@ async def _run_replica(
             )
             follower.on_lease = leases.applied
             shared.leases = leases
+            record_leases = RecordLeases(leases)
+            follower.before_commit = record_leases.before_commit
         strong_reads = StrongReads(follower.read_index, lambda: follower.applied_revision, leases)
         replica = Replica(
-            replica_id, follower.read_index, scratch, strong_reads, follower.wait_applied
+            replica_id,
+            follower.read_index,
+            scratch,
+            strong_reads,
+            follower.wait_applied,
+            record_leases,
         )
         leadership = EtcdLeadership(etcd, prefix + b"/meta/repair-leader", replica_id)
         repair = _Repair(settings, state, shared, follower.read_index, reads, leadership)

@@ -93,6 +93,28 @@ LEASE_WAITED_OUT = Counter(
     "tessera_metadata_read_lease_waited_out_total",
     "Peer read leases an answer waited out because the peer did not confirm in time.",
 )
+RECORD_LEASE_STREAMS = Gauge(
+    "tessera_metadata_record_lease_streams",
+    "Gateways with a RecordLeases stream open to this replica.",
+)
+RECORD_LEASE_GRANTS = Counter(
+    "tessera_metadata_record_lease_grants_total",
+    "Record leases asked by gateways: granted, or refused (no read lease here).",
+    ["result"],
+)
+RECORD_LEASE_WAIT_DURATION = Histogram(
+    "tessera_metadata_record_lease_wait_seconds",
+    "Time a batch waited, before it was written, for gateways to acknowledge its invalidation.",
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0, 2.5),
+)
+RECORD_LEASE_WAITED_OUT = Counter(
+    "tessera_metadata_record_lease_waited_out_total",
+    "Gateway record leases a write waited out because the gateway did not acknowledge in time.",
+)
+RECORD_LEASE_COLLAPSED = Counter(
+    "tessera_metadata_record_lease_collapsed_total",
+    "Times a gateway's waiting invalidations were collapsed into one of every record.",
+)
 ETCD_DB_BYTES = Gauge(
     "tessera_metadata_etcd_db_bytes",
     "Size of etcd's database as its member reported it at the last compaction check.",

@@ -58,8 +58,19 @@ class ObjectRpcs(ServiceCore):
     async def GetObject(self, request: pb.ObjectKey, context: Any) -> pb.ObjectRecord:
         check_bucket(request.bucket, errors.NoSuchBucket)
         check_key(request.key)
-        version = await self._strong(context, lambda: self._object(request.bucket, request.key))
-        return convert.version_to_pb(version)
+        revision = 0
+
+        async def read() -> ObjectVersion:
+            nonlocal revision
+            # Before the read: the record is at least this new (a gateway
+            # keeps it only if no invalidation it received is newer).
+            revision = self._applied_revision()
+            return await self._object(request.bucket, request.key)
+
+        version = await self._strong(context, read)
+        record = convert.version_to_pb(version)
+        record.read_revision = revision
+        return record
 
     @rpc
     async def DeleteObject(self, request: pb.ObjectKey, context: Any) -> pb.DeleteObjectResponse:

@@ -212,6 +212,16 @@ class ReadLeases:
         """Whether this replica holds the read lease now."""
         return self._clock() < self._own_until
 
+    def own_remaining(self) -> float:
+        """Seconds left of this replica's read lease (<= 0: none)."""
+        return self._own_until - self._clock()
+
+    def note_reads(self, count: int) -> None:
+        """count strong reads answered elsewhere on this replica's behalf
+        (a gateway's from its leased records): they keep the lease held."""
+        for _ in range(count):
+            self.note_read()
+
     def note_read(self) -> None:
         self._reads += 1
         if self._reads == WANT_READS:

@@ -115,6 +115,18 @@ class MetadataService(  # type: ignore[misc]
         async for answer in serve_calls(self, requests, self.closing):
             yield answer
 
+    async def RecordLeases(
+        self, requests: AsyncIterator[pb.RecordLeaseRequest], context: Any
+    ) -> AsyncIterator[pb.RecordLeaseNotice]:
+        """A gateway's record leases and their invalidations
+        (metadata/record_leases.py); ends when the replica starts to stop."""
+        grants = self._replica.record_leases if self._replica is not None else None
+        if grants is None:
+            await abort_with(context, errors.NotImplemented("this replica grants no record leases"))
+            return
+        async for notice in grants.serve(requests, self.closing):
+            yield notice
+
     @rpc
     async def ReplicaStatus(self, request: pb.Empty, context: Any) -> pb.ReplicaStatusResponse:
         position = self._state.applied_position

@@ -34,8 +34,10 @@ from metadata import metrics
 from metadata.commit import MutationLog
 from metadata.list_ahead import PagesAhead
 from metadata.liveness import LiveSet
+from metadata.logformat import revision_of
 from metadata.mutations import Mutation
 from metadata.read_lease import ReadIndex, StrongReads
+from metadata.record_leases import RecordLeases
 from metadata.repair import RepairScheduler
 from metadata.state import StateMachine
 from proto import tessera_pb2 as pb
@@ -73,6 +75,7 @@ class Replica:
     scratch_dir: Path
     reads: StrongReads  # what clients see: under the read lease, or settled
     wait_applied: WaitApplied
+    record_leases: RecordLeases | None = None  # gateways' (None: read leases are off)
 
 
 class ServiceCore:
@@ -130,6 +133,12 @@ class ServiceCore:
         if found is not None:
             return found
         return await self._read(self._state.get_object, bucket, key)
+
+    def _applied_revision(self) -> int:
+        """The last log revision this replica applied (0 for a single replica)."""
+        if self._replica is None:
+            return 0
+        return revision_of(self._state.applied_position)
 
     async def _submit(self, mutation: Mutation, result_type: type[T]) -> T:
         """Submits mutation to the log; its effect's result, which has result_type."""

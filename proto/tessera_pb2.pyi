@@ -478,7 +478,7 @@ class ShardPlacement(_message.Message):
     def __init__(self, shard_index: _Optional[int] = ..., node_id: _Optional[str] = ...) -> None: ...
 
 class ObjectRecord(_message.Message):
-    __slots__ = ("bucket", "key", "version_id", "size_bytes", "etag", "content_type", "user_metadata", "last_modified", "data_shards", "parity_shards", "chunk_size_bytes", "placement", "map_epoch", "request_id", "system_metadata", "inline_data", "segments", "s3_version_id", "delete_marker", "tags", "acl", "lock_mode", "retain_until", "legal_hold")
+    __slots__ = ("bucket", "key", "version_id", "size_bytes", "etag", "content_type", "user_metadata", "last_modified", "data_shards", "parity_shards", "chunk_size_bytes", "placement", "map_epoch", "request_id", "system_metadata", "inline_data", "segments", "s3_version_id", "delete_marker", "tags", "acl", "lock_mode", "retain_until", "legal_hold", "read_revision")
     class UserMetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -524,6 +524,7 @@ class ObjectRecord(_message.Message):
     LOCK_MODE_FIELD_NUMBER: _ClassVar[int]
     RETAIN_UNTIL_FIELD_NUMBER: _ClassVar[int]
     LEGAL_HOLD_FIELD_NUMBER: _ClassVar[int]
+    READ_REVISION_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     version_id: str
@@ -548,7 +549,8 @@ class ObjectRecord(_message.Message):
     lock_mode: str
     retain_until: float
     legal_hold: bool
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., size_bytes: _Optional[int] = ..., etag: _Optional[str] = ..., content_type: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., last_modified: _Optional[float] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., chunk_size_bytes: _Optional[int] = ..., placement: _Optional[_Iterable[_Union[ShardPlacement, _Mapping]]] = ..., map_epoch: _Optional[int] = ..., request_id: _Optional[str] = ..., system_metadata: _Optional[_Mapping[str, str]] = ..., inline_data: _Optional[bytes] = ..., segments: _Optional[_Iterable[_Union[SegmentRecord, _Mapping]]] = ..., s3_version_id: _Optional[str] = ..., delete_marker: _Optional[bool] = ..., tags: _Optional[_Mapping[str, str]] = ..., acl: _Optional[str] = ..., lock_mode: _Optional[str] = ..., retain_until: _Optional[float] = ..., legal_hold: _Optional[bool] = ...) -> None: ...
+    read_revision: int
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., size_bytes: _Optional[int] = ..., etag: _Optional[str] = ..., content_type: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., last_modified: _Optional[float] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., chunk_size_bytes: _Optional[int] = ..., placement: _Optional[_Iterable[_Union[ShardPlacement, _Mapping]]] = ..., map_epoch: _Optional[int] = ..., request_id: _Optional[str] = ..., system_metadata: _Optional[_Mapping[str, str]] = ..., inline_data: _Optional[bytes] = ..., segments: _Optional[_Iterable[_Union[SegmentRecord, _Mapping]]] = ..., s3_version_id: _Optional[str] = ..., delete_marker: _Optional[bool] = ..., tags: _Optional[_Mapping[str, str]] = ..., acl: _Optional[str] = ..., lock_mode: _Optional[str] = ..., retain_until: _Optional[float] = ..., legal_hold: _Optional[bool] = ..., read_revision: _Optional[int] = ...) -> None: ...
 
 class SegmentRecord(_message.Message):
     __slots__ = ("shard_set_id", "part_number", "size_bytes", "etag", "data_shards", "parity_shards", "chunk_size_bytes", "placement", "last_modified", "checksums")
@@ -940,6 +942,32 @@ class WaitAppliedRequest(_message.Message):
     REVISION_FIELD_NUMBER: _ClassVar[int]
     revision: int
     def __init__(self, revision: _Optional[int] = ...) -> None: ...
+
+class RecordLeaseRequest(_message.Message):
+    __slots__ = ("ask", "acked", "reads")
+    ASK_FIELD_NUMBER: _ClassVar[int]
+    ACKED_FIELD_NUMBER: _ClassVar[int]
+    READS_FIELD_NUMBER: _ClassVar[int]
+    ask: int
+    acked: int
+    reads: int
+    def __init__(self, ask: _Optional[int] = ..., acked: _Optional[int] = ..., reads: _Optional[int] = ...) -> None: ...
+
+class RecordLeaseNotice(_message.Message):
+    __slots__ = ("granted", "duration_seconds", "invalidation", "revision", "state_keys", "everything")
+    GRANTED_FIELD_NUMBER: _ClassVar[int]
+    DURATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    INVALIDATION_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    STATE_KEYS_FIELD_NUMBER: _ClassVar[int]
+    EVERYTHING_FIELD_NUMBER: _ClassVar[int]
+    granted: int
+    duration_seconds: float
+    invalidation: int
+    revision: int
+    state_keys: _containers.RepeatedScalarFieldContainer[bytes]
+    everything: bool
+    def __init__(self, granted: _Optional[int] = ..., duration_seconds: _Optional[float] = ..., invalidation: _Optional[int] = ..., revision: _Optional[int] = ..., state_keys: _Optional[_Iterable[bytes]] = ..., everything: _Optional[bool] = ...) -> None: ...
 
 class ReplicaStatusResponse(_message.Message):
     __slots__ = ("replica_id", "applied_revision", "applied_position", "state_digest", "key_count")

@@ -758,6 +758,11 @@ class MetadataStub:
                 request_serializer=proto_dot_tessera__pb2.WaitAppliedRequest.SerializeToString,
                 response_deserializer=proto_dot_tessera__pb2.Empty.FromString,
                 _registered_method=True)
+        self.RecordLeases = channel.stream_stream(
+                '/tessera.Metadata/RecordLeases',
+                request_serializer=proto_dot_tessera__pb2.RecordLeaseRequest.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.RecordLeaseNotice.FromString,
+                _registered_method=True)
         self.ReportShardProblem = channel.unary_unary(
                 '/tessera.Metadata/ReportShardProblem',
                 request_serializer=proto_dot_tessera__pb2.ShardProblem.SerializeToString,
@@ -1072,6 +1077,16 @@ class MetadataServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordLeases(self, request_iterator, context):
+        """Gateway to the replica holding the read lease: record leases, under
+        which the gateway answers GetObject from records it fetched, and the
+        invalidations the replica sends before it applies each entry
+        (docs/metadata.md, "Record leases").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ReportShardProblem(self, request, context):
         """A node found a shard corrupt (scrub, or a read) and quarantined it; the
         repair scheduler rebuilds it. Idempotent.
@@ -1367,6 +1382,11 @@ def add_MetadataServicer_to_server(servicer, server):
                     servicer.WaitApplied,
                     request_deserializer=proto_dot_tessera__pb2.WaitAppliedRequest.FromString,
                     response_serializer=proto_dot_tessera__pb2.Empty.SerializeToString,
+            ),
+            'RecordLeases': grpc.stream_stream_rpc_method_handler(
+                    servicer.RecordLeases,
+                    request_deserializer=proto_dot_tessera__pb2.RecordLeaseRequest.FromString,
+                    response_serializer=proto_dot_tessera__pb2.RecordLeaseNotice.SerializeToString,
             ),
             'ReportShardProblem': grpc.unary_unary_rpc_method_handler(
                     servicer.ReportShardProblem,
@@ -2391,6 +2411,33 @@ class Metadata:
             '/tessera.Metadata/WaitApplied',
             proto_dot_tessera__pb2.WaitAppliedRequest.SerializeToString,
             proto_dot_tessera__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordLeases(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/tessera.Metadata/RecordLeases',
+            proto_dot_tessera__pb2.RecordLeaseRequest.SerializeToString,
+            proto_dot_tessera__pb2.RecordLeaseNotice.FromString,
             options,
             channel_credentials,
             insecure,

@@ -212,6 +212,13 @@ class GatewaySettings(CommonSettings):
             "another gateway's bucket change is seen within this (0: never cache)"
         ),
     )
+    record_lease_bytes: int = field(
+        default=limits.RECORD_LEASE_BYTES_DEFAULT,
+        metadata=_help(
+            "memory for object records GET/HEAD answer from under record leases granted "
+            "by the metadata replica, without asking it (0: always ask)"
+        ),
+    )
     website_listen: str = field(
         default="",
         metadata=_help("host:port of the static website endpoint (anonymous, read-only; '' off)"),

@@ -35,6 +35,9 @@ READ_CHUNKS_MAX_BYTES = GRPC_MESSAGE_MAX_BYTES // 2
 # Request handling.
 REQUEST_TIMEOUT_DEFAULT_SECONDS = 300.0
 BUCKET_CACHE_SECONDS_DEFAULT = 1.0  # a gateway's GET/HEAD reuses a bucket record this long
+# Memory a gateway's object records kept under record leases may take
+# (metadata/leased_records.py; 0 turns them off).
+RECORD_LEASE_BYTES_DEFAULT = 64 * 1024 * 1024
 METADATA_CALL_TIMEOUT_SECONDS = 10.0
 CLOCK_SKEW_MAX_SECONDS = 15 * 60
 INFLIGHT_BYTES_MAX_DEFAULT = 512 * 1024 * 1024

@@ -1,0 +1,292 @@
+"""Record leases, the gateway's side: GetObject answered from records this
+gateway fetched, while a lease from the read-lease holder runs.
+
+A small GET spends most of its CPU and half its latency on the metadata hop
+(docs/benchmarks.md, "Read leases after a lull"). LeasedRecords keeps the
+records GetObject answered and answers from them — linearizably — while the
+replica the gateway calls (the read-lease holder, usually) grants it a
+record lease. The replica's side is metadata/record_leases.py.
+
+One RecordLeases stream to that replica, opened on the first lookup and
+closed after IDLE_SECONDS without one, carries (gateway → replica) asks for
+a lease, acknowledgements of invalidations and a count of the reads answered
+here; (replica → gateway) grants and invalidations. An invalidation names
+the state keys of the object records one applied batch writes and its log
+revision; the replica sends it before it writes the batch and, while this
+gateway's lease may run, writes only once the gateway acknowledged it.
+
+- **Keeping a record** fetched by GetObject: only if the stream it was
+  fetched under is still the open one, and the revision the replica had
+  applied before it read the record (ObjectRecord.read_revision) is no older
+  than every invalidation received on that stream. Every invalidation drops
+  its records, whenever they were kept.
+- **Answering from a record**: only while the lease runs — until the ask's
+  send time + the granted duration, by this gateway's clock.
+- A stream that ends (either way) drops every record; the next opens afresh.
+
+Why an answer from a record is linearizable: take a write W of that key
+shown (answered, or seen by a read) before the lookup began. The replica
+that showed it waited for the read-lease holder H to apply it (or H's read
+lease had ended — but a record lease ends inside H's read lease). H wrote W's
+batch either while this gateway's lease could run — then only after this
+gateway acknowledged, i.e. dropped the key — or before the grant now in
+force — then its invalidation came before that grant on the stream. Either
+way the key was dropped before the lookup, and a record kept since was read
+at a revision no older than W's invalidation, so it holds W.
+
+Invariants: nothing is answered from a record outside a lease; an
+acknowledgement is sent only after its invalidation's records are dropped;
+a record kept is never older than an invalidation already received; records
+take at most bytes_max (estimated), the least recently used go first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import grpc
+import grpc.aio
+
+from prometheus_client import Counter
+
+from metadata import keys
+from proto import tessera_pb2 as pb
+from proto import tessera_pb2_grpc as pb_grpc
+from tessera.model import ObjectVersion
+
+log = logging.getLogger(__name__)
+
+LOOKUPS = Counter(
+    "tessera_gateway_record_lease_lookups_total",
+    "GetObject lookups in the gateway's leased records: answered from one (hit) or asked (miss).",
+    ["result"],
+)
+_HITS = LOOKUPS.labels("hit")
+_MISSES = LOOKUPS.labels("miss")
+
+IDLE_SECONDS = 10.0  # no lookup for this long: the stream closes, records go
+RENEW_SHARE = 0.5  # ask again once less than this share of the last grant is left
+ASK_AGAIN_SECONDS = 0.2  # an ask unanswered (or refused) this long may be repeated
+STREAM_SECONDS = 600.0  # one stream's deadline; the next opens on the next lookup
+RECORD_OVERHEAD_BYTES = 2048  # a decoded record's memory besides its inline bytes
+FAILED_BACKOFF_SECONDS = 1.0  # after a stream failed, lookups go to metadata this long
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """Taken before a GetObject is sent; its answer may be kept only under it."""
+
+    session: int
+
+
+class LeasedRecords:
+    """The records one gateway keeps under record leases from one replica."""
+
+    def __init__(
+        self,
+        stub: Callable[[], pb_grpc.MetadataStub],
+        call_metadata: tuple[tuple[str, str], ...],
+        bytes_max: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """stub: the stub of the replica GetObject goes to now."""
+        self._stub = stub
+        self._call_metadata = call_metadata
+        self._bytes_max = bytes_max
+        self._clock = clock
+        self._records: OrderedDict[bytes, tuple[ObjectVersion, int]] = OrderedDict()
+        self._bytes = 0
+        self._session = 0  # the open stream's number (0: none open)
+        self._sessions = 0
+        self._invalidated_through = math.inf  # until the stream's first notice
+        self._lease_until = -math.inf
+        self._granted_seconds = 0.0
+        self._asks = 0
+        self._asked: dict[int, float] = {}  # ask number -> clock when sent
+        self._asked_at = -math.inf
+        self._ask_due = False
+        self._acked = 0
+        self._reads = 0
+        self._last_lookup = -math.inf
+        self._failed_at = -math.inf
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stub_in_use: pb_grpc.MetadataStub | None = None
+
+    # ------------------------------------------------------------ lookups
+
+    def get(self, bucket: str, key: str) -> ObjectVersion | None:
+        """The key's current record, if kept and a lease runs (None: ask metadata)."""
+        now = self._clock()
+        self._last_lookup = now
+        self._keep_stream(now)
+        found = None
+        if now < self._lease_until:
+            kept = self._records.get(keys.object_key(bucket, key))
+            if kept is not None:
+                self._records.move_to_end(keys.object_key(bucket, key))
+                found = kept[0]
+                self._reads += 1
+        if (
+            self._session
+            and self._lease_until - now < self._granted_seconds * RENEW_SHARE
+            and now - self._asked_at >= ASK_AGAIN_SECONDS
+        ):
+            self._asked_at = now
+            self._ask_due = True
+            self._wake.set()
+        (_MISSES if found is None else _HITS).inc()
+        return found
+
+    def ticket(self) -> Ticket:
+        return Ticket(self._session)
+
+    def fill(self, ticket: Ticket, version: ObjectVersion, read_revision: int) -> None:
+        """Keeps a record GetObject answered, if nothing newer was invalidated
+        since (see the module docstring)."""
+        if (
+            not ticket.session
+            or ticket.session != self._session
+            or read_revision < self._invalidated_through
+            or not read_revision
+        ):
+            return
+        cost = RECORD_OVERHEAD_BYTES + len(version.inline_data or b"")
+        if cost * 16 > self._bytes_max:
+            return
+        state_key = keys.object_key(version.bucket, version.key)
+        self._drop(state_key)
+        self._records[state_key] = (version, cost)
+        self._bytes += cost
+        while self._bytes > self._bytes_max:
+            _, (_, dropped) = self._records.popitem(last=False)
+            self._bytes -= dropped
+
+    def _drop(self, state_key: bytes) -> None:
+        kept = self._records.pop(state_key, None)
+        if kept is not None:
+            self._bytes -= kept[1]
+
+    def _clear(self) -> None:
+        self._records.clear()
+        self._bytes = 0
+
+    # ------------------------------------------------------------ the stream
+
+    def _keep_stream(self, now: float) -> None:
+        stub = self._stub()
+        if self._task is not None and not self._task.done():
+            if stub is self._stub_in_use:
+                return
+            self._task.cancel()  # GetObject moved to another replica: follow it
+        if now - self._failed_at < FAILED_BACKOFF_SECONDS:
+            return
+        self._stub_in_use = stub
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(stub), name="metadata-record-leases"
+        )
+
+    async def _run(self, stub: pb_grpc.MetadataStub) -> None:
+        self._sessions += 1
+        session = self._sessions
+        self._session = session
+        self._invalidated_through = math.inf
+        self._clear()
+        self._ask_due = True
+        call = stub.RecordLeases(timeout=STREAM_SECONDS, metadata=self._call_metadata)
+        writer = asyncio.get_running_loop().create_task(self._write(call))
+        try:
+            reader = self._read(call)
+            done, _ = await asyncio.wait(
+                (asyncio.ensure_future(reader), writer), return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                task.result()
+        except asyncio.CancelledError:
+            raise
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.CANCELLED:
+                log.info("record lease stream ended: %s", exc.details() or exc.code())
+                self._failed_at = self._clock()
+        except Exception:
+            log.exception("record lease stream failed")
+            self._failed_at = self._clock()
+        finally:
+            writer.cancel()
+            call.cancel()
+            if self._session == session:
+                self._session = 0
+                self._lease_until = -math.inf
+                self._asked.clear()
+                self._clear()
+
+    async def _read(self, call: grpc.aio.StreamStreamCall) -> None:
+        async for notice in _notices(call):
+            if notice.invalidation:
+                if notice.everything:
+                    self._clear()
+                else:
+                    for state_key in notice.state_keys:
+                        self._drop(state_key)
+                if self._invalidated_through == math.inf:  # the stream's first notice
+                    self._invalidated_through = notice.revision
+                else:
+                    self._invalidated_through = max(self._invalidated_through, notice.revision)
+                self._acked = notice.invalidation
+                self._wake.set()
+            if notice.granted:
+                sent_at = self._asked.pop(notice.granted, None)
+                if sent_at is not None and notice.duration_seconds > 0:
+                    self._lease_until = max(self._lease_until, sent_at + notice.duration_seconds)
+                    self._granted_seconds = notice.duration_seconds
+
+    async def _write(self, call: grpc.aio.StreamStreamCall) -> None:
+        """Sends acknowledgements, asks and read counts as they come due;
+        ends the stream after IDLE_SECONDS without a lookup."""
+        acked = 0
+        self._wake.set()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(IDLE_SECONDS / 2):
+                    await self._wake.wait()
+            self._wake.clear()
+            now = self._clock()
+            if now - self._last_lookup > IDLE_SECONDS and now >= self._lease_until:
+                await call.done_writing()
+                return
+            request = pb.RecordLeaseRequest()
+            if self._acked > acked:
+                acked = request.acked = self._acked
+            if self._ask_due:
+                self._ask_due = False
+                self._asks += 1
+                request.ask = self._asks
+                self._asked = {n: t for n, t in self._asked.items() if now - t < IDLE_SECONDS}
+                self._asked[self._asks] = now  # the lease runs from before the ask is sent
+            if self._reads:
+                request.reads, self._reads = self._reads, 0
+            if request.ask or request.acked or request.reads:
+                await call.write(request)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        self._task = None
+
+
+async def _notices(call: grpc.aio.StreamStreamCall) -> AsyncIterator[pb.RecordLeaseNotice]:
+    while True:
+        notice = await call.read()
+        if notice is grpc.aio.EOF:  # type: ignore[attr-defined]
+            return
+        assert isinstance(notice, pb.RecordLeaseNotice)
+        yield notice

@@ -1,0 +1,251 @@
+"""Record leases, the replica's side: gateways that answer GetObject from
+records they fetched, kept coherent by invalidations sent before each apply.
+
+A gateway opens one RecordLeases stream to the replica it sends its calls to
+(metadata/leased_records.py is its side). On it the gateway asks for a
+*record lease*, acknowledges invalidations and counts the reads it answered
+itself; the replica grants leases and sends, **before it writes each applied
+batch** (Follower.before_commit), the state keys of the object records the
+batch writes, with the batch's revision.
+
+- **Granting.** Only while this replica holds the read lease, and never past
+  it: a grant of d seconds runs on the gateway from when it sent the ask, by
+  its clock, and d is chosen so that d x CLOCK_RATE + CLOCK_MARGIN_SECONDS
+  from now still lies inside the read lease (and d <= LEASE_SECONDS_MAX).
+  The replica counts the gateway's lease as possibly running until now +
+  d x CLOCK_RATE + CLOCK_MARGIN_SECONDS by its own clock.
+- **Invalidating.** Every batch that writes object records is announced to
+  every open stream, in order, before it is written, and — to a gateway
+  whose lease may still run — the write waits until that gateway has
+  acknowledged the invalidation, or until its lease has surely ended (a hung
+  gateway delays writes by at most its lease, like a hung read-lease holder).
+  Notices on one stream keep their order: a grant follows every invalidation
+  of a batch written before it.
+
+Why a gateway's answer from its records is linearizable: see the module
+docstring of metadata/leased_records.py and docs/metadata.md, "Record
+leases". What this side guarantees: (1) a batch written here while a
+gateway's lease may run was acknowledged by it first; (2) a batch written
+before a grant was announced before the grant on the same stream; (3) a
+lease ends no later than this replica's read lease, so a peer that shows a
+write without waiting for this replica (the read lease ended) never does so
+while a gateway lease granted here runs.
+
+Invariants: no grant without the read lease; a subscriber's possible lease
+end only grows; an invalidation number is never reused on a stream; a
+subscriber with more than QUEUE_MAX notices waiting has them replaced by one
+"everything" invalidation (and its latest grant after it), never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from metadata import metrics
+from metadata.read_lease import CLOCK_MARGIN_SECONDS, CLOCK_RATE, WANT_READS, ReadLeases
+from proto import tessera_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS_MAX = 1.0  # a hung gateway delays writes by at most about this
+LEASE_SECONDS_MIN = 0.05  # less than this left of the read lease: refused
+QUEUE_MAX = 1024  # notices waiting for one gateway before they are collapsed
+KEYS_PER_NOTICE_MAX = 512  # a batch writing more object records invalidates everything
+
+
+def possible_end(now: float, duration: float) -> float:
+    """Until when a lease of duration granted at now may run, by this clock (pure)."""
+    return now + duration * CLOCK_RATE + CLOCK_MARGIN_SECONDS
+
+
+def grantable(read_lease_left: float) -> float:
+    """The longest record lease that surely ends inside a read lease with
+    read_lease_left seconds left (pure; 0: none)."""
+    duration = min(LEASE_SECONDS_MAX, (read_lease_left - CLOCK_MARGIN_SECONDS) / CLOCK_RATE)
+    return duration if duration >= LEASE_SECONDS_MIN else 0.0
+
+
+class Subscriber:
+    """One gateway's stream: its notices to send, its lease, its acknowledgements."""
+
+    def __init__(self) -> None:
+        self.notices: deque[pb.RecordLeaseNotice] = deque()
+        self.ready = asyncio.Event()  # notices to send
+        self.lease_until = 0.0  # by this replica's clock: its lease surely ended then
+        self.sent = 0  # the last invalidation number given out
+        self.acked = 0
+        self.acked_changed = asyncio.Event()
+        self._grant: pb.RecordLeaseNotice | None = None  # the latest one still queued
+
+    def send(self, notice: pb.RecordLeaseNotice) -> None:
+        if notice.granted:
+            self._grant = notice
+        if len(self.notices) >= QUEUE_MAX:
+            self._collapse()
+        self.notices.append(notice)
+        self.ready.set()
+
+    def _collapse(self) -> None:
+        """Every waiting invalidation becomes one of everything; the latest
+        grant, if one waits, goes after it (its order is kept)."""
+        self.notices.clear()
+        self.notices.append(pb.RecordLeaseNotice(invalidation=self.sent, everything=True))
+        if self._grant is not None:
+            self.notices.append(self._grant)
+        metrics.RECORD_LEASE_COLLAPSED.inc()
+
+    def take(self) -> list[pb.RecordLeaseNotice]:
+        taken = list(self.notices)
+        self.notices.clear()
+        self._grant = None
+        self.ready.clear()
+        return taken
+
+    def note_acked(self, number: int) -> None:
+        if number > self.acked:
+            self.acked = min(number, self.sent)
+            self.acked_changed.set()
+
+
+class RecordLeases:
+    """Every gateway stream of this replica, and the waits of its writes on them."""
+
+    def __init__(self, leases: ReadLeases, clock: Callable[[], float] = time.monotonic) -> None:
+        self._leases = leases
+        self._clock = clock
+        self._subscribers: set[Subscriber] = set()
+        self._gone: set[Subscriber] = set()  # ended streams whose leases may still run
+        # The last revision announced: a stream that opens later is told to
+        # keep no record read before it (a batch announced but not yet
+        # written when it opened is never announced to it).
+        self._announced = 0
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    # ------------------------------------------------------------ the stream
+
+    async def serve(
+        self, requests: AsyncIterator[pb.RecordLeaseRequest], closing: asyncio.Event
+    ) -> AsyncIterator[pb.RecordLeaseNotice]:
+        """One gateway's RecordLeases stream, until it ends either way or
+        closing is set."""
+        subscriber = Subscriber()
+        subscriber.sent = 1
+        subscriber.send(
+            pb.RecordLeaseNotice(invalidation=1, revision=self._announced, everything=True)
+        )
+        self._subscribers.add(subscriber)
+        metrics.RECORD_LEASE_STREAMS.set(len(self._subscribers))
+        reader = asyncio.get_running_loop().create_task(self._read(subscriber, requests))
+        stopping = asyncio.ensure_future(closing.wait())
+        try:
+            while not reader.done() and not closing.is_set():
+                waiting = asyncio.ensure_future(subscriber.ready.wait())
+                await asyncio.wait((waiting, reader, stopping), return_when=asyncio.FIRST_COMPLETED)
+                waiting.cancel()
+                for notice in subscriber.take():
+                    yield notice
+            if reader.done():
+                reader.result()  # the gateway's stream failed: so does this one
+        finally:
+            reader.cancel()
+            stopping.cancel()
+            # Its lease may still run: writes keep waiting it out (or for
+            # acknowledgements that will not come) until it has surely ended.
+            self._subscribers.discard(subscriber)
+            self._lingering(subscriber)
+            metrics.RECORD_LEASE_STREAMS.set(len(self._subscribers))
+
+    def _lingering(self, subscriber: Subscriber) -> None:
+        left = subscriber.lease_until - self._clock()
+        if left <= 0:
+            return
+        self._gone.add(subscriber)
+        asyncio.get_running_loop().call_later(left, self._gone.discard, subscriber)
+
+    async def _read(
+        self, subscriber: Subscriber, requests: AsyncIterator[pb.RecordLeaseRequest]
+    ) -> None:
+        async for request in requests:
+            if request.acked:
+                subscriber.note_acked(request.acked)
+            if request.reads:
+                self._leases.note_reads(min(request.reads, WANT_READS))
+            if request.ask:
+                self._grant(subscriber, request.ask)
+
+    def _grant(self, subscriber: Subscriber, ask: int) -> None:
+        duration = 0.0
+        if self._leases.own_valid():
+            duration = grantable(self._leases.own_remaining())
+        if duration > 0:
+            ends = possible_end(self._clock(), duration)
+            subscriber.lease_until = max(subscriber.lease_until, ends)
+            metrics.RECORD_LEASE_GRANTS.labels("granted").inc()
+        else:
+            # Asked while this replica does not hold the read lease: asking
+            # counts as reads, so it takes one.
+            self._leases.note_reads(WANT_READS)
+            metrics.RECORD_LEASE_GRANTS.labels("refused").inc()
+        subscriber.send(pb.RecordLeaseNotice(granted=ask, duration_seconds=duration))
+
+    # ------------------------------------------------------------ writes
+
+    async def before_commit(self, revision: int, state_keys: Sequence[bytes]) -> None:
+        """Announces a batch at revision that writes these object records to
+        every gateway, and returns once each whose lease may run has
+        acknowledged it or its lease has surely ended."""
+        if not state_keys:
+            return
+        self._announced = max(self._announced, revision)
+        if not (self._subscribers or self._gone):
+            return
+        everything = len(state_keys) > KEYS_PER_NOTICE_MAX
+        waits = []
+        now = self._clock()
+        for subscriber in self._subscribers:
+            subscriber.sent += 1
+            subscriber.send(
+                pb.RecordLeaseNotice(
+                    invalidation=subscriber.sent,
+                    revision=revision,
+                    state_keys=() if everything else state_keys,
+                    everything=everything,
+                )
+            )
+            if subscriber.lease_until > now:
+                waits.append(self._acknowledged(subscriber, subscriber.sent))
+        for gone in self._gone:
+            if gone.lease_until > now:
+                waits.append(self._waited_out(gone))
+        if waits:
+            started = time.perf_counter()
+            await asyncio.gather(*waits)
+            metrics.RECORD_LEASE_WAIT_DURATION.observe(time.perf_counter() - started)
+
+    async def _acknowledged(self, subscriber: Subscriber, number: int) -> None:
+        # One waiter per subscriber at a time: the follower writes its
+        # batches one after another.
+        while subscriber.acked < number:
+            left = subscriber.lease_until - self._clock()
+            if left <= 0:
+                metrics.RECORD_LEASE_WAITED_OUT.inc()
+                return
+            subscriber.acked_changed.clear()
+            try:
+                async with asyncio.timeout(left):
+                    await subscriber.acked_changed.wait()
+            except TimeoutError:
+                continue
+
+    async def _waited_out(self, subscriber: Subscriber) -> None:
+        left = subscriber.lease_until - self._clock()
+        if left > 0:
+            metrics.RECORD_LEASE_WAITED_OUT.inc()
+            await asyncio.sleep(left)

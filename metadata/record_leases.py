@@ -80,10 +80,12 @@ class Subscriber:
         self.acked = 0
         self.acked_changed = asyncio.Event()
         self._grant: pb.RecordLeaseNotice | None = None  # the latest one still queued
+        self._revision = 0  # the newest revision invalidated on this stream
 
     def send(self, notice: pb.RecordLeaseNotice) -> None:
         if notice.granted:
             self._grant = notice
+        self._revision = max(self._revision, notice.revision)
         if len(self.notices) >= QUEUE_MAX:
             self._collapse()
         self.notices.append(notice)
@@ -93,7 +95,9 @@ class Subscriber:
         """Every waiting invalidation becomes one of everything; the latest
         grant, if one waits, goes after it (its order is kept)."""
         self.notices.clear()
-        self.notices.append(pb.RecordLeaseNotice(invalidation=self.sent, everything=True))
+        self.notices.append(
+            pb.RecordLeaseNotice(invalidation=self.sent, revision=self._revision, everything=True)
+        )
         if self._grant is not None:
             self.notices.append(self._grant)
         metrics.RECORD_LEASE_COLLAPSED.inc()

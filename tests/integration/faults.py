@@ -137,7 +137,9 @@ class RegisterLoad:
     worker preferring a different replica), one through the S3 gateway with
     boto3 (PUTs of unique bodies, HEADs). Values are ETags."""
 
-    def __init__(self, cluster: LocalCluster, bucket: str, workers: int = 4) -> None:
+    def __init__(
+        self, cluster: LocalCluster, bucket: str, workers: int = 4, s3_readers: int = 0
+    ) -> None:
         self.cluster = cluster
         self.addresses = cluster.layout.metadata_addresses().split(",")
         self.secret = cluster.credentials.cluster_secret
@@ -149,6 +151,9 @@ class RegisterLoad:
         self._threads = [
             threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True),
             threading.Thread(target=self._s3_worker, daemon=True),
+        ] + [
+            threading.Thread(target=self._s3_reader, args=(f"s3-reader-{i}",), daemon=True)
+            for i in range(s3_readers)
         ]
 
     def start(self) -> None:
@@ -175,17 +180,28 @@ class RegisterLoad:
                     op = Op("write", value, UNKNOWN, start, math.inf, "s3")
                 self.history.append(op)
                 continue
-            start = time.monotonic()
-            try:
-                head = s3.head_object(Bucket=self.bucket, Key=self.key)
-                seen: str | None = head["ETag"].strip('"')
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] not in ("404", "NoSuchKey"):
-                    continue
-                seen = None
-            except BotoCoreError:
-                continue
-            self.history.append(Op("read", None, seen, start, time.monotonic(), "s3"))
+            self._s3_head(s3, "s3")
+
+    def _s3_reader(self, who: str) -> None:
+        """HEADs only, through the gateway (which answers them from its
+        leased records when it can: metadata/leased_records.py)."""
+        s3 = s3_client(self.cluster)
+        while not self._stop.is_set():
+            self._s3_head(s3, who)
+
+    def _s3_head(self, s3: Any, who: str) -> None:
+        """One HEAD, recorded as a read (a failed one tells nothing)."""
+        start = time.monotonic()
+        try:
+            head = s3.head_object(Bucket=self.bucket, Key=self.key)
+            seen: str | None = head["ETag"].strip('"')
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("404", "NoSuchKey"):
+                return
+            seen = None
+        except BotoCoreError:
+            return
+        self.history.append(Op("read", None, seen, start, time.monotonic(), who))
 
     async def _main(self) -> None:
         await asyncio.gather(*(self._worker(i) for i in range(self.workers)))

@@ -1,0 +1,299 @@
+"""Record leases (metadata/record_leases.py, metadata/leased_records.py): a
+gateway answers GetObject from its records only under a lease from the
+read-lease holder, drops a record before the holder writes its change, and
+a write waits for that (or for the lease to end).
+
+The gateway side runs over real gRPC against a small servicer whose
+RecordLeases is the real one and whose GetObject reads a dictionary that
+the test changes the way the follower does: before_commit first, then the
+write."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc.aio
+import pytest
+
+from metadata import keys, metrics
+from metadata.client import MetadataClient
+from metadata.leased_records import LOOKUPS
+from metadata.read_lease import CLOCK_MARGIN_SECONDS, CLOCK_RATE, ReadLeases
+from metadata.record_leases import (
+    LEASE_SECONDS_MAX,
+    QUEUE_MAX,
+    RecordLeases,
+    Subscriber,
+    grantable,
+)
+from proto import convert
+from proto import tessera_pb2 as pb
+from proto import tessera_pb2_grpc as pb_grpc
+from proto.rpc import new_server
+from tessera import errors
+from tessera.model import ObjectVersion
+
+SECRET = "s3cret"
+CALL_SECONDS = 5.0
+
+
+def version(key: str, etag: str) -> ObjectVersion:
+    return ObjectVersion(
+        bucket="bkt", key=key, version_id="v" + etag, size_bytes=1, etag=etag,
+        content_type="", last_modified=1.0, data_shards=0, parity_shards=0,
+        chunk_size_bytes=0, placement=(), inline_data=b"x",
+    )  # fmt: skip
+
+
+class HeldLease:
+    """The replica's read lease, held (or not) as the test says."""
+
+    def __init__(self, held: bool = True, left: float = 2.0) -> None:
+        self.held = held
+        self.left = left
+        self.noted = 0
+
+    def own_valid(self) -> bool:
+        return self.held
+
+    def own_remaining(self) -> float:
+        return self.left if self.held else 0.0
+
+    def note_reads(self, count: int) -> None:
+        self.noted += count
+
+
+class Replica(pb_grpc.MetadataServicer):
+    """GetObject from a dictionary; RecordLeases the real one."""
+
+    def __init__(self, lease: HeldLease) -> None:
+        self.records: dict[str, ObjectVersion] = {}
+        self.revision = 1
+        self.grants = RecordLeases(lease)  # type: ignore[arg-type]
+        self.gets = 0
+        self.read_revision_lag = 0  # answer as if read this many revisions ago
+
+    async def write(self, record: ObjectVersion) -> None:
+        """What the follower does with a batch writing this record."""
+        revision = self.revision + 1
+        await self.grants.before_commit(revision, [keys.object_key(record.bucket, record.key)])
+        self.records[record.key] = record
+        self.revision = revision
+
+    async def GetObject(self, request: pb.ObjectKey, context: Any) -> pb.ObjectRecord:
+        self.gets += 1
+        found = self.records.get(request.key)
+        if found is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such key")
+        reply = convert.version_to_pb(found)
+        reply.read_revision = self.revision - self.read_revision_lag
+        return reply
+
+    async def RecordLeases(
+        self, requests: AsyncIterator[pb.RecordLeaseRequest], context: Any
+    ) -> AsyncIterator[pb.RecordLeaseNotice]:
+        async for notice in self.grants.serve(requests, asyncio.Event()):
+            yield notice
+
+
+async def serving(lease: HeldLease) -> tuple[Replica, grpc.aio.Server, str]:
+    replica = Replica(lease)
+    server = new_server(SECRET)
+    pb_grpc.add_MetadataServicer_to_server(replica, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    return replica, server, f"127.0.0.1:{port}"
+
+
+def hits() -> float:
+    return LOOKUPS.labels("hit")._value.get()
+
+
+async def until(condition: Any, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition never held"
+        await asyncio.sleep(0.01)
+
+
+async def get(client: MetadataClient, key: str) -> str:
+    return (await client.get_object("bkt", key, timeout=CALL_SECONDS)).etag
+
+
+async def test_records_answer_under_a_lease_and_a_write_drops_them_first() -> None:
+    replica, server, address = await serving(HeldLease())
+    try:
+        replica.records["k"] = version("k", "one")
+        async with MetadataClient(address, SECRET, record_lease_bytes=1 << 20) as client:
+            assert await get(client, "k") == "one"  # opens the stream, asks
+            await until(lambda: client.records is not None and client.records._session > 0)
+            before_hits = hits()
+            deadline = time.monotonic() + 5
+            while hits() == before_hits:  # the grant and the record arrive
+                assert time.monotonic() < deadline
+                assert await get(client, "k") == "one"
+                await asyncio.sleep(0.01)
+            gets = replica.gets
+            for _ in range(20):
+                assert await get(client, "k") == "one"
+            assert replica.gets == gets  # all twenty from the record
+            await replica.write(version("k", "two"))
+            # before_commit returned: the gateway had dropped the record
+            assert client.records is not None
+            assert keys.object_key("bkt", "k") not in client.records._records
+            assert await get(client, "k") == "two"
+            assert replica.gets == gets + 1
+    finally:
+        await server.stop(None)
+
+
+async def test_no_read_lease_no_answers_from_records_and_asking_counts_as_reads() -> None:
+    lease = HeldLease(held=False)
+    replica, server, address = await serving(lease)
+    try:
+        replica.records["k"] = version("k", "one")
+        async with MetadataClient(address, SECRET, record_lease_bytes=1 << 20) as client:
+            for _ in range(30):
+                assert await get(client, "k") == "one"
+                await asyncio.sleep(0.01)
+            assert replica.gets == 30
+            assert lease.noted > 0  # the replica is told to take its read lease
+    finally:
+        await server.stop(None)
+
+
+async def test_a_record_read_before_an_invalidation_it_missed_is_not_kept() -> None:
+    replica, server, address = await serving(HeldLease())
+    try:
+        replica.records["k"] = version("k", "one")
+        async with MetadataClient(address, SECRET, record_lease_bytes=1 << 20) as client:
+            assert await get(client, "k") == "one"
+            await until(lambda: client.records is not None and client.records._session > 0)
+            await replica.write(version("other", "x"))  # an invalidation at revision 2
+            replica.read_revision_lag = 1  # answers now claim to be read at revision 1
+            for _ in range(10):
+                assert await get(client, "k") == "one"
+            assert client.records is not None
+            assert keys.object_key("bkt", "k") not in client.records._records
+            assert replica.gets == 11
+    finally:
+        await server.stop(None)
+
+
+async def test_a_write_waits_out_a_gateway_that_does_not_acknowledge() -> None:
+    grants = RecordLeases(HeldLease())  # type: ignore[arg-type]
+    asks: asyncio.Queue[pb.RecordLeaseRequest] = asyncio.Queue()
+
+    async def requests() -> AsyncIterator[pb.RecordLeaseRequest]:
+        while True:
+            yield await asks.get()
+
+    notices: list[pb.RecordLeaseNotice] = []
+
+    async def gateway() -> None:
+        async for notice in grants.serve(requests(), asyncio.Event()):
+            notices.append(notice)
+
+    stream = asyncio.create_task(gateway())
+    try:
+        await until(lambda: notices)  # the first notice: nothing read before now is kept
+        assert notices[0].everything and notices[0].invalidation == 1
+        await asks.put(pb.RecordLeaseRequest(ask=1, acked=1))
+        await until(lambda: any(n.granted for n in notices))
+        grant = next(n for n in notices if n.granted)
+        assert grant.duration_seconds == pytest.approx(LEASE_SECONDS_MAX)
+        waited_out = metrics.RECORD_LEASE_WAITED_OUT._value.get()
+        started = time.monotonic()
+        await grants.before_commit(5, [b"a-key"])  # never acknowledged
+        took = time.monotonic() - started
+        assert LEASE_SECONDS_MAX * 0.9 < took < LEASE_SECONDS_MAX * CLOCK_RATE + 0.5
+        assert metrics.RECORD_LEASE_WAITED_OUT._value.get() == waited_out + 1
+        invalidation = notices[-1]
+        assert list(invalidation.state_keys) == [b"a-key"] and invalidation.revision == 5
+        # acknowledged at once: the next write does not wait
+        await asks.put(pb.RecordLeaseRequest(ask=2))
+        await until(lambda: sum(1 for n in notices if n.granted) == 2)
+        write = asyncio.create_task(grants.before_commit(6, [b"b-key"]))
+        await until(lambda: notices[-1].revision == 6)
+        await asyncio.sleep(0.05)
+        assert not write.done()  # waiting for the acknowledgement
+        await asks.put(pb.RecordLeaseRequest(acked=notices[-1].invalidation))
+        await asyncio.wait_for(write, 0.5)
+    finally:
+        stream.cancel()
+
+
+async def test_a_stream_that_ended_is_still_waited_out_while_its_lease_may_run() -> None:
+    grants = RecordLeases(HeldLease())  # type: ignore[arg-type]
+
+    async def requests() -> AsyncIterator[pb.RecordLeaseRequest]:
+        yield pb.RecordLeaseRequest(ask=1)
+
+    async for _ in grants.serve(requests(), asyncio.Event()):
+        pass  # the gateway's side ends after its ask
+    assert grants.subscribers == 0
+    started = time.monotonic()
+    await grants.before_commit(3, [b"k"])
+    assert time.monotonic() - started > LEASE_SECONDS_MAX * 0.9
+
+
+async def test_a_new_stream_keeps_nothing_read_before_the_last_announced_batch() -> None:
+    grants = RecordLeases(HeldLease())  # type: ignore[arg-type]
+    await grants.before_commit(41, [b"k"])  # no stream yet: nothing to wait for
+
+    async def requests() -> AsyncIterator[pb.RecordLeaseRequest]:
+        await asyncio.sleep(3600)
+        yield pb.RecordLeaseRequest()
+
+    stream = grants.serve(requests(), asyncio.Event())
+    first = await anext(stream)
+    assert first.everything and first.revision == 41
+    await stream.aclose()
+
+
+def test_a_grant_ends_inside_the_read_lease() -> None:
+    for left in (0.06, 0.3, 0.9, 1.2, 2.0):
+        duration = grantable(left)
+        assert duration <= LEASE_SECONDS_MAX
+        if duration:
+            assert duration * CLOCK_RATE + CLOCK_MARGIN_SECONDS <= left + 1e-9
+    assert grantable(0.05) == 0.0
+
+
+def test_a_gateway_far_behind_gets_one_invalidation_of_everything_after_its_grant() -> None:
+    subscriber = Subscriber()
+    subscriber.send(pb.RecordLeaseNotice(granted=1, duration_seconds=1.0))
+    for number in range(1, QUEUE_MAX + 5):
+        subscriber.sent = number
+        subscriber.send(
+            pb.RecordLeaseNotice(invalidation=number, revision=100 + number, state_keys=[b"k"])
+        )
+    taken = subscriber.take()
+    assert len(taken) < QUEUE_MAX
+    collapsed = [n for n in taken if n.everything]
+    assert collapsed, "the waiting invalidations became one of everything"
+    assert collapsed[-1].revision >= 100 + QUEUE_MAX  # what it replaces, no older
+    first_everything = taken.index(collapsed[0])
+    grants = [i for i, n in enumerate(taken) if n.granted]
+    assert all(i > first_everything for i in grants)  # no grant before what it follows
+
+
+def test_read_leases_count_reads_from_elsewhere() -> None:
+    leases = ReadLeases(
+        "r1", "a", 2.0, ask_applied=None, read_index=None  # type: ignore[arg-type]
+    )
+    leases.note_reads(8)
+    assert leases.wanted()
+
+
+async def test_errors_still_reach_the_caller_with_records_on() -> None:
+    replica, server, address = await serving(HeldLease())
+    try:
+        async with MetadataClient(address, SECRET, record_lease_bytes=1 << 20) as client:
+            with pytest.raises(errors.TesseraError):
+                await client.get_object("bkt", "absent", timeout=CALL_SECONDS)
+    finally:
+        await server.stop(None)

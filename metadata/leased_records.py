@@ -53,7 +53,6 @@ from dataclasses import dataclass
 
 import grpc
 import grpc.aio
-
 from prometheus_client import Counter
 
 from metadata import keys

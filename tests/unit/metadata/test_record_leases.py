@@ -283,14 +283,18 @@ def test_a_gateway_far_behind_gets_one_invalidation_of_everything_after_its_gran
 
 def test_read_leases_count_reads_from_elsewhere() -> None:
     leases = ReadLeases(
-        "r1", "a", 2.0, ask_applied=None, read_index=None  # type: ignore[arg-type]
+        "r1",
+        "a",
+        2.0,
+        ask_applied=None,
+        read_index=None,  # type: ignore[arg-type]
     )
     leases.note_reads(8)
     assert leases.wanted()
 
 
 async def test_errors_still_reach_the_caller_with_records_on() -> None:
-    replica, server, address = await serving(HeldLease())
+    _, server, address = await serving(HeldLease())
     try:
         async with MetadataClient(address, SECRET, record_lease_bytes=1 << 20) as client:
             with pytest.raises(errors.TesseraError):

@@ -198,6 +198,10 @@ class LeasedRecords:
         self._session = session
         self._invalidated_through = math.inf
         self._clear()
+        # Numbers are the stream's own: nothing of an earlier stream's carries over.
+        self._acked = 0
+        self._reads = 0
+        self._asked.clear()
         self._ask_due = True
         call = stub.RecordLeases(timeout=STREAM_SECONDS, metadata=self._call_metadata)
         writer = asyncio.get_running_loop().create_task(self._write(call))

@@ -18,7 +18,7 @@ from typing import Any
 import grpc.aio
 import pytest
 
-from metadata import keys, metrics
+from metadata import keys, leased_records, metrics
 from metadata.client import MetadataClient
 from metadata.leased_records import LOOKUPS
 from metadata.read_lease import CLOCK_MARGIN_SECONDS, CLOCK_RATE, ReadLeases
@@ -146,6 +146,26 @@ async def test_records_answer_under_a_lease_and_a_write_drops_them_first() -> No
             assert keys.object_key("bkt", "k") not in client.records._records
             assert await get(client, "k") == "two"
             assert replica.gets == gets + 1
+    finally:
+        await server.stop(None)
+
+
+async def test_a_stream_opened_after_an_idle_close_acknowledges_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(leased_records, "IDLE_SECONDS", 0.3)
+    replica, server, address = await serving(HeldLease())
+    try:
+        replica.records["k"] = version("k", "one")
+        async with MetadataClient(address, SECRET, record_lease_bytes=1 << 20) as client:
+            records = client.records
+            assert records is not None
+            for _ in range(2):  # the second stream opens after the first closed
+                assert await get(client, "k") != ""
+                await until(lambda: records._lease_until > time.monotonic())
+                for n in range(20):  # invalidations numbered past the next stream's first
+                    await asyncio.wait_for(replica.write(version(f"w{n}", "x")), 0.5)
+                await until(lambda: records._session == 0)  # closed after the idle time
     finally:
         await server.stop(None)
 

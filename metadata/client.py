@@ -283,13 +283,19 @@ class MetadataClient:
         """
         if not version.request_id:
             version = dataclasses.replace(version, request_id=new_request_id())
+        records = self.records
+        ticket = records.ticket(opening=True) if records is not None else None
         request = pb.PutObjectRequest(
             version=convert.version_to_pb(version),
             if_none_match_star=if_none_match_star,
             if_match_etag=if_match_etag,
             if_bucket_fingerprint=if_bucket_fingerprint,
+            want_record=ticket is not None and ticket.session > 0,
         )
         reply = await self._call("PutObject", request, timeout)
+        if reply.stored_revision and records is not None and ticket is not None:
+            # what GetObject would answer: the record as the replica decoded it
+            records.fill(ticket, convert.version_from_pb(request.version), reply.stored_revision)
         return convert.version_from_pb(reply.replaced) if reply.has_replaced else None
 
     async def get_object(self, bucket: str, key: str, *, timeout: float) -> ObjectVersion:

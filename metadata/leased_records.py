@@ -7,8 +7,8 @@ records GetObject answered and answers from them — linearizably — while the
 replica the gateway calls (the read-lease holder, usually) grants it a
 record lease. The replica's side is metadata/record_leases.py.
 
-One RecordLeases stream to that replica, opened on the first lookup and
-closed after IDLE_SECONDS without one, carries (gateway → replica) asks for
+One RecordLeases stream to that replica, opened on the first lookup or
+write and closed after IDLE_SECONDS without either, carries (gateway → replica) asks for
 a lease, acknowledgements of invalidations and a count of the reads answered
 here; (replica → gateway) grants and invalidations. An invalidation names
 the state keys of the object records one applied batch writes and its log
@@ -19,7 +19,11 @@ gateway's lease may run, writes only once the gateway acknowledged it.
   fetched under is still the open one, and the revision the replica had
   applied before it read the record (ObjectRecord.read_revision) is no older
   than every invalidation received on that stream. Every invalidation drops
-  its records, whenever they were kept.
+  its records, whenever they were kept. A PutObject sent while the stream is
+  open asks the replica to read the key's record back after the write
+  (want_record); when it is the version sent, the answer carries the
+  revision read at (stored_revision), and the version is kept on the same
+  terms — so a GET soon after a PUT finds it.
 - **Answering from a record**: only while the lease runs — until the ask's
   send time + the granted duration, by this gateway's clock.
 - A stream that ends (either way) drops every record; the next opens afresh.
@@ -70,7 +74,7 @@ LOOKUPS = Counter(
 _HITS = LOOKUPS.labels("hit")
 _MISSES = LOOKUPS.labels("miss")
 
-IDLE_SECONDS = 10.0  # no lookup for this long: the stream closes, records go
+IDLE_SECONDS = 10.0  # no lookup or write for this long: the stream closes, records go
 RENEW_SHARE = 0.5  # ask again once less than this share of the last grant is left
 ASK_AGAIN_SECONDS = 0.2  # an ask unanswered (or refused) this long may be repeated
 STREAM_SECONDS = 600.0  # one stream's deadline; the next opens on the next lookup
@@ -113,7 +117,7 @@ class LeasedRecords:
         self._ask_due = False
         self._acked = 0
         self._reads = 0
-        self._last_lookup = -math.inf
+        self._last_used = -math.inf
         self._failed_at = -math.inf
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -124,7 +128,7 @@ class LeasedRecords:
     def get(self, bucket: str, key: str) -> ObjectVersion | None:
         """The key's current record, if kept and a lease runs (None: ask metadata)."""
         now = self._clock()
-        self._last_lookup = now
+        self._last_used = now
         self._keep_stream(now)
         found = None
         if now < self._lease_until:
@@ -144,7 +148,13 @@ class LeasedRecords:
         (_MISSES if found is None else _HITS).inc()
         return found
 
-    def ticket(self) -> Ticket:
+    def ticket(self, *, opening: bool = False) -> Ticket:
+        """Taken before a call whose answer may be kept; opening: the call
+        is a write, whose record is kept too (the stream opens for it)."""
+        if opening:
+            now = self._clock()
+            self._last_used = now
+            self._keep_stream(now)
         return Ticket(self._session)
 
     def fill(self, ticket: Ticket, version: ObjectVersion, read_revision: int) -> None:
@@ -252,7 +262,7 @@ class LeasedRecords:
 
     async def _write(self, call: grpc.aio.StreamStreamCall) -> None:
         """Sends acknowledgements, asks and read counts as they come due;
-        ends the stream after IDLE_SECONDS without a lookup."""
+        ends the stream after IDLE_SECONDS without a lookup or write."""
         acked = 0
         self._wake.set()
         while True:
@@ -261,7 +271,7 @@ class LeasedRecords:
                     await self._wake.wait()
             self._wake.clear()
             now = self._clock()
-            if now - self._last_lookup > IDLE_SECONDS and now >= self._lease_until:
+            if now - self._last_used > IDLE_SECONDS and now >= self._lease_until:
                 await call.done_writing()
                 return
             request = pb.RecordLeaseRequest()

@@ -50,9 +50,27 @@ class ObjectRpcs(ServiceCore):
             )
         )
         if replaced is None:
-            return pb.PutObjectResponse(has_replaced=False)
-        assert isinstance(replaced, ObjectVersion)
-        return pb.PutObjectResponse(replaced=convert.version_to_pb(replaced), has_replaced=True)
+            reply = pb.PutObjectResponse(has_replaced=False)
+        else:
+            assert isinstance(replaced, ObjectVersion)
+            reply = pb.PutObjectResponse(
+                replaced=convert.version_to_pb(replaced), has_replaced=True
+            )
+        if request.want_record:
+            reply.stored_revision = await self._stored_revision(version)
+        return reply
+
+    async def _stored_revision(self, version: ObjectVersion) -> int:
+        """This replica's applied revision, read before the key's current
+        record, if that record is version as sent (0 if not: a versioned
+        bucket's version id, a default retention, or a later write) — for a
+        gateway keeping records under record leases (metadata/leased_records.py)."""
+        revision = self._applied_revision()
+        try:
+            current = await self._object(version.bucket, version.key)
+        except errors.TesseraError:
+            return 0
+        return revision if current == version else 0
 
     @rpc
     async def GetObject(self, request: pb.ObjectKey, context: Any) -> pb.ObjectRecord:

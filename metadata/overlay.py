@@ -29,6 +29,10 @@ class Overlay:
         # them (metadata/usage.py); not rolled back: their owners update them
         # only once a mutation can no longer be refused.
         self.memo: dict[str, Any] = {}
+        # Decoded forms of pending values, where the writer had one at hand
+        # (a version record it encoded): kept only while that value is the
+        # key's pending one, so the state can keep them decoded once written.
+        self.decoded: dict[bytes, Any] = {}
 
     @property
     def batch(self) -> WriteBatch:
@@ -53,6 +57,7 @@ class Overlay:
         """Undoes every write since begin()."""
         while self._journal:
             key, before = self._journal.pop()
+            self.decoded.pop(key, None)
             if before is _ABSENT:
                 del self._pending[key]
             else:
@@ -68,13 +73,28 @@ class Overlay:
         value: bytes | None = self._db.get(key)
         return value
 
-    def put(self, key: bytes, value: bytes) -> None:
+    def put(self, key: bytes, value: bytes, decoded: Any = None) -> None:
+        """decoded: what value decodes to, if the caller has it (else None)."""
         self._note(key)
         self._pending[key] = value
+        if decoded is None:
+            self.decoded.pop(key, None)
+        else:
+            self.decoded[key] = decoded
 
     def delete(self, key: bytes) -> None:
         self._note(key)
         self._pending[key] = None
+        self.decoded.pop(key, None)
+
+    def decoded_values(self) -> dict[bytes, tuple[Any, int]]:
+        """Every pending value kept decoded, with its encoded length."""
+        found = {}
+        for key, decoded in self.decoded.items():
+            value = self._pending.get(key)
+            if value is not None:
+                found[key] = (decoded, len(value))
+        return found
 
     def is_deleted(self, key: bytes) -> bool:
         """True when this batch deleted key."""

@@ -20,7 +20,9 @@ dropped when a write started or ended between its ticket (taken before its
 database read) and the fill. So a read never finds a record older than one
 an earlier read got from the database, and a strong read, which looks here
 only once it waited for the log position it must see (the read index or the
-lease), finds nothing or a record no older than that position's.
+lease), finds nothing or a record no older than that position's. A
+write's own records, as its apply had them decoded, are kept once it ended
+(written): they are then the database's.
 """
 
 from __future__ import annotations
@@ -82,14 +84,30 @@ class RecordCache(Generic[Record]):
         with self._lock:
             if ticket != self._generation or self._writes:
                 return
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self._bytes -= old[1]
-            self._entries[key] = (record, size_bytes)
-            self._bytes += size_bytes
-            while self._bytes > self._bytes_max:
-                _, (_, evicted_bytes) = self._entries.popitem(last=False)
-                self._bytes -= evicted_bytes
+            self._keep(key, record, size_bytes)
+
+    def written(self, records: dict[bytes, tuple[Record, int]]) -> None:
+        """Keeps records (key -> (record, size)) a write just wrote — the
+        database's values, once it ended — unless another write is in progress."""
+        if not records or not self._bytes_max:
+            return
+        with self._lock:
+            if self._writes:
+                return
+            for key, (record, size_bytes) in records.items():
+                if size_bytes * RECORD_SHARE_MAX <= self._bytes_max:
+                    self._keep(key, record, size_bytes)
+
+    def _keep(self, key: bytes, record: Record, size_bytes: int) -> None:
+        """Under the lock: key's record is this one (least recently used out)."""
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._bytes -= old[1]
+        self._entries[key] = (record, size_bytes)
+        self._bytes += size_bytes
+        while self._bytes > self._bytes_max:
+            _, (_, evicted_bytes) = self._entries.popitem(last=False)
+            self._bytes -= evicted_bytes
 
     @contextlib.contextmanager
     def writing(self, keys: list[bytes]) -> Iterator[None]:

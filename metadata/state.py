@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rocksdict import Options, Rdict, WriteBatch, WriteOptions
@@ -151,6 +151,9 @@ class AppliedBatch:
     # Every request-index key before this one is deleted once the batch is
     # written (StateMachine._prune's starting point for the next batches).
     pruned_through: bytes = keys.REQUEST_BY_POSITION
+    # Object records it writes whose decoded form the apply had at hand:
+    # state key -> (record, its stored length); kept decoded once written.
+    objects_decoded: dict[bytes, tuple[ObjectVersion, int]] = field(default_factory=dict)
 
 
 class StateMachine:
@@ -230,6 +233,7 @@ class StateMachine:
             objects_written,
             buckets_of(written),
             self._prune_from,
+            {k: v for k, v in overlay.decoded_values().items() if k.startswith(keys.OBJECT)},
         )
 
     def commit(self, applied: AppliedBatch, sync: bool = True) -> None:
@@ -250,6 +254,14 @@ class StateMachine:
             self.bucket_writes.writing(applied.buckets_written),
         ):
             self._db.write(applied.batch, self._no_sync)
+        # The records just written, as the apply had them decoded: a GetObject
+        # soon after a PUT (or a gateway's want_record) finds them on the loop.
+        self._records.written(
+            {
+                key: (version, length * record_cache.MEMORY_PER_STORED_BYTE)
+                for key, (version, length) in applied.objects_decoded.items()
+            }
+        )
         self._applied = max(self._applied, applied.position)
         self._pruned_through = max(self._pruned_through, applied.pruned_through)
         if sync:

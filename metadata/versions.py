@@ -101,7 +101,7 @@ def commit(
         raw = overlay.get(object_key)
         if raw is not None:
             object_lock.check_removable(version_from_json(raw).lock, now, bypass_governance=False)
-        overlay.put(object_key, version_to_json(version))
+        overlay.put(object_key, version_to_json(version), decoded=version)
         return version_from_json(raw) if raw is not None else None
     if bucket.versioning == VERSIONING_ENABLED:
         removed = None

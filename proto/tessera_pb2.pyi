@@ -806,24 +806,28 @@ class ObjectKey(_message.Message):
     def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., request_id: _Optional[str] = ..., version_id: _Optional[str] = ..., marker_version_id: _Optional[str] = ..., last_modified: _Optional[float] = ..., bypass_governance: _Optional[bool] = ..., if_bucket_fingerprint: _Optional[str] = ...) -> None: ...
 
 class PutObjectRequest(_message.Message):
-    __slots__ = ("version", "if_none_match_star", "if_match_etag", "if_bucket_fingerprint")
+    __slots__ = ("version", "if_none_match_star", "if_match_etag", "if_bucket_fingerprint", "want_record")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     IF_NONE_MATCH_STAR_FIELD_NUMBER: _ClassVar[int]
     IF_MATCH_ETAG_FIELD_NUMBER: _ClassVar[int]
     IF_BUCKET_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    WANT_RECORD_FIELD_NUMBER: _ClassVar[int]
     version: ObjectRecord
     if_none_match_star: bool
     if_match_etag: str
     if_bucket_fingerprint: str
-    def __init__(self, version: _Optional[_Union[ObjectRecord, _Mapping]] = ..., if_none_match_star: _Optional[bool] = ..., if_match_etag: _Optional[str] = ..., if_bucket_fingerprint: _Optional[str] = ...) -> None: ...
+    want_record: bool
+    def __init__(self, version: _Optional[_Union[ObjectRecord, _Mapping]] = ..., if_none_match_star: _Optional[bool] = ..., if_match_etag: _Optional[str] = ..., if_bucket_fingerprint: _Optional[str] = ..., want_record: _Optional[bool] = ...) -> None: ...
 
 class PutObjectResponse(_message.Message):
-    __slots__ = ("replaced", "has_replaced")
+    __slots__ = ("replaced", "has_replaced", "stored_revision")
     REPLACED_FIELD_NUMBER: _ClassVar[int]
     HAS_REPLACED_FIELD_NUMBER: _ClassVar[int]
+    STORED_REVISION_FIELD_NUMBER: _ClassVar[int]
     replaced: ObjectRecord
     has_replaced: bool
-    def __init__(self, replaced: _Optional[_Union[ObjectRecord, _Mapping]] = ..., has_replaced: _Optional[bool] = ...) -> None: ...
+    stored_revision: int
+    def __init__(self, replaced: _Optional[_Union[ObjectRecord, _Mapping]] = ..., has_replaced: _Optional[bool] = ..., stored_revision: _Optional[int] = ...) -> None: ...
 
 class DeleteObjectResponse(_message.Message):
     __slots__ = ("deleted", "existed", "marker", "has_marker")

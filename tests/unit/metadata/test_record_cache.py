@@ -176,3 +176,15 @@ def test_readers_racing_commits_never_see_a_record_older_than_the_last_commit(
         for reader in readers:
             reader.join()
     assert seen_older == []
+
+
+def test_a_put_keeps_its_record_decoded_once_written(
+    db: Rdict, state: StateMachine, make_version: VersionFactory
+) -> None:
+    one(state, create("b"))
+    version = make_version("b", "k")
+    run(state, PutObject("r1", version))
+    cached = state.cached_object("b", "k")  # no read of the database before
+    assert cached is not None and cached == _stored(db, "b", "k")
+    run(state, PutObjectTagging("r2", "b", "k", "", {"t": "1"}))
+    assert state.cached_object("b", "k") is None  # a write without a decoded record drops it

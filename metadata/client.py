@@ -294,8 +294,9 @@ class MetadataClient:
         )
         reply = await self._call("PutObject", request, timeout)
         if reply.stored_revision and records is not None and ticket is not None:
-            # what GetObject would answer: the record as the replica decoded it
-            records.fill(ticket, convert.version_from_pb(request.version), reply.stored_revision)
+            # the replica found the version as sent (it round-trips through
+            # the wire unchanged: tests/unit/proto)
+            records.fill(ticket, version, reply.stored_revision)
         return convert.version_from_pb(reply.replaced) if reply.has_replaced else None
 
     async def get_object(self, bucket: str, key: str, *, timeout: float) -> ObjectVersion:

@@ -59,7 +59,8 @@ RETRY_BACKOFF_MAX_SECONDS = 1.0
 APPLY_ON_LOOP_MUTATIONS_MAX = 32
 
 OnApplied = Callable[[str, Sequence[Outcome]], None]
-BeforeCommit = Callable[[int, Sequence[bytes]], Awaitable[None]]
+# (revision, object records written, the batch ids of the entries)
+BeforeCommit = Callable[[int, Sequence[bytes], Sequence[str]], Awaitable[None]]
 
 
 class Follower:
@@ -85,9 +86,9 @@ class Follower:
         self._head_wakeup = asyncio.Event()
         # told of every ReadLease applied, before any caller is answered
         self.on_lease: Callable[[ReadLease], None] | None = None
-        # awaited with a batch's revision and the object records it writes,
-        # after it is computed and before it is written (record leases:
-        # metadata/record_leases.py)
+        # awaited with a batch's revision, the object records it writes and
+        # its entries' batch ids, after it is computed and before it is
+        # written (record leases: metadata/record_leases.py)
         self.before_commit: BeforeCommit | None = None
 
     @property
@@ -190,11 +191,11 @@ class Follower:
             # Applying holds the GIL on the thread too: the two hops to it
             # and back would only add their cost (metadata.md).
             done = self._state.apply_batch(entries)
-            await self._announce(done)
+            await self._announce(done, batches)
             self._state.commit(done, False)
         else:
             done = await loop.run_in_executor(self._writer, self._state.apply_batch, entries)
-            await self._announce(done)
+            await self._announce(done, batches)
             await loop.run_in_executor(self._writer, self._state.commit, done, False)
         metrics.APPLY_DURATION.observe(time.perf_counter() - started)
         metrics.APPLIED_REVISION.set(self.applied_revision)
@@ -209,9 +210,13 @@ class Follower:
         async with self._progress:
             self._progress.notify_all()
 
-    async def _announce(self, done: AppliedBatch) -> None:
-        if self.before_commit is not None and done.objects_written:
-            await self.before_commit(logformat.revision_of(done.position), done.objects_written)
+    async def _announce(self, done: AppliedBatch, batches: list[tuple[str, int]]) -> None:
+        if self.before_commit is not None:
+            await self.before_commit(
+                logformat.revision_of(done.position),
+                done.objects_written,
+                [batch_id for batch_id, _ in batches],
+            )
 
     # ------------------------------------------------------------ reads
 

@@ -26,6 +26,12 @@ gateway's lease may run, writes only once the gateway acknowledged it.
   terms — so a GET soon after a PUT finds it.
 - **Answering from a record**: only while the lease runs — until the ask's
   send time + the granted duration, by this gateway's clock.
+- **Early invalidations.** The replica announces a batch of its own before
+  it appends it to the log (no revision yet: *pending*); the gateway drops
+  the records it names and keeps none of them until a later notice resolves
+  it (the batch applied, with its revision, or its append failed). A write's
+  wait for this gateway then usually ends at once: the acknowledgement came
+  while etcd committed the entry.
 - A stream that ends (either way) drops every record; the next opens afresh.
 
 Why an answer from a record is linearizable: take a write W of that key
@@ -33,14 +39,17 @@ shown (answered, or seen by a read) before the lookup began. The replica
 that showed it waited for the read-lease holder H to apply it (or H's read
 lease had ended — but a record lease ends inside H's read lease). H wrote W's
 batch either while this gateway's lease could run — then only after this
-gateway acknowledged, i.e. dropped the key — or before the grant now in
-force — then its invalidation came before that grant on the stream. Either
-way the key was dropped before the lookup, and a record kept since was read
-at a revision no older than W's invalidation, so it holds W.
+gateway acknowledged its notice, or its early notice naming every record
+written (the key dropped, and held until the batch's own notice, with its
+revision, arrives) — or before the grant now in force — then its notice
+came before that grant on the stream. Either way the key was dropped before
+the lookup, and a record kept since was read at a revision no older than
+W's notice, so it holds W.
 
 Invariants: nothing is answered from a record outside a lease; an
 acknowledgement is sent only after its invalidation's records are dropped;
-a record kept is never older than an invalidation already received; records
+a record kept is never older than an invalidation already received, nor one
+an unresolved early invalidation names; records
 take at most bytes_max (estimated), the least recently used go first.
 """
 
@@ -116,6 +125,11 @@ class LeasedRecords:
         self._asked_at = -math.inf
         self._ask_due = False
         self._acked = 0
+        # early (pending) invalidations not yet resolved: number -> state keys,
+        # and how many of them hold each key
+        self._pending: dict[int, list[bytes]] = {}
+        self._held: dict[bytes, int] = {}
+        self._deferred: dict[bytes, tuple[Ticket, ObjectVersion, int]] = {}  # fills held back
         self._reads = 0
         self._last_used = -math.inf
         self._failed_at = -math.inf
@@ -171,6 +185,10 @@ class LeasedRecords:
         if cost * 16 > self._bytes_max:
             return
         state_key = keys.object_key(version.bucket, version.key)
+        if state_key in self._held:
+            # an early notice names it: decided again once that is resolved
+            self._deferred[state_key] = (ticket, version, read_revision)
+            return
         self._drop(state_key)
         self._records[state_key] = (version, cost)
         self._bytes += cost
@@ -210,6 +228,9 @@ class LeasedRecords:
         self._clear()
         # Numbers are the stream's own: nothing of an earlier stream's carries over.
         self._acked = 0
+        self._pending.clear()
+        self._held.clear()
+        self._deferred.clear()
         self._reads = 0
         self._asked.clear()
         self._ask_due = True
@@ -243,22 +264,38 @@ class LeasedRecords:
     async def _read(self, call: grpc.aio.StreamStreamCall) -> None:
         async for notice in _notices(call):
             if notice.invalidation:
-                if notice.everything:
-                    self._clear()
-                else:
-                    for state_key in notice.state_keys:
-                        self._drop(state_key)
-                if self._invalidated_through == math.inf:  # the stream's first notice
-                    self._invalidated_through = notice.revision
-                else:
-                    self._invalidated_through = max(self._invalidated_through, notice.revision)
-                self._acked = notice.invalidation
-                self._wake.set()
+                self._invalidated(notice)
             if notice.granted:
                 sent_at = self._asked.pop(notice.granted, None)
                 if sent_at is not None and notice.duration_seconds > 0:
                     self._lease_until = max(self._lease_until, sent_at + notice.duration_seconds)
                     self._granted_seconds = notice.duration_seconds
+
+    def _invalidated(self, notice: pb.RecordLeaseNotice) -> None:
+        """Drops what an invalidation names, then acknowledges it. Its
+        revision counts before any fill it lets through is decided."""
+        if notice.everything:
+            self._clear()
+        else:
+            for state_key in notice.state_keys:
+                self._drop(state_key)
+        if self._invalidated_through == math.inf:  # the stream's first notice
+            self._invalidated_through = notice.revision
+        else:
+            self._invalidated_through = max(self._invalidated_through, notice.revision)
+        if notice.pending:  # none of these is kept until it is resolved
+            self._pending[notice.invalidation] = list(notice.state_keys)
+            for state_key in notice.state_keys:
+                self._held[state_key] = self._held.get(state_key, 0) + 1
+        for number in notice.resolves:
+            for state_key in self._pending.pop(number, ()):
+                left = self._held.pop(state_key) - 1
+                if left:
+                    self._held[state_key] = left
+                elif state_key in self._deferred:
+                    self.fill(*self._deferred.pop(state_key))
+        self._acked = notice.invalidation
+        self._wake.set()
 
     async def _write(self, call: grpc.aio.StreamStreamCall) -> None:
         """Sends acknowledgements, asks and read counts as they come due;

@@ -275,6 +275,7 @@ async def _run_replica(
             shared.leases = leases
             record_leases = RecordLeases(leases)
             follower.before_commit = record_leases.before_commit
+            shared.record_leases = record_leases
         strong_reads = StrongReads(follower.read_index, lambda: follower.applied_revision, leases)
         replica = Replica(
             replica_id,

@@ -21,11 +21,18 @@ batch writes, with the batch's revision.
   gateway delays writes by at most its lease, like a hung read-lease holder).
   Notices on one stream keep their order: a grant follows every invalidation
   of a batch written before it.
+- **Early.** A batch this replica appends itself is announced before the
+  append too (announce_early: the records its mutations name, *pending*, no
+  revision); the gateway drops them and keeps none of them until the
+  batch's own notice (or not_appended's) resolves it. When the early notice
+  named every record the batch writes and was acknowledged, the write does
+  not wait again: the round trip overlapped etcd's commit.
 
 Why a gateway's answer from its records is linearizable: see the module
 docstring of metadata/leased_records.py and docs/metadata.md, "Record
 leases". What this side guarantees: (1) a batch written here while a
-gateway's lease may run was acknowledged by it first; (2) a batch written
+gateway's lease may run was acknowledged by it first (its notice, or an
+early notice naming every record it writes); (2) a batch written
 before a grant was announced before the grant on the same stream; (3) a
 lease ends no later than this replica's read lease, so a peer that shows a
 write without waiting for this replica (the read lease ended) never does so
@@ -44,14 +51,25 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 
-from metadata import metrics
+from metadata import keys, metrics
+from metadata.mutations import (
+    CompleteMultipartUpload,
+    DeleteObject,
+    Mutation,
+    PutObject,
+    PutObjectTagging,
+    SetObjectAcl,
+    SetObjectLock,
+    UpdatePlacement,
+)
 from metadata.read_lease import CLOCK_MARGIN_SECONDS, CLOCK_RATE, WANT_READS, ReadLeases
 from proto import tessera_pb2 as pb
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS_MAX = 1.0  # a hung gateway delays writes by at most about this
+LEASE_SECONDS_MAX = 0.5  # a hung gateway delays writes by at most about this
 LEASE_SECONDS_MIN = 0.05  # less than this left of the read lease: refused
 QUEUE_MAX = 1024  # notices waiting for one gateway before they are collapsed
 KEYS_PER_NOTICE_MAX = 512  # a batch writing more object records invalidates everything
@@ -115,6 +133,35 @@ class Subscriber:
             self.acked_changed.set()
 
 
+@dataclass(frozen=True, slots=True)
+class Early:
+    """A batch announced before its append: the records it names, and the
+    pending notice's number on each stream that got it."""
+
+    keys: frozenset[bytes]
+    numbers: dict[Subscriber, int]
+
+
+def object_keys_of(mutation: Mutation) -> list[bytes]:
+    """The object records a mutation names (its apply may write others,
+    or none: what it writes is announced again when applied)."""
+    if isinstance(mutation, PutObject):
+        return [keys.object_key(mutation.version.bucket, mutation.version.key)]
+    if isinstance(mutation, NAMING_ONE_KEY):
+        return [keys.object_key(mutation.bucket, mutation.key)]
+    return []
+
+
+NAMING_ONE_KEY = (
+    DeleteObject,
+    PutObjectTagging,
+    SetObjectAcl,
+    SetObjectLock,
+    CompleteMultipartUpload,
+    UpdatePlacement,
+)
+
+
 class RecordLeases:
     """Every gateway stream of this replica, and the waits of its writes on them."""
 
@@ -127,6 +174,7 @@ class RecordLeases:
         # keep no record read before it (a batch announced but not yet
         # written when it opened is never announced to it).
         self._announced = 0
+        self._early: dict[str, Early] = {}  # by batch id, until applied or failed
 
     @property
     def subscribers(self) -> int:
@@ -201,19 +249,61 @@ class RecordLeases:
 
     # ------------------------------------------------------------ writes
 
-    async def before_commit(self, revision: int, state_keys: Sequence[bytes]) -> None:
-        """Announces a batch at revision that writes these object records to
-        every gateway, and returns once each whose lease may run has
-        acknowledged it or its lease has surely ended."""
-        if not state_keys:
+    def announce_early(self, batch_id: str, mutations: Sequence[Mutation]) -> None:
+        """Before this replica appends a batch: every gateway drops the object
+        records its mutations name and keeps none of them until the batch is
+        applied (or its append failed), so that by then the acknowledgement
+        has usually come, while etcd committed the entry."""
+        if not self._subscribers:
             return
-        self._announced = max(self._announced, revision)
-        if not (self._subscribers or self._gone):
+        named = frozenset(key for mutation in mutations for key in object_keys_of(mutation))
+        if not named or len(named) > KEYS_PER_NOTICE_MAX:
+            return
+        numbers = {}
+        for subscriber in self._subscribers:
+            subscriber.sent += 1
+            subscriber.send(
+                pb.RecordLeaseNotice(
+                    invalidation=subscriber.sent, state_keys=sorted(named), pending=True
+                )
+            )
+            numbers[subscriber] = subscriber.sent
+        self._early[batch_id] = Early(named, numbers)
+
+    def not_appended(self, batch_id: str) -> None:
+        """The batch's append failed: its early notices are settled. (It may
+        still have landed: it is then announced as any batch, when applied.)"""
+        early = self._early.pop(batch_id, None)
+        if early is None:
+            return
+        for subscriber, number in early.numbers.items():
+            if subscriber in self._subscribers:
+                subscriber.sent += 1
+                subscriber.send(
+                    pb.RecordLeaseNotice(invalidation=subscriber.sent, resolves=[number])
+                )
+
+    async def before_commit(
+        self, revision: int, state_keys: Sequence[bytes], batch_ids: Sequence[str] = ()
+    ) -> None:
+        """Announces the batches batch_ids at revision, which write these
+        object records, to every gateway, and returns once each whose lease
+        may run has acknowledged it — or the batch's early notice, when that
+        named every record written — or its lease has surely ended."""
+        found = (self._early.pop(batch_id, None) for batch_id in batch_ids)
+        early = [e for e in found if e is not None]
+        if state_keys:
+            self._announced = max(self._announced, revision)
+        if not (state_keys or early) or not (self._subscribers or self._gone):
             return
         everything = len(state_keys) > KEYS_PER_NOTICE_MAX
+        written = frozenset(state_keys)
         waits = []
         now = self._clock()
         for subscriber in self._subscribers:
+            resolves = [e.numbers[subscriber] for e in early if subscriber in e.numbers]
+            if not state_keys and not resolves:
+                continue
             subscriber.sent += 1
             subscriber.send(
                 pb.RecordLeaseNotice(
@@ -221,10 +311,20 @@ class RecordLeases:
                     revision=revision,
                     state_keys=() if everything else state_keys,
                     everything=everything,
+                    resolves=resolves,
                 )
             )
-            if subscriber.lease_until > now:
-                waits.append(self._acknowledged(subscriber, subscriber.sent))
+            if not state_keys or subscriber.lease_until <= now:
+                continue
+            named: set[bytes] = set()
+            for e in early:
+                if subscriber in e.numbers:
+                    named |= e.keys
+            # Acknowledging the early notices dropped (and holds) every record
+            # written, when they named them all; else this notice's is needed.
+            needed = max(resolves) if resolves and written <= named else subscriber.sent
+            if subscriber.acked < needed:
+                waits.append(self._acknowledged(subscriber, needed))
         for gone in self._gone:
             if gone.lease_until > now:
                 waits.append(self._waited_out(gone))

@@ -35,6 +35,7 @@ from metadata.follower import Follower
 from metadata.mutations import Mutation
 from metadata.outcome import Outcome
 from metadata.read_lease import ReadLeases
+from metadata.record_leases import RecordLeases
 from tessera import errors
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,9 @@ class SharedLog(GroupCommit):
         self._pending: dict[str, list[Waiter]] = {}
         self.follower: Follower | None = None  # set before start(); it reports applied entries
         self.leases: ReadLeases | None = None  # set before start() when reads may hold leases
+        # set before start() when gateways may hold record leases: told of each
+        # batch before its append (metadata/record_leases.py)
+        self.record_leases: RecordLeases | None = None
 
     def _worth_waiting(self) -> bool:
         # Nothing in flight: an append now costs no one anything (low load gets
@@ -119,11 +123,13 @@ class SharedLog(GroupCommit):
         self._tasks.create_task(self._append(taken))
 
     async def _append(self, taken: list[Waiter]) -> None:
+        self._sequence += 1
+        batch_id = self._batch_prefix + str(self._sequence)
         try:
-            self._sequence += 1
-            batch_id = self._batch_prefix + str(self._sequence)
             raw = logformat.encode(batch_id, [mutation for mutation, _ in taken])
             self._pending[batch_id] = taken
+            if self.record_leases is not None:
+                self.record_leases.announce_early(batch_id, [mutation for mutation, _ in taken])
             started = time.perf_counter()
             try:
                 revision = await self._etcd.put(self._log_key, raw, timeout=APPEND_TIMEOUT_SECONDS)
@@ -131,6 +137,8 @@ class SharedLog(GroupCommit):
                 log.warning("log append of %d mutations failed: %s", len(taken), exc)
                 metrics.COMMIT_FAILURES.labels("append").inc()
                 self._pending.pop(batch_id, None)
+                if self.record_leases is not None:
+                    self.record_leases.not_appended(batch_id)
                 fail(taken, errors.ServiceUnavailable, "the metadata log is unavailable")
                 return
             metrics.COMMIT_BATCH_MUTATIONS.observe(len(taken))
@@ -144,6 +152,8 @@ class SharedLog(GroupCommit):
         except Exception:  # a bug: answer the callers, keep the log running
             log.exception("log append failed")
             fail(taken, errors.InternalError, None)
+            if self.record_leases is not None:
+                self.record_leases.not_appended(batch_id)
         finally:
             self._in_flight -= 1
             self._slots.release()

@@ -958,20 +958,24 @@ class RecordLeaseRequest(_message.Message):
     def __init__(self, ask: _Optional[int] = ..., acked: _Optional[int] = ..., reads: _Optional[int] = ...) -> None: ...
 
 class RecordLeaseNotice(_message.Message):
-    __slots__ = ("granted", "duration_seconds", "invalidation", "revision", "state_keys", "everything")
+    __slots__ = ("granted", "duration_seconds", "invalidation", "revision", "state_keys", "everything", "pending", "resolves")
     GRANTED_FIELD_NUMBER: _ClassVar[int]
     DURATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
     INVALIDATION_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
     STATE_KEYS_FIELD_NUMBER: _ClassVar[int]
     EVERYTHING_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
+    RESOLVES_FIELD_NUMBER: _ClassVar[int]
     granted: int
     duration_seconds: float
     invalidation: int
     revision: int
     state_keys: _containers.RepeatedScalarFieldContainer[bytes]
     everything: bool
-    def __init__(self, granted: _Optional[int] = ..., duration_seconds: _Optional[float] = ..., invalidation: _Optional[int] = ..., revision: _Optional[int] = ..., state_keys: _Optional[_Iterable[bytes]] = ..., everything: _Optional[bool] = ...) -> None: ...
+    pending: bool
+    resolves: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, granted: _Optional[int] = ..., duration_seconds: _Optional[float] = ..., invalidation: _Optional[int] = ..., revision: _Optional[int] = ..., state_keys: _Optional[_Iterable[bytes]] = ..., everything: _Optional[bool] = ..., pending: _Optional[bool] = ..., resolves: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ReplicaStatusResponse(_message.Message):
     __slots__ = ("replica_id", "applied_revision", "applied_position", "state_digest", "key_count")

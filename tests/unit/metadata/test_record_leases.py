@@ -21,6 +21,7 @@ import pytest
 from metadata import keys, leased_records, metrics
 from metadata.client import MetadataClient
 from metadata.leased_records import LOOKUPS
+from metadata.mutations import DeleteObject
 from metadata.read_lease import CLOCK_MARGIN_SECONDS, CLOCK_RATE, ReadLeases
 from metadata.record_leases import (
     LEASE_SECONDS_MAX,
@@ -76,10 +77,12 @@ class Replica(pb_grpc.MetadataServicer):
         self.gets = 0
         self.read_revision_lag = 0  # answer as if read this many revisions ago
 
-    async def write(self, record: ObjectVersion) -> None:
+    async def write(self, record: ObjectVersion, batch_id: str = "") -> None:
         """What the follower does with a batch writing this record."""
         revision = self.revision + 1
-        await self.grants.before_commit(revision, [keys.object_key(record.bucket, record.key)])
+        await self.grants.before_commit(
+            revision, [keys.object_key(record.bucket, record.key)], [batch_id] if batch_id else []
+        )
         self.records[record.key] = record
         self.revision = revision
 
@@ -319,5 +322,130 @@ async def test_errors_still_reach_the_caller_with_records_on() -> None:
         async with MetadataClient(address, SECRET, record_lease_bytes=1 << 20) as client:
             with pytest.raises(errors.TesseraError):
                 await client.get_object("bkt", "absent", timeout=CALL_SECONDS)
+    finally:
+        await server.stop(None)
+
+
+class Stream:
+    """A gateway's RecordLeases stream driven by hand: what it sends, what it got."""
+
+    def __init__(self, grants: RecordLeases) -> None:
+        self.asks: asyncio.Queue[pb.RecordLeaseRequest] = asyncio.Queue()
+        self.notices: list[pb.RecordLeaseNotice] = []
+        self.task = asyncio.create_task(self._run(grants))
+
+    async def _requests(self) -> AsyncIterator[pb.RecordLeaseRequest]:
+        while True:
+            yield await self.asks.get()
+
+    async def _run(self, grants: RecordLeases) -> None:
+        async for notice in grants.serve(self._requests(), asyncio.Event()):
+            self.notices.append(notice)
+
+    async def leased(self) -> None:
+        await until(lambda: self.notices)
+        await self.asks.put(pb.RecordLeaseRequest(ask=1, acked=1))
+        await until(lambda: any(n.granted for n in self.notices))
+
+
+def delete(key: str) -> DeleteObject:
+    return DeleteObject("r", "bkt", key)
+
+
+async def test_an_acknowledged_early_notice_naming_every_record_spares_the_write_its_wait() -> None:
+    grants = RecordLeases(HeldLease())  # type: ignore[arg-type]
+    stream = Stream(grants)
+    try:
+        await stream.leased()
+        grants.announce_early("batch-1", [delete("k")])
+        await until(lambda: stream.notices[-1].pending)
+        early = stream.notices[-1]
+        assert list(early.state_keys) == [keys.object_key("bkt", "k")] and not early.revision
+        await stream.asks.put(pb.RecordLeaseRequest(acked=early.invalidation))
+        await until(lambda: grants._subscribers and next(iter(grants._subscribers)).acked > 1)
+        # applied: the batch's own notice goes out, resolving the early one,
+        # and the write does not wait for its acknowledgement
+        await asyncio.wait_for(
+            grants.before_commit(7, [keys.object_key("bkt", "k")], ["batch-1"]), 0.2
+        )
+        await until(lambda: stream.notices[-1].revision == 7)
+        assert list(stream.notices[-1].resolves) == [early.invalidation]
+        # a batch writing a record its early notice did not name waits as before
+        grants.announce_early("batch-2", [delete("k")])
+        await until(lambda: stream.notices[-1].pending)
+        await stream.asks.put(pb.RecordLeaseRequest(acked=stream.notices[-1].invalidation))
+        written = [keys.object_key("bkt", "k"), keys.object_key("bkt", "other")]
+        write = asyncio.create_task(grants.before_commit(8, written, ["batch-2"]))
+        await until(lambda: stream.notices[-1].revision == 8)
+        await asyncio.sleep(0.05)
+        assert not write.done()
+        await stream.asks.put(pb.RecordLeaseRequest(acked=stream.notices[-1].invalidation))
+        await asyncio.wait_for(write, 0.5)
+    finally:
+        stream.task.cancel()
+
+
+async def test_a_failed_append_resolves_its_early_notice() -> None:
+    grants = RecordLeases(HeldLease())  # type: ignore[arg-type]
+    stream = Stream(grants)
+    try:
+        await stream.leased()
+        grants.announce_early("batch-1", [delete("k")])
+        await until(lambda: stream.notices[-1].pending)
+        number = stream.notices[-1].invalidation
+        grants.not_appended("batch-1")
+        await until(lambda: list(stream.notices[-1].resolves) == [number])
+        assert not grants._early
+    finally:
+        stream.task.cancel()
+
+
+async def test_a_gateway_keeps_no_record_an_unresolved_early_notice_names() -> None:
+    replica, server, address = await serving(HeldLease())
+    try:
+        replica.records["k"] = version("k", "one")
+        async with MetadataClient(address, SECRET, record_lease_bytes=1 << 20) as client:
+            records = client.records
+            assert records is not None
+            assert await get(client, "k") == "one"
+            await until(lambda: records._session > 0 and records._invalidated_through < 1e9)
+            replica.grants.announce_early("batch-1", [delete("k")])
+            await until(lambda: records._held)
+            for _ in range(5):
+                assert await get(client, "k") == "one"
+            assert keys.object_key("bkt", "k") not in records._records  # held: not kept
+            await replica.write(version("k", "two"), batch_id="batch-1")
+            await until(lambda: not records._held)
+            assert await get(client, "k") == "two"
+            assert keys.object_key("bkt", "k") in records._records
+    finally:
+        await server.stop(None)
+
+
+async def test_a_fill_held_back_by_an_early_notice_is_kept_once_that_is_resolved() -> None:
+    replica, server, address = await serving(HeldLease())
+    try:
+        replica.records["k"] = version("k", "one")
+        async with MetadataClient(address, SECRET, record_lease_bytes=1 << 20) as client:
+            records = client.records
+            assert records is not None
+            assert await get(client, "k") == "one"
+            await until(lambda: records._session > 0 and records._invalidated_through < 1e9)
+            replica.grants.announce_early("batch-1", [delete("k")])
+            await until(lambda: records._held)
+            # a PUT's answer (its record read back at revision 5) before the
+            # batch's own notice: held back, not dropped
+            records.fill(records.ticket(), version("k", "two"), 5)
+            assert keys.object_key("bkt", "k") not in records._records
+            await replica.grants.before_commit(5, [keys.object_key("bkt", "k")], ["batch-1"])
+            await until(lambda: not records._held)
+            assert records._records[keys.object_key("bkt", "k")][0].etag == "two"
+            # one read back before the batch's revision is not kept
+            replica.grants.announce_early("batch-2", [delete("k")])
+            await until(lambda: records._held)
+            records.fill(records.ticket(), version("k", "three"), 5)
+            await replica.grants.before_commit(6, [keys.object_key("bkt", "k")], ["batch-2"])
+            await until(lambda: not records._held)
+            assert keys.object_key("bkt", "k") not in records._records
     finally:
         await server.stop(None)

@@ -111,9 +111,9 @@ RECORD_LEASE_WAITED_OUT = Counter(
     "tessera_metadata_record_lease_waited_out_total",
     "Gateway record leases a write waited out because the gateway did not acknowledge in time.",
 )
-RECORD_LEASE_COLLAPSED = Counter(
-    "tessera_metadata_record_lease_collapsed_total",
-    "Times a gateway's waiting invalidations were collapsed into one of every record.",
+RECORD_LEASE_OVERFLOWS = Counter(
+    "tessera_metadata_record_lease_overflows_total",
+    "Gateway streams ended because the gateway fell too far behind its notices.",
 )
 ETCD_DB_BYTES = Gauge(
     "tessera_metadata_etcd_db_bytes",

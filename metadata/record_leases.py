@@ -39,9 +39,9 @@ write without waiting for this replica (the read lease ended) never does so
 while a gateway lease granted here runs.
 
 Invariants: no grant without the read lease; a subscriber's possible lease
-end only grows; an invalidation number is never reused on a stream; a
-subscriber with more than QUEUE_MAX notices waiting has them replaced by one
-"everything" invalidation (and its latest grant after it), never dropped.
+end only grows; an invalidation number is never reused on a stream; no
+notice is dropped — a stream with QUEUE_MAX notices waiting ends instead,
+and writes wait out its lease.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ log = logging.getLogger(__name__)
 
 LEASE_SECONDS_MAX = 0.5  # a hung gateway delays writes by at most about this
 LEASE_SECONDS_MIN = 0.05  # less than this left of the read lease: refused
-QUEUE_MAX = 1024  # notices waiting for one gateway before they are collapsed
+QUEUE_MAX = 4096  # notices waiting for one gateway before its stream is ended
 KEYS_PER_NOTICE_MAX = 512  # a batch writing more object records invalidates everything
 
 
@@ -97,33 +97,20 @@ class Subscriber:
         self.sent = 0  # the last invalidation number given out
         self.acked = 0
         self.acked_changed = asyncio.Event()
-        self._grant: pb.RecordLeaseNotice | None = None  # the latest one still queued
-        self._revision = 0  # the newest revision invalidated on this stream
+        self.overflowed = False
 
     def send(self, notice: pb.RecordLeaseNotice) -> None:
-        if notice.granted:
-            self._grant = notice
-        self._revision = max(self._revision, notice.revision)
         if len(self.notices) >= QUEUE_MAX:
-            self._collapse()
-        self.notices.append(notice)
+            # A gateway this far behind ends its stream (and drops every
+            # record); writes wait out its lease, as a hung one's.
+            self.overflowed = True
+        else:
+            self.notices.append(notice)
         self.ready.set()
-
-    def _collapse(self) -> None:
-        """Every waiting invalidation becomes one of everything; the latest
-        grant, if one waits, goes after it (its order is kept)."""
-        self.notices.clear()
-        self.notices.append(
-            pb.RecordLeaseNotice(invalidation=self.sent, revision=self._revision, everything=True)
-        )
-        if self._grant is not None:
-            self.notices.append(self._grant)
-        metrics.RECORD_LEASE_COLLAPSED.inc()
 
     def take(self) -> list[pb.RecordLeaseNotice]:
         taken = list(self.notices)
         self.notices.clear()
-        self._grant = None
         self.ready.clear()
         return taken
 
@@ -201,6 +188,10 @@ class RecordLeases:
                 waiting = asyncio.ensure_future(subscriber.ready.wait())
                 await asyncio.wait((waiting, reader, stopping), return_when=asyncio.FIRST_COMPLETED)
                 waiting.cancel()
+                if subscriber.overflowed:  # ends the stream: the gateway drops every record
+                    metrics.RECORD_LEASE_OVERFLOWS.inc()
+                    log.info("ended a record lease stream %d notices behind", QUEUE_MAX)
+                    return
                 for notice in subscriber.take():
                     yield notice
             if reader.done():

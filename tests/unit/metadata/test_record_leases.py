@@ -27,7 +27,6 @@ from metadata.record_leases import (
     LEASE_SECONDS_MAX,
     QUEUE_MAX,
     RecordLeases,
-    Subscriber,
     grantable,
 )
 from proto import convert
@@ -286,22 +285,25 @@ def test_a_grant_ends_inside_the_read_lease() -> None:
     assert grantable(0.05) == 0.0
 
 
-def test_a_gateway_far_behind_gets_one_invalidation_of_everything_after_its_grant() -> None:
-    subscriber = Subscriber()
-    subscriber.send(pb.RecordLeaseNotice(granted=1, duration_seconds=1.0))
-    for number in range(1, QUEUE_MAX + 5):
-        subscriber.sent = number
-        subscriber.send(
-            pb.RecordLeaseNotice(invalidation=number, revision=100 + number, state_keys=[b"k"])
-        )
-    taken = subscriber.take()
-    assert len(taken) < QUEUE_MAX
-    collapsed = [n for n in taken if n.everything]
-    assert collapsed, "the waiting invalidations became one of everything"
-    assert collapsed[-1].revision >= 100 + QUEUE_MAX  # what it replaces, no older
-    first_everything = taken.index(collapsed[0])
-    grants = [i for i, n in enumerate(taken) if n.granted]
-    assert all(i > first_everything for i in grants)  # no grant before what it follows
+async def test_a_gateway_far_behind_has_its_stream_ended_and_is_waited_out() -> None:
+    grants = RecordLeases(HeldLease())  # type: ignore[arg-type]
+    asks: asyncio.Queue[pb.RecordLeaseRequest] = asyncio.Queue()
+
+    async def requests() -> AsyncIterator[pb.RecordLeaseRequest]:
+        yield pb.RecordLeaseRequest(ask=1)
+        while True:
+            yield await asks.get()
+
+    stream = grants.serve(requests(), asyncio.Event())
+    assert (await anext(stream)).everything
+    assert (await anext(stream)).granted == 1
+    for revision in range(2, QUEUE_MAX + 10):  # never read by the gateway
+        grants.announce_early(f"b{revision}", [DeleteObject("r", "bkt", f"k{revision}")])
+    assert [notice async for notice in stream] == []  # it ends, the queue unsent
+    assert grants.subscribers == 0
+    started = time.monotonic()
+    await grants.before_commit(QUEUE_MAX + 20, [b"k"])  # its lease is waited out
+    assert time.monotonic() - started > LEASE_SECONDS_MAX * 0.9
 
 
 def test_read_leases_count_reads_from_elsewhere() -> None:

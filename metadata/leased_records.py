@@ -88,6 +88,7 @@ RENEW_SHARE = 0.5  # ask again once less than this share of the last grant is le
 ASK_AGAIN_SECONDS = 0.2  # an ask unanswered (or refused) this long may be repeated
 STREAM_SECONDS = 600.0  # one stream's deadline; the next opens on the next lookup
 RECORD_OVERHEAD_BYTES = 2048  # a decoded record's memory besides its inline bytes
+RECORD_SHARE_MAX = 16  # a record larger than this share of bytes_max is not kept
 FAILED_BACKOFF_SECONDS = 1.0  # after a stream failed, lookups go to metadata this long
 
 
@@ -146,9 +147,10 @@ class LeasedRecords:
         self._keep_stream(now)
         found = None
         if now < self._lease_until:
-            kept = self._records.get(keys.object_key(bucket, key))
+            state_key = keys.object_key(bucket, key)
+            kept = self._records.get(state_key)
             if kept is not None:
-                self._records.move_to_end(keys.object_key(bucket, key))
+                self._records.move_to_end(state_key)
                 found = kept[0]
                 self._reads += 1
         if (
@@ -182,7 +184,7 @@ class LeasedRecords:
         ):
             return
         cost = RECORD_OVERHEAD_BYTES + len(version.inline_data or b"")
-        if cost * 16 > self._bytes_max:
+        if cost * RECORD_SHARE_MAX > self._bytes_max:
             return
         state_key = keys.object_key(version.bucket, version.key)
         if state_key in self._held:

@@ -38,7 +38,7 @@ from tessera import errors
 from tessera.ids import new_version_id
 from tessera.model import ObjectVersion
 from tests.integration.harness import s3_client
-from tests.integration.linearizability import FAIL, OK, UNKNOWN, Op
+from tests.integration.linearizability import FAIL, OK, UNKNOWN, Op, check
 
 REGISTER_CALL_SECONDS = 5.0
 
@@ -129,6 +129,23 @@ def inline_version(bucket: str, key: str, etag: str) -> ObjectVersion:
         map_epoch=0,
         inline_data=b"x",
     )
+
+
+def linearizable_run(
+    cluster: LocalCluster, bucket: str, seconds: float = 8.0, **load: Any
+) -> list[Op]:
+    """Creates bucket, runs a RegisterLoad on it (load: its arguments) for
+    seconds, and returns the history once the checker found it linearizable."""
+    s3_client(cluster).create_bucket(Bucket=bucket)
+    register = RegisterLoad(cluster, bucket, **load)
+    register.start()
+    try:
+        time.sleep(seconds)
+    finally:
+        register.stop()
+    ok, why = check(register.history)
+    assert ok, why
+    return register.history
 
 
 class RegisterLoad:

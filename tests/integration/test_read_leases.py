@@ -16,11 +16,10 @@ import pytest
 
 from cli.local_cluster import LocalCluster
 from metadata.client import MetadataClient
-from tests.integration.faults import RegisterLoad, inline_version
+from tests.integration.faults import inline_version, linearizable_run
 from tests.integration.harness import replicas_metric_total as total
 from tests.integration.harness import role_metric as metric
 from tests.integration.harness import s3_client, start_cluster
-from tests.integration.linearizability import check
 
 pytestmark = pytest.mark.integration
 
@@ -37,21 +36,13 @@ def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
 def test_reads_under_leases_stay_linearizable_with_writes_through_every_replica(
     cluster: LocalCluster,
 ) -> None:
-    s3_client(cluster).create_bucket(Bucket="register")
-    register = RegisterLoad(cluster, "register")
-    register.start()
-    try:
-        time.sleep(8)
-    finally:
-        register.stop()
-    ok, why = check(register.history)
-    assert ok, why
-    reads = sum(op.kind == "read" for op in register.history)
+    history = linearizable_run(cluster, "register")
+    reads = sum(op.kind == "read" for op in history)
     lease_reads = total(cluster, 'tessera_metadata_strong_reads_total{by="lease"}')
     asked = total(
         cluster, 'tessera_metadata_rpc_duration_seconds_count{code="OK",method="WaitApplied"}'
     )
-    print(f"{len(register.history)} operations, {reads} reads; {lease_reads:.0f} under a lease")
+    print(f"{len(history)} operations, {reads} reads; {lease_reads:.0f} under a lease")
     assert lease_reads > 0
     assert asked > 0  # writes and reads elsewhere waited for a holder to apply them
 

@@ -18,10 +18,9 @@ import pytest
 
 from cli.local_cluster import LocalCluster
 from metadata.client import MetadataClient
-from tests.integration.faults import RegisterLoad, inline_version
+from tests.integration.faults import inline_version, linearizable_run
 from tests.integration.harness import role_metric as metric
 from tests.integration.harness import s3_client, start_cluster
-from tests.integration.linearizability import check
 
 pytestmark = pytest.mark.integration
 
@@ -43,18 +42,10 @@ def gateway_hits(cluster: LocalCluster) -> float:
 def test_heads_from_the_gateways_records_stay_linearizable_with_writes_everywhere(
     cluster: LocalCluster,
 ) -> None:
-    s3_client(cluster).create_bucket(Bucket="register")
-    register = RegisterLoad(cluster, "register", workers=2, s3_readers=3)
-    register.start()
-    try:
-        time.sleep(8)
-    finally:
-        register.stop()
-    ok, why = check(register.history)
-    assert ok, why
-    reads = sum(op.kind == "read" and op.client.startswith("s3") for op in register.history)
+    history = linearizable_run(cluster, "register", workers=2, s3_readers=3)
+    reads = sum(op.kind == "read" and op.client.startswith("s3") for op in history)
     hits = gateway_hits(cluster)
-    print(f"{len(register.history)} operations, {reads} HEADs; {hits:.0f} from records")
+    print(f"{len(history)} operations, {reads} HEADs; {hits:.0f} from records")
     assert hits > 0
 
 

@@ -11,6 +11,7 @@ write."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,7 +21,7 @@ import pytest
 
 from metadata import keys, leased_records, metrics
 from metadata.client import MetadataClient
-from metadata.leased_records import LOOKUPS
+from metadata.leased_records import LOOKUPS, LeasedRecords
 from metadata.mutations import DeleteObject
 from metadata.read_lease import CLOCK_MARGIN_SECONDS, CLOCK_RATE, ReadLeases
 from metadata.record_leases import (
@@ -402,7 +403,9 @@ async def test_a_failed_append_resolves_its_early_notice() -> None:
         stream.task.cancel()
 
 
-async def test_a_gateway_keeps_no_record_an_unresolved_early_notice_names() -> None:
+@contextlib.asynccontextmanager
+async def streaming() -> AsyncIterator[tuple[Replica, MetadataClient, LeasedRecords]]:
+    """A replica keeping "k" ("one") and a client whose stream to it is open."""
     replica, server, address = await serving(HeldLease())
     try:
         replica.records["k"] = version("k", "one")
@@ -411,43 +414,39 @@ async def test_a_gateway_keeps_no_record_an_unresolved_early_notice_names() -> N
             assert records is not None
             assert await get(client, "k") == "one"
             await until(lambda: records._session > 0 and records._invalidated_through < 1e9)
-            replica.grants.announce_early("batch-1", [delete("k")])
-            await until(lambda: records._held)
-            for _ in range(5):
-                assert await get(client, "k") == "one"
-            assert keys.object_key("bkt", "k") not in records._records  # held: not kept
-            await replica.write(version("k", "two"), batch_id="batch-1")
-            await until(lambda: not records._held)
-            assert await get(client, "k") == "two"
-            assert keys.object_key("bkt", "k") in records._records
+            yield replica, client, records
     finally:
         await server.stop(None)
+
+
+async def test_a_gateway_keeps_no_record_an_unresolved_early_notice_names() -> None:
+    async with streaming() as (replica, client, records):
+        replica.grants.announce_early("batch-1", [delete("k")])
+        await until(lambda: records._held)
+        for _ in range(5):
+            assert await get(client, "k") == "one"
+        assert keys.object_key("bkt", "k") not in records._records  # held: not kept
+        await replica.write(version("k", "two"), batch_id="batch-1")
+        await until(lambda: not records._held)
+        assert await get(client, "k") == "two"
+        assert keys.object_key("bkt", "k") in records._records
 
 
 async def test_a_fill_held_back_by_an_early_notice_is_kept_once_that_is_resolved() -> None:
-    replica, server, address = await serving(HeldLease())
-    try:
-        replica.records["k"] = version("k", "one")
-        async with MetadataClient(address, SECRET, record_lease_bytes=1 << 20) as client:
-            records = client.records
-            assert records is not None
-            assert await get(client, "k") == "one"
-            await until(lambda: records._session > 0 and records._invalidated_through < 1e9)
-            replica.grants.announce_early("batch-1", [delete("k")])
-            await until(lambda: records._held)
-            # a PUT's answer (its record read back at revision 5) before the
-            # batch's own notice: held back, not dropped
-            records.fill(records.ticket(), version("k", "two"), 5)
-            assert keys.object_key("bkt", "k") not in records._records
-            await replica.grants.before_commit(5, [keys.object_key("bkt", "k")], ["batch-1"])
-            await until(lambda: not records._held)
-            assert records._records[keys.object_key("bkt", "k")][0].etag == "two"
-            # one read back before the batch's revision is not kept
-            replica.grants.announce_early("batch-2", [delete("k")])
-            await until(lambda: records._held)
-            records.fill(records.ticket(), version("k", "three"), 5)
-            await replica.grants.before_commit(6, [keys.object_key("bkt", "k")], ["batch-2"])
-            await until(lambda: not records._held)
-            assert keys.object_key("bkt", "k") not in records._records
-    finally:
-        await server.stop(None)
+    async with streaming() as (replica, _, records):
+        replica.grants.announce_early("batch-1", [delete("k")])
+        await until(lambda: records._held)
+        # a PUT's answer (its record read back at revision 5) before the
+        # batch's own notice: held back, not dropped
+        records.fill(records.ticket(), version("k", "two"), 5)
+        assert keys.object_key("bkt", "k") not in records._records
+        await replica.grants.before_commit(5, [keys.object_key("bkt", "k")], ["batch-1"])
+        await until(lambda: not records._held)
+        assert records._records[keys.object_key("bkt", "k")][0].etag == "two"
+        # one read back before the batch's revision is not kept
+        replica.grants.announce_early("batch-2", [delete("k")])
+        await until(lambda: records._held)
+        records.fill(records.ticket(), version("k", "three"), 5)
+        await replica.grants.before_commit(6, [keys.object_key("bkt", "k")], ["batch-2"])
+        await until(lambda: not records._held)
+        assert keys.object_key("bkt", "k") not in records._records

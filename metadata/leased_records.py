@@ -90,6 +90,10 @@ STREAM_SECONDS = 600.0  # one stream's deadline; the next opens on the next look
 RECORD_OVERHEAD_BYTES = 2048  # a decoded record's memory besides its inline bytes
 RECORD_SHARE_MAX = 16  # a record larger than this share of bytes_max is not kept
 FAILED_BACKOFF_SECONDS = 1.0  # after a stream failed, lookups go to metadata this long
+# Invalidations are acknowledged while a lease runs and this long after (the
+# replica counts a lease as running a little longer than the gateway does);
+# without a lease nobody waits for them, and they cost a message each.
+ACK_AFTER_LEASE_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,7 +301,8 @@ class LeasedRecords:
                 elif state_key in self._deferred:
                     self.fill(*self._deferred.pop(state_key))
         self._acked = notice.invalidation
-        self._wake.set()
+        if self._clock() < self._lease_until + ACK_AFTER_LEASE_SECONDS:
+            self._wake.set()  # acknowledged only while the replica may wait for it
 
     async def _write(self, call: grpc.aio.StreamStreamCall) -> None:
         """Sends acknowledgements, asks and read counts as they come due;
@@ -314,7 +319,7 @@ class LeasedRecords:
                 await call.done_writing()
                 return
             request = pb.RecordLeaseRequest()
-            if self._acked > acked:
+            if self._acked > acked and now < self._lease_until + ACK_AFTER_LEASE_SECONDS:
                 acked = request.acked = self._acked
             if self._ask_due:
                 self._ask_due = False

@@ -22,11 +22,12 @@ batch writes, with the batch's revision.
   Notices on one stream keep their order: a grant follows every invalidation
   of a batch written before it.
 - **Early.** A batch this replica appends itself is announced before the
-  append too (announce_early: the records its mutations name, *pending*, no
-  revision); the gateway drops them and keeps none of them until the
-  batch's own notice (or not_appended's) resolves it. When the early notice
-  named every record the batch writes and was acknowledged, the write does
-  not wait again: the round trip overlapped etcd's commit.
+  append too, to gateways whose lease may run (announce_early: the records
+  its mutations name, *pending*, no revision); the gateway drops them and
+  keeps none of them until the batch's own notice (or not_appended's)
+  resolves it. When the early notice named every record the batch writes
+  and was acknowledged, the write does not wait again: the round trip
+  overlapped etcd's commit.
 
 Why a gateway's answer from its records is linearizable: see the module
 docstring of metadata/leased_records.py and docs/metadata.md, "Record
@@ -245,13 +246,15 @@ class RecordLeases:
         records its mutations name and keeps none of them until the batch is
         applied (or its append failed), so that by then the acknowledgement
         has usually come, while etcd committed the entry."""
-        if not self._subscribers:
-            return
+        now = self._clock()
+        leased = [s for s in self._subscribers if s.lease_until > now]
+        if not leased:
+            return  # a gateway without a lease is not waited for: it gets the batch's notice only
         named = frozenset(key for mutation in mutations for key in object_keys_of(mutation))
         if not named or len(named) > KEYS_PER_NOTICE_MAX:
             return
         numbers = {}
-        for subscriber in self._subscribers:
+        for subscriber in leased:
             subscriber.sent += 1
             subscriber.send(
                 pb.RecordLeaseNotice(

@@ -94,6 +94,10 @@ FAILED_BACKOFF_SECONDS = 1.0  # after a stream failed, lookups go to metadata th
 # replica counts a lease as running a little longer than the gateway does);
 # without a lease nobody waits for them, and they cost a message each.
 ACK_AFTER_LEASE_SECONDS = 1.0
+# A lease is given back after this long without a lookup: the writes that
+# follow a burst of reads (a PUT or DELETE phase) do not wait for a gateway
+# that no longer reads.
+RELEASE_IDLE_SECONDS = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +141,7 @@ class LeasedRecords:
         self._deferred: dict[bytes, tuple[Ticket, ObjectVersion, int]] = {}  # fills held back
         self._reads = 0
         self._last_used = -math.inf
+        self._last_lookup = -math.inf
         self._failed_at = -math.inf
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -147,7 +152,7 @@ class LeasedRecords:
     def get(self, bucket: str, key: str) -> ObjectVersion | None:
         """The key's current record, if kept and a lease runs (None: ask metadata)."""
         now = self._clock()
-        self._last_used = now
+        self._last_used = self._last_lookup = now
         self._keep_stream(now)
         found = None
         if now < self._lease_until:
@@ -276,6 +281,7 @@ class LeasedRecords:
                 if sent_at is not None and notice.duration_seconds > 0:
                     self._lease_until = max(self._lease_until, sent_at + notice.duration_seconds)
                     self._granted_seconds = notice.duration_seconds
+                    self._wake.set()  # the writer now watches for lookups stopping
 
     def _invalidated(self, notice: pb.RecordLeaseNotice) -> None:
         """Drops what an invalidation names, then acknowledges it. Its
@@ -310,8 +316,9 @@ class LeasedRecords:
         acked = 0
         self._wake.set()
         while True:
+            leased = self._clock() < self._lease_until
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(IDLE_SECONDS / 2):
+                async with asyncio.timeout(RELEASE_IDLE_SECONDS if leased else IDLE_SECONDS / 2):
                     await self._wake.wait()
             self._wake.clear()
             now = self._clock()
@@ -319,6 +326,12 @@ class LeasedRecords:
                 await call.done_writing()
                 return
             request = pb.RecordLeaseRequest()
+            if now < self._lease_until and now - self._last_lookup > RELEASE_IDLE_SECONDS:
+                # No lookups lately: stop answering from records, then let the
+                # replica's writes stop waiting for this gateway.
+                self._lease_until = -math.inf
+                self._asked.clear()
+                request.release = True
             if self._acked > acked and now < self._lease_until + ACK_AFTER_LEASE_SECONDS:
                 acked = request.acked = self._acked
             if self._ask_due:
@@ -329,7 +342,7 @@ class LeasedRecords:
                 self._asked[self._asks] = now  # the lease runs from before the ask is sent
             if self._reads:
                 request.reads, self._reads = self._reads, 0
-            if request.ask or request.acked or request.reads:
+            if request.ask or request.acked or request.reads or request.release:
                 await call.write(request)
 
     async def close(self) -> None:

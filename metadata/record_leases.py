@@ -20,7 +20,9 @@ batch writes, with the batch's revision.
   acknowledged the invalidation, or until its lease has surely ended (a hung
   gateway delays writes by at most its lease, like a hung read-lease holder).
   Notices on one stream keep their order: a grant follows every invalidation
-  of a batch written before it.
+  of a batch written before it. A gateway that stopped looking records up
+  gives its lease back (release): it answers from none first, so writes
+  need not wait for it from then on.
 - **Early.** A batch this replica appends itself is announced before the
   append too, to gateways whose lease may run (announce_early: the records
   its mutations name, *pending*, no revision); the gateway drops them and
@@ -40,9 +42,9 @@ write without waiting for this replica (the read lease ended) never does so
 while a gateway lease granted here runs.
 
 Invariants: no grant without the read lease; a subscriber's possible lease
-end only grows; an invalidation number is never reused on a stream; no
-notice is dropped — a stream with QUEUE_MAX notices waiting ends instead,
-and writes wait out its lease.
+end only grows, until the gateway releases it; an invalidation number is
+never reused on a stream; no notice is dropped — a stream with QUEUE_MAX
+notices waiting ends instead, and writes wait out its lease.
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ class Subscriber:
         self.acked = 0
         self.acked_changed = asyncio.Event()
         self.overflowed = False
+        self.released = False  # the gateway gave its lease back (until the next grant)
 
     def send(self, notice: pb.RecordLeaseNotice) -> None:
         if len(self.notices) >= QUEUE_MAX:
@@ -217,6 +220,10 @@ class RecordLeases:
         self, subscriber: Subscriber, requests: AsyncIterator[pb.RecordLeaseRequest]
     ) -> None:
         async for request in requests:
+            if request.release:  # the gateway stopped answering from its records
+                subscriber.lease_until = 0.0
+                subscriber.released = True
+                subscriber.acked_changed.set()  # a write waiting for it goes on
             if request.acked:
                 subscriber.note_acked(request.acked)
             if request.reads:
@@ -231,6 +238,7 @@ class RecordLeases:
         if duration > 0:
             ends = possible_end(self._clock(), duration)
             subscriber.lease_until = max(subscriber.lease_until, ends)
+            subscriber.released = False
             metrics.RECORD_LEASE_GRANTS.labels("granted").inc()
         else:
             # Asked while this replica does not hold the read lease: asking
@@ -333,7 +341,8 @@ class RecordLeases:
         while subscriber.acked < number:
             left = subscriber.lease_until - self._clock()
             if left <= 0:
-                metrics.RECORD_LEASE_WAITED_OUT.inc()
+                if not subscriber.released:
+                    metrics.RECORD_LEASE_WAITED_OUT.inc()
                 return
             subscriber.acked_changed.clear()
             try:

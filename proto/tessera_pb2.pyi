@@ -948,14 +948,16 @@ class WaitAppliedRequest(_message.Message):
     def __init__(self, revision: _Optional[int] = ...) -> None: ...
 
 class RecordLeaseRequest(_message.Message):
-    __slots__ = ("ask", "acked", "reads")
+    __slots__ = ("ask", "acked", "reads", "release")
     ASK_FIELD_NUMBER: _ClassVar[int]
     ACKED_FIELD_NUMBER: _ClassVar[int]
     READS_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_FIELD_NUMBER: _ClassVar[int]
     ask: int
     acked: int
     reads: int
-    def __init__(self, ask: _Optional[int] = ..., acked: _Optional[int] = ..., reads: _Optional[int] = ...) -> None: ...
+    release: bool
+    def __init__(self, ask: _Optional[int] = ..., acked: _Optional[int] = ..., reads: _Optional[int] = ..., release: _Optional[bool] = ...) -> None: ...
 
 class RecordLeaseNotice(_message.Message):
     __slots__ = ("granted", "duration_seconds", "invalidation", "revision", "state_keys", "everything", "pending", "resolves")

@@ -450,3 +450,21 @@ async def test_a_fill_held_back_by_an_early_notice_is_kept_once_that_is_resolved
         await replica.grants.before_commit(6, [keys.object_key("bkt", "k")], ["batch-2"])
         await until(lambda: not records._held)
         assert keys.object_key("bkt", "k") not in records._records
+
+
+async def test_a_gateway_that_stops_looking_up_gives_its_lease_back() -> None:
+    async with streaming() as (replica, client, records):
+        deadline = time.monotonic() + 5
+        while records._lease_until <= time.monotonic():  # lookups get it a lease
+            assert time.monotonic() < deadline
+            assert await get(client, "k") == "one"
+            await asyncio.sleep(0.01)
+        (subscriber,) = replica.grants._subscribers
+        assert subscriber.lease_until > time.monotonic()
+        await until(lambda: subscriber.released)  # no lookup for a while
+        assert records._lease_until < time.monotonic()  # it answers from no record first
+        assert subscriber.lease_until == 0.0
+        gets = replica.gets
+        assert await get(client, "k") == "one"  # asked again; a lease is asked again
+        assert replica.gets == gets + 1
+        await until(lambda: not subscriber.released)  # granted again

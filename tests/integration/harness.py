@@ -16,10 +16,13 @@ VHOST_DOMAIN = "s3.tessera.test"  # the shared cluster's domain for bucket.<doma
 WEBSITE_DOMAIN = "web.tessera.test"  # the shared cluster's domain for bucket.<domain> websites
 
 
-def s3_client(cluster: LocalCluster, verify: str | None = None, **config: object):  # type: ignore[no-untyped-def]
+def s3_client(  # type: ignore[no-untyped-def]
+    cluster: LocalCluster, verify: str | None = None, endpoint: str = "", **config: object
+):
+    """boto3 for the cluster's gateway (or another gateway's endpoint)."""
     return boto3.client(
         "s3",
-        endpoint_url=cluster.endpoint,
+        endpoint_url=endpoint or cluster.endpoint,
         verify=verify,
         aws_access_key_id=cluster.credentials.access_key,
         aws_secret_access_key=cluster.credentials.secret_key,

@@ -91,6 +91,7 @@ class Replica(pb_grpc.MetadataServicer):
         found = self.records.get(request.key)
         if found is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, "no such key")
+        assert found is not None
         reply = convert.version_to_pb(found)
         reply.read_revision = self.revision - self.read_revision_lag
         return reply
@@ -126,84 +127,75 @@ async def get(client: MetadataClient, key: str) -> str:
     return (await client.get_object("bkt", key, timeout=CALL_SECONDS)).etag
 
 
-async def test_records_answer_under_a_lease_and_a_write_drops_them_first() -> None:
-    replica, server, address = await serving(HeldLease())
+@contextlib.asynccontextmanager
+async def with_client(
+    lease: HeldLease | None = None,
+) -> AsyncIterator[tuple[Replica, MetadataClient, LeasedRecords]]:
+    """A replica keeping "k" ("one") and a client keeping records from it."""
+    replica, server, address = await serving(lease or HeldLease())
     try:
         replica.records["k"] = version("k", "one")
         async with MetadataClient(address, SECRET, record_lease_bytes=1 << 20) as client:
-            assert await get(client, "k") == "one"  # opens the stream, asks
-            await until(lambda: client.records is not None and client.records._session > 0)
-            before_hits = hits()
-            deadline = time.monotonic() + 5
-            while hits() == before_hits:  # the grant and the record arrive
-                assert time.monotonic() < deadline
-                assert await get(client, "k") == "one"
-                await asyncio.sleep(0.01)
-            gets = replica.gets
-            for _ in range(20):
-                assert await get(client, "k") == "one"
-            assert replica.gets == gets  # all twenty from the record
-            await replica.write(version("k", "two"))
-            # before_commit returned: the gateway had dropped the record
             assert client.records is not None
-            assert keys.object_key("bkt", "k") not in client.records._records
-            assert await get(client, "k") == "two"
-            assert replica.gets == gets + 1
+            yield replica, client, client.records
     finally:
         await server.stop(None)
+
+
+async def test_records_answer_under_a_lease_and_a_write_drops_them_first() -> None:
+    async with with_client() as (replica, client, records):
+        assert await get(client, "k") == "one"  # opens the stream, asks
+        await until(lambda: records._session > 0)
+        before_hits = hits()
+        deadline = time.monotonic() + 5
+        while hits() == before_hits:  # the grant and the record arrive
+            assert time.monotonic() < deadline
+            assert await get(client, "k") == "one"
+            await asyncio.sleep(0.01)
+        gets = replica.gets
+        for _ in range(20):
+            assert await get(client, "k") == "one"
+        assert replica.gets == gets  # all twenty from the record
+        await replica.write(version("k", "two"))
+        # before_commit returned: the gateway had dropped the record
+        assert keys.object_key("bkt", "k") not in records._records
+        assert await get(client, "k") == "two"
+        assert replica.gets == gets + 1
 
 
 async def test_a_stream_opened_after_an_idle_close_acknowledges_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(leased_records, "IDLE_SECONDS", 0.3)
-    replica, server, address = await serving(HeldLease())
-    try:
-        replica.records["k"] = version("k", "one")
-        async with MetadataClient(address, SECRET, record_lease_bytes=1 << 20) as client:
-            records = client.records
-            assert records is not None
-            for _ in range(2):  # the second stream opens after the first closed
-                assert await get(client, "k") != ""
-                await until(lambda: records._lease_until > time.monotonic())
-                for n in range(20):  # invalidations numbered past the next stream's first
-                    await asyncio.wait_for(replica.write(version(f"w{n}", "x")), 0.5)
-                await until(lambda: records._session == 0)  # closed after the idle time
-    finally:
-        await server.stop(None)
+    async with with_client() as (replica, client, records):
+        for _ in range(2):  # the second stream opens after the first closed
+            assert await get(client, "k") != ""
+            await until(lambda: records._lease_until > time.monotonic())
+            for n in range(20):  # invalidations numbered past the next stream's first
+                await asyncio.wait_for(replica.write(version(f"w{n}", "x")), 0.5)
+            await until(lambda: records._session == 0)  # closed after the idle time
 
 
 async def test_no_read_lease_no_answers_from_records_and_asking_counts_as_reads() -> None:
     lease = HeldLease(held=False)
-    replica, server, address = await serving(lease)
-    try:
-        replica.records["k"] = version("k", "one")
-        async with MetadataClient(address, SECRET, record_lease_bytes=1 << 20) as client:
-            for _ in range(30):
-                assert await get(client, "k") == "one"
-                await asyncio.sleep(0.01)
-            assert replica.gets == 30
-            assert lease.noted > 0  # the replica is told to take its read lease
-    finally:
-        await server.stop(None)
+    async with with_client(lease) as (replica, client, _):
+        for _ in range(30):
+            assert await get(client, "k") == "one"
+            await asyncio.sleep(0.01)
+        assert replica.gets == 30
+        assert lease.noted > 0  # the replica is told to take its read lease
 
 
 async def test_a_record_read_before_an_invalidation_it_missed_is_not_kept() -> None:
-    replica, server, address = await serving(HeldLease())
-    try:
-        replica.records["k"] = version("k", "one")
-        async with MetadataClient(address, SECRET, record_lease_bytes=1 << 20) as client:
+    async with with_client() as (replica, client, records):
+        assert await get(client, "k") == "one"
+        await until(lambda: records._session > 0)
+        await replica.write(version("other", "x"))  # an invalidation at revision 2
+        replica.read_revision_lag = 1  # answers now claim to be read at revision 1
+        for _ in range(10):
             assert await get(client, "k") == "one"
-            await until(lambda: client.records is not None and client.records._session > 0)
-            await replica.write(version("other", "x"))  # an invalidation at revision 2
-            replica.read_revision_lag = 1  # answers now claim to be read at revision 1
-            for _ in range(10):
-                assert await get(client, "k") == "one"
-            assert client.records is not None
-            assert keys.object_key("bkt", "k") not in client.records._records
-            assert replica.gets == 11
-    finally:
-        await server.stop(None)
+        assert keys.object_key("bkt", "k") not in records._records
+        assert replica.gets == 11
 
 
 async def test_a_write_waits_out_a_gateway_that_does_not_acknowledge() -> None:
@@ -274,7 +266,7 @@ async def test_a_new_stream_keeps_nothing_read_before_the_last_announced_batch()
     stream = grants.serve(requests(), asyncio.Event())
     first = await anext(stream)
     assert first.everything and first.revision == 41
-    await stream.aclose()
+    await stream.aclose()  # type: ignore[attr-defined]
 
 
 def test_a_grant_ends_inside_the_read_lease() -> None:
@@ -308,25 +300,16 @@ async def test_a_gateway_far_behind_has_its_stream_ended_and_is_waited_out() -> 
 
 
 def test_read_leases_count_reads_from_elsewhere() -> None:
-    leases = ReadLeases(
-        "r1",
-        "a",
-        2.0,
-        ask_applied=None,
-        read_index=None,  # type: ignore[arg-type]
-    )
+    nothing: Any = None
+    leases = ReadLeases("r1", "a", 2.0, ask_applied=nothing, read_index=nothing)
     leases.note_reads(8)
     assert leases.wanted()
 
 
 async def test_errors_still_reach_the_caller_with_records_on() -> None:
-    _, server, address = await serving(HeldLease())
-    try:
-        async with MetadataClient(address, SECRET, record_lease_bytes=1 << 20) as client:
-            with pytest.raises(errors.TesseraError):
-                await client.get_object("bkt", "absent", timeout=CALL_SECONDS)
-    finally:
-        await server.stop(None)
+    async with with_client() as (_, client, _records):
+        with pytest.raises(errors.TesseraError):
+            await client.get_object("bkt", "absent", timeout=CALL_SECONDS)
 
 
 class Stream:
@@ -355,11 +338,20 @@ def delete(key: str) -> DeleteObject:
     return DeleteObject("r", "bkt", key)
 
 
-async def test_an_acknowledged_early_notice_naming_every_record_spares_the_write_its_wait() -> None:
+@contextlib.asynccontextmanager
+async def leased_stream() -> AsyncIterator[tuple[RecordLeases, Stream]]:
+    """A replica's record leases and one gateway stream holding a lease."""
     grants = RecordLeases(HeldLease())  # type: ignore[arg-type]
     stream = Stream(grants)
     try:
         await stream.leased()
+        yield grants, stream
+    finally:
+        stream.task.cancel()
+
+
+async def test_an_acknowledged_early_notice_naming_every_record_spares_the_write_its_wait() -> None:
+    async with leased_stream() as (grants, stream):
         grants.announce_early("batch-1", [delete("k")])
         await until(lambda: stream.notices[-1].pending)
         early = stream.notices[-1]
@@ -384,39 +376,25 @@ async def test_an_acknowledged_early_notice_naming_every_record_spares_the_write
         assert not write.done()
         await stream.asks.put(pb.RecordLeaseRequest(acked=stream.notices[-1].invalidation))
         await asyncio.wait_for(write, 0.5)
-    finally:
-        stream.task.cancel()
 
 
 async def test_a_failed_append_resolves_its_early_notice() -> None:
-    grants = RecordLeases(HeldLease())  # type: ignore[arg-type]
-    stream = Stream(grants)
-    try:
-        await stream.leased()
+    async with leased_stream() as (grants, stream):
         grants.announce_early("batch-1", [delete("k")])
         await until(lambda: stream.notices[-1].pending)
         number = stream.notices[-1].invalidation
         grants.not_appended("batch-1")
         await until(lambda: list(stream.notices[-1].resolves) == [number])
         assert not grants._early
-    finally:
-        stream.task.cancel()
 
 
 @contextlib.asynccontextmanager
 async def streaming() -> AsyncIterator[tuple[Replica, MetadataClient, LeasedRecords]]:
-    """A replica keeping "k" ("one") and a client whose stream to it is open."""
-    replica, server, address = await serving(HeldLease())
-    try:
-        replica.records["k"] = version("k", "one")
-        async with MetadataClient(address, SECRET, record_lease_bytes=1 << 20) as client:
-            records = client.records
-            assert records is not None
-            assert await get(client, "k") == "one"
-            await until(lambda: records._session > 0 and records._invalidated_through < 1e9)
-            yield replica, client, records
-    finally:
-        await server.stop(None)
+    """with_client, once the client's stream to the replica is open."""
+    async with with_client() as (replica, client, records):
+        assert await get(client, "k") == "one"
+        await until(lambda: records._session > 0 and records._invalidated_through < 1e9)
+        yield replica, client, records
 
 
 async def test_a_gateway_keeps_no_record_an_unresolved_early_notice_names() -> None:

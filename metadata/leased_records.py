@@ -173,6 +173,10 @@ class LeasedRecords:
         (_MISSES if found is None else _HITS).inc()
         return found
 
+    def holds(self, bucket: str, key: str) -> bool:
+        """Whether get(bucket, key) would answer from a record now."""
+        return self._clock() < self._lease_until and (keys.object_key(bucket, key) in self._records)
+
     def ticket(self, *, opening: bool = False) -> Ticket:
         """Taken before a call whose answer may be kept; opening: the call
         is a write, whose record is kept too (the stream opens for it)."""

@@ -297,7 +297,11 @@ async def _answer(
 ) -> web.StreamResponse:
     deadline = Deadline(state.settings.request_timeout_seconds)
     prefetch = None
-    if body:
+    # A record this gateway holds under a record lease answers at once: no
+    # metadata round trip for a prefetch to overlap (metadata/leased_records.py).
+    records = state.metadata.records
+    held = records is not None and records.holds(route.bucket, route.key)
+    if body and not held:
 
         def may_read(guess: ObjectVersion) -> bool:
             cached = state.metadata.buckets.get(route.bucket)

@@ -1,6 +1,8 @@
 """A GET of a key this gateway wrote or read starts reading the version it
 remembers while metadata is asked (gateway/prefetch.py) — and serves those
-bytes only when metadata answers with that very version.
+bytes only when metadata answers with that very version. The cluster here
+keeps no records under record leases (with one held, a GET asks nobody and
+prefetches nothing: tests/integration/test_record_leases.py).
 
 The stale cases make the gateway's hint wrong on purpose: CopyObject replaces
 a key's current version without passing through the hints (only PUT and GET
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 
 import boto3
 import pytest
@@ -20,7 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cli.local_cluster import LocalCluster
-from tests.integration.harness import gateway_metric
+from tests.integration.harness import gateway_metric, s3_client, start_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -37,6 +40,18 @@ def counts(cluster: LocalCluster) -> dict[str, float]:
 
 def grew(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {o: after[o] - before[o] for o in before}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    c = start_cluster(tmp_path_factory.mktemp("prefetch"), {"TESSERA_RECORD_LEASE_BYTES": "0"})
+    yield c
+    c.stop()
+
+
+@pytest.fixture(scope="module")
+def s3(cluster: LocalCluster):  # type: ignore[no-untyped-def]
+    return s3_client(cluster)
 
 
 @pytest.fixture

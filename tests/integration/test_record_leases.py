@@ -89,6 +89,22 @@ def test_a_write_waits_out_a_hung_gateway_which_then_reads_it(cluster: LocalClus
     assert head["ETag"].strip('"') == "after"
 
 
+def test_a_get_answered_from_a_record_reads_no_stripe_ahead(cluster: LocalCluster) -> None:
+    s3 = s3_client(cluster)
+    s3.create_bucket(Bucket="ahead")
+    body = os.urandom(1024 * 1024 + 17)  # in shards: a prefetch would read its first stripe
+    s3.put_object(Bucket="ahead", Key="k", Body=body)
+    prefetched = 'tessera_gateway_prefetches_total{outcome="used"}'
+    deadline = time.monotonic() + 30
+    while True:  # until the gateway holds a lease: the GET before it may prefetch
+        hits, before = gateway_hits(cluster), metric(cluster, "gateway", prefetched)
+        assert s3.get_object(Bucket="ahead", Key="k")["Body"].read() == body
+        if gateway_hits(cluster) > hits:
+            break
+        assert time.monotonic() < deadline, "no GET was answered from a record"
+    assert metric(cluster, "gateway", prefetched) == before
+
+
 def start_second_gateway(cluster: LocalCluster) -> tuple[subprocess.Popen[bytes], str]:
     """Another gateway process on the same cluster (its own ports); its endpoint."""
     s3_port, admin_port = free_ports(2)

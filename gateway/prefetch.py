@@ -16,9 +16,10 @@ failed prefetch cancels it, and the GET reads as it always did.
 
 Only a requester the gateway's cached bucket record and the remembered
 version's ACL already allow is prefetched for — an anonymous or refused GET
-never makes a node read anything. A GET whose record the gateway holds under a record lease
-(metadata/leased_records.py) does not prefetch: metadata answers at once,
-there is no round trip to overlap. Only plain GETs prefetch: no versionId,
+never makes a node read anything. A GET whose record the gateway holds
+under a record lease (metadata/leased_records.py) does not prefetch:
+metadata answers at once, there is no round trip to overlap. Only plain
+GETs prefetch: no versionId,
 Range or partNumber (a different span), no conditional headers (a
 revalidation usually ends in 304, which needs no bytes), and only versions
 kept in shards, unencrypted (an encrypted one needs its data key first). A

@@ -98,6 +98,9 @@ ACK_AFTER_LEASE_SECONDS = 1.0
 # follow a burst of reads (a PUT or DELETE phase) do not wait for a gateway
 # that no longer reads.
 RELEASE_IDLE_SECONDS = 0.1
+# ... and as soon as a write's invalidation comes this long after the last
+# lookup: a lease costs each write a round trip, worth it only while reads come.
+RELEASE_ON_WRITE_SECONDS = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +136,7 @@ class LeasedRecords:
         self._asked: dict[int, float] = {}  # ask number -> clock when sent
         self._asked_at = -math.inf
         self._ask_due = False
+        self._release_due = False
         self._acked = 0
         # early (pending) invalidations not yet resolved: number -> state keys,
         # and how many of them hold each key
@@ -311,7 +315,10 @@ class LeasedRecords:
                 elif state_key in self._deferred:
                     self.fill(*self._deferred.pop(state_key))
         self._acked = notice.invalidation
-        if self._clock() < self._lease_until + ACK_AFTER_LEASE_SECONDS:
+        now = self._clock()
+        if now < self._lease_until and now - self._last_lookup > RELEASE_ON_WRITE_SECONDS:
+            self._release_due = True  # writes go on, lookups stopped: give the lease back
+        if now < self._lease_until + ACK_AFTER_LEASE_SECONDS:
             self._wake.set()  # acknowledged only while the replica may wait for it
 
     async def _write(self, call: grpc.aio.StreamStreamCall) -> None:
@@ -330,12 +337,17 @@ class LeasedRecords:
                 await call.done_writing()
                 return
             request = pb.RecordLeaseRequest()
-            if now < self._lease_until and now - self._last_lookup > RELEASE_IDLE_SECONDS:
+            idle = now - self._last_lookup
+            if now < self._lease_until and (
+                idle > RELEASE_IDLE_SECONDS
+                or (self._release_due and idle > RELEASE_ON_WRITE_SECONDS)
+            ):
                 # No lookups lately: stop answering from records, then let the
                 # replica's writes stop waiting for this gateway.
                 self._lease_until = -math.inf
                 self._asked.clear()
                 request.release = True
+            self._release_due = False
             if self._acked > acked and now < self._lease_until + ACK_AFTER_LEASE_SECONDS:
                 acked = request.acked = self._acked
             if self._ask_due:

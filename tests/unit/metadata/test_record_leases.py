@@ -15,6 +15,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from unittest import mock
 
 import grpc.aio
 import pytest
@@ -389,12 +390,27 @@ async def test_a_failed_append_resolves_its_early_notice() -> None:
 
 
 @contextlib.asynccontextmanager
-async def streaming() -> AsyncIterator[tuple[Replica, MetadataClient, LeasedRecords]]:
-    """with_client, once the client's stream to the replica is open."""
-    async with with_client() as (replica, client, records):
-        assert await get(client, "k") == "one"
-        await until(lambda: records._session > 0 and records._invalidated_through < 1e9)
-        yield replica, client, records
+async def streaming(
+    keep: bool = True,
+) -> AsyncIterator[tuple[Replica, MetadataClient, LeasedRecords]]:
+    """with_client, once the client holds a lease; keep: it keeps it (else
+    it gives it back once lookups stop)."""
+    forever = 60.0 if keep else None
+    with (
+        mock.patch.object(
+            leased_records, "RELEASE_IDLE_SECONDS", forever or leased_records.RELEASE_IDLE_SECONDS
+        ),
+        mock.patch.object(
+            leased_records,
+            "RELEASE_ON_WRITE_SECONDS",
+            forever or leased_records.RELEASE_ON_WRITE_SECONDS,
+        ),
+    ):
+        async with with_client() as (replica, client, records):
+            assert await get(client, "k") == "one"
+            await until(lambda: records._session > 0 and records._invalidated_through < 1e9)
+            await until(lambda: records._lease_until > time.monotonic())
+            yield replica, client, records
 
 
 async def test_a_gateway_keeps_no_record_an_unresolved_early_notice_names() -> None:
@@ -431,7 +447,7 @@ async def test_a_fill_held_back_by_an_early_notice_is_kept_once_that_is_resolved
 
 
 async def test_a_gateway_that_stops_looking_up_gives_its_lease_back() -> None:
-    async with streaming() as (replica, client, records):
+    async with streaming(keep=False) as (replica, client, records):
         deadline = time.monotonic() + 5
         while records._lease_until <= time.monotonic():  # lookups get it a lease
             assert time.monotonic() < deadline
@@ -446,3 +462,14 @@ async def test_a_gateway_that_stops_looking_up_gives_its_lease_back() -> None:
         assert await get(client, "k") == "one"  # asked again; a lease is asked again
         assert replica.gets == gets + 1
         await until(lambda: not subscriber.released)  # granted again
+
+
+async def test_a_write_after_lookups_stopped_has_the_lease_given_back_at_once() -> None:
+    with mock.patch.object(leased_records, "RELEASE_IDLE_SECONDS", 60.0):
+        async with streaming(keep=False) as (replica, _, records):
+            (subscriber,) = replica.grants._subscribers
+            await asyncio.sleep(0.05)  # no lookup since
+            assert not subscriber.released
+            await asyncio.wait_for(replica.write(version("w", "x")), 0.5)
+            await until(lambda: subscriber.released)
+            assert records._lease_until < time.monotonic()

@@ -265,7 +265,9 @@ class LeasedRecords:
         except asyncio.CancelledError:
             raise
         except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.CANCELLED:
+            # Cancelled (closed here) and the stream's own deadline are
+            # ordinary ends: the next lookup opens another at once.
+            if exc.code() not in (grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED):
                 log.info("record lease stream ended: %s", exc.details() or exc.code())
                 self._failed_at = self._clock()
         except Exception:
@@ -327,9 +329,11 @@ class LeasedRecords:
         acked = 0
         self._wake.set()
         while True:
-            leased = self._clock() < self._lease_until
+            look = IDLE_SECONDS / 2  # for the idle close, and while leased for the release
+            if self._clock() < self._lease_until:
+                look = min(look, RELEASE_IDLE_SECONDS)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(RELEASE_IDLE_SECONDS if leased else IDLE_SECONDS / 2):
+                async with asyncio.timeout(look):
                     await self._wake.wait()
             self._wake.clear()
             now = self._clock()

@@ -255,11 +255,9 @@ class LeasedRecords:
         self._ask_due = True
         call = stub.RecordLeases(timeout=STREAM_SECONDS, metadata=self._call_metadata)
         writer = asyncio.get_running_loop().create_task(self._write(call))
+        reader = asyncio.get_running_loop().create_task(self._read(call))
         try:
-            reader = self._read(call)
-            done, _ = await asyncio.wait(
-                (asyncio.ensure_future(reader), writer), return_when=asyncio.FIRST_COMPLETED
-            )
+            done, _ = await asyncio.wait((reader, writer), return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 task.result()
         except asyncio.CancelledError:
@@ -275,6 +273,7 @@ class LeasedRecords:
             self._failed_at = self._clock()
         finally:
             writer.cancel()
+            reader.cancel()
             call.cancel()
             if self._session == session:
                 self._session = 0

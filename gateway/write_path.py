@@ -534,6 +534,7 @@ async def write_object(
                 if_none_match_star=request.if_none_match_star,
                 if_match_etag=request.if_match_etag,
                 if_bucket_fingerprint=bucket_fingerprint(checked) if checked else "",
+                keep=stored_as_sent(checked or bucket),
             )
             return version, replaced
         except errors.BucketChanged:
@@ -557,6 +558,15 @@ async def write_object(
                 reclaimer.unreferenced(version)
             raise
     raise AssertionError("unreachable")
+
+
+def stored_as_sent(bucket: BucketInfo | None) -> bool:
+    """Whether metadata stores a version as the gateway sends it (not in a
+    versioned bucket, which gives it a version id, nor with Object Lock,
+    which may give it a default retention): only then can the gateway keep
+    its record under a record lease (metadata/leased_records.py). Unknown
+    bucket: assumed so (the replica then finds out)."""
+    return bucket is None or not (bucket.versioning or bucket.object_lock_enabled)
 
 
 async def _place(version_id: str, cluster: ClusterView, geometry: Geometry) -> list[str]:

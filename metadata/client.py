@@ -271,6 +271,7 @@ class MetadataClient:
         if_none_match_star: bool = False,
         if_match_etag: str = "",
         if_bucket_fingerprint: str = "",
+        keep: bool = True,
     ) -> ObjectVersion | None:
         """Commits version as its key's current one; returns the record it replaced.
 
@@ -280,6 +281,9 @@ class MetadataClient:
         (PreconditionFailed when the condition does not hold; NoSuchKey for
         If-Match on a key with no current version); if_bucket_fingerprint
         too (BucketChanged when the bucket record is no longer that one).
+        keep=False: the replica stores the version changed (a versioned
+        bucket's version id, an Object Lock default retention), so asking it
+        to read the record back for the gateway's records is wasted.
         """
         if not version.request_id:
             version = dataclasses.replace(version, request_id=new_request_id())
@@ -290,7 +294,7 @@ class MetadataClient:
             if_none_match_star=if_none_match_star,
             if_match_etag=if_match_etag,
             if_bucket_fingerprint=if_bucket_fingerprint,
-            want_record=ticket is not None and ticket.session > 0,
+            want_record=keep and ticket is not None and ticket.session > 0,
         )
         reply = await self._call("PutObject", request, timeout)
         if reply.stored_revision and records is not None and ticket is not None:

@@ -77,6 +77,7 @@ class Replica(pb_grpc.MetadataServicer):
         self.grants = RecordLeases(lease)  # type: ignore[arg-type]
         self.gets = 0
         self.read_revision_lag = 0  # answer as if read this many revisions ago
+        self.wanted: list[bool] = []  # each PutObject's want_record
 
     async def write(self, record: ObjectVersion, batch_id: str = "") -> None:
         """What the follower does with a batch writing this record."""
@@ -95,6 +96,15 @@ class Replica(pb_grpc.MetadataServicer):
         assert found is not None
         reply = convert.version_to_pb(found)
         reply.read_revision = self.revision - self.read_revision_lag
+        return reply
+
+    async def PutObject(self, request: pb.PutObjectRequest, context: Any) -> pb.PutObjectResponse:
+        self.wanted.append(request.want_record)
+        record = convert.version_from_pb(request.version)
+        await self.write(record)
+        reply = pb.PutObjectResponse(has_replaced=False)
+        if request.want_record:
+            reply.stored_revision = self.revision
         return reply
 
     async def RecordLeases(
@@ -492,3 +502,14 @@ async def test_a_stream_at_its_deadline_is_opened_again_at_once(
         await until(lambda: records._session != first)  # its deadline passed
         assert await get(client, "k") == "one"
         await until(lambda: records._session > first)  # a new one, without a backoff
+
+
+async def test_a_put_asks_its_record_back_only_when_stored_as_sent() -> None:
+    async with with_client() as (replica, client, _):
+        assert await get(client, "k") == "one"  # the stream is open
+        await client.put_object(version("k", "two"), timeout=CALL_SECONDS)
+        assert await get(client, "k") == "two"
+        # a versioned or Object Lock bucket: the replica stores it changed
+        await client.put_object(version("k", "three"), timeout=CALL_SECONDS, keep=False)
+        assert await get(client, "k") == "three"
+        assert replica.wanted == [True, False]

@@ -1,5 +1,6 @@
-"""The Node gRPC servicer: PutShard, PutWholeShard and PutWholeShardStream,
-GetShard, ReadChunks and ReadChunksStream, DeleteShard and DeleteShards,
+"""The Node gRPC servicer: PutShard, PutWholeShard, PutWholeShardStream and
+PutWholeShardPacked, GetShard, ReadChunks, ReadChunksStream and
+ReadChunksPacked, DeleteShard and DeleteShards,
 NodeStatus, ListShards and RebuildShard.
 
 Protobuf stays here, at the edge: messages become ShardMeta and plain bytes
@@ -22,7 +23,8 @@ Invariants:
   chunk and Finish in one message, written in one executor job).
   PutWholeShard is that one WholeShard as a unary call, with the same
   commit before the answer, and PutWholeShardStream many of them over one
-  call, each answered only after its commit;
+  call, each answered only after its commit (PutWholeShardPacked: the
+  same, several requests and answers a message);
 - GetShard sends only chunks the store verified, with their CRC32C so the
   gateway verifies them again end to end; a corrupt chunk ends the stream with
   DATA_LOSS, and the shard is quarantined (moved aside, never deleted) and
@@ -31,7 +33,7 @@ Invariants:
   DATA_LOSS and quarantines and reports the shard the same way.
   ReadChunksStream serves many such reads over one call: each answer is
   what ReadChunks would have answered, chunks or status, under the
-  request's id;
+  request's id (ReadChunksPacked: the same, several a message);
 - the trailer of Finish (and of RebuildShard) is written into the shard
   before it is made durable; ListShards returns trailers only when asked,
   and lists a shard whose trailer block is damaged without one;
@@ -45,7 +47,7 @@ import errno
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
@@ -71,7 +73,8 @@ from node.shard_format import ShardMeta, validate
 from node.store import ShardReader, ShardStore, ShardWriter
 from proto import tessera_pb2 as pb
 from proto import tessera_pb2_grpc as pb_grpc
-from proto.call_stream import answer_each
+from proto.call_stream import Packer, answer_each
+from proto.node_rpc import READ_ANSWERS, WRITE_ANSWERS
 from proto.wire import (
     Buffer,
     ChunksAnswer,
@@ -91,6 +94,7 @@ Item = TypeVar("Item")
 Req = TypeVar("Req")
 Ans = TypeVar("Ans")
 Out = TypeVar("Out")
+Message = TypeVar("Message")
 Context = grpc.aio.ServicerContext[Any, Any]
 
 STATUS_FOR: dict[type[StoreError], grpc.StatusCode] = {
@@ -319,6 +323,22 @@ class NodeServicer(pb_grpc.NodeServicer):
         async for answer in answers:
             yield answer
 
+    async def PutWholeShardPacked(
+        self, messages: AsyncIterator[list[tuple[int, WholeShardMessage]]], context: Context
+    ) -> AsyncIterator[pb.PutWholeShardPackedAnswers]:
+        """PutWholeShardStream with every request of a message taken, and
+        every answer ready when a message goes out sent in it."""
+
+        def write(whole: WholeShardMessage) -> Awaitable[pb.PutShardResponse]:
+            return _timed_put(self._put_whole(whole), metrics.PUT_WHOLE_SHARD_SECONDS)
+
+        requests = _each(messages, lambda items: items)
+        answers = _answer_each(
+            requests, lambda item: item, write, _put_answer, self.closing, WRITE_ANSWERS
+        )
+        async for answer in answers:
+            yield answer
+
     async def ReadChunks(self, request: pb.ReadChunksRequest, context: Context) -> ChunksAnswer:
         return await _or_abort(self._serve_read(request), context)
 
@@ -333,6 +353,22 @@ class NodeServicer(pb_grpc.NodeServicer):
             return item.id, item.read
 
         answers = _answer_each(requests, split, self._serve_read, StreamAnswer, self.closing)
+        async for answer in answers:
+            yield answer
+
+    async def ReadChunksPacked(
+        self, messages: AsyncIterator[pb.ReadChunksPackedRequests], context: Context
+    ) -> AsyncIterator[list[StreamAnswer[ChunksAnswer]]]:
+        """ReadChunksStream with every request of a message taken, and every
+        answer ready when a message goes out sent in it."""
+
+        def split(item: pb.ReadChunksStreamRequest) -> tuple[int, pb.ReadChunksRequest]:
+            return item.id, item.read
+
+        requests = _each(messages, lambda message: message.reads)
+        answers = _answer_each(
+            requests, split, self._serve_read, StreamAnswer, self.closing, READ_ANSWERS
+        )
         async for answer in answers:
             yield answer
 
@@ -632,13 +668,15 @@ async def _answer_each(
     serve: Callable[[Req], Awaitable[Ans]],
     reply: Callable[[int, Ans | None, int, str], Out],
     closing: asyncio.Event,
-) -> AsyncIterator[Out]:
+    packer: Packer | None = None,
+) -> AsyncIterator[Any]:
     """The answers of a ...Stream method (docs/erasure-coding.md, "One stream
     of calls per node"): each request, split into its id and what the unary
     method takes, is served by serve (proto.call_stream.answer_each: in a
     task of its own), and its reply (the answer, or the status code and
     message the unary method would have failed with) is yielded as soon as
-    it is ready. Once closing is set no new request is taken."""
+    it is ready — with a packer, joined with every other reply ready by
+    then (a ...Packed method). Once closing is set no new request is taken."""
 
     async def answer(item: Item) -> Out:
         call_id, request = split(item)
@@ -651,8 +689,17 @@ async def _answer_each(
             _log_failure(exc, code)
             return reply(call_id, None, code.value[0], str(exc) or type(exc).__name__)
 
-    async for out in answer_each(requests, answer, closing=closing):
+    async for out in answer_each(requests, answer, packer, closing=closing):
         yield out
+
+
+async def _each(
+    messages: AsyncIterator[Message], items: Callable[[Message], Iterable[Item]]
+) -> AsyncIterator[Item]:
+    """The requests of a ...Packed method's messages, one by one."""
+    async for message in messages:
+        for item in items(message):
+            yield item
 
 
 def _status_of(exc: Exception) -> grpc.StatusCode:

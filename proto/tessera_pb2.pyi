@@ -1223,6 +1223,30 @@ class PutWholeShardStreamAnswer(_message.Message):
     message: str
     def __init__(self, id: _Optional[int] = ..., answer: _Optional[_Union[PutShardResponse, _Mapping]] = ..., code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
+class ReadChunksPackedRequests(_message.Message):
+    __slots__ = ("reads",)
+    READS_FIELD_NUMBER: _ClassVar[int]
+    reads: _containers.RepeatedCompositeFieldContainer[ReadChunksStreamRequest]
+    def __init__(self, reads: _Optional[_Iterable[_Union[ReadChunksStreamRequest, _Mapping]]] = ...) -> None: ...
+
+class ReadChunksPackedAnswers(_message.Message):
+    __slots__ = ("answers",)
+    ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    answers: _containers.RepeatedCompositeFieldContainer[ReadChunksStreamAnswer]
+    def __init__(self, answers: _Optional[_Iterable[_Union[ReadChunksStreamAnswer, _Mapping]]] = ...) -> None: ...
+
+class PutWholeShardPackedRequests(_message.Message):
+    __slots__ = ("writes",)
+    WRITES_FIELD_NUMBER: _ClassVar[int]
+    writes: _containers.RepeatedCompositeFieldContainer[PutWholeShardStreamRequest]
+    def __init__(self, writes: _Optional[_Iterable[_Union[PutWholeShardStreamRequest, _Mapping]]] = ...) -> None: ...
+
+class PutWholeShardPackedAnswers(_message.Message):
+    __slots__ = ("answers",)
+    ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    answers: _containers.RepeatedCompositeFieldContainer[PutWholeShardStreamAnswer]
+    def __init__(self, answers: _Optional[_Iterable[_Union[PutWholeShardStreamAnswer, _Mapping]]] = ...) -> None: ...
+
 class CallRequests(_message.Message):
     __slots__ = ("calls",)
     CALLS_FIELD_NUMBER: _ClassVar[int]

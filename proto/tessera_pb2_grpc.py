@@ -91,6 +91,16 @@ class NodeStub:
                 request_serializer=proto_dot_tessera__pb2.PutWholeShardStreamRequest.SerializeToString,
                 response_deserializer=proto_dot_tessera__pb2.PutWholeShardStreamAnswer.FromString,
                 _registered_method=True)
+        self.ReadChunksPacked = channel.stream_stream(
+                '/tessera.Node/ReadChunksPacked',
+                request_serializer=proto_dot_tessera__pb2.ReadChunksPackedRequests.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.ReadChunksPackedAnswers.FromString,
+                _registered_method=True)
+        self.PutWholeShardPacked = channel.stream_stream(
+                '/tessera.Node/PutWholeShardPacked',
+                request_serializer=proto_dot_tessera__pb2.PutWholeShardPackedRequests.SerializeToString,
+                response_deserializer=proto_dot_tessera__pb2.PutWholeShardPackedAnswers.FromString,
+                _registered_method=True)
 
 
 class NodeServicer:
@@ -203,6 +213,23 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReadChunksPacked(self, request_iterator, context):
+        """ReadChunksStream and PutWholeShardStream with several requests (answers)
+        a message: a message carries every request (answer) its sender had
+        ready when it sent, so that under load the cost of a message is shared
+        (docs/erasure-coding.md, "Packed node streams"). Each request is served
+        and answered exactly as on the unpacked stream.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutWholeShardPacked(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -260,6 +287,16 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.PutWholeShardStream,
                     request_deserializer=proto_dot_tessera__pb2.PutWholeShardStreamRequest.FromString,
                     response_serializer=proto_dot_tessera__pb2.PutWholeShardStreamAnswer.SerializeToString,
+            ),
+            'ReadChunksPacked': grpc.stream_stream_rpc_method_handler(
+                    servicer.ReadChunksPacked,
+                    request_deserializer=proto_dot_tessera__pb2.ReadChunksPackedRequests.FromString,
+                    response_serializer=proto_dot_tessera__pb2.ReadChunksPackedAnswers.SerializeToString,
+            ),
+            'PutWholeShardPacked': grpc.stream_stream_rpc_method_handler(
+                    servicer.PutWholeShardPacked,
+                    request_deserializer=proto_dot_tessera__pb2.PutWholeShardPackedRequests.FromString,
+                    response_serializer=proto_dot_tessera__pb2.PutWholeShardPackedAnswers.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -561,6 +598,60 @@ class Node:
             '/tessera.Node/PutWholeShardStream',
             proto_dot_tessera__pb2.PutWholeShardStreamRequest.SerializeToString,
             proto_dot_tessera__pb2.PutWholeShardStreamAnswer.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadChunksPacked(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/tessera.Node/ReadChunksPacked',
+            proto_dot_tessera__pb2.ReadChunksPackedRequests.SerializeToString,
+            proto_dot_tessera__pb2.ReadChunksPackedAnswers.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutWholeShardPacked(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/tessera.Node/PutWholeShardPacked',
+            proto_dot_tessera__pb2.PutWholeShardPackedRequests.SerializeToString,
+            proto_dot_tessera__pb2.PutWholeShardPackedAnswers.FromString,
             options,
             channel_credentials,
             insecure,

@@ -13,7 +13,8 @@ peer that still uses the generated classes reads and writes the same
 messages.
 
 Covered: Chunk (GetShard's answers), ReadChunksResponse,
-ReadChunksStreamAnswer, WholeShard (PutWholeShard), PutWholeShardStreamRequest
+ReadChunksStreamAnswer and ReadChunksPackedAnswers, WholeShard
+(PutWholeShard), PutWholeShardStreamRequest and PutWholeShardPackedRequests,
 and the chunk item of PutShardRequest. The decoders accept
 any valid encoding of their message (fields in any order, unknown fields
 skipped, the last of a repeated scalar winning, repeated sub-messages
@@ -142,6 +143,21 @@ def encode_chunks_answer(answer: ChunksAnswer) -> bytes:
 def encode_stream_answer(answer: StreamAnswer[ChunksAnswer]) -> bytes:
     """A ReadChunksStreamAnswer message (its chunks joined once, as
     encode_chunks_answer does)."""
+    pieces, _ = _stream_answer_pieces(answer)
+    return b"".join(pieces)
+
+
+def encode_packed_stream_answers(answers: Sequence[StreamAnswer[ChunksAnswer]]) -> bytes:
+    """A ReadChunksPackedAnswers message (every answer's chunks joined once)."""
+    out: list[Buffer] = []
+    for answer in answers:
+        pieces, length = _stream_answer_pieces(answer)
+        out.append(_len_prefix(1, length))
+        out.extend(pieces)
+    return b"".join(out)
+
+
+def _stream_answer_pieces(answer: StreamAnswer[ChunksAnswer]) -> tuple[list[Buffer], int]:
     out: list[Buffer] = []
     if answer.id:
         out.append(_varint(1 << 3 | _VARINT) + _varint(answer.id))
@@ -154,7 +170,7 @@ def encode_stream_answer(answer: StreamAnswer[ChunksAnswer]) -> bytes:
     if answer.message:
         message = answer.message.encode()
         out += [_len_prefix(4, len(message)), message]
-    return b"".join(out)
+    return out, sum(len(p) for p in out)
 
 
 def _whole_shard_pieces(whole: WholeShardMessage) -> tuple[list[Buffer], int]:
@@ -174,10 +190,29 @@ def encode_whole_shard(whole: WholeShardMessage) -> bytes:
 
 def encode_whole_shard_item(item: tuple[int, WholeShardMessage]) -> bytes:
     """A PutWholeShardStreamRequest (id, whole shard), joined once."""
+    pieces, _ = _whole_shard_item_pieces(item)
+    return b"".join(pieces)
+
+
+def encode_packed_whole_shard_items(items: Sequence[tuple[int, WholeShardMessage]]) -> bytes:
+    """A PutWholeShardPackedRequests message of (id, whole shard) items,
+    joined once."""
+    out: list[Buffer] = []
+    for item in items:
+        pieces, length = _whole_shard_item_pieces(item)
+        out.append(_len_prefix(1, length))
+        out.extend(pieces)
+    return b"".join(out)
+
+
+def _whole_shard_item_pieces(item: tuple[int, WholeShardMessage]) -> tuple[list[Buffer], int]:
     item_id, whole = item
     pieces, length = _whole_shard_pieces(whole)
-    head = _varint(1 << 3 | _VARINT) + _varint(item_id) if item_id else b""
-    return b"".join([head, _len_prefix(2, length), *pieces])
+    out: list[Buffer] = []
+    if item_id:
+        out.append(_varint(1 << 3 | _VARINT) + _varint(item_id))
+    out += [_len_prefix(2, length), *pieces]
+    return out, sum(len(p) for p in out)
 
 
 def encode_put_request(request: PutChunk | WholeShardMessage | pb.PutShardRequest) -> bytes:
@@ -315,6 +350,15 @@ def decode_stream_answer(buffer: Buffer) -> StreamAnswer[ChunksAnswer]:
     return StreamAnswer(answer_id, None if chunks is None else ChunksAnswer(chunks), code, message)
 
 
+def decode_packed_stream_answers(buffer: Buffer) -> list[StreamAnswer[ChunksAnswer]]:
+    """A ReadChunksPackedAnswers message: its answers, in order."""
+    return [
+        decode_stream_answer(_len_field(wire_type, value, "answers"))
+        for number, wire_type, value in _fields(_view(buffer))
+        if number == 1
+    ]
+
+
 def decode_whole_shard(buffer: Buffer) -> WholeShardMessage:
     """A WholeShard message. WireError when it is malformed, its header
     included."""
@@ -352,6 +396,16 @@ def decode_whole_shard_item(buffer: Buffer) -> tuple[int, WholeShardMessage]:
     if len(wholes) == 1:
         return item_id, decode_whole_shard(wholes[0])
     return item_id, decode_whole_shard(b"".join(wholes))  # rare: merged by concatenation
+
+
+def decode_packed_whole_shard_items(buffer: Buffer) -> list[tuple[int, WholeShardMessage]]:
+    """A PutWholeShardPackedRequests message: its (id, whole shard) items,
+    in order. WireError when one is malformed."""
+    return [
+        decode_whole_shard_item(_len_field(wire_type, value, "writes"))
+        for number, wire_type, value in _fields(_view(buffer))
+        if number == 1
+    ]
 
 
 def whole_from_pb(whole: pb.WholeShard) -> WholeShardMessage:

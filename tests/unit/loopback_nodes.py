@@ -25,17 +25,20 @@ CALL_METADATA = call_metadata(SECRET)
 
 
 class CountingServicer(NodeServicer):
-    """A node that counts the calls it is asked, by method, and the requests
-    asked over ReadChunksStream ("streamed read") and PutWholeShardStream
-    ("streamed write"); old=True answers the unary shard calls, the streams
-    and DeleteShards UNIMPLEMENTED, as a node that predates them does,
-    no_stream=True only the streams."""
+    """A node that counts the calls it is asked, by method, the requests
+    asked over ReadChunksStream or ReadChunksPacked ("streamed read") and
+    PutWholeShardStream or PutWholeShardPacked ("streamed write"), and (in
+    messages, by the same names) the packed methods' messages; old=True
+    answers the unary shard calls, the streams and DeleteShards
+    UNIMPLEMENTED, as a node that predates them does, no_stream=True only
+    the streams."""
 
     def __init__(
         self, *args: Any, old: bool = False, no_stream: bool = False, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
         self.calls: Counter[str] = Counter()
+        self.messages: Counter[str] = Counter()  # of the packed methods
         self._old = old
         self._no_stream = no_stream or old
 
@@ -81,6 +84,31 @@ class CountingServicer(NodeServicer):
         ):
             yield answer
 
+    def _counted_packed(self, messages, name: str, items):  # type: ignore[no-untyped-def]
+        async def counted():  # type: ignore[no-untyped-def]
+            async for message in messages:
+                self.calls[name] += len(items(message))
+                self.messages[name] += 1
+                yield message
+
+        return counted()
+
+    async def ReadChunksPacked(self, requests, context):  # type: ignore[no-untyped-def]
+        self.calls["ReadChunksPacked"] += 1
+        if self._no_stream:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+        counted = self._counted_packed(requests, "streamed read", lambda m: m.reads)
+        async for answer in super().ReadChunksPacked(counted, context):
+            yield answer
+
+    async def PutWholeShardPacked(self, requests, context):  # type: ignore[no-untyped-def]
+        self.calls["PutWholeShardPacked"] += 1
+        if self._no_stream:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+        counted = self._counted_packed(requests, "streamed write", lambda m: m)
+        async for answer in super().PutWholeShardPacked(counted, context):
+            yield answer
+
     async def DeleteShard(self, request, context):  # type: ignore[no-untyped-def]
         self.calls["DeleteShard"] += 1
         return await super().DeleteShard(request, context)
@@ -119,8 +147,10 @@ async def loopback_nodes(
     old: bool = False,
     no_stream: bool = False,
     servicer_class: type[CountingServicer] = CountingServicer,
+    packing: bool | None = None,
 ) -> AsyncIterator[list[LoopbackNode]]:
-    """count nodes, each with its own store under root."""
+    """count nodes, each with its own store under root; packing: the stubs'
+    (NodeStub's)."""
     executor = ThreadPoolExecutor(max_workers=4)
     nodes: list[LoopbackNode] = []
     servers: list[grpc.aio.Server] = []
@@ -143,7 +173,7 @@ async def loopback_nodes(
             servers.append(server)
             channel = new_channel(f"127.0.0.1:{port}")
             channels.append(channel)
-            nodes.append(LoopbackNode(node_id, store, servicer, NodeStub(channel)))
+            nodes.append(LoopbackNode(node_id, store, servicer, NodeStub(channel, packing=packing)))
         yield nodes
     finally:
         for channel in channels:

@@ -52,7 +52,7 @@ def streams(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 
 def with_stream(streams: bool, **calls: int) -> dict[str, int]:
     """What a node counts: calls, and the stream asked first when streams are on."""
-    return ({"PutWholeShardStream": 1} if streams else {}) | calls
+    return ({"PutWholeShardPacked": 1} if streams else {}) | calls
 
 
 async def send_shard(
@@ -75,7 +75,7 @@ async def test_a_one_stripe_shard_is_one_put_whole_shard_request(tmp_path: Path,
         sender = await send_shard(node, head, [chunk])
         assert sender.stored and sender.error is None
         assert dict(node.servicer.calls) == (
-            {"PutWholeShardStream": 1, "streamed write": 1} if streams else {"PutWholeShard": 1}
+            {"PutWholeShardPacked": 1, "streamed write": 1} if streams else {"PutWholeShard": 1}
         )
         assert list(node.store.read_stripes(head.version_id, 0)) == [chunk]
         assert node.store.read_trailer(head.version_id, 0)[1] == b'{"kind":"version"}'
@@ -105,7 +105,7 @@ async def test_a_node_without_the_write_stream_is_asked_with_calls(tmp_path: Pat
             assert sender.stored
             assert list(node.store.read_stripes(head.version_id, 0)) == [chunk]
         # asked for the stream once, then only with calls
-        assert dict(node.servicer.calls) == {"PutWholeShardStream": 1, "PutWholeShard": 2}
+        assert dict(node.servicer.calls) == {"PutWholeShardPacked": 1, "PutWholeShard": 2}
 
 
 async def test_a_node_that_predates_put_whole_shard_gets_a_stream(tmp_path: Path, streams: bool):

@@ -24,7 +24,7 @@ from node.shard_format import ShardMeta
 from node.store import ShardStore
 from proto import tessera_pb2 as pb
 from proto.call_stream import PACK_BYTES_MAX, CallFailed, CallStream, _packed
-from proto.node_rpc import NodeStub, add_node_servicer
+from proto.node_rpc import CALLS_PER_MESSAGE, NodeStub, add_node_servicer
 from proto.rpc import new_channel, new_server
 from proto.wire import WholeShardMessage, WireChunk
 from tessera.checksum import crc32c
@@ -87,7 +87,7 @@ async def test_many_reads_share_one_stream_and_each_gets_its_own_answer(tmp_path
             assert chunk.stripe_index == stripe
             assert bytes(chunk.data) == shards[version_id][stripe]
             assert chunk.crc32c == crc32c(shards[version_id][stripe])
-        assert node.servicer.calls["ReadChunksStream"] == 1
+        assert node.servicer.calls["ReadChunksPacked"] == 1
         assert node.servicer.calls["streamed read"] == len(asked)
         assert node.servicer.calls["ReadChunks"] == 0
 
@@ -117,7 +117,7 @@ async def test_a_failed_read_fails_alone_with_the_status_read_chunks_would_give(
         # the stream is still the one it was
         again = await stream.call(request(version_id), CALL_METADATA)
         assert bytes(again.chunks[0].data) == CHUNKS[0]
-        assert node.servicer.calls["ReadChunksStream"] == 1
+        assert node.servicer.calls["ReadChunksPacked"] == 1
 
 
 @contextlib.asynccontextmanager
@@ -153,7 +153,7 @@ async def test_a_read_given_up_on_is_forgotten(tmp_path: Path):
         again = await stream.call(request(version_id, HangingServicer.HANG), CALL_METADATA)
         assert bytes(again.chunks[0].data) == CHUNKS[1]
         assert all(not s.waiting for s in stream._streams.values())
-        assert servicer.calls["ReadChunksStream"] == 1
+        assert servicer.calls["ReadChunksPacked"] == 1
 
 
 async def _serve(servicer: CountingServicer, port: int = 0) -> tuple[grpc.aio.Server, int]:
@@ -227,7 +227,7 @@ async def test_reads_waiting_on_a_node_that_goes_away_fail_and_the_next_read_reo
                 except CallFailed:  # the channel is still reconnecting
                     await asyncio.sleep(0.05)
             assert answer is not None and bytes(answer.chunks[0].data) == CHUNKS[1]
-            assert back.calls["ReadChunksStream"] >= 1 and back.calls["streamed read"] >= 1
+            assert back.calls["ReadChunksPacked"] >= 1 and back.calls["streamed read"] >= 1
         finally:
             if restarted is not None:
                 await restarted.stop(None)
@@ -291,7 +291,7 @@ async def test_writes_share_one_stream_and_each_is_durable_when_answered(tmp_pat
             await refused  # a bad checksum fails alone, and stores nothing
         assert failed.value.code == grpc.StatusCode.DATA_LOSS
         assert node.store.shard_count == len(shards)
-        assert node.servicer.calls["PutWholeShardStream"] == 1
+        assert node.servicer.calls["PutWholeShardPacked"] == 1
         assert node.servicer.calls["streamed write"] == len(shards) + 1
         assert "PutWholeShard" not in node.servicer.calls
 
@@ -319,3 +319,53 @@ def test_a_packed_message_takes_what_is_queued_up_to_its_byte_bound() -> None:
     big = b"x" * (PACK_BYTES_MAX + 1)
     queue.put_nowait(b"y")
     assert _packed(big, queue, _Lists()) == ([big], False)  # goes alone
+
+
+def _packed_so_far(stream: str, side: str) -> tuple[float, float]:
+    """(messages, items) a packed stream's side has sent in this process."""
+    metric = CALLS_PER_MESSAGE.labels(stream, side)
+    samples = {s.name: s.value for s in next(iter(metric.collect())).samples}
+    return samples["tessera_node_stream_calls_per_message_count"], samples[
+        "tessera_node_stream_calls_per_message_sum"
+    ]
+
+
+async def test_reads_asked_together_go_as_one_message_and_answers_ready_together_too(
+    tmp_path: Path,
+):
+    async with held_reads(tmp_path) as (servicer, stream, version_id):
+        answers_before = _packed_so_far("read", "answers")
+        futures = [
+            stream.call(request(version_id, HangingServicer.HANG), CALL_METADATA) for _ in range(12)
+        ]
+        await servicer.held.wait()
+        servicer.release.set()  # all twelve are ready at once
+        for future in futures:
+            assert bytes((await future).chunks[0].data) == CHUNKS[1]
+        assert servicer.calls["streamed read"] == 12
+        assert servicer.messages["streamed read"] == 1
+        messages, items = _packed_so_far("read", "answers")
+        assert items - answers_before[1] == 12
+        assert messages - answers_before[0] == 1
+
+
+async def test_writes_sent_together_go_as_one_message(tmp_path: Path):
+    async with loopback_nodes(tmp_path, 1) as (node,):
+        shards = [whole_shard(os.urandom(CHUNK_BYTES)) for _ in range(5)]
+        stream = node.stub.write_stream
+        await asyncio.gather(*(stream.call(whole, CALL_METADATA) for _, whole in shards))
+        assert node.servicer.calls["streamed write"] == 5
+        assert node.servicer.messages["streamed write"] == 1
+
+
+async def test_gateways_that_do_not_pack_are_still_served(tmp_path: Path):
+    """A gateway from before packing (or TESSERA_NODE_PACKING=0) sends one
+    request a message over ReadChunksStream and PutWholeShardStream."""
+    async with loopback_nodes(tmp_path, 1, packing=False) as (node,):
+        version_id, whole = whole_shard(os.urandom(CHUNK_BYTES))
+        assert (await node.stub.write_stream.call(whole, CALL_METADATA)).stored_bytes
+        read = await node.stub.read_stream.call(request(version_id), CALL_METADATA)
+        assert bytes(read.chunks[0].data) == bytes(whole.chunk.data)
+        assert node.servicer.calls["PutWholeShardStream"] == 1
+        assert node.servicer.calls["ReadChunksStream"] == 1
+        assert "ReadChunksPacked" not in node.servicer.calls

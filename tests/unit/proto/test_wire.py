@@ -221,3 +221,56 @@ def test_a_stream_answer_sent_in_pieces_merges_as_generated() -> None:
 def test_a_malformed_stream_answer_is_a_wire_error(message: bytes) -> None:
     with pytest.raises(wire.WireError):
         wire.decode_stream_answer(message)
+
+
+@given(
+    answers=st.lists(
+        st.tuples(U64, st.lists(st.tuples(U64, DATA, U32), max_size=2), st.integers(0, 16)),
+        max_size=4,
+    )
+)
+def test_packed_stream_answers_are_encoded_as_generated(
+    answers: list[tuple[int, list[tuple[int, bytes, int]], int]],
+) -> None:
+    plain = pb.ReadChunksPackedAnswers()
+    sent = []
+    for answer_id, chunks, code in answers:
+        one = plain.answers.add(id=answer_id, code=code)
+        one.answer.SetInParent()
+        one.answer.chunks.extend(pb.Chunk(stripe_index=s, data=d, crc32c=c) for s, d, c in chunks)
+        chunks_answer = wire.ChunksAnswer([wire.WireChunk(s, d, c) for s, d, c in chunks])
+        sent.append(wire.StreamAnswer(answer_id, chunks_answer, code, ""))
+    encoded = wire.encode_packed_stream_answers(sent)
+    assert encoded == plain.SerializeToString()
+    back = wire.decode_packed_stream_answers(encoded + b"\x48\x09")  # an unknown field too
+    assert [(a.id, a.code) for a in back] == [(i, code) for i, _, code in answers]
+    for got, (_, chunks, _) in zip(back, answers, strict=True):
+        assert got.answer is not None
+        assert [(c.stripe_index, bytes(c.data), c.crc32c) for c in got.answer.chunks] == chunks
+
+
+@given(items=st.lists(st.tuples(U64, DATA, DATA), max_size=4))
+def test_packed_whole_shard_items_are_encoded_as_generated(
+    items: list[tuple[int, bytes, bytes]],
+) -> None:
+    plain = pb.PutWholeShardPackedRequests()
+    sent = []
+    for item_id, data, trailer in items:
+        whole = pb.WholeShard(header=_header(), trailer=trailer)
+        whole.chunk.data = data
+        whole.chunk.crc32c = 7
+        plain.writes.add(id=item_id, whole=whole)
+        sent.append((item_id, wire.whole_from_pb(whole)))
+    encoded = wire.encode_packed_whole_shard_items(sent)
+    assert encoded == plain.SerializeToString()
+    back = wire.decode_packed_whole_shard_items(encoded)
+    assert [(i, bytes(w.chunk.data), bytes(w.trailer), w.header) for i, w in back] == [
+        (i, d, t, _header()) for i, d, t in items
+    ]
+
+
+def test_a_malformed_packed_message_is_a_wire_error() -> None:
+    with pytest.raises(wire.WireError):
+        wire.decode_packed_stream_answers(b"\x0a\x05ab")  # an answer past the end
+    with pytest.raises(wire.WireError):
+        wire.decode_packed_whole_shard_items(b"\x08\x01")  # an item that is not a message

@@ -36,7 +36,7 @@ def read_stream(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
 
 def one_read(streamed: bool) -> dict[str, int]:
     """What a node counts after one ReadChunks request."""
-    return {"ReadChunksStream": 1, "streamed read": 1} if streamed else {"ReadChunks": 1}
+    return {"ReadChunksPacked": 1, "streamed read": 1} if streamed else {"ReadChunks": 1}
 
 
 GEOMETRY = Geometry(2, 1, 64)
@@ -141,7 +141,7 @@ async def test_a_one_stripe_read_is_one_read_chunks_request_per_data_shard(
         for _ in range(3):
             assert (await read(nodes, version_id, len(body), 0, 99))[0] == body
         assert [n.servicer.reads() for n in nodes] == [4, 4, 0]
-        assert nodes[0].servicer.calls["ReadChunksStream"] == (1 if read_stream else 0)
+        assert nodes[0].servicer.calls["ReadChunksPacked"] == (1 if read_stream else 0)
 
 
 async def test_a_longer_read_is_a_stream(tmp_path: Path):
@@ -183,7 +183,7 @@ async def test_a_node_that_predates_read_chunks_is_read_with_get_shard(
         data, observer = await read(nodes, version_id, len(body), 0, 99)
         assert data == body
         assert observer.failures == []
-        asked = {"ReadChunks": 1, "GetShard": 1} | ({"ReadChunksStream": 1} if read_stream else {})
+        asked = {"ReadChunks": 1, "GetShard": 1} | ({"ReadChunksPacked": 1} if read_stream else {})
         for node in nodes[:2]:
             assert dict(node.servicer.calls) == asked
 
@@ -198,7 +198,7 @@ async def test_a_node_without_the_read_stream_is_asked_with_calls(
             data, observer = await read(nodes, version_id, len(body), 0, 99)
             assert data == body and observer.failures == []
         # asked for the stream once, then only with calls
-        asked = {"ReadChunks": 3} | ({"ReadChunksStream": 1} if read_stream else {})
+        asked = {"ReadChunks": 3} | ({"ReadChunksPacked": 1} if read_stream else {})
         for node in nodes[:2]:
             assert dict(node.servicer.calls) == asked
 

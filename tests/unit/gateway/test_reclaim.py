@@ -90,3 +90,14 @@ async def test_a_batch_takes_at_most_its_share_of_the_queue(
         sets = [stored_set(nodes) for _ in range(5)]
         await reclaimed(nodes, sets)
         assert [n.servicer.calls["DeleteShards"] for n in nodes] == [3, 3, 3]
+
+
+async def test_a_whole_batch_queued_goes_without_waiting_the_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(reclaim, "BATCH_SHARD_SETS_MAX", 2)
+    monkeypatch.setattr(reclaim, "WINDOW_SECONDS", 60.0)  # reclaimed() gives up after 10 s
+    async with loopback_nodes(tmp_path, 3) as nodes:
+        sets = [stored_set(nodes) for _ in range(4)]
+        await reclaimed(nodes, sets)
+        assert [n.servicer.calls["DeleteShards"] for n in nodes] == [2, 2, 2]

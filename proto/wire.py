@@ -23,7 +23,7 @@ merged, as protobuf parsers do) and raise WireError on a malformed one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -149,9 +149,15 @@ def encode_stream_answer(answer: StreamAnswer[ChunksAnswer]) -> bytes:
 
 def encode_packed_stream_answers(answers: Sequence[StreamAnswer[ChunksAnswer]]) -> bytes:
     """A ReadChunksPackedAnswers message (every answer's chunks joined once)."""
+    return _packed(answers, _stream_answer_pieces)
+
+
+def _packed(items: Sequence[T], pieces_of: Callable[[T], tuple[list[Buffer], int]]) -> bytes:
+    """A message whose field 1 repeats items (a ...Packed message), each
+    encoded by pieces_of, joined once."""
     out: list[Buffer] = []
-    for answer in answers:
-        pieces, length = _stream_answer_pieces(answer)
+    for item in items:
+        pieces, length = pieces_of(item)
         out.append(_len_prefix(1, length))
         out.extend(pieces)
     return b"".join(out)
@@ -197,12 +203,7 @@ def encode_whole_shard_item(item: tuple[int, WholeShardMessage]) -> bytes:
 def encode_packed_whole_shard_items(items: Sequence[tuple[int, WholeShardMessage]]) -> bytes:
     """A PutWholeShardPackedRequests message of (id, whole shard) items,
     joined once."""
-    out: list[Buffer] = []
-    for item in items:
-        pieces, length = _whole_shard_item_pieces(item)
-        out.append(_len_prefix(1, length))
-        out.extend(pieces)
-    return b"".join(out)
+    return _packed(items, _whole_shard_item_pieces)
 
 
 def _whole_shard_item_pieces(item: tuple[int, WholeShardMessage]) -> tuple[list[Buffer], int]:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import grpc
@@ -68,7 +68,13 @@ class _Packer:
     counts how many items a message carries and hands them on as a list
     (the method's serializer encodes it), or builds the message."""
 
-    def __init__(self, stream: str, side: str, size: Any, join: Any = list) -> None:
+    def __init__(
+        self,
+        stream: str,
+        side: str,
+        size: Callable[[Any], int],
+        join: Callable[[list[Any]], Any] = list,
+    ) -> None:
         self._observe = CALLS_PER_MESSAGE.labels(stream, side).observe
         self.size = size
         self._join = join

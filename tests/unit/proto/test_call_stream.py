@@ -1,10 +1,12 @@
 """proto/call_stream.py against a real node servicer on 127.0.0.1: many
-reads share one ReadChunksStream call and each gets its own request's
+reads share one ReadChunksPacked call and each gets its own request's
 answer, in the order they are ready; a read that fails on the node fails
 alone, with ReadChunks' status; a read given up on is forgotten; when the
 node goes away every waiting read fails, and the next read opens a new
-stream. Writes share one PutWholeShardStream call, each answered once its
-shard is durable, a bad one refused alone."""
+stream. Writes share one PutWholeShardPacked call, each answered once its
+shard is durable, a bad one refused alone. Requests sent together go as one
+message, answers ready together too; the unpacked streams (ReadChunksStream,
+PutWholeShardStream) are still served."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
@@ -50,9 +51,23 @@ def start(manifests: Manifests, workdir: Path, wanted: set[str]) -> Loopback:
     return cluster
 
 
+# Every client a test made, closed when it ends: a client's pooled
+# connection that a stopping gateway closed would otherwise be finalized
+# unclosed whenever the client is collected (a ResourceWarning, an error
+# here, raised in whichever test is running then).
+_CLIENTS: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _CLIENTS:
+        _CLIENTS.pop().close()
+
+
 def s3_client(cluster: Loopback):  # type: ignore[no-untyped-def]
     env = cluster.processes[GATEWAY].env  # the credentials the Secret gives the gateway
-    return boto3.client(
+    client = boto3.client(
         "s3",
         endpoint_url=cluster.url("tessera-gateway", "s3"),
         aws_access_key_id=env["TESSERA_ACCESS_KEY"],
@@ -65,6 +80,8 @@ def s3_client(cluster: Loopback):  # type: ignore[no-untyped-def]
             read_timeout=60,
         ),
     )
+    _CLIENTS.append(client)
+    return client
 
 
 def round_trip(cluster: Loopback, bucket: str) -> None:

@@ -134,6 +134,12 @@ class _Quiet:
     def shard_failure(self, source: reader.ShardSource, reason: str) -> None:
         raise AssertionError(reason)
 
+    def hedged(self, count: int) -> None:
+        pass
+
+    def straggler_dropped(self, source: reader.ShardSource) -> None:
+        pass
+
 
 async def get_one(
     kind: type[reader.ShardStream] | type[reader.ChunksRead], source: reader.ShardSource, vid: str

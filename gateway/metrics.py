@@ -49,6 +49,25 @@ DEGRADED_WRITES = Counter(
 CHECKSUM_FAILURES = Counter(
     "tessera_gateway_checksum_failures_total", "Shard chunks that failed their CRC32C on read"
 )
+SHARD_READ_FAILURES = Counter(
+    "tessera_gateway_shard_read_failures_total",
+    "Shard reads dropped on read and replaced by a spare, by reason (slow: no "
+    "answer within the slow-chunk wait; a gRPC status; checksum mismatch; ...)",
+    ["reason"],
+)
+HEDGED_READS = Counter(
+    "tessera_gateway_hedged_reads_total",
+    "Spare shards asked because a stripe's reads had not all answered after "
+    "the hedge delay (shardio/hedging.py)",
+)
+STRAGGLERS_DROPPED = Counter(
+    "tessera_gateway_stragglers_dropped_total",
+    "Shard reads still unanswered when a stripe was served without them (a hedge won)",
+)
+HEDGE_DELAY = Gauge(
+    "tessera_gateway_hedge_delay_seconds",
+    "How long a stripe read waits before it asks spare shards too (0: hedging off)",
+)
 SEALED_BLOCK_FAILURES = Counter(
     "tessera_gateway_sealed_block_failures_total",
     "Encrypted blocks that failed their AES-GCM tag on read (never served)",

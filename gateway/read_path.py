@@ -27,7 +27,7 @@ from gateway import metrics
 from gateway.cluster import ClusterView
 from gateway.deadline import Deadline
 from proto.wire import Buffer
-from shardio import reader
+from shardio import hedging, reader
 from tessera import errors
 from tessera.geometry import StripeSpan, span_for_range
 from tessera.model import ObjectVersion, ShardSet
@@ -52,6 +52,7 @@ class _MetricsObserver:
         metrics.SHARDS_READ.inc(count)
 
     def shard_failure(self, source: reader.ShardSource, reason: str) -> None:
+        metrics.SHARD_READ_FAILURES.labels(reason=reason).inc()
         v = self._version
         log.warning(
             "%s/%s v%s (shard set %s): shard %d on %s: %s",
@@ -63,6 +64,20 @@ class _MetricsObserver:
             source.label,
             reason,
         )
+
+    def hedged(self, count: int) -> None:
+        metrics.HEDGED_READS.inc(count)
+
+    def straggler_dropped(self, source: reader.ShardSource) -> None:
+        metrics.STRAGGLERS_DROPPED.inc()
+
+
+def _hedge_delay_seconds() -> float:
+    delay = hedging.PROCESS_DELAY
+    return 0.0 if delay is None else delay.seconds()
+
+
+metrics.HEDGE_DELAY.set_function(_hedge_delay_seconds)
 
 
 def shard_sources(cluster: ClusterView, shard_set: ShardSet) -> list[reader.ShardSource]:
@@ -101,6 +116,7 @@ def read_stripe_pieces(
         timeout_seconds=deadline.remaining,
         observer=_MetricsObserver(version, shard_set.shard_set_id),
         columns=columns,
+        hedge=hedging.PROCESS_DELAY,
     )
 
 

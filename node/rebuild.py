@@ -26,7 +26,7 @@ from node.shard_format import ShardMeta
 from node.store import ShardStore, ShardWriter
 from proto import rpc
 from proto.node_rpc import NodeStub
-from shardio import reader
+from shardio import hedging, reader
 from tessera import errors
 from tessera.checksum import crc32c
 from tessera.codec import encode_stripe
@@ -52,6 +52,12 @@ class _Observer:
         log.warning(
             "rebuild: source shard %d at %s failed: %s", source.shard_index, source.label, reason
         )
+
+    def hedged(self, count: int) -> None:
+        pass
+
+    def straggler_dropped(self, source: reader.ShardSource) -> None:
+        log.info("rebuild: source shard %d at %s was slow", source.shard_index, source.label)
 
 
 def _chunk_of(data: bytes, geometry: Geometry, shard_index: int) -> tuple[bytes, int]:
@@ -169,6 +175,7 @@ async def _rebuild(
                 call_metadata=rpc.call_metadata(secret),
                 timeout_seconds=lambda: max(0.001, deadline - loop.time()),
                 observer=observer,
+                hedge=hedging.PROCESS_DELAY,
             )
         )
         try:

@@ -8,8 +8,11 @@ healthy). A read that fails, is slow, or delivers a chunk whose CRC32C does
 not match is dropped and replaced by the next source, opened at the current
 stripe; from then on stripes are decoded from any k chunks. Corrupt bytes
 are never yielded: when fewer than k shards can deliver, ServiceUnavailable
-is raised. A range inside one stripe may ask for only some of its data
-chunks (``columns``): only their shards are read while they are healthy.
+is raised. A shard that has not answered a stripe after the hedge delay
+(shardio/hedging.py) is hedged: spares are asked too, and whichever k
+verified chunks come first serve the stripe. A range inside one stripe may
+ask for only some of its data chunks (``columns``): only their shards are
+read while they are healthy.
 
 A read of one stripe is one ReadChunks request (ChunksRead), sent over the
 node's read stream (proto/call_stream.py) or as a unary call; a longer one
@@ -32,6 +35,7 @@ from proto import tessera_pb2 as pb
 from proto.call_stream import CallFailed
 from proto.node_rpc import NodeStub
 from proto.wire import Buffer, ChunksAnswer, WireChunk
+from shardio.hedging import HedgeDelay
 from tessera import errors
 from tessera.checksum import crc32c
 from tessera.codec import decode_stripe
@@ -63,6 +67,12 @@ class ReadObserver(Protocol):
     def chunks_read(self, count: int) -> None: ...
 
     def shard_failure(self, source: ShardSource, reason: str) -> None: ...
+
+    def hedged(self, count: int) -> None:
+        """count spare shards were asked after the hedge delay."""
+
+    def straggler_dropped(self, source: ShardSource) -> None:
+        """A stripe was served without source's chunk, still unanswered."""
 
 
 class ShardReadError(Exception):
@@ -295,6 +305,7 @@ async def read_stripe_pieces(
     timeout_seconds: Callable[[], float],
     observer: ReadObserver,
     columns: range | None = None,
+    hedge: HedgeDelay | None = None,
 ) -> AsyncGenerator[list[Buffer], None]:
     """Yields each stripe's data as the pieces it arrived in: the verified
     chunks (views into the received messages, the last cut at the end of the
@@ -308,6 +319,10 @@ async def read_stripe_pieces(
     stripe's data from offset ``columns.start * chunk length`` through the end
     of the last column. A column that cannot be read makes it a whole-stripe
     read after all (k chunks, decoded), cut to the same bytes.
+
+    hedge: when given, shards that have not answered a stripe after
+    hedge.seconds() are hedged with spares (shardio/hedging.py); columns
+    reads are not hedged.
     """
     k = geometry.data_shards
     end = span.stripe_start + span.stripe_count
@@ -350,28 +365,9 @@ async def read_stripe_pieces(
         else:
             open_streams(k, span.stripe_start)
         for stripe in range(span.stripe_start, end):
-            chunks: dict[int, Buffer] = {}
-            pending = dict(active)
-            while True:
-                results = await asyncio.gather(
-                    *(s.read() for s in pending.values()), return_exceptions=True
-                )
-                for (i, stream), result in zip(pending.items(), results, strict=True):
-                    if isinstance(result, (bytes, memoryview)):
-                        chunks[i] = result
-                    elif isinstance(result, ShardReadError):
-                        observer.shard_failure(stream.source, str(result))
-                        stream.cancel()
-                        del active[i]
-                    else:
-                        raise result
-                if len(chunks) >= k or (only is not None and _has(chunks, only)):
-                    break
-                pending = open_streams(k - len(chunks), stripe)
-                if not pending:
-                    raise errors.ServiceUnavailable(
-                        f"only {len(chunks)} of the {k} shards needed are readable"
-                    )
+            chunks = await _stripe_chunks(
+                stripe, k, only, active, open_streams, hedge if only is None else None, observer
+            )
             observer.chunks_read(len(chunks))
             data_bytes = geometry.stripe_data_bytes(size_bytes, stripe)
             chunk_bytes = geometry.chunk_bytes_for(data_bytes)
@@ -389,6 +385,84 @@ async def read_stripe_pieces(
     finally:
         for stream in active.values():
             stream.cancel()
+
+
+async def _stripe_chunks(
+    stripe: int,
+    k: int,
+    only: range | None,
+    active: dict[int, ShardRead],
+    open_streams: Callable[[int, int], dict[int, ShardRead]],
+    hedge: HedgeDelay | None,
+    observer: ReadObserver,
+) -> dict[int, Buffer]:
+    """The verified chunks of one stripe (by shard index): k of them, or
+    only's when only is set and they all came. Reads the active shards; one
+    that fails is dropped and replaced by a spare at once (and a read of only
+    some columns becomes a read of k); when some have not answered after the
+    hedge delay, as many spares are asked too, once, and whichever shards
+    are still unanswered when enough chunks are in (the stragglers) are
+    dropped. Leaves in active the reads that delivered, at most k, for the
+    next stripe."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    chunks: dict[int, Buffer] = {}
+    tasks = {asyncio.create_task(read.read()): i for i, read in active.items()}
+    wanted = len(only) if only is not None else k
+    hedged = hedge is None
+    try:
+        while not (len(chunks) >= k or (only is not None and _has(chunks, only))):
+            if wanted - len(chunks) > len(tasks):  # a read failed: replace it now
+                wanted = k
+                _ask(open_streams(k - len(chunks) - len(tasks), stripe), tasks)
+                if not tasks:
+                    raise errors.ServiceUnavailable(
+                        f"only {len(chunks)} of the {k} shards needed are readable"
+                    )
+            timeout = None
+            if not hedged:
+                assert hedge is not None
+                timeout = max(0.0, started + hedge.seconds() - loop.time())
+            done, _ = await asyncio.wait(
+                tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            if not done:  # the hedge delay passed
+                hedged = True
+                extra = open_streams(len(tasks), stripe)
+                if extra:
+                    observer.hedged(len(extra))
+                    _ask(extra, tasks)
+                continue
+            for task in done:
+                i = tasks.pop(task)
+                failure = task.exception()
+                if failure is None:
+                    chunks[i] = task.result()
+                    if hedge is not None:
+                        hedge.observe(loop.time() - started)
+                elif isinstance(failure, ShardReadError):
+                    observer.shard_failure(active[i].source, str(failure))
+                    active.pop(i).cancel()
+                else:
+                    raise failure
+    finally:
+        for task, i in tasks.items():  # stragglers (or a failure's leftovers)
+            if not task.done():
+                task.cancel()
+            elif not task.cancelled():
+                task.exception()  # retrieved: the read is dropped either way
+            read = active.pop(i)
+            read.cancel()
+            if len(chunks) >= k:
+                observer.straggler_dropped(read.source)
+    for i in sorted(active)[k:]:  # a hedge and its straggler both answered
+        active.pop(i).cancel()
+    return chunks
+
+
+def _ask(reads: dict[int, ShardRead], tasks: dict[asyncio.Task[Buffer], int]) -> None:
+    for i, read in reads.items():
+        tasks[asyncio.create_task(read.read())] = i
 
 
 def _has(chunks: dict[int, Buffer], columns: range) -> bool:

@@ -9,6 +9,7 @@ chunks it needs, and the whole stripe when one of them cannot be read."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,11 +20,18 @@ from node.shard_format import PREFIX, RECORD, ShardMeta, encode_header
 from proto import call_stream
 from proto.wire import Buffer
 from shardio import reader
+from shardio.hedging import HedgeDelay
+from tessera import errors
 from tessera.checksum import crc32c
 from tessera.codec import encode_stripe
 from tessera.geometry import Geometry, span_for_range
 from tessera.ids import new_version_id
-from tests.unit.loopback_nodes import CALL_METADATA, LoopbackNode, loopback_nodes
+from tests.unit.loopback_nodes import (
+    CALL_METADATA,
+    CountingServicer,
+    LoopbackNode,
+    loopback_nodes,
+)
 
 pytestmark = pytest.mark.usefixtures("loop_watchdog", "read_stream")
 
@@ -47,6 +55,8 @@ class Observer:
         self.failures: list[tuple[int, str]] = []
         self.checksum_failures = 0
         self.degraded = 0
+        self.hedges = 0
+        self.stragglers: list[int] = []
 
     def checksum_failure(self) -> None:
         self.checksum_failures += 1
@@ -59,6 +69,12 @@ class Observer:
 
     def shard_failure(self, source: reader.ShardSource, reason: str) -> None:
         self.failures.append((source.shard_index, reason))
+
+    def hedged(self, count: int) -> None:
+        self.hedges += count
+
+    def straggler_dropped(self, source: reader.ShardSource) -> None:
+        self.stragglers.append(source.shard_index)
 
 
 def store_object(nodes: list[LoopbackNode], body: bytes) -> tuple[str, list[list[bytes]]]:
@@ -99,6 +115,7 @@ async def read(
     last: int,
     columns: range | None = None,
     order: list[int] | None = None,
+    hedge: HedgeDelay | None = None,
 ):
     """Bytes first..last; sources in the order given (shard indexes), else 0, 1, 2."""
     observer = Observer()
@@ -118,6 +135,7 @@ async def read(
                 timeout_seconds=lambda: 10.0,
                 observer=observer,
                 columns=columns,
+                hedge=hedge,
             )
         )
         data = b"".join([s async for s in stripes])
@@ -284,3 +302,105 @@ async def test_a_stripes_pieces_are_its_chunks_as_received_cut_at_the_end_of_the
             flip_chunk_byte(nodes[0], version_id, 0, 0)
             [degraded] = await pieces()  # decoded from chunk 1 and parity: one piece
             assert len(degraded) == 1 and bytes(degraded[0]) == body
+
+
+class HungServicer(CountingServicer):
+    """A node that answers no read (ReadChunks by call or stream, GetShard)
+    until release is set: alive to the failure detector, silent to reads."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.hung = False
+        self.release = asyncio.Event()
+
+    async def _serve_read(self, request):  # type: ignore[no-untyped-def]
+        if self.hung:
+            await self.release.wait()
+        return await super()._serve_read(request)
+
+    async def GetShard(self, request, context):  # type: ignore[no-untyped-def]
+        if self.hung:
+            await self.release.wait()
+        async for chunk in super().GetShard(request, context):
+            yield chunk
+
+
+def hang(node: LoopbackNode) -> HungServicer:
+    assert isinstance(node.servicer, HungServicer)
+    node.servicer.hung = True
+    return node.servicer
+
+
+def short_hedge() -> HedgeDelay:
+    """A hedge delay of 20 ms."""
+    return HedgeDelay(initial_seconds=0.02, floor_seconds=0.001)
+
+
+@pytest.mark.parametrize("size", [100, 1000], ids=["one stripe", "eight stripes"])
+async def test_a_shard_that_does_not_answer_is_hedged_with_a_spare(tmp_path: Path, size: int):
+    """The hung shard is not waited for until SLOW_CHUNK_SECONDS: after the
+    hedge delay the parity shard is asked too, and the stripes are decoded
+    from it, every one of them (a stream's later stripes come from the
+    spare that replaced the straggler)."""
+    body = os.urandom(size)
+    async with loopback_nodes(tmp_path, 3, servicer_class=HungServicer) as nodes:
+        version_id, _ = store_object(nodes, body)
+        hung = hang(nodes[1])
+        try:
+            data, observer = await read(nodes, version_id, size, 0, size - 1, hedge=short_hedge())
+        finally:
+            hung.release.set()
+        assert data == body
+        assert observer.hedges == 1 and observer.stragglers == [1]
+        assert observer.failures == []  # not a slow-chunk failure: dropped unanswered
+        assert observer.degraded == GEOMETRY.stripe_count(size)
+        assert nodes[2].servicer.calls  # the parity shard was read
+
+
+async def test_shards_that_answer_within_the_delay_are_not_hedged(tmp_path: Path):
+    body = os.urandom(1000)
+    async with loopback_nodes(tmp_path, 3) as nodes:
+        version_id, _ = store_object(nodes, body)
+        hedge = HedgeDelay(initial_seconds=30.0, ceiling_seconds=30.0)
+        for first, last in ((0, 99), (0, 999)):
+            data, observer = await read(nodes, version_id, len(body), first, last, hedge=hedge)
+            assert data == body[first : last + 1]
+            assert observer.hedges == 0 and observer.stragglers == []
+        assert nodes[2].servicer.calls == {}  # the parity shard was never asked
+
+
+async def test_a_hedge_that_fails_leaves_the_straggler_to_be_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Shard 1 hangs and the spare asked after the hedge delay cannot
+    answer (its node is unknown): the read waits on for shard 1, which is
+    then dropped as slow and nothing is left: ServiceUnavailable, no bytes."""
+    monkeypatch.setattr(reader, "SLOW_CHUNK_SECONDS", 0.3)
+    body = os.urandom(100)
+    async with loopback_nodes(tmp_path, 3, servicer_class=HungServicer) as nodes:
+        version_id, _ = store_object(nodes, body)
+        hung = hang(nodes[1])
+        observer = Observer()
+        sources = [reader.ShardSource(i, nodes[i].stub, nodes[i].node_id) for i in (0, 1)]
+        sources.append(reader.ShardSource(2, None, "unknown"))
+        try:
+            with ThreadPoolExecutor(max_workers=2) as executor:
+                stripes = reader.read_stripe_pieces(
+                    sources=sources,
+                    version_id=version_id,
+                    geometry=GEOMETRY,
+                    size_bytes=len(body),
+                    span=span_for_range(GEOMETRY, 0, 99),
+                    executor=executor,
+                    call_metadata=CALL_METADATA,
+                    timeout_seconds=lambda: 10.0,
+                    observer=observer,
+                    hedge=short_hedge(),
+                )
+                with pytest.raises(errors.ServiceUnavailable):
+                    await anext(stripes)
+                await stripes.aclose()
+        finally:
+            hung.release.set()
+        assert observer.hedges == 1
+        assert sorted(observer.failures) == [(1, "slow"), (2, "node unknown")]

@@ -57,16 +57,13 @@ SHARD_READ_FAILURES = Counter(
 )
 HEDGED_READS = Counter(
     "tessera_gateway_hedged_reads_total",
-    "Spare shards asked because a stripe's reads had not all answered after "
-    "the hedge delay (shardio/hedging.py)",
+    "Spare shards asked because some of a stripe's shards had not answered "
+    "long after their siblings (shardio/hedging.py)",
 )
 STRAGGLERS_DROPPED = Counter(
     "tessera_gateway_stragglers_dropped_total",
-    "Shard reads still unanswered when a stripe was served without them (a hedge won)",
-)
-HEDGE_DELAY = Gauge(
-    "tessera_gateway_hedge_delay_seconds",
-    "How long a stripe read waits before it asks spare shards too (0: hedging off)",
+    "Shard reads asked first and still unanswered when a stripe was served "
+    "without them, from spares asked after the hedge wait",
 )
 SEALED_BLOCK_FAILURES = Counter(
     "tessera_gateway_sealed_block_failures_total",

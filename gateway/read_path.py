@@ -72,14 +72,6 @@ class _MetricsObserver:
         metrics.STRAGGLERS_DROPPED.inc()
 
 
-def _hedge_delay_seconds() -> float:
-    delay = hedging.PROCESS_DELAY
-    return 0.0 if delay is None else delay.seconds()
-
-
-metrics.HEDGE_DELAY.set_function(_hedge_delay_seconds)
-
-
 def shard_sources(cluster: ClusterView, shard_set: ShardSet) -> list[reader.ShardSource]:
     k = shard_set.geometry.data_shards
 
@@ -116,7 +108,7 @@ def read_stripe_pieces(
         timeout_seconds=deadline.remaining,
         observer=_MetricsObserver(version, shard_set.shard_set_id),
         columns=columns,
-        hedge=hedging.PROCESS_DELAY,
+        hedge=hedging.PROCESS_POLICY,
     )
 
 

@@ -175,7 +175,7 @@ async def _rebuild(
                 call_metadata=rpc.call_metadata(secret),
                 timeout_seconds=lambda: max(0.001, deadline - loop.time()),
                 observer=observer,
-                hedge=hedging.PROCESS_DELAY,
+                hedge=hedging.PROCESS_POLICY,
             )
         )
         try:

@@ -8,9 +8,9 @@ healthy). A read that fails, is slow, or delivers a chunk whose CRC32C does
 not match is dropped and replaced by the next source, opened at the current
 stripe; from then on stripes are decoded from any k chunks. Corrupt bytes
 are never yielded: when fewer than k shards can deliver, ServiceUnavailable
-is raised. A shard that has not answered a stripe after the hedge delay
-(shardio/hedging.py) is hedged: spares are asked too, and whichever k
-verified chunks come first serve the stripe. A range inside one stripe may
+is raised. Shards that have not answered a stripe long after their
+siblings did (shardio/hedging.py) are hedged: spares are asked too, and
+whichever k verified chunks come first serve the stripe. A range inside one stripe may
 ask for only some of its data chunks (``columns``): only their shards are
 read while they are healthy.
 
@@ -35,7 +35,7 @@ from proto import tessera_pb2 as pb
 from proto.call_stream import CallFailed
 from proto.node_rpc import NodeStub
 from proto.wire import Buffer, ChunksAnswer, WireChunk
-from shardio.hedging import HedgeDelay
+from shardio.hedging import HedgePolicy
 from tessera import errors
 from tessera.checksum import crc32c
 from tessera.codec import decode_stripe
@@ -305,7 +305,7 @@ async def read_stripe_pieces(
     timeout_seconds: Callable[[], float],
     observer: ReadObserver,
     columns: range | None = None,
-    hedge: HedgeDelay | None = None,
+    hedge: HedgePolicy | None = None,
 ) -> AsyncGenerator[list[Buffer], None]:
     """Yields each stripe's data as the pieces it arrived in: the verified
     chunks (views into the received messages, the last cut at the end of the
@@ -320,9 +320,9 @@ async def read_stripe_pieces(
     of the last column. A column that cannot be read makes it a whole-stripe
     read after all (k chunks, decoded), cut to the same bytes.
 
-    hedge: when given, shards that have not answered a stripe after
-    hedge.seconds() are hedged with spares (shardio/hedging.py); columns
-    reads are not hedged.
+    hedge: when given, shards that have not answered a stripe within its
+    wait are hedged with spares (shardio/hedging.py); columns reads are not
+    hedged.
     """
     k = geometry.data_shards
     end = span.stripe_start + span.stripe_count
@@ -393,23 +393,23 @@ async def _stripe_chunks(
     only: range | None,
     active: dict[int, ShardRead],
     open_streams: Callable[[int, int], dict[int, ShardRead]],
-    hedge: HedgeDelay | None,
+    hedge: HedgePolicy | None,
     observer: ReadObserver,
 ) -> dict[int, Buffer]:
     """The verified chunks of one stripe (by shard index): k of them, or
     only's when only is set and they all came. Reads the active shards; one
     that fails is dropped and replaced by a spare at once (and a read of only
-    some columns becomes a read of k); when some have not answered after the
-    hedge delay, as many spares are asked too, once, and whichever shards
-    are still unanswered when enough chunks are in (the stragglers) are
-    dropped. Leaves in active the reads that delivered, at most k, for the
-    next stripe."""
+    some columns becomes a read of k); when some have not answered within
+    hedge's wait, as many spares are asked too, once, and whichever shards
+    are still unanswered when enough chunks are in are dropped. Leaves in
+    active the reads that delivered, at most k, for the next stripe."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     chunks: dict[int, Buffer] = {}
     tasks = {asyncio.create_task(read.read()): i for i, read in active.items()}
     wanted = len(only) if only is not None else k
-    hedged = hedge is None
+    spares_asked: set[int] | None = None  # after the hedge: which were asked
+    answered_after: float | None = None
     try:
         while not (len(chunks) >= k or (only is not None and _has(chunks, only))):
             if wanted - len(chunks) > len(tasks):  # a read failed: replace it now
@@ -420,42 +420,40 @@ async def _stripe_chunks(
                         f"only {len(chunks)} of the {k} shards needed are readable"
                     )
             timeout = None
-            if not hedged:
-                assert hedge is not None
-                timeout = max(0.0, started + hedge.seconds() - loop.time())
+            if hedge is not None and spares_asked is None:
+                timeout = max(0.0, started + hedge.wait_seconds(answered_after) - loop.time())
             done, _ = await asyncio.wait(
                 tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
             )
-            if not done:  # the hedge delay passed
-                hedged = True
-                extra = open_streams(len(tasks), stripe)
-                if extra:
-                    observer.hedged(len(extra))
-                    _ask(extra, tasks)
+            if not done:  # the stragglers are late: ask spares too
+                spares = open_streams(len(tasks), stripe)
+                spares_asked = set(spares)
+                if spares:
+                    observer.hedged(len(spares))
+                    _ask(spares, tasks)
                 continue
             for task in done:
                 i = tasks.pop(task)
                 failure = task.exception()
                 if failure is None:
                     chunks[i] = task.result()
-                    if hedge is not None:
-                        hedge.observe(loop.time() - started)
+                    answered_after = loop.time() - started
                 elif isinstance(failure, ShardReadError):
                     observer.shard_failure(active[i].source, str(failure))
                     active.pop(i).cancel()
                 else:
                     raise failure
     finally:
-        for task, i in tasks.items():  # stragglers (or a failure's leftovers)
+        for task, i in tasks.items():  # unanswered (or a failure's leftovers)
             if not task.done():
                 task.cancel()
             elif not task.cancelled():
                 task.exception()  # retrieved: the read is dropped either way
             read = active.pop(i)
             read.cancel()
-            if len(chunks) >= k:
+            if len(chunks) >= k and spares_asked is not None and i not in spares_asked:
                 observer.straggler_dropped(read.source)
-    for i in sorted(active)[k:]:  # a hedge and its straggler both answered
+    for i in sorted(active)[k:]:  # a spare and its straggler both answered
         active.pop(i).cancel()
     return chunks
 

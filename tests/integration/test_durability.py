@@ -199,8 +199,8 @@ def test_writes_go_on_with_a_node_down(tmp_path: Path) -> None:
 
 def test_a_read_of_a_hung_nodes_shard_is_hedged(tmp_path: Path) -> None:
     """SIGSTOP the node holding data shard 0 of an object: its GETs are
-    served from a spare asked after the hedge delay (shardio/hedging.py), not
-    after the slow-chunk wait: the gateway counts hedges and dropped
+    served from a spare asked once the other shards have long answered
+    (shardio/hedging.py), not after the slow-chunk wait: the gateway counts hedges and dropped
     stragglers, and no shard read failed as slow."""
     import signal
 
@@ -228,7 +228,6 @@ def test_a_read_of_a_hung_nodes_shard_is_hedged(tmp_path: Path) -> None:
         assert count("tessera_gateway_hedged_reads_total") >= 6
         assert count("tessera_gateway_stragglers_dropped_total") >= 6
         assert count('tessera_gateway_shard_read_failures_total{reason="slow"}') == 0
-        assert 0 < count("tessera_gateway_hedge_delay_seconds") <= 1.0
     finally:
         cluster.stop()
 

@@ -20,7 +20,7 @@ from node.shard_format import PREFIX, RECORD, ShardMeta, encode_header
 from proto import call_stream
 from proto.wire import Buffer
 from shardio import reader
-from shardio.hedging import HedgeDelay
+from shardio.hedging import HedgePolicy
 from tessera import errors
 from tessera.checksum import crc32c
 from tessera.codec import encode_stripe
@@ -115,7 +115,7 @@ async def read(
     last: int,
     columns: range | None = None,
     order: list[int] | None = None,
-    hedge: HedgeDelay | None = None,
+    hedge: HedgePolicy | None = None,
 ):
     """Bytes first..last; sources in the order given (shard indexes), else 0, 1, 2."""
     observer = Observer()
@@ -306,16 +306,19 @@ async def test_a_stripes_pieces_are_its_chunks_as_received_cut_at_the_end_of_the
 
 class HungServicer(CountingServicer):
     """A node that answers no read (ReadChunks by call or stream, GetShard)
-    until release is set: alive to the failure detector, silent to reads."""
+    until release is set: alive to the failure detector, silent to reads.
+    Or, with lag_seconds, one that answers every ReadChunks that late."""
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.hung = False
         self.release = asyncio.Event()
+        self.lag_seconds = 0.0
 
     async def _serve_read(self, request):  # type: ignore[no-untyped-def]
         if self.hung:
             await self.release.wait()
+        await asyncio.sleep(self.lag_seconds)
         return await super()._serve_read(request)
 
     async def GetShard(self, request, context):  # type: ignore[no-untyped-def]
@@ -331,17 +334,17 @@ def hang(node: LoopbackNode) -> HungServicer:
     return node.servicer
 
 
-def short_hedge() -> HedgeDelay:
-    """A hedge delay of 20 ms."""
-    return HedgeDelay(initial_seconds=0.02, floor_seconds=0.001)
+def short_hedge() -> HedgePolicy:
+    """Hedged 20 ms after the stripe's latest answer, or 0.5 s with none."""
+    return HedgePolicy(factor=1.0, floor_seconds=0.02, ceiling_seconds=0.5)
 
 
 @pytest.mark.parametrize("size", [100, 1000], ids=["one stripe", "eight stripes"])
 async def test_a_shard_that_does_not_answer_is_hedged_with_a_spare(tmp_path: Path, size: int):
-    """The hung shard is not waited for until SLOW_CHUNK_SECONDS: after the
-    hedge delay the parity shard is asked too, and the stripes are decoded
-    from it, every one of them (a stream's later stripes come from the
-    spare that replaced the straggler)."""
+    """The hung shard is not waited for until SLOW_CHUNK_SECONDS: once its
+    sibling has long answered, the parity shard is asked too, and the stripes
+    are decoded from it, every one of them (a stream's later stripes come
+    from the spare that replaced the straggler)."""
     body = os.urandom(size)
     async with loopback_nodes(tmp_path, 3, servicer_class=HungServicer) as nodes:
         version_id, _ = store_object(nodes, body)
@@ -361,7 +364,7 @@ async def test_shards_that_answer_within_the_delay_are_not_hedged(tmp_path: Path
     body = os.urandom(1000)
     async with loopback_nodes(tmp_path, 3) as nodes:
         version_id, _ = store_object(nodes, body)
-        hedge = HedgeDelay(initial_seconds=30.0, ceiling_seconds=30.0)
+        hedge = HedgePolicy(floor_seconds=30.0, ceiling_seconds=30.0)
         for first, last in ((0, 99), (0, 999)):
             data, observer = await read(nodes, version_id, len(body), first, last, hedge=hedge)
             assert data == body[first : last + 1]
@@ -369,10 +372,25 @@ async def test_shards_that_answer_within_the_delay_are_not_hedged(tmp_path: Path
         assert nodes[2].servicer.calls == {}  # the parity shard was never asked
 
 
+async def test_shards_all_slow_together_are_not_hedged(tmp_path: Path):
+    """Every node answering 0.2 s late (a busy machine, not a straggler):
+    the wait grows with the siblings' answers, so no spare is asked."""
+    body = os.urandom(100)
+    async with loopback_nodes(tmp_path, 3, servicer_class=HungServicer) as nodes:
+        version_id, _ = store_object(nodes, body)
+        for node in nodes:
+            assert isinstance(node.servicer, HungServicer)
+            node.servicer.lag_seconds = 0.2
+        hedge = HedgePolicy(factor=3.0, floor_seconds=0.005, ceiling_seconds=5.0)
+        data, observer = await read(nodes, version_id, len(body), 0, 99, hedge=hedge)
+        assert data == body
+        assert observer.hedges == 0 and nodes[2].servicer.calls == {}
+
+
 async def test_a_hedge_that_fails_leaves_the_straggler_to_be_waited_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    """Shard 1 hangs and the spare asked after the hedge delay cannot
+    """Shard 1 hangs and the spare asked after the hedge wait cannot
     answer (its node is unknown): the read waits on for shard 1, which is
     then dropped as slow and nothing is left: ServiceUnavailable, no bytes."""
     monkeypatch.setattr(reader, "SLOW_CHUNK_SECONDS", 0.3)

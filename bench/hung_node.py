@@ -9,7 +9,8 @@ then SIGSTOPs --node (every node holds a shard of every object in the default
 shape, a data shard of two thirds of them) and GETs the objects in turn
 --gets times from --concurrency callers (presigned URLs, every body's length
 checked). Prints GET/s and latency quantiles for both phases, and the
-gateway's hedge counters. A measurement, never a test.
+gateway's hedge counters (after a few hedges the gateway reads the hung node
+last for a while: gateway/slow_nodes.py). A measurement, never a test.
 
     .venv/bin/python -m bench.hung_node [--size 1048576] [--objects 24] [--gets 48]
         [--concurrency 1] [--node node-a1]
@@ -44,6 +45,7 @@ COUNTERS = (
     ("hedges", "tessera_gateway_hedged_reads_total"),
     ("stragglers", "tessera_gateway_stragglers_dropped_total"),
     ("slow", 'tessera_gateway_shard_read_failures_total{reason="slow"}'),
+    ("marked slow", "tessera_gateway_nodes_marked_slow_total"),
 )
 
 

@@ -4,7 +4,8 @@ to the nodes in it.
 ClusterView polls the metadata service for the map (nodes, zones, up/down
 state, epoch) and keeps one channel per node address. Placement of new
 versions uses only nodes that are up; reads use whatever node the version
-record names, as long as the map still knows its address.
+record names, as long as the map still knows its address, and read last
+the nodes their hedged reads found slow (gateway/slow_nodes.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 import grpc.aio
 
 from gateway import metrics
+from gateway.slow_nodes import SlowNodes
 from metadata.client import MetadataClient
 from proto import rpc
 from proto.node_rpc import NodeStub
@@ -37,6 +39,7 @@ class ClusterView:
         self._channels: dict[str, tuple[str, grpc.aio.Channel, NodeStub]] = {}
         self._loaded = asyncio.Event()
         self._retired: list[grpc.aio.Channel] = []
+        self.slow = SlowNodes()
 
     @property
     def loaded(self) -> bool:

@@ -65,6 +65,11 @@ STRAGGLERS_DROPPED = Counter(
     "Shard reads asked first and still unanswered when a stripe was served "
     "without them, from spares asked after the hedge wait",
 )
+NODES_MARKED_SLOW = Counter(
+    "tessera_gateway_nodes_marked_slow_total",
+    "Times a node was left behind by hedged reads often enough to be read last "
+    "for a while (gateway/slow_nodes.py)",
+)
 SEALED_BLOCK_FAILURES = Counter(
     "tessera_gateway_sealed_block_failures_total",
     "Encrypted blocks that failed their AES-GCM tag on read (never served)",

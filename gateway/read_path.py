@@ -5,8 +5,9 @@ version, one per part for a multipart one); read_range touches only the shard
 sets, and within them only the stripes, that a byte range needs — and for a
 range inside one stripe, only the data chunks it needs (needed_columns). Sources are
 ordered data shards on up nodes first, then parity shards on up nodes, then
+shards on up nodes that hedged reads found slow (gateway/slow_nodes.py), then
 anything left (the map may be stale); shardio.reader does the reading,
-failing over and decoding.
+failing over, hedging and decoding.
 
 An encrypted version's shard sets hold sealed streams (tessera/sse.py): a
 plaintext range maps to the sealed stripes (blocks) it touches, each opened
@@ -38,9 +39,10 @@ log = logging.getLogger(__name__)
 
 
 class _MetricsObserver:
-    def __init__(self, version: ObjectVersion, shard_set_id: str) -> None:
+    def __init__(self, version: ObjectVersion, shard_set_id: str, cluster: ClusterView) -> None:
         self._version = version
         self._shard_set_id = shard_set_id
+        self._cluster = cluster
 
     def checksum_failure(self) -> None:
         metrics.CHECKSUM_FAILURES.inc()
@@ -70,13 +72,16 @@ class _MetricsObserver:
 
     def straggler_dropped(self, source: reader.ShardSource) -> None:
         metrics.STRAGGLERS_DROPPED.inc()
+        if self._cluster.slow.straggled(source.label):
+            metrics.NODES_MARKED_SLOW.inc()
 
 
 def shard_sources(cluster: ClusterView, shard_set: ShardSet) -> list[reader.ShardSource]:
     k = shard_set.geometry.data_shards
 
     def rank(node_id: str, shard_index: int) -> tuple[int, int, int]:
-        return (0 if cluster.is_up(node_id) else 1, 0 if shard_index < k else 1, shard_index)
+        health = 2 if not cluster.is_up(node_id) else 1 if cluster.slow.is_slow(node_id) else 0
+        return (health, 0 if shard_index < k else 1, shard_index)
 
     ordered = sorted(shard_set.placement, key=lambda loc: rank(loc.node_id, loc.shard_index))
     return [
@@ -106,7 +111,7 @@ def read_stripe_pieces(
         executor=executor,
         call_metadata=cluster.call_metadata,
         timeout_seconds=deadline.remaining,
-        observer=_MetricsObserver(version, shard_set.shard_set_id),
+        observer=_MetricsObserver(version, shard_set.shard_set_id, cluster),
         columns=columns,
         hedge=hedging.PROCESS_POLICY,
     )

@@ -26,8 +26,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-FACTOR = 3.0
-FLOOR_SECONDS = 0.005
+FACTOR = 4.0
+FLOOR_SECONDS = 0.05
 CEILING_SECONDS = 1.0
 
 

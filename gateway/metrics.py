@@ -67,8 +67,15 @@ STRAGGLERS_DROPPED = Counter(
 )
 NODES_MARKED_SLOW = Counter(
     "tessera_gateway_nodes_marked_slow_total",
-    "Times a node was left behind by hedged reads often enough to be read last "
-    "for a while (gateway/slow_nodes.py)",
+    "Times a node was marked slow for a while (gateway/slow_nodes.py): left "
+    "behind by hedged reads often enough, or a shard write timed out on it",
+)
+SHARD_WRITES_TIMED_OUT = Counter(
+    "tessera_gateway_shard_writes_timed_out_total",
+    "Shard writes dropped because their node did not confirm in time, by the "
+    "node's mark when dropped: up (after the full slow-shard wait) or slow "
+    "(after the short grace of a node already marked slow)",
+    ["node"],
 )
 SEALED_BLOCK_FAILURES = Counter(
     "tessera_gateway_sealed_block_failures_total",

@@ -1,4 +1,4 @@
-"""Nodes this gateway's reads found slow, read last for a while.
+"""Nodes this gateway found slow: read last, written to briefly, for a while.
 
 A hedged read (shardio/hedging.py) serves a stripe without a straggler's
 chunk; the straggler's node is noted here (ReadObserver.straggler_dropped).
@@ -7,8 +7,12 @@ SLOW_FOR_SECONDS: read_path ranks its shards after every up node's, so reads
 go to parity instead of paying the hedge wait again on every GET (a node with
 a stalled disk, or one hung but not yet past the failure detector's grace).
 When the time is up its shards are read first again: if it is still slow, the
-next few hedges mark it again. One gateway's view only; nothing is shared,
-and writes do not consult it (they have their own slow-shard wait).
+next few hedges mark it again. A write that waited the full slow-shard wait
+for a node (gateway/write_path.py) marks it at once. While a node is slow, new
+shard sets are placed elsewhere when the other nodes span the same zones,
+and a shard that is still on it gets a short grace once the write quorum is
+durable (four times what the quorum took, at least 50 ms), not the full
+wait. One gateway's view only; nothing is shared.
 """
 
 from __future__ import annotations
@@ -50,6 +54,16 @@ class SlowNodes:
             SLOW_FOR_SECONDS,
         )
         return True
+
+    def mark(self, node_id: str) -> None:
+        """node_id is slow now (a write waited the full slow-shard wait for it)."""
+        self._strikes.pop(node_id, None)
+        self._slow_until[node_id] = self._clock() + SLOW_FOR_SECONDS
+        log.warning(
+            "node %s did not confirm a shard write in time: slow for %.0f s",
+            node_id,
+            SLOW_FOR_SECONDS,
+        )
 
     def is_slow(self, node_id: str) -> bool:
         until = self._slow_until.get(node_id)

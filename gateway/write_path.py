@@ -80,6 +80,14 @@ Recheck = Callable[[], Awaitable[BucketInfo]]
 # the whole failure-detection grace period. Chaos runs measured 10-13 s stalls
 # at 10 s; a loaded 2-core machine still moves a 256 KiB chunk well within 4 s.
 SLOW_SHARD_SECONDS = 4.0
+# What a shard to a node already marked slow (gateway/slow_nodes.py: one
+# that made a write wait SLOW_SHARD_SECONDS, or reads hedge around) gets
+# once the quorum is durable: SLOW_NODE_GRACE_FACTOR times as long as the
+# quorum took from the end of the body, at least SLOW_NODE_GRACE_MIN_SECONDS.
+# A node stuck on its disk while its heartbeats go on would otherwise cost
+# every PUT SLOW_SHARD_SECONDS; one that has recovered still lands its shard.
+SLOW_NODE_GRACE_FACTOR = 4.0
+SLOW_NODE_GRACE_MIN_SECONDS = 0.05
 
 # (shard set id, ETag, verified checksums, finished at) -> the shards' trailer
 TrailerMaker = Callable[[str, str, dict[str, str], float], bytes]
@@ -147,6 +155,7 @@ class ShardSender:
             else errors.ServiceUnavailable(f"node {node_id} is down or not in the cluster map")
         )
         self.stored = False
+        self.timed_out = False  # dropped because its node did not answer in time
         self.trailer = b""  # sent with Finish; set before the finish is queued
         self._sent_chunks = 0
         self.task: asyncio.Task[None] | None = None  # the running stream, once started
@@ -223,6 +232,7 @@ class ShardSender:
                 await asyncio.wait_for(answer, max(0.001, deadline - loop.time()))
                 return
             except TimeoutError:
+                self.timed_out = True
                 raise errors.ServiceUnavailable(
                     f"node {self.node_id} did not confirm shard {self.shard_index} in time"
                 ) from None
@@ -256,6 +266,7 @@ class ShardSender:
         try:
             await asyncio.wait_for(self._queue.put(request), SLOW_SHARD_SECONDS)
         except TimeoutError:
+            self.timed_out = True
             self.drop(f"node {self.node_id} is too slow")
 
     def drop(self, reason: str) -> None:
@@ -268,25 +279,40 @@ class ShardSender:
             self.task.cancel()
 
 
-async def _await_quorum(senders: list[ShardSender], quorum: int) -> None:
+async def _await_quorum(
+    senders: list[ShardSender], quorum: int, is_slow: Callable[[str], bool]
+) -> None:
     """Waits for every shard stream to end, but once the write quorum is
-    durable gives the others only SLOW_SHARD_SECONDS more: one slow disk or
-    hung node does not hold the PUT (its shard is repaired later)."""
-    pending = {s.task for s in senders if s.task is not None and not s.task.done()}
+    durable gives the others only SLOW_SHARD_SECONDS more (a node is_slow
+    names: the short grace above): one slow disk or hung node does not hold
+    the PUT (its shard is repaired later)."""
+    pending = {s.task: s for s in senders if s.task is not None and not s.task.done()}
     loop = asyncio.get_running_loop()
-    grace_ends: float | None = None
+    started = loop.time()
+    quorum_at: float | None = None
+
+    def grace_ends(sender: ShardSender) -> float:
+        assert quorum_at is not None
+        if not is_slow(sender.node_id):
+            return quorum_at + SLOW_SHARD_SECONDS
+        grace = max(SLOW_NODE_GRACE_MIN_SECONDS, SLOW_NODE_GRACE_FACTOR * (quorum_at - started))
+        return quorum_at + min(grace, SLOW_SHARD_SECONDS)
+
     while pending:
-        timeout = None if grace_ends is None else max(0.0, grace_ends - loop.time())
-        done, pending = await asyncio.wait(
-            pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-        if not done:
-            break
-        if grace_ends is None and sum(s.stored for s in senders) >= quorum:
-            grace_ends = loop.time() + SLOW_SHARD_SECONDS
-    for sender in senders:
-        if sender.task in pending:
-            sender.drop(f"node {sender.node_id} did not confirm in time")
+        if quorum_at is None and sum(s.stored for s in senders) >= quorum:
+            quorum_at = loop.time()
+        timeout = None
+        if quorum_at is not None:
+            timeout = max(0.0, min(grace_ends(s) for s in pending.values()) - loop.time())
+        done, _ = await asyncio.wait(pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            del pending[task]
+        now = loop.time()
+        for task, sender in list(pending.items()):
+            if quorum_at is not None and now >= grace_ends(sender):
+                sender.timed_out = True
+                sender.drop(f"node {sender.node_id} did not confirm in time")
+                del pending[task]
 
 
 @dataclass(frozen=True)
@@ -416,11 +442,18 @@ async def store_shard_set(
                 for sender in senders:
                     sender.trailer = trailer
             await asyncio.gather(*(s.send(None) for s in senders))
-            await _await_quorum(senders, policy.write_quorum)
+            await _await_quorum(senders, policy.write_quorum, cluster.slow.is_slow)
         except Exception as exc:  # re-raised below, once every stream is cancelled
             failure = exc
             for t in tasks:
                 t.cancel()
+    for sender in senders:
+        if sender.timed_out:
+            slow = cluster.slow.is_slow(sender.node_id)
+            metrics.SHARD_WRITES_TIMED_OUT.labels(node="slow" if slow else "up").inc()
+            if not slow:
+                cluster.slow.mark(sender.node_id)
+                metrics.NODES_MARKED_SLOW.inc()
     if failure is not None:
         raise failure
     stored = [s for s in senders if s.stored]
@@ -570,12 +603,19 @@ def stored_as_sent(bucket: BucketInfo | None) -> bool:
 
 
 async def _place(version_id: str, cluster: ClusterView, geometry: Geometry) -> list[str]:
-    """Nodes for each shard: among the up nodes, or, when too few are up,
-    among all nodes that are not draining (shards for down nodes are then
+    """Nodes for each shard: among the up nodes not marked slow
+    (gateway/slow_nodes.py) when they span every zone the up nodes do and are
+    enough, else among the up nodes, or, when too few are up, among all
+    nodes that are not draining (shards for down nodes are then
     skipped, and the write quorum decides). A map too small for the geometry
     may just be stale (a node that joined a moment ago): it is refreshed once."""
     for attempt in range(2):
-        for candidates in (cluster.candidates(), cluster.fallback_candidates()):
+        up = cluster.candidates()
+        fast = [c for c in up if not cluster.slow.is_slow(c.node_id)]
+        lists = [up, cluster.fallback_candidates()]
+        if len(fast) < len(up) and {c.zone for c in fast} == {c.zone for c in up}:
+            lists.insert(0, fast)  # nodes marked slow only when the others suffice
+        for candidates in lists:
             try:
                 return place(version_id, candidates, geometry)
             except NotEnoughNodes as exc:

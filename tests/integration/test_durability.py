@@ -238,6 +238,43 @@ def test_a_read_of_a_hung_nodes_shard_is_hedged(tmp_path: Path) -> None:
         cluster.stop()
 
 
+def test_writes_wait_for_a_hung_node_once(tmp_path: Path) -> None:
+    """SIGSTOP a node (up for the failure detector): the first PUT waits the
+    full slow-shard wait for its shard there and marks it slow
+    (gateway/slow_nodes.py); the next PUTs, which place a shard on it too
+    (six shards, six nodes), give that shard only the short grace once the
+    write quorum is durable. Every object reads back."""
+    import signal
+
+    cluster = start_cluster(tmp_path / "c", {"TESSERA_NODE_DOWN_GRACE_SECONDS": "120"})
+    try:
+        s3 = s3_client(cluster, read_timeout=45)
+        s3.create_bucket(Bucket="slow-writes")
+        metrics_url = f"http://{cluster.layout.host}:{cluster.layout.admin_port}/metrics"
+
+        def count(series: str) -> float:
+            return metric_series(metrics_url, series) or 0.0
+
+        bodies = {f"k{i}": os.urandom(MiB + i) for i in range(4)}
+        # a first PUT connects the gateway to every node: a hung node's
+        # channel that never connected fails fast instead (no SETTINGS frame)
+        s3.put_object(Bucket="slow-writes", Key="before", Body=b"x" * MiB)
+        cluster.signal("node-b2", signal.SIGSTOP)
+        try:
+            for key, body in bodies.items():
+                s3.put_object(Bucket="slow-writes", Key=key, Body=body)
+        finally:
+            cluster.signal("node-b2", signal.SIGCONT)
+        for key, body in bodies.items():
+            assert s3.get_object(Bucket="slow-writes", Key=key)["Body"].read() == body, key
+        assert count('tessera_gateway_shard_writes_timed_out_total{node="up"}') == 1
+        assert count('tessera_gateway_shard_writes_timed_out_total{node="slow"}') == 3
+        assert count("tessera_gateway_nodes_marked_slow_total") == 1
+        assert count("tessera_gateway_degraded_writes_total") == len(bodies)
+    finally:
+        cluster.stop()
+
+
 def test_a_hung_node_does_not_hold_requests(tmp_path: Path) -> None:
     """SIGSTOP (a gray failure): the node is not marked down for a long grace
     period, yet PUT and GET go on without it (each well within the client's

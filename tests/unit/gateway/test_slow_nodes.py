@@ -38,3 +38,12 @@ def test_strikes_spread_wider_than_the_window_do_not_add_up() -> None:
         assert not slow.straggled("n1")
         clock.now += step
     assert not slow.is_slow("n1")
+
+
+def test_a_write_that_timed_out_marks_its_node_at_once() -> None:
+    clock = Clock()
+    slow = SlowNodes(clock)
+    slow.mark("n1")
+    assert slow.is_slow("n1")
+    clock.now += slow_nodes.SLOW_FOR_SECONDS + 0.1
+    assert not slow.is_slow("n1")

@@ -21,21 +21,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import signal
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import aiohttp
-import boto3
 import yarl
-from botocore.config import Config
 
-from cli.local_cluster import Layout, LocalCluster, metric_series
+from bench.role_cpu import local_cluster, s3_client
+from cli.local_cluster import metric_series
 
-READY_TIMEOUT_SECONDS = 120.0
 BUCKET = "bench-hung-node"
 SETTINGS: tuple[tuple[str, dict[str, str]], ...] = (
     ("hedged", {}),
@@ -84,22 +79,9 @@ def _row(setting: str, phase: str, latencies: list[float], wall: float) -> str:
 
 
 def _measure(setting: str, env: dict[str, str], args: argparse.Namespace) -> list[str]:
-    scratch = Path(tempfile.mkdtemp(prefix="tessera-hung-node-"))
-    layout = Layout.with_free_ports(scratch)
-    layout.extra_env.update({"TESSERA_NODE_DOWN_GRACE_SECONDS": "600", **env})
-    cluster = LocalCluster(layout)
-    cluster.start()
-    try:
-        cluster.wait_ready(READY_TIMEOUT_SECONDS)
-        creds = cluster.credentials
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=cluster.endpoint,
-            aws_access_key_id=creds.access_key,
-            aws_secret_access_key=creds.secret_key,
-            region_name="us-east-1",
-            config=Config(signature_version="s3v4"),
-        )
+    env = {"TESSERA_NODE_DOWN_GRACE_SECONDS": "600", **env}
+    with local_cluster("tessera-hung-node-", env) as cluster:
+        s3 = s3_client(cluster)
         s3.create_bucket(Bucket=BUCKET)
         body = os.urandom(args.size)
         urls = []
@@ -115,16 +97,13 @@ def _measure(setting: str, env: dict[str, str], args: argparse.Namespace) -> lis
         finally:
             cluster.signal(args.node, signal.SIGCONT)
         rows.append(_row(setting, f"{args.node} hung", latencies, wall))
-        metrics_url = f"http://{layout.host}:{layout.admin_port}/metrics"
+        metrics_url = f"http://{cluster.layout.host}:{cluster.layout.admin_port}/metrics"
         counts = ", ".join(
             f"{name} {metric_series(metrics_url, series) or 0:.0f}" for name, series in COUNTERS
         )
         rows.append(f"({setting}: gateway counters after both phases: {counts})")
         s3.close()
         return rows
-    finally:
-        cluster.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,14 +29,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import shutil
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import boto3
@@ -50,6 +52,37 @@ READY_TIMEOUT_SECONDS = 120.0
 BUCKET = "bench-role-cpu"
 ROLES = ("node", "gateway", "metadata", "etcd")
 RECLAIM_SETTLE_SECONDS = 1.0
+
+
+@contextlib.contextmanager
+def local_cluster(prefix: str, env: dict[str, str]) -> Iterator[LocalCluster]:
+    """A LocalCluster of the default shape on free ports, in a temporary
+    folder named from prefix, with env in every process; ready when
+    entered, stopped and its folder removed on exit."""
+    scratch = Path(tempfile.mkdtemp(prefix=prefix))
+    layout = Layout.with_free_ports(scratch)
+    layout.extra_env.update(env)
+    cluster = LocalCluster(layout)
+    cluster.start()
+    try:
+        cluster.wait_ready(READY_TIMEOUT_SECONDS)
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def s3_client(cluster: LocalCluster) -> Any:
+    """A boto3 S3 client of the cluster's admin credentials (SigV4)."""
+    creds = cluster.credentials
+    return boto3.client(
+        "s3",
+        endpoint_url=cluster.endpoint,
+        aws_access_key_id=creds.access_key,
+        aws_secret_access_key=creds.secret_key,
+        region_name="us-east-1",
+        config=Config(signature_version="s3v4"),
+    )
 
 
 def _role(process_name: str) -> str:
@@ -190,22 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         help="put: over the --objects stored keys in turn, not new keys",
     )
     args = p.parse_args(argv)
-    scratch = Path(tempfile.mkdtemp(prefix="tessera-role-cpu-"))
-    layout = Layout.with_free_ports(scratch)
-    layout.extra_env.update(parse_env(args.env) if args.env else {})
-    cluster = LocalCluster(layout)
-    cluster.start()
-    try:
-        cluster.wait_ready(READY_TIMEOUT_SECONDS)
-        creds = cluster.credentials
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=cluster.endpoint,
-            aws_access_key_id=creds.access_key,
-            aws_secret_access_key=creds.secret_key,
-            region_name="us-east-1",
-            config=Config(signature_version="s3v4"),
-        )
+    env = parse_env(args.env) if args.env else {}
+    with local_cluster("tessera-role-cpu-", env) as cluster:
+        s3 = s3_client(cluster)
         s3.create_bucket(Bucket=BUCKET)
         body = os.urandom(args.size)
         if args.op in ("get", "delete") or args.overwrite:
@@ -230,9 +250,6 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(RECLAIM_SETTLE_SECONDS)
         after = _snapshot(cluster, args.per_process)
         lag_after = _lag_buckets(cluster, args.per_process)
-    finally:
-        cluster.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
     rate = done / wall
     op = args.op.upper()
     print(f"{op} {args.size} B at {args.concurrency} callers: {rate:.1f} {op}/s over {wall:.1f} s")

@@ -198,7 +198,22 @@ def test_writes_go_on_with_a_node_down(tmp_path: Path) -> None:
         cluster.stop()
 
 
-def test_a_read_of_a_hung_nodes_shard_is_hedged(tmp_path: Path) -> None:
+@pytest.fixture
+def gray_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    """A cluster whose failure detector waits 120 s before it marks a silent
+    node down: a SIGSTOPped node stays "up" (a gray failure)."""
+    c = start_cluster(tmp_path / "c", {"TESSERA_NODE_DOWN_GRACE_SECONDS": "120"})
+    yield c
+    c.stop()
+
+
+def gateway_count(cluster: LocalCluster, series: str) -> float:
+    """One series of the gateway's /metrics (0 when not counted yet)."""
+    url = f"http://{cluster.layout.host}:{cluster.layout.admin_port}/metrics"
+    return metric_series(url, series) or 0.0
+
+
+def test_a_read_of_a_hung_nodes_shard_is_hedged(gray_cluster: LocalCluster) -> None:
     """SIGSTOP the node holding data shard 0 of an object: its GETs are
     served from a spare asked once the other shards have long answered
     (shardio/hedging.py), not after the slow-chunk wait (no shard read failed
@@ -206,39 +221,31 @@ def test_a_read_of_a_hung_nodes_shard_is_hedged(tmp_path: Path) -> None:
     (gateway/slow_nodes.py), so later GETs go to parity without hedging."""
     import signal
 
-    cluster = start_cluster(tmp_path / "c", {"TESSERA_NODE_DOWN_GRACE_SECONDS": "120"})
+    cluster = gray_cluster
+    s3 = s3_client(cluster, read_timeout=45)
+    s3.create_bucket(Bucket="hedge")
+    body = os.urandom(2 * MiB + 1)
+    s3.put_object(Bucket="hedge", Key="k", Body=body)
+    (first,) = (cluster.data_dir / "nodes").rglob("shards/*/*.0")
+    holder = first.relative_to(cluster.data_dir / "nodes").parts[0]
+    gets = 12
+    cluster.signal(holder, signal.SIGSTOP)
     try:
-        s3 = s3_client(cluster, read_timeout=45)
-        s3.create_bucket(Bucket="hedge")
-        body = os.urandom(2 * MiB + 1)
-        s3.put_object(Bucket="hedge", Key="k", Body=body)
-        (first,) = (cluster.data_dir / "nodes").rglob("shards/*/*.0")
-        holder = first.relative_to(cluster.data_dir / "nodes").parts[0]
-        metrics_url = f"http://{cluster.layout.host}:{cluster.layout.admin_port}/metrics"
-
-        def count(series: str) -> float:
-            return metric_series(metrics_url, series) or 0.0
-
-        gets = 12
-        cluster.signal(holder, signal.SIGSTOP)
-        try:
-            for i in range(gets // 2):
-                assert s3.get_object(Bucket="hedge", Key="k")["Body"].read() == body, i
-                ranged = s3.get_object(Bucket="hedge", Key="k", Range="bytes=1-2097151")
-                assert ranged["Body"].read() == body[1:2097152], i
-        finally:
-            cluster.signal(holder, signal.SIGCONT)
-        hedges = count("tessera_gateway_hedged_reads_total")
-        assert slow_nodes.STRIKES <= hedges < gets / 2
-        assert count("tessera_gateway_stragglers_dropped_total") == hedges
-        assert count("tessera_gateway_nodes_marked_slow_total") >= 1
-        assert count("tessera_gateway_degraded_stripes_total") >= gets
-        assert count('tessera_gateway_shard_read_failures_total{reason="slow"}') == 0
+        for i in range(gets // 2):
+            assert s3.get_object(Bucket="hedge", Key="k")["Body"].read() == body, i
+            ranged = s3.get_object(Bucket="hedge", Key="k", Range="bytes=1-2097151")
+            assert ranged["Body"].read() == body[1:2097152], i
     finally:
-        cluster.stop()
+        cluster.signal(holder, signal.SIGCONT)
+    hedges = gateway_count(cluster, "tessera_gateway_hedged_reads_total")
+    assert slow_nodes.STRIKES <= hedges < gets / 2
+    assert gateway_count(cluster, "tessera_gateway_stragglers_dropped_total") == hedges
+    assert gateway_count(cluster, "tessera_gateway_nodes_marked_slow_total") >= 1
+    assert gateway_count(cluster, "tessera_gateway_degraded_stripes_total") >= gets
+    assert gateway_count(cluster, 'tessera_gateway_shard_read_failures_total{reason="slow"}') == 0
 
 
-def test_writes_wait_for_a_hung_node_once(tmp_path: Path) -> None:
+def test_writes_wait_for_a_hung_node_once(gray_cluster: LocalCluster) -> None:
     """SIGSTOP a node (up for the failure detector): the first PUT waits the
     full slow-shard wait for its shard there and marks it slow
     (gateway/slow_nodes.py); the next PUTs, which place a shard on it too
@@ -246,54 +253,43 @@ def test_writes_wait_for_a_hung_node_once(tmp_path: Path) -> None:
     write quorum is durable. Every object reads back."""
     import signal
 
-    cluster = start_cluster(tmp_path / "c", {"TESSERA_NODE_DOWN_GRACE_SECONDS": "120"})
+    cluster = gray_cluster
+    s3 = s3_client(cluster, read_timeout=45)
+    s3.create_bucket(Bucket="slow-writes")
+    bodies = {f"k{i}": os.urandom(MiB + i) for i in range(4)}
+    # a first PUT connects the gateway to every node: a hung node's
+    # channel that never connected fails fast instead (no SETTINGS frame)
+    s3.put_object(Bucket="slow-writes", Key="before", Body=b"x" * MiB)
+    cluster.signal("node-b2", signal.SIGSTOP)
     try:
-        s3 = s3_client(cluster, read_timeout=45)
-        s3.create_bucket(Bucket="slow-writes")
-        metrics_url = f"http://{cluster.layout.host}:{cluster.layout.admin_port}/metrics"
-
-        def count(series: str) -> float:
-            return metric_series(metrics_url, series) or 0.0
-
-        bodies = {f"k{i}": os.urandom(MiB + i) for i in range(4)}
-        # a first PUT connects the gateway to every node: a hung node's
-        # channel that never connected fails fast instead (no SETTINGS frame)
-        s3.put_object(Bucket="slow-writes", Key="before", Body=b"x" * MiB)
-        cluster.signal("node-b2", signal.SIGSTOP)
-        try:
-            for key, body in bodies.items():
-                s3.put_object(Bucket="slow-writes", Key=key, Body=body)
-        finally:
-            cluster.signal("node-b2", signal.SIGCONT)
         for key, body in bodies.items():
-            assert s3.get_object(Bucket="slow-writes", Key=key)["Body"].read() == body, key
-        assert count('tessera_gateway_shard_writes_timed_out_total{node="up"}') == 1
-        assert count('tessera_gateway_shard_writes_timed_out_total{node="slow"}') == 3
-        assert count("tessera_gateway_nodes_marked_slow_total") == 1
-        assert count("tessera_gateway_degraded_writes_total") == len(bodies)
+            s3.put_object(Bucket="slow-writes", Key=key, Body=body)
     finally:
-        cluster.stop()
+        cluster.signal("node-b2", signal.SIGCONT)
+    for key, body in bodies.items():
+        assert s3.get_object(Bucket="slow-writes", Key=key)["Body"].read() == body, key
+    assert gateway_count(cluster, 'tessera_gateway_shard_writes_timed_out_total{node="up"}') == 1
+    assert gateway_count(cluster, 'tessera_gateway_shard_writes_timed_out_total{node="slow"}') == 3
+    assert gateway_count(cluster, "tessera_gateway_nodes_marked_slow_total") == 1
+    assert gateway_count(cluster, "tessera_gateway_degraded_writes_total") == len(bodies)
 
 
-def test_a_hung_node_does_not_hold_requests(tmp_path: Path) -> None:
+def test_a_hung_node_does_not_hold_requests(gray_cluster: LocalCluster) -> None:
     """SIGSTOP (a gray failure): the node is not marked down for a long grace
     period, yet PUT and GET go on without it (each well within the client's
     timeout, which is far shorter than the grace period)."""
     import signal
 
-    cluster = start_cluster(tmp_path / "c", {"TESSERA_NODE_DOWN_GRACE_SECONDS": "120"})
+    cluster = gray_cluster
+    s3 = s3_client(cluster, read_timeout=45)
+    s3.create_bucket(Bucket="gray")
+    before = os.urandom(2 * MiB + 1)
+    s3.put_object(Bucket="gray", Key="before", Body=before)
+    cluster.signal("node-b2", signal.SIGSTOP)
     try:
-        s3 = s3_client(cluster, read_timeout=45)
-        s3.create_bucket(Bucket="gray")
-        before = os.urandom(2 * MiB + 1)
-        s3.put_object(Bucket="gray", Key="before", Body=before)
-        cluster.signal("node-b2", signal.SIGSTOP)
-        try:
-            during = os.urandom(3 * MiB + 7)
-            s3.put_object(Bucket="gray", Key="during", Body=during)
-            assert s3.get_object(Bucket="gray", Key="before")["Body"].read() == before
-            assert s3.get_object(Bucket="gray", Key="during")["Body"].read() == during
-        finally:
-            cluster.signal("node-b2", signal.SIGCONT)
+        during = os.urandom(3 * MiB + 7)
+        s3.put_object(Bucket="gray", Key="during", Body=during)
+        assert s3.get_object(Bucket="gray", Key="before")["Body"].read() == before
+        assert s3.get_object(Bucket="gray", Key="during")["Body"].read() == during
     finally:
-        cluster.stop()
+        cluster.signal("node-b2", signal.SIGCONT)

@@ -116,11 +116,17 @@ async def read(
     columns: range | None = None,
     order: list[int] | None = None,
     hedge: HedgePolicy | None = None,
+    unknown: frozenset[int] = frozenset(),
+    observer: Observer | None = None,
 ):
-    """Bytes first..last; sources in the order given (shard indexes), else 0, 1, 2."""
-    observer = Observer()
+    """Bytes first..last; sources in the order given (shard indexes), else 0,
+    1, 2; those in unknown without a stub (a node the map does not know)."""
+    observer = observer or Observer()
     indexes = order if order is not None else list(range(len(nodes)))
-    sources = [reader.ShardSource(i, nodes[i].stub, nodes[i].node_id) for i in indexes]
+    sources = [
+        reader.ShardSource(i, None if i in unknown else nodes[i].stub, nodes[i].node_id)
+        for i in indexes
+    ]
     with ThreadPoolExecutor(max_workers=2) as executor:
         span = span_for_range(GEOMETRY, first, last)
         stripes = reader.joined(
@@ -399,25 +405,18 @@ async def test_a_hedge_that_fails_leaves_the_straggler_to_be_waited_for(
         version_id, _ = store_object(nodes, body)
         hung = hang(nodes[1])
         observer = Observer()
-        sources = [reader.ShardSource(i, nodes[i].stub, nodes[i].node_id) for i in (0, 1)]
-        sources.append(reader.ShardSource(2, None, "unknown"))
         try:
-            with ThreadPoolExecutor(max_workers=2) as executor:
-                stripes = reader.read_stripe_pieces(
-                    sources=sources,
-                    version_id=version_id,
-                    geometry=GEOMETRY,
-                    size_bytes=len(body),
-                    span=span_for_range(GEOMETRY, 0, 99),
-                    executor=executor,
-                    call_metadata=CALL_METADATA,
-                    timeout_seconds=lambda: 10.0,
-                    observer=observer,
+            with pytest.raises(errors.ServiceUnavailable):
+                await read(
+                    nodes,
+                    version_id,
+                    len(body),
+                    0,
+                    99,
                     hedge=short_hedge(),
+                    unknown=frozenset({2}),
+                    observer=observer,
                 )
-                with pytest.raises(errors.ServiceUnavailable):
-                    await anext(stripes)
-                await stripes.aclose()
         finally:
             hung.release.set()
         assert observer.hedges == 1

@@ -9,8 +9,10 @@ a few milliseconds, not SLOW_CHUNK_SECONDS.
 
 The wait is relative to the stripe's own reads: the unanswered shards are
 hedged once the stripe has waited FACTOR times as long as its latest answer
-so far took, and at least FLOOR_SECONDS; with no answer at all, after
-CEILING_SECONDS. A straggler is a shard much later than its siblings, not
+so far took, at least FLOOR_SECONDS and at most CEILING_SECONDS; not before
+one of them has answered (when none has, the spares alone, fewer than k,
+could not serve the stripe, and the machine is more likely slow than one
+node). A straggler is a shard much later than its siblings, not
 one as slow as everything else: when the whole machine is busy (the chunks
 of a stripe all take tens of milliseconds), the siblings are slow too and
 the wait grows with them, so load alone does not multiply reads. The floor
@@ -37,12 +39,12 @@ class HedgePolicy:
     floor_seconds: float = FLOOR_SECONDS
     ceiling_seconds: float = CEILING_SECONDS
 
-    def wait_seconds(self, answered_after_seconds: float | None) -> float:
+    def wait_seconds(self, answered_after_seconds: float | None) -> float | None:
         """How long after a stripe's reads were asked its unanswered shards
-        are hedged, given how long its latest answer so far took (None: no
-        answer yet)."""
+        are hedged, given how long its latest answer so far took; None (not
+        yet) while nothing has answered."""
         if answered_after_seconds is None:
-            return self.ceiling_seconds
+            return None
         wait = max(self.floor_seconds, self.factor * answered_after_seconds)
         return min(wait, self.ceiling_seconds)
 

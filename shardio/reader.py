@@ -10,9 +10,9 @@ stripe; from then on stripes are decoded from any k chunks. Corrupt bytes
 are never yielded: when fewer than k shards can deliver, ServiceUnavailable
 is raised. Shards that have not answered a stripe long after their
 siblings did (shardio/hedging.py) are hedged: spares are asked too, and
-whichever k verified chunks come first serve the stripe. A range inside one stripe may
-ask for only some of its data chunks (``columns``): only their shards are
-read while they are healthy.
+whichever k verified chunks come first serve the stripe. A range inside
+one stripe may ask for only some of its data chunks (``columns``): only
+their shards are read while they are healthy.
 
 A read of one stripe is one ReadChunks request (ChunksRead), sent over the
 node's read stream (proto/call_stream.py) or as a unary call; a longer one
@@ -69,7 +69,7 @@ class ReadObserver(Protocol):
     def shard_failure(self, source: ShardSource, reason: str) -> None: ...
 
     def hedged(self, count: int) -> None:
-        """count spare shards were asked after the hedge delay."""
+        """count spare shards were asked after the hedge wait."""
 
     def straggler_dropped(self, source: ShardSource) -> None:
         """A stripe was served without source's chunk, still unanswered."""
@@ -419,9 +419,10 @@ async def _stripe_chunks(
                     raise errors.ServiceUnavailable(
                         f"only {len(chunks)} of the {k} shards needed are readable"
                     )
-            timeout = None
+            wait = None  # no hedge to come: wait for the next answer
             if hedge is not None and spares_asked is None:
-                timeout = max(0.0, started + hedge.wait_seconds(answered_after) - loop.time())
+                wait = hedge.wait_seconds(answered_after)
+            timeout = None if wait is None else max(0.0, started + wait - loop.time())
             done, _ = await asyncio.wait(
                 tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
             )

@@ -4,8 +4,9 @@ to the nodes in it.
 ClusterView polls the metadata service for the map (nodes, zones, up/down
 state, epoch) and keeps one channel per node address. Placement of new
 versions uses only nodes that are up; reads use whatever node the version
-record names, as long as the map still knows its address, and read last
-the nodes their hedged reads found slow (gateway/slow_nodes.py).
+record names, as long as the map still knows its address. It also keeps the
+nodes this gateway found slow (gateway/slow_nodes.py): reads rank them last,
+and new versions avoid them when the other up nodes suffice.
 """
 
 from __future__ import annotations

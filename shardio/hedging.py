@@ -5,7 +5,7 @@ them have not answered while their siblings have, the reader also asks as
 many spare shards (parity, or data shards not yet asked) and takes the first
 k verified chunks: one slow node — descheduled, stalled on its disk, or hung
 (SIGSTOP: up for the failure detector, answering nothing) — then costs a read
-a few milliseconds, not SLOW_CHUNK_SECONDS.
+the wait below (~50 ms), not SLOW_CHUNK_SECONDS.
 
 The wait is relative to the stripe's own reads: the unanswered shards are
 hedged once the stripe has waited FACTOR times as long as its latest answer
@@ -16,7 +16,9 @@ node). A straggler is a shard much later than its siblings, not
 one as slow as everything else: when the whole machine is busy (the chunks
 of a stripe all take tens of milliseconds), the siblings are slow too and
 the wait grows with them, so load alone does not multiply reads. The floor
-keeps sub-millisecond jitter on an idle machine from hedging. No state is
+keeps scheduling noise from hedging: on a busy machine a node process is
+often descheduled for a few milliseconds while its siblings answer (at 5 ms
+the hedges cost a saturated two-core machine ~10 % of its GETs). No state is
 kept between reads: a mix of workloads (page-cache hits, streamed large
 objects, small reads) cannot skew it, and a hung node cannot raise it.
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from cli.local_cluster import LocalCluster, metric_series
+from cli.local_cluster import LocalCluster
 from gateway import slow_nodes
-from tests.integration.harness import s3_client, start_cluster
+from tests.integration.harness import role_metric, s3_client, start_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -207,12 +207,6 @@ def gray_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
     c.stop()
 
 
-def gateway_count(cluster: LocalCluster, series: str) -> float:
-    """One series of the gateway's /metrics (0 when not counted yet)."""
-    url = f"http://{cluster.layout.host}:{cluster.layout.admin_port}/metrics"
-    return metric_series(url, series) or 0.0
-
-
 def test_a_read_of_a_hung_nodes_shard_is_hedged(gray_cluster: LocalCluster) -> None:
     """SIGSTOP the node holding data shard 0 of an object: its GETs are
     served from a spare asked once the other shards have long answered
@@ -237,12 +231,18 @@ def test_a_read_of_a_hung_nodes_shard_is_hedged(gray_cluster: LocalCluster) -> N
             assert ranged["Body"].read() == body[1:2097152], i
     finally:
         cluster.signal(holder, signal.SIGCONT)
-    hedges = gateway_count(cluster, "tessera_gateway_hedged_reads_total")
+    hedges = role_metric(cluster, "gateway", "tessera_gateway_hedged_reads_total")
     assert slow_nodes.STRIKES <= hedges < gets / 2
-    assert gateway_count(cluster, "tessera_gateway_stragglers_dropped_total") == hedges
-    assert gateway_count(cluster, "tessera_gateway_nodes_marked_slow_total") >= 1
-    assert gateway_count(cluster, "tessera_gateway_degraded_stripes_total") >= gets
-    assert gateway_count(cluster, 'tessera_gateway_shard_read_failures_total{reason="slow"}') == 0
+    # the hung node's reads are all stragglers; a hedge for a busy healthy
+    # node may lose to its original and drop nothing
+    stragglers = role_metric(cluster, "gateway", "tessera_gateway_stragglers_dropped_total")
+    assert slow_nodes.STRIKES <= stragglers <= hedges
+    assert role_metric(cluster, "gateway", "tessera_gateway_nodes_marked_slow_total") >= 1
+    assert role_metric(cluster, "gateway", "tessera_gateway_degraded_stripes_total") >= gets
+    assert (
+        role_metric(cluster, "gateway", 'tessera_gateway_shard_read_failures_total{reason="slow"}')
+        == 0
+    )
 
 
 def test_writes_wait_for_a_hung_node_once(gray_cluster: LocalCluster) -> None:
@@ -268,10 +268,16 @@ def test_writes_wait_for_a_hung_node_once(gray_cluster: LocalCluster) -> None:
         cluster.signal("node-b2", signal.SIGCONT)
     for key, body in bodies.items():
         assert s3.get_object(Bucket="slow-writes", Key=key)["Body"].read() == body, key
-    assert gateway_count(cluster, 'tessera_gateway_shard_writes_timed_out_total{node="up"}') == 1
-    assert gateway_count(cluster, 'tessera_gateway_shard_writes_timed_out_total{node="slow"}') == 3
-    assert gateway_count(cluster, "tessera_gateway_nodes_marked_slow_total") == 1
-    assert gateway_count(cluster, "tessera_gateway_degraded_writes_total") == len(bodies)
+    assert (
+        role_metric(cluster, "gateway", 'tessera_gateway_shard_writes_timed_out_total{node="up"}')
+        == 1
+    )
+    assert (
+        role_metric(cluster, "gateway", 'tessera_gateway_shard_writes_timed_out_total{node="slow"}')
+        == 3
+    )
+    assert role_metric(cluster, "gateway", "tessera_gateway_nodes_marked_slow_total") == 1
+    assert role_metric(cluster, "gateway", "tessera_gateway_degraded_writes_total") == len(bodies)
 
 
 def test_a_hung_node_does_not_hold_requests(gray_cluster: LocalCluster) -> None:
